@@ -1,0 +1,97 @@
+"""Accounts: who can sign in, in which role, and the rules for their details and tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from shopfest.core.actor import Actor, Role
+from shopfest.core.errors import Conflict, InvalidInput, Unauthenticated
+from shopfest.core.money import minor_units
+
+LANGUAGES = ("en", "zh")
+PASSWORD_MIN, PASSWORD_MAX = 8, 256
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+class EmailTaken(Conflict):
+    code = "email-taken"
+    title = "An account with this email exists already"
+
+
+class BadCredentials(Unauthenticated):
+    code = "bad-credentials"
+    title = "Email or password is wrong"
+
+
+class TokenExpired(Unauthenticated):
+    code = "token-expired"
+    title = "The token has expired; sign in again"
+
+
+class TokenKind(StrEnum):
+    API = "api"  # bearer tokens for the HTTP API
+    SESSION = "session"  # the pages' session cookie
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A shopper's home: where they are, what language they read, which currency they pay in."""
+
+    country: str = "CN"
+    language: str = "en"
+    currency: str = "CNY"
+
+    def __post_init__(self) -> None:
+        if not _COUNTRY.match(self.country):
+            raise InvalidInput(f"{self.country!r} is not an ISO 3166 country code like CN or GB")
+        if self.language not in LANGUAGES:
+            raise InvalidInput(f"language must be one of {', '.join(LANGUAGES)}")
+        minor_units(self.currency)
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    email: str
+    role: Role
+    profile: Profile
+    merchant_id: int | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.role is Role.MERCHANT) != (self.merchant_id is not None):
+            raise InvalidInput("merchant staff, and only they, are bound to a merchant")
+
+    def as_actor(self) -> Actor:
+        return Actor(self.id or 0, self.role, self.merchant_id)
+
+
+def normal_email(email: str) -> str:
+    """The email as stored and compared: trimmed, lower case. Raises InvalidInput."""
+    cleaned = email.strip().lower() if isinstance(email, str) else ""
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+        raise InvalidInput(f"{email!r} is not an email address")
+    return cleaned
+
+
+def check_password(password: str) -> str:
+    if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidInput(f"a password is {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    return password
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A bearer or session token as stored: only its digest, never the secret."""
+
+    digest: str
+    user_id: int
+    kind: TokenKind
+    expires_at: datetime
+
+    def check_alive(self, now: datetime) -> None:
+        if now >= self.expires_at:
+            raise TokenExpired("the token has expired; sign in again")

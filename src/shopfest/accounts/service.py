@@ -1,0 +1,127 @@
+"""Account use cases: register, create staff and operators, sign in, resolve a token to an actor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from shopfest.accounts.model import (
+    BadCredentials,
+    EmailTaken,
+    Profile,
+    Token,
+    TokenKind,
+    User,
+    check_password,
+    normal_email,
+)
+from shopfest.accounts.store import AccountStore
+from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.errors import Unauthenticated
+from shopfest.core.events import DomainEvent
+from shopfest.core.ids import digest, new_secret
+from shopfest.core.uow import UnitOfWork
+
+# argon2id with the library's defaults (RFC 9106 low-memory profile): slow to guess by design.
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so a miss costs as long as a wrong password.
+_DECOY = _hasher.hash("not-a-real-password")
+
+TOKEN_LIFETIME = {TokenKind.API: timedelta(hours=24), TokenKind.SESSION: timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class AccountOpened(DomainEvent):
+    user_id: int
+    role: str
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    secret: str
+    expires_at: datetime
+
+
+def register_shopper(uow: UnitOfWork, *, email: str, password: str, profile: Profile) -> User:
+    """Anyone may open a shopper account. Raises InvalidInput, EmailTaken."""
+    return _open(uow, User(normal_email(email), Role.SHOPPER, profile), password)
+
+
+def create_account(
+    uow: UnitOfWork, actor: Actor | None, *, email: str, password: str, role: Role,
+    merchant_id: int | None = None, profile: Profile | None = None,
+) -> User:
+    """Operators open staff and operator accounts. Raises Forbidden, InvalidInput, EmailTaken."""
+    require_role(actor, Role.OPERATOR)
+    return create_account_unchecked(uow, email=email, password=password, role=role,
+                                    merchant_id=merchant_id, profile=profile)
+
+
+def create_account_unchecked(
+    uow: UnitOfWork, *, email: str, password: str, role: Role,
+    merchant_id: int | None = None, profile: Profile | None = None,
+) -> User:
+    """The machine owner's path (CLI, seed): any role, no signed-in operator needed."""
+    user = User(normal_email(email), role, profile or Profile(), merchant_id)
+    return _open(uow, user, password)
+
+
+def _open(uow: UnitOfWork, user: User, password: str) -> User:
+    password_hash = _hasher.hash(check_password(password))
+    with uow:
+        store = AccountStore(uow.conn)
+        if store.by_email(user.email) is not None:
+            raise EmailTaken(f"an account for {user.email} exists already", email=user.email)
+        saved = store.add(user, password_hash=password_hash, now=uow.clock.now())
+        uow.emit(AccountOpened(saved.id or 0, saved.role.value))
+        uow.commit()
+    return saved
+
+
+def sign_in(uow: UnitOfWork, *, email: str, password: str, kind: TokenKind = TokenKind.API) -> IssuedToken:
+    """A new token for the right email and password. Raises BadCredentials."""
+    with uow:
+        store = AccountStore(uow.conn)
+        found = store.by_email(email.strip().lower()) if isinstance(email, str) else None
+        if not _password_matches(found[1] if found else _DECOY, password) or found is None:
+            raise BadCredentials("email or password is wrong")
+        secret = new_secret()
+        expires_at = uow.clock.now() + TOKEN_LIFETIME[kind]
+        store.add_token(Token(digest(secret), found[0].id or 0, kind, expires_at))
+        uow.commit()
+    return IssuedToken(secret, expires_at)
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError, TypeError):
+        return False
+
+
+def sign_out(uow: UnitOfWork, secret: str) -> None:
+    with uow:
+        AccountStore(uow.conn).drop_token(digest(secret))
+        uow.commit()
+
+
+def resolve(uow: UnitOfWork, secret: str, kind: TokenKind = TokenKind.API) -> User:
+    """The account a live token belongs to. Raises Unauthenticated, TokenExpired."""
+    with uow:
+        store = AccountStore(uow.conn)
+        token = store.token(digest(secret))
+        if token is None or token.kind is not kind:
+            raise Unauthenticated("the token is not valid")
+        token.check_alive(uow.clock.now())
+        user = store.by_id(token.user_id)
+    if user is None:
+        raise Unauthenticated("the token's account is gone")
+    return user
+
+
+def get_user(uow: UnitOfWork, user_id: int) -> User | None:
+    with uow:
+        return AccountStore(uow.conn).by_id(user_id)

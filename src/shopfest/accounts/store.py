@@ -1,0 +1,80 @@
+"""Account tables and their repository."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Row, String, Table, delete, insert, select
+
+from shopfest.accounts.model import Profile, Token, TokenKind, User
+from shopfest.core.actor import Role
+from shopfest.core.db import Id, UtcDateTime, metadata
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    # The merchant a staff member works for (catalog's id; no cross-context foreign key).
+    Column("merchant_id", Id, index=True),
+    Column("country", String(2), nullable=False),
+    Column("language", String(5), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("user_id", Id, nullable=False, index=True),
+    Column("kind", String(10), nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+)
+
+
+def _user(row: Row[Any]) -> User:
+    profile = Profile(row.country, row.language, row.currency)
+    return User(row.email, Role(row.role), profile, row.merchant_id, row.id)
+
+
+class AccountStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, user: User, *, password_hash: str, now: datetime) -> User:
+        new_id = self.conn.execute(
+            insert(users).values(
+                email=user.email, password_hash=password_hash, role=user.role.value,
+                merchant_id=user.merchant_id, country=user.profile.country,
+                language=user.profile.language, currency=user.profile.currency, created_at=now,
+            )
+        ).inserted_primary_key[0]
+        return User(user.email, user.role, user.profile, user.merchant_id, new_id)
+
+    def by_email(self, email: str) -> tuple[User, str] | None:
+        row = self.conn.execute(select(users).where(users.c.email == email)).first()
+        return (_user(row), row.password_hash) if row else None
+
+    def by_id(self, user_id: int) -> User | None:
+        row = self.conn.execute(select(users).where(users.c.id == user_id)).first()
+        return _user(row) if row else None
+
+    def add_token(self, token: Token) -> None:
+        self.conn.execute(insert(tokens).values(
+            digest=token.digest, user_id=token.user_id, kind=token.kind.value,
+            expires_at=token.expires_at,
+        ))
+
+    def token(self, digest: str) -> Token | None:
+        row = self.conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
+        return Token(row.digest, row.user_id, TokenKind(row.kind), row.expires_at) if row else None
+
+    def drop_token(self, digest: str) -> None:
+        self.conn.execute(delete(tokens).where(tokens.c.digest == digest))
+
+    def drop_expired_tokens(self, now: datetime) -> int:
+        return self.conn.execute(delete(tokens).where(tokens.c.expires_at <= now)).rowcount

@@ -1,0 +1,122 @@
+"""The composition root: builds engines, the event bus, the clock and the ASGI app from settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from shopfest import __version__, problems
+from shopfest.accounts import api as accounts_api
+from shopfest.accounts import service as accounts
+from shopfest.accounts.model import TokenKind
+from shopfest.catalog import api as catalog_api
+from shopfest.catalog import service as catalog
+from shopfest.catalog.service import SkusListed
+from shopfest.core.actor import Actor
+from shopfest.core.clock import Clock
+from shopfest.core.db import make_engine
+from shopfest.core.errors import DomainError, NotFound
+from shopfest.core.events import Bus
+from shopfest.core.uow import UnitOfWork
+from shopfest.deps import Ports, Runtime
+from shopfest.festival import api as festival_api
+from shopfest.festival import service as festival
+from shopfest.inventory import service as inventory
+from shopfest.settings import Settings
+from shopfest.web import pages
+
+
+def make_bus() -> Bus:
+    """Every in-transaction reaction of one context to another's events."""
+    bus = Bus()
+    bus.subscribe(SkusListed, inventory.receive_listed_stock)
+    return bus
+
+
+def _merchant_exists(uow: UnitOfWork, merchant_id: int) -> bool:
+    try:
+        catalog.get_merchant(uow, merchant_id)
+    except NotFound:
+        return False
+    return True
+
+
+def _festival_start(uow: UnitOfWork) -> datetime | None:
+    try:
+        return festival.current_festival(uow).starts_at
+    except NotFound:
+        return None
+
+
+def _actor(kind: TokenKind):  # type: ignore[no-untyped-def]  # a small factory of resolvers
+    def resolve(uow: UnitOfWork, secret: str) -> Actor:
+        return accounts.resolve(uow, secret, kind).as_actor()
+    return resolve
+
+
+def make_ports() -> Ports:
+    return Ports(
+        available_stock=inventory.available_stock_in,
+        merchant_exists=_merchant_exists,
+        festival_start=_festival_start,
+        actor_for_token=_actor(TokenKind.API),
+        actor_for_session=_actor(TokenKind.SESSION),
+    )
+
+
+def make_runtime(settings: Settings, *, engine: Engine | None = None,
+                 clock: Clock | None = None) -> Runtime:
+    return Runtime(
+        settings=settings,
+        engine=engine or make_engine(settings.database_url, pool_size=settings.pool_size),
+        bus=make_bus(),
+        clock=clock or settings.make_clock(),
+        ports=make_ports(),
+    )
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    runtime = runtime or make_runtime(settings or Settings.from_env())
+    app = FastAPI(
+        title="ShopFest",
+        version=__version__,
+        description="Run an 11.11-style global online shopping festival.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    problems.install(app)
+    for router in (festival_api.router, accounts_api.router, catalog_api.router):
+        app.include_router(router)
+    app.include_router(pages.router)
+    static = Path(pages.__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Alive and answering; touches nothing."""
+        return {"status": "ok"}
+
+    @app.get("/problems/{code}", tags=["ops"], response_class=HTMLResponse, include_in_schema=False)
+    def problem_type(code: str) -> str:
+        """What a problem `type` means, so the URIs in error bodies lead somewhere."""
+        known = {c.code: c.title for c in _error_classes()}
+        name, title = escape(code), escape(known.get(code, "ShopFest problem type"))
+        return f"<!doctype html><title>{name}</title><h1>{name}</h1><p>{title}</p>"
+
+    return app
+
+
+def _error_classes() -> list[type[DomainError]]:
+    found, frontier = [], [DomainError]
+    while frontier:
+        cls = frontier.pop()
+        found.append(cls)
+        frontier.extend(cls.__subclasses__())
+    return found

@@ -1,0 +1,309 @@
+"""Catalog use cases: brands, merchants, categories, listing and finding products."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from shopfest.catalog.model import (
+    Brand,
+    BrandTier,
+    Category,
+    Merchant,
+    MerchantKind,
+    Page,
+    Product,
+    ProductDraft,
+    ProductQuery,
+    Sku,
+    check_listing,
+    check_slug,
+    descendants,
+    new_brand,
+    revise,
+    search_text,
+)
+from shopfest.catalog.store import CatalogStore
+from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
+from shopfest.core.errors import Conflict, InvalidInput, NotFound
+from shopfest.core.events import DomainEvent
+from shopfest.core.money import minor_units
+from shopfest.core.uow import UnitOfWork
+
+
+@dataclass(frozen=True)
+class BrandCreated(DomainEvent):
+    brand_id: int
+    tier: str
+
+
+@dataclass(frozen=True)
+class MerchantJoined(DomainEvent):
+    merchant_id: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class SkusListed(DomainEvent):
+    """New SKUs and the stock their merchant listed them with (inventory takes it in)."""
+
+    merchant_ids: list[int]
+    product_ids: list[int]
+    stock: dict[int, int] = field(default_factory=dict)
+
+
+# --- brands ---------------------------------------------------------------------------------
+
+def create_brand(
+    uow: UnitOfWork, actor: Actor | None, *, name: str, tier: BrandTier, name_zh: str | None = None
+) -> Brand:
+    """Operators add brands; a luxury brand starts unapproved. Raises Forbidden, Conflict."""
+    require_role(actor, Role.OPERATOR)
+    brand = new_brand(name, tier, name_zh=name_zh)
+    with uow:
+        store = CatalogStore(uow.conn)
+        if store.brand_named(brand.name) is not None:
+            raise Conflict(f"a brand named {brand.name!r} exists already", name=brand.name)
+        saved = store.add_brands([brand])[0]
+        uow.emit(BrandCreated(saved.id or 0, saved.tier.value))
+        uow.commit()
+    return saved
+
+
+def approve_brand(uow: UnitOfWork, actor: Actor | None, brand_id: int) -> Brand:
+    """An operator opens a luxury brand to the pavilion. Raises Forbidden, NotFound."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        store = CatalogStore(uow.conn)
+        _brand_or_404(store, brand_id)
+        store.approve_brand(brand_id)
+        uow.commit()
+        return _brand_or_404(store, brand_id)
+
+
+def get_brand(uow: UnitOfWork, brand_id: int) -> Brand:
+    with uow:
+        return _brand_or_404(CatalogStore(uow.conn), brand_id)
+
+
+def list_brands(
+    uow: UnitOfWork, *, tier: BrandTier | None, after_id: int | None, limit: int
+) -> list[Brand]:
+    with uow:
+        return CatalogStore(uow.conn).list_brands(tier=tier, after_id=after_id, limit=limit)
+
+
+def count_brands(uow: UnitOfWork) -> int:
+    with uow:
+        return CatalogStore(uow.conn).count_brands()
+
+
+def _brand_or_404(store: CatalogStore, brand_id: int) -> Brand:
+    brand = store.brand(brand_id)
+    if brand is None:
+        raise NotFound(f"no brand {brand_id}", brand_id=brand_id)
+    return brand
+
+
+# --- merchants ------------------------------------------------------------------------------
+
+def create_merchant(
+    uow: UnitOfWork, actor: Actor | None, *, name: str, kind: MerchantKind,
+    settlement_currency: str, brand_ids: Sequence[int], city: str | None = None,
+) -> Merchant:
+    """Operators admit merchants with the brands they sell. Raises Forbidden, InvalidInput."""
+    require_role(actor, Role.OPERATOR)
+    minor_units(settlement_currency)
+    merchant = Merchant(name.strip(), kind, settlement_currency, frozenset(brand_ids), city)
+    if not merchant.name:
+        raise InvalidInput("a merchant needs a name")
+    with uow:
+        store = CatalogStore(uow.conn)
+        unknown = set(brand_ids) - set(store.brands_by_id(brand_ids))
+        if unknown:
+            raise InvalidInput(f"unknown brands {sorted(unknown)}", brand_ids=sorted(unknown))
+        saved = store.add_merchants([merchant])[0]
+        uow.emit(MerchantJoined(saved.id or 0, saved.kind.value))
+        uow.commit()
+    return saved
+
+
+def get_merchant(uow: UnitOfWork, merchant_id: int) -> Merchant:
+    with uow:
+        merchant = CatalogStore(uow.conn).merchant(merchant_id)
+    if merchant is None:
+        raise NotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
+    return merchant
+
+
+# --- categories -----------------------------------------------------------------------------
+
+def create_category(
+    uow: UnitOfWork, actor: Actor | None, *, slug: str, name: str,
+    name_zh: str | None = None, parent: str | None = None,
+) -> Category:
+    """Operators grow the category tree. Raises Forbidden, Conflict, InvalidInput."""
+    require_role(actor, Role.OPERATOR)
+    check_slug(slug)
+    with uow:
+        store = CatalogStore(uow.conn)
+        if store.category_by_slug(slug) is not None:
+            raise Conflict(f"category {slug!r} exists already", slug=slug)
+        parent_id = _category_or_422(store, parent).id if parent else None
+        saved = store.add_category(Category(slug, name.strip(), name_zh, parent_id))
+        uow.commit()
+    return saved
+
+
+def all_categories(uow: UnitOfWork) -> list[Category]:
+    with uow:
+        return CatalogStore(uow.conn).all_categories()
+
+
+def _category_or_422(store: CatalogStore, slug: str) -> Category:
+    category = store.category_by_slug(slug)
+    if category is None or category.id is None:
+        raise InvalidInput(f"unknown category {slug!r}", category=slug)
+    return category
+
+
+def category_id_for(uow: UnitOfWork, slug: str) -> int:
+    with uow:
+        return _category_or_422(CatalogStore(uow.conn), slug).id or 0
+
+
+# --- products -------------------------------------------------------------------------------
+
+def list_product(uow: UnitOfWork, actor: Actor | None, draft: ProductDraft) -> Product:
+    """Merchant staff list a product of a brand their merchant sells, with its SKUs and stock.
+
+    Raises Forbidden, BrandNotSold, BrandNotApproved, InvalidInput.
+    """
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        listed = _list(uow, [(merchant_id, draft)])
+        uow.commit()
+    return listed[0]
+
+
+def import_catalog(
+    uow: UnitOfWork, *, brands: Sequence[Brand] = (), merchants: Sequence[Merchant] = (),
+) -> tuple[list[Brand], list[Merchant]]:
+    """The seed and bulk-load path for brands and merchants (the machine owner's, no actor)."""
+    with uow:
+        store = CatalogStore(uow.conn)
+        saved_brands = store.add_brands(brands) if brands else []
+        saved_merchants = store.add_merchants(merchants) if merchants else []
+        uow.commit()
+    return saved_brands, saved_merchants
+
+
+def import_products(uow: UnitOfWork, listings: Sequence[tuple[int, ProductDraft]]) -> list[Product]:
+    """The seed and bulk-load path: (merchant id, draft) pairs, checked as listing, one transaction."""
+    with uow:
+        listed = _list(uow, listings)
+        uow.commit()
+    return listed
+
+
+def _list(uow: UnitOfWork, listings: Sequence[tuple[int, ProductDraft]]) -> list[Product]:
+    store = CatalogStore(uow.conn)
+    merchants = store.merchants_by_id(m for m, _ in listings)
+    brands = store.brands_by_id(d.brand_id for _, d in listings)
+    categories = {c.id: c for c in store.all_categories()}
+    pending = []
+    for merchant_id, draft in listings:
+        merchant, brand = merchants.get(merchant_id), brands.get(draft.brand_id)
+        category = categories.get(draft.category_id)
+        if merchant is None:
+            raise NotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
+        if brand is None:
+            raise InvalidInput(f"unknown brand {draft.brand_id}", brand_id=draft.brand_id)
+        if category is None:
+            raise InvalidInput(f"unknown category {draft.category_id}")
+        check_listing(merchant, brand)
+        words = search_text(draft.title, draft.title_zh, brand.name, brand.name_zh,
+                            category.name, category.name_zh)
+        pending.append((_product_of(merchant_id, draft, brand), words))
+    listed = store.add_products(pending)
+    stock = {sku.id or 0: sku_draft.stock
+             for product, (_, draft) in zip(listed, listings, strict=True)
+             for sku, sku_draft in zip(product.skus, draft.skus, strict=True)}
+    uow.emit(SkusListed(sorted({p.merchant_id for p in listed}), [p.id or 0 for p in listed], stock))
+    return listed
+
+
+def _product_of(merchant_id: int, draft: ProductDraft, brand: Brand) -> Product:
+    return Product(
+        merchant_id=merchant_id, brand_id=draft.brand_id, category_id=draft.category_id,
+        title=draft.title, title_zh=draft.title_zh, fulfilment=draft.fulfilment,
+        debut_at=draft.debut_at, brand_tier=brand.tier,
+        skus=tuple(Sku(s.code, s.price) for s in draft.skus),
+    )
+
+
+def get_product(uow: UnitOfWork, product_id: int) -> Product:
+    """Raises NotFound."""
+    with uow:
+        product = CatalogStore(uow.conn).product(product_id)
+    if product is None:
+        raise NotFound(f"no product {product_id}", product_id=product_id)
+    return product
+
+
+@dataclass(frozen=True)
+class ProductChanges:
+    title: str | None = None
+    title_zh: str | None = None
+    debut_at: datetime | None = None
+    category_id: int | None = None
+
+
+def change_product(
+    uow: UnitOfWork, actor: Actor | None, product_id: int, changes: ProductChanges
+) -> Product:
+    """Staff change only their own merchant's products; another's is not found. Raises NotFound."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        store = CatalogStore(uow.conn)
+        product = store.product(product_id)
+        if product is None or product.merchant_id != merchant_id:
+            raise NotFound(f"no product {product_id}", product_id=product_id)
+        changed = revise(product, title=changes.title, title_zh=changes.title_zh,
+                         debut_at=changes.debut_at, category_id=changes.category_id)
+        store.update_product(changed, _search_words(store, changed))
+        uow.commit()
+    return changed
+
+
+def _search_words(store: CatalogStore, product: Product) -> str:
+    brand = _brand_or_404(store, product.brand_id)
+    category = {c.id: c for c in store.all_categories()}.get(product.category_id)
+    if category is None:
+        raise InvalidInput(f"unknown category {product.category_id}")
+    return search_text(product.title, product.title_zh, brand.name, brand.name_zh,
+                       category.name, category.name_zh)
+
+
+def search_products(uow: UnitOfWork, query: ProductQuery) -> Page:
+    """The storefront search: every word and filter must match; newest first; cursor paged."""
+    with uow:
+        return CatalogStore(uow.conn).search(query)
+
+
+def category_ids_under(uow: UnitOfWork, slug: str) -> frozenset[int]:
+    """The category named `slug` and all below it. Raises InvalidInput for an unknown slug."""
+    with uow:
+        store = CatalogStore(uow.conn)
+        root = _category_or_422(store, slug)
+        return frozenset(descendants(store.all_categories(), root.id or 0))
+
+
+def new_arrivals(uow: UnitOfWork, *, since: datetime, limit: int) -> tuple[list[Product], int]:
+    """Products that debuted this festival up to now, newest debut first, and how many in all."""
+    with uow:
+        store = CatalogStore(uow.conn)
+        now = uow.clock.now()
+        return (store.newest_debuts(since=since, until=now, limit=limit),
+                store.count_debuts(since=since, until=now))

@@ -1,0 +1,425 @@
+"""Catalog tables and the repository over them, including the product search on either database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    Row,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
+
+from shopfest.catalog.model import (
+    Brand,
+    BrandTier,
+    Category,
+    Fulfilment,
+    Merchant,
+    MerchantKind,
+    Page,
+    Product,
+    ProductQuery,
+    Sku,
+)
+from shopfest.core.db import Id, UtcDateTime, metadata
+from shopfest.core.money import Money
+
+brands = Table(
+    "brands",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("name_zh", String(200)),
+    Column("tier", String(20), nullable=False, index=True),
+    Column("approved", Boolean, nullable=False),
+)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("settlement_currency", String(3), nullable=False),
+    Column("city", String(100)),
+)
+
+merchant_brands = Table(
+    "merchant_brands",
+    metadata,
+    Column("merchant_id", Id, ForeignKey("merchants.id"), primary_key=True),
+    Column("brand_id", Id, ForeignKey("brands.id"), primary_key=True, index=True),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("city", String(100)),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("slug", String(60), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("name_zh", String(200)),
+    Column("parent_id", Id, ForeignKey("categories.id")),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=False),
+    Column("brand_id", Id, ForeignKey("brands.id"), nullable=False),
+    Column("category_id", Id, ForeignKey("categories.id"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("title_zh", String(200)),
+    Column("fulfilment", String(20), nullable=False),
+    Column("debut_at", UtcDateTime, nullable=False),
+    # Copied from the brand and the SKUs so that a search filters one table.
+    Column("brand_tier", String(20), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("price_minor", Id, nullable=False),
+    Column("search_text", String(2000), nullable=False),
+    Index("ix_products_merchant", "merchant_id", "id"),
+    Index("ix_products_brand", "brand_id", "id"),
+    Index("ix_products_category", "category_id", "id"),
+    Index("ix_products_tier", "brand_tier", "id"),
+    Index("ix_products_fulfilment", "fulfilment", "id"),
+    Index("ix_products_debut", "debut_at"),
+    Index("ix_products_price", "currency", "price_minor"),
+)
+
+skus = Table(
+    "skus",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("product_id", Id, ForeignKey("products.id"), nullable=False, index=True),
+    Column("code", String(64), nullable=False),
+    Column("price_minor", Id, nullable=False),
+    Column("currency", String(3), nullable=False),
+    UniqueConstraint("product_id", "code", name="uq_skus_product_code"),
+)
+
+
+def _brand(row: Row[Any]) -> Brand:
+    return Brand(row.name, BrandTier(row.tier), row.approved, row.name_zh, row.id)
+
+
+def _category(row: Row[Any]) -> Category:
+    return Category(row.slug, row.name, row.name_zh, row.parent_id, row.id)
+
+
+class CatalogStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect.name
+
+    # brands
+    def add_brands(self, new: Sequence[Brand]) -> list[Brand]:
+        rows = [{"name": b.name, "name_zh": b.name_zh, "tier": b.tier.value, "approved": b.approved}
+                for b in new]
+        ids = self.conn.scalars(
+            insert(brands).returning(brands.c.id, sort_by_parameter_order=True), rows
+        ).all()
+        return [replace(b, id=i) for b, i in zip(new, ids, strict=True)]
+
+    def count_brands(self) -> int:
+        return self.conn.scalar(select(func.count()).select_from(brands)) or 0
+
+    def brand(self, brand_id: int) -> Brand | None:
+        row = self.conn.execute(select(brands).where(brands.c.id == brand_id)).first()
+        return _brand(row) if row else None
+
+    def brand_named(self, name: str) -> Brand | None:
+        row = self.conn.execute(
+            select(brands).where(func.lower(brands.c.name) == name.lower())
+        ).first()
+        return _brand(row) if row else None
+
+    def brands_by_id(self, brand_ids: Iterable[int]) -> dict[int, Brand]:
+        ids = list(set(brand_ids))
+        rows = self.conn.execute(select(brands).where(brands.c.id.in_(ids))).all() if ids else []
+        return {row.id: _brand(row) for row in rows}
+
+    def list_brands(self, *, tier: BrandTier | None, after_id: int | None, limit: int) -> list[Brand]:
+        query = select(brands).order_by(brands.c.id).limit(limit)
+        if tier is not None:
+            query = query.where(brands.c.tier == tier.value)
+        if after_id is not None:
+            query = query.where(brands.c.id > after_id)
+        return [_brand(row) for row in self.conn.execute(query)]
+
+    def approve_brand(self, brand_id: int) -> None:
+        self.conn.execute(update(brands).where(brands.c.id == brand_id).values(approved=True))
+
+    # merchants
+    def add_merchants(self, new: Sequence[Merchant]) -> list[Merchant]:
+        rows = [{"name": m.name, "kind": m.kind.value, "settlement_currency": m.settlement_currency,
+                 "city": m.city} for m in new]
+        ids = self.conn.scalars(
+            insert(merchants).returning(merchants.c.id, sort_by_parameter_order=True), rows
+        ).all()
+        saved = [replace(m, id=i) for m, i in zip(new, ids, strict=True)]
+        links = [{"merchant_id": m.id, "brand_id": b} for m in saved for b in sorted(m.brand_ids)]
+        if links:
+            self.conn.execute(insert(merchant_brands), links)
+        self.conn.execute(insert(stores), [
+            {"merchant_id": m.id, "name": m.name, "kind": m.kind.value, "city": m.city}
+            for m in saved
+        ])
+        return saved
+
+    def merchant(self, merchant_id: int) -> Merchant | None:
+        return self.merchants_by_id([merchant_id]).get(merchant_id)
+
+    def merchants_by_id(self, merchant_ids: Iterable[int]) -> dict[int, Merchant]:
+        ids = sorted(set(merchant_ids))
+        if not ids:
+            return {}
+        rows = self.conn.execute(select(merchants).where(merchants.c.id.in_(ids))).all()
+        links = self.conn.execute(
+            select(merchant_brands).where(merchant_brands.c.merchant_id.in_(ids))
+        ).all()
+        sold: dict[int, set[int]] = {}
+        for link in links:
+            sold.setdefault(link.merchant_id, set()).add(link.brand_id)
+        return {
+            r.id: Merchant(r.name, MerchantKind(r.kind), r.settlement_currency,
+                           frozenset(sold.get(r.id, ())), r.city, r.id)
+            for r in rows
+        }
+
+    def stores_of(self, merchant_id: int) -> list[dict[str, Any]]:
+        rows = self.conn.execute(select(stores).where(stores.c.merchant_id == merchant_id))
+        return [dict(row._mapping) for row in rows]
+
+    # categories
+    def add_category(self, category: Category) -> Category:
+        new_id = self.conn.execute(
+            insert(categories).values(slug=category.slug, name=category.name,
+                                      name_zh=category.name_zh, parent_id=category.parent_id)
+        ).inserted_primary_key[0]
+        return Category(category.slug, category.name, category.name_zh, category.parent_id, new_id)
+
+    def all_categories(self) -> list[Category]:
+        rows = self.conn.execute(select(categories).order_by(categories.c.id))
+        return [_category(row) for row in rows]
+
+    def category_by_slug(self, slug: str) -> Category | None:
+        row = self.conn.execute(select(categories).where(categories.c.slug == slug)).first()
+        return _category(row) if row else None
+
+    # products
+    def add_products(self, listed: Sequence[tuple[Product, str]]) -> list[Product]:
+        """Store products with their search text; each comes back with its id and SKU ids."""
+        product_id, sku_id = self._next_ids()
+        stored, rows, sku_rows = [], [], []
+        for product, search in listed:
+            with_ids = replace(product, id=product_id, skus=tuple(
+                replace(s, id=sku_id + i) for i, s in enumerate(product.skus)))
+            stored.append(with_ids)
+            rows.append(_product_row(with_ids, search))
+            sku_rows.extend(_sku_row(product_id, s) for s in with_ids.skus)
+            product_id, sku_id = product_id + 1, sku_id + len(product.skus)
+        self.conn.execute(insert(products), rows)
+        self.conn.execute(insert(skus), sku_rows)
+        if self.dialect == "sqlite":
+            self.conn.execute(
+                text("INSERT INTO product_search(rowid, search_text) VALUES (:id, :search_text)"),
+                [{"id": r["id"], "search_text": r["search_text"]} for r in rows],
+            )
+        return stored
+
+    def _next_ids(self) -> tuple[int, int]:
+        # A batch takes consecutive ids under the write lock (SQLite) or a table lock
+        # (PostgreSQL), so SKUs refer to their product without a round trip per row.
+        if self.dialect == "postgresql":
+            self.conn.execute(text("LOCK TABLE products, skus IN SHARE ROW EXCLUSIVE MODE"))
+        last_product = self.conn.scalar(select(func.max(products.c.id))) or 0
+        last_sku = self.conn.scalar(select(func.max(skus.c.id))) or 0
+        return last_product + 1, last_sku + 1
+
+    def product(self, product_id: int) -> Product | None:
+        found = self.products_by_id([product_id])
+        return found[0] if found else None
+
+    def products_by_id(self, product_ids: Sequence[int]) -> list[Product]:
+        if not product_ids:
+            return []
+        rows = self.conn.execute(select(products).where(products.c.id.in_(product_ids))).all()
+        sku_rows = self.conn.execute(
+            select(skus).where(skus.c.product_id.in_(product_ids)).order_by(skus.c.id)
+        ).all()
+        by_product: dict[int, list[Sku]] = {}
+        for s in sku_rows:
+            by_product.setdefault(s.product_id, []).append(
+                Sku(s.code, Money(s.price_minor, s.currency), s.id))
+        found = {row.id: _product(row, by_product.get(row.id, [])) for row in rows}
+        return [found[i] for i in product_ids if i in found]
+
+    def update_product(self, product: Product, search: str) -> None:
+        assert product.id is not None
+        if self.dialect == "sqlite":
+            # An external-content FTS5 index forgets a row only when told its old text.
+            old = self.conn.scalar(select(products.c.search_text).where(products.c.id == product.id))
+            self.conn.execute(
+                text("INSERT INTO product_search(product_search, rowid, search_text) "
+                     "VALUES ('delete', :id, :old)"),
+                {"id": product.id, "old": old},
+            )
+            self.conn.execute(
+                text("INSERT INTO product_search(rowid, search_text) VALUES (:id, :s)"),
+                {"id": product.id, "s": search},
+            )
+        self.conn.execute(
+            update(products).where(products.c.id == product.id).values(
+                title=product.title, title_zh=product.title_zh, debut_at=product.debut_at,
+                category_id=product.category_id, search_text=search,
+            )
+        )
+
+    def sku_owner(self, sku_id: int) -> tuple[int, int] | None:
+        """(product id, merchant id) of a SKU."""
+        row = self.conn.execute(
+            select(products.c.id, products.c.merchant_id)
+            .join(skus, skus.c.product_id == products.c.id)
+            .where(skus.c.id == sku_id)
+        ).first()
+        return (row[0], row[1]) if row else None
+
+    def count_debuts(self, *, since: Any, until: Any) -> int:
+        return self.conn.scalar(
+            select(func.count()).select_from(products)
+            .where(products.c.debut_at >= since, products.c.debut_at <= until)
+        ) or 0
+
+    def newest_debuts(self, *, since: Any, until: Any, limit: int) -> list[Product]:
+        ids = self.conn.scalars(
+            select(products.c.id)
+            .where(products.c.debut_at >= since, products.c.debut_at <= until)
+            .order_by(products.c.debut_at.desc(), products.c.id.desc())
+            .limit(limit)
+        ).all()
+        return self.products_by_id(list(ids))
+
+    def search(self, query: ProductQuery) -> Page:
+        """Products matching every word and filter, newest id first, one page after the cursor."""
+        ids = list(self.conn.scalars(self._search_statement(query)))
+        more = len(ids) > query.limit
+        ids = ids[: query.limit]
+        return Page(self.products_by_id(ids), ids[-1] if more else None)
+
+    def _search_statement(self, query: ProductQuery) -> Any:
+        conditions = _filters(query)
+        if query.words and self.dialect == "sqlite":
+            # Drive the search from the full-text index, newest first, and stop at one page.
+            fts_rowid = literal_column("product_search.rowid")
+            return (
+                select(products.c.id)
+                .select_from(products.join(text("product_search"), fts_rowid == products.c.id))
+                .where(text("product_search MATCH :match").bindparams(match=_fts5_match(query.words)))
+                .where(*conditions)
+                .order_by(fts_rowid.desc())
+                .limit(query.limit + 1)
+            )
+        if query.words:
+            conditions.append(
+                text("to_tsvector('simple', products.search_text) @@ to_tsquery('simple', :tsq)")
+                .bindparams(bindparam("tsq", _tsquery(query.words)))
+            )
+        return (
+            select(products.c.id).where(*conditions)
+            .order_by(products.c.id.desc()).limit(query.limit + 1)
+        )
+
+
+def _filters(query: ProductQuery) -> list[Any]:
+    c = products.c
+    conditions: list[Any] = []
+    if query.after_id is not None:
+        conditions.append(c.id < query.after_id)
+    if query.category_ids is not None:
+        conditions.append(c.category_id.in_(sorted(query.category_ids)))
+    if query.brand_id is not None:
+        conditions.append(c.brand_id == query.brand_id)
+    if query.merchant_id is not None:
+        conditions.append(c.merchant_id == query.merchant_id)
+    if query.tier is not None:
+        conditions.append(c.brand_tier == query.tier.value)
+    if query.fulfilment is not None:
+        conditions.append(c.fulfilment == query.fulfilment.value)
+    if query.debuted_between is not None:
+        since, until = query.debuted_between
+        conditions.append(and_(c.debut_at >= since, c.debut_at <= until))
+    if query.price_currency is not None:
+        conditions.append(c.currency == query.price_currency)
+    if query.min_price is not None:
+        conditions.append(c.price_minor >= query.min_price.minor)
+    if query.max_price is not None:
+        conditions.append(c.price_minor <= query.max_price.minor)
+    return conditions
+
+
+def _fts5_match(words: Sequence[str]) -> str:
+    """Every word must be there; the last may be the start of a word (search as you type)."""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    quoted[-1] += "*"
+    return " ".join(quoted)
+
+
+def _tsquery(words: Sequence[str]) -> str:
+    quoted = ["'" + w.replace("'", "''").replace("\\", "\\\\") + "'" for w in words]
+    quoted[-1] += ":*"
+    return " & ".join(quoted)
+
+
+def _sku_row(product_id: int, sku: Sku) -> dict[str, Any]:
+    return {"id": sku.id, "product_id": product_id, "code": sku.code,
+            "price_minor": sku.price.minor, "currency": sku.price.currency}
+
+
+def _product_row(product: Product, search: str) -> dict[str, Any]:
+    price = product.from_price
+    return {
+        "id": product.id, "merchant_id": product.merchant_id, "brand_id": product.brand_id,
+        "category_id": product.category_id, "title": product.title, "title_zh": product.title_zh,
+        "fulfilment": product.fulfilment.value, "debut_at": product.debut_at,
+        "brand_tier": product.brand_tier.value, "currency": price.currency,
+        "price_minor": price.minor, "search_text": search,
+    }
+
+
+def _product(row: Row[Any], product_skus: list[Sku]) -> Product:
+    return Product(
+        merchant_id=row.merchant_id, brand_id=row.brand_id, category_id=row.category_id,
+        title=row.title, fulfilment=Fulfilment(row.fulfilment), debut_at=row.debut_at,
+        skus=tuple(product_skus), title_zh=row.title_zh, brand_tier=BrandTier(row.brand_tier),
+        id=row.id,
+    )

@@ -1,0 +1,203 @@
+"""The `shopfest` command: serve, demo, db, users, seed, bench."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from shopfest.core.actor import Role
+from shopfest.core.clock import HOME_ZONE, parse_instant, zone
+from shopfest.core.errors import DomainError
+
+app = typer.Typer(help="Run an 11.11-style global online shopping festival.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks, each with a baseline measured in the same run.",
+                        no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(bench_app, name="bench")
+console = Console(stderr=True)
+
+DEMO_ACCOUNTS = (
+    ("operator@shopfest.demo", "festival-operator", Role.OPERATOR),
+    ("shopper@shopfest.demo", "festival-shopper", Role.SHOPPER),
+    ("merchant@shopfest.demo", "festival-merchant", Role.MERCHANT),
+)
+
+
+@contextmanager
+def clear_errors() -> Iterator[None]:
+    """Bad input is a message on stderr and exit code 2, never a traceback."""
+    try:
+        yield
+    except DomainError as error:
+        console.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(2) from None
+
+
+def _runtime():  # type: ignore[no-untyped-def]  # imported late so `--help` stays quick
+    from shopfest.app import make_runtime
+    from shopfest.settings import Settings
+    return make_runtime(Settings.from_env())
+
+
+def _database_url() -> str:
+    from shopfest.settings import Settings
+    return Settings.from_env().database_url
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the schema of SHOPFEST_DATABASE_URL."""
+    from shopfest.core.migrate import upgrade
+    with clear_errors():
+        upgrade(_database_url())
+    console.print(f"database ready: {_safe(_database_url())}")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="sign-in email")],
+    password: Annotated[str, typer.Option(help="at least 8 characters")],
+    role: Annotated[Role, typer.Option(help="shopper, merchant or operator")],
+    merchant: Annotated[int | None, typer.Option(help="the merchant id staff work for")] = None,
+) -> None:
+    """Open an account of any role (the machine owner needs no operator to sign in)."""
+    from shopfest.accounts import service as accounts
+    from shopfest.core.errors import InvalidInput
+    with clear_errors():
+        runtime = _runtime()
+        if role is Role.MERCHANT and (
+            merchant is None or not runtime.ports.merchant_exists(runtime.uow(read_only=True), merchant)
+        ):
+            raise InvalidInput("merchant staff need --merchant with the id of an existing merchant")
+        if role is not Role.MERCHANT and merchant is not None:
+            raise InvalidInput("--merchant goes with --role merchant only")
+        user = accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
+                                                 role=role, merchant_id=merchant)
+    typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@app.command("seed")
+def seed(
+    brands: Annotated[int, typer.Option(min=1, max=10_000_000, help="brands to generate")] = 300,
+    products: Annotated[int, typer.Option(min=0, max=100_000_000, help="products")] = 3000,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed, the same data")] = 11,
+) -> None:
+    """Schedule this year's 11.11 and load a generated, fictional catalog."""
+    from shopfest.core.migrate import upgrade
+    with clear_errors():
+        upgrade(_database_url())
+        runtime = _runtime()
+        with progress_bar() as bar:
+            fest = _seed(runtime, bar, brands=brands, products=products, seed=seed)
+    typer.echo(f"seeded {fest.name}: {brands} brands, {products} products")
+
+
+def _seed(runtime, bar: Progress, *, brands: int, products: int, seed: int):  # type: ignore[no-untyped-def]
+    from shopfest import demo
+    merchants_about = brands // 3 + 1
+    tasks = {"brands": bar.add_task("brands", total=brands),
+             "merchants": bar.add_task("merchants", total=merchants_about),
+             "products": bar.add_task("products", total=products)}
+    fest = demo.seed(runtime, brands=brands, products=products, seed=seed,
+                     progress=lambda what, n: bar.advance(tasks[what], n))
+    bar.update(tasks["merchants"], completed=bar.tasks[tasks["merchants"]].total)
+    return fest
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        yield bar
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
+) -> None:
+    """Serve the API and the pages with uvicorn."""
+    import uvicorn
+    _anchor_clock()
+    typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="warning", access_log=False)
+
+
+def _anchor_clock() -> None:
+    # Every worker process reads the same start and anchor, so they agree on the festival time.
+    if os.environ.get("SHOPFEST_CLOCK") and not os.environ.get("SHOPFEST_CLOCK_ANCHOR"):
+        os.environ["SHOPFEST_CLOCK_ANCHOR"] = repr(time.time())
+
+
+@app.command("demo")
+def demo(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    clock: Annotated[str | None, typer.Option(
+        help="festival time to start at, e.g. 2027-11-11T00:05:00+08:00; "
+             "default: five minutes before 00:00 on Nov 11")] = None,
+    speed: Annotated[float, typer.Option(min=0, help="how fast the festival clock runs")] = 1.0,
+    brands: Annotated[int, typer.Option(min=1)] = 300,
+    products: Annotated[int, typer.Option(min=1)] = 3000,
+    serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after seeding")] = True,
+) -> None:
+    """Migrate, seed the demo festival if the database is empty, and serve it."""
+    with clear_errors():
+        start = parse_instant(clock) if clock else _five_to_midnight()
+        os.environ["SHOPFEST_CLOCK"] = start.isoformat()
+        os.environ["SHOPFEST_CLOCK_SPEED"] = repr(speed)
+        os.environ.pop("SHOPFEST_CLOCK_ANCHOR", None)
+        _prepare_demo(brands=brands, products=products)
+    typer.echo(f"demo clock starts at {start.astimezone(zone(HOME_ZONE)).isoformat()} "
+               f"({HOME_ZONE}), speed x{speed:g}")
+    for email, password, role in DEMO_ACCOUNTS:
+        typer.echo(f"  {role.value:<9} {email} / {password}")
+    if serve_it:
+        serve(host=host, port=port, workers=1)
+
+
+def _five_to_midnight() -> datetime:
+    from shopfest.festival.model import festival_year_for
+    year = festival_year_for(datetime.now().astimezone())
+    return datetime(year, 11, 11, tzinfo=zone(HOME_ZONE)) - timedelta(minutes=5)
+
+
+def _prepare_demo(*, brands: int, products: int) -> None:
+    from shopfest.accounts import service as accounts
+    from shopfest.catalog import service as catalog
+    from shopfest.core.migrate import upgrade
+    upgrade(_database_url())
+    runtime = _runtime()
+    if catalog.count_brands(runtime.uow(read_only=True)) == 0:
+        with progress_bar() as bar:
+            _seed(runtime, bar, brands=brands, products=products, seed=11)
+        for email, password, role in DEMO_ACCOUNTS:
+            merchant = 1 if role is Role.MERCHANT else None
+            accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
+                                              role=role, merchant_id=merchant)
+
+
+def _safe(url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    from sqlalchemy.engine import make_url
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,50 @@
+"""Who is asking: the one fact every service checks before it reads or changes anything."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from shopfest.core.errors import Forbidden, Unauthenticated
+
+
+class Role(StrEnum):
+    SHOPPER = "shopper"
+    MERCHANT = "merchant"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int
+    role: Role
+    merchant_id: int | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role is Role.OPERATOR
+
+    def staff_of(self, merchant_id: int) -> bool:
+        return self.role is Role.MERCHANT and self.merchant_id == merchant_id
+
+
+# The machine owner, acting as operator through the CLI (seed, demo, users create).
+MACHINE = Actor(0, Role.OPERATOR)
+
+
+def require_role(actor: Actor | None, *roles: Role) -> Actor:
+    """The actor, if signed in with one of `roles`. Raises Unauthenticated, Forbidden."""
+    if actor is None:
+        raise Unauthenticated("sign in first")
+    if actor.role not in roles:
+        allowed = ", ".join(r.value for r in roles)
+        raise Forbidden(f"this needs the role {allowed}", role=actor.role.value)
+    return actor
+
+
+def require_merchant_staff(actor: Actor | None) -> tuple[Actor, int]:
+    """The actor and the merchant they work for. Raises Unauthenticated, Forbidden."""
+    staff = require_role(actor, Role.MERCHANT)
+    if staff.merchant_id is None:
+        raise Forbidden("this staff account is not bound to a merchant")
+    return staff, staff.merchant_id

@@ -1,0 +1,78 @@
+"""Time: every instant is UTC inside; the viewer's zone is applied only when shown."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shopfest.core.errors import InvalidInput
+
+HOME_ZONE = "Asia/Shanghai"
+
+
+class Clock:
+    """The real clock; subclasses set the festival's time for demos and tests."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class SetClock(Clock):
+    """Starts at `start` when real time was `anchor` and runs `speed` times as fast (0 stands still).
+
+    Every process given the same start and anchor agrees on the time, so server workers do too.
+    """
+
+    start: datetime
+    speed: float = 1.0
+    anchor: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        self.start = as_utc(self.start)
+        if self.speed < 0:
+            raise InvalidInput("clock speed cannot be negative")
+
+    def now(self) -> datetime:
+        elapsed = (time.time() - self.anchor) * self.speed
+        return self.start + timedelta(seconds=elapsed)
+
+    def set(self, instant: datetime) -> None:
+        self.start = as_utc(instant)
+        self.anchor = time.time()
+
+
+def parse_instant(text: str) -> datetime:
+    """Read an ISO 8601 instant; it must carry its offset. Raises InvalidInput."""
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        raise InvalidInput(f"{text!r} is not an ISO 8601 instant") from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"{text!r} has no UTC offset; write e.g. 2027-11-11T00:00:00+08:00")
+    return value.astimezone(UTC)
+
+
+def as_utc(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise InvalidInput("naive datetimes are not instants; give a UTC offset")
+    return instant.astimezone(UTC)
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name`. Raises InvalidInput."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r}") from None
+
+
+def local(instant: datetime, zone_name: str = HOME_ZONE) -> datetime:
+    """The same instant on the wall clocks of `zone_name`."""
+    return as_utc(instant).astimezone(zone(zone_name))
+
+
+def isoformat_utc(instant: datetime) -> str:
+    return as_utc(instant).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,71 @@
+"""The unit of work: one transaction; `with uow: ...; uow.commit()`, and leaving without commit rolls back."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert
+
+from shopfest.core.clock import Clock
+from shopfest.core.db import outbox
+from shopfest.core.events import Bus, DomainEvent
+
+
+class UnitOfWork:
+    """A transaction on `engine`; events raised inside are handled and stored before commit."""
+
+    def __init__(self, engine: Engine, *, bus: Bus, clock: Clock, read_only: bool = False) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.clock = clock
+        self.read_only = read_only
+        self._conn: Connection | None = None
+        self._events: list[DomainEvent] = []
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._conn
+
+    def __enter__(self) -> UnitOfWork:
+        options: dict[str, Any] = {"sqlite_begin": "DEFERRED" if self.read_only else "IMMEDIATE"}
+        self._conn = self.engine.connect().execution_options(**options)
+        self._conn.begin()
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.close()
+
+    def emit(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    def commit(self) -> None:
+        """Run the handlers of every event raised, store the events, then commit all as one."""
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
+        self._dispatch()
+        self.conn.commit()
+
+    def _dispatch(self) -> None:
+        handled: list[DomainEvent] = []
+        while self._events:
+            event = self._events.pop(0)
+            for handler in self.bus.handlers_for(event):
+                handler(self, event)
+            handled.append(event)
+        if handled:
+            now = self.clock.now()
+            rows = [{"name": e.name, "payload": e.payload(), "occurred_at": now} for e in handled]
+            self.conn.execute(insert(outbox), rows)

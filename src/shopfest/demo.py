@@ -1,0 +1,229 @@
+"""The demo festival's data: generated, deterministic and fictional, in English and Chinese."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TypeVar
+
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import (
+    Brand,
+    BrandTier,
+    Category,
+    Fulfilment,
+    Merchant,
+    MerchantKind,
+    ProductDraft,
+    SkuDraft,
+)
+from shopfest.core.actor import MACHINE
+from shopfest.core.money import Money
+from shopfest.deps import Runtime
+from shopfest.festival import service as festival
+from shopfest.festival.model import Festival, festival_year_for
+
+T = TypeVar("T")
+Progress = Callable[[str, int], None]  # (what, how many more done)
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """A category and what sells in it: nouns, a price range in CNY, how it is fulfilled."""
+
+    slug: str
+    name: str
+    name_zh: str
+    parent: str | None
+    nouns: tuple[tuple[str, str], ...] = ()
+    price_range: tuple[int, int] = (0, 0)
+    fulfilment: Fulfilment = Fulfilment.SHIPPED
+
+
+SHELVES = (
+    Shelf("apparel", "Apparel", "服饰", None),
+    Shelf("womenswear", "Womenswear", "女装", "apparel",
+          (("Dress", "连衣裙"), ("Wool Coat", "羊毛大衣"), ("Silk Scarf", "真丝围巾")), (129, 2999)),
+    Shelf("menswear", "Menswear", "男装", "apparel",
+          (("Jacket", "夹克"), ("Oxford Shirt", "牛津衬衫"), ("Sneakers", "运动鞋")), (99, 1999)),
+    Shelf("beauty", "Beauty", "美妆", None),
+    Shelf("skincare", "Skincare", "护肤", "beauty",
+          (("Serum", "精华液"), ("Night Cream", "晚霜"), ("Sun Lotion", "防晒乳")), (89, 1599)),
+    Shelf("makeup", "Makeup", "彩妆", "beauty",
+          (("Lipstick", "口红"), ("Eye Palette", "眼影盘")), (69, 899)),
+    Shelf("electronics", "Electronics", "数码家电", None),
+    Shelf("phones", "Phones", "手机", "electronics",
+          (("Smartphone", "智能手机"), ("Earbuds", "无线耳机")), (199, 8999)),
+    Shelf("computers", "Computers", "电脑", "electronics",
+          (("Laptop", "笔记本电脑"), ("Tablet", "平板电脑")), (1999, 15999)),
+    Shelf("appliances", "Appliances", "家电", "electronics",
+          (("Robot Vacuum", "扫地机器人"), ("Air Fryer", "空气炸锅")), (299, 4999)),
+    Shelf("groceries", "Groceries", "食品生鲜", None,
+          (("Oolong Tea", "乌龙茶"), ("Coffee Beans", "咖啡豆"), ("Jasmine Rice", "茉莉香米")),
+          (19, 399)),
+    Shelf("watches-jewellery", "Watches & Jewellery", "钟表珠宝", None,
+          (("Watch", "腕表"), ("Necklace", "项链")), (999, 59999)),
+    Shelf("home-decoration", "Home Decoration", "家装", None,
+          (("Sofa", "沙发"), ("Floor Lamp", "落地灯"), ("Kitchen Makeover", "厨房翻新")),
+          (399, 39999)),
+    Shelf("automobiles", "Automobiles", "汽车", None,
+          (("Sedan", "轿车"), ("SUV", "越野车"), ("Electric Hatchback", "电动掀背车")),
+          (89999, 399999), Fulfilment.DEPOSIT_VOUCHER),
+    Shelf("apartments", "Apartments", "房产", None,
+          (("Two-Bedroom Apartment", "两居室公寓"), ("Riverside Loft", "江景复式")),
+          (1500000, 6800000), Fulfilment.DEPOSIT_VOUCHER),
+    Shelf("services", "Local Services", "生活服务", None),
+    Shelf("dining", "Dining", "餐饮美食", "services",
+          (("Hotpot Set Meal", "火锅套餐"), ("Dim Sum Brunch", "早茶点心")), (59, 599),
+          Fulfilment.SERVICE_VOUCHER),
+    Shelf("wellness", "Wellness", "休闲养生", "services",
+          (("Spa Massage", "水疗按摩"), ("Yoga Class Pass", "瑜伽课卡")), (99, 1999),
+          Fulfilment.SERVICE_VOUCHER),
+    Shelf("home-services", "Home Services", "家政服务", "services",
+          (("Deep Cleaning", "深度保洁"), ("Aircon Service", "空调清洗")), (99, 899),
+          Fulfilment.SERVICE_VOUCHER),
+)
+
+ADJECTIVES = (("Aurora", "极光"), ("Cloud", "云朵"), ("Jade", "翡翠"), ("Midnight", "午夜"),
+              ("Lotus", "莲花"), ("Harbour", "港湾"), ("Summit", "峰顶"), ("Velvet", "丝绒"),
+              ("Ember", "余烬"), ("Tide", "潮汐"), ("Bamboo", "竹影"), ("Comet", "彗星"))
+EDITIONS = (("", ""), (" Pro", "专业版"), (" Lite", "轻享版"), (" 11.11 Edition", "双十一限定"),
+            (" Classic", "经典款"), (" Max", "旗舰版"))
+SYLLABLES = ("lu", "mi", "ra", "so", "ka", "no", "va", "ori", "te", "zen", "ar", "bri", "cai", "do",
+             "eli", "fen", "ga", "ha", "iri", "jas", "ko", "lin", "mar", "nel", "pa", "qi", "ros",
+             "sa", "tu", "wei")
+HANZI = ("露", "米", "拉", "索", "卡", "诺", "瓦", "奥", "特", "禅", "阿", "布", "彩", "朵",
+         "依", "芬", "嘉", "哈", "艾", "佳", "柯", "林", "玛", "妮", "帕", "奇", "蔷", "莎", "途",
+         "薇")
+SUFFIXES = (("", ""), (" Atelier", "工坊"), (" Labs", "实验室"), (" Home", "家居"),
+            (" & Co", "商行"), (" Studio", "工作室"), (" Maison", "之家"), (" Outfitters", "服饰"),
+            (" Works", "制造"), (" Garden", "花园"))
+CITIES = ("Shanghai", "Hangzhou", "Beijing", "Shenzhen", "Chengdu", "Guangzhou", "Wuhan", "Xi'an")
+LUXURY_SHARE = 100  # one brand in a hundred is luxury (about 200 of the real festival's brands)
+
+
+def brand_name(index: int) -> tuple[str, str]:
+    """A unique fictional brand name for every index, in English and Chinese."""
+    n = len(SYLLABLES)
+    a, b, c = index % n, (index // n) % n, (index // n // n) % n
+    suffix, rest = SUFFIXES[(index // n**3) % len(SUFFIXES)], index // (n**3 * len(SUFFIXES))
+    english = (SYLLABLES[a] + SYLLABLES[b] + SYLLABLES[c]).capitalize() + suffix[0]
+    chinese = HANZI[a] + HANZI[b] + HANZI[c] + suffix[1]
+    if rest:
+        english, chinese = f"{english} {rest + 1}", f"{chinese}{rest + 1}"
+    return english, chinese
+
+
+def demo_brands(count: int, *, first: int = 0) -> list[Brand]:
+    """`count` brands from name number `first` on; one in a hundred is luxury."""
+    brands = []
+    for i in range(first, first + count):
+        name, name_zh = brand_name(i)
+        luxury = i % LUXURY_SHARE == LUXURY_SHARE - 1
+        brands.append(Brand(name, BrandTier.LUXURY if luxury else BrandTier.REGULAR,
+                            approved=True, name_zh=name_zh))
+    return brands
+
+
+def demo_merchants(brands: list[Brand], seed: int) -> list[Merchant]:
+    """About one merchant for every three brands; some offline shops and local providers."""
+    rng = random.Random(seed + 1)
+    merchants, index = [], 0
+    while index < len(brands):
+        group = brands[index:index + rng.randint(1, 5)]
+        index += len(group)
+        roll = rng.random()
+        kind = (MerchantKind.ONLINE if roll < 0.8 else
+                MerchantKind.OFFLINE if roll < 0.9 else MerchantKind.LOCAL)
+        city = rng.choice(CITIES) if kind is not MerchantKind.ONLINE else None
+        merchants.append(Merchant(f"{group[0].name} Flagship Store", kind, "CNY",
+                                  frozenset(b.id or 0 for b in group), city))
+    return merchants
+
+
+def demo_products(
+    count: int, merchants: list[Merchant], categories: dict[str, Category], festival: Festival,
+    seed: int,
+) -> Iterator[tuple[int, ProductDraft]]:
+    """Products spread over merchants and shelves; most debut during the festival."""
+    rng = random.Random(seed + 2)
+    shelves = [s for s in SHELVES if s.nouns]
+    debut_from = festival.starts_at - timedelta(days=60)
+    span = (festival.ends_at - debut_from).total_seconds()
+    for i in range(count):
+        merchant = merchants[i % len(merchants)]
+        shelf = _shelf_for(merchant, shelves, rng)
+        adjective, noun, edition = (rng.choice(ADJECTIVES), rng.choice(shelf.nouns),
+                                    rng.choice(EDITIONS))
+        brand_id = sorted(merchant.brand_ids)[i % len(merchant.brand_ids)]
+        price = rng.randint(*shelf.price_range) * 100 + rng.choice((0, 0, 50, 99))
+        yield merchant.id or 0, ProductDraft(
+            title=f"{adjective[0]} {noun[0]}{edition[0]}",
+            title_zh=f"{adjective[1]}{noun[1]}{edition[1]}",
+            brand_id=brand_id,
+            category_id=categories[shelf.slug].id or 0,
+            fulfilment=shelf.fulfilment,
+            debut_at=debut_from + timedelta(seconds=rng.random() * span),
+            skus=_skus(shelf, price, rng),
+        )
+
+
+def _shelf_for(merchant: Merchant, shelves: list[Shelf], rng: random.Random) -> Shelf:
+    if merchant.kind is MerchantKind.LOCAL:
+        return rng.choice([s for s in shelves if s.fulfilment is Fulfilment.SERVICE_VOUCHER])
+    return rng.choice(shelves)
+
+
+def _skus(shelf: Shelf, price_minor: int, rng: random.Random) -> tuple[SkuDraft, ...]:
+    variants = ("standard",) if shelf.fulfilment is not Fulfilment.SHIPPED else \
+        rng.choice((("standard",), ("s", "m", "l"), ("black", "white")))
+    return tuple(
+        SkuDraft(code, Money(price_minor + i * 1000, "CNY"), rng.randint(0, 500))
+        for i, code in enumerate(variants)
+    )
+
+
+def seed_categories(runtime: Runtime) -> dict[str, Category]:
+    """The category tree, created where missing; returns every category by slug."""
+    existing = {c.slug: c for c in catalog.all_categories(runtime.uow(read_only=True))}
+    for shelf in SHELVES:
+        if shelf.slug not in existing:
+            existing[shelf.slug] = catalog.create_category(
+                runtime.uow(), MACHINE, slug=shelf.slug, name=shelf.name,
+                name_zh=shelf.name_zh, parent=shelf.parent)
+    return existing
+
+
+def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
+         batch: int = 5000, progress: Progress | None = None) -> Festival:
+    """Schedule the festival and load a generated catalog of the given size."""
+    tick = progress or (lambda _what, _n: None)
+    year = festival_year_for(runtime.clock.now())
+    fest = festival.schedule_eleven_eleven(runtime.uow(), year)
+    categories = seed_categories(runtime)
+    saved_brands: list[Brand] = []
+    first = catalog.count_brands(runtime.uow(read_only=True))
+    for chunk in _chunks(demo_brands(brands, first=first), batch):
+        saved_brands += catalog.import_catalog(runtime.uow(), brands=chunk)[0]
+        tick("brands", len(chunk))
+    saved_merchants: list[Merchant] = []
+    for chunk in _chunks(demo_merchants(saved_brands, seed), batch):
+        saved_merchants += catalog.import_catalog(runtime.uow(), merchants=chunk)[1]
+        tick("merchants", len(chunk))
+    for chunk in _chunks(demo_products(products, saved_merchants, categories, fest, seed), batch):
+        catalog.import_products(runtime.uow(), chunk)
+        tick("products", len(chunk))
+    return fest
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,45 @@
+"""Festival use cases: schedule a festival, find the one on now."""
+
+from __future__ import annotations
+
+from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.errors import Conflict, NotFound
+from shopfest.core.uow import UnitOfWork
+from shopfest.festival.model import Festival, eleven_eleven
+from shopfest.festival.store import FestivalStore
+
+
+def schedule_festival(uow: UnitOfWork, actor: Actor | None, festival: Festival) -> Festival:
+    """Operators schedule festivals; a slug names one festival only. Raises Forbidden, Conflict."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        saved = _add(FestivalStore(uow.conn), festival)
+        uow.commit()
+    return saved
+
+
+def schedule_eleven_eleven(uow: UnitOfWork, year: int) -> Festival:
+    """The demo and seed path: the real two-wave shape of `year`, unless it is there already."""
+    festival = eleven_eleven(year)
+    with uow:
+        store = FestivalStore(uow.conn)
+        if store.slug_taken(festival.slug):
+            return store.current(festival.starts_at) or festival
+        saved = _add(store, festival)
+        uow.commit()
+    return saved
+
+
+def _add(store: FestivalStore, festival: Festival) -> Festival:
+    if store.slug_taken(festival.slug):
+        raise Conflict(f"a festival named {festival.slug!r} exists already", slug=festival.slug)
+    return store.add(festival)
+
+
+def current_festival(uow: UnitOfWork) -> Festival:
+    """The festival on now or next; the last one when all are over. Raises NotFound."""
+    with uow:
+        festival = FestivalStore(uow.conn).current(uow.clock.now())
+    if festival is None:
+        raise NotFound("no festival is scheduled yet")
+    return festival

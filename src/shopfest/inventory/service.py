@@ -1,0 +1,29 @@
+"""Inventory use cases: take in listed stock, tell what is available."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shopfest.catalog.service import SkusListed
+from shopfest.core.uow import UnitOfWork
+from shopfest.inventory.model import StockLevel
+from shopfest.inventory.store import InventoryStore
+
+
+def receive_listed_stock(uow: UnitOfWork, event: SkusListed) -> None:
+    """New SKUs arrive with the stock their merchant listed, in the listing's transaction."""
+    for sku_id, on_hand in event.stock.items():
+        StockLevel(sku_id, on_hand)  # the rule holds before anything is written
+    InventoryStore(uow.conn).receive(event.stock)
+
+
+def available_stock(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, int]:
+    """Units each SKU can still sell; a SKU with no stock record has none."""
+    levels = InventoryStore(uow.conn).levels(sku_ids)
+    return {sku_id: levels[sku_id].available if sku_id in levels else 0 for sku_id in sku_ids}
+
+
+def available_stock_in(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, int]:
+    """available_stock in a read transaction of its own."""
+    with uow:
+        return available_stock(uow, sku_ids)

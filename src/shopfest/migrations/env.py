@@ -1,0 +1,34 @@
+"""Alembic's entry: migrate the database named in the config (from SHOPFEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import shopfest.accounts.store
+import shopfest.catalog.store
+import shopfest.festival.store
+import shopfest.inventory.store  # noqa: F401  every store registers its tables
+from shopfest.core.db import make_engine, metadata
+
+config = context.config
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]  # Alembic's Connection
+    context.configure(connection=connection, target_metadata=metadata,
+                      render_as_batch=connection.dialect.name == "sqlite")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

@@ -1,0 +1,74 @@
+"""RFC 9457 problem details: every error the API returns, with a stable `type` per problem."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from shopfest.core.errors import DomainError
+
+PROBLEM_BASE = "/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[dict[str, Any]] | None = None
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entries for the problems a route can answer with."""
+    return {
+        s: {"model": Problem, "description": HTTPStatus(s).phrase,
+            "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+        for s in statuses
+    }
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # as above
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]  # as above
+
+
+async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
+    extra = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | list | bool)}
+    return problem(error.status, error.code, error.title, error.detail, **extra)
+
+
+async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in error.errors()
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(str(p) for p in first["loc"])
+    return problem(422, "validation", "The request is not valid",
+                   f"{where}: {first['msg']}" if where else first["msg"], errors=errors)
+
+
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
+
+
+async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    code = _HTTP_CODES.get(error.status_code, f"http-{error.status_code}")
+    title = HTTPStatus(error.status_code).phrase
+    response = problem(error.status_code, code, title, str(error.detail))
+    for name, value in (error.headers or {}).items():
+        response.headers[name] = value
+    return response

@@ -1,0 +1,44 @@
+"""One settings object, read from SHOPFEST_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shopfest.core.clock import Clock, SetClock, parse_instant
+from shopfest.core.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///shopfest.db"
+    redis_url: str | None = None
+    clock: str | None = None  # an ISO instant the festival clock starts at
+    clock_speed: float = 1.0  # how fast that clock runs; 0 stands still
+    clock_anchor: float | None = None  # the real unix time at which it started
+    pool_size: int = 10
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            return cls(
+                database_url=env.get("SHOPFEST_DATABASE_URL", cls.database_url),
+                redis_url=env.get("SHOPFEST_REDIS_URL") or None,
+                clock=env.get("SHOPFEST_CLOCK") or None,
+                clock_speed=float(env.get("SHOPFEST_CLOCK_SPEED", "1")),
+                clock_anchor=float(env["SHOPFEST_CLOCK_ANCHOR"])
+                if env.get("SHOPFEST_CLOCK_ANCHOR") else None,
+                pool_size=int(env.get("SHOPFEST_POOL_SIZE", "10")),
+            )
+        except ValueError as error:
+            raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
+
+    def make_clock(self) -> Clock:
+        if self.clock is None:
+            return Clock()
+        start = parse_instant(self.clock)
+        if self.clock_anchor is None:
+            return SetClock(start, self.clock_speed)
+        return SetClock(start, self.clock_speed, self.clock_anchor)
