@@ -25,9 +25,11 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = None
 
 
-def problem(status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    body = {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-    body.update({k: v for k, v in extra.items() if v is not None})
+def problem(status: int, code: str, title: str, detail: str,
+            extra: dict[str, Any] | None = None) -> JSONResponse:
+    """A problem response; `extra` members never replace the standard ones."""
+    body: dict[str, Any] = {k: v for k, v in (extra or {}).items() if v is not None}
+    body.update({"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
@@ -48,7 +50,7 @@ def install(app: FastAPI) -> None:
 
 async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
     extra = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | list | bool)}
-    return problem(error.status, error.code, error.title, error.detail, **extra)
+    return problem(error.status, error.code, error.title, error.detail, extra)
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:
@@ -59,7 +61,7 @@ async def _validation_error(_request: Request, error: RequestValidationError) ->
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
     return problem(422, "validation", "The request is not valid",
-                   f"{where}: {first['msg']}" if where else first["msg"], errors=errors)
+                   f"{where}: {first['msg']}" if where else first["msg"], {"errors": errors})
 
 
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
