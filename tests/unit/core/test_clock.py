@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from shopfest.core.clock import SetClock, isoformat_utc, local, parse_instant
+from shopfest.core.errors import InvalidInput
+from shopfest.settings import Settings
+
+
+def test_instants_are_read_with_their_offset_and_kept_in_utc() -> None:
+    midnight = parse_instant("2027-11-11T00:00:00+08:00")
+    assert midnight == datetime(2027, 11, 10, 16, 0, tzinfo=UTC)
+    assert isoformat_utc(midnight) == "2027-11-10T16:00:00Z"
+    assert local(midnight, "Europe/London").hour == 16
+    assert local(midnight).isoformat() == "2027-11-11T00:00:00+08:00"
+
+
+@pytest.mark.parametrize("text", ["2027-11-11T00:00:00", "yesterday", ""])
+def test_an_instant_without_an_offset_is_refused(text: str) -> None:
+    with pytest.raises(InvalidInput):
+        parse_instant(text)
+
+
+def test_a_stopped_clock_stands_still_and_can_be_moved() -> None:
+    clock = SetClock(parse_instant("2027-11-10T23:59:00+08:00"), speed=0)
+    first = clock.now()
+    assert clock.now() == first
+    clock.set(first + timedelta(minutes=2))
+    assert clock.now() - first == timedelta(minutes=2)
+
+
+def test_a_fast_clock_runs_from_its_anchor() -> None:
+    start = parse_instant("2027-11-11T00:00:00+08:00")
+    clock = SetClock(start, speed=60, anchor=time.time() - 10)
+    assert timedelta(seconds=599) <= clock.now() - start <= timedelta(seconds=700)
+
+
+def test_settings_build_the_clock_from_the_environment() -> None:
+    settings = Settings.from_env({"SHOPFEST_CLOCK": "2027-11-11T00:05:00+08:00",
+                                  "SHOPFEST_CLOCK_SPEED": "0"})
+    assert settings.make_clock().now() == parse_instant("2027-11-10T16:05:00Z")
+    assert settings.database_url == "sqlite:///shopfest.db"
+    with pytest.raises(InvalidInput):
+        Settings.from_env({"SHOPFEST_CLOCK_SPEED": "fast"})
