@@ -193,6 +193,74 @@ def _prepare_demo(*, brands: int, products: int) -> None:
                                               role=role, merchant_id=merchant)
 
 
+@bench_app.command("catalog")
+def bench_catalog(
+    brands: Annotated[int, typer.Option(min=10, help="brands to load")] = 250_000,
+    products: Annotated[int, typer.Option(min=100, help="products to load")] = 2_000_000,
+    queries: Annotated[int, typer.Option(min=13, help="searches to time")] = 1000,
+    baseline_queries: Annotated[int, typer.Option(min=1, help="table-scan searches to time")] = 26,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both")] = "both",
+    pg_url: Annotated[str | None, typer.Option(
+        help="an empty PostgreSQL database; default: a private server started for the run")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Load a festival-sized catalog and time product search against a table-scan baseline."""
+    import json
+    from dataclasses import asdict
+
+    from shopfest.bench import catalog as bench
+    from shopfest.bench.measure import machine
+    if backend not in ("sqlite", "postgresql", "both"):
+        console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
+        raise typer.Exit(2)
+    chosen = ["sqlite", "postgresql"] if backend == "both" else [backend]
+    results = []
+    for name in chosen:
+        place = bench.sqlite_database() if name == "sqlite" else bench.postgres_database(pg_url)
+        with place as url, progress_bar() as bar:
+            tasks: dict[str, int] = {}
+
+            def total(what: str, n: int, bar: Progress = bar, tasks: dict[str, int] = tasks,
+                      name: str = name) -> None:
+                tasks[what] = bar.add_task(f"{name} {what}", total=n)
+
+            def advance(what: str, n: int, bar: Progress = bar, tasks: dict[str, int] = tasks) -> None:
+                bar.advance(tasks[what], n)
+
+            runtime = bench.runtime_for(url)
+            results.append(bench.bench_backend(
+                runtime, name, brands=brands, product_count=products, queries=queries,
+                baseline_queries=baseline_queries, progress=advance, total=total))
+            runtime.engine.dispose()
+    report = {"scenario": "catalog", "machine": machine(), "results": [asdict(r) for r in results]}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_catalog_report(results)
+
+
+def _print_catalog_report(results: list) -> None:  # type: ignore[type-arg]  # BackendResult
+    from rich.table import Table
+    table = Table(title="catalog search (in process, 20 per page)")
+    for column in ("backend", "products", "load s", "rows/s", "search p50 ms", "search p99 ms",
+                   "scan p50 ms", "scan p99 ms", "p99 speed-up"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(r.backend, f"{r.products:,}", f"{r.load_seconds:,.1f}",
+                      f"{r.rows_per_second:,}", f"{r.search.p50_ms:.2f}", f"{r.search.p99_ms:.2f}",
+                      f"{r.baseline_scan.p50_ms:.1f}", f"{r.baseline_scan.p99_ms:.1f}",
+                      f"x{r.p99_speedup:,.1f}")
+    Console().print(table)
+    for r in results:
+        kinds = Table(title=f"{r.backend}: search by kind")
+        for column in ("kind", "count", "p50 ms", "p99 ms", "max ms"):
+            kinds.add_column(column, justify="right")
+        for kind, lat in r.by_kind.items():
+            kinds.add_row(kind, str(lat.count), f"{lat.p50_ms:.2f}", f"{lat.p99_ms:.2f}",
+                          f"{lat.max_ms:.2f}")
+        Console().print(kinds)
+
+
 def _safe(url: str) -> str:
     """A database URL fit to print: the password hidden."""
     from sqlalchemy.engine import make_url

@@ -215,6 +215,7 @@ def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
     for chunk in _chunks(demo_products(products, saved_merchants, categories, fest, seed), batch):
         catalog.import_products(runtime.uow(), chunk)
         tick("products", len(chunk))
+    catalog.refresh_search_statistics(runtime.uow())
     return fest
 
 

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from shopfest.core.errors import Conflict, InvalidInput
 from shopfest.core.money import Money
@@ -220,29 +221,16 @@ def _optional_title(text: str | None, what: str) -> str | None:
 
 # --- search ---------------------------------------------------------------------------------
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# A Han character is a word of its own (so any run of Chinese matches); other letters and digits
+# form words. The ranges are the CJK unified ideographs, their extensions and compatibility forms.
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_TOKEN = re.compile(f"[{_HAN}]|[^\\W_{_HAN}]+")
 
 
-def _is_han(char: str) -> bool:
-    return "CJK" in unicodedata.name(char, "") or "\u3400" <= char <= "\u9fff"
-
-
-def search_tokens(text: str) -> list[str]:
+@lru_cache(maxsize=65_536)
+def search_tokens(text: str) -> tuple[str, ...]:
     """Words folded to lower case; Chinese is split into single characters, so any run matches."""
-    tokens: list[str] = []
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text).casefold()):
-        run = ""
-        for char in word:
-            if _is_han(char):
-                if run:
-                    tokens.append(run)
-                    run = ""
-                tokens.append(char)
-            else:
-                run += char
-        if run:
-            tokens.append(run)
-    return tokens
+    return tuple(_TOKEN.findall(unicodedata.normalize("NFKC", text).casefold()))
 
 
 def search_text(*parts: str | None) -> str:

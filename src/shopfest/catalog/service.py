@@ -207,6 +207,13 @@ def import_products(uow: UnitOfWork, listings: Sequence[tuple[int, ProductDraft]
     return listed
 
 
+def refresh_search_statistics(uow: UnitOfWork) -> None:
+    """After a bulk import: the planner's statistics, so searches pick the right index."""
+    with uow:
+        CatalogStore(uow.conn).refresh_statistics()
+        uow.commit()
+
+
 def _list(uow: UnitOfWork, listings: Sequence[tuple[int, ProductDraft]]) -> list[Product]:
     store = CatalogStore(uow.conn)
     merchants = store.merchants_by_id(m for m, _ in listings)

@@ -38,7 +38,7 @@ from shopfest.catalog.model import (
     ProductQuery,
     Sku,
 )
-from shopfest.core.db import Id, UtcDateTime, metadata
+from shopfest.core.db import Id, UtcDateTime, bulk_insert, metadata
 from shopfest.core.money import Money
 
 brands = Table(
@@ -242,18 +242,18 @@ class CatalogStore:
         product_id, sku_id = self._next_ids()
         stored, rows, sku_rows = [], [], []
         for product, search in listed:
-            with_ids = replace(product, id=product_id, skus=tuple(
-                replace(s, id=sku_id + i) for i, s in enumerate(product.skus)))
+            product_skus = tuple(Sku(s.code, s.price, sku_id + i) for i, s in enumerate(product.skus))
+            with_ids = replace(product, id=product_id, skus=product_skus)
             stored.append(with_ids)
             rows.append(_product_row(with_ids, search))
-            sku_rows.extend(_sku_row(product_id, s) for s in with_ids.skus)
-            product_id, sku_id = product_id + 1, sku_id + len(product.skus)
-        self.conn.execute(insert(products), rows)
-        self.conn.execute(insert(skus), sku_rows)
+            sku_rows.extend(_sku_row(product_id, s) for s in product_skus)
+            product_id, sku_id = product_id + 1, sku_id + len(product_skus)
+        bulk_insert(self.conn, products, rows)
+        bulk_insert(self.conn, skus, sku_rows)
         if self.dialect == "sqlite":
-            self.conn.execute(
-                text("INSERT INTO product_search(rowid, search_text) VALUES (:id, :search_text)"),
-                [{"id": r["id"], "search_text": r["search_text"]} for r in rows],
+            self.conn.exec_driver_sql(
+                "INSERT INTO product_search(rowid, search_text) VALUES (?, ?)",
+                [(r["id"], r["search_text"]) for r in rows],
             )
         return stored
 
@@ -265,6 +265,13 @@ class CatalogStore:
         last_product = self.conn.scalar(select(func.max(products.c.id))) or 0
         last_sku = self.conn.scalar(select(func.max(skus.c.id))) or 0
         return last_product + 1, last_sku + 1
+
+    def refresh_statistics(self) -> None:
+        """After a bulk load, let the query planner see the new shape of the tables."""
+        if self.dialect == "postgresql":
+            self.conn.execute(text("ANALYZE products, skus, brands"))
+        else:
+            self.conn.execute(text("ANALYZE"))
 
     def product(self, product_id: int) -> Product | None:
         found = self.products_by_id([product_id])
@@ -351,7 +358,7 @@ class CatalogStore:
             )
         if query.words:
             conditions.append(
-                text("to_tsvector('simple', products.search_text) @@ to_tsquery('simple', :tsq)")
+                text("products.search_vector @@ to_tsquery('simple', :tsq)")
                 .bindparams(bindparam("tsq", _tsquery(query.words)))
             )
         return (

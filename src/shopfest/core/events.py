@@ -22,7 +22,7 @@ class DomainEvent:
         return type(self).__name__
 
     def payload(self) -> dict[str, Any]:
-        return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
 
 def _plain(value: Any) -> Any:

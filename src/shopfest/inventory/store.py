@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqlalchemy import BigInteger, Column, Connection, ForeignKey, Table, insert, select
+from sqlalchemy import BigInteger, Column, Connection, ForeignKey, Table, select
 
-from shopfest.core.db import Id, metadata
+from shopfest.core.db import Id, bulk_insert, metadata
 from shopfest.inventory.model import StockLevel
 
 stock_levels = Table(
@@ -25,8 +25,7 @@ class InventoryStore:
 
     def receive(self, on_hand: Mapping[int, int]) -> None:
         rows = [{"sku_id": k, "on_hand": v, "reserved": 0, "sold": 0} for k, v in on_hand.items()]
-        if rows:
-            self.conn.execute(insert(stock_levels), rows)
+        bulk_insert(self.conn, stock_levels, rows)
 
     def levels(self, sku_ids: Sequence[int]) -> dict[int, StockLevel]:
         if not sku_ids:

@@ -76,9 +76,9 @@ def test_titles_are_tidied() -> None:
 
 
 def test_search_words_fold_case_and_split_chinese_into_characters() -> None:
-    assert search_tokens("Aurora SILK-Scarf") == ["aurora", "silk", "scarf"]
-    assert search_tokens("极光真丝围巾 Pro") == ["极", "光", "真", "丝", "围", "巾", "pro"]
-    assert search_tokens("ＡＢＣ") == ["abc"]  # full-width letters fold to plain ones
+    assert search_tokens("Aurora SILK-Scarf") == ("aurora", "silk", "scarf")
+    assert search_tokens("极光真丝围巾 Pro") == ("极", "光", "真", "丝", "围", "巾", "pro")
+    assert search_tokens("ＡＢＣ") == ("abc",)  # full-width letters fold to plain ones
     assert search_text("Aurora", None, "极光") == "aurora 极 光"
 
 

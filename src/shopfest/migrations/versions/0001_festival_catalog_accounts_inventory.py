@@ -199,10 +199,12 @@ def _create_product_search() -> None:
             "tokenize='unicode61 remove_diacritics 2')"
         )
     else:
+        # Kept as a stored column so a row is checked against a query without re-parsing its text.
         op.execute(
-            "CREATE INDEX ix_products_search ON products "
-            "USING gin (to_tsvector('simple', search_text))"
+            "ALTER TABLE products ADD COLUMN search_vector tsvector "
+            "GENERATED ALWAYS AS (to_tsvector('simple', search_text)) STORED"
         )
+        op.execute("CREATE INDEX ix_products_search ON products USING gin (search_vector)")
 
 
 def downgrade() -> None:
