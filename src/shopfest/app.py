@@ -27,6 +27,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.deps import Ports, Runtime
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
+from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.settings import Settings
 from shopfest.web import pages
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.runtime = runtime
     problems.install(app)
-    for router in (festival_api.router, accounts_api.router, catalog_api.router):
+    for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router):
         app.include_router(router)
     app.include_router(pages.router)
     static = Path(pages.__file__).parent / "static"

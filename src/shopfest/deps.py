@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from shopfest.core.actor import Actor
@@ -63,7 +64,14 @@ UowDep = Annotated[UnitOfWork, Depends(get_uow)]
 ReadUowDep = Annotated[UnitOfWork, Depends(get_read_uow)]
 
 
-def optional_actor(request: Request, runtime: RuntimeDep) -> Actor | None:
+# Declared so the OpenAPI document shows how to sign in; the header is read below.
+bearer_scheme = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
+
+
+def optional_actor(
+    request: Request, runtime: RuntimeDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Actor | None:
     """The actor behind the bearer token, or the pages' session cookie; None when anonymous."""
     header = request.headers.get("authorization")
     if header:

@@ -36,13 +36,29 @@ def problem(status: int, code: str, title: str, detail: str,
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI entries for the problems a route can answer with."""
     return {
-        s: {"model": Problem, "description": HTTPStatus(s).phrase,
+        s: {"description": HTTPStatus(s).phrase,
             "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
         for s in statuses
     }
 
 
+def document(app: FastAPI) -> None:
+    """Put the Problem schema the error responses refer to into the OpenAPI document."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            spec = build()
+            spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema())
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
 def install(app: FastAPI) -> None:
+    document(app)
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # as above
     app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]  # as above

@@ -286,6 +286,22 @@ def test_staff_cannot_see_or_change_another_merchants_product(
     assert client.get("/api/v1/products", params={"q": "hijacked"}).json()["data"] == []
 
 
+def test_staff_see_their_own_stock_and_not_another_merchants(
+    client: TestClient, market: dict[str, Any]
+) -> None:
+    car = create(client, "/api/v1/products", market["b_staff"], product_body(
+        market["kestrel"]["id"], title="Kestrel EV", category="automobiles", stock=4))
+    sku_id = car["skus"][0]["id"]
+    own = client.get(f"/api/v1/skus/{sku_id}/stock", headers=bearer(market["b_staff"]))
+    assert own.json() == {"sku_id": sku_id, "on_hand": 4, "reserved": 0, "sold": 0, "available": 4}
+    other = client.get(f"/api/v1/skus/{sku_id}/stock", headers=bearer(market["a_staff"]))
+    assert_problem(other, 404, "not-found")
+    assert_problem(client.get("/api/v1/skus/999999/stock", headers=bearer(market["b_staff"])),
+                   404, "not-found")
+    assert_problem(client.get(f"/api/v1/skus/{sku_id}/stock", headers=bearer(market["ops"])),
+                   403, "forbidden")
+
+
 def test_shoppers_cannot_list_products(client: TestClient, market: dict[str, Any]) -> None:
     client.post("/api/v1/auth/register", json={"email": "mei@example.com", "password": "eleven-eleven"})
     shopper = token_for(client, "mei@example.com", "eleven-eleven")

@@ -293,6 +293,12 @@ def _search_words(store: CatalogStore, product: Product) -> str:
                        category.name, category.name_zh)
 
 
+def merchant_of_sku(uow: UnitOfWork, sku_id: int) -> int | None:
+    """The merchant selling a SKU, or None for an unknown SKU (inside the caller's transaction)."""
+    owner = CatalogStore(uow.conn).sku_owner(sku_id)
+    return owner[1] if owner else None
+
+
 def search_products(uow: UnitOfWork, query: ProductQuery) -> Page:
     """The storefront search: every word and filter must match; newest first; cursor paged."""
     with uow:

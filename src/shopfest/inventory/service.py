@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from shopfest.catalog.service import SkusListed
+from shopfest.catalog.service import SkusListed, merchant_of_sku
+from shopfest.core.actor import Actor, require_merchant_staff
+from shopfest.core.errors import NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.model import StockLevel
 from shopfest.inventory.store import InventoryStore
@@ -28,3 +30,16 @@ def available_stock_in(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, int
     """available_stock in a read transaction of its own."""
     with uow:
         return available_stock(uow, sku_ids)
+
+
+def stock_level(uow: UnitOfWork, actor: Actor | None, sku_id: int) -> StockLevel:
+    """A merchant's staff see their own SKUs' stock; another merchant's SKU is not found.
+
+    Raises Unauthenticated, Forbidden, NotFound.
+    """
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        level = InventoryStore(uow.conn).levels([sku_id]).get(sku_id)
+        if level is None or merchant_of_sku(uow, sku_id) != merchant_id:
+            raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
+    return level
