@@ -1,0 +1,93 @@
+"""The `shopfest` command, against the database SHOPFEST_DATABASE_URL names (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from shopfest.catalog import service as catalog
+from shopfest.cli import app
+from shopfest.deps import Runtime
+
+
+@pytest.fixture
+def run(database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SHOPFEST_DATABASE_URL", database_url)
+    monkeypatch.setenv("SHOPFEST_CLOCK", "2027-11-10T23:55:00+08:00")
+    runner = CliRunner()
+    return lambda *args: runner.invoke(app, list(args))
+
+
+def test_db_upgrade_is_safe_to_run_again(run) -> None:  # type: ignore[no-untyped-def]
+    first, second = run("db", "upgrade"), run("db", "upgrade")
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+
+
+def test_seed_loads_a_deterministic_catalog(run, runtime: Runtime) -> None:  # type: ignore[no-untyped-def]
+    result = run("seed", "--brands", "30", "--products", "120", "--seed", "5")
+    assert result.exit_code == 0, result.output
+    assert "seeded 11.11 Global Shopping Festival 2027: 30 brands, 120 products" in result.output
+    uow = runtime.uow(read_only=True)
+    slugs = {c.slug for c in catalog.all_categories(uow)}
+    assert {"automobiles", "apartments", "home-decoration", "services"} <= slugs
+    first = catalog.get_product(runtime.uow(read_only=True), 1)
+    assert first.title_zh and first.title  # English and Chinese
+    assert catalog.count_brands(runtime.uow(read_only=True)) == 30
+
+
+def test_the_same_seed_gives_the_same_catalog(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from shopfest.app import make_runtime
+    from shopfest.core.clock import SetClock, parse_instant
+    from shopfest.core.migrate import upgrade
+    from shopfest.settings import Settings
+
+    titles = []
+    for name in ("one", "two"):
+        url = f"sqlite:///{tmp_path}/{name}.db"
+        upgrade(url)
+        rt = make_runtime(Settings(database_url=url),
+                          clock=SetClock(parse_instant("2027-11-10T23:55:00+08:00"), speed=0))
+        from shopfest import demo
+        demo.seed(rt, brands=20, products=50, seed=3)
+        titles.append([catalog.get_product(rt.uow(read_only=True), i).title for i in range(1, 51)])
+    assert titles[0] == titles[1]
+
+
+def test_users_create_opens_an_account_that_can_sign_in(run, runtime: Runtime) -> None:  # type: ignore[no-untyped-def]
+    result = run("users", "create", "--email", "boss@festival.test", "--password", "boss-secret-1",
+                 "--role", "operator")
+    assert result.exit_code == 0, result.output
+    from shopfest.accounts import service as accounts
+    issued = accounts.sign_in(runtime.uow(), email="boss@festival.test", password="boss-secret-1")
+    assert accounts.resolve(runtime.uow(read_only=True), issued.secret).role.value == "operator"
+
+
+@pytest.mark.parametrize("args, message", [
+    (("users", "create", "--email", "nope", "--password", "boss-secret-1", "--role", "shopper"),
+     "is not an email address"),
+    (("users", "create", "--email", "a@b.co", "--password", "short", "--role", "shopper"),
+     "8 to 256 characters"),
+    (("users", "create", "--email", "a@b.co", "--password", "staff-secret", "--role", "merchant"),
+     "--merchant"),
+    (("users", "create", "--email", "a@b.co", "--password", "staff-secret", "--role", "merchant",
+      "--merchant", "77"), "--merchant"),
+    (("users", "create", "--email", "a@b.co", "--password", "staff-secret", "--role", "king"),
+     "king"),
+    (("seed", "--brands", "0"), "greater than or equal to 1"),
+])
+def test_bad_input_is_a_message_and_exit_code_2(run, runtime: Runtime, args, message) -> None:  # type: ignore[no-untyped-def]
+    run("db", "upgrade")
+    result = run(*args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    from shopfest.accounts import service as accounts
+    from shopfest.accounts.model import BadCredentials
+    with pytest.raises(BadCredentials):  # nothing was created
+        accounts.sign_in(runtime.uow(), email="a@b.co", password="staff-secret")
+
+
+def test_a_duplicate_account_is_refused_with_exit_code_2(run) -> None:  # type: ignore[no-untyped-def]
+    args = ("users", "create", "--email", "a@b.co", "--password", "staff-secret", "--role", "shopper")
+    assert run(*args).exit_code == 0
+    again = run(*args)
+    assert again.exit_code == 2 and "exists already" in again.output
