@@ -1,0 +1,27 @@
+"""`shopfest bench catalog` runs end to end at a small size (its figures are not asserted)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from shopfest.cli import app
+
+
+def test_the_catalog_benchmark_reports_search_and_its_baseline() -> None:
+    result = CliRunner().invoke(app, [
+        "bench", "catalog", "--brands", "20", "--products", "300", "--queries", "26",
+        "--baseline-queries", "13", "--backend", "sqlite", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    (sqlite,) = report["results"]
+    assert sqlite["backend"] == "sqlite" and sqlite["products"] == 300
+    assert sqlite["search"]["count"] == 26 and sqlite["baseline_scan"]["count"] == 13
+    assert sqlite["results_agree"] is True  # filters alone: both designs find the same page
+    assert "word + luxury" in sqlite["by_kind"]
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    result = CliRunner().invoke(app, ["bench", "catalog", "--backend", "oracle"])
+    assert result.exit_code == 2 and "sqlite, postgresql or both" in result.output
