@@ -6,10 +6,12 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from shopfest import __version__, problems
 from shopfest.accounts import api as accounts_api
@@ -31,6 +33,7 @@ from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.settings import Settings
 from shopfest.web import pages
+from shopfest.web.layout import error_page
 
 
 def make_bus() -> Bus:
@@ -93,6 +96,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.runtime = runtime
     problems.install(app)
+    app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router):
         app.include_router(router)
     app.include_router(pages.router)
@@ -112,6 +116,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return f"<!doctype html><title>{name}</title><h1>{name}</h1><p>{title}</p>"
 
     return app
+
+
+async def _page_or_problem(request: Request, error: HTTPException) -> Response:
+    """A browser lost outside the API gets an HTML page; API clients get problem details."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if wants_page and not request.url.path.startswith("/api/"):
+        return await run_in_threadpool(error_page, request, request.app.state.runtime,
+                                       status=error.status_code, detail=str(error.detail))
+    return await problems.http_error(request, error)
 
 
 def _error_classes() -> list[type[DomainError]]:

@@ -150,8 +150,8 @@ def demo(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     clock: Annotated[str | None, typer.Option(
-        help="festival time to start at, e.g. 2027-11-11T00:05:00+08:00; "
-             "default: five minutes before 00:00 on Nov 11")] = None,
+        help="festival time to start at, e.g. 2027-11-11T00:05:00+08:00; default: SHOPFEST_CLOCK, "
+             "else five minutes before 00:00 on Nov 11")] = None,
     speed: Annotated[float, typer.Option(min=0, help="how fast the festival clock runs")] = 1.0,
     brands: Annotated[int, typer.Option(min=1)] = 300,
     products: Annotated[int, typer.Option(min=1)] = 3000,
@@ -159,6 +159,7 @@ def demo(
 ) -> None:
     """Migrate, seed the demo festival if the database is empty, and serve it."""
     with clear_errors():
+        clock = clock or os.environ.get("SHOPFEST_CLOCK")
         start = parse_instant(clock) if clock else _five_to_midnight()
         os.environ["SHOPFEST_CLOCK"] = start.isoformat()
         os.environ["SHOPFEST_CLOCK_SPEED"] = repr(speed)

@@ -61,7 +61,7 @@ def install(app: FastAPI) -> None:
     document(app)
     app.add_exception_handler(DomainError, _domain_error)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]  # as above
-    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]  # as above
+    app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]  # as above
 
 
 async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
@@ -83,7 +83,7 @@ async def _validation_error(_request: Request, error: RequestValidationError) ->
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
 
 
-async def _http_error(_request: Request, error: HTTPException) -> JSONResponse:
+async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
     code = _HTTP_CODES.get(error.status_code, f"http-{error.status_code}")
     title = HTTPStatus(error.status_code).phrase
     response = problem(error.status_code, code, title, str(error.detail))

@@ -316,6 +316,13 @@ def test_unknown_ids_are_not_found(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/no-such-route"), 404, "not-found")
 
 
+def test_a_browser_lost_outside_the_api_gets_a_page(client: TestClient) -> None:
+    page = client.get("/no-such-page", headers={"accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    api = client.get("/api/v1/no-such-route", headers={"accept": "text/html"})
+    assert_problem(api, 404, "not-found")
+
+
 def test_a_malformed_body_is_a_validation_problem(client: TestClient, market: dict[str, Any]) -> None:
     response = client.post("/api/v1/products", content=b"{not json",
                            headers=bearer(market["a_staff"]) | {"content-type": "application/json"})

@@ -1,7 +1,165 @@
-"""Server-rendered pages."""
+"""Server-rendered pages for shoppers: home, search, a product, signing in and out."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
 
-router = APIRouter(include_in_schema=False)
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from shopfest.accounts import service as accounts
+from shopfest.accounts.model import BadCredentials, TokenKind
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import BrandTier, Fulfilment, Product
+from shopfest.core.clock import HOME_ZONE
+from shopfest.core.errors import DomainError, NotFound
+from shopfest.core.ids import encode_cursor
+from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, get_runtime
+from shopfest.festival.model import Festival
+from shopfest.web.layout import current_festival, error_page, phase_name, render
+from shopfest.web.prices import HOME_CURRENCY
+from shopfest.web.search_form import SearchForm, category_groups, category_tree
+from shopfest.web.showcase import product_cards, product_sheet
+from shopfest.web.viewer import Viewer, viewer_of
+
+SHELF_SIZE = 8
+
+
+class PageRoute(APIRoute):
+    """A page answers a broken rule or a malformed request with an HTML page, not problem JSON."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except DomainError as error:
+                return await _error(request, status=error.status, detail=error.detail)
+            except RequestValidationError:
+                return await _error(request, status=422, detail="the address has a malformed value")
+
+        return guarded
+
+
+async def _error(request: Request, *, status: int, detail: str) -> Response:
+    # Rendering reads the database (festival, signed-in email), so it leaves the event loop.
+    return await run_in_threadpool(error_page, request, get_runtime(request), status=status, detail=detail)
+
+
+router = APIRouter(include_in_schema=False, route_class=PageRoute)
+
+
+# --- home -----------------------------------------------------------------------------------
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    viewer = viewer_of(request)
+    festival = current_festival(runtime)
+    now = runtime.clock.now()
+    new_products, new_count = ([], 0) if festival is None else catalog.new_arrivals(
+        runtime.uow(read_only=True), since=festival.starts_at, limit=SHELF_SIZE)
+    return render(
+        request, runtime, "home.html",
+        calendar=_calendar(festival, now, viewer),
+        new_arrivals=product_cards(runtime, new_products, viewer),
+        new_count=viewer.count(new_count),
+        luxury=product_cards(runtime, _luxury_shelf(runtime), viewer),
+        category_groups=category_groups(catalog.all_categories(runtime.uow(read_only=True))),
+        has_festival=festival is not None,
+    )
+
+
+@dataclass(frozen=True)
+class PhaseRow:
+    key: str
+    name: str
+    when: str
+    state: str  # "done", "on" or "coming"
+
+
+def _calendar(festival: Festival | None, now: datetime, viewer: Viewer) -> list[PhaseRow]:
+    """Each phase with its local start and end, and whether it is over, on now or coming."""
+    if festival is None:
+        return []
+    return [
+        PhaseRow(p.key, phase_name(p, viewer.t), viewer.span(p.starts_at, p.ends_at, festival.timezone),
+                 "on" if p.contains(now) else "done" if p.ends_at <= now else "coming")
+        for p in festival.phases
+    ]
+
+
+def _luxury_shelf(runtime: Runtime) -> list[Product]:
+    query = SearchForm(tier=BrandTier.LUXURY.value).to_query(runtime, limit=SHELF_SIZE)
+    return catalog.search_products(runtime.uow(read_only=True), query).items
+
+
+# --- search ---------------------------------------------------------------------------------
+
+@router.get("/search", response_class=HTMLResponse)
+def search(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """Bad filters come back on the same form with the reason and status 422, never a crash."""
+    viewer, form = viewer_of(request), SearchForm.of(request.query_params)
+    context: dict[str, Any] = {
+        "form": form, "categories": category_tree(catalog.all_categories(runtime.uow(read_only=True))),
+        "tiers": list(BrandTier), "fulfilments": list(Fulfilment), "price_currency": HOME_CURRENCY,
+    }
+    try:
+        page = catalog.search_products(runtime.uow(read_only=True), form.to_query(runtime))
+    except DomainError as error:
+        return render(request, runtime, "search.html", status=error.status, error=error.detail,
+                      results=None, next_url=None, **context)
+    next_url = form.url(cursor=encode_cursor(page.next_after_id)) if page.next_after_id else None
+    return render(request, runtime, "search.html", error=None, next_url=next_url,
+                  results=product_cards(runtime, page.items, viewer), **context)
+
+
+# --- a product ------------------------------------------------------------------------------
+
+@router.get("/products/{product_id}", response_class=HTMLResponse)
+def product(request: Request, runtime: RuntimeDep, product_id: str) -> HTMLResponse:
+    # Taken as text so /products/abc is the same friendly 404 as an id that does not exist.
+    if not product_id.isdigit() or len(product_id) > 18:
+        raise NotFound(f"no product {product_id}")
+    festival = current_festival(runtime)
+    sheet = product_sheet(runtime, int(product_id), viewer=viewer_of(request),
+                          zone_name=festival.timezone if festival else HOME_ZONE)
+    return render(request, runtime, "product.html", product=sheet)
+
+
+# --- signing in and out ---------------------------------------------------------------------
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return render(request, runtime, "login.html", email="", failed=False)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, runtime: RuntimeDep, email: Annotated[str, Form()] = "",
+          password: Annotated[str, Form()] = "") -> Response:
+    try:
+        issued = accounts.sign_in(runtime.uow(), email=email, password=password, kind=TokenKind.SESSION)
+    except BadCredentials:
+        return render(request, runtime, "login.html", status=401, email=email, failed=True)
+    response = RedirectResponse("/", status_code=303)
+    # The lifetime is counted on the festival clock; the browser counts on its own, so give it a span.
+    lifetime = int((issued.expires_at - runtime.clock.now()).total_seconds())
+    response.set_cookie(SESSION_COOKIE, issued.secret, max_age=lifetime, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, runtime: RuntimeDep) -> Response:
+    secret = request.cookies.get(SESSION_COOKIE)
+    if secret:
+        accounts.sign_out(runtime.uow(), secret)  # the token dies on the server, not just the cookie
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response

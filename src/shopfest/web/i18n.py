@@ -1,0 +1,152 @@
+"""Every string the pages show, in English and Chinese, and the rule for picking a name's language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
+# Babel locales: "en_001" (international English) writes US$ and CN¥, which a global
+# audience needs where plain "en" would print a bare "$" for US dollars.
+LOCALES = {"en": "en_001", "zh": "zh_CN"}
+HTML_LANG = {"en": "en", "zh": "zh-CN"}
+
+STRINGS: dict[str, tuple[str, str]] = {
+    # layout
+    "site.tagline": ("The 11.11 Global Shopping Festival", "双十一全球狂欢节"),
+    "nav.search": ("Search", "搜索"),
+    "nav.sign_in": ("Sign in", "登录"),
+    "nav.sign_out": ("Sign out", "退出"),
+    "nav.language": ("Language", "语言"),
+    "nav.currency": ("Currency", "币种"),
+    "nav.account": ("Your account", "我的账户"),
+    "phase.now": ("Now", "当前"),
+    "phase.between": ("Between phases", "阶段间歇"),
+    "phase.before": ("The festival has not begun", "狂欢节尚未开始"),
+    "phase.over": ("The festival is over — see you next year", "本届狂欢节已结束，明年再会"),
+    "phase.none": ("No festival is scheduled yet", "尚未安排狂欢节"),
+    "countdown.starts": ("{phase} starts in", "距{phase}开始"),
+    "countdown.ends": ("{phase} ends in", "距{phase}结束"),
+    "countdown.starts.wave2-sale": ("11.11 starts in", "距双十一开场"),
+    "countdown.ends.wave2-sale": ("Wave 2 sale ends in", "距第二波开售结束"),
+    "countdown.days": ("{days}d", "{days}天"),
+    "footer.about": ("ShopFest — an open-source platform for 11.11-style shopping festivals. "
+                     "Every brand and product here is fictional.",
+                     "ShopFest —— 开源的双十一式购物节平台。此处所有品牌和商品均为虚构。"),
+    "prices.indicative": ("Figures marked ≈ use indicative display rates, not a quote; "
+                          "you pay in the listed currency.",
+                          "带“≈”的金额按参考汇率换算，仅供参考；实际以标价币种支付。"),
+    "time.in_zone": ("{time} ({zone} time)", "{time}（{zone} 时间）"),
+    # phases of the 11.11 calendar, by key; other festivals fall back to their own names
+    "phase.wave1-deposit": ("Wave 1 pre-sale deposits", "第一波预售定金"),
+    "phase.wave1-sale": ("Wave 1 sales (Nov 1–3)", "第一波开售（11月1日–3日）"),
+    "phase.wave2-deposit": ("Wave 2 pre-sale deposits", "第二波预售定金"),
+    "phase.wave2-sale": ("11.11 Global Shopping Festival", "双十一全球狂欢节"),
+    "short.wave1-deposit": ("Wave 1 deposit window", "第一波定金"),
+    "short.wave1-sale": ("Wave 1 sale", "第一波开售"),
+    "short.wave2-deposit": ("Wave 2 deposit window", "第二波定金"),
+    "short.wave2-sale": ("Wave 2 sale", "第二波开售"),
+    # home
+    "home.calendar": ("Festival calendar", "狂欢节日程"),
+    "home.phase": ("Phase", "阶段"),
+    "home.starts": ("Starts", "开始"),
+    "home.ends": ("Ends", "结束"),
+    "home.on_now": ("On now", "进行中"),
+    "home.done": ("Over", "已结束"),
+    "home.coming": ("Coming", "即将开始"),
+    "home.new_arrivals": ("New arrivals", "新品首发"),
+    "home.new_count": ("{count} new this festival", "本届已首发 {count} 件新品"),
+    "home.see_new": ("See all new arrivals", "查看全部新品"),
+    "home.luxury": ("Luxury pavilion", "奢品馆"),
+    "home.luxury_empty": ("The luxury pavilion opens soon.", "奢品馆即将开馆。"),
+    "home.see_luxury": ("Visit the pavilion", "逛奢品馆"),
+    "home.categories": ("Shop by category", "按分类选购"),
+    "home.nothing_new": ("No debuts yet — the first arrive when the festival opens.",
+                         "暂无新品，狂欢节开幕时首发。"),
+    # search
+    "search.title": ("Search the festival", "搜索狂欢节"),
+    "search.placeholder": ("Products, brands, categories…", "商品、品牌、分类……"),
+    "search.submit": ("Search", "搜索"),
+    "search.any": ("Any", "不限"),
+    "search.category": ("Category", "分类"),
+    "search.tier": ("Brand tier", "品牌等级"),
+    "search.fulfilment": ("How you get it", "交付方式"),
+    "search.new": ("New this festival only", "只看本届新品"),
+    "search.min_price": ("Price from ({currency})", "最低价（{currency}）"),
+    "search.max_price": ("Price up to ({currency})", "最高价（{currency}）"),
+    "search.results": ("Results", "搜索结果"),
+    "search.none": ("Nothing matches. Try fewer words or filters.",
+                    "没有匹配的商品，请减少关键词或筛选条件。"),
+    "search.next": ("Next page →", "下一页 →"),
+    "search.first": ("← First page", "← 第一页"),
+    "search.error": ("Please check the search: {detail}", "请检查搜索条件：{detail}"),
+    "tier.regular": ("Regular", "普通品牌"),
+    "tier.luxury": ("Luxury", "奢品"),
+    "fulfilment.shipped": ("Shipped", "快递配送"),
+    "fulfilment.deposit_voucher": ("Deposit voucher", "定金券"),
+    "fulfilment.service_voucher": ("Service voucher", "服务券"),
+    # product
+    "product.brand": ("Brand", "品牌"),
+    "product.category": ("Category", "分类"),
+    "product.fulfilment": ("How you get it", "交付方式"),
+    "product.debut": ("Debut", "首发时间"),
+    "product.options": ("Options", "规格"),
+    "product.option": ("Option", "规格"),
+    "product.price": ("Price", "价格"),
+    "product.stock": ("Available", "库存"),
+    "product.in_stock": ("{count} left", "剩余 {count} 件"),
+    "product.sold_out": ("Sold out", "已售罄"),
+    "product.from": ("from {price}", "{price} 起"),
+    "explain.shipped": ("delivered to your door once you pay online.", "在线付款后快递送货上门。"),
+    "explain.deposit_voucher": ("pay a deposit online, then finish the purchase at the dealer.",
+                                "在线支付定金，再到经销商处完成购买。"),
+    "explain.service_voucher": ("buy it online, then redeem it in the shop.", "在线购买，到店核销使用。"),
+    "product.how": ("{kind}: {how}", "{kind}：{how}"),
+    "badge.new": ("New this festival", "本届新品"),
+    "badge.luxury": ("Luxury pavilion", "奢品馆"),
+    # sign-in
+    "login.title": ("Sign in", "登录"),
+    "login.email": ("Email", "邮箱"),
+    "login.password": ("Password", "密码"),
+    "login.submit": ("Sign in", "登录"),
+    "login.failed": ("That email and password do not match an account.", "邮箱与密码不匹配。"),
+    # errors
+    "error.401": ("Please sign in", "请先登录"),
+    "error.403": ("Not allowed", "无权访问"),
+    "error.404": ("Not found", "未找到"),
+    "error.409": ("That clashes with what is there", "操作冲突"),
+    "error.422": ("Please check your request", "请检查您的请求"),
+    "error.other": ("Something went wrong", "出错了"),
+    "error.back": ("Back to the festival", "返回狂欢节首页"),
+}
+
+
+@dataclass(frozen=True)
+class Translator:
+    """The UI strings of one language; a missing key shows itself so it is noticed, not hidden."""
+
+    lang: str
+
+    def __call__(self, key: str, **values: object) -> str:
+        pair = STRINGS.get(key)
+        if pair is None:
+            return key.format(**values) if values else key
+        text = pair[LANGUAGES.index(self.lang)]
+        return text.format(**values) if values else text
+
+    def has(self, key: str) -> bool:
+        return key in STRINGS
+
+    @property
+    def locale(self) -> str:
+        return LOCALES[self.lang]
+
+
+def pick(english: str, chinese: str | None, lang: str) -> str:
+    """A catalog name in the viewer's language: the *_zh field for Chinese when it is set."""
+    return chinese if lang == "zh" and chinese else english
+
+
+def language_or_none(value: str | None) -> str | None:
+    cleaned = (value or "").strip().lower()
+    return cleaned if cleaned in LANGUAGES else None

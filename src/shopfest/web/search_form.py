@@ -1,0 +1,103 @@
+"""The storefront search form: the query string as typed, and the catalog search it asks for."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import TypeVar
+from urllib.parse import urlencode
+
+from starlette.datastructures import QueryParams
+
+from shopfest.catalog.api import product_query
+from shopfest.catalog.model import BrandTier, Category, Fulfilment, ProductQuery
+from shopfest.core.errors import InvalidInput
+from shopfest.deps import Runtime
+from shopfest.web.prices import HOME_CURRENCY
+
+PAGE_SIZE = 20
+MAX_QUERY = 200
+TRUE_WORDS = ("1", "on", "true", "yes")
+E = TypeVar("E", bound=StrEnum)
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """What the shopper typed; an empty box or an untouched select is absent, not an error."""
+
+    q: str | None = None
+    category: str | None = None
+    tier: str | None = None
+    fulfilment: str | None = None
+    new: str | None = None
+    min_price: str | None = None
+    max_price: str | None = None
+    cursor: str | None = None
+
+    @classmethod
+    def of(cls, params: QueryParams) -> SearchForm:
+        values = {name: (params.get(name) or "").strip() or None for name in cls.__dataclass_fields__}
+        return cls(**values)
+
+    @property
+    def only_new(self) -> bool:
+        return (self.new or "").lower() in TRUE_WORDS
+
+    @property
+    def is_blank(self) -> bool:
+        return not any(asdict(replace(self, cursor=None)).values())
+
+    def to_query(self, runtime: Runtime, *, limit: int = PAGE_SIZE) -> ProductQuery:
+        """The catalog search; price bounds are in the catalog's currency. Raises InvalidInput."""
+        if self.q and len(self.q) > MAX_QUERY:
+            raise InvalidInput(f"the search text is at most {MAX_QUERY} characters")
+        return product_query(
+            runtime, q=self.q, category=self.category, brand_id=None,
+            tier=_choice(BrandTier, self.tier, "brand tier"),
+            fulfilment=_choice(Fulfilment, self.fulfilment, "fulfilment"),
+            new=self.only_new, min_price=self.min_price, max_price=self.max_price,
+            currency=HOME_CURRENCY, cursor=self.cursor, limit=limit,
+        )
+
+    def url(self, **changes: str | None) -> str:
+        """/search with this form's values (and `changes`), leaving out the empty ones."""
+        values = {k: v for k, v in asdict(replace(self, **changes)).items() if v}
+        return "/search?" + urlencode(values) if values else "/search"
+
+
+def _choice(kind: type[E], value: str | None, what: str) -> E | None:
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in kind)
+        raise InvalidInput(f"{value!r} is not a {what}; use one of {allowed}") from None
+
+
+def category_tree(categories: list[Category]) -> list[tuple[Category, int]]:
+    """Categories in tree order with their depth, so a select can indent the children."""
+    children: dict[int | None, list[Category]] = {}
+    for c in categories:
+        children.setdefault(c.parent_id, []).append(c)
+    ordered: list[tuple[Category, int]] = []
+
+    def walk(parent_id: int | None, depth: int) -> None:
+        for category in children.get(parent_id, []):
+            ordered.append((category, depth))
+            if category.id is not None and depth < 10:  # a cycle in bad data must not hang a page
+                walk(category.id, depth + 1)
+
+    walk(None, 0)
+    return ordered
+
+
+def category_groups(categories: list[Category]) -> list[tuple[Category, list[Category]]]:
+    """Each top-level category with everything below it, for the home page's category list."""
+    groups: list[tuple[Category, list[Category]]] = []
+    for category, depth in category_tree(categories):
+        if depth == 0:
+            groups.append((category, []))
+        elif groups:
+            groups[-1][1].append(category)
+    return groups

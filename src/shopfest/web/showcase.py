@@ -1,0 +1,103 @@
+"""Products as the pages show them: cards in a grid, and the full sheet of one product."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shopfest.catalog import service as catalog
+from shopfest.catalog.api import ProductJson, products_json
+from shopfest.catalog.model import BrandTier, Category, Product
+from shopfest.core.money import Money
+from shopfest.deps import Runtime
+from shopfest.web.viewer import Viewer
+
+# Warm festival hues for the cards' title tiles (there are no product photos in the catalog yet).
+TILE_HUES = (4, 18, 28, 345, 12, 34, 355, 24)
+
+
+@dataclass(frozen=True)
+class PriceView:
+    text: str
+    approx: str | None
+
+
+@dataclass(frozen=True)
+class ProductCard:
+    url: str
+    title: str
+    initial: str
+    hue: int
+    price: PriceView  # the lowest of its SKUs' prices
+    several_options: bool
+    category: str
+    luxury: bool
+    new: bool
+
+
+@dataclass(frozen=True)
+class SkuView:
+    code: str
+    price: PriceView
+    stock: int
+
+
+@dataclass(frozen=True)
+class ProductSheet:
+    id: int
+    title: str
+    brand: str
+    luxury: bool
+    category: str
+    category_slug: str
+    fulfilment: str
+    fulfilment_explained: str
+    debut: str
+    new: bool
+    price: PriceView
+    skus: list[SkuView]
+
+
+def price_view(money: Money, viewer: Viewer) -> PriceView:
+    return PriceView(viewer.money(money), viewer.approx(money))
+
+
+def categories_by_slug(runtime: Runtime) -> dict[str, Category]:
+    return {c.slug: c for c in catalog.all_categories(runtime.uow(read_only=True))}
+
+
+def product_cards(runtime: Runtime, products: list[Product], viewer: Viewer) -> list[ProductCard]:
+    if not products:
+        return []
+    categories = categories_by_slug(runtime)
+    return [_card(p, categories.get(p.category), viewer) for p in products_json(runtime, products)]
+
+
+def _card(product: ProductJson, category: Category | None, viewer: Viewer) -> ProductCard:
+    title = viewer.name(product.title, product.title_zh)
+    return ProductCard(
+        url=f"/products/{product.id}", title=title, initial=title[:1].upper(),
+        hue=TILE_HUES[product.id % len(TILE_HUES)],
+        price=price_view(product.price.to_money(), viewer), several_options=len(product.skus) > 1,
+        category=viewer.name(category.name, category.name_zh) if category else product.category,
+        luxury=product.tier is BrandTier.LUXURY, new=product.new,
+    )
+
+
+def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_name: str) -> ProductSheet:
+    """Everything the product page shows. Raises NotFound."""
+    uow = runtime.uow(read_only=True)
+    product = products_json(runtime, [catalog.get_product(uow, product_id)])[0]
+    brand = catalog.get_brand(uow, product.brand_id)
+    category = categories_by_slug(runtime).get(product.category)
+    t = viewer.t
+    return ProductSheet(
+        id=product.id, title=viewer.name(product.title, product.title_zh),
+        brand=viewer.name(brand.name, brand.name_zh), luxury=product.tier is BrandTier.LUXURY,
+        category=viewer.name(category.name, category.name_zh) if category else product.category,
+        category_slug=product.category,
+        fulfilment=t(f"fulfilment.{product.fulfilment.value}"),
+        fulfilment_explained=t(f"explain.{product.fulfilment.value}"),
+        debut=viewer.when(product.debut_at, zone_name), new=product.new,
+        price=price_view(product.price.to_money(), viewer),
+        skus=[SkuView(s.code, price_view(s.price.to_money(), viewer), s.stock) for s in product.skus],
+    )
