@@ -150,19 +150,22 @@ def demo_products(
     """Products spread over merchants and shelves; most debut during the festival."""
     rng = random.Random(seed + 2)
     shelves = [s for s in SHELVES if s.nouns]
+    service_shelves = [s for s in shelves if s.fulfilment is Fulfilment.SERVICE_VOUCHER]
+    brands_of = {m.id: sorted(m.brand_ids) for m in merchants}
     debut_from = festival.starts_at - timedelta(days=60)
     span = (festival.ends_at - debut_from).total_seconds()
     for i in range(count):
         merchant = merchants[i % len(merchants)]
-        shelf = _shelf_for(merchant, shelves, rng)
+        shelf = rng.choice(service_shelves if merchant.kind is MerchantKind.LOCAL else shelves)
         adjective, noun, edition = (rng.choice(ADJECTIVES), rng.choice(shelf.nouns),
                                     rng.choice(EDITIONS))
-        brand_id = sorted(merchant.brand_ids)[i % len(merchant.brand_ids)]
-        price = rng.randint(*shelf.price_range) * 100 + rng.choice((0, 0, 50, 99))
+        brand_ids = brands_of[merchant.id]
+        low, high = shelf.price_range
+        price = (low + int(rng.random() * (high - low + 1))) * 100 + rng.choice((0, 0, 50, 99))
         yield merchant.id or 0, ProductDraft(
             title=f"{adjective[0]} {noun[0]}{edition[0]}",
             title_zh=f"{adjective[1]}{noun[1]}{edition[1]}",
-            brand_id=brand_id,
+            brand_id=brand_ids[i % len(brand_ids)],
             category_id=categories[shelf.slug].id or 0,
             fulfilment=shelf.fulfilment,
             debut_at=debut_from + timedelta(seconds=rng.random() * span),
@@ -170,17 +173,13 @@ def demo_products(
         )
 
 
-def _shelf_for(merchant: Merchant, shelves: list[Shelf], rng: random.Random) -> Shelf:
-    if merchant.kind is MerchantKind.LOCAL:
-        return rng.choice([s for s in shelves if s.fulfilment is Fulfilment.SERVICE_VOUCHER])
-    return rng.choice(shelves)
+VARIANTS = (("standard",), ("s", "m", "l"), ("black", "white"))
 
 
 def _skus(shelf: Shelf, price_minor: int, rng: random.Random) -> tuple[SkuDraft, ...]:
-    variants = ("standard",) if shelf.fulfilment is not Fulfilment.SHIPPED else \
-        rng.choice((("standard",), ("s", "m", "l"), ("black", "white")))
+    variants = rng.choice(VARIANTS) if shelf.fulfilment is Fulfilment.SHIPPED else VARIANTS[0]
     return tuple(
-        SkuDraft(code, Money(price_minor + i * 1000, "CNY"), rng.randint(0, 500))
+        SkuDraft(code, Money(price_minor + i * 1000, "CNY"), int(rng.random() * 501))
         for i, code in enumerate(variants)
     )
 

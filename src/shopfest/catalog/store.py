@@ -38,7 +38,7 @@ from shopfest.catalog.model import (
     ProductQuery,
     Sku,
 )
-from shopfest.core.db import Id, UtcDateTime, bulk_insert, metadata
+from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata
 from shopfest.core.money import Money
 
 brands = Table(
@@ -165,7 +165,7 @@ class CatalogStore:
 
     def brands_by_id(self, brand_ids: Iterable[int]) -> dict[int, Brand]:
         ids = list(set(brand_ids))
-        rows = self.conn.execute(select(brands).where(brands.c.id.in_(ids))).all() if ids else []
+        rows = self.conn.execute(select(brands).where(id_in(brands.c.id, ids))).all() if ids else []
         return {row.id: _brand(row) for row in rows}
 
     def list_brands(self, *, tier: BrandTier | None, after_id: int | None, limit: int) -> list[Brand]:
@@ -203,9 +203,9 @@ class CatalogStore:
         ids = sorted(set(merchant_ids))
         if not ids:
             return {}
-        rows = self.conn.execute(select(merchants).where(merchants.c.id.in_(ids))).all()
+        rows = self.conn.execute(select(merchants).where(id_in(merchants.c.id, ids))).all()
         links = self.conn.execute(
-            select(merchant_brands).where(merchant_brands.c.merchant_id.in_(ids))
+            select(merchant_brands).where(id_in(merchant_brands.c.merchant_id, ids))
         ).all()
         sold: dict[int, set[int]] = {}
         for link in links:
