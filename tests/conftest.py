@@ -42,7 +42,7 @@ def postgres_url() -> Iterator[str]:
     import pgserver
 
     folder = tempfile.mkdtemp(prefix="shopfest-pg-")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
+    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]  # no __all__
     server.psql("CREATE DATABASE shopfest_test;")
     socket_dir = server.get_uri().split("host=", 1)[1]
     url = f"postgresql+psycopg://postgres:@/shopfest_test?host={socket_dir}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -58,7 +59,7 @@ def _festival_start(uow: UnitOfWork) -> datetime | None:
         return None
 
 
-def _actor(kind: TokenKind):  # type: ignore[no-untyped-def]  # a small factory of resolvers
+def _actor(kind: TokenKind) -> Callable[[UnitOfWork, str], Actor]:
     def resolve(uow: UnitOfWork, secret: str) -> Actor:
         return accounts.resolve(uow, secret, kind).as_actor()
     return resolve

@@ -8,15 +8,20 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from shopfest.core.actor import Role
 from shopfest.core.clock import HOME_ZONE, parse_instant, zone
 from shopfest.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from shopfest.bench.catalog import BackendResult
+    from shopfest.deps import Runtime
+    from shopfest.festival.model import Festival
 
 app = typer.Typer(help="Run an 11.11-style global online shopping festival.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -46,8 +51,8 @@ def clear_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _runtime():  # type: ignore[no-untyped-def]  # imported late so `--help` stays quick
-    from shopfest.app import make_runtime
+def _runtime() -> Runtime:
+    from shopfest.app import make_runtime  # imported late so `--help` stays quick
     from shopfest.settings import Settings
     return make_runtime(Settings.from_env())
 
@@ -105,7 +110,7 @@ def seed(
     typer.echo(f"seeded {fest.name}: {brands} brands, {products} products")
 
 
-def _seed(runtime, bar: Progress, *, brands: int, products: int, seed: int):  # type: ignore[no-untyped-def]
+def _seed(runtime: Runtime, bar: Progress, *, brands: int, products: int, seed: int) -> Festival:
     from shopfest import demo
     merchants_about = brands // 3 + 1
     tasks = {"brands": bar.add_task("brands", total=brands),
@@ -219,13 +224,13 @@ def bench_catalog(
     for name in chosen:
         place = bench.sqlite_database() if name == "sqlite" else bench.postgres_database(pg_url)
         with place as url, progress_bar() as bar:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
-            def total(what: str, n: int, bar: Progress = bar, tasks: dict[str, int] = tasks,
+            def total(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks,
                       name: str = name) -> None:
                 tasks[what] = bar.add_task(f"{name} {what}", total=n)
 
-            def advance(what: str, n: int, bar: Progress = bar, tasks: dict[str, int] = tasks) -> None:
+            def advance(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks) -> None:
                 bar.advance(tasks[what], n)
 
             runtime = bench.runtime_for(url)
@@ -240,7 +245,7 @@ def bench_catalog(
     _print_catalog_report(results)
 
 
-def _print_catalog_report(results: list) -> None:  # type: ignore[type-arg]  # BackendResult
+def _print_catalog_report(results: list[BackendResult]) -> None:
     from rich.table import Table
     table = Table(title="catalog search (in process, 20 per page)")
     for column in ("backend", "products", "load s", "rows/s", "search p50 ms", "search p99 ms",

@@ -204,16 +204,17 @@ def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
     categories = seed_categories(runtime)
     saved_brands: list[Brand] = []
     first = catalog.count_brands(runtime.uow(read_only=True))
-    for chunk in _chunks(demo_brands(brands, first=first), batch):
-        saved_brands += catalog.import_catalog(runtime.uow(), brands=chunk)[0]
-        tick("brands", len(chunk))
+    for brand_batch in _chunks(demo_brands(brands, first=first), batch):
+        saved_brands += catalog.import_catalog(runtime.uow(), brands=brand_batch)[0]
+        tick("brands", len(brand_batch))
     saved_merchants: list[Merchant] = []
-    for chunk in _chunks(demo_merchants(saved_brands, seed), batch):
-        saved_merchants += catalog.import_catalog(runtime.uow(), merchants=chunk)[1]
-        tick("merchants", len(chunk))
-    for chunk in _chunks(demo_products(products, saved_merchants, categories, fest, seed), batch):
-        catalog.import_products(runtime.uow(), chunk)
-        tick("products", len(chunk))
+    for merchant_batch in _chunks(demo_merchants(saved_brands, seed), batch):
+        saved_merchants += catalog.import_catalog(runtime.uow(), merchants=merchant_batch)[1]
+        tick("merchants", len(merchant_batch))
+    listings = demo_products(products, saved_merchants, categories, fest, seed)
+    for product_batch in _chunks(listings, batch):
+        catalog.import_products(runtime.uow(), product_batch)
+        tick("products", len(product_batch))
     catalog.refresh_search_statistics(runtime.uow())
     return fest
 

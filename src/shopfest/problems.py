@@ -74,10 +74,10 @@ async def _validation_error(_request: Request, error: RequestValidationError) ->
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
         for e in error.errors()
     ]
-    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    first: dict[str, Any] = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     where = ".".join(str(p) for p in first["loc"])
-    return problem(422, "validation", "The request is not valid",
-                   f"{where}: {first['msg']}" if where else first["msg"], {"errors": errors})
+    detail = f"{where}: {first['msg']}" if where else str(first["msg"])
+    return problem(422, "validation", "The request is not valid", detail, {"errors": errors})
 
 
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}

@@ -52,7 +52,7 @@ class AccountStore:
                 merchant_id=user.merchant_id, country=user.profile.country,
                 language=user.profile.language, currency=user.profile.currency, created_at=now,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]  # set by every INSERT
         return User(user.email, user.role, user.profile, user.merchant_id, new_id)
 
     def by_email(self, email: str) -> tuple[User, str] | None:

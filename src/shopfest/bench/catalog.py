@@ -192,7 +192,7 @@ def postgres_database(given: str | None) -> Iterator[str]:
     except ImportError:
         raise SystemExit("PostgreSQL: pass --pg-url, or install the test extras (pgserver)") from None
     folder = tempfile.mkdtemp(prefix="shopfest-bench-pg-")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
+    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]  # no __all__
     try:
         server.psql("CREATE DATABASE shopfest_bench;")
         socket_dir = server.get_uri().split("host=", 1)[1]

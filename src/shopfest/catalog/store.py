@@ -225,7 +225,7 @@ class CatalogStore:
         new_id = self.conn.execute(
             insert(categories).values(slug=category.slug, name=category.name,
                                       name_zh=category.name_zh, parent_id=category.parent_id)
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]  # set by every INSERT
         return Category(category.slug, category.name, category.name_zh, category.parent_id, new_id)
 
     def all_categories(self) -> list[Category]:
@@ -240,7 +240,9 @@ class CatalogStore:
     def add_products(self, listed: Sequence[tuple[Product, str]]) -> list[Product]:
         """Store products with their search text; each comes back with its id and SKU ids."""
         product_id, sku_id = self._next_ids()
-        stored, rows, sku_rows = [], [], []
+        stored: list[Product] = []
+        rows: list[dict[str, Any]] = []
+        sku_rows: list[dict[str, Any]] = []
         for product, search in listed:
             product_skus = tuple(Sku(s.code, s.price, sku_id + i) for i, s in enumerate(product.skus))
             with_ids = replace(product, id=product_id, skus=product_skus)
@@ -347,7 +349,7 @@ class CatalogStore:
         conditions = _filters(query)
         if query.words and self.dialect == "sqlite":
             # Drive the search from the full-text index, newest first, and stop at one page.
-            fts_rowid = literal_column("product_search.rowid")
+            fts_rowid: Any = literal_column("product_search.rowid")
             return (
                 select(products.c.id)
                 .select_from(products.join(text("product_search"), fts_rowid == products.c.id))

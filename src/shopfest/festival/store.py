@@ -47,7 +47,7 @@ class FestivalStore:
                 starts_at=festival.starts_at,
                 ends_at=festival.ends_at,
             )
-        ).inserted_primary_key[0]
+        ).inserted_primary_key[0]  # type: ignore[index]  # set by every INSERT
         self.conn.execute(
             insert(festival_phases),
             [
