@@ -196,7 +196,7 @@ def seed_categories(runtime: Runtime) -> dict[str, Category]:
 
 
 def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
-         batch: int = 5000, progress: Progress | None = None) -> Festival:
+         batch: int = 20_000, progress: Progress | None = None) -> Festival:
     """Schedule the festival and load a generated catalog of the given size."""
     tick = progress or (lambda _what, _n: None)
     year = festival_year_for(runtime.clock.now())

@@ -133,7 +133,7 @@ def bench_backend(runtime: Runtime, backend: str, *, brands: int, product_count:
     total("merchants", brands // 3 + 1)
     total("products", product_count)
     started = time.perf_counter()
-    festival = seed(runtime, brands=brands, products=product_count, seed=11, batch=5000,
+    festival = seed(runtime, brands=brands, products=product_count, seed=11,
                     progress=progress)
     load_seconds = time.perf_counter() - started
     uow = runtime.uow(read_only=True)

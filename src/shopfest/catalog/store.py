@@ -340,10 +340,38 @@ class CatalogStore:
 
     def search(self, query: ProductQuery) -> Page:
         """Products matching every word and filter, newest id first, one page after the cursor."""
-        ids = list(self.conn.scalars(self._search_statement(query)))
+        if query.words and self.dialect == "postgresql":
+            ids = self._postgres_text_search(query)
+        else:
+            ids = list(self.conn.scalars(self._search_statement(query)))
         more = len(ids) > query.limit
         ids = ids[: query.limit]
         return Page(self.products_by_id(ids), ids[-1] if more else None)
+
+    def _postgres_text_search(self, query: ProductQuery) -> list[int]:
+        """PostgreSQL cannot tell a rare word from a common one before it looks: walking the
+        newest-first index for a rare word reads the whole table, and gathering every match of a
+        common word from the full-text index reads most of it. So look at the newest
+        NEWEST_WINDOW products that pass the filters first; a common word fills a page there.
+        Otherwise the word is rare, and its matches from the full-text index are few to sort."""
+        page = query.limit + 1
+        newest = (
+            select(products.c.id, literal_column("products.search_vector").label("words"))
+            .where(*_filters(query)).order_by(products.c.id.desc()).limit(NEWEST_WINDOW)
+            .subquery("newest")
+        )
+        ids = list(self.conn.scalars(
+            select(newest.c.id).where(_postgres_match(query.words, "newest.words"))
+            .order_by(newest.c.id.desc()).limit(page)
+        ))
+        if len(ids) == page:
+            return ids
+        matches = (
+            select(products.c.id).where(*_filters(query), _postgres_match(query.words))
+            .cte("matches").prefix_with("MATERIALIZED")
+        )
+        return list(self.conn.scalars(
+            select(matches.c.id).order_by(matches.c.id.desc()).limit(page)))
 
     def _search_statement(self, query: ProductQuery) -> Any:
         conditions = _filters(query)
@@ -359,14 +387,15 @@ class CatalogStore:
                 .limit(query.limit + 1)
             )
         if query.words:
-            conditions.append(
-                text("products.search_vector @@ to_tsquery('simple', :tsq)")
-                .bindparams(bindparam("tsq", _tsquery(query.words)))
-            )
+            conditions.append(_postgres_match(query.words))
         return (
             select(products.c.id).where(*conditions)
             .order_by(products.c.id.desc()).limit(query.limit + 1)
         )
+
+
+# How many of the newest products a PostgreSQL text search reads before it takes a word for rare.
+NEWEST_WINDOW = 20_000
 
 
 def _filters(query: ProductQuery) -> list[Any]:
@@ -394,6 +423,11 @@ def _filters(query: ProductQuery) -> list[Any]:
     if query.max_price is not None:
         conditions.append(c.price_minor <= query.max_price.minor)
     return conditions
+
+
+def _postgres_match(words: Sequence[str], vector: str = "products.search_vector") -> Any:
+    return text(f"{vector} @@ to_tsquery('simple', :tsq)").bindparams(
+        bindparam("tsq", _tsquery(words)))
 
 
 def _fts5_match(words: Sequence[str]) -> str:
