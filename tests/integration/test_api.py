@@ -407,6 +407,16 @@ def test_cursor_pages_cover_every_product_once(client: TestClient, shelf: dict[s
     assert sorted(seen) == sorted(shelf.values()) and len(seen) == len(set(seen)) and pages == 3
 
 
+def test_a_text_search_pages_through_every_match_once(
+    client: TestClient, shelf: dict[str, int]
+) -> None:
+    first = client.get("/api/v1/products", params={"q": "silk", "limit": 2}).json()
+    second = client.get("/api/v1/products", params={"q": "silk", "limit": 2,
+                                                   "cursor": first["next_cursor"]}).json()
+    assert [p["id"] for p in first["data"]] == [shelf["later"], shelf["tote"]]
+    assert [p["id"] for p in second["data"]] == [shelf["silk"]] and second["next_cursor"] is None
+
+
 @pytest.mark.parametrize("params, code", [
     ({"limit": 101}, "validation"),
     ({"limit": 0}, "validation"),
