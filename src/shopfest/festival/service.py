@@ -23,8 +23,9 @@ def schedule_eleven_eleven(uow: UnitOfWork, year: int) -> Festival:
     festival = eleven_eleven(year)
     with uow:
         store = FestivalStore(uow.conn)
-        if store.slug_taken(festival.slug):
-            return store.current(festival.starts_at) or festival
+        existing = store.id_of(festival.slug)
+        if existing is not None:
+            return store.get(existing)
         saved = _add(store, festival)
         uow.commit()
     return saved

@@ -58,8 +58,11 @@ class FestivalStore:
         )
         return self.get(festival_id)
 
+    def id_of(self, slug: str) -> int | None:
+        return self.conn.scalar(select(festivals.c.id).where(festivals.c.slug == slug))
+
     def slug_taken(self, slug: str) -> bool:
-        return self.conn.scalar(select(festivals.c.id).where(festivals.c.slug == slug)) is not None
+        return self.id_of(slug) is not None
 
     def get(self, festival_id: int) -> Festival:
         row = self.conn.execute(select(festivals).where(festivals.c.id == festival_id)).one()
