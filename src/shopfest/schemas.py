@@ -17,7 +17,3 @@ class MoneyJson(BaseModel):
     @classmethod
     def of(cls, money: Money) -> MoneyJson:
         return cls(amount=money.amount, currency=money.currency)
-
-
-class PageJson(BaseModel):
-    next_cursor: str | None = None

@@ -75,6 +75,3 @@ class AccountStore:
 
     def drop_token(self, digest: str) -> None:
         self.conn.execute(delete(tokens).where(tokens.c.digest == digest))
-
-    def drop_expired_tokens(self, now: datetime) -> int:
-        return self.conn.execute(delete(tokens).where(tokens.c.expires_at <= now)).rowcount

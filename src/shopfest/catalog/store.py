@@ -216,10 +216,6 @@ class CatalogStore:
             for r in rows
         }
 
-    def stores_of(self, merchant_id: int) -> list[dict[str, Any]]:
-        rows = self.conn.execute(select(stores).where(stores.c.merchant_id == merchant_id))
-        return [dict(row._mapping) for row in rows]
-
     # categories
     def add_category(self, category: Category) -> Category:
         new_id = self.conn.execute(

@@ -15,8 +15,7 @@ from shopfest.inventory.store import InventoryStore
 def receive_listed_stock(uow: UnitOfWork, event: SkusListed) -> None:
     """New SKUs arrive with the stock their merchant listed, in the listing's transaction."""
     for sku_id, on_hand in event.stock.items():
-        if on_hand < 0:  # the rule StockLevel keeps, checked before anything is written
-            StockLevel(sku_id, on_hand)
+        StockLevel(sku_id, on_hand)  # the rule holds before anything is written
     InventoryStore(uow.conn).receive(event.stock)
 
 
