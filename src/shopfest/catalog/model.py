@@ -238,6 +238,11 @@ def search_text(*parts: str | None) -> str:
     return " ".join(t for part in parts if part for t in search_tokens(part))
 
 
+def words_of(title: str, title_zh: str | None, brand: Brand, category: Category) -> str:
+    """What a product is found by: its titles, its brand's names and its category's names."""
+    return search_text(title, title_zh, brand.name, brand.name_zh, category.name, category.name_zh)
+
+
 @dataclass(frozen=True)
 class ProductQuery:
     """A storefront search: words, filters and a cursor. Every product found matches all of them."""

@@ -22,7 +22,7 @@ from shopfest.catalog.model import (
     descendants,
     new_brand,
     revise,
-    search_text,
+    words_of,
 )
 from shopfest.catalog.store import CatalogStore
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
@@ -230,8 +230,7 @@ def _list(uow: UnitOfWork, listings: Sequence[tuple[int, ProductDraft]]) -> list
         if category is None:
             raise InvalidInput(f"unknown category {draft.category_id}")
         check_listing(merchant, brand)
-        words = search_text(draft.title, draft.title_zh, brand.name, brand.name_zh,
-                            category.name, category.name_zh)
+        words = words_of(draft.title, draft.title_zh, brand, category)
         pending.append((_product_of(merchant_id, draft, brand), words))
     listed = store.add_products(pending)
     stock = {sku.id or 0: sku_draft.stock
@@ -289,8 +288,7 @@ def _search_words(store: CatalogStore, product: Product) -> str:
     category = {c.id: c for c in store.all_categories()}.get(product.category_id)
     if category is None:
         raise InvalidInput(f"unknown category {product.category_id}")
-    return search_text(product.title, product.title_zh, brand.name, brand.name_zh,
-                       category.name, category.name_zh)
+    return words_of(product.title, product.title_zh, brand, category)
 
 
 def merchant_of_sku(uow: UnitOfWork, sku_id: int) -> int | None:
