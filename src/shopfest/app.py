@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import datetime
 from html import escape
 from pathlib import Path
@@ -32,16 +36,46 @@ from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
+from shopfest.inventory.hot_path import DatabaseGate
+from shopfest.orders import api as orders_api
+from shopfest.orders import service as orders
+from shopfest.orders.checkout import Checkout
+from shopfest.payments import api as payments_api
+from shopfest.payments import service as payments
+from shopfest.payments.provider import SandboxProvider
+from shopfest.payments.service import PaymentSucceeded
 from shopfest.settings import Settings
 from shopfest.web import pages
 from shopfest.web.layout import error_page
+
+log = logging.getLogger("shopfest")
 
 
 def make_bus() -> Bus:
     """Every in-transaction reaction of one context to another's events."""
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
+    bus.subscribe(PaymentSucceeded, orders.record_payment)
     return bus
+
+
+def _webhook_inbox(uow: Callable[[], UnitOfWork], secret: str) -> Callable[[bytes, str], None]:
+    """The sandbox gateway's deliveries, applied one at a time off the caller's thread and
+    transaction, as a webhook over HTTP would arrive."""
+    inbox = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhooks")
+
+    def receive(body: bytes, signature: str) -> None:
+        try:
+            with uow() as work:
+                payments.receive_webhook(work, body=body, signature=signature, secret=secret)
+                work.commit()
+        except DomainError as refused:
+            log.warning("webhook refused: %s", refused.detail)
+
+    def deliver(body: bytes, signature: str) -> None:
+        inbox.submit(receive, body, signature)
+
+    return deliver
 
 
 def _merchant_exists(uow: UnitOfWork, merchant_id: int) -> bool:
@@ -77,13 +111,41 @@ def make_ports() -> Ports:
 
 def make_runtime(settings: Settings, *, engine: Engine | None = None,
                  clock: Clock | None = None) -> Runtime:
+    engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
+    bus, clock = make_bus(), clock or settings.make_clock()
+
+    def uow() -> UnitOfWork:
+        return UnitOfWork(engine, bus=bus, clock=clock)
+
+    gate = DatabaseGate()
+    provider = SandboxProvider(settings.webhook_secret, _webhook_inbox(uow, settings.webhook_secret),
+                               clock=clock)
     return Runtime(
-        settings=settings,
-        engine=engine or make_engine(settings.database_url, pool_size=settings.pool_size),
-        bus=make_bus(),
-        clock=clock or settings.make_clock(),
-        ports=make_ports(),
+        settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
+        provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes),
     )
+
+
+def _sweep(runtime: Runtime, stop: threading.Event) -> None:
+    """Release what unpaid orders past their expiry hold, every `sweep_seconds`."""
+    while not stop.wait(runtime.settings.sweep_seconds):
+        try:
+            orders.release_expired(runtime.uow(), runtime.gate)
+        except Exception:  # noqa: BLE001  # the sweeper lives on; the next round retries
+            log.exception("sweeping expired orders failed")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    stop = threading.Event()
+    sweeper = threading.Thread(target=_sweep, args=(runtime, stop), name="sweeper", daemon=True)
+    sweeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        runtime.checkout.close()
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -94,11 +156,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         description="Run an 11.11-style global online shopping festival.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.runtime = runtime
     problems.install(app)
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
-    for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router):
+    for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
+                   orders_api.router, payments_api.router):
         app.include_router(router)
     app.include_router(pages.router)
     static = Path(pages.__file__).parent / "static"

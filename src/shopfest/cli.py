@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -265,6 +265,60 @@ def _print_catalog_report(results: list[BackendResult]) -> None:
             kinds.add_row(kind, str(lat.count), f"{lat.p50_ms:.2f}", f"{lat.p99_ms:.2f}",
                           f"{lat.max_ms:.2f}")
         Console().print(kinds)
+
+
+@bench_app.command("flash-sale")
+def bench_flash_sale(
+    units: Annotated[int, typer.Option(min=10, help="units of the hot SKU")] = 50_000,
+    attempts: Annotated[int, typer.Option(min=10, help="orders attempted, sold out after units")] = 100_000,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both")] = "both",
+    pg_url: Annotated[str | None, typer.Option(
+        help="an empty PostgreSQL database; default: a private server started for the run")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """The midnight burst on one hot SKU, in process: the naive design, then the hot path."""
+    import json
+    from dataclasses import asdict
+
+    from shopfest.bench import catalog as places
+    from shopfest.bench import flash_sale as bench
+    from shopfest.bench.measure import machine
+    if backend not in ("sqlite", "postgresql", "both"):
+        console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
+        raise typer.Exit(2)
+    results: list[dict[str, Any]] = []
+    for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
+        place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
+        with place as url:
+            runtime = places.runtime_for(url)
+            naive = bench.naive(runtime, units=units, attempts=attempts)
+            hot = bench.hot_path(runtime, units=units, attempts=attempts)
+            runtime.checkout.close()
+            runtime.engine.dispose()
+        ratio = round(hot.orders_per_second / naive.orders_per_second, 1)
+        results.append({"backend": name, "naive": asdict(naive), "hot_path": asdict(hot), "ratio": ratio})
+    if as_json:
+        report = {"scenario": "flash-sale", "machine": machine(), "units": units, "attempts": attempts,
+                  "results": results}
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_flash_sale_report(results)
+
+
+def _print_flash_sale_report(results: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    table = Table(title="flash sale on one hot SKU (in process, durable commits)")
+    for column in ("backend", "design", "attempts", "accepted", "sold", "oversold", "orders/s",
+                   "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right")
+    for r in results:
+        for key in ("naive", "hot_path"):
+            d = r[key]
+            table.add_row(r["backend"], d["design"], f"{d['attempts']:,}", f"{d['accepted']:,}",
+                          f"{d['units_sold']:,}", str(d["oversold"]), f"{d['orders_per_second']:,.0f}",
+                          f"{d['latency']['p50_ms']:.2f}", f"{d['latency']['p99_ms']:.2f}")
+        table.add_row(r["backend"], "hot / naive", "", "", "", "", f"x{r['ratio']}", "", "")
+    Console().print(table)
 
 
 def _safe(url: str) -> str:

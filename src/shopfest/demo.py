@@ -19,11 +19,13 @@ from shopfest.catalog.model import (
     ProductDraft,
     SkuDraft,
 )
-from shopfest.core.actor import MACHINE
+from shopfest.core.actor import MACHINE, Actor, Role
 from shopfest.core.money import Money
 from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.festival.model import Festival, festival_year_for
+from shopfest.inventory import service as inventory
+from shopfest.inventory.model import FlashSale
 
 T = TypeVar("T")
 Progress = Callable[[str, int], None]  # (what, how many more done)
@@ -228,3 +230,38 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+@dataclass(frozen=True)
+class HotItem:
+    """One SKU everyone wants at midnight, and the merchant that sells it."""
+
+    merchant_id: int
+    sku_id: int
+    flash_sale_id: int | None
+
+
+def hot_item(runtime: Runtime, *, stock: int, price: str = "5999.00", flash_quantity: int | None = None,
+             per_shopper_limit: int = 1, fulfilment: Fulfilment = Fulfilment.SHIPPED,
+             name: str = "Midnight") -> HotItem:
+    """A phone on sale with `stock` units and, when `flash_quantity` is given, a flash sale of them
+    at half price that is on for the whole day around the festival clock's now."""
+    categories = seed_categories(runtime)
+    brand = catalog.import_catalog(runtime.uow(), brands=[Brand(f"{name} Phones", BrandTier.REGULAR,
+                                                                True)])[0][0]
+    merchant = catalog.import_catalog(runtime.uow(), merchants=[Merchant(
+        f"{name} Flagship Store", MerchantKind.ONLINE, "CNY", frozenset({brand.id or 0}))])[1][0]
+    now = runtime.clock.now()
+    product = catalog.import_products(runtime.uow(), [(merchant.id or 0, ProductDraft(
+        title=f"{name} X1 phone", brand_id=brand.id or 0, category_id=categories["electronics"].id or 0,
+        fulfilment=fulfilment, debut_at=now - timedelta(days=1),
+        skus=(SkuDraft("x1-256", Money.parse(price, "CNY"), stock),)))])[0]
+    sku_id = product.skus[0].id or 0
+    if flash_quantity is None:
+        return HotItem(merchant.id or 0, sku_id, None)
+    staff = Actor(0, Role.MERCHANT, merchant.id)
+    sale = inventory.schedule_flash_sale(runtime.uow(), staff, FlashSale(
+        sku_id=sku_id, price=Money(Money.parse(price, "CNY").minor // 2, "CNY"),
+        quantity=flash_quantity, starts_at=now - timedelta(hours=12), ends_at=now + timedelta(hours=12),
+        per_shopper_limit=per_shopper_limit))
+    return HotItem(merchant.id or 0, sku_id, sale.id)

@@ -16,6 +16,9 @@ from shopfest.core.clock import Clock
 from shopfest.core.errors import Unauthenticated
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
+from shopfest.inventory.hot_path import StockGate
+from shopfest.orders.checkout import Checkout
+from shopfest.payments.provider import Provider
 from shopfest.settings import Settings
 
 SESSION_COOKIE = "shopfest_session"
@@ -39,6 +42,9 @@ class Runtime:
     bus: Bus
     clock: Clock
     ports: Ports
+    gate: StockGate
+    provider: Provider
+    checkout: Checkout
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only)

@@ -18,6 +18,10 @@ class Settings:
     clock_speed: float = 1.0  # how fast that clock runs; 0 stands still
     clock_anchor: float | None = None  # the real unix time at which it started
     pool_size: int = 10
+    reservation_minutes: int = 15  # how long an unpaid order holds its units
+    sweep_seconds: float = 5.0  # how often expired reservations are released
+    # Signs the sandbox provider's webhooks; set your own outside a demo.
+    webhook_secret: str = "shopfest-sandbox-webhook-secret"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -31,6 +35,9 @@ class Settings:
                 clock_anchor=float(env["SHOPFEST_CLOCK_ANCHOR"])
                 if env.get("SHOPFEST_CLOCK_ANCHOR") else None,
                 pool_size=int(env.get("SHOPFEST_POOL_SIZE", "10")),
+                reservation_minutes=int(env.get("SHOPFEST_RESERVATION_MINUTES", "15")),
+                sweep_seconds=float(env.get("SHOPFEST_SWEEP_SECONDS", "5")),
+                webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET", cls.webhook_secret),
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None

@@ -145,6 +145,22 @@ class Product:
         return since <= self.debut_at <= now
 
 
+@dataclass(frozen=True, slots=True)
+class SkuForSale:
+    """What checkout needs to know of one SKU: who sells it, what it is, its list price."""
+
+    sku_id: int
+    product_id: int
+    merchant_id: int
+    settlement_currency: str
+    brand_id: int
+    brand_tier: BrandTier
+    category_id: int
+    title: str
+    fulfilment: Fulfilment
+    price: Money
+
+
 @dataclass(frozen=True)
 class ProductDraft:
     """What a merchant lists: checked whole before anything is stored."""

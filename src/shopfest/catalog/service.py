@@ -17,6 +17,7 @@ from shopfest.catalog.model import (
     ProductDraft,
     ProductQuery,
     Sku,
+    SkuForSale,
     check_listing,
     check_slug,
     descendants,
@@ -295,6 +296,11 @@ def merchant_of_sku(uow: UnitOfWork, sku_id: int) -> int | None:
     """The merchant selling a SKU, or None for an unknown SKU (inside the caller's transaction)."""
     owner = CatalogStore(uow.conn).sku_owner(sku_id)
     return owner[1] if owner else None
+
+
+def skus_for_sale(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, SkuForSale]:
+    """Seller, kind and list price of each known SKU among `sku_ids` (inside the caller's transaction)."""
+    return CatalogStore(uow.conn).skus_for_sale(sku_ids)
 
 
 def search_products(uow: UnitOfWork, query: ProductQuery) -> Page:

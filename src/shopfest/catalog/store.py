@@ -37,6 +37,7 @@ from shopfest.catalog.model import (
     Product,
     ProductQuery,
     Sku,
+    SkuForSale,
 )
 from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata
 from shopfest.core.money import Money
@@ -318,6 +319,23 @@ class CatalogStore:
             .where(skus.c.id == sku_id)
         ).first()
         return (row[0], row[1]) if row else None
+
+    def skus_for_sale(self, sku_ids: Iterable[int]) -> dict[int, SkuForSale]:
+        rows = self.conn.execute(
+            select(skus.c.id, skus.c.price_minor, skus.c.currency, products.c.id.label("product_id"),
+                   products.c.merchant_id, products.c.brand_id, products.c.brand_tier,
+                   products.c.category_id, products.c.title, products.c.fulfilment,
+                   merchants.c.settlement_currency)
+            .join(products, products.c.id == skus.c.product_id)
+            .join(merchants, merchants.c.id == products.c.merchant_id)
+            .where(id_in(skus.c.id, sku_ids))
+        )
+        return {r.id: SkuForSale(
+            sku_id=r.id, product_id=r.product_id, merchant_id=r.merchant_id,
+            settlement_currency=r.settlement_currency, brand_id=r.brand_id,
+            brand_tier=BrandTier(r.brand_tier), category_id=r.category_id, title=r.title,
+            fulfilment=Fulfilment(r.fulfilment), price=Money(r.price_minor, r.currency),
+        ) for r in rows}
 
     def count_debuts(self, *, since: Any, until: Any) -> int:
         return self.conn.scalar(

@@ -132,6 +132,8 @@ class ExchangeRate:
         """The amount in `quote`, rounded half up to its minor unit. Raises CurrencyMismatch."""
         if money.currency != self.base:
             raise CurrencyMismatch(f"rate is for {self.base}, amount is in {money.currency}")
+        if self.base == self.quote and self.rate == 1:
+            return money
         exact = money.decimal * self.rate
         places = minor_units(self.quote)
         rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)

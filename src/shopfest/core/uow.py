@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +23,7 @@ class UnitOfWork:
         self.read_only = read_only
         self._conn: Connection | None = None
         self._events: list[DomainEvent] = []
+        self._after_commit: list[Callable[[], None]] = []
 
     @property
     def conn(self) -> Connection:
@@ -34,6 +36,7 @@ class UnitOfWork:
         self._conn = self.engine.connect().execution_options(**options)
         self._conn.begin()
         self._events = []
+        self._after_commit = []
         return self
 
     def __exit__(
@@ -51,12 +54,19 @@ class UnitOfWork:
     def emit(self, event: DomainEvent) -> None:
         self._events.append(event)
 
+    def after_commit(self, action: Callable[[], None]) -> None:
+        """Run `action` once this transaction is durable (never, if it rolls back)."""
+        self._after_commit.append(action)
+
     def commit(self) -> None:
         """Run the handlers of every event raised, store the events, then commit all as one."""
         if self.read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
         self._dispatch()
         self.conn.commit()
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            action()
 
     def _dispatch(self) -> None:
         handled: list[DomainEvent] = []

@@ -1,10 +1,29 @@
-"""Stock per SKU and the one rule it keeps: never sell what is not there."""
+"""Stock per SKU and the one rule it keeps: never sell what is not there.
+
+A `Ledger` holds the counters of the SKUs, flash sales and shoppers one batch of orders touches;
+each order claims all its units or none, in the order the orders arrived.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 
-from shopfest.core.errors import InvalidInput
+from shopfest.core.errors import Conflict, InvalidInput
+from shopfest.core.money import Money
+
+MAX_UNITS_PER_LINE = 999  # more than any shopper buys of one SKU; 10^9 is a typing slip
+
+
+class SoldOut(Conflict):
+    code = "sold-out"
+    title = "Sold out"
+
+
+class LimitExceeded(Conflict):
+    code = "limit-exceeded"
+    title = "Over the per-shopper limit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,3 +45,113 @@ class StockLevel:
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved - self.sold
+
+
+@dataclass(frozen=True, slots=True)
+class FlashSale:
+    """A slot in which `quantity` units of a SKU sell at `price`, at most `per_shopper_limit` each."""
+
+    sku_id: int
+    price: Money
+    quantity: int
+    starts_at: datetime
+    ends_at: datetime
+    per_shopper_limit: int
+    taken: int = 0
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.ends_at <= self.starts_at:
+            raise InvalidInput("a flash sale ends after it starts")
+        if not 0 < self.quantity <= 10_000_000:
+            raise InvalidInput("a flash sale sells between 1 and 10,000,000 units")
+        if not 0 < self.per_shopper_limit <= MAX_UNITS_PER_LINE:
+            raise InvalidInput(f"the per-shopper limit is between 1 and {MAX_UNITS_PER_LINE}")
+        if self.price.minor <= 0:
+            raise InvalidInput("a flash price is above zero")
+        if not 0 <= self.taken <= self.quantity:
+            raise InvalidInput("a flash sale cannot give more units than it has")
+
+    def is_on(self, instant: datetime) -> bool:
+        return self.starts_at <= instant < self.ends_at
+
+    def overlaps(self, other: FlashSale) -> bool:
+        return self.starts_at < other.ends_at and other.starts_at < self.ends_at
+
+
+def check_quantity(qty: int) -> int:
+    if not 1 <= qty <= MAX_UNITS_PER_LINE:
+        raise InvalidInput(f"a line orders between 1 and {MAX_UNITS_PER_LINE} units", qty=qty)
+    return qty
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Units of one SKU an order takes, from a flash sale's units when `flash_sale_id` is set."""
+
+    sku_id: int
+    qty: int
+    shopper_id: int
+    flash_sale_id: int | None = None
+
+
+@dataclass
+class Ledger:
+    """The counters one batch decides on: available units per SKU, flash units left per sale,
+    units each shopper holds of each flash sale."""
+
+    available: dict[int, int]
+    flash_left: dict[int, int] = field(default_factory=dict)
+    flash_limit: dict[int, int] = field(default_factory=dict)
+    bought: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def claim(self, claims: Sequence[Claim]) -> None:
+        """Take every claim of one order, or none. Raises SoldOut, LimitExceeded."""
+        for sku_id, qty in total_by_sku(claims).items():
+            if self.available.get(sku_id, 0) < qty:
+                raise SoldOut(f"SKU {sku_id} has fewer than {qty} units left", sku_id=sku_id)
+        wanted = _summed(claims)
+        for (sku_id, flash_id, shopper_id), qty in wanted.items():
+            if flash_id is not None:
+                self._check_flash(flash_id, shopper_id, qty, sku_id)
+        for (sku_id, flash_id, shopper_id), qty in wanted.items():
+            self.available[sku_id] -= qty
+            if flash_id is not None:
+                self.flash_left[flash_id] -= qty
+                key = (flash_id, shopper_id)
+                self.bought[key] = self.bought.get(key, 0) + qty
+
+    def _check_flash(self, flash_id: int, shopper_id: int, qty: int, sku_id: int) -> None:
+        if self.flash_left.get(flash_id, 0) < qty:
+            raise SoldOut(f"the flash sale of SKU {sku_id} is sold out", sku_id=sku_id)
+        held = self.bought.get((flash_id, shopper_id), 0)
+        limit = self.flash_limit.get(flash_id, 0)
+        if held + qty > limit:
+            raise LimitExceeded(f"at most {limit} units of SKU {sku_id} per shopper",
+                                sku_id=sku_id, limit=limit, held=held)
+
+
+def _summed(claims: Sequence[Claim]) -> dict[tuple[int, int | None, int], int]:
+    wanted: dict[tuple[int, int | None, int], int] = {}
+    for c in claims:
+        key = (c.sku_id, c.flash_sale_id, c.shopper_id)
+        wanted[key] = wanted.get(key, 0) + c.qty
+    return wanted
+
+
+def released(level: StockLevel, *, qty: int) -> StockLevel:
+    """The level after an unpaid order gives back `qty` reserved units."""
+    return replace(level, reserved=level.reserved - qty)
+
+
+def restocked(level: StockLevel, *, qty: int, back_on_shelf: bool) -> StockLevel:
+    """The level after a refund takes `qty` sold units back: onto the shelf, or written off."""
+    return replace(level, sold=level.sold - qty,
+                   on_hand=level.on_hand if back_on_shelf else level.on_hand - qty)
+
+
+def total_by_sku(claims: Sequence[Claim]) -> Mapping[int, int]:
+    totals: dict[int, int] = {}
+    for c in claims:
+        totals[c.sku_id] = totals.get(c.sku_id, 0) + c.qty
+    return totals

@@ -1,14 +1,16 @@
-"""Inventory use cases: take in listed stock, tell what is available."""
+"""Inventory use cases: take in listed stock, tell what is available, flash sales, sell and take back."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from shopfest.catalog.service import SkusListed, merchant_of_sku
+from shopfest.catalog.service import SkusListed, merchant_of_sku, skus_for_sale
 from shopfest.core.actor import Actor, require_merchant_staff
-from shopfest.core.errors import NotFound
+from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
-from shopfest.inventory.model import StockLevel
+from shopfest.inventory.hot_path import sku_qty
+from shopfest.inventory.model import Claim, FlashSale, StockLevel
 from shopfest.inventory.store import InventoryStore
 
 
@@ -42,3 +44,38 @@ def stock_level(uow: UnitOfWork, actor: Actor | None, sku_id: int) -> StockLevel
         if level is None or merchant_of_sku(uow, sku_id) != merchant_id:
             raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
     return level
+
+
+def flash_sales_on(uow: UnitOfWork, sku_ids: Sequence[int], at: datetime) -> dict[int, FlashSale]:
+    """The flash sale on at `at` for each SKU that has one (inside the caller's transaction)."""
+    return InventoryStore(uow.conn).flash_sales_on(sku_ids, at)
+
+
+def schedule_flash_sale(uow: UnitOfWork, actor: Actor | None, sale: FlashSale) -> FlashSale:
+    """A merchant's staff put a flash slot on their own SKU, in its currency, overlapping no other.
+
+    Raises Unauthenticated, Forbidden, NotFound, InvalidInput, Conflict.
+    """
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        if merchant_of_sku(uow, sale.sku_id) != merchant_id:
+            raise NotFound(f"no SKU {sale.sku_id}", sku_id=sale.sku_id)
+        sku = skus_for_sale(uow, [sale.sku_id])[sale.sku_id]
+        if sku.price.currency != sale.price.currency:
+            raise CurrencyMismatch(f"SKU {sale.sku_id} sells in {sku.price.currency}")
+        store = InventoryStore(uow.conn)
+        if any(sale.overlaps(other) for other in store.flash_sales_of([sale.sku_id])):
+            raise Conflict("this SKU already has a flash sale in that time", sku_id=sale.sku_id)
+        scheduled = store.add_flash_sale(sale)
+        uow.commit()
+    return scheduled
+
+
+def sell(uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+    """Paid orders turn their reserved units into sold ones."""
+    InventoryStore(uow.conn).sell(sku_qty(claims))
+
+
+def take_back(uow: UnitOfWork, claims: Sequence[Claim], *, back_on_shelf: bool) -> None:
+    """Refunded units leave `sold`: back on the shelf, or written off when the merchant says so."""
+    InventoryStore(uow.conn).take_back(sku_qty(claims), back_on_shelf=back_on_shelf)

@@ -1,13 +1,29 @@
-"""Stock tables and their repository."""
+"""Stock tables and their repository: levels per SKU, flash sales, and what each shopper holds of them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, ForeignKey, Table, select
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    insert,
+    select,
+    text,
+)
 
-from shopfest.core.db import Id, bulk_insert, metadata
-from shopfest.inventory.model import StockLevel
+from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata
+from shopfest.core.money import Money
+from shopfest.inventory.model import FlashSale, Ledger, StockLevel
 
 stock_levels = Table(
     "stock_levels",
@@ -16,21 +32,149 @@ stock_levels = Table(
     Column("on_hand", BigInteger, nullable=False),
     Column("reserved", BigInteger, nullable=False, default=0),
     Column("sold", BigInteger, nullable=False, default=0),
+    # The last guard of the rule the model keeps: the database refuses an oversold row.
+    CheckConstraint("reserved >= 0 AND sold >= 0 AND reserved + sold <= on_hand", name="never_oversold"),
 )
+
+flash_sales = Table(
+    "flash_sales",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sku_id", Id, ForeignKey("skus.id"), nullable=False),
+    Column("price_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("taken", BigInteger, nullable=False, default=0),
+    Column("per_shopper_limit", BigInteger, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    CheckConstraint("taken >= 0 AND taken <= quantity", name="flash_never_oversold"),
+    Index("ix_flash_sales_sku", "sku_id", "starts_at"),
+)
+
+flash_buyers = Table(
+    "flash_buyers",
+    metadata,
+    Column("flash_sale_id", Id, ForeignKey("flash_sales.id"), primary_key=True, autoincrement=False),
+    Column("shopper_id", Id, primary_key=True, autoincrement=False),
+    Column("qty", BigInteger, nullable=False),
+    CheckConstraint("qty >= 0", name="flash_buyer_qty"),
+)
+
+
+def _sku_totals(rows: Iterable[tuple[int, int]]) -> list[dict[str, int]]:
+    totals: dict[int, int] = {}
+    for sku_id, qty in rows:
+        totals[sku_id] = totals.get(sku_id, 0) + qty
+    return [{"sku_id": k, "n": v} for k, v in totals.items()]
 
 
 class InventoryStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    @property
+    def locks_rows(self) -> bool:
+        # SQLite already holds the whole database's write lock (BEGIN IMMEDIATE).
+        return self.conn.dialect.name == "postgresql"
+
     def receive(self, on_hand: Mapping[int, int]) -> None:
         rows = [{"sku_id": k, "on_hand": v, "reserved": 0, "sold": 0} for k, v in on_hand.items()]
         bulk_insert(self.conn, stock_levels, rows)
 
-    def levels(self, sku_ids: Sequence[int]) -> dict[int, StockLevel]:
+    def levels(self, sku_ids: Sequence[int], *, lock: bool = False) -> dict[int, StockLevel]:
         if not sku_ids:
             return {}
+        query = select(stock_levels).where(id_in(stock_levels.c.sku_id, sku_ids))
+        if lock and self.locks_rows:
+            query = query.order_by(stock_levels.c.sku_id).with_for_update()
+        return {r.sku_id: StockLevel(r.sku_id, r.on_hand, r.reserved, r.sold)
+                for r in self.conn.execute(query)}
+
+    def ledger(self, sku_ids: Sequence[int], flash_ids: Sequence[int],
+               shopper_ids: Sequence[int]) -> Ledger:
+        """The counters a batch decides on, locked until its transaction ends."""
+        levels = self.levels(sku_ids, lock=True)
+        ledger = Ledger({k: v.available for k, v in levels.items()})
+        if flash_ids:
+            query = select(flash_sales.c.id, flash_sales.c.quantity, flash_sales.c.taken,
+                           flash_sales.c.per_shopper_limit).where(id_in(flash_sales.c.id, flash_ids))
+            if self.locks_rows:
+                query = query.order_by(flash_sales.c.id).with_for_update()
+            for r in self.conn.execute(query):
+                ledger.flash_left[r.id] = r.quantity - r.taken
+                ledger.flash_limit[r.id] = r.per_shopper_limit
+            held = self.conn.execute(
+                select(flash_buyers).where(id_in(flash_buyers.c.flash_sale_id, flash_ids),
+                                           id_in(flash_buyers.c.shopper_id, shopper_ids)))
+            ledger.bought = {(r.flash_sale_id, r.shopper_id): r.qty for r in held}
+        return ledger
+
+    def reserve(self, *, sku_qty: Iterable[tuple[int, int]],
+                flash_qty: Iterable[tuple[int, int, int]]) -> None:
+        """Add reserved units per SKU, and taken units per flash sale and its shoppers."""
+        self._change("UPDATE stock_levels SET reserved = reserved + :n WHERE sku_id = :sku_id",
+                     _sku_totals(sku_qty))
+        self._change_flash(flash_qty, sign=1)
+
+    def release(self, *, sku_qty: Iterable[tuple[int, int]],
+                flash_qty: Iterable[tuple[int, int, int]]) -> None:
+        self._change("UPDATE stock_levels SET reserved = reserved - :n WHERE sku_id = :sku_id",
+                     _sku_totals(sku_qty))
+        self._change_flash(flash_qty, sign=-1)
+
+    def sell(self, sku_qty: Iterable[tuple[int, int]]) -> None:
+        self._change("UPDATE stock_levels SET reserved = reserved - :n, sold = sold + :n "
+                     "WHERE sku_id = :sku_id", _sku_totals(sku_qty))
+
+    def take_back(self, sku_qty: Iterable[tuple[int, int]], *, back_on_shelf: bool) -> None:
+        shelf = "" if back_on_shelf else ", on_hand = on_hand - :n"
+        self._change(f"UPDATE stock_levels SET sold = sold - :n{shelf} WHERE sku_id = :sku_id",
+                     _sku_totals(sku_qty))
+
+    def _change_flash(self, flash_qty: Iterable[tuple[int, int, int]], *, sign: int) -> None:
+        per_sale: dict[int, int] = {}
+        per_buyer: dict[tuple[int, int], int] = {}
+        for flash_id, shopper_id, qty in flash_qty:
+            per_sale[flash_id] = per_sale.get(flash_id, 0) + qty
+            per_buyer[(flash_id, shopper_id)] = per_buyer.get((flash_id, shopper_id), 0) + qty
+        if not per_sale:
+            return
+        self._change("UPDATE flash_sales SET taken = taken + :n WHERE id = :id",
+                     [{"id": k, "n": sign * v} for k, v in per_sale.items()])
+        self._change(
+            "INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty) VALUES (:f, :s, :n) "
+            "ON CONFLICT (flash_sale_id, shopper_id) DO UPDATE SET qty = flash_buyers.qty + excluded.qty",
+            [{"f": f, "s": s, "n": sign * v} for (f, s), v in per_buyer.items()])
+
+    def _change(self, statement: str, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            self.conn.execute(text(statement), rows)
+
+    def add_flash_sale(self, sale: FlashSale) -> FlashSale:
+        new_id = self.conn.execute(insert(flash_sales).values(
+            sku_id=sale.sku_id, price_minor=sale.price.minor, currency=sale.price.currency,
+            quantity=sale.quantity, taken=0, per_shopper_limit=sale.per_shopper_limit,
+            starts_at=sale.starts_at, ends_at=sale.ends_at,
+        )).inserted_primary_key
+        assert new_id is not None
+        return replace(sale, id=new_id[0])
+
+    def flash_sales_of(self, sku_ids: Sequence[int]) -> list[FlashSale]:
+        if not sku_ids:
+            return []
+        rows = self.conn.execute(select(flash_sales).where(id_in(flash_sales.c.sku_id, sku_ids))
+                                 .order_by(flash_sales.c.id))
+        return [_flash_sale(r) for r in rows]
+
+    def flash_sales_on(self, sku_ids: Sequence[int], at: datetime) -> dict[int, FlashSale]:
         rows = self.conn.execute(
-            select(stock_levels).where(stock_levels.c.sku_id.in_(list(sku_ids)))
-        )
-        return {r.sku_id: StockLevel(r.sku_id, r.on_hand, r.reserved, r.sold) for r in rows}
+            select(flash_sales).where(id_in(flash_sales.c.sku_id, sku_ids),
+                                      flash_sales.c.starts_at <= at, flash_sales.c.ends_at > at))
+        return {r.sku_id: _flash_sale(r) for r in rows}
+
+
+def _flash_sale(r: Any) -> FlashSale:
+    return FlashSale(sku_id=r.sku_id, price=Money(r.price_minor, r.currency), quantity=r.quantity,
+                     starts_at=r.starts_at, ends_at=r.ends_at, per_shopper_limit=r.per_shopper_limit,
+                     taken=r.taken, id=r.id)

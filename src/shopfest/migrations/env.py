@@ -7,7 +7,10 @@ from alembic import context
 import shopfest.accounts.store
 import shopfest.catalog.store
 import shopfest.festival.store
-import shopfest.inventory.store  # noqa: F401  every store registers its tables
+import shopfest.inventory.store
+import shopfest.orders.store
+import shopfest.payments.idempotency
+import shopfest.payments.store  # noqa: F401  every store registers its tables
 from shopfest.core.db import make_engine, metadata
 
 config = context.config

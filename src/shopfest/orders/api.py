@@ -1,0 +1,198 @@
+"""HTTP routes of orders: checkout, reading, paying, cancelling, shipping and refunding."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.errors import InvalidInput
+from shopfest.core.ids import decode_cursor, encode_cursor
+from shopfest.core.money import minor_units
+from shopfest.deps import Cursor, Limit, MaybeActor, ReadUowDep, Runtime, RuntimeDep
+from shopfest.orders import service
+from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, check_lines
+from shopfest.payments import idempotency as keys
+from shopfest.problems import problem_responses
+from shopfest.schemas import MoneyJson
+
+router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
+
+KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
+                                         description="retries with the same key get the first answer")]
+
+
+class LineIn(BaseModel):
+    sku_id: int
+    qty: int = Field(ge=1, le=999)
+
+
+class OrderIn(BaseModel):
+    lines: list[LineIn] = Field(min_length=1, max_length=100)
+    currency: str | None = Field(None, min_length=3, max_length=3, examples=["USD"],
+                                 description="the currency the shopper pays in; the catalog's when left out")
+    coupons: list[str] = Field(default_factory=list, max_length=20)
+
+
+class LineJson(BaseModel):
+    sku_id: int
+    product_id: int
+    title: str
+    fulfilment: str
+    qty: int
+    unit_price: MoneyJson
+    total: MoneyJson
+    flash_sale_id: int | None
+    refunded_qty: int
+
+
+class ChildJson(BaseModel):
+    id: int
+    merchant_id: int
+    status: str
+    total: MoneyJson
+    settlement: MoneyJson
+    lines: list[LineJson]
+    vouchers: list[str]
+
+
+class OrderJson(BaseModel):
+    id: int
+    status: str
+    total: MoneyJson
+    to_pay: MoneyJson
+    rate: str
+    placed_at: str
+    expires_at: str | None
+    children: list[ChildJson]
+
+
+class OrderPage(BaseModel):
+    data: list[OrderJson]
+    next_cursor: str | None
+
+
+class PayIn(BaseModel):
+    method: str = Field("sandbox_ok", examples=["sandbox_ok", "sandbox_fail", "sandbox_delay"])
+
+
+class RefundIn(BaseModel):
+    lines: list[LineIn] | None = Field(None, description="left out: everything not yet refunded")
+    back_on_shelf: bool = Field(True, description="merchant staff only: false writes the units off")
+
+
+class ShipmentIn(BaseModel):
+    carrier: str = Field(min_length=1, max_length=80)
+    tracking: str = Field(min_length=1, max_length=80)
+
+
+def _scope(actor: Actor) -> str:
+    return f"user:{actor.user_id}"
+
+
+def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
+    currency = body.currency.upper() if body.currency else None
+    if currency is not None:
+        minor_units(currency)
+    lines = check_lines([(line.sku_id, line.qty) for line in body.lines])
+    idempotency = None
+    if key is not None:
+        idempotency = IdempotencyKey(_scope(actor), keys.check_key(key),
+                                     keys.fingerprint("POST /orders", body.model_dump(mode="json")))
+    return PlaceOrder(actor.user_id, lines, currency, idempotency)
+
+
+@router.post("/orders", status_code=201, response_model=OrderJson)
+async def place_order(body: OrderIn, runtime: RuntimeDep, actor: MaybeActor,
+                      idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
+
+    Sold out is 409 `/problems/sold-out`; over a flash sale's per-shopper limit, 409
+    `/problems/limit-exceeded`.
+    """
+    shopper = require_role(actor, Role.SHOPPER)
+    if body.coupons:
+        raise InvalidInput("coupons arrive with the promotion engine; none can be used yet")
+    answer = await runtime.checkout.place_async(_command(shopper, body, idempotency_key))
+    return JSONResponse(answer.receipt, status_code=answer.status_code)
+
+
+def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple[Any, ...],
+          run: Callable[[], dict[str, Any]]) -> JSONResponse:
+    """Run a money movement once per Idempotency-Key; a retry gets the first answer."""
+    if key is None or actor is None:
+        return JSONResponse(run())
+    scope, fingerprint = _scope(actor), keys.fingerprint(*request)
+    with runtime.engine.begin() as conn:
+        remembered = keys.begin(conn, scope=scope, key=keys.check_key(key), fingerprint_=fingerprint,
+                                now=runtime.clock.now())
+    if remembered is not None:
+        return JSONResponse(remembered.response, status_code=remembered.status_code)
+    try:
+        answer = run()
+    except BaseException:
+        with runtime.engine.begin() as conn:
+            keys.forget(conn, scope=scope, key=key)
+        raise
+    with runtime.engine.begin() as conn:
+        keys.remember(conn, [(scope, key, 200, answer)])
+    return JSONResponse(answer)
+
+
+@router.post("/orders/{order_id}/pay", response_model=OrderJson)
+def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
+              idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at
+    once, `sandbox_fail` is declined (402), `sandbox_delay` is paid when its webhook arrives."""
+    return _once(runtime, actor, idempotency_key, ("pay", order_id, body.method),
+                 lambda: service.pay_order(runtime.uow(), runtime.provider, actor, order_id=order_id,
+                                           method=body.method))
+
+
+@router.post("/orders/{order_id}/cancel", response_model=OrderJson)
+def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
+                 idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Cancel an unpaid order; its units go back on sale (shopper)."""
+    return _once(runtime, actor, idempotency_key, ("cancel", order_id),
+                 lambda: service.cancel_order(runtime.uow(), runtime.gate, actor, order_id))
+
+
+@router.post("/orders/{order_id}/refunds", response_model=OrderJson)
+def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
+                 idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
+    or the merchant's staff for their part, who choose whether units go back on the shelf)."""
+    lines = None if body.lines is None else [(line.sku_id, line.qty) for line in body.lines]
+    refund_key = f"{idempotency_key}" if idempotency_key else keys.fingerprint("refund", order_id, lines,
+                                                                               runtime.clock.now().isoformat())
+    return _once(runtime, actor, idempotency_key, ("refund", order_id, body.model_dump(mode="json")),
+                 lambda: service.refund_order(runtime.uow(), runtime.provider, actor, order_id=order_id,
+                                              lines=lines, back_on_shelf=body.back_on_shelf,
+                                              refund_key=refund_key))
+
+
+@router.post("/orders/{order_id}/shipments", response_model=OrderJson)
+def ship_order(order_id: int, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
+    """Record the shipment of a merchant's paid part of the order; it becomes fulfilled (merchant staff)."""
+    return JSONResponse(service.ship(runtime.uow(), actor, order_id=order_id, carrier=body.carrier,
+                                     tracking=body.tracking))
+
+
+@router.get("/orders/{order_id}", response_model=OrderJson)
+def get_order(order_id: int, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
+    """One order: the shopper's own, or a merchant's part of it (merchant staff)."""
+    return JSONResponse(service.get_order(uow, actor, order_id))
+
+
+@router.get("/orders", response_model=OrderPage)
+def list_orders(uow: ReadUowDep, actor: MaybeActor, cursor: Cursor = None, limit: Limit = 20) -> JSONResponse:
+    """A shopper's own orders, or the orders holding a merchant's part (merchant staff); newest first."""
+    found = service.list_orders(uow, actor, after_id=decode_cursor(cursor), limit=limit)
+    more = len(found) == limit
+    return JSONResponse({"data": found, "next_cursor": encode_cursor(found[-1]["id"]) if more else None})
+
+

@@ -1,0 +1,260 @@
+"""Checkout at the midnight peak: orders placed at the same moment are decided and stored as one batch.
+
+Each request waits only for the commit of the batch that holds it, so an answered order is durable,
+and the hot SKU's row is written once per batch instead of once per order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import SkuForSale
+from shopfest.core.errors import DomainError, InvalidInput
+from shopfest.core.group_commit import GroupCommit
+from shopfest.core.money import Money
+from shopfest.core.uow import UnitOfWork
+from shopfest.inventory import service as inventory
+from shopfest.inventory.hot_path import StockGate
+from shopfest.inventory.model import Claim, FlashSale, check_quantity
+from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, expiry
+from shopfest.orders.receipts import receipt
+from shopfest.orders.store import OrderStore
+from shopfest.payments import fx
+from shopfest.payments import idempotency as keys
+from shopfest.promotions.model import CartLine, PricedCart
+from shopfest.promotions.service import price_cart
+
+MAX_LINES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    scope: str
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """A shopper's checkout: (SKU, units) lines, paid in `currency` (the catalog's when None)."""
+
+    shopper_id: int
+    lines: tuple[tuple[int, int], ...]
+    currency: str | None = None
+    idempotency: IdempotencyKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the shopper is told: the order's receipt, and whether it replays an earlier answer."""
+
+    status_code: int
+    receipt: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    order: Order
+    claims: tuple[Claim, ...]
+
+
+def check_lines(lines: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Units per SKU, repeated SKUs added up. Raises InvalidInput."""
+    if not 1 <= len(lines) <= MAX_LINES:
+        raise InvalidInput(f"an order has 1 to {MAX_LINES} lines")
+    merged: dict[int, int] = {}
+    for sku_id, qty in lines:
+        check_quantity(qty)
+        merged[sku_id] = merged.get(sku_id, 0) + qty
+    return tuple((sku_id, check_quantity(qty)) for sku_id, qty in merged.items())
+
+
+def draft_order(command: PlaceOrder, *, skus: dict[int, SkuForSale], flash: dict[int, FlashSale],
+                now: datetime, minutes: int) -> Draft:
+    """The order a command asks for, priced and split by merchant. Raises InvalidInput."""
+    cart = tuple(_cart_line(sku_id, qty, skus, flash) for sku_id, qty in command.lines)
+    priced = price_cart(cart)
+    currency = command.currency or priced.currency
+    children = _children(cart, priced, skus, flash)
+    order = Order(shopper_id=command.shopper_id, status=OrderStatus.AWAITING_PAYMENT,
+                  children=children, placed_at=now, expires_at=expiry(now, minutes=minutes),
+                  pay_rate=fx.rate(priced.currency, currency))
+    claims = tuple(Claim(line.sku_id, line.qty, command.shopper_id, line.flash_sale_id)
+                   for child in children for line in child.lines)
+    return Draft(order, claims)
+
+
+def _cart_line(sku_id: int, qty: int, skus: dict[int, SkuForSale],
+               flash: dict[int, FlashSale]) -> CartLine:
+    sku = skus.get(sku_id)
+    if sku is None:
+        raise InvalidInput(f"no SKU {sku_id} is for sale", sku_id=sku_id)
+    sale = flash.get(sku_id)
+    flash_price = sale.price if sale is not None and sale.price.currency == sku.price.currency else None
+    return CartLine(id=str(sku_id), sku_id=sku_id, merchant_id=sku.merchant_id, unit_price=sku.price,
+                    qty=qty, flash_price=flash_price)
+
+
+def _children(cart: tuple[CartLine, ...], priced: PricedCart, skus: dict[int, SkuForSale],
+              flash: dict[int, FlashSale]) -> tuple[MerchantOrder, ...]:
+    by_merchant: dict[int, list[OrderLine]] = {}
+    for line, price in zip(cart, priced.lines, strict=True):
+        sku = skus[line.sku_id]
+        sale = flash.get(line.sku_id) if line.flash_price is not None else None
+        by_merchant.setdefault(line.merchant_id, []).append(OrderLine(
+            sku_id=line.sku_id, product_id=sku.product_id, title=sku.title,
+            fulfilment=sku.fulfilment.value, qty=line.qty, unit_price=line.flash_price or line.unit_price,
+            total=price.total, flash_sale_id=sale.id if sale is not None else None))
+    return tuple(_child(merchant_id, tuple(lines), skus[lines[0].sku_id].settlement_currency)
+                 for merchant_id, lines in by_merchant.items())
+
+
+def _child(merchant_id: int, lines: tuple[OrderLine, ...], settlement_currency: str) -> MerchantOrder:
+    unsettled = MerchantOrder(merchant_id, OrderStatus.AWAITING_PAYMENT, lines,
+                              Money.zero(settlement_currency))
+    settlement = fx.rate(unsettled.total.currency, settlement_currency).convert(unsettled.total)
+    return MerchantOrder(merchant_id, OrderStatus.AWAITING_PAYMENT, lines, settlement)
+
+
+def _for_shopper(draft: Draft, shopper_id: int) -> Draft:
+    if draft.order.shopper_id == shopper_id:
+        return draft
+    o = draft.order
+    claims = tuple(Claim(c.sku_id, c.qty, shopper_id, c.flash_sale_id) for c in draft.claims)
+    return Draft(Order(shopper_id, o.status, o.children, o.placed_at, o.expires_at, o.pay_rate), claims)
+
+
+class Checkout:
+    """The hot path of one process: every order placed here goes through one group commit."""
+
+    def __init__(self, *, uow: Callable[[], UnitOfWork], gate: StockGate, minutes: int) -> None:
+        self._uow = uow
+        self._gate = gate
+        self._minutes = minutes
+        self._running: set[tuple[str, str]] = set()
+        self._running_lock = threading.Lock()
+        self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout")
+
+    def place(self, command: PlaceOrder) -> Future[Answer]:
+        """Queue an order; the future holds its answer once its batch is durable.
+
+        Raises KeyInUse while an order with the same Idempotency-Key is still being placed here.
+        """
+        if command.idempotency is None:
+            return self._batches.submit(command)
+        token = (command.idempotency.scope, command.idempotency.key)
+        with self._running_lock:
+            if token in self._running:
+                raise keys.KeyInUse("the first request with this Idempotency-Key is still running")
+            self._running.add(token)
+        future = self._batches.submit(command)
+        future.add_done_callback(lambda _: self._done(token))
+        return future
+
+    async def place_async(self, command: PlaceOrder) -> Answer:
+        import asyncio
+
+        return await asyncio.wrap_future(self.place(command))
+
+    def _done(self, token: tuple[str, str]) -> None:
+        with self._running_lock:
+            self._running.discard(token)
+
+    def close(self) -> None:
+        self._batches.close()
+
+    @property
+    def batches(self) -> int:
+        return self._batches.batches
+
+    def _apply(self, batch: Sequence[PlaceOrder]) -> list[Answer | BaseException]:
+        outcomes: list[Answer | BaseException | None] = [None] * len(batch)
+        uow = self._uow()
+        with uow:
+            now = uow.clock.now()
+            fresh = self._claim_keys(uow, batch, outcomes, now)
+            drafts = self._drafts(uow, batch, fresh, outcomes, now)
+            reservation = self._gate.reserve(uow, [d.claims for _, d in drafts])
+            try:
+                self._store(uow, batch, drafts, reservation.outcomes, outcomes)
+                self._free_refused_keys(uow, batch, fresh, outcomes)
+                uow.commit()
+            except BaseException:
+                reservation.undo()
+                raise
+        return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
+
+    def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
+                    outcomes: list[Answer | BaseException | None], now: datetime) -> list[int]:
+        keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
+        got = keys.claim(uow.conn, [(k.scope, k.key, k.fingerprint) for _, k in keyed],
+                         now=now, state="running")
+        for i, k in keyed:
+            if (k.scope, k.key) not in got:
+                outcomes[i] = _replayed(uow, k)
+        return [i for i in range(len(batch)) if outcomes[i] is None]
+
+    def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
+                outcomes: list[Answer | BaseException | None], now: datetime) -> list[tuple[int, Draft]]:
+        sku_ids = sorted({sku_id for i in fresh for sku_id, _ in batch[i].lines})
+        skus = catalog.skus_for_sale(uow, sku_ids)
+        flash = inventory.flash_sales_on(uow, sku_ids, now)
+        drafts = []
+        # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
+        same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
+        for i in fresh:
+            command = batch[i]
+            cart = (command.lines, command.currency)
+            if cart not in same_cart:
+                try:
+                    same_cart[cart] = draft_order(command, skus=skus, flash=flash, now=now,
+                                                  minutes=self._minutes)
+                except DomainError as refusal:
+                    same_cart[cart] = refusal
+            priced = same_cart[cart]
+            if isinstance(priced, DomainError):
+                outcomes[i] = priced
+            else:
+                drafts.append((i, _for_shopper(priced, command.shopper_id)))
+        return drafts
+
+    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], drafts: list[tuple[int, Draft]],
+               decided: Sequence[DomainError | None], outcomes: list[Answer | BaseException | None]) -> None:
+        accepted = [(i, d) for (i, d), refusal in zip(drafts, decided, strict=True) if refusal is None]
+        for (i, _), refusal in zip(drafts, decided, strict=True):
+            if refusal is not None:
+                outcomes[i] = refusal
+        stored = OrderStore(uow.conn).add([d.order for _, d in accepted])
+        answers = []
+        for (i, _), order in zip(accepted, stored, strict=True):
+            answer = Answer(201, receipt(order))
+            outcomes[i] = answer
+            key = batch[i].idempotency
+            if key is not None:
+                answers.append((key.scope, key.key, 201, answer.receipt))
+        keys.remember(uow.conn, answers)
+
+    def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
+                           outcomes: list[Answer | BaseException | None]) -> None:
+        for i in fresh:
+            key = batch[i].idempotency
+            if key is not None and isinstance(outcomes[i], DomainError):
+                keys.forget(uow.conn, scope=key.scope, key=key.key)
+
+
+def _replayed(uow: UnitOfWork, key: IdempotencyKey) -> Answer | BaseException:
+    try:
+        remembered = keys.lookup(uow.conn, scope=key.scope, key=key.key, fingerprint_=key.fingerprint)
+    except DomainError as refusal:
+        return refusal
+    if remembered is None:  # released between the claim and the look-up: ask the client to retry
+        return keys.KeyInUse("the first request with this Idempotency-Key just finished; retry")
+    return Answer(remembered.status_code, remembered.response)
+
+

@@ -1,0 +1,38 @@
+"""An order as its shopper and its merchants read it: plain JSON, remembered for idempotent replays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shopfest.core.money import Money
+from shopfest.orders.model import MerchantOrder, Order, OrderLine
+
+
+def money(amount: Money) -> dict[str, str]:
+    return {"amount": amount.amount, "currency": amount.currency}
+
+
+def receipt(order: Order, *, vouchers: dict[int, list[str]] | None = None,
+            merchant_id: int | None = None) -> dict[str, Any]:
+    """The whole order, or only `merchant_id`'s child when a merchant reads it."""
+    children = [c for c in order.children if merchant_id is None or c.merchant_id == merchant_id]
+    return {
+        "id": order.id, "status": order.status.value, "total": money(order.total),
+        "to_pay": money(order.to_pay), "rate": str(order.pay_rate.rate),
+        "placed_at": order.placed_at.isoformat(),
+        "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+        "children": [_child(c, (vouchers or {}).get(c.id or 0, [])) for c in children],
+    }
+
+
+def _child(child: MerchantOrder, codes: list[str]) -> dict[str, Any]:
+    return {"id": child.id, "merchant_id": child.merchant_id, "status": child.status.value,
+            "total": money(child.total), "settlement": money(child.settlement),
+            "lines": [_line(line) for line in child.lines], "vouchers": codes}
+
+
+def _line(line: OrderLine) -> dict[str, Any]:
+    return {"sku_id": line.sku_id, "product_id": line.product_id, "title": line.title,
+            "fulfilment": line.fulfilment, "qty": line.qty, "unit_price": money(line.unit_price),
+            "total": money(line.total), "flash_sale_id": line.flash_sale_id,
+            "refunded_qty": line.refunded_qty}

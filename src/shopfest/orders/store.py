@@ -1,0 +1,221 @@
+"""Order tables and their repository. Lines live inside their child order, as the merchant sees them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    func,
+    select,
+    text,
+    update,
+)
+
+from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata
+from shopfest.core.money import ExchangeRate, Money
+from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shopper_id", Id, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("pay_currency", String(3), nullable=False),
+    Column("pay_rate", String(40), nullable=False),
+    Column("pay_total_minor", BigInteger, nullable=False),
+    Column("placed_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Index("ix_orders_shopper", "shopper_id", "id"),
+    Index("ix_orders_expiry", "status", "expires_at"),
+)
+
+merchant_orders = Table(
+    "merchant_orders",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=False, index=True),
+    Column("merchant_id", Id, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("settlement_currency", String(3), nullable=False),
+    Column("settlement_minor", BigInteger, nullable=False),
+    Column("lines", JSON, nullable=False),
+    Index("ix_merchant_orders_merchant", "merchant_id", "id"),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_order_id", Id, ForeignKey("merchant_orders.id"), nullable=False, index=True),
+    Column("carrier", String(80), nullable=False),
+    Column("tracking", String(80), nullable=False),
+    Column("shipped_at", UtcDateTime, nullable=False),
+)
+
+vouchers = Table(
+    "vouchers",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("merchant_order_id", Id, ForeignKey("merchant_orders.id"), nullable=False, index=True),
+    Column("sku_id", Id, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+)
+
+
+def _line_json(line: OrderLine) -> dict[str, Any]:
+    return {"sku_id": line.sku_id, "product_id": line.product_id, "title": line.title,
+            "fulfilment": line.fulfilment, "qty": line.qty, "unit_minor": line.unit_price.minor,
+            "total_minor": line.total.minor, "flash_sale_id": line.flash_sale_id,
+            "refunded_qty": line.refunded_qty,
+            "refunded_minor": None if line.refunded is None else line.refunded.minor}
+
+
+def _line(data: dict[str, Any], currency: str) -> OrderLine:
+    refunded = data.get("refunded_minor")
+    return OrderLine(
+        sku_id=data["sku_id"], product_id=data["product_id"], title=data["title"],
+        fulfilment=data["fulfilment"], qty=data["qty"], unit_price=Money(data["unit_minor"], currency),
+        total=Money(data["total_minor"], currency), flash_sale_id=data.get("flash_sale_id"),
+        refunded_qty=data.get("refunded_qty", 0),
+        refunded=None if refunded is None else Money(refunded, currency))
+
+
+def _order_row(order: Order) -> dict[str, Any]:
+    return {"id": order.id, "shopper_id": order.shopper_id, "status": order.status.value,
+            "currency": order.total.currency, "total_minor": order.total.minor,
+            "pay_currency": order.pay_rate.quote, "pay_rate": str(order.pay_rate.rate),
+            "pay_total_minor": order.to_pay.minor, "placed_at": order.placed_at,
+            "expires_at": order.expires_at}
+
+
+def _child_row(order_id: int, child: MerchantOrder) -> dict[str, Any]:
+    return {"id": child.id, "order_id": order_id, "merchant_id": child.merchant_id,
+            "status": child.status.value, "total_minor": child.total.minor,
+            "settlement_currency": child.settlement.currency, "settlement_minor": child.settlement.minor,
+            "lines": [_line_json(line) for line in child.lines]}
+
+
+class OrderStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, placed: Sequence[Order]) -> list[Order]:
+        """Store new orders with consecutive ids; each comes back with its own and its children's."""
+        order_id, child_id = self._next_ids(len(placed), sum(len(o.children) for o in placed))
+        stored: list[Order] = []
+        for o in placed:
+            children = tuple(MerchantOrder(c.merchant_id, c.status, c.lines, c.settlement, child_id + i)
+                             for i, c in enumerate(o.children))
+            stored.append(Order(o.shopper_id, o.status, children, o.placed_at, o.expires_at, o.pay_rate,
+                                order_id))
+            order_id, child_id = order_id + 1, child_id + len(children)
+        bulk_insert(self.conn, orders, [_order_row(o) for o in stored])
+        bulk_insert(self.conn, merchant_orders,
+                    [_child_row(o.id, c) for o in stored for c in o.children if o.id is not None])
+        return stored
+
+    def _next_ids(self, n_orders: int, n_children: int) -> tuple[int, int]:
+        if self.conn.dialect.name == "postgresql":
+            return self._sequence("orders_id_seq", n_orders), self._sequence("merchant_orders_id_seq",
+                                                                              n_children)
+        # SQLite: the batch holds the database's write lock, so max + 1 is ours.
+        last_order = self.conn.scalar(select(func.max(orders.c.id))) or 0
+        last_child = self.conn.scalar(select(func.max(merchant_orders.c.id))) or 0
+        return last_order + 1, last_child + 1
+
+    def _sequence(self, name: str, count: int) -> int:
+        # Consecutive values in one call: move the sequence by `count` under an advisory lock.
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+        last = self.conn.scalar(text(f"SELECT setval('{name}', nextval('{name}') + :c - 1)"),
+                                {"c": count})
+        return int(last) - count + 1
+
+    def get(self, order_id: int, *, lock: bool = False) -> Order | None:
+        found = self.by_ids([order_id], lock=lock)
+        return found[0] if found else None
+
+    def by_ids(self, order_ids: Sequence[int], *, lock: bool = False) -> list[Order]:
+        if not order_ids:
+            return []
+        query = select(orders).where(id_in(orders.c.id, order_ids)).order_by(orders.c.id)
+        if lock and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        rows = self.conn.execute(query).all()
+        child_rows = self.conn.execute(select(merchant_orders).where(
+            id_in(merchant_orders.c.order_id, [r.id for r in rows])).order_by(merchant_orders.c.id))
+        children: dict[int, list[MerchantOrder]] = {}
+        currency = {r.id: r.currency for r in rows}
+        for c in child_rows:
+            children.setdefault(c.order_id, []).append(_child(c, currency[c.order_id]))
+        return [_order(r, tuple(children.get(r.id, []))) for r in rows]
+
+    def of_shopper(self, shopper_id: int, *, after_id: int | None, limit: int) -> list[Order]:
+        query = select(orders.c.id).where(orders.c.shopper_id == shopper_id)
+        if after_id is not None:
+            query = query.where(orders.c.id < after_id)
+        ids = list(self.conn.scalars(query.order_by(orders.c.id.desc()).limit(limit)))
+        return sorted(self.by_ids(ids), key=lambda o: -(o.id or 0))
+
+    def of_merchant(self, merchant_id: int, *, after_id: int | None, limit: int) -> list[Order]:
+        """Orders holding a child of this merchant, newest first."""
+        query = select(merchant_orders.c.order_id).where(merchant_orders.c.merchant_id == merchant_id)
+        if after_id is not None:
+            query = query.where(merchant_orders.c.order_id < after_id)
+        ids = list(self.conn.scalars(query.order_by(merchant_orders.c.order_id.desc()).limit(limit)))
+        return sorted(self.by_ids(ids), key=lambda o: -(o.id or 0))
+
+    def expired(self, now: datetime, *, limit: int) -> list[int]:
+        rows = self.conn.scalars(select(orders.c.id).where(
+            orders.c.status.in_([OrderStatus.AWAITING_PAYMENT.value, OrderStatus.AWAITING_DEPOSIT.value]),
+            orders.c.expires_at <= now).order_by(orders.c.expires_at).limit(limit))
+        return list(rows)
+
+    def save(self, order: Order) -> None:
+        """Write back the states and lines of an order and its children."""
+        self.conn.execute(update(orders).where(orders.c.id == order.id).values(status=order.status.value))
+        for child in order.children:
+            self.conn.execute(update(merchant_orders).where(merchant_orders.c.id == child.id).values(
+                status=child.status.value, lines=[_line_json(line) for line in child.lines]))
+
+    def add_shipment(self, *, merchant_order_id: int, carrier: str, tracking: str, at: datetime) -> None:
+        self.conn.execute(shipments.insert().values(merchant_order_id=merchant_order_id, carrier=carrier,
+                                                    tracking=tracking, shipped_at=at))
+
+    def add_vouchers(self, rows: list[dict[str, Any]]) -> None:
+        bulk_insert(self.conn, vouchers, rows)
+
+    def vouchers_of(self, child_ids: Sequence[int]) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        for r in self.conn.execute(select(vouchers.c.merchant_order_id, vouchers.c.code)
+                                   .where(id_in(vouchers.c.merchant_order_id, child_ids))):
+            found.setdefault(r.merchant_order_id, []).append(r.code)
+        return found
+
+
+def _child(row: Any, currency: str) -> MerchantOrder:
+    return MerchantOrder(merchant_id=row.merchant_id, status=OrderStatus(row.status),
+                         lines=tuple(_line(d, currency) for d in row.lines),
+                         settlement=Money(row.settlement_minor, row.settlement_currency), id=row.id)
+
+
+def _order(row: Any, children: tuple[MerchantOrder, ...]) -> Order:
+    return Order(shopper_id=row.shopper_id, status=OrderStatus(row.status), children=children,
+                 placed_at=row.placed_at, expires_at=row.expires_at,
+                 pay_rate=ExchangeRate(row.currency, row.pay_currency, Decimal(row.pay_rate)), id=row.id)

@@ -1,0 +1,183 @@
+"""Payment use cases: open an intent, charge it, refund an order, apply the gateway's webhooks.
+
+Each runs inside a transaction the caller opened and commits, so the order a payment belongs to
+changes state in that same transaction, through the events emitted here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from shopfest.core.errors import InvalidInput, NotFound
+from shopfest.core.events import DomainEvent
+from shopfest.core.money import Money
+from shopfest.core.uow import UnitOfWork
+from shopfest.payments.model import (
+    AmountChanged,
+    IntentStatus,
+    PaymentIntent,
+    Refund,
+    RefundKeyReused,
+    can_move,
+    refund_plan,
+)
+from shopfest.payments.provider import Provider
+from shopfest.payments.store import PaymentStore
+from shopfest.payments.webhooks import GatewayEvent, read_event, verify
+
+
+@dataclass(frozen=True)
+class PaymentSucceeded(DomainEvent):
+    order_id: int
+    intent_id: int
+    purpose: str
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class PaymentFailed(DomainEvent):
+    order_id: int
+    intent_id: int
+    purpose: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RefundPaid(DomainEvent):
+    order_id: int
+    intent_id: int
+    amount_minor: int
+    currency: str
+    refund_key: str
+
+
+_STATUS_OF_EVENT = {
+    "payment.processing": IntentStatus.PROCESSING,
+    "payment.succeeded": IntentStatus.SUCCEEDED,
+    "payment.failed": IntentStatus.FAILED,
+}
+
+
+def intent_ref(intent_id: int) -> str:
+    """The key a gateway charges an intent under, the same on every attempt."""
+    return f"shopfest-pi-{intent_id}"
+
+
+def open_intent(uow: UnitOfWork, *, order_id: int, purpose: str, amount: Money) -> PaymentIntent:
+    """One intent per order and purpose; opening it again answers the same one.
+
+    Raises AmountChanged, InvalidInput.
+    """
+    store = PaymentStore(uow.conn)
+    existing = store.for_purpose(order_id, purpose)
+    if existing is None:
+        fresh = PaymentIntent(None, order_id, purpose, amount, IntentStatus.REQUIRES_PAYMENT,
+                              provider="", provider_ref=None)
+        return store.add(fresh, now=uow.clock.now())
+    if existing.amount != amount:
+        raise AmountChanged(f"the {purpose} payment of order {order_id} is for {existing.amount}",
+                            intent_id=existing.id, amount=existing.amount.amount)
+    return existing
+
+
+def charge(uow: UnitOfWork, provider: Provider, *, intent_id: int, method: str) -> PaymentIntent:
+    """Charge an intent through `provider` with `method`; a paid intent is never charged again.
+
+    Raises NotFound, AlreadyPaid, IllegalPaymentTransition (a charge in flight), InvalidInput.
+    """
+    store = PaymentStore(uow.conn)
+    intent = _get(store, intent_id)
+    intent.check_chargeable()
+    outcome = provider.charge(intent_ref=intent_ref(intent_id), amount=intent.amount, method=method)
+    attempted = replace(intent, provider=provider.name, provider_ref=outcome.provider_ref,
+                        method=method).attempted(outcome.status)
+    store.save(attempted, now=uow.clock.now())
+    _announce(uow, attempted, outcome.status, reason=outcome.reason)
+    return attempted
+
+
+def _get(store: PaymentStore, intent_id: int) -> PaymentIntent:
+    intent = store.get(intent_id, lock=True)
+    if intent is None:
+        raise NotFound(f"no payment {intent_id}", intent_id=intent_id)
+    return intent
+
+
+def _announce(uow: UnitOfWork, intent: PaymentIntent, status: IntentStatus, *, reason: str | None) -> None:
+    assert intent.id is not None
+    if status is IntentStatus.SUCCEEDED:
+        uow.emit(PaymentSucceeded(intent.order_id, intent.id, intent.purpose, intent.amount.minor,
+                                  intent.amount.currency))
+    elif status is IntentStatus.FAILED:
+        uow.emit(PaymentFailed(intent.order_id, intent.id, intent.purpose,
+                               reason or "declined by the gateway"))
+
+
+def refund(uow: UnitOfWork, provider: Provider, *, order_id: int, amount: Money, refund_key: str) -> int:
+    """Pay back `amount` of an order, balance first, then deposit, then full; each refund_key pays once.
+
+    Raises InvalidAmount, RefundExceedsPayment, RefundKeyReused, InvalidInput.
+    """
+    store = PaymentStore(uow.conn)
+    intents = store.of_order(order_id, lock=True)
+    done = store.refunds_by_key(refund_key)
+    if done:
+        return _repeated(done, intents, amount)
+    plan = refund_plan(intents, amount)
+    for intent, _ in plan:
+        if intent.provider != provider.name:
+            raise InvalidInput(f"payment {intent.id} was charged through {intent.provider!r}",
+                               intent_id=intent.id, provider=intent.provider)
+    now = uow.clock.now()
+    for intent, part in plan:
+        assert intent.id is not None and intent.provider_ref is not None
+        refund_ref = provider.refund(provider_ref=intent.provider_ref, amount=part,
+                                     refund_key=f"{refund_key}:{intent.id}")
+        store.save(intent.refunded(part), now=now)
+        store.add_refund(Refund(intent.id, refund_key, part, refund_ref), now=now)
+        uow.emit(RefundPaid(order_id, intent.id, part.minor, part.currency, refund_key))
+    return amount.minor
+
+
+def _repeated(done: list[Refund], intents: list[PaymentIntent], amount: Money) -> int:
+    ours = {i.id for i in intents}
+    paid = Money(sum(r.amount.minor for r in done), done[0].amount.currency)
+    if paid != amount or any(r.intent_id not in ours for r in done):
+        raise RefundKeyReused(f"refund key {done[0].refund_key!r} paid back {paid} already",
+                              refund_key=done[0].refund_key)
+    return paid.minor
+
+
+def receive_webhook(uow: UnitOfWork, *, body: bytes, signature: str, secret: str) -> bool:
+    """Apply a signed gateway event once (False if seen before); one a later event overtook only records.
+
+    Raises BadSignature, InvalidInput, NotFound (a payment this platform never charged).
+    """
+    now = uow.clock.now()
+    event = read_event(verify(body, signature, secret=secret, now=int(now.timestamp())))
+    store = PaymentStore(uow.conn)
+    intent = store.by_provider_ref(event.provider_ref, lock=True)
+    if intent is None:
+        raise NotFound(f"no payment {event.provider_ref!r}", provider_ref=event.provider_ref)
+    _check_amount(intent, event)
+    assert intent.id is not None
+    if not store.record_event(event.id, intent_id=intent.id, event_type=event.type, at=now):
+        return False
+    status = _STATUS_OF_EVENT.get(event.type)
+    if status is not None and can_move(intent.status, status):
+        moved = intent.moved_to(status)
+        store.save(moved, now=now)
+        _announce(uow, moved, status, reason=event.reason)
+    return True
+
+
+def _check_amount(intent: PaymentIntent, event: GatewayEvent) -> None:
+    if event.type in _STATUS_OF_EVENT and event.amount != intent.amount:
+        raise InvalidInput(f"the event is for {event.amount}, the payment for {intent.amount}",
+                           event_id=event.id)
+
+
+def intents_of(uow: UnitOfWork, order_id: int) -> list[PaymentIntent]:
+    """An order's payment intents, oldest first."""
+    return PaymentStore(uow.conn).of_order(order_id)

@@ -1,0 +1,148 @@
+"""Payment tables and their repository: intents, the webhook events applied, the refunds paid."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    ForeignKey,
+    Select,
+    String,
+    Table,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from shopfest.core.db import Id, UtcDateTime, metadata
+from shopfest.core.money import Money
+from shopfest.payments.model import IntentStatus, PaymentIntent, Refund
+
+payment_intents = Table(
+    "payment_intents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("provider", String(40), nullable=False),
+    Column("provider_ref", String(120), nullable=True, unique=True),
+    Column("method", String(40), nullable=True),
+    Column("refunded_minor", BigInteger, nullable=False, default=0),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("order_id", "purpose"),
+    # The last guard of the rule the model keeps: never refund more than was paid.
+    CheckConstraint("amount_minor > 0 AND refunded_minor >= 0 AND refunded_minor <= amount_minor",
+                    name="refund_within_payment"),
+)
+
+# One row per gateway event applied: the primary key makes applying a repeated event a no-op.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("event_id", String(80), primary_key=True),
+    Column("intent_id", Id, ForeignKey("payment_intents.id"), nullable=False, index=True),
+    Column("type", String(40), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+# One row per intent a refund touched; a refund spread over balance and deposit has two rows
+# with the same refund_key, hence unique per (refund_key, intent).
+payment_refunds = Table(
+    "payment_refunds",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("intent_id", Id, ForeignKey("payment_intents.id"), nullable=False, index=True),
+    Column("refund_key", String(120), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("provider_ref", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("refund_key", "intent_id"),
+    CheckConstraint("amount_minor > 0", name="refund_above_zero"),
+)
+
+
+class PaymentStore:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _locked(self, query: Select[Any]) -> Select[Any]:
+        # SQLite already holds the whole database's write lock (BEGIN IMMEDIATE).
+        return query.with_for_update() if self.conn.dialect.name == "postgresql" else query
+
+    def add(self, intent: PaymentIntent, *, now: datetime) -> PaymentIntent:
+        new_id = self.conn.execute(insert(payment_intents).values(
+            order_id=intent.order_id, purpose=intent.purpose, created_at=now, **_columns(intent, now),
+        )).inserted_primary_key
+        assert new_id is not None
+        return replace(intent, id=new_id[0])
+
+    def save(self, intent: PaymentIntent, *, now: datetime) -> None:
+        self.conn.execute(update(payment_intents).where(payment_intents.c.id == intent.id)
+                          .values(**_columns(intent, now)))
+
+    def get(self, intent_id: int, *, lock: bool = False) -> PaymentIntent | None:
+        query = select(payment_intents).where(payment_intents.c.id == intent_id)
+        row = self.conn.execute(self._locked(query) if lock else query).one_or_none()
+        return _intent(row) if row else None
+
+    def for_purpose(self, order_id: int, purpose: str) -> PaymentIntent | None:
+        row = self.conn.execute(select(payment_intents).where(
+            payment_intents.c.order_id == order_id, payment_intents.c.purpose == purpose)).one_or_none()
+        return _intent(row) if row else None
+
+    def by_provider_ref(self, provider_ref: str, *, lock: bool = False) -> PaymentIntent | None:
+        query = select(payment_intents).where(payment_intents.c.provider_ref == provider_ref)
+        row = self.conn.execute(self._locked(query) if lock else query).one_or_none()
+        return _intent(row) if row else None
+
+    def of_order(self, order_id: int, *, lock: bool = False) -> list[PaymentIntent]:
+        query = (select(payment_intents).where(payment_intents.c.order_id == order_id)
+                 .order_by(payment_intents.c.id))
+        return [_intent(r) for r in self.conn.execute(self._locked(query) if lock else query)]
+
+    def record_event(self, event_id: str, *, intent_id: int, event_type: str, at: datetime) -> bool:
+        """Note a gateway event as applied; False if it was noted before."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        statement = dialect.insert(payment_events).values(
+            event_id=event_id, intent_id=intent_id, type=event_type, received_at=at,
+        ).on_conflict_do_nothing(index_elements=["event_id"]).returning(payment_events.c.event_id)
+        # RETURNING, not rowcount: psycopg reports -1 rows for an INSERT here.
+        return self.conn.execute(statement).first() is not None
+
+    def refunds_by_key(self, refund_key: str) -> list[Refund]:
+        rows = self.conn.execute(select(payment_refunds).where(payment_refunds.c.refund_key == refund_key)
+                                 .order_by(payment_refunds.c.id))
+        return [Refund(r.intent_id, r.refund_key, Money(r.amount_minor, r.currency), r.provider_ref)
+                for r in rows]
+
+    def add_refund(self, refund: Refund, *, now: datetime) -> None:
+        self.conn.execute(insert(payment_refunds).values(
+            intent_id=refund.intent_id, refund_key=refund.refund_key, amount_minor=refund.amount.minor,
+            currency=refund.amount.currency, provider_ref=refund.refund_ref, created_at=now))
+
+
+def _columns(intent: PaymentIntent, now: datetime) -> dict[str, Any]:
+    return {"amount_minor": intent.amount.minor, "currency": intent.amount.currency,
+            "status": intent.status.value, "provider": intent.provider,
+            "provider_ref": intent.provider_ref, "method": intent.method,
+            "refunded_minor": intent.refunded_minor, "updated_at": now}
+
+
+def _intent(r: Any) -> PaymentIntent:
+    return PaymentIntent(id=r.id, order_id=r.order_id, purpose=r.purpose,
+                         amount=Money(r.amount_minor, r.currency), status=IntentStatus(r.status),
+                         provider=r.provider, provider_ref=r.provider_ref,
+                         refunded_minor=r.refunded_minor, method=r.method)
