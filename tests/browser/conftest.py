@@ -12,15 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser.harness import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    EVE_OF_ELEVEN_ELEVEN,
-    Shopper,
-    running_server,
-    server_env,
-    shopfest,
-)
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, EVE_OF_ELEVEN_ELEVEN, Shopper
+from tests.servers import running_server, server_env, shopfest
 
 
 @pytest.fixture(scope="session")

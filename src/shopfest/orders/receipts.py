@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from shopfest.core.money import Money
 from shopfest.orders.model import MerchantOrder, Order, OrderLine
 
 
+@lru_cache(maxsize=4096)
 def money(amount: Money) -> dict[str, str]:
+    """Shared between receipts: treat it as read-only."""
     return {"amount": amount.amount, "currency": amount.currency}
 
 
@@ -28,7 +31,13 @@ def receipt(order: Order, *, vouchers: dict[int, list[str]] | None = None,
 def _child(child: MerchantOrder, codes: list[str]) -> dict[str, Any]:
     return {"id": child.id, "merchant_id": child.merchant_id, "status": child.status.value,
             "total": money(child.total), "settlement": money(child.settlement),
-            "lines": [_line(line) for line in child.lines], "vouchers": codes}
+            "lines": _lines(child.lines), "vouchers": codes}
+
+
+@lru_cache(maxsize=4096)
+def _lines(lines: tuple[OrderLine, ...]) -> list[dict[str, Any]]:
+    # At the peak thousands of orders hold the very same lines: write them out once.
+    return [_line(line) for line in lines]
 
 
 def _line(line: OrderLine) -> dict[str, Any]:

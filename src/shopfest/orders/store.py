@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +80,12 @@ vouchers = Table(
 )
 
 
+@lru_cache(maxsize=4096)
+def _lines_json(lines: tuple[OrderLine, ...]) -> list[dict[str, Any]]:
+    # At the peak thousands of orders hold the very same lines: write them out once.
+    return [_line_json(line) for line in lines]
+
+
 def _line_json(line: OrderLine) -> dict[str, Any]:
     return {"sku_id": line.sku_id, "product_id": line.product_id, "title": line.title,
             "fulfilment": line.fulfilment, "qty": line.qty, "unit_minor": line.unit_price.minor,
@@ -109,7 +116,7 @@ def _child_row(order_id: int, child: MerchantOrder) -> dict[str, Any]:
     return {"id": child.id, "order_id": order_id, "merchant_id": child.merchant_id,
             "status": child.status.value, "total_minor": child.total.minor,
             "settlement_currency": child.settlement.currency, "settlement_minor": child.settlement.minor,
-            "lines": [_line_json(line) for line in child.lines]}
+            "lines": _lines_json(child.lines)}
 
 
 class OrderStore:
@@ -192,7 +199,7 @@ class OrderStore:
         self.conn.execute(update(orders).where(orders.c.id == order.id).values(status=order.status.value))
         for child in order.children:
             self.conn.execute(update(merchant_orders).where(merchant_orders.c.id == child.id).values(
-                status=child.status.value, lines=[_line_json(line) for line in child.lines]))
+                status=child.status.value, lines=_lines_json(child.lines)))
 
     def add_shipment(self, *, merchant_order_id: int, carrier: str, tracking: str, at: datetime) -> None:
         self.conn.execute(shipments.insert().values(merchant_order_id=merchant_order_id, carrier=carrier,
