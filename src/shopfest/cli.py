@@ -274,17 +274,24 @@ def bench_flash_sale(
     backend: Annotated[str, typer.Option(help="sqlite, postgresql or both")] = "both",
     pg_url: Annotated[str | None, typer.Option(
         help="an empty PostgreSQL database; default: a private server started for the run")] = None,
+    http: Annotated[bool, typer.Option("--http/--no-http", help="also burst over HTTP (needs wrk)")] = True,
+    seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """The midnight burst on one hot SKU, in process: the naive design, then the hot path."""
+    """The midnight burst on one hot SKU: the naive design, then the hot path, in process; then
+    over HTTP against `shopfest serve`, with GET /healthz on the same server as the baseline."""
     import json
     from dataclasses import asdict
 
     from shopfest.bench import catalog as places
     from shopfest.bench import flash_sale as bench
+    from shopfest.bench import http_burst
     from shopfest.bench.measure import machine
     if backend not in ("sqlite", "postgresql", "both"):
         console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
+        raise typer.Exit(2)
+    if http and (missing := http_burst.wrk_missing()):
+        console.print(f"[red]error:[/red] {missing}; or pass --no-http")
         raise typer.Exit(2)
     results: list[dict[str, Any]] = []
     for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
@@ -294,9 +301,11 @@ def bench_flash_sale(
             naive = bench.naive(runtime, units=units, attempts=attempts)
             hot = bench.hot_path(runtime, units=units, attempts=attempts)
             runtime.checkout.close()
+            over_http = asdict(http_burst.over_http(runtime, url, seconds=seconds)) if http else None
             runtime.engine.dispose()
         ratio = round(hot.orders_per_second / naive.orders_per_second, 1)
-        results.append({"backend": name, "naive": asdict(naive), "hot_path": asdict(hot), "ratio": ratio})
+        results.append({"backend": name, "naive": asdict(naive), "hot_path": asdict(hot), "ratio": ratio,
+                        "http": over_http})
     if as_json:
         report = {"scenario": "flash-sale", "machine": machine(), "units": units, "attempts": attempts,
                   "results": results}
@@ -308,17 +317,32 @@ def bench_flash_sale(
 def _print_flash_sale_report(results: list[dict[str, Any]]) -> None:
     from rich.table import Table
     table = Table(title="flash sale on one hot SKU (in process, durable commits)")
-    for column in ("backend", "design", "attempts", "accepted", "sold", "oversold", "orders/s",
-                   "p50 ms", "p99 ms"):
+    for column in ("backend", "design", "attempts", "accepted", "sold", "oversold", "sold out s",
+                   "orders/s", "p50 ms", "p99 ms"):
         table.add_column(column, justify="right")
     for r in results:
         for key in ("naive", "hot_path"):
             d = r[key]
             table.add_row(r["backend"], d["design"], f"{d['attempts']:,}", f"{d['accepted']:,}",
-                          f"{d['units_sold']:,}", str(d["oversold"]), f"{d['orders_per_second']:,.0f}",
-                          f"{d['latency']['p50_ms']:.2f}", f"{d['latency']['p99_ms']:.2f}")
-        table.add_row(r["backend"], "hot / naive", "", "", "", "", f"x{r['ratio']}", "", "")
+                          f"{d['units_sold']:,}", str(d["oversold"]), f"{d['sell_out_seconds']:.2f}",
+                          f"{d['orders_per_second']:,.0f}", f"{d['latency']['p50_ms']:.2f}",
+                          f"{d['latency']['p99_ms']:.2f}")
+        table.add_row(r["backend"], "hot / naive", "", "", "", "", "", f"x{r['ratio']}", "", "")
     Console().print(table)
+    http = Table(title="over HTTP: one `shopfest serve` worker, wrk as the shoppers")
+    for column in ("backend", "path", "connections", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx"):
+        http.add_column(column, justify="right")
+    for r in results:
+        if r["http"] is None:
+            continue
+        for key in ("healthz", "orders"):
+            d = r["http"][key]
+            http.add_row(r["backend"], d["path"], str(r["http"]["connections"]), f"{d['requests']:,}",
+                         f"{d['requests_per_second']:,.0f}", f"{d['p50_ms']:.1f}", f"{d['p99_ms']:.1f}",
+                         str(d["not_2xx"]))
+        ratio = f"x{r['http']['ratio_to_healthz']}"
+        http.add_row(r["backend"], "orders / healthz", "", "", ratio, "", "", "")
+    Console().print(http)
 
 
 def _safe(url: str) -> str:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from shopfest.core.actor import Actor
 from shopfest.core.clock import Clock
@@ -35,6 +37,31 @@ class Ports:
     actor_for_session: Callable[[UnitOfWork, str], Actor]
 
 
+class SignedIn:
+    """Bearer tokens this process resolved in the last few seconds: at the peak a shopper's every
+    request would otherwise read the token tables. Signing out here forgets at once; elsewhere a
+    token lives on in this memory for at most `ttl` seconds, of real time and of festival time."""
+
+    def __init__(self, *, ttl: float = 5.0, size: int = 100_000) -> None:
+        self._ttl = ttl
+        self._size = size
+        self._actors: dict[str, tuple[float, datetime, Actor]] = {}
+
+    def get(self, secret: str, *, now: datetime) -> Actor | None:
+        found = self._actors.get(secret)
+        if found is None or found[0] < time.monotonic() or not now < found[1]:
+            return None
+        return found[2]
+
+    def put(self, secret: str, actor: Actor, *, now: datetime) -> None:
+        if len(self._actors) >= self._size:
+            self._actors.clear()
+        self._actors[secret] = (time.monotonic() + self._ttl, now + timedelta(seconds=self._ttl), actor)
+
+    def forget(self, secret: str) -> None:
+        self._actors.pop(secret, None)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -45,6 +72,7 @@ class Runtime:
     gate: StockGate
     provider: Provider
     checkout: Checkout
+    signed_in: SignedIn = field(default_factory=SignedIn)
 
     def uow(self, *, read_only: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only)
@@ -74,17 +102,21 @@ ReadUowDep = Annotated[UnitOfWork, Depends(get_read_uow)]
 bearer_scheme = HTTPBearer(auto_error=False, description="a token from POST /api/v1/auth/token")
 
 
-def optional_actor(
-    request: Request, runtime: RuntimeDep,
-    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
-) -> Actor | None:
-    """The actor behind the bearer token, or the pages' session cookie; None when anonymous."""
+def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization")
-    if header:
-        scheme, _, secret = header.partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
-            raise Unauthenticated("use an `Authorization: Bearer <token>` header")
-        return runtime.ports.actor_for_token(runtime.uow(read_only=True), secret.strip())
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("use an `Authorization: Bearer <token>` header")
+    return secret.strip()
+
+
+def actor_of(request: Request, runtime: Runtime) -> Actor | None:
+    """The actor behind the bearer token, or the pages' session cookie; None when anonymous."""
+    secret = _bearer(request)
+    if secret is not None:
+        return runtime.ports.actor_for_token(runtime.uow(read_only=True), secret)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         try:
@@ -92,6 +124,23 @@ def optional_actor(
         except Unauthenticated:
             return None
     return None
+
+
+async def optional_actor(
+    request: Request, runtime: RuntimeDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Actor | None:
+    """`actor_of`, with the bearer tokens of the last few seconds remembered (see SignedIn)."""
+    secret = _bearer(request)
+    if secret is None:
+        return await run_in_threadpool(actor_of, request, runtime)
+    now = runtime.clock.now()
+    actor = runtime.signed_in.get(secret, now=now)
+    if actor is None:
+        actor = await run_in_threadpool(actor_of, request, runtime)
+        if actor is not None:
+            runtime.signed_in.put(secret, actor, now=now)
+    return actor
 
 
 MaybeActor = Annotated[Actor | None, Depends(optional_actor)]

@@ -13,7 +13,8 @@ from shopfest.core.errors import InvalidInput
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///shopfest.db"
-    redis_url: str | None = None
+    redis_url: str | None = None  # stock counters live there when set
+    redis_prefix: str = "shopfest:"  # the start of every key ShopFest writes to that Redis
     clock: str | None = None  # an ISO instant the festival clock starts at
     clock_speed: float = 1.0  # how fast that clock runs; 0 stands still
     clock_anchor: float | None = None  # the real unix time at which it started
@@ -30,6 +31,7 @@ class Settings:
             return cls(
                 database_url=env.get("SHOPFEST_DATABASE_URL", cls.database_url),
                 redis_url=env.get("SHOPFEST_REDIS_URL") or None,
+                redis_prefix=env.get("SHOPFEST_REDIS_PREFIX", cls.redis_prefix),
                 clock=env.get("SHOPFEST_CLOCK") or None,
                 clock_speed=float(env.get("SHOPFEST_CLOCK_SPEED", "1")),
                 clock_anchor=float(env["SHOPFEST_CLOCK_ANCHOR"])

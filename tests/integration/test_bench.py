@@ -25,3 +25,17 @@ def test_the_catalog_benchmark_reports_search_and_its_baseline() -> None:
 def test_an_unknown_backend_is_refused() -> None:
     result = CliRunner().invoke(app, ["bench", "catalog", "--backend", "oracle"])
     assert result.exit_code == 2 and "sqlite, postgresql or both" in result.output
+
+
+def test_the_flash_sale_benchmark_sells_exactly_the_units_in_both_designs() -> None:
+    result = CliRunner().invoke(app, [
+        "bench", "flash-sale", "--units", "200", "--attempts", "500", "--backend", "sqlite", "--no-http",
+        "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    (sqlite,) = report["results"]
+    for design in ("naive", "hot_path"):
+        figures = sqlite[design]
+        assert figures["attempts"] == 500 and figures["accepted"] == 200
+        assert figures["units_sold"] == 200 and figures["oversold"] == 0
+        assert figures["latency"]["count"] == 500

@@ -15,6 +15,7 @@ from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore, flash_sales
 from shopfest.orders.model import OrderStatus
 from shopfest.orders.store import merchant_orders, orders
+from shopfest.settings import Settings
 from tests.servers import start_server
 
 SHOPPERS = 6
@@ -59,13 +60,16 @@ def burst_until_killed(base_url: str, tokens: list[str], sku_id: int, *, kill_af
     return acknowledged
 
 
-def test_a_killed_server_keeps_every_acknowledged_order(runtime: Runtime, database_url: str,
+def test_a_killed_server_keeps_every_acknowledged_order(hot_runtime: Runtime, store_settings: Settings,
                                                         tmp_path: Path) -> None:
+    runtime, database_url = hot_runtime, store_settings.database_url
+    env = {"SHOPFEST_REDIS_URL": store_settings.redis_url or "",
+           "SHOPFEST_REDIS_PREFIX": store_settings.redis_prefix}
     # given a flash sale of 400 units, 40 per shopper, and a server taking a burst of orders
     item = hot_item(runtime, stock=500, flash_quantity=400, per_shopper_limit=40)
     tokens = shopper_tokens(runtime)
     clock = runtime.clock.now().isoformat()
-    server = start_server(database_url, clock=clock, log_dir=tmp_path)
+    server = start_server(database_url, clock=clock, log_dir=tmp_path, env=env)
     kill = threading.Event()
     killer = threading.Thread(target=lambda: kill.wait(120) and server.kill())
     killer.start()
@@ -74,7 +78,7 @@ def test_a_killed_server_keeps_every_acknowledged_order(runtime: Runtime, databa
     killer.join()
     assert len(acknowledged) >= 60
     # then, restarted, it still has every order it acknowledged
-    again = start_server(database_url, clock=clock, log_dir=tmp_path)
+    again = start_server(database_url, clock=clock, log_dir=tmp_path, env=env)
     try:
         with httpx.Client(base_url=again.base_url, timeout=10) as http:
             for order_id, token in acknowledged:

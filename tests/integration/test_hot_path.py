@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import multiprocessing
+import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
 
 from shopfest.app import make_runtime
+from shopfest.core.clock import SetClock
 from shopfest.core.errors import DomainError
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
@@ -17,6 +20,7 @@ from shopfest.inventory.store import InventoryStore, flash_buyers, flash_sales
 from shopfest.orders.checkout import PlaceOrder, check_lines
 from shopfest.orders.store import merchant_orders, orders
 from shopfest.settings import Settings
+from tests.conftest import FESTIVAL_EVE, _truncate_all
 
 
 def place(runtime: Runtime, shopper_id: int, sku_id: int, qty: int = 1) -> str:
@@ -40,7 +44,9 @@ def sold_and_held(runtime: Runtime, sku_id: int, flash_sale_id: int | None) -> d
             "orders": count}
 
 
-def test_a_burst_of_threads_sells_exactly_the_flash_quantity_and_holds_the_limit(runtime: Runtime) -> None:
+def test_a_burst_of_threads_sells_exactly_the_flash_quantity_and_holds_the_limit(
+        hot_runtime: Runtime) -> None:
+    runtime = hot_runtime
     # given 40 flash units, at most 2 per shopper, and 800 attempts on 16 threads by 100 shoppers
     # who each try 8 times in a row
     item = hot_item(runtime, stock=50, flash_quantity=40, per_shopper_limit=2)
@@ -59,29 +65,35 @@ def test_a_burst_of_threads_sells_exactly_the_flash_quantity_and_holds_the_limit
     assert runtime.checkout.batches < len(attempts)
 
 
-def _burst(url: str, sku_id: int, first_shopper: int, attempts: int) -> list[str]:
-    runtime = make_runtime(Settings(database_url=url, pool_size=4))
+def _burst(settings: Settings, sku_id: int, attempts: int) -> list[str]:
+    # The test's festival clock, standing still, so the flash sale is on in every process.
+    runtime = make_runtime(replace(settings, clock=FESTIVAL_EVE.isoformat(), clock_speed=0))
     try:
         with ThreadPoolExecutor(8) as pool:
-            return list(pool.map(lambda n: place(runtime, first_shopper + n % 50, sku_id), range(attempts)))
+            return list(pool.map(lambda n: place(runtime, 2000 + n % 20, sku_id), range(attempts)))
     finally:
         runtime.checkout.close()
         runtime.engine.dispose()
 
 
-def test_processes_racing_on_one_sku_never_oversell(runtime: Runtime, database_url: str) -> None:
-    # given 60 units on hand and no flash sale, four processes each try 50 orders of one unit
-    item = hot_item(runtime, stock=60)
+def test_processes_racing_on_one_flash_sale_sell_exactly_its_units(
+        hot_runtime: Runtime, store_settings: Settings) -> None:
+    runtime = hot_runtime
+    # given 30 flash units of 100 on hand, at most 2 per shopper, and four processes in which the
+    # same 20 shoppers try 200 times in all
+    item = hot_item(runtime, stock=100, flash_quantity=30, per_shopper_limit=2)
     context = multiprocessing.get_context("spawn")
     with context.Pool(4) as pool:
-        results = [pool.apply_async(_burst, (database_url, item.sku_id, 100 * p, 50)) for p in range(4)]
+        results = [pool.apply_async(_burst, (store_settings, item.sku_id, 50)) for _ in range(4)]
         told = [code for r in results for code in r.get(timeout=120)]
-    # then exactly the 60 units are reserved and every other attempt heard "sold out"
-    figures = sold_and_held(runtime, item.sku_id, None)
-    assert told.count("ok") == 60 and told.count(SoldOut.code) == 140
-    assert figures["units_in_orders"] == 60 and figures["orders"] == 60
+    # then exactly the 30 flash units are reserved, in 30 orders, nobody holding more than 2
+    figures = sold_and_held(runtime, item.sku_id, item.flash_sale_id)
+    assert told.count("ok") == 30 and figures["orders"] == 30
+    assert figures["units_in_orders"] == 30 and figures["flash_taken"] == 30
+    assert figures["most_held"] == 2
+    assert told.count(SoldOut.code) + told.count(LimitExceeded.code) == 170
     level = figures["level"]
-    assert level.reserved == 60 and level.available == 0  # type: ignore[attr-defined]
+    assert level.reserved == 30 and level.reserved + level.sold <= level.on_hand  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("qty", [0, 10**9])
@@ -97,3 +109,29 @@ def test_five_orders_for_three_units_get_three_accepted(runtime: Runtime) -> Non
     futures = [runtime.checkout.place(PlaceOrder(7, ((item.sku_id, 1),))) for _ in range(5)]
     wait(futures, timeout=30)
     assert sum(1 for f in futures if f.exception() is None) == 3
+
+
+def test_redis_that_lost_its_counters_reloads_them_from_the_rows(
+        postgres_url: str, redis_url: str, clock: SetClock) -> None:
+    # given PostgreSQL with Redis counters, and 10 flash units of which 4 are sold
+    import redis
+
+    _truncate_all(postgres_url)
+    prefix = f"shopfest-test-{uuid.uuid4().hex}:"
+    settings = Settings(database_url=postgres_url, redis_url=redis_url, redis_prefix=prefix, pool_size=4)
+    runtime = make_runtime(settings, clock=clock)
+    try:
+        item = hot_item(runtime, stock=20, flash_quantity=10, per_shopper_limit=3)
+        assert [place(runtime, 1, item.sku_id, 2), place(runtime, 2, item.sku_id, 2)] == ["ok", "ok"]
+        counters = redis.Redis.from_url(redis_url)
+        assert counters.get(f"{prefix}stock:{item.sku_id}") == b"16"
+        # when Redis forgets every counter (a restart without persistence)
+        counters.delete(*counters.keys(f"{prefix}*"))
+        # then the next orders see the rows: 6 flash units left, shopper 1 may take only 1 more
+        assert place(runtime, 1, item.sku_id, 2) == LimitExceeded.code
+        assert place(runtime, 1, item.sku_id, 1) == "ok"
+        assert [place(runtime, 3, item.sku_id, 3), place(runtime, 4, item.sku_id, 3)] == ["ok", SoldOut.code]
+        assert sold_and_held(runtime, item.sku_id, item.flash_sale_id)["flash_taken"] == 8
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()

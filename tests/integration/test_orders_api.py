@@ -14,6 +14,8 @@ from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
+from shopfest.payments import service as payments
+from shopfest.payments.webhooks import event_body, sign
 from tests.integration.helpers import bearer, token_for
 
 
@@ -138,7 +140,7 @@ def test_cancelling_releases_and_a_cancelled_order_cannot_be_paid(
 def test_an_order_past_its_expiry_is_swept_and_cannot_be_paid(client: TestClient, runtime: Runtime) -> None:
     from datetime import timedelta
 
-    from shopfest.orders.service import release_expired
+    from shopfest.orders.service import release_lapsed
 
     phone = hot_item(runtime, stock=5)
     ann = shopper(client, runtime, "ann")
@@ -146,7 +148,7 @@ def test_an_order_past_its_expiry_is_swept_and_cannot_be_paid(client: TestClient
     runtime.clock.set(runtime.clock.now() + timedelta(minutes=16))  # type: ignore[attr-defined]
     pay = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_ok"}, headers=ann)
     assert pay.status_code == 409 and pay.json()["type"].endswith("/order-expired")
-    assert release_expired(runtime.uow(), runtime.gate) == 1
+    assert release_lapsed(runtime.uow(), runtime.gate) == 1
     assert stock(runtime, phone.sku_id) == (5, 0, 0)
     assert client.get(f"/api/v1/orders/{placed['id']}", headers=ann).json()["status"] == "cancelled"
 
@@ -183,3 +185,124 @@ def test_nobody_touches_another_shoppers_order(client: TestClient, runtime: Runt
     assert stock(runtime, phone.sku_id) == (5, 1, 0)
     assert client.get("/api/v1/orders", headers=bob).json()["data"] == []
     assert [o["id"] for o in client.get("/api/v1/orders", headers=ann).json()["data"]] == [placed["id"]]
+
+
+def intents(runtime: Runtime, order_id: int) -> list[Any]:
+    with runtime.uow() as uow:
+        return payments.intents_of(uow, order_id)
+
+
+def webhook(client: TestClient, runtime: Runtime, body: bytes, *, secret: str | None = None) -> Any:
+    signature = sign(body, secret=secret or runtime.settings.webhook_secret,
+                     at=int(runtime.clock.now().timestamp()))
+    return client.post("/api/v1/payments/webhooks/sandbox", content=body,
+                       headers={"Shopfest-Signature": signature, "Content-Type": "application/json"})
+
+
+def test_a_delayed_payment_is_paid_by_its_webhook_once_however_often_it_arrives(
+        client: TestClient, runtime: Runtime) -> None:
+    # given an order paid with a method the gateway settles later
+    phone = hot_item(runtime, stock=5)
+    ann = shopper(client, runtime, "ann")
+    runtime.provider.delay_seconds = 3600  # type: ignore[attr-defined]  # the test delivers it
+    placed = order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}]).json()
+    pending = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_delay"}, headers=ann)
+    assert pending.status_code == 200 and pending.json()["status"] == "awaiting_payment"
+    assert stock(runtime, phone.sku_id) == (5, 1, 0)
+    (intent,) = intents(runtime, placed["id"])
+    success = event_body("payment.succeeded", provider_ref=intent.provider_ref or "", amount=intent.amount,
+                         created=2)
+    late_processing = event_body("payment.processing", provider_ref=intent.provider_ref or "",
+                                 amount=intent.amount, created=1)
+    # when its success arrives twice, and an older "processing" event after it
+    assert webhook(client, runtime, success).json() == {"applied": True}
+    assert webhook(client, runtime, success).json() == {"applied": False}
+    assert webhook(client, runtime, late_processing).status_code == 200
+    # then the order is paid once: one unit sold, nothing else moved
+    assert client.get(f"/api/v1/orders/{placed['id']}", headers=ann).json()["status"] == "paid"
+    assert stock(runtime, phone.sku_id) == (5, 0, 1)
+
+
+def test_a_webhook_with_a_bad_signature_changes_nothing(client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=5)
+    ann = shopper(client, runtime, "ann")
+    runtime.provider.delay_seconds = 3600  # type: ignore[attr-defined]
+    placed = order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}]).json()
+    client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_delay"}, headers=ann)
+    (intent,) = intents(runtime, placed["id"])
+    forged = event_body("payment.succeeded", provider_ref=intent.provider_ref or "", amount=intent.amount,
+                        created=2)
+    refused = webhook(client, runtime, forged, secret="not-the-secret")
+    assert refused.status_code == 401 and refused.json()["type"].endswith("/bad-signature")
+    assert client.get(f"/api/v1/orders/{placed['id']}", headers=ann).json()["status"] == "awaiting_payment"
+    assert stock(runtime, phone.sku_id) == (5, 1, 0)
+
+
+def test_a_declined_payment_leaves_the_order_unpaid_and_a_retry_can_pay(
+        client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=5)
+    ann = shopper(client, runtime, "ann")
+    placed = order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}]).json()
+    declined = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_fail"}, headers=ann)
+    assert declined.json()["status"] == "awaiting_payment"
+    retry = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_ok"}, headers=ann)
+    assert retry.json()["status"] == "paid"
+    assert stock(runtime, phone.sku_id) == (5, 0, 1)
+
+
+def test_paying_with_an_idempotency_key_twice_pays_once(client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=5)
+    ann = shopper(client, runtime, "ann")
+    placed = order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}]).json()
+    headers = {**ann, "Idempotency-Key": "pay-1"}
+    first = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_ok"}, headers=headers)
+    again = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_ok"}, headers=headers)
+    assert first.status_code == again.status_code == 200 and again.json() == first.json()
+    other = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_fail"},
+                        headers=headers)
+    assert other.status_code == 422
+    assert len(intents(runtime, placed["id"])) == 1
+    assert stock(runtime, phone.sku_id) == (5, 0, 1)
+
+
+def test_bad_lines_are_refused_and_move_nothing(client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=5)
+    dollars = hot_item(runtime, stock=5, name="Yankee")
+    sku_in_usd(runtime, dollars.sku_id)
+    ann = shopper(client, runtime, "ann")
+    for lines in ([{"sku_id": phone.sku_id, "qty": 0}], [{"sku_id": phone.sku_id, "qty": 10**9}],
+                  [{"sku_id": 999_999, "qty": 1}],
+                  [{"sku_id": phone.sku_id, "qty": 1}, {"sku_id": dollars.sku_id, "qty": 1}]):
+        refused = order(client, ann, lines)
+        assert refused.status_code == 422, (lines, refused.text)
+    assert order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}], currency="XYZ").status_code == 422
+    assert stock(runtime, phone.sku_id) == (5, 0, 0) and stock(runtime, dollars.sku_id) == (5, 0, 0)
+    assert client.get("/api/v1/orders", headers=ann).json()["data"] == []
+
+
+def sku_in_usd(runtime: Runtime, sku_id: int) -> None:
+    from sqlalchemy import update
+
+    from shopfest.catalog.store import skus
+
+    with runtime.engine.begin() as conn:
+        conn.execute(update(skus).where(skus.c.id == sku_id).values(currency="USD"))
+
+
+def test_merchant_staff_see_only_their_own_part_and_stock(client: TestClient, runtime: Runtime) -> None:
+    from shopfest.accounts import service as accounts
+
+    phone = hot_item(runtime, stock=5, name="Aster")
+    scarf = hot_item(runtime, stock=5, price="199.00", name="Birch")
+    ann = shopper(client, runtime, "ann")
+    both = [{"sku_id": phone.sku_id, "qty": 1}, {"sku_id": scarf.sku_id, "qty": 1}]
+    placed = order(client, ann, both).json()
+    accounts.create_account_unchecked(runtime.uow(), email="staff@aster.test", password="staff-secret-1",
+                                      role=Role.MERCHANT, merchant_id=phone.merchant_id)
+    aster = bearer(token_for(client, "staff@aster.test", "staff-secret-1"))
+    seen = client.get(f"/api/v1/orders/{placed['id']}", headers=aster).json()
+    assert [c["merchant_id"] for c in seen["children"]] == [phone.merchant_id]
+    assert client.get(f"/api/v1/skus/{phone.sku_id}/stock", headers=aster).json()["reserved"] == 1
+    assert client.get(f"/api/v1/skus/{scarf.sku_id}/stock", headers=aster).status_code == 404
+    assert client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=aster).status_code == 403
+    assert stock(runtime, scarf.sku_id) == (5, 1, 0)

@@ -70,11 +70,13 @@ def issue_token(body: TokenIn, uow: UowDep) -> TokenJson:
 
 
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
-def logout(request: Request, uow: UowDep, actor: MaybeActor) -> None:
+def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: MaybeActor) -> None:
     """Revoke the bearer token this request carries."""
     if actor is None:
         raise Unauthenticated("sign in first")
-    service.sign_out(uow, request.headers["authorization"].partition(" ")[2].strip())
+    secret = request.headers["authorization"].partition(" ")[2].strip()
+    service.sign_out(uow, secret)
+    runtime.signed_in.forget(secret)
 
 
 @router.get("/me", response_model=UserJson, responses=problem_responses(401))

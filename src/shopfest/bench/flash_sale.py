@@ -6,9 +6,11 @@ synchronous_commit=on), so an answered order is on disk in both.
 
 from __future__ import annotations
 
+import gc
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy import insert, select, text
@@ -28,18 +30,42 @@ class BurstResult:
     accepted: int
     units_sold: int
     oversold: int
-    seconds: float
-    orders_per_second: float
-    latency: Latency
+    seconds: float  # the whole burst, until the last attempt was answered
+    sell_out_seconds: float  # until the last order was accepted
+    orders_per_second: float  # accepted orders / sell_out_seconds
+    attempts_per_second: float
+    latency: Latency  # of every attempt, from asking to the answer
 
 
-def _figures(runtime: Runtime, sku_id: int, *, design: str, attempts: int, accepted: int, seconds: float,
-             latencies: list[float]) -> BurstResult:
+@dataclass
+class Tally:
+    """Answers as they arrive: how long each took, and when the last order was accepted."""
+
+    started: float
+    latencies: list[float]
+    accepted: int = 0
+    last_accepted: float = 0.0
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def answered(self, asked: float, *, won: bool) -> None:
+        now = time.perf_counter()
+        with self.lock:
+            self.latencies.append(now - asked)
+            if won:
+                self.accepted += 1
+                self.last_accepted = max(self.last_accepted, now)
+
+
+def _figures(runtime: Runtime, sku_id: int, *, design: str, attempts: int, tally: Tally) -> BurstResult:
+    seconds = time.perf_counter() - tally.started
     with runtime.engine.connect() as conn:
         row = conn.execute(select(stock_levels).where(stock_levels.c.sku_id == sku_id)).one()
     taken = row.reserved + row.sold
-    return BurstResult(design, attempts, accepted, taken, max(0, taken - row.on_hand), round(seconds, 3),
-                       round(accepted / seconds, 1), Latency.of(latencies))
+    selling = max(tally.last_accepted - tally.started, 1e-9)
+    return BurstResult(design, attempts, tally.accepted, taken, max(0, taken - row.on_hand),
+                       round(seconds, 3), round(selling, 3), round(tally.accepted / selling, 1),
+                       round(attempts / seconds, 1), Latency.of(tally.latencies))
 
 
 def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = 8) -> BurstResult:
@@ -49,23 +75,20 @@ def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = 8) -> B
     decrement = text("UPDATE stock_levels SET reserved = reserved + 1 "
                      "WHERE sku_id = :sku AND on_hand - reserved - sold >= 1")
 
-    def attempt(shopper_id: int) -> tuple[bool, float]:
-        started = time.perf_counter()
+    def attempt(shopper_id: int) -> None:
+        asked = time.perf_counter()
         with runtime.engine.begin() as conn:
             won = conn.execute(decrement, {"sku": item.sku_id}).rowcount == 1
             if won:
                 conn.execute(insert(orders).values(
                     shopper_id=shopper_id, status="awaiting_payment", currency="CNY", total_minor=599900,
                     pay_currency="CNY", pay_rate="1", pay_total_minor=599900, placed_at=now, expires_at=now))
-        return won, time.perf_counter() - started
+        tally.answered(asked, won=won)
 
-    started = time.perf_counter()
+    tally = Tally(time.perf_counter(), [])
     with ThreadPoolExecutor(threads) as pool:
-        outcomes = list(pool.map(attempt, range(attempts)))
-    seconds = time.perf_counter() - started
-    return _figures(runtime, item.sku_id, design="naive", attempts=attempts,
-                    accepted=sum(1 for won, _ in outcomes if won), seconds=seconds,
-                    latencies=[t for _, t in outcomes])
+        list(pool.map(attempt, range(attempts)))
+    return _figures(runtime, item.sku_id, design="naive", attempts=attempts, tally=tally)
 
 
 def hot_path(runtime: Runtime, *, units: int, attempts: int, clients: int = 4,
@@ -73,27 +96,22 @@ def hot_path(runtime: Runtime, *, units: int, attempts: int, clients: int = 4,
     """Every attempt goes through the process's group commit: `clients` threads each keep
     `in_flight` orders waiting, as the request handlers of a busy server do."""
     item = hot_item(runtime, stock=units, name="Hot")
-    latencies: list[float] = []
-    accepted = [0] * clients
-
-    def answered(started: float, future: Future[Answer]) -> None:
-        latencies.append(time.perf_counter() - started)
+    gc.freeze()  # as `shopfest serve` does once started
+    def answered(asked: float, future: Future[Answer]) -> None:
+        tally.answered(asked, won=future.exception() is None)
 
     def client(number: int) -> None:
         shoppers = range(number, attempts, clients)
         for window in range(0, len(shoppers), in_flight):
             futures = []
             for shopper_id in shoppers[window:window + in_flight]:
-                submitted = time.perf_counter()
+                asked = time.perf_counter()
                 future = runtime.checkout.place(PlaceOrder(shopper_id, ((item.sku_id, 1),)))
-                future.add_done_callback(partial(answered, submitted))
+                future.add_done_callback(partial(answered, asked))
                 futures.append(future)
             wait(futures)
-            accepted[number] += sum(1 for f in futures if f.exception() is None)
 
-    started = time.perf_counter()
+    tally = Tally(time.perf_counter(), [])
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
-    seconds = time.perf_counter() - started
-    return _figures(runtime, item.sku_id, design="hot path", attempts=attempts, accepted=sum(accepted),
-                    seconds=seconds, latencies=latencies)
+    return _figures(runtime, item.sku_id, design="hot path", attempts=attempts, tally=tally)

@@ -105,11 +105,25 @@ def _tune_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _processors(conn: Connection, table: Table, columns: list[str]) -> list[tuple[int, Any]]:
+    dialect = conn.dialect
+    return [(i, p) for i, name in enumerate(columns)
+            if (p := table.c[name].type._cached_bind_processor(dialect)) is not None]
+
+
 def _processed(values: tuple[Any, ...], processors: list[tuple[int, Any]]) -> tuple[Any, ...]:
     changed = list(values)
     for index, process in processors:
         changed[index] = process(changed[index])
     return tuple(changed)
+
+
+def bound(conn: Connection, table: Table, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` as the driver receives it (each column type's bind processing done), for
+    `insert_bound` to write many times without processing it again."""
+    columns = list(row)
+    values = _processed(tuple(row.values()), _processors(conn, table, columns))
+    return dict(zip(columns, values, strict=True))
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -121,15 +135,20 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     if not rows:
         return
     columns = list(rows[0])
-    dialect = conn.dialect
     row_values = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
-    processors = [(i, p) for i, name in enumerate(columns)
-                  if (p := table.c[name].type._cached_bind_processor(dialect)) is not None]
+    processors = _processors(conn, table, columns)
     tuples = [row_values(row) for row in rows]
     if processors:
         tuples = [_processed(values, processors) for values in tuples]
+    insert_bound(conn, table, columns, tuples)
+
+
+def insert_bound(conn: Connection, table: Table, columns: list[str], tuples: list[tuple[Any, ...]]) -> None:
+    """Insert rows whose values are already bound (see `bound`): COPY on PostgreSQL, executemany on SQLite."""
+    if not tuples:
+        return
     names = ", ".join(columns)
-    if dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql":
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for values in tuples:

@@ -81,6 +81,15 @@ class Festival:
             return None
         return Countdown(upcoming, "starts", upcoming.starts_at, upcoming.starts_at - instant)
 
+    def balance_window(self, instant: datetime) -> Phase | None:
+        """When `instant` falls in a deposit window: the sale phase of its wave, in which balances
+        are paid. None outside deposit windows."""
+        current = self.phase_at(instant)
+        if current is None or current.kind is not PhaseKind.DEPOSIT:
+            return None
+        return next((p for p in self.phases if p.wave == current.wave and p.kind is PhaseKind.SALE
+                     and p.starts_at >= current.ends_at), None)
+
     def is_over(self, instant: datetime) -> bool:
         return as_utc(instant) >= self.ends_at
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Conflict, NotFound
 from shopfest.core.uow import UnitOfWork
-from shopfest.festival.model import Festival, eleven_eleven
+from shopfest.festival.model import Festival, Phase, eleven_eleven
 from shopfest.festival.store import FestivalStore
 
 
@@ -44,3 +44,11 @@ def current_festival(uow: UnitOfWork) -> Festival:
     if festival is None:
         raise NotFound("no festival is scheduled yet")
     return festival
+
+
+def balance_window_now(uow: UnitOfWork) -> Phase | None:
+    """In a deposit window of the current festival: the phase in which its balances are paid
+    (inside the caller's transaction)."""
+    now = uow.clock.now()
+    festival = FestivalStore(uow.conn).current(now)
+    return festival.balance_window(now) if festival is not None else None

@@ -23,6 +23,7 @@ class Reservation:
     """What a gate decided for each order of a batch, and how to take it back if the batch fails."""
 
     outcomes: Outcomes
+    sold_out: set[int] = field(default_factory=set)  # SKUs this batch left with nothing to sell
     undo: Callable[[], None] = field(default=lambda: None)
 
 
@@ -72,7 +73,7 @@ class DatabaseGate:
         ledger = store.ledger(*_ids(orders))
         outcomes, taken = decide(ledger, orders)
         store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
-        return Reservation(outcomes)
+        return Reservation(outcomes, ledger.exhausted([c for order in orders for c in order]))
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))

@@ -121,6 +121,11 @@ class Ledger:
                 key = (flash_id, shopper_id)
                 self.bought[key] = self.bought.get(key, 0) + qty
 
+    def exhausted(self, claims: Sequence[Claim]) -> set[int]:
+        """The SKUs among `claims` with nothing left to sell: no units, or none left in their flash sale."""
+        return {c.sku_id for c in claims if self.available.get(c.sku_id, 0) == 0
+                or (c.flash_sale_id is not None and self.flash_left.get(c.flash_sale_id, 0) == 0)}
+
     def _check_flash(self, flash_id: int, shopper_id: int, qty: int, sku_id: int) -> None:
         if self.flash_left.get(flash_id, 0) < qty:
             raise SoldOut(f"the flash sale of SKU {sku_id} is sold out", sku_id=sku_id)

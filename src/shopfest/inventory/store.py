@@ -110,6 +110,12 @@ class InventoryStore:
             ledger.bought = {(r.flash_sale_id, r.shopper_id): r.qty for r in held}
         return ledger
 
+    def buyers_of(self, flash_sale_id: int) -> dict[int, int]:
+        """Units each shopper holds of a flash sale."""
+        rows = self.conn.execute(select(flash_buyers.c.shopper_id, flash_buyers.c.qty)
+                                 .where(flash_buyers.c.flash_sale_id == flash_sale_id))
+        return {r.shopper_id: r.qty for r in rows}
+
     def reserve(self, *, sku_qty: Iterable[tuple[int, int]],
                 flash_qty: Iterable[tuple[int, int, int]]) -> None:
         """Add reserved units per SKU, and taken units per flash sale and its shoppers."""

@@ -10,7 +10,8 @@ import shopfest.festival.store
 import shopfest.inventory.store
 import shopfest.orders.store
 import shopfest.payments.idempotency
-import shopfest.payments.store  # noqa: F401  every store registers its tables
+import shopfest.payments.store
+import shopfest.promotions.store  # noqa: F401  every store registers its tables
 from shopfest.core.db import make_engine, metadata
 
 config = context.config

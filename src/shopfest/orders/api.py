@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+import orjson
+from fastapi import APIRouter, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -108,7 +109,7 @@ def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
 
 @router.post("/orders", status_code=201, response_model=OrderJson)
 async def place_order(body: OrderIn, runtime: RuntimeDep, actor: MaybeActor,
-                      idempotency_key: KeyHeader = None) -> JSONResponse:
+                      idempotency_key: KeyHeader = None) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
     Sold out is 409 `/problems/sold-out`; over a flash sale's per-shopper limit, 409
@@ -118,7 +119,8 @@ async def place_order(body: OrderIn, runtime: RuntimeDep, actor: MaybeActor,
     if body.coupons:
         raise InvalidInput("coupons arrive with the promotion engine; none can be used yet")
     answer = await runtime.checkout.place_async(_command(shopper, body, idempotency_key))
-    return JSONResponse(answer.receipt, status_code=answer.status_code)
+    return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
+                    media_type="application/json")
 
 
 def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple[Any, ...],

@@ -7,6 +7,7 @@ and the hot SKU's row is written once per batch instead of once per order.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -21,16 +22,18 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
-from shopfest.inventory.model import Claim, FlashSale, check_quantity
-from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, expiry
-from shopfest.orders.receipts import receipt
+from shopfest.inventory.model import Claim, FlashSale, SoldOut, check_quantity
+from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
+from shopfest.orders.receipts import receipts_alike
 from shopfest.orders.store import OrderStore
 from shopfest.payments import fx
 from shopfest.payments import idempotency as keys
-from shopfest.promotions.model import CartLine, PricedCart
+from shopfest.promotions import service as promotions
+from shopfest.promotions.model import CartLine, DepositTerms, PricedCart
 from shopfest.promotions.service import price_cart
 
 MAX_LINES = 100
+SOLD_OUT_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +78,42 @@ def check_lines(lines: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]
     return tuple((sku_id, check_quantity(qty)) for sku_id, qty in merged.items())
 
 
-def draft_order(command: PlaceOrder, *, skus: dict[int, SkuForSale], flash: dict[int, FlashSale],
-                now: datetime, minutes: int) -> Draft:
+@dataclass(frozen=True, slots=True)
+class Shelf:
+    """What a batch knows of the SKUs it sells: the SKUs, their flash sales and pre-sale terms now."""
+
+    skus: dict[int, SkuForSale]
+    flash: dict[int, FlashSale]
+    presales: dict[int, DepositTerms]
+
+
+def draft_order(command: PlaceOrder, *, shelf: Shelf, now: datetime, minutes: int) -> Draft:
     """The order a command asks for, priced and split by merchant. Raises InvalidInput."""
-    cart = tuple(_cart_line(sku_id, qty, skus, flash) for sku_id, qty in command.lines)
+    cart = tuple(_cart_line(sku_id, qty, shelf.skus, shelf.flash) for sku_id, qty in command.lines)
     priced = price_cart(cart)
     currency = command.currency or priced.currency
-    children = _children(cart, priced, skus, flash)
-    order = Order(shopper_id=command.shopper_id, status=OrderStatus.AWAITING_PAYMENT,
-                  children=children, placed_at=now, expires_at=expiry(now, minutes=minutes),
-                  pay_rate=fx.rate(priced.currency, currency))
+    presale = _presale(command, shelf)
+    status = OrderStatus.AWAITING_PAYMENT if presale is None else OrderStatus.AWAITING_DEPOSIT
+    children = _children(cart, priced, shelf, status)
+    order = Order(shopper_id=command.shopper_id, status=status, children=children, placed_at=now,
+                  expires_at=expiry(now, minutes=minutes), pay_rate=fx.rate(priced.currency, currency),
+                  presale=presale)
     claims = tuple(Claim(line.sku_id, line.qty, command.shopper_id, line.flash_sale_id)
                    for child in children for line in child.lines)
     return Draft(order, claims)
+
+
+def _presale(command: PlaceOrder, shelf: Shelf) -> Presale | None:
+    """In a deposit window, a pre-sale SKU is ordered on its own and a deposit holds it."""
+    on_presale = [(sku_id, qty) for sku_id, qty in command.lines if sku_id in shelf.presales]
+    if not on_presale:
+        return None
+    if len(command.lines) > 1:
+        raise InvalidInput("during a deposit window a pre-sale item is ordered on its own",
+                           sku_id=on_presale[0][0])
+    sku_id, qty = on_presale[0]
+    terms = shelf.presales[sku_id]
+    return Presale(terms.deposit * qty, terms.balance_from, terms.balance_until)
 
 
 def _cart_line(sku_id: int, qty: int, skus: dict[int, SkuForSale],
@@ -101,33 +127,35 @@ def _cart_line(sku_id: int, qty: int, skus: dict[int, SkuForSale],
                     qty=qty, flash_price=flash_price)
 
 
-def _children(cart: tuple[CartLine, ...], priced: PricedCart, skus: dict[int, SkuForSale],
-              flash: dict[int, FlashSale]) -> tuple[MerchantOrder, ...]:
+def _children(cart: tuple[CartLine, ...], priced: PricedCart, shelf: Shelf,
+              status: OrderStatus) -> tuple[MerchantOrder, ...]:
     by_merchant: dict[int, list[OrderLine]] = {}
     for line, price in zip(cart, priced.lines, strict=True):
-        sku = skus[line.sku_id]
-        sale = flash.get(line.sku_id) if line.flash_price is not None else None
+        sku = shelf.skus[line.sku_id]
+        sale = shelf.flash.get(line.sku_id) if line.flash_price is not None else None
         by_merchant.setdefault(line.merchant_id, []).append(OrderLine(
             sku_id=line.sku_id, product_id=sku.product_id, title=sku.title,
             fulfilment=sku.fulfilment.value, qty=line.qty, unit_price=line.flash_price or line.unit_price,
             total=price.total, flash_sale_id=sale.id if sale is not None else None))
-    return tuple(_child(merchant_id, tuple(lines), skus[lines[0].sku_id].settlement_currency)
+    return tuple(_child(merchant_id, tuple(lines), shelf.skus[lines[0].sku_id].settlement_currency, status)
                  for merchant_id, lines in by_merchant.items())
 
 
-def _child(merchant_id: int, lines: tuple[OrderLine, ...], settlement_currency: str) -> MerchantOrder:
-    unsettled = MerchantOrder(merchant_id, OrderStatus.AWAITING_PAYMENT, lines,
-                              Money.zero(settlement_currency))
+def _child(merchant_id: int, lines: tuple[OrderLine, ...], settlement_currency: str,
+           status: OrderStatus) -> MerchantOrder:
+    unsettled = MerchantOrder(merchant_id, status, lines, Money.zero(settlement_currency))
     settlement = fx.rate(unsettled.total.currency, settlement_currency).convert(unsettled.total)
-    return MerchantOrder(merchant_id, OrderStatus.AWAITING_PAYMENT, lines, settlement)
+    return MerchantOrder(merchant_id, status, lines, settlement)
 
 
-def _for_shopper(draft: Draft, shopper_id: int) -> Draft:
+def _claims_of(draft: Draft, shopper_id: int) -> tuple[Claim, ...]:
     if draft.order.shopper_id == shopper_id:
-        return draft
-    o = draft.order
-    claims = tuple(Claim(c.sku_id, c.qty, shopper_id, c.flash_sale_id) for c in draft.claims)
-    return Draft(Order(shopper_id, o.status, o.children, o.placed_at, o.expires_at, o.pay_rate), claims)
+        return draft.claims
+    return tuple(Claim(c.sku_id, c.qty, shopper_id, c.flash_sale_id) for c in draft.claims)
+
+
+# A command being placed: its index in the batch, its priced cart, its shopper, the units it claims.
+Placing = tuple[int, Draft, int, tuple[Claim, ...]]
 
 
 class Checkout:
@@ -139,6 +167,7 @@ class Checkout:
         self._minutes = minutes
         self._running: set[tuple[str, str]] = set()
         self._running_lock = threading.Lock()
+        self._sold_out: dict[int, float] = {}  # SKU → until when it is known to be sold out
         self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout")
 
     def place(self, command: PlaceOrder) -> Future[Answer]:
@@ -146,6 +175,10 @@ class Checkout:
 
         Raises KeyInUse while an order with the same Idempotency-Key is still being placed here.
         """
+        if self._sold_out and self._known_sold_out(command):
+            refused: Future[Answer] = Future()
+            refused.set_exception(SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines]))
+            return refused
         if command.idempotency is None:
             return self._batches.submit(command)
         token = (command.idempotency.scope, command.idempotency.key)
@@ -156,6 +189,18 @@ class Checkout:
         future = self._batches.submit(command)
         future.add_done_callback(lambda _: self._done(token))
         return future
+
+    def _known_sold_out(self, command: PlaceOrder) -> bool:
+        now = time.monotonic()
+        return any(self._sold_out.get(sku_id, 0.0) > now for sku_id, _ in command.lines)
+
+    def _note_sold_out(self, sku_ids: set[int]) -> None:
+        # Once a batch leaves a SKU with nothing to sell, the attempts that keep arriving for it are
+        # refused here, without a batch, for a moment; then a batch looks again (a cancelled order
+        # may have given units back).
+        until = time.monotonic() + SOLD_OUT_SECONDS
+        for sku_id in sku_ids:
+            self._sold_out[sku_id] = until
 
     async def place_async(self, command: PlaceOrder) -> Answer:
         import asyncio
@@ -180,11 +225,12 @@ class Checkout:
             now = uow.clock.now()
             fresh = self._claim_keys(uow, batch, outcomes, now)
             drafts = self._drafts(uow, batch, fresh, outcomes, now)
-            reservation = self._gate.reserve(uow, [d.claims for _, d in drafts])
+            reservation = self._gate.reserve(uow, [claims for _, _, _, claims in drafts])
             try:
                 self._store(uow, batch, drafts, reservation.outcomes, outcomes)
                 self._free_refused_keys(uow, batch, fresh, outcomes)
                 uow.commit()
+                self._note_sold_out(reservation.sold_out)
             except BaseException:
                 reservation.undo()
                 raise
@@ -201,10 +247,10 @@ class Checkout:
         return [i for i in range(len(batch)) if outcomes[i] is None]
 
     def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
-                outcomes: list[Answer | BaseException | None], now: datetime) -> list[tuple[int, Draft]]:
+                outcomes: list[Answer | BaseException | None], now: datetime) -> list[Placing]:
         sku_ids = sorted({sku_id for i in fresh for sku_id, _ in batch[i].lines})
-        skus = catalog.skus_for_sale(uow, sku_ids)
-        flash = inventory.flash_sales_on(uow, sku_ids, now)
+        shelf = Shelf(catalog.skus_for_sale(uow, sku_ids), inventory.flash_sales_on(uow, sku_ids, now),
+                      promotions.deposit_terms(uow, sku_ids))
         drafts = []
         # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
         same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
@@ -213,31 +259,33 @@ class Checkout:
             cart = (command.lines, command.currency)
             if cart not in same_cart:
                 try:
-                    same_cart[cart] = draft_order(command, skus=skus, flash=flash, now=now,
-                                                  minutes=self._minutes)
+                    same_cart[cart] = draft_order(command, shelf=shelf, now=now, minutes=self._minutes)
                 except DomainError as refusal:
                     same_cart[cart] = refusal
             priced = same_cart[cart]
             if isinstance(priced, DomainError):
                 outcomes[i] = priced
             else:
-                drafts.append((i, _for_shopper(priced, command.shopper_id)))
+                drafts.append((i, priced, command.shopper_id, _claims_of(priced, command.shopper_id)))
         return drafts
 
-    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], drafts: list[tuple[int, Draft]],
+    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], drafts: list[Placing],
                decided: Sequence[DomainError | None], outcomes: list[Answer | BaseException | None]) -> None:
-        accepted = [(i, d) for (i, d), refusal in zip(drafts, decided, strict=True) if refusal is None]
-        for (i, _), refusal in zip(drafts, decided, strict=True):
+        alike: dict[int, tuple[Draft, list[int]]] = {}  # same cart → the batch indexes placing it
+        for (i, draft, _, _), refusal in zip(drafts, decided, strict=True):
             if refusal is not None:
                 outcomes[i] = refusal
-        stored = OrderStore(uow.conn).add([d.order for _, d in accepted])
+            else:
+                alike.setdefault(id(draft), (draft, []))[1].append(i)
+        store = OrderStore(uow.conn)
         answers = []
-        for (i, _), order in zip(accepted, stored, strict=True):
-            answer = Answer(201, receipt(order))
-            outcomes[i] = answer
-            key = batch[i].idempotency
-            if key is not None:
-                answers.append((key.scope, key.key, 201, answer.receipt))
+        for draft, indexes in alike.values():
+            ids = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
+            for i, body in zip(indexes, receipts_alike(draft.order, ids), strict=True):
+                outcomes[i] = Answer(201, body)
+                key = batch[i].idempotency
+                if key is not None:
+                    answers.append((key.scope, key.key, 201, body))
         keys.remember(uow.conn, answers)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],

@@ -49,6 +49,11 @@ class IllegalTransition(Conflict):
     title = "The order cannot move to that state"
 
 
+class OutsideBalanceWindow(Conflict):
+    code = "outside-balance-window"
+    title = "A pre-sale balance is paid only in its balance window"
+
+
 class RefundTooLarge(InvalidInput):
     code = "refund-too-large"
     title = "More than was paid"
@@ -111,6 +116,16 @@ class MerchantOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class Presale:
+    """A pre-sale order's deposit (paid in a deposit window, holding the units) and the window in
+    which the balance must be paid, or the deposit is forfeited."""
+
+    deposit: Money
+    balance_from: datetime
+    balance_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Order:
     """What one checkout bought, paid by one payment in the shopper's currency at a recorded rate."""
 
@@ -121,6 +136,7 @@ class Order:
     expires_at: datetime | None
     pay_rate: ExchangeRate
     id: int | None = None
+    presale: Presale | None = None
     total: Money = field(init=False)  # in the catalog's currency
     to_pay: Money = field(init=False)  # in the shopper's, at the rate recorded when it was placed
 
@@ -132,6 +148,50 @@ class Order:
 
     def is_expired(self, now: datetime) -> bool:
         return self.status in UNPAID and self.expires_at is not None and now >= self.expires_at
+
+    def lapsed(self, now: datetime) -> OrderStatus | None:
+        """What an order holding units becomes once its time is up: an unpaid one is cancelled, a
+        pre-sale whose balance was not paid in its window forfeits its deposit."""
+        if self.status not in HOLDING_STOCK or self.expires_at is None or now < self.expires_at:
+            return None
+        return OrderStatus.CANCELLED if self.status in UNPAID else OrderStatus.DEPOSIT_FORFEITED
+
+    def amount_due(self, now: datetime) -> tuple[str, Money]:
+        """What paying now pays, in the shopper's currency: the whole order, the deposit, or the
+        balance (inside its window). Raises IllegalTransition, OutsideBalanceWindow."""
+        if self.status is OrderStatus.AWAITING_PAYMENT:
+            return "full", self.to_pay
+        if self.presale is None:
+            moved(self.status, OrderStatus.PAID)
+            raise AssertionError("unreachable: only an awaiting order may be paid")
+        deposit = self.pay_rate.convert(self.presale.deposit)
+        if self.status is OrderStatus.AWAITING_DEPOSIT:
+            return "deposit", deposit
+        if self.status not in (OrderStatus.DEPOSIT_PAID, OrderStatus.AWAITING_BALANCE):
+            moved(self.status, OrderStatus.PAID)
+        if not self.presale.balance_from <= now < self.presale.balance_until:
+            raise OutsideBalanceWindow(
+                f"the balance is paid from {self.presale.balance_from} until {self.presale.balance_until}")
+        return "balance", self.to_pay - deposit
+
+    def paid_for(self, purpose: str) -> Order:
+        """The order once a payment for `purpose` succeeded. Raises IllegalTransition."""
+        if purpose == "deposit":
+            return self.with_status(OrderStatus.DEPOSIT_PAID)
+        order = self
+        if order.status is OrderStatus.DEPOSIT_PAID:
+            order = order.with_status(OrderStatus.AWAITING_BALANCE)
+        return order.with_status(OrderStatus.PAID)
+
+    def with_status(self, status: OrderStatus) -> Order:
+        """The order and all its children moved to `status`. Raises IllegalTransition."""
+        children = tuple(replace(c, status=moved(c.status, status)) for c in self.children)
+        expires_at = self.expires_at
+        if status is OrderStatus.DEPOSIT_PAID and self.presale is not None:
+            expires_at = self.presale.balance_until  # the units are held until the balance is due
+        elif status not in HOLDING_STOCK:
+            expires_at = None
+        return replace(self, status=moved(self.status, status), children=children, expires_at=expires_at)
 
 
 def expiry(placed_at: datetime, *, minutes: int = RESERVATION_MINUTES) -> datetime:

@@ -45,3 +45,11 @@ def _line(line: OrderLine) -> dict[str, Any]:
             "fulfilment": line.fulfilment, "qty": line.qty, "unit_price": money(line.unit_price),
             "total": money(line.total), "flash_sale_id": line.flash_sale_id,
             "refunded_qty": line.refunded_qty}
+
+
+def receipts_alike(order: Order, ids: list[tuple[int, tuple[int, ...]]]) -> list[dict[str, Any]]:
+    """The receipts of copies of one order that differ only in their ids."""
+    base = receipt(order)
+    return [{**base, "id": order_id,
+             "children": [{**c, "id": cid} for c, cid in zip(base["children"], child_ids, strict=True)]}
+            for order_id, child_ids in ids]

@@ -15,7 +15,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim
-from shopfest.orders.model import UNPAID, MerchantOrder, Order, OrderStatus, moved
+from shopfest.orders.model import MerchantOrder, Order, OrderStatus, moved
 from shopfest.orders.receipts import receipt
 from shopfest.orders.store import OrderStore
 from shopfest.payments import service as payments
@@ -23,6 +23,12 @@ from shopfest.payments.provider import Provider
 from shopfest.payments.service import PaymentSucceeded
 
 VOUCHER_KINDS = frozenset({"deposit_voucher", "service_voucher"})
+# Which orders a succeeded payment of each purpose moves on.
+PAYABLE = {
+    "full": frozenset({OrderStatus.AWAITING_PAYMENT}),
+    "deposit": frozenset({OrderStatus.AWAITING_DEPOSIT}),
+    "balance": frozenset({OrderStatus.DEPOSIT_PAID, OrderStatus.AWAITING_BALANCE}),
+}
 
 
 class OrderExpired(Conflict):
@@ -87,11 +93,6 @@ def list_orders(uow: UnitOfWork, actor: Actor | None, *, after_id: int | None,
         return [view(store, actor, order) for order in found]
 
 
-def _with_status(order: Order, status: OrderStatus) -> Order:
-    children = tuple(replace(c, status=moved(c.status, status)) for c in order.children)
-    return replace(order, status=moved(order.status, status), children=children)
-
-
 def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id: int) -> dict[str, Any]:
     """A shopper cancels an unpaid order; its units go back on sale at once.
 
@@ -106,36 +107,43 @@ def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id
 
 
 def _cancelled(uow: UnitOfWork, gate: StockGate, order: Order) -> Order:
-    cancelled = _with_status(order, OrderStatus.CANCELLED)
+    cancelled = order.with_status(OrderStatus.CANCELLED)
     gate.release(uow, _claims(order))
     return cancelled
 
 
-def release_expired(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000) -> int:
-    """The sweeper: unpaid orders past their expiry are cancelled and their units released."""
+def release_lapsed(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000) -> int:
+    """The sweeper: unpaid orders past their expiry are cancelled, pre-sales whose balance window
+    closed unpaid forfeit their deposit; either way their units go back on sale. Pre-sales whose
+    balance window opened now await their balance."""
     with uow:
-        store = OrderStore(uow.conn)
-        expired = store.by_ids(store.expired(uow.clock.now(), limit=limit), lock=True)
-        for order in expired:
-            if order.is_expired(uow.clock.now()):
-                store.save(_cancelled(uow, gate, order))
+        store, now = OrderStore(uow.conn), uow.clock.now()
+        lapsed = store.by_ids(store.lapsed(now, limit=limit), lock=True)
+        for order in lapsed:
+            status = order.lapsed(now)
+            if status is not None:
+                gate.release(uow, _claims(order))
+                store.save(order.with_status(status))
+        for order in store.by_ids(store.balances_opening(now, limit=limit), lock=True):
+            store.save(order.with_status(OrderStatus.AWAITING_BALANCE))
         uow.commit()
-    return len(expired)
+    return len(lapsed)
 
 
 def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order_id: int,
               method: str) -> dict[str, Any]:
-    """The shopper pays the whole order in their currency through the provider.
+    """The shopper pays in their currency through the provider: the whole order, or a pre-sale's
+    deposit and later, in its window, its balance.
 
-    Raises Unauthenticated, Forbidden, NotFound, OrderExpired, IllegalTransition, PaymentDeclined.
+    Raises Unauthenticated, Forbidden, NotFound, OrderExpired, IllegalTransition, OutsideBalanceWindow.
     """
     with uow:
         store = OrderStore(uow.conn)
         order = _own(store, actor, order_id)
         if order.is_expired(uow.clock.now()):
             raise OrderExpired(f"order {order_id} expired at {order.expires_at}", order_id=order_id)
-        moved(order.status, OrderStatus.PAID)
-        intent = payments.open_intent(uow, order_id=order_id, purpose="full", amount=order.to_pay)
+        purpose, amount = order.amount_due(uow.clock.now())
+        intent = payments.open_intent(uow, order_id=order_id, purpose=purpose, amount=amount)
         assert intent.id is not None
         payments.charge(uow, provider, intent_id=intent.id, method=method)
         uow.commit()
@@ -143,17 +151,20 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
 
 
 def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
-    """A payment that succeeded pays its order once: units sold, vouchers issued.
+    """A payment that succeeded moves its order once: a deposit holds the units; a whole payment or
+    a balance sells them and issues the vouchers.
 
     Money for an order cancelled meanwhile stays recorded on the intent for a refund.
     """
     store = OrderStore(uow.conn)
     order = store.get(event.order_id, lock=True)
-    if order is None or order.status not in UNPAID:
+    if order is None or order.status not in PAYABLE[event.purpose]:
         return
-    paid = _with_status(order, OrderStatus.PAID)
-    inventory.sell(uow, _claims(order))
+    paid = order.paid_for(event.purpose)
     store.save(paid)
+    if paid.status is not OrderStatus.PAID:
+        return
+    inventory.sell(uow, _claims(order))
     _issue_vouchers(store, paid, at=uow.clock.now())
 
 

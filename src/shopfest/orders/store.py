@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -23,9 +23,9 @@ from sqlalchemy import (
     update,
 )
 
-from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata
+from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_bound, metadata
 from shopfest.core.money import ExchangeRate, Money
-from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus
+from shopfest.orders.model import HOLDING_STOCK, MerchantOrder, Order, OrderLine, OrderStatus, Presale
 
 orders = Table(
     "orders",
@@ -39,7 +39,10 @@ orders = Table(
     Column("pay_rate", String(40), nullable=False),
     Column("pay_total_minor", BigInteger, nullable=False),
     Column("placed_at", UtcDateTime, nullable=False),
-    Column("expires_at", UtcDateTime, nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),  # when it lets go of its units, if unpaid
+    Column("deposit_minor", BigInteger, nullable=True),  # pre-sale orders only, and the window:
+    Column("balance_from", UtcDateTime, nullable=True),
+    Column("balance_until", UtcDateTime, nullable=True),
     Index("ix_orders_shopper", "shopper_id", "id"),
     Index("ix_orders_expiry", "status", "expires_at"),
 )
@@ -109,7 +112,10 @@ def _order_row(order: Order) -> dict[str, Any]:
             "currency": order.total.currency, "total_minor": order.total.minor,
             "pay_currency": order.pay_rate.quote, "pay_rate": str(order.pay_rate.rate),
             "pay_total_minor": order.to_pay.minor, "placed_at": order.placed_at,
-            "expires_at": order.expires_at}
+            "expires_at": order.expires_at,
+            "deposit_minor": order.presale.deposit.minor if order.presale else None,
+            "balance_from": order.presale.balance_from if order.presale else None,
+            "balance_until": order.presale.balance_until if order.presale else None}
 
 
 def _child_row(order_id: int, child: MerchantOrder) -> dict[str, Any]:
@@ -123,20 +129,27 @@ class OrderStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, placed: Sequence[Order]) -> list[Order]:
-        """Store new orders with consecutive ids; each comes back with its own and its children's."""
-        order_id, child_id = self._next_ids(len(placed), sum(len(o.children) for o in placed))
-        stored: list[Order] = []
-        for o in placed:
-            children = tuple(MerchantOrder(c.merchant_id, c.status, c.lines, c.settlement, child_id + i)
-                             for i, c in enumerate(o.children))
-            stored.append(Order(o.shopper_id, o.status, children, o.placed_at, o.expires_at, o.pay_rate,
-                                order_id))
+    def add_alike(self, order: Order, shopper_ids: Sequence[int]) -> list[tuple[int, tuple[int, ...]]]:
+        """Store one copy of `order` per shopper (at the peak thousands of orders are the same cart);
+        the order id and child ids of each, in turn."""
+        order_id, child_id = self._next_ids(len(shopper_ids), len(shopper_ids) * len(order.children))
+        parent = bound(self.conn, orders, _order_row(order))
+        parent_columns = list(parent)
+        children = [bound(self.conn, merchant_orders, _child_row(0, c)) for c in order.children]
+        child_columns = list(children[0])
+        parent_rows: list[tuple[Any, ...]] = []
+        child_rows: list[tuple[Any, ...]] = []
+        ids: list[tuple[int, tuple[int, ...]]] = []
+        for shopper_id in shopper_ids:
+            parent_rows.append(tuple({**parent, "id": order_id, "shopper_id": shopper_id}.values()))
+            child_ids = tuple(range(child_id, child_id + len(children)))
+            child_rows.extend(tuple({**c, "id": cid, "order_id": order_id}.values())
+                              for c, cid in zip(children, child_ids, strict=True))
+            ids.append((order_id, child_ids))
             order_id, child_id = order_id + 1, child_id + len(children)
-        bulk_insert(self.conn, orders, [_order_row(o) for o in stored])
-        bulk_insert(self.conn, merchant_orders,
-                    [_child_row(o.id, c) for o in stored for c in o.children if o.id is not None])
-        return stored
+        insert_bound(self.conn, orders, parent_columns, parent_rows)
+        insert_bound(self.conn, merchant_orders, child_columns, child_rows)
+        return ids
 
     def _next_ids(self, n_orders: int, n_children: int) -> tuple[int, int]:
         if self.conn.dialect.name == "postgresql":
@@ -188,15 +201,23 @@ class OrderStore:
         ids = list(self.conn.scalars(query.order_by(merchant_orders.c.order_id.desc()).limit(limit)))
         return sorted(self.by_ids(ids), key=lambda o: -(o.id or 0))
 
-    def expired(self, now: datetime, *, limit: int) -> list[int]:
+    def lapsed(self, now: datetime, *, limit: int) -> list[int]:
+        """Orders holding units whose time is up: unpaid ones, pre-sales whose balance is overdue."""
         rows = self.conn.scalars(select(orders.c.id).where(
-            orders.c.status.in_([OrderStatus.AWAITING_PAYMENT.value, OrderStatus.AWAITING_DEPOSIT.value]),
+            orders.c.status.in_([s.value for s in HOLDING_STOCK]),
             orders.c.expires_at <= now).order_by(orders.c.expires_at).limit(limit))
+        return list(rows)
+
+    def balances_opening(self, now: datetime, *, limit: int) -> list[int]:
+        """Pre-sales whose deposit is paid and whose balance window has opened."""
+        rows = self.conn.scalars(select(orders.c.id).where(
+            orders.c.status == OrderStatus.DEPOSIT_PAID.value, orders.c.balance_from <= now).limit(limit))
         return list(rows)
 
     def save(self, order: Order) -> None:
         """Write back the states and lines of an order and its children."""
-        self.conn.execute(update(orders).where(orders.c.id == order.id).values(status=order.status.value))
+        self.conn.execute(update(orders).where(orders.c.id == order.id).values(
+            status=order.status.value, expires_at=order.expires_at))
         for child in order.children:
             self.conn.execute(update(merchant_orders).where(merchant_orders.c.id == child.id).values(
                 status=child.status.value, lines=_lines_json(child.lines)))
@@ -223,6 +244,11 @@ def _child(row: Any, currency: str) -> MerchantOrder:
 
 
 def _order(row: Any, children: tuple[MerchantOrder, ...]) -> Order:
+    presale = None
+    if row.deposit_minor is not None:
+        presale = Presale(Money(row.deposit_minor, row.currency), row.balance_from, row.balance_until)
     return Order(shopper_id=row.shopper_id, status=OrderStatus(row.status), children=children,
                  placed_at=row.placed_at, expires_at=row.expires_at,
-                 pay_rate=ExchangeRate(row.currency, row.pay_currency, Decimal(row.pay_rate)), id=row.id)
+                 pay_rate=ExchangeRate(row.currency, row.pay_currency, Decimal(row.pay_rate)), id=row.id,
+                 presale=presale)
+

@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from shopfest.core.errors import CurrencyMismatch, InvalidInput
 from shopfest.core.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class DepositTerms:
+    """A SKU on pre-sale in a deposit window: the deposit that holds one unit, and when the
+    balance is due."""
+
+    deposit: Money
+    balance_from: datetime
+    balance_until: datetime
+
+
+def check_deposit(deposit: Money, price: Money) -> Money:
+    """A deposit is above zero, in the SKU's currency, and less than its price. Raises InvalidInput."""
+    if deposit.currency != price.currency:
+        raise CurrencyMismatch(f"the SKU sells in {price.currency}")
+    if not 0 < deposit.minor < price.minor:
+        raise InvalidInput("a deposit is above zero and below the price")
+    return deposit
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from shopfest.accounts import service as accounts
 from shopfest.core.errors import DomainError, NotFound
-from shopfest.deps import Runtime, optional_actor
+from shopfest.deps import Runtime, actor_of
 from shopfest.festival import service as festival_service
 from shopfest.festival.model import Festival, Phase
 from shopfest.web import prices
@@ -96,7 +96,7 @@ def current_festival(runtime: Runtime) -> Festival | None:
 
 def signed_in_email(request: Request, runtime: Runtime) -> str | None:
     try:
-        actor = optional_actor(request, runtime)
+        actor = actor_of(request, runtime)
     except DomainError:  # a bad Authorization header is the API's business; a page stays anonymous
         return None
     user = accounts.get_user(runtime.uow(read_only=True), actor.user_id) if actor else None

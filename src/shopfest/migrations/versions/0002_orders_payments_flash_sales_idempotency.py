@@ -1,4 +1,4 @@
-"""orders, payments, flash sales, idempotency
+"""orders, payments, flash sales, pre-sales, idempotency
 
 Revision ID: 0002
 Revises: 0001
@@ -43,6 +43,9 @@ def upgrade() -> None:
     sa.Column('pay_total_minor', sa.BigInteger(), nullable=False),
     sa.Column('placed_at', shopfest.core.db.UtcDateTime(timezone=True), nullable=False),
     sa.Column('expires_at', shopfest.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('deposit_minor', sa.BigInteger(), nullable=True),
+    sa.Column('balance_from', shopfest.core.db.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('balance_until', shopfest.core.db.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders'))
     )
     with op.batch_alter_table('orders', schema=None) as batch_op:
@@ -70,6 +73,12 @@ def upgrade() -> None:
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_payment_intents_order_id'), ['order_id'], unique=False)
 
+    op.create_table('presale_offers',
+    sa.Column('sku_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('deposit_minor', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.PrimaryKeyConstraint('sku_id', name=op.f('pk_presale_offers'))
+    )
     op.create_table('merchant_orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('order_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -198,6 +207,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_merchant_orders_merchant')
 
     op.drop_table('merchant_orders')
+    op.drop_table('presale_offers')
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_intents_order_id'))
 

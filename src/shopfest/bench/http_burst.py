@@ -1,0 +1,141 @@
+"""The burst over HTTP: `shopfest serve` in its own process, wrk (a C load generator) as the shoppers.
+
+The same server is first asked `GET /healthz`, the cheapest answer it has, as the baseline; then
+shoppers place orders for one hot SKU with enough units that none is refused, so every request is
+a durable order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from shopfest.accounts import service as accounts
+from shopfest.core.actor import Role
+from shopfest.demo import hot_item
+from shopfest.deps import Runtime
+from shopfest.inventory.store import InventoryStore
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass(frozen=True)
+class HttpRun:
+    path: str
+    requests: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    not_2xx: int
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    connections: int
+    seconds: int
+    healthz: HttpRun
+    orders: HttpRun
+    units_sold: int
+    oversold: int
+    ratio_to_healthz: float
+
+
+def wrk_missing() -> str | None:
+    return None if shutil.which("wrk") else "wrk is not installed (Debian: apt-get install wrk)"
+
+
+def _parse(path: str, output: str) -> HttpRun:
+    def latency(percent: str) -> float:
+        found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        return round(float(found[1]) * _UNITS[found[2]], 3) if found else float("nan")
+
+    requests = re.search(r"(\d+) requests in", output)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    not_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    if requests is None or rate is None:
+        raise RuntimeError(f"wrk said:\n{output}")
+    return HttpRun(path, int(requests[1]), float(rate[1]), latency("50"), latency("99"),
+                   int(not_2xx[1]) if not_2xx else 0)
+
+
+def _wrk(url: str, *, connections: int, seconds: int, script: Path | None = None) -> str:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    if script is not None:
+        command[1:1] = ["-s", str(script)]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def _order_script(folder: Path, tokens: list[str], sku_id: int) -> Path:
+    quoted = ", ".join(f'"{t}"' for t in tokens)
+    script = folder / "orders.lua"
+    script.write_text(
+        f'local tokens = {{{quoted}}}\n'
+        'local n = 0\n'
+        f'local body = \'{{"lines": [{{"sku_id": {sku_id}, "qty": 1}}]}}\'\n'
+        'request = function()\n'
+        '  n = n + 1\n'
+        '  local headers = {["Content-Type"] = "application/json",\n'
+        '                   ["Authorization"] = "Bearer " .. tokens[(n % #tokens) + 1]}\n'
+        '  return wrk.format("POST", "/api/v1/orders", headers, body)\n'
+        'end\n')
+    return script
+
+
+def _shoppers(runtime: Runtime, count: int) -> list[str]:
+    tokens = []
+    for n in range(count):
+        email = f"bench-{n}-{time.monotonic_ns()}@shoppers.test"
+        accounts.create_account_unchecked(runtime.uow(), email=email, password="bench-secret-1",
+                                          role=Role.SHOPPER)
+        tokens.append(accounts.sign_in(runtime.uow(), email=email, password="bench-secret-1").secret)
+    return tokens
+
+
+def _serve(url: str, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = 18000 + os.getpid() % 1000
+    env = dict(os.environ, SHOPFEST_DATABASE_URL=url, SHOPFEST_CLOCK=clock, SHOPFEST_CLOCK_SPEED="0")
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
+                                    "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with _LOCAL.open(f"{base}/healthz", timeout=1):
+                return process, base
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+
+
+def over_http(runtime: Runtime, url: str, *, connections: int = 32, seconds: int = 10,
+              shoppers: int = 16) -> HttpResult:
+    """/healthz, then orders, against one `shopfest serve` worker on the same database."""
+    item = hot_item(runtime, stock=10_000_000, name="Http")
+    tokens = _shoppers(runtime, shoppers)
+    folder = Path(tempfile.mkdtemp(prefix="shopfest-http-"))
+    process, base = _serve(url, runtime.clock.now().isoformat(), folder / "server.log")
+    try:
+        healthz = _parse("/healthz", _wrk(f"{base}/healthz", connections=connections, seconds=seconds))
+        script = _order_script(folder, tokens, item.sku_id)
+        orders = _parse("/api/v1/orders", _wrk(base, connections=connections, seconds=seconds,
+                                               script=script))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)
+    with runtime.engine.connect() as conn:
+        level = InventoryStore(conn).levels([item.sku_id])[item.sku_id]
+    return HttpResult(connections, seconds, healthz, orders, level.reserved + level.sold,
+                      max(0, level.reserved + level.sold - level.on_hand),
+                      round(orders.requests_per_second / healthz.requests_per_second, 2))

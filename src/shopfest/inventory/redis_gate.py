@@ -1,0 +1,165 @@
+"""Stock counters in Redis in front of the database rows: one Lua script decides a whole batch.
+
+Redis answers "is there a unit?" for every process at once without touching the database; the
+batch's transaction then writes the same changes to the rows, which stay the record (and whose
+CHECK constraints refuse an oversold row whatever Redis said). Counters missing from Redis (a
+fresh or restarted Redis) are loaded from the rows; a batch whose transaction fails gives its
+units back to Redis.
+
+The script applies the rule of `model.Ledger`: each order takes all its units or none; a flash
+sale's units and its per-shopper limit are checked with the SKU's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from shopfest.core.errors import DomainError
+from shopfest.core.uow import UnitOfWork
+from shopfest.inventory.hot_path import Outcomes, Reservation, flash_qty, sku_qty
+from shopfest.inventory.model import Claim, LimitExceeded, SoldOut
+from shopfest.inventory.store import InventoryStore
+
+# ARGV: order count, then per order its claim count and per claim: sku, qty, flash sale (0: none),
+# shopper. KEYS are unused: every key is derived from ARGV, so this runs on one Redis (no Cluster).
+# Returns one code per order (0 taken, 1 sold out, 2 over the limit, 3 counters missing), then the
+# SKUs left with nothing to sell.
+_RESERVE = """
+local p = ARGV[1]
+local i = 3
+local codes = {}
+local touched = {}
+for o = 1, tonumber(ARGV[2]) do
+  local n = tonumber(ARGV[i]); i = i + 1
+  local claims = {}
+  for c = 1, n do
+    claims[c] = {ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]}
+    i = i + 4
+  end
+  local code = 0
+  local want = {}
+  for _, c in ipairs(claims) do want[c[1]] = (want[c[1]] or 0) + c[2] end
+  for sku, qty in pairs(want) do
+    local left = redis.call('GET', p .. 'stock:' .. sku)
+    if not left then code = 3 elseif tonumber(left) < qty then code = 1 end
+    if code ~= 0 then break end
+  end
+  if code == 0 then
+    for _, c in ipairs(claims) do
+      if c[3] ~= '0' then
+        local sale = p .. 'flash:' .. c[3]
+        local left = redis.call('HGET', sale, 'left')
+        if not left then code = 3; break end
+        if tonumber(left) < c[2] then code = 1; break end
+        local held = tonumber(redis.call('HGET', p .. 'buyers:' .. c[3], c[4]) or '0')
+        if held + c[2] > tonumber(redis.call('HGET', sale, 'limit')) then code = 2; break end
+      end
+    end
+  end
+  if code == 0 then
+    for _, c in ipairs(claims) do
+      redis.call('DECRBY', p .. 'stock:' .. c[1], c[2])
+      if c[3] ~= '0' then
+        redis.call('HINCRBY', p .. 'flash:' .. c[3], 'left', -c[2])
+        redis.call('HINCRBY', p .. 'buyers:' .. c[3], c[4], c[2])
+      end
+    end
+  end
+  for _, c in ipairs(claims) do touched[c[1]] = true end
+  codes[#codes + 1] = code
+end
+for sku, _ in pairs(touched) do
+  if tonumber(redis.call('GET', p .. 'stock:' .. sku) or '1') <= 0 then codes[#codes + 1] = sku end
+end
+return codes
+"""
+
+# ARGV: prefix, then per claim: sku, qty, flash sale (0: none), shopper. Gives units back to the
+# counters that exist (a missing one will be loaded from the rows, which already have them).
+_GIVE_BACK = """
+local p = ARGV[1]
+for i = 2, #ARGV, 4 do
+  local sku, qty, sale, shopper = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  if redis.call('EXISTS', p .. 'stock:' .. sku) == 1 then
+    redis.call('INCRBY', p .. 'stock:' .. sku, qty)
+  end
+  if sale ~= '0' and redis.call('EXISTS', p .. 'flash:' .. sale) == 1 then
+    redis.call('HINCRBY', p .. 'flash:' .. sale, 'left', qty)
+    redis.call('HINCRBY', p .. 'buyers:' .. sale, shopper, -qty)
+  end
+end
+return 1
+"""
+
+
+def _claim_args(claims: Sequence[Claim]) -> list[Any]:
+    args: list[Any] = []
+    for c in claims:
+        args += [c.sku_id, c.qty, c.flash_sale_id or 0, c.shopper_id]
+    return args
+
+
+class RedisGate:
+    """Counters in Redis (any redis-py client); the database rows written in the same batch."""
+
+    def __init__(self, client: Any, *, prefix: str = "shopfest:") -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._reserve = client.register_script(_RESERVE)
+        self._give_back = client.register_script(_GIVE_BACK)
+
+    def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
+        codes, sold_out = self._decide(orders)
+        if 3 in codes:
+            self._load(uow, [c for order in orders for c in order])
+            codes, sold_out = self._decide(orders)
+        outcomes: Outcomes = [_refusal(code, order) for code, order in zip(codes, orders, strict=True)]
+        taken = [c for order, refusal in zip(orders, outcomes, strict=True) if refusal is None for c in order]
+        InventoryStore(uow.conn).reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
+        return Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
+
+    def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+        InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))
+        uow.after_commit(lambda: self._give(list(claims)))
+
+    def _decide(self, orders: Sequence[Sequence[Claim]]) -> tuple[list[int], set[int]]:
+        args: list[Any] = [self._prefix, len(orders)]
+        for order in orders:
+            args += [len(order), *_claim_args(order)]
+        answer = [int(x) for x in self._reserve(args=args)]
+        return answer[:len(orders)], set(answer[len(orders):])
+
+    def _give(self, claims: list[Claim]) -> None:
+        if claims:
+            self._give_back(args=[self._prefix, *_claim_args(claims)])
+
+    def _load(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+        """Counters Redis lacks, from the rows (locked, so no batch in flight is missed); SET NX, so a
+        process that loaded them first wins."""
+        store = InventoryStore(uow.conn)
+        sku_ids = sorted({c.sku_id for c in claims})
+        flash_ids = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})
+        ledger = store.ledger(sku_ids, flash_ids, [])
+        # All at once (MULTI): no batch may see a flash sale's units before all its buyers.
+        pipe = self._redis.pipeline(transaction=True)
+        for sku_id in sku_ids:
+            pipe.set(f"{self._prefix}stock:{sku_id}", ledger.available.get(sku_id, 0), nx=True)
+        for flash_id in flash_ids:
+            if self._redis.exists(f"{self._prefix}flash:{flash_id}"):
+                continue
+            for shopper_id, qty in store.buyers_of(flash_id).items():
+                pipe.hsetnx(f"{self._prefix}buyers:{flash_id}", str(shopper_id), qty)
+            key = f"{self._prefix}flash:{flash_id}"
+            pipe.hsetnx(key, "limit", ledger.flash_limit.get(flash_id, 0))
+            pipe.hsetnx(key, "left", ledger.flash_left.get(flash_id, 0))
+        pipe.execute()
+
+
+def _refusal(code: int, order: Sequence[Claim]) -> DomainError | None:
+    sku_ids = sorted({c.sku_id for c in order})
+    if code == 0:
+        return None
+    if code == 2:
+        return LimitExceeded("over the per-shopper limit of a flash sale", sku_ids=sku_ids)
+    return SoldOut("sold out", sku_ids=sku_ids)

@@ -1,0 +1,101 @@
+"""Pre-sale deposits on the two-wave calendar: a deposit holds the unit, the balance is paid in its
+window, an unpaid balance forfeits the deposit and frees the unit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopfest.app import create_app
+from shopfest.core.actor import Actor, Role
+from shopfest.core.clock import SetClock, parse_instant
+from shopfest.core.money import Money
+from shopfest.demo import HotItem, hot_item
+from shopfest.deps import Runtime
+from shopfest.festival import service as festival
+from shopfest.orders.service import release_lapsed
+from shopfest.promotions import service as promotions
+from tests.integration.helpers import bearer, token_for
+from tests.integration.test_orders_api import order, shopper, stock
+
+IN_THE_DEPOSIT_WINDOW = "2027-11-05T20:00:00+08:00"
+IN_THE_BALANCE_WINDOW = "2027-11-11T00:30:00+08:00"
+AFTER_THE_FESTIVAL = "2027-11-12T00:00:01+08:00"
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> TestClient:
+    return TestClient(create_app(runtime=runtime))
+
+
+@pytest.fixture
+def presale(runtime: Runtime, clock: SetClock) -> HotItem:
+    """A 5,999 yuan phone on pre-sale with a 500 yuan deposit, three units, in the wave-2 deposit window."""
+    clock.set(parse_instant(IN_THE_DEPOSIT_WINDOW))
+    festival.schedule_eleven_eleven(runtime.uow(), 2027)
+    item = hot_item(runtime, stock=3)
+    promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, item.merchant_id), sku_id=item.sku_id,
+                             deposit=Money.parse("500.00", "CNY"))
+    return item
+
+
+def signed_in_again(client: TestClient, name: str) -> dict[str, str]:
+    """A fresh token: the festival clock moved past the day a token lives."""
+    return bearer(token_for(client, f"{name}@shoppers.test", "shop-secret-1"))
+
+
+def pay(client: TestClient, who: dict[str, str], order_id: int) -> Any:
+    return client.post(f"/api/v1/orders/{order_id}/pay", json={"method": "sandbox_ok"}, headers=who)
+
+
+def status(client: TestClient, who: dict[str, str], order_id: int) -> str:
+    return str(client.get(f"/api/v1/orders/{order_id}", headers=who).json()["status"])
+
+
+def test_a_deposit_holds_the_unit_and_the_balance_is_paid_in_its_window(
+        client: TestClient, runtime: Runtime, clock: SetClock, presale: HotItem) -> None:
+    ann = shopper(client, runtime, "ann")
+    placed = order(client, ann, [{"sku_id": presale.sku_id, "qty": 1}]).json()
+    assert placed["status"] == "awaiting_deposit"
+    # the deposit holds the unit past the 15 minutes an unpaid order would
+    assert pay(client, ann, placed["id"]).json()["status"] == "deposit_paid"
+    clock.set(parse_instant("2027-11-07T20:00:00+08:00"))
+    ann = signed_in_again(client, "ann")
+    release_lapsed(runtime.uow(), runtime.gate)
+    assert status(client, ann, placed["id"]) == "deposit_paid" and stock(runtime, presale.sku_id) == (3, 1, 0)
+    # the balance cannot be paid before its window
+    early = pay(client, ann, placed["id"])
+    assert early.status_code == 409 and early.json()["type"].endswith("/outside-balance-window")
+    # in the window the sweeper shows it awaits its balance, and paying sells the unit
+    clock.set(parse_instant(IN_THE_BALANCE_WINDOW))
+    ann = signed_in_again(client, "ann")
+    release_lapsed(runtime.uow(), runtime.gate)
+    assert status(client, ann, placed["id"]) == "awaiting_balance"
+    assert pay(client, ann, placed["id"]).json()["status"] == "paid"
+    assert stock(runtime, presale.sku_id) == (3, 0, 1)
+
+
+def test_an_unpaid_balance_forfeits_the_deposit_and_frees_the_unit(
+        client: TestClient, runtime: Runtime, clock: SetClock, presale: HotItem) -> None:
+    bob = shopper(client, runtime, "bob")
+    placed = order(client, bob, [{"sku_id": presale.sku_id, "qty": 2}]).json()
+    pay(client, bob, placed["id"])
+    assert stock(runtime, presale.sku_id) == (3, 2, 0)
+    clock.set(parse_instant(AFTER_THE_FESTIVAL))
+    bob = signed_in_again(client, "bob")
+    release_lapsed(runtime.uow(), runtime.gate)
+    assert status(client, bob, placed["id"]) == "deposit_forfeited"
+    assert stock(runtime, presale.sku_id) == (3, 0, 0)
+    late = pay(client, bob, placed["id"])
+    assert late.status_code == 409
+
+
+def test_a_pre_sale_item_is_ordered_on_its_own_in_a_deposit_window(
+        client: TestClient, runtime: Runtime, presale: HotItem) -> None:
+    other = hot_item(runtime, stock=3, name="Other")
+    cy = shopper(client, runtime, "cy")
+    mixed = order(client, cy, [{"sku_id": presale.sku_id, "qty": 1}, {"sku_id": other.sku_id, "qty": 1}])
+    assert mixed.status_code == 422
+    assert stock(runtime, presale.sku_id) == (3, 0, 0) and stock(runtime, other.sku_id) == (3, 0, 0)
