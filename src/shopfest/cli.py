@@ -6,7 +6,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -215,6 +215,7 @@ def bench_catalog(
     from dataclasses import asdict
 
     from shopfest.bench import catalog as bench
+    from shopfest.bench import places
     from shopfest.bench.measure import machine
     if backend not in ("sqlite", "postgresql", "both"):
         console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
@@ -222,7 +223,7 @@ def bench_catalog(
     chosen = ["sqlite", "postgresql"] if backend == "both" else [backend]
     results = []
     for name in chosen:
-        place = bench.sqlite_database() if name == "sqlite" else bench.postgres_database(pg_url)
+        place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
         with place as url, progress_bar() as bar:
             tasks: dict[str, TaskID] = {}
 
@@ -233,7 +234,7 @@ def bench_catalog(
             def advance(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks) -> None:
                 bar.advance(tasks[what], n)
 
-            runtime = bench.runtime_for(url)
+            runtime = places.runtime_for(url)
             results.append(bench.bench_backend(
                 runtime, name, brands=brands, product_count=products, queries=queries,
                 baseline_queries=baseline_queries, progress=advance, total=total))
@@ -274,8 +275,11 @@ def bench_flash_sale(
     backend: Annotated[str, typer.Option(help="sqlite, postgresql or both")] = "both",
     pg_url: Annotated[str | None, typer.Option(
         help="an empty PostgreSQL database; default: a private server started for the run")] = None,
+    redis_url: Annotated[str | None, typer.Option(
+        help="a Redis for PostgreSQL's stock counters; default: a private one for the run")] = None,
     http: Annotated[bool, typer.Option("--http/--no-http", help="also burst over HTTP (needs wrk)")] = True,
     seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
+    connections: Annotated[int, typer.Option(min=1, help="concurrent HTTP connections")] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """The midnight burst on one hot SKU: the naive design, then the hot path, in process; then
@@ -283,9 +287,8 @@ def bench_flash_sale(
     import json
     from dataclasses import asdict
 
-    from shopfest.bench import catalog as places
     from shopfest.bench import flash_sale as bench
-    from shopfest.bench import http_burst
+    from shopfest.bench import http_burst, places
     from shopfest.bench.measure import machine
     if backend not in ("sqlite", "postgresql", "both"):
         console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
@@ -296,15 +299,19 @@ def bench_flash_sale(
     results: list[dict[str, Any]] = []
     for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
         place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
-        with place as url:
-            runtime = places.runtime_for(url)
+        counters = places.redis_server(redis_url) if name == "postgresql" else nullcontext(None)
+        with place as url, counters as redis:
+            runtime = places.runtime_for(url, redis_url=redis)
             naive = bench.naive(runtime, units=units, attempts=attempts)
             hot = bench.hot_path(runtime, units=units, attempts=attempts)
             runtime.checkout.close()
-            over_http = asdict(http_burst.over_http(runtime, url, seconds=seconds)) if http else None
+            over_http = None
+            if http:
+                over_http = asdict(http_burst.over_http(runtime, seconds=seconds, connections=connections))
             runtime.engine.dispose()
         ratio = round(hot.orders_per_second / naive.orders_per_second, 1)
-        results.append({"backend": name, "naive": asdict(naive), "hot_path": asdict(hot), "ratio": ratio,
+        label = "postgresql+redis" if name == "postgresql" else name
+        results.append({"backend": label, "naive": asdict(naive), "hot_path": asdict(hot), "ratio": ratio,
                         "http": over_http})
     if as_json:
         report = {"scenario": "flash-sale", "machine": machine(), "units": units, "attempts": attempts,

@@ -78,19 +78,25 @@ class Runtime:
         return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only)
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+# The dependencies below are async only so that FastAPI runs them on the event loop instead of
+# sending each request to a worker thread for them: they do not wait on anything.
+async def get_runtime(request: Request) -> Runtime:
+    return runtime_of(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_uow(runtime: RuntimeDep) -> UnitOfWork:
+async def get_uow(runtime: RuntimeDep) -> UnitOfWork:
     return runtime.uow()
 
 
-def get_read_uow(runtime: RuntimeDep) -> UnitOfWork:
+async def get_read_uow(runtime: RuntimeDep) -> UnitOfWork:
     return runtime.uow(read_only=True)
 
 

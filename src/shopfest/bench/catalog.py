@@ -8,29 +8,20 @@ does.
 from __future__ import annotations
 
 import random
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
 
-from shopfest.app import make_runtime
 from shopfest.bench.measure import Latency
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Fulfilment, ProductQuery, search_tokens
 from shopfest.catalog.store import products
-from shopfest.core.clock import SetClock, parse_instant
-from shopfest.core.migrate import upgrade
 from shopfest.core.money import Money
 from shopfest.demo import ADJECTIVES, SHELVES, brand_name, seed
 from shopfest.deps import Runtime
-from shopfest.settings import Settings
-
-NOON_OF_ELEVEN_ELEVEN = "2027-11-11T12:00:00+08:00"
 
 
 @dataclass
@@ -171,42 +162,6 @@ def bench_backend(runtime: Runtime, backend: str, *, brands: int, product_count:
         p99_speedup=round(baseline_latency.p99_ms / max(search_latency.p99_ms, 1e-6), 1),
         results_agree=agree,
     )
-
-
-@contextmanager
-def sqlite_database() -> Iterator[str]:
-    folder = tempfile.mkdtemp(prefix="shopfest-bench-")
-    try:
-        yield f"sqlite:///{folder}/catalog.db"
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-@contextmanager
-def postgres_database(given: str | None) -> Iterator[str]:
-    """The URL given (its database must be empty), or a private PostgreSQL started for the run."""
-    if given:
-        yield given
-        return
-    try:
-        import pgserver
-    except ImportError:
-        raise SystemExit("PostgreSQL: pass --pg-url, or install the test extras (pgserver)") from None
-    folder = tempfile.mkdtemp(prefix="shopfest-bench-pg-")
-    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]  # no __all__
-    try:
-        server.psql("CREATE DATABASE shopfest_bench;")
-        socket_dir = server.get_uri().split("host=", 1)[1]
-        yield f"postgresql+psycopg://postgres:@/shopfest_bench?host={socket_dir}"
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def runtime_for(url: str) -> Runtime:
-    upgrade(url)
-    clock = SetClock(parse_instant(NOON_OF_ELEVEN_ELEVEN), speed=0)
-    return make_runtime(Settings(database_url=url, pool_size=2), clock=clock)
 
 
 def result_dict(result: BackendResult) -> dict[str, Any]:

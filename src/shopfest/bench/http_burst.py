@@ -23,6 +23,7 @@ from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
+from shopfest.settings import Settings
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -100,9 +101,11 @@ def _shoppers(runtime: Runtime, count: int) -> list[str]:
     return tokens
 
 
-def _serve(url: str, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = 18000 + os.getpid() % 1000
-    env = dict(os.environ, SHOPFEST_DATABASE_URL=url, SHOPFEST_CLOCK=clock, SHOPFEST_CLOCK_SPEED="0")
+    env = dict(os.environ, SHOPFEST_DATABASE_URL=settings.database_url, SHOPFEST_CLOCK=clock,
+               SHOPFEST_CLOCK_SPEED="0", SHOPFEST_REDIS_URL=settings.redis_url or "",
+               SHOPFEST_REDIS_PREFIX=settings.redis_prefix)
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
                                     "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -118,13 +121,13 @@ def _serve(url: str, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], st
     raise RuntimeError(f"the server did not start:\n{log.read_text()}")
 
 
-def over_http(runtime: Runtime, url: str, *, connections: int = 32, seconds: int = 10,
+def over_http(runtime: Runtime, *, connections: int = 32, seconds: int = 10,
               shoppers: int = 16) -> HttpResult:
     """/healthz, then orders, against one `shopfest serve` worker on the same database."""
     item = hot_item(runtime, stock=10_000_000, name="Http")
     tokens = _shoppers(runtime, shoppers)
     folder = Path(tempfile.mkdtemp(prefix="shopfest-http-"))
-    process, base = _serve(url, runtime.clock.now().isoformat(), folder / "server.log")
+    process, base = _serve(runtime.settings, runtime.clock.now().isoformat(), folder / "server.log")
     try:
         healthz = _parse("/healthz", _wrk(f"{base}/healthz", connections=connections, seconds=seconds))
         script = _order_script(folder, tokens, item.sku_id)

@@ -51,6 +51,14 @@ def flash_sales_on(uow: UnitOfWork, sku_ids: Sequence[int], at: datetime) -> dic
     return InventoryStore(uow.conn).flash_sales_on(sku_ids, at)
 
 
+def flash_sales_of(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, list[FlashSale]]:
+    """Every flash sale, past, on or coming, of each SKU (inside the caller's transaction)."""
+    found: dict[int, list[FlashSale]] = {sku_id: [] for sku_id in sku_ids}
+    for sale in InventoryStore(uow.conn).flash_sales_of(sku_ids):
+        found[sale.sku_id].append(sale)
+    return found
+
+
 def schedule_flash_sale(uow: UnitOfWork, actor: Actor | None, sale: FlashSale) -> FlashSale:
     """A merchant's staff put a flash slot on their own SKU, in its currency, overlapping no other.
 

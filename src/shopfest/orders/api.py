@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -14,7 +14,16 @@ from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import InvalidInput
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import minor_units
-from shopfest.deps import Cursor, Limit, MaybeActor, ReadUowDep, Runtime, RuntimeDep
+from shopfest.deps import (
+    Cursor,
+    Limit,
+    MaybeActor,
+    ReadUowDep,
+    Runtime,
+    RuntimeDep,
+    optional_actor,
+    runtime_of,
+)
 from shopfest.orders import service
 from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, check_lines
 from shopfest.payments import idempotency as keys
@@ -107,18 +116,29 @@ def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
     return PlaceOrder(actor.user_id, lines, currency, idempotency)
 
 
-@router.post("/orders", status_code=201, response_model=OrderJson)
-async def place_order(body: OrderIn, runtime: RuntimeDep, actor: MaybeActor,
-                      idempotency_key: KeyHeader = None) -> Response:
+# The checkout route is the festival's hottest: it reads the token and the key itself rather than
+# through FastAPI dependencies, which cost more per request than the rest of the route together.
+HOT_ROUTE_DOCS: dict[str, Any] = {
+    "security": [{"HTTPBearer": []}],
+    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                    "schema": {"type": "string", "maxLength": 255},
+                    "description": "retries with the same key get the first answer"}],
+}
+
+
+@router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS)
+async def place_order(body: OrderIn, request: Request) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
     Sold out is 409 `/problems/sold-out`; over a flash sale's per-shopper limit, 409
     `/problems/limit-exceeded`.
     """
-    shopper = require_role(actor, Role.SHOPPER)
+    runtime = runtime_of(request)
+    shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)
+    key = request.headers.get("idempotency-key")
     if body.coupons:
         raise InvalidInput("coupons arrive with the promotion engine; none can be used yet")
-    answer = await runtime.checkout.place_async(_command(shopper, body, idempotency_key))
+    answer = await runtime.checkout.place_async(_command(shopper, body, key))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
                     media_type="application/json")
 

