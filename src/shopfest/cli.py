@@ -301,7 +301,8 @@ def bench_flash_sale(
         place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
         counters = places.redis_server(redis_url) if name == "postgresql" else nullcontext(None)
         with place as url, counters as redis:
-            runtime = places.runtime_for(url, redis_url=redis)
+            # As many connections as the naive design has threads, so none waits for the pool.
+            runtime = places.runtime_for(url, redis_url=redis, pool_size=bench.NAIVE_THREADS)
             naive = bench.naive(runtime, units=units, attempts=attempts)
             hot = bench.hot_path(runtime, units=units, attempts=attempts)
             runtime.checkout.close()

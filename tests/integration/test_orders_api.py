@@ -244,7 +244,9 @@ def test_a_declined_payment_leaves_the_order_unpaid_and_a_retry_can_pay(
     ann = shopper(client, runtime, "ann")
     placed = order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}]).json()
     declined = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_fail"}, headers=ann)
-    assert declined.json()["status"] == "awaiting_payment"
+    assert declined.status_code == 402 and declined.json()["type"].endswith("/payment-declined")
+    assert client.get(f"/api/v1/orders/{placed['id']}", headers=ann).json()["status"] == "awaiting_payment"
+    assert stock(runtime, phone.sku_id) == (5, 1, 0)
     retry = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_ok"}, headers=ann)
     assert retry.json()["status"] == "paid"
     assert stock(runtime, phone.sku_id) == (5, 0, 1)

@@ -68,7 +68,10 @@ def _figures(runtime: Runtime, sku_id: int, *, design: str, attempts: int, tally
                        round(attempts / seconds, 1), Latency.of(tally.latencies))
 
 
-def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = 8) -> BurstResult:
+NAIVE_THREADS = 8
+
+
+def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = NAIVE_THREADS) -> BurstResult:
     """One transaction per attempt: a conditional UPDATE of the stock row, the order INSERT, commit."""
     item = hot_item(runtime, stock=units, name="Naive")
     now = runtime.clock.now()

@@ -66,8 +66,8 @@ def redis_server(given: str | None) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def runtime_for(url: str, *, redis_url: str | None = None) -> Runtime:
+def runtime_for(url: str, *, redis_url: str | None = None, pool_size: int = 2) -> Runtime:
     """A migrated database, and a festival clock standing at noon on 11.11."""
     upgrade(url)
     clock = SetClock(parse_instant(NOON_OF_ELEVEN_ELEVEN), speed=0)
-    return make_runtime(Settings(database_url=url, redis_url=redis_url, pool_size=2), clock=clock)
+    return make_runtime(Settings(database_url=url, redis_url=redis_url, pool_size=pool_size), clock=clock)

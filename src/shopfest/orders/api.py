@@ -165,7 +165,7 @@ def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple
     return JSONResponse(answer)
 
 
-@router.post("/orders/{order_id}/pay", response_model=OrderJson)
+@router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
 def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
     """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at

@@ -19,6 +19,7 @@ from shopfest.orders.model import MerchantOrder, Order, OrderStatus, moved
 from shopfest.orders.receipts import receipt
 from shopfest.orders.store import OrderStore
 from shopfest.payments import service as payments
+from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
 from shopfest.payments.service import PaymentSucceeded
 
@@ -135,7 +136,8 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
     """The shopper pays in their currency through the provider: the whole order, or a pre-sale's
     deposit and later, in its window, its balance.
 
-    Raises Unauthenticated, Forbidden, NotFound, OrderExpired, IllegalTransition, OutsideBalanceWindow.
+    Raises Unauthenticated, Forbidden, NotFound, OrderExpired, IllegalTransition, OutsideBalanceWindow,
+    PaymentDeclined (the order stays unpaid).
     """
     with uow:
         store = OrderStore(uow.conn)
@@ -145,8 +147,11 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         purpose, amount = order.amount_due(uow.clock.now())
         intent = payments.open_intent(uow, order_id=order_id, purpose=purpose, amount=amount)
         assert intent.id is not None
-        payments.charge(uow, provider, intent_id=intent.id, method=method)
-        uow.commit()
+        attempt = payments.charge(uow, provider, intent_id=intent.id, method=method)
+        uow.commit()  # a declined attempt is kept too
+        if attempt.status is IntentStatus.FAILED:
+            raise PaymentDeclined(f"the payment of order {order_id} was declined; pay again",
+                                  order_id=order_id)
         return view(store, actor, store.get(order_id) or order)
 
 
