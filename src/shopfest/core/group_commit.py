@@ -6,7 +6,6 @@ one transaction, commits, and only then answers each. While it commits, the next
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -44,9 +43,6 @@ class GroupCommit(Generic[Job, Answer]):
                 self._thread.start()
             self._wake.notify()
         return future
-
-    async def run(self, job: Job) -> Answer:
-        return await asyncio.wrap_future(self.submit(job))
 
     def close(self) -> None:
         """Finish every job already queued, then stop the writer thread."""

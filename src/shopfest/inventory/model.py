@@ -7,7 +7,7 @@ each order claims all its units or none, in the order the orders arrived.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from shopfest.core.errors import Conflict, InvalidInput
@@ -142,17 +142,6 @@ def _summed(claims: Sequence[Claim]) -> dict[tuple[int, int | None, int], int]:
         key = (c.sku_id, c.flash_sale_id, c.shopper_id)
         wanted[key] = wanted.get(key, 0) + c.qty
     return wanted
-
-
-def released(level: StockLevel, *, qty: int) -> StockLevel:
-    """The level after an unpaid order gives back `qty` reserved units."""
-    return replace(level, reserved=level.reserved - qty)
-
-
-def restocked(level: StockLevel, *, qty: int, back_on_shelf: bool) -> StockLevel:
-    """The level after a refund takes `qty` sold units back: onto the shelf, or written off."""
-    return replace(level, sold=level.sold - qty,
-                   on_hand=level.on_hand if back_on_shelf else level.on_hand - qty)
 
 
 def total_by_sku(claims: Sequence[Claim]) -> Mapping[int, int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from shopfest.catalog.service import SkusListed, merchant_of_sku, skus_for_sale
 from shopfest.core.actor import Actor, require_merchant_staff
@@ -44,11 +43,6 @@ def stock_level(uow: UnitOfWork, actor: Actor | None, sku_id: int) -> StockLevel
         if level is None or merchant_of_sku(uow, sku_id) != merchant_id:
             raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
     return level
-
-
-def flash_sales_on(uow: UnitOfWork, sku_ids: Sequence[int], at: datetime) -> dict[int, FlashSale]:
-    """The flash sale on at `at` for each SKU that has one (inside the caller's transaction)."""
-    return InventoryStore(uow.conn).flash_sales_on(sku_ids, at)
 
 
 def flash_sales_of(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, list[FlashSale]]:

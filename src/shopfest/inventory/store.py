@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -173,11 +172,6 @@ class InventoryStore:
                                  .order_by(flash_sales.c.id))
         return [_flash_sale(r) for r in rows]
 
-    def flash_sales_on(self, sku_ids: Sequence[int], at: datetime) -> dict[int, FlashSale]:
-        rows = self.conn.execute(
-            select(flash_sales).where(id_in(flash_sales.c.sku_id, sku_ids),
-                                      flash_sales.c.starts_at <= at, flash_sales.c.ends_at > at))
-        return {r.sku_id: _flash_sale(r) for r in rows}
 
 
 def _flash_sale(r: Any) -> FlashSale:

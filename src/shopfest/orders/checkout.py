@@ -6,6 +6,7 @@ and the hot SKU's row is written once per batch instead of once per order.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -249,8 +250,6 @@ class Checkout:
             self._sold_out[sku_id] = until
 
     async def place_async(self, command: PlaceOrder) -> Answer:
-        import asyncio
-
         return await asyncio.wrap_future(self.place(command))
 
     def _done(self, token: tuple[str, str]) -> None:
