@@ -1,13 +1,19 @@
-"""HTTP routes of promotions: pre-sale offers, for now."""
+"""HTTP routes of promotions: pricing a cart, promotions, coupons and wallets, pre-sale offers."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from datetime import datetime
 
-from shopfest.deps import MaybeActor, UowDep
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
+
+from shopfest.core.clock import as_utc
+from shopfest.core.errors import CurrencyMismatch, InvalidInput
+from shopfest.core.money import Money
+from shopfest.deps import MaybeActor, ReadUowDep, UowDep
 from shopfest.problems import problem_responses
 from shopfest.promotions import service
+from shopfest.promotions.offers import MAX_COUPONS, Coupon, Window
 from shopfest.schemas import MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422))
@@ -24,3 +30,89 @@ def offer_presale(body: PresaleIn, uow: UowDep, actor: MaybeActor) -> Response:
     hold it and pays the balance in the wave's sale (merchant staff)."""
     service.offer_presale(uow, actor, sku_id=body.sku_id, deposit=body.deposit.to_money())
     return Response(status_code=204)
+
+
+class CouponIn(BaseModel):
+    kind: str = Field(examples=["store_coupon"],
+                      description="store_coupon (merchant staff); platform_coupon, red_envelope (operators)")
+    off: MoneyJson = Field(description="taken off the order; a red envelope's amount")
+    min_spend: MoneyJson | None = Field(None, description="what the coupon's stage must reach; none: any")
+    quantity: int = Field(ge=1, le=MAX_COUPONS, description="how many shoppers can claim, in all")
+    per_shopper_limit: int = Field(1, ge=1)
+    starts_at: datetime
+    ends_at: datetime
+
+
+class CouponJson(BaseModel):
+    id: int
+    kind: str
+    merchant_id: int | None
+    off: MoneyJson
+    min_spend: MoneyJson
+    quantity: int
+    claimed: int
+    per_shopper_limit: int
+    starts_at: datetime
+    ends_at: datetime
+
+    @classmethod
+    def of(cls, c: Coupon) -> CouponJson:
+        return cls(id=c.id or 0, kind=c.kind, merchant_id=c.merchant_id,
+                   off=MoneyJson.of(Money(c.off, c.currency)),
+                   min_spend=MoneyJson.of(Money(c.min_spend, c.currency)), quantity=c.quantity,
+                   claimed=c.claimed, per_shopper_limit=c.per_shopper_limit,
+                   starts_at=c.window.starts_at, ends_at=c.window.ends_at)
+
+
+class GrantJson(BaseModel):
+    id: int
+    coupon: CouponJson
+    state: str
+    order_id: int | None
+    claimed_at: datetime
+
+
+def window_of(starts_at: datetime, ends_at: datetime) -> Window:
+    if starts_at.tzinfo is None or ends_at.tzinfo is None:
+        raise InvalidInput("give starts_at and ends_at with a UTC offset")
+    return Window(as_utc(starts_at), as_utc(ends_at))
+
+
+def _coupon_of(body: CouponIn) -> Coupon:
+    off = body.off.to_money()
+    min_spend = body.min_spend.to_money() if body.min_spend is not None else Money.zero(off.currency)
+    if min_spend.currency != off.currency:
+        raise CurrencyMismatch("off and min_spend are in one currency")
+    return Coupon(body.kind, None, off.currency, min_spend.minor, off.minor, body.quantity,
+                  body.per_shopper_limit, window_of(body.starts_at, body.ends_at))
+
+
+@router.post("/coupons", status_code=201, response_model=CouponJson)
+def put_on_coupon(body: CouponIn, uow: UowDep, actor: MaybeActor) -> CouponJson:
+    """Put on a coupon for shoppers to claim, within the festival: a store coupon (merchant staff,
+    for their store), a platform coupon or a red envelope (operators)."""
+    return CouponJson.of(service.put_on_coupon(uow, actor, _coupon_of(body)))
+
+
+@router.get("/coupons", response_model=list[CouponJson])
+def coupons_on(uow: ReadUowDep, merchant_id: int | None = None) -> list[CouponJson]:
+    """The coupons that can be claimed now: a merchant's, or without `merchant_id` the platform's."""
+    return [CouponJson.of(c) for c in service.coupons_on(uow, merchant_id)]
+
+
+@router.get("/coupons/mine", response_model=list[GrantJson])
+def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
+    """The coupons in the signed-in shopper's wallet: claimed (free), held by an unpaid order, or spent."""
+    return [GrantJson(id=g.id or 0, coupon=CouponJson.of(c), state=g.state.value, order_id=g.order_id,
+                      claimed_at=g.claimed_at) for g, c in service.wallet(uow, actor)]
+
+
+@router.post("/coupons/{coupon_id}/claim", status_code=201, response_model=GrantJson,
+             responses=problem_responses(409))
+def claim_coupon(coupon_id: int, uow: UowDep, actor: MaybeActor) -> GrantJson:
+    """Put one of this coupon in the shopper's wallet; 409 `coupons-gone` when every one is claimed,
+    409 `limit-exceeded` when the shopper holds the most allowed."""
+    grant = service.claim_coupon(uow, actor, coupon_id)
+    found = service.coupon(uow, coupon_id)
+    return GrantJson(id=grant.id or 0, coupon=CouponJson.of(found), state=grant.state.value,
+                     order_id=None, claimed_at=grant.claimed_at)

@@ -1,13 +1,31 @@
-"""Promotion tables: for now, which SKUs sell on pre-sale and for what deposit."""
+"""Promotion tables: pre-sale offers, promotions, coupons and the coupons in shoppers' wallets."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, String, Table, delete, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Connection,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
-from shopfest.core.db import Id, id_in, metadata
+from shopfest.core.db import Id, UtcDateTime, id_in, metadata
 from shopfest.core.money import Money
+from shopfest.promotions.offers import Coupon, Grant, GrantState, Promotion, Window
 
 presale_offers = Table(
     "presale_offers",
@@ -16,6 +34,63 @@ presale_offers = Table(
     Column("deposit_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
 )
+
+promotions = Table(
+    "promotions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=True),  # None: the platform's
+    Column("currency", String(3), nullable=False),
+    Column("rule", JSON, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    Index("ix_promotions_window", "ends_at", "starts_at"),
+)
+
+coupons = Table(
+    "coupons",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),
+    Column("merchant_id", Id, ForeignKey("merchants.id"), nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("min_spend_minor", BigInteger, nullable=False),
+    Column("off_minor", BigInteger, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("claimed", BigInteger, nullable=False, default=0),
+    Column("per_shopper_limit", BigInteger, nullable=False),
+    Column("starts_at", UtcDateTime, nullable=False),
+    Column("ends_at", UtcDateTime, nullable=False),
+    # The last guard: never more claimed than there are.
+    CheckConstraint("claimed >= 0 AND claimed <= quantity", name="never_overclaimed"),
+)
+
+coupon_grants = Table(
+    "coupon_grants",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("coupon_id", Id, ForeignKey("coupons.id"), nullable=False),
+    Column("shopper_id", Id, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("order_id", Id, nullable=True),
+    Column("claimed_at", UtcDateTime, nullable=False),
+    Index("ix_coupon_grants_shopper", "shopper_id", "coupon_id"),
+    Index("ix_coupon_grants_order", "order_id"),
+)
+
+
+def _promotion(r: Any) -> Promotion:
+    return Promotion(r.kind, r.merchant_id, r.currency, dict(r.rule), Window(r.starts_at, r.ends_at), r.id)
+
+
+def _coupon(r: Any) -> Coupon:
+    return Coupon(r.kind, r.merchant_id, r.currency, r.min_spend_minor, r.off_minor, r.quantity,
+                  r.per_shopper_limit, Window(r.starts_at, r.ends_at), r.claimed, r.id)
+
+
+def _grant(r: Any) -> Grant:
+    return Grant(r.coupon_id, r.shopper_id, GrantState(r.state), r.claimed_at, r.order_id, r.id)
 
 
 class PromotionStore:
@@ -33,3 +108,103 @@ class PromotionStore:
             return {}
         rows = self.conn.execute(select(presale_offers).where(id_in(presale_offers.c.sku_id, sku_ids)))
         return {r.sku_id: Money(r.deposit_minor, r.currency) for r in rows}
+
+    def add_promotion(self, p: Promotion) -> int:
+        return int(self.conn.execute(promotions.insert().values(
+            kind=p.kind, merchant_id=p.merchant_id, currency=p.currency, rule=p.rule,
+            starts_at=p.window.starts_at, ends_at=p.window.ends_at)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
+
+    def promotions_on(self, now: datetime, merchant_ids: Sequence[int]) -> list[Promotion]:
+        """Promotions on at `now` of these merchants, and the platform's, in the order put on."""
+        rows = self.conn.execute(select(promotions).where(
+            promotions.c.starts_at <= now, promotions.c.ends_at > now,
+            or_(promotions.c.merchant_id.is_(None), id_in(promotions.c.merchant_id, merchant_ids)))
+            .order_by(promotions.c.id))
+        return [_promotion(r) for r in rows]
+
+    def promotions_of(self, merchant_id: int | None) -> list[Promotion]:
+        owner = (promotions.c.merchant_id.is_(None) if merchant_id is None
+                 else promotions.c.merchant_id == merchant_id)
+        return [_promotion(r) for r in self.conn.execute(select(promotions).where(owner)
+                                                         .order_by(promotions.c.id))]
+
+    def add_coupon(self, c: Coupon) -> int:
+        return int(self.conn.execute(coupons.insert().values(
+            kind=c.kind, merchant_id=c.merchant_id, currency=c.currency, min_spend_minor=c.min_spend,
+            off_minor=c.off, quantity=c.quantity, claimed=0, per_shopper_limit=c.per_shopper_limit,
+            starts_at=c.window.starts_at, ends_at=c.window.ends_at)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
+
+    def coupon(self, coupon_id: int) -> Coupon | None:
+        row = self.conn.execute(select(coupons).where(coupons.c.id == coupon_id)).first()
+        return None if row is None else _coupon(row)
+
+    def coupons_by_ids(self, coupon_ids: Sequence[int]) -> dict[int, Coupon]:
+        if not coupon_ids:
+            return {}
+        rows = self.conn.execute(select(coupons).where(id_in(coupons.c.id, coupon_ids)))
+        return {r.id: _coupon(r) for r in rows}
+
+    def coupons_on(self, now: datetime, merchant_id: int | None) -> list[Coupon]:
+        owner = (coupons.c.merchant_id.is_(None) if merchant_id is None
+                 else coupons.c.merchant_id == merchant_id)
+        rows = self.conn.execute(select(coupons).where(owner, coupons.c.starts_at <= now,
+                                                       coupons.c.ends_at > now).order_by(coupons.c.id))
+        return [_coupon(r) for r in rows]
+
+    def count_claim(self, coupon_id: int) -> bool:
+        """Count one more claimed, if one is left; the row stays locked until the transaction ends."""
+        return self.conn.execute(update(coupons).where(
+            coupons.c.id == coupon_id, coupons.c.claimed < coupons.c.quantity)
+            .values(claimed=coupons.c.claimed + 1)).rowcount == 1
+
+    def held_by(self, coupon_id: int, shopper_id: int) -> int:
+        """How many of this coupon the shopper has claimed, used or not."""
+        return self.conn.scalar(select(func.count()).select_from(coupon_grants).where(
+            coupon_grants.c.coupon_id == coupon_id, coupon_grants.c.shopper_id == shopper_id)) or 0
+
+    def add_grant(self, g: Grant) -> int:
+        return int(self.conn.execute(coupon_grants.insert().values(
+            coupon_id=g.coupon_id, shopper_id=g.shopper_id, state=g.state.value, order_id=g.order_id,
+            claimed_at=g.claimed_at)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
+
+    def wallet(self, shopper_id: int) -> list[Grant]:
+        rows = self.conn.execute(select(coupon_grants).where(coupon_grants.c.shopper_id == shopper_id)
+                                 .order_by(coupon_grants.c.id))
+        return [_grant(r) for r in rows]
+
+    def free_grants(self, shopper_id: int, coupon_ids: Sequence[int]) -> dict[int, int]:
+        """For each coupon among `coupon_ids` the shopper holds unused, one of its grants."""
+        if not coupon_ids:
+            return {}
+        rows = self.conn.execute(select(coupon_grants.c.coupon_id, func.min(coupon_grants.c.id)).where(
+            coupon_grants.c.shopper_id == shopper_id, coupon_grants.c.state == GrantState.CLAIMED.value,
+            id_in(coupon_grants.c.coupon_id, coupon_ids)).group_by(coupon_grants.c.coupon_id))
+        return {coupon_id: grant_id for coupon_id, grant_id in rows}
+
+    def hold(self, grant_id: int, order_id: int) -> bool:
+        """Hold a free grant for an order; False when it is no longer free."""
+        return self.conn.execute(update(coupon_grants).where(
+            coupon_grants.c.id == grant_id, coupon_grants.c.state == GrantState.CLAIMED.value)
+            .values(state=GrantState.HELD.value, order_id=order_id)).rowcount == 1
+
+    def spend(self, order_ids: Sequence[int]) -> None:
+        self._move(order_ids, GrantState.HELD, GrantState.SPENT, keep_order=True)
+
+    def give_back(self, order_ids: Sequence[int]) -> None:
+        """Grants held or spent by these orders return to their shoppers' wallets."""
+        self._move(order_ids, GrantState.HELD, GrantState.CLAIMED, keep_order=False)
+        self._move(order_ids, GrantState.SPENT, GrantState.CLAIMED, keep_order=False)
+
+    def grants_of_order(self, order_id: int) -> list[Grant]:
+        rows = self.conn.execute(select(coupon_grants).where(coupon_grants.c.order_id == order_id)
+                                 .order_by(coupon_grants.c.id))
+        return [_grant(r) for r in rows]
+
+    def _move(self, order_ids: Sequence[int], frm: GrantState, to: GrantState, *, keep_order: bool) -> None:
+        if not order_ids:
+            return
+        values: dict[str, Any] = {"state": to.value}
+        if not keep_order:
+            values["order_id"] = None
+        self.conn.execute(update(coupon_grants).where(
+            id_in(coupon_grants.c.order_id, order_ids), coupon_grants.c.state == frm.value).values(**values))

@@ -1,0 +1,151 @@
+"""What merchants and operators put on for the festival, as stored: promotions, coupons, and the
+coupons shoppers hold in their wallets. Pure rules; pricing itself lives in `stages.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from shopfest.core.actor import Actor, Role
+from shopfest.core.errors import Conflict, Forbidden, InvalidInput
+
+# Who may put on each kind: merchant staff for their own store, operators for the whole platform.
+MERCHANT_PROMOTIONS = frozenset({"percent_off", "multi_buy", "store_threshold"})
+PLATFORM_PROMOTIONS = frozenset({"cross_store"})
+MERCHANT_COUPONS = frozenset({"store_coupon"})
+PLATFORM_COUPONS = frozenset({"platform_coupon", "red_envelope"})
+MAX_COUPONS = 100_000_000
+
+
+class CouponsGone(Conflict):
+    code = "coupons-gone"
+    title = "Every coupon of this kind has been claimed"
+
+
+class CouponLimitReached(Conflict):
+    code = "limit-exceeded"
+    title = "The shopper holds as many of this coupon as allowed"
+
+
+class CouponUnavailable(Conflict):
+    code = "coupon-unavailable"
+    title = "The coupon is not in the shopper's wallet, or another order holds it"
+
+
+class GrantState(StrEnum):
+    CLAIMED = "claimed"  # in the wallet, free to use
+    HELD = "held"  # an unpaid order uses it
+    SPENT = "spent"  # a paid order used it
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    starts_at: datetime
+    ends_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.ends_at <= self.starts_at:
+            raise InvalidInput("ends_at is after starts_at")
+
+    def is_on(self, instant: datetime) -> bool:
+        return self.starts_at <= instant < self.ends_at
+
+    def within(self, starts_at: datetime, ends_at: datetime) -> bool:
+        return starts_at <= self.starts_at and self.ends_at <= ends_at
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A promotion as put on: its `rule` is the pricing contract's object without id and window,
+    amounts in `currency`; `merchant_id` is None for the platform's own."""
+
+    kind: str
+    merchant_id: int | None
+    currency: str
+    rule: dict[str, Any]
+    window: Window
+    id: int | None = None
+
+    @property
+    def source(self) -> str:
+        return f"promotion:{self.id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    """A coupon shoppers claim into their wallets: at most `quantity` in all, `per_shopper_limit`
+    each. `off` is the minor units taken off (a red envelope's amount); `merchant_id` is None for
+    platform coupons and red envelopes."""
+
+    kind: str
+    merchant_id: int | None
+    currency: str
+    min_spend: int
+    off: int
+    quantity: int
+    per_shopper_limit: int
+    window: Window
+    claimed: int = 0
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.quantity <= MAX_COUPONS:
+            raise InvalidInput(f"a coupon's quantity is between 1 and {MAX_COUPONS:,}")
+        if not 0 < self.per_shopper_limit <= self.quantity:
+            raise InvalidInput("the per-shopper limit is between 1 and the quantity")
+        if self.off <= 0 or self.min_spend < 0:
+            raise InvalidInput("a coupon takes off more than zero, and its minimum spend is not negative")
+
+    @property
+    def source(self) -> str:
+        return f"coupon:{self.id}"
+
+    def contract(self) -> dict[str, Any]:
+        """The coupon as the pricing contract reads it (amounts still in minor units)."""
+        if self.kind == "red_envelope":
+            return {"kind": self.kind, "amount": self.off}
+        body: dict[str, Any] = {"kind": self.kind, "min_spend": self.min_spend, "off": self.off}
+        if self.merchant_id is not None:
+            body["merchant"] = str(self.merchant_id)
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One coupon in one shopper's wallet."""
+
+    coupon_id: int
+    shopper_id: int
+    state: GrantState
+    claimed_at: datetime
+    order_id: int | None = None
+    id: int | None = None
+
+
+def owner_of(actor: Actor, kind: str, *, merchant_kinds: frozenset[str],
+             platform_kinds: frozenset[str]) -> int | None:
+    """The merchant a new promotion or coupon belongs to (None: the platform's). Raises
+    InvalidInput for an unknown kind, Forbidden when the actor may not put this kind on."""
+    kinds = merchant_kinds | platform_kinds
+    if kind not in kinds:
+        raise InvalidInput(f"unknown kind {kind!r}; one of {', '.join(sorted(kinds))}", kind=kind)
+    if kind in merchant_kinds and actor.role is Role.MERCHANT and actor.merchant_id is not None:
+        return actor.merchant_id
+    if kind in platform_kinds and actor.role is Role.OPERATOR:
+        return None
+    who = "merchant staff" if kind in merchant_kinds else "operators"
+    raise Forbidden(f"only {who} put on a {kind}")
+
+
+def check_claim(coupon: Coupon, *, left: bool, held: int, now: datetime) -> None:
+    """May a shopper who already holds `held` of this coupon claim one more, when `left` says
+    whether one was left to count? Raises InvalidInput, CouponsGone, CouponLimitReached."""
+    if not coupon.window.is_on(now):
+        raise InvalidInput("the coupon cannot be claimed now", coupon_id=coupon.id)
+    if not left:
+        raise CouponsGone("every coupon has been claimed", coupon_id=coupon.id)
+    if held >= coupon.per_shopper_limit:
+        raise CouponLimitReached(f"at most {coupon.per_shopper_limit} per shopper",
+                                 coupon_id=coupon.id, limit=coupon.per_shopper_limit)
