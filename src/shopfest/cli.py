@@ -7,7 +7,8 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -128,6 +129,26 @@ def progress_bar() -> Iterator[Progress]:
                TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         yield bar
+
+
+@app.command("price")
+def price(
+    file: Annotated[str | None, typer.Option("--file", help="read the request from this file")] = None,
+) -> None:
+    """Price a cart: the pricing contract's JSON request on stdin (or --file), its JSON result on
+    stdout. A request without `at` is priced as of now."""
+    import json
+
+    from shopfest.promotions.service import quote
+    try:
+        text = sys.stdin.read() if file is None else Path(file).read_text(encoding="utf-8")
+        request = json.loads(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        console.print(f"[red]error:[/red] cannot read the request: {error}")
+        raise typer.Exit(2) from None
+    with clear_errors():
+        result = quote(request, now=datetime.now(UTC))
+    typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
 @app.command("serve")

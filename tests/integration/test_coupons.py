@@ -12,17 +12,17 @@ from shopfest.core.errors import DomainError, Forbidden, InvalidInput
 from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.promotions import service as promotions
-from shopfest.promotions.offers import Coupon, GrantState, Window
+from shopfest.promotions.offers import CouponIssue, GrantState, Period
 
 OPERATOR = Actor(1, Role.OPERATOR)
 
 
-def platform_coupon(runtime: Runtime, *, quantity: int, per_shopper_limit: int = 1) -> Coupon:
+def platform_coupon(runtime: Runtime, *, quantity: int, per_shopper_limit: int = 1) -> CouponIssue:
     festival.schedule_eleven_eleven(runtime.uow(), 2027)
     now = runtime.clock.now()
-    return promotions.put_on_coupon(runtime.uow(), OPERATOR, Coupon(
+    return promotions.put_on_coupon(runtime.uow(), OPERATOR, CouponIssue(
         "platform_coupon", None, "CNY", 30000, 3000, quantity, per_shopper_limit,
-        Window(now - timedelta(hours=1), now + timedelta(hours=6))))
+        Period(now - timedelta(hours=1), now + timedelta(hours=6))))
 
 
 def claim(runtime: Runtime, shopper_id: int, coupon_id: int) -> str:
@@ -61,10 +61,10 @@ def test_only_operators_put_on_platform_coupons_and_only_within_the_festival(run
     staff = Actor(2, Role.MERCHANT, 1)
     with pytest.raises(Forbidden):
         promotions.put_on_coupon(runtime.uow(), staff, coupon)
-    far = Window(coupon.window.starts_at + timedelta(days=400), coupon.window.ends_at + timedelta(days=400))
+    far = Period(coupon.window.starts_at + timedelta(days=400), coupon.window.ends_at + timedelta(days=400))
     with pytest.raises(InvalidInput, match="within"):
-        promotions.put_on_coupon(runtime.uow(), OPERATOR, Coupon(
+        promotions.put_on_coupon(runtime.uow(), OPERATOR, CouponIssue(
             "red_envelope", None, "CNY", 0, 500, 10, 1, far))
     with pytest.raises(InvalidInput, match="unknown kind"):
-        promotions.put_on_coupon(runtime.uow(), OPERATOR, Coupon(
+        promotions.put_on_coupon(runtime.uow(), OPERATOR, CouponIssue(
             "gift_card", None, "CNY", 0, 500, 10, 1, coupon.window))

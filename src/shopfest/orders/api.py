@@ -11,7 +11,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import InvalidInput
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import minor_units
 from shopfest.deps import (
@@ -45,7 +44,14 @@ class OrderIn(BaseModel):
     lines: list[LineIn] = Field(min_length=1, max_length=100)
     currency: str | None = Field(None, min_length=3, max_length=3, examples=["USD"],
                                  description="the currency the shopper pays in; the catalog's when left out")
-    coupons: list[str] = Field(default_factory=list, max_length=20)
+    coupons: list[int] = Field(default_factory=list, max_length=20, description=(
+        "ids of coupons in the shopper's wallet to offer; pricing uses those that lower the total most"))
+
+
+class AdjustmentJson(BaseModel):
+    source: str = Field(examples=["promotion:12"],
+                        description="promotion:ID, coupon:ID, flash:ID or deposit:LINE")
+    amount: MoneyJson
 
 
 class LineJson(BaseModel):
@@ -58,6 +64,9 @@ class LineJson(BaseModel):
     total: MoneyJson
     flash_sale_id: int | None
     refunded_qty: int
+    refunded: MoneyJson | None = Field(None, description="what the refunded units gave back")
+    adjustments: list[AdjustmentJson] = Field(
+        default_factory=list, description="what each promotion, coupon or deposit took off the line")
 
 
 class ChildJson(BaseModel):
@@ -113,7 +122,7 @@ def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
     if key is not None:
         idempotency = IdempotencyKey(_scope(actor), keys.check_key(key),
                                      keys.fingerprint("POST /orders", body.model_dump(mode="json")))
-    return PlaceOrder(actor.user_id, lines, currency, idempotency)
+    return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)))
 
 
 # The checkout route is the festival's hottest: it reads the token and the key itself rather than
@@ -136,8 +145,6 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     runtime = runtime_of(request)
     shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)
     key = request.headers.get("idempotency-key")
-    if body.coupons:
-        raise InvalidInput("coupons arrive with the promotion engine; none can be used yet")
     answer = await runtime.checkout.place_async(_command(shopper, body, key))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
                     media_type="application/json")

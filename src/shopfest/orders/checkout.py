@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +30,8 @@ from shopfest.orders.store import OrderStore
 from shopfest.payments import fx
 from shopfest.payments import idempotency as keys
 from shopfest.promotions import service as promotions
-from shopfest.promotions.model import CartLine, DepositTerms, PricedCart
-from shopfest.promotions.service import price_cart
+from shopfest.promotions.model import CartLine, DepositTerms, FlashTerms, OnOffer, Priced
+from shopfest.promotions.offers import CouponIssue
 
 MAX_LINES = 100
 SOLD_OUT_SECONDS = 0.2
@@ -52,6 +52,7 @@ class PlaceOrder:
     lines: tuple[tuple[int, int], ...]
     currency: str | None = None
     idempotency: IdempotencyKey | None = None
+    coupons: tuple[int, ...] = ()  # coupon ids the shopper offers from their wallet
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class Answer:
 class Draft:
     order: Order
     claims: tuple[Claim, ...]
+    grants: tuple[int, ...] = ()  # the wallet coupons the order uses, held once it is stored
 
 
 def check_lines(lines: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -86,22 +88,32 @@ class Shelf:
     skus: dict[int, SkuForSale]
     flash: dict[int, FlashSale]
     presales: dict[int, DepositTerms]
+    promotions: tuple[OnOffer, ...] = ()
 
 
-def draft_order(command: PlaceOrder, *, shelf: Shelf, now: datetime, minutes: int) -> Draft:
-    """The order a command asks for, priced and split by merchant. Raises InvalidInput."""
-    cart = tuple(_cart_line(sku_id, qty, shelf.skus, shelf.flash) for sku_id, qty in command.lines)
-    priced = price_cart(cart)
-    currency = command.currency or priced.currency
+# The coupons a command offers that the shopper holds free: coupon id -> (grant id, the coupon).
+Offered = Mapping[int, tuple[int, CouponIssue]]
+
+
+def draft_order(command: PlaceOrder, *, shelf: Shelf, now: datetime, minutes: int,
+                offered: Offered | None = None) -> Draft:
+    """The order a command asks for, priced with the promotions on and the coupons offered, and
+    split by merchant. Raises InvalidInput."""
     presale = _presale(command, shelf)
+    cart = tuple(_cart_line(sku_id, qty, shelf, presale) for sku_id, qty in command.lines)
+    coupons = [coupon for _, coupon in (offered or {}).values()]
+    priced = promotions.price_cart(cart, at=now, shopper_id=command.shopper_id,
+                                   promotions=shelf.promotions, coupons=coupons)
     status = OrderStatus.AWAITING_PAYMENT if presale is None else OrderStatus.AWAITING_DEPOSIT
     children = _children(cart, priced, shelf, status)
     order = Order(shopper_id=command.shopper_id, status=status, children=children, placed_at=now,
-                  expires_at=expiry(now, minutes=minutes), pay_rate=fx.rate(priced.currency, currency),
-                  presale=presale)
+                  expires_at=expiry(now, minutes=minutes),
+                  pay_rate=fx.rate(priced.currency, command.currency or priced.currency), presale=presale)
     claims = tuple(Claim(line.sku_id, line.qty, command.shopper_id, line.flash_sale_id)
                    for child in children for line in child.lines)
-    return Draft(order, claims)
+    used = set(priced.coupons_used)
+    grants = tuple(grant for grant, coupon in (offered or {}).values() if coupon.source in used)
+    return Draft(order, claims, grants)
 
 
 def _presale(command: PlaceOrder, shelf: Shelf) -> Presale | None:
@@ -117,27 +129,33 @@ def _presale(command: PlaceOrder, shelf: Shelf) -> Presale | None:
     return Presale(terms.deposit * qty, terms.balance_from, terms.balance_until)
 
 
-def _cart_line(sku_id: int, qty: int, skus: dict[int, SkuForSale],
-               flash: dict[int, FlashSale]) -> CartLine:
-    sku = skus.get(sku_id)
+def _cart_line(sku_id: int, qty: int, shelf: Shelf, presale: Presale | None) -> CartLine:
+    sku = shelf.skus.get(sku_id)
     if sku is None:
         raise InvalidInput(f"no SKU {sku_id} is for sale", sku_id=sku_id)
-    sale = flash.get(sku_id)
-    flash_price = sale.price if sale is not None and sale.price.currency == sku.price.currency else None
+    sale = shelf.flash.get(sku_id)
+    flash = None
+    if sale is not None and sale.price.currency == sku.price.currency:
+        flash = FlashTerms(sale.id or 0, sale.price, sale.per_shopper_limit)
+    terms = shelf.presales.get(sku_id)
+    deposit = (terms.deposit * qty, terms.worth * qty) if terms is not None and presale is not None else None
     return CartLine(id=str(sku_id), sku_id=sku_id, merchant_id=sku.merchant_id, unit_price=sku.price,
-                    qty=qty, flash_price=flash_price)
+                    qty=qty, brand_id=sku.brand_id, category_id=sku.category_id, tier=sku.brand_tier.value,
+                    flash=flash, deposit=deposit)
 
 
-def _children(cart: tuple[CartLine, ...], priced: PricedCart, shelf: Shelf,
+def _children(cart: tuple[CartLine, ...], priced: Priced, shelf: Shelf,
               status: OrderStatus) -> tuple[MerchantOrder, ...]:
     by_merchant: dict[int, list[OrderLine]] = {}
     for line, price in zip(cart, priced.lines, strict=True):
         sku = shelf.skus[line.sku_id]
-        sale = shelf.flash.get(line.sku_id) if line.flash_price is not None else None
+        flash = line.flash  # on: the line draws on the flash sale's units, at its price
         by_merchant.setdefault(line.merchant_id, []).append(OrderLine(
             sku_id=line.sku_id, product_id=sku.product_id, title=sku.title,
-            fulfilment=sku.fulfilment.value, qty=line.qty, unit_price=line.flash_price or line.unit_price,
-            total=price.total, flash_sale_id=sale.id if sale is not None else None))
+            fulfilment=sku.fulfilment.value, qty=line.qty,
+            unit_price=flash.price if flash is not None else line.unit_price,
+            total=Money(price.total, priced.currency), flash_sale_id=flash.sale_id if flash else None,
+            adjustments=tuple((a.source, a.amount) for a in price.adjustments)))
     return tuple(_child(merchant_id, tuple(lines), shelf.skus[lines[0].sku_id].settlement_currency, status)
                  for merchant_id, lines in by_merchant.items())
 
@@ -179,6 +197,8 @@ class ShelfMemory:
 
     def __init__(self) -> None:
         self._shelved: dict[int, Shelved] = {}
+        # merchant (None: the platform) -> until when, and the promotions it has on
+        self._promotions: dict[int | None, tuple[float, tuple[OnOffer, ...]]] = {}
 
     def shelf(self, uow: UnitOfWork, sku_ids: list[int], now: datetime) -> Shelf:
         clock = time.monotonic()
@@ -186,12 +206,27 @@ class ShelfMemory:
         if missing:
             self._fetch(uow, missing, clock + SHELF_SECONDS)
         shelved = [self._shelved[s] for s in sku_ids]
+        merchants = sorted({e.sku.merchant_id for e in shelved if e.sku is not None})
         return Shelf(
             skus={e.sku.sku_id: e.sku for e in shelved if e.sku is not None},
             flash={sale.sku_id: sale for e in shelved for sale in e.flash_sales if sale.is_on(now)},
             presales={sku_id: e.presale for sku_id, e in zip(sku_ids, shelved, strict=True)
                       if e.presale is not None},
+            promotions=self._promotions_of(uow, merchants, clock),
         )
+
+    def _promotions_of(self, uow: UnitOfWork, merchant_ids: list[int], clock: float) -> tuple[OnOffer, ...]:
+        owners: list[int | None] = [None, *merchant_ids]
+        if any(o not in self._promotions or self._promotions[o][0] < clock for o in owners):
+            if len(self._promotions) > 100_000:
+                self._promotions.clear()
+            fetched: dict[int | None, list[OnOffer]] = {owner: [] for owner in owners}
+            for offer in promotions.campaigns_on(uow, merchant_ids):
+                fetched.setdefault(offer.merchant_id, []).append(offer)
+            for owner, offers in fetched.items():
+                self._promotions[owner] = (clock + SHELF_SECONDS, tuple(offers))
+        return tuple(sorted((o for owner in owners for o in self._promotions[owner][1]),
+                            key=lambda offer: offer.rank))
 
     def _fetch(self, uow: UnitOfWork, sku_ids: list[int], until: float) -> None:
         if len(self._shelved) > 100_000:
@@ -298,20 +333,39 @@ class Checkout:
         drafts = []
         # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
         same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
+        taken: set[int] = set()  # wallet coupons earlier orders of this batch use
         for i in fresh:
             command = batch[i]
             cart = (command.lines, command.currency)
-            if cart not in same_cart:
-                try:
-                    same_cart[cart] = draft_order(command, shelf=shelf, now=now, minutes=self._minutes)
-                except DomainError as refusal:
-                    same_cart[cart] = refusal
-            priced = same_cart[cart]
+            if command.coupons:  # coupons are the shopper's own: such a cart is priced alone
+                priced = self._draft_with_coupons(uow, command, shelf, now, taken)
+            elif cart not in same_cart:
+                same_cart[cart] = priced = self._draft(command, shelf, now)
+            else:
+                priced = same_cart[cart]
             if isinstance(priced, DomainError):
                 outcomes[i] = priced
             else:
                 drafts.append((i, priced, command.shopper_id, _claims_of(priced, command.shopper_id)))
         return drafts
+
+    def _draft(self, command: PlaceOrder, shelf: Shelf, now: datetime,
+               offered: Offered | None = None) -> Draft | DomainError:
+        try:
+            return draft_order(command, shelf=shelf, now=now, minutes=self._minutes, offered=offered)
+        except DomainError as refusal:
+            return refusal
+
+    def _draft_with_coupons(self, uow: UnitOfWork, command: PlaceOrder, shelf: Shelf, now: datetime,
+                            taken: set[int]) -> Draft | DomainError:
+        try:
+            offered = promotions.coupons_offered(uow, command.shopper_id, command.coupons, taken)
+        except DomainError as refusal:
+            return refusal
+        draft = self._draft(command, shelf, now, offered)
+        if isinstance(draft, Draft):
+            taken.update(draft.grants)
+        return draft
 
     def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], drafts: list[Placing],
                decided: Sequence[DomainError | None], outcomes: list[Answer | BaseException | None]) -> None:
@@ -325,6 +379,8 @@ class Checkout:
         answers = []
         for draft, indexes in alike.values():
             ids = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
+            if draft.grants:  # priced alone: one order
+                promotions.hold_coupons(uow, ids[0][0], draft.grants)
             for i, body in zip(indexes, receipts_alike(draft.order, ids), strict=True):
                 outcomes[i] = Answer(201, body)
                 key = batch[i].idempotency

@@ -81,6 +81,8 @@ class OrderLine:
     flash_sale_id: int | None = None
     refunded_qty: int = 0
     refunded: Money | None = None
+    # What each promotion, coupon or deposit took off the line (source, minor units), from pricing.
+    adjustments: tuple[tuple[str, int], ...] = ()
 
     def refund_amount(self, qty: int) -> Money:
         """What `qty` more units of this line give back: their share of the paid total, the last

@@ -44,7 +44,10 @@ def _line(line: OrderLine) -> dict[str, Any]:
     return {"sku_id": line.sku_id, "product_id": line.product_id, "title": line.title,
             "fulfilment": line.fulfilment, "qty": line.qty, "unit_price": money(line.unit_price),
             "total": money(line.total), "flash_sale_id": line.flash_sale_id,
-            "refunded_qty": line.refunded_qty}
+            "refunded_qty": line.refunded_qty,
+            "refunded": None if line.refunded is None else money(line.refunded),
+            "adjustments": [{"source": source, "amount": money(Money(minor, line.total.currency))}
+                            for source, minor in line.adjustments]}
 
 
 def receipts_alike(order: Order, ids: list[tuple[int, tuple[int, ...]]]) -> list[dict[str, Any]]:

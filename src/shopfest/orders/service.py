@@ -22,6 +22,7 @@ from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
 from shopfest.payments.service import PaymentSucceeded
+from shopfest.promotions import service as promotions
 
 VOUCHER_KINDS = frozenset({"deposit_voucher", "service_voucher"})
 # Which orders a succeeded payment of each purpose moves on.
@@ -110,6 +111,7 @@ def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id
 def _cancelled(uow: UnitOfWork, gate: StockGate, order: Order) -> Order:
     cancelled = order.with_status(OrderStatus.CANCELLED)
     gate.release(uow, _claims(order))
+    promotions.give_back_coupons(uow, [order.id or 0])
     return cancelled
 
 
@@ -124,6 +126,7 @@ def release_lapsed(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000) -> in
             status = order.lapsed(now)
             if status is not None:
                 gate.release(uow, _claims(order))
+                promotions.give_back_coupons(uow, [order.id or 0])
                 store.save(order.with_status(status))
         for order in store.by_ids(store.balances_opening(now, limit=limit), lock=True):
             store.save(order.with_status(OrderStatus.AWAITING_BALANCE))
@@ -170,6 +173,7 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
     if paid.status is not OrderStatus.PAID:
         return
     inventory.sell(uow, _claims(order))
+    promotions.spend_coupons(uow, [order.id or 0])
     _issue_vouchers(store, paid, at=uow.clock.now())
 
 
@@ -200,6 +204,8 @@ def refund_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, or
         payments.refund(uow, provider, order_id=order_id, amount=rate.convert(amount),
                         refund_key=refund_key)
         inventory.take_back(uow, claims, back_on_shelf=back_on_shelf or actor.role is Role.SHOPPER)
+        if after.status is OrderStatus.REFUNDED:  # refunded in full: the coupons are the shopper's again
+            promotions.give_back_coupons(uow, [order_id])
         store.save(after)
         uow.commit()
         return view(store, actor, after)

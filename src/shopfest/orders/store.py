@@ -94,7 +94,8 @@ def _line_json(line: OrderLine) -> dict[str, Any]:
             "fulfilment": line.fulfilment, "qty": line.qty, "unit_minor": line.unit_price.minor,
             "total_minor": line.total.minor, "flash_sale_id": line.flash_sale_id,
             "refunded_qty": line.refunded_qty,
-            "refunded_minor": None if line.refunded is None else line.refunded.minor}
+            "refunded_minor": None if line.refunded is None else line.refunded.minor,
+            "adjustments": [{"source": source, "minor": minor} for source, minor in line.adjustments]}
 
 
 def _line(data: dict[str, Any], currency: str) -> OrderLine:
@@ -104,7 +105,8 @@ def _line(data: dict[str, Any], currency: str) -> OrderLine:
         fulfilment=data["fulfilment"], qty=data["qty"], unit_price=Money(data["unit_minor"], currency),
         total=Money(data["total_minor"], currency), flash_sale_id=data.get("flash_sale_id"),
         refunded_qty=data.get("refunded_qty", 0),
-        refunded=None if refunded is None else Money(refunded, currency))
+        refunded=None if refunded is None else Money(refunded, currency),
+        adjustments=tuple((a["source"], a["minor"]) for a in data.get("adjustments", ())))
 
 
 def _order_row(order: Order) -> dict[str, Any]:

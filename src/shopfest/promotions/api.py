@@ -3,32 +3,62 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import BaseModel, Field
 
 from shopfest.core.clock import as_utc
 from shopfest.core.errors import CurrencyMismatch, InvalidInput
-from shopfest.core.money import Money
-from shopfest.deps import MaybeActor, ReadUowDep, UowDep
+from shopfest.core.money import Money, minor_units
+from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
 from shopfest.promotions import service
-from shopfest.promotions.offers import MAX_COUPONS, Coupon, Window
+from shopfest.promotions.offers import MAX_COUPONS, Campaign, CouponIssue, Period
 from shopfest.schemas import MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422))
 
 
+PRICE_EXAMPLE = {
+    "currency": "CNY", "at": "2027-11-11T00:30:00+08:00", "shopper": "s1",
+    "lines": [
+        {"id": "l1", "sku": "k1", "merchant": "m1", "category": "apparel", "unit_price": "299.00", "qty": 2},
+        {"id": "l2", "sku": "k2", "merchant": "m2", "category": "beauty", "unit_price": "150.00", "qty": 1},
+    ],
+    "promotions": [
+        {"id": "p1", "kind": "store_threshold", "merchant": "m1",
+         "tiers": [{"spend": "500.00", "off": "50.00"}]},
+        {"id": "p2", "kind": "cross_store", "every": "300.00", "off": "40.00"},
+    ],
+    "coupons": [{"id": "c1", "kind": "platform_coupon", "min_spend": "400.00", "off": "20.00"}],
+    "deposits": [],
+}
+
+
+@router.post("/price")
+async def price(request: Annotated[dict[str, Any], Body(examples=[PRICE_EXAMPLE])],
+                runtime: RuntimeDep) -> dict[str, Any]:
+    """Price a cart with the festival's discounts, stacked in the festival's order (the pricing
+    contract, docs/pricing.md). Anyone may ask; nothing is stored. It runs on the event loop: a
+    cart prices in well under a millisecond."""
+    return service.quote(request, now=runtime.clock.now())
+
+
 class PresaleIn(BaseModel):
     sku_id: int
     deposit: MoneyJson
+    worth: MoneyJson | None = Field(None, description=(
+        "what the deposit counts for against the price at checkout (e.g. pay 100, worth 200); "
+        "the deposit itself when left out"))
 
 
 @router.put("/presales", status_code=204)
 def offer_presale(body: PresaleIn, uow: UowDep, actor: MaybeActor) -> Response:
     """Sell a SKU on pre-sale: in the festival's deposit windows a shopper pays `deposit` per unit to
     hold it and pays the balance in the wave's sale (merchant staff)."""
-    service.offer_presale(uow, actor, sku_id=body.sku_id, deposit=body.deposit.to_money())
+    service.offer_presale(uow, actor, sku_id=body.sku_id, deposit=body.deposit.to_money(),
+                          worth=body.worth.to_money() if body.worth is not None else None)
     return Response(status_code=204)
 
 
@@ -56,7 +86,7 @@ class CouponJson(BaseModel):
     ends_at: datetime
 
     @classmethod
-    def of(cls, c: Coupon) -> CouponJson:
+    def of(cls, c: CouponIssue) -> CouponJson:
         return cls(id=c.id or 0, kind=c.kind, merchant_id=c.merchant_id,
                    off=MoneyJson.of(Money(c.off, c.currency)),
                    min_spend=MoneyJson.of(Money(c.min_spend, c.currency)), quantity=c.quantity,
@@ -72,18 +102,18 @@ class GrantJson(BaseModel):
     claimed_at: datetime
 
 
-def window_of(starts_at: datetime, ends_at: datetime) -> Window:
+def window_of(starts_at: datetime, ends_at: datetime) -> Period:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise InvalidInput("give starts_at and ends_at with a UTC offset")
-    return Window(as_utc(starts_at), as_utc(ends_at))
+    return Period(as_utc(starts_at), as_utc(ends_at))
 
 
-def _coupon_of(body: CouponIn) -> Coupon:
+def _coupon_of(body: CouponIn) -> CouponIssue:
     off = body.off.to_money()
     min_spend = body.min_spend.to_money() if body.min_spend is not None else Money.zero(off.currency)
     if min_spend.currency != off.currency:
         raise CurrencyMismatch("off and min_spend are in one currency")
-    return Coupon(body.kind, None, off.currency, min_spend.minor, off.minor, body.quantity,
+    return CouponIssue(body.kind, None, off.currency, min_spend.minor, off.minor, body.quantity,
                   body.per_shopper_limit, window_of(body.starts_at, body.ends_at))
 
 
@@ -116,3 +146,42 @@ def claim_coupon(coupon_id: int, uow: UowDep, actor: MaybeActor) -> GrantJson:
     found = service.coupon(uow, coupon_id)
     return GrantJson(id=grant.id or 0, coupon=CouponJson.of(found), state=grant.state.value,
                      order_id=None, claimed_at=grant.claimed_at)
+
+
+class PromotionIn(BaseModel):
+    kind: str = Field(examples=["store_threshold"], description=(
+        "percent_off, multi_buy, store_threshold (merchant staff, for their store); cross_store (operators)"))
+    currency: str = Field(examples=["CNY"], description="the currency of the rule's amounts")
+    rule: dict[str, Any] = Field(
+        examples=[{"tiers": [{"spend": "200.00", "off": "20.00"}, {"spend": "400.00", "off": "50.00"}]}],
+        description="the kind's fields as in the pricing contract (docs/pricing.md), amounts as decimal "
+                    "strings; a merchant's rule is always for their own store")
+    starts_at: datetime
+    ends_at: datetime
+
+
+class PromotionJson(PromotionIn):
+    id: int
+    merchant_id: int | None
+    source: str
+
+    @classmethod
+    def of(cls, c: Campaign) -> PromotionJson:
+        return cls(id=c.id or 0, kind=c.kind, merchant_id=c.merchant_id, currency=c.currency, rule=c.rule,
+                   starts_at=c.window.starts_at, ends_at=c.window.ends_at, source=c.source)
+
+
+@router.post("/promotions", status_code=201, response_model=PromotionJson)
+def put_on_promotion(body: PromotionIn, uow: UowDep, actor: MaybeActor) -> PromotionJson:
+    """Put on a promotion within the festival: merchant staff for their own store, operators a
+    cross-store promotion (choosing `exclude_tiers` and `exclude_categories`)."""
+    currency = body.currency.upper()
+    minor_units(currency)
+    campaign = Campaign(body.kind, None, currency, body.rule, window_of(body.starts_at, body.ends_at))
+    return PromotionJson.of(service.put_on_promotion(uow, actor, campaign))
+
+
+@router.get("/promotions", response_model=list[PromotionJson])
+def promotions_of(uow: ReadUowDep, merchant_id: int | None = None) -> list[PromotionJson]:
+    """The promotions a merchant put on, or without `merchant_id` the platform's."""
+    return [PromotionJson.of(c) for c in service.promotions_of(uow, merchant_id)]

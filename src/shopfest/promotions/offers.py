@@ -10,6 +10,8 @@ from typing import Any
 
 from shopfest.core.actor import Actor, Role
 from shopfest.core.errors import Conflict, Forbidden, InvalidInput
+from shopfest.promotions.contract import read_promotion
+from shopfest.promotions.model import PlatformCoupon, Promotion, RedEnvelope, StoreCoupon, Window
 
 # Who may put on each kind: merchant staff for their own store, operators for the whole platform.
 MERCHANT_PROMOTIONS = frozenset({"percent_off", "multi_buy", "store_threshold"})
@@ -41,7 +43,7 @@ class GrantState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Window:
+class Period:
     starts_at: datetime
     ends_at: datetime
 
@@ -57,7 +59,7 @@ class Window:
 
 
 @dataclass(frozen=True, slots=True)
-class Promotion:
+class Campaign:
     """A promotion as put on: its `rule` is the pricing contract's object without id and window,
     amounts in `currency`; `merchant_id` is None for the platform's own."""
 
@@ -65,7 +67,7 @@ class Promotion:
     merchant_id: int | None
     currency: str
     rule: dict[str, Any]
-    window: Window
+    window: Period
     id: int | None = None
 
     @property
@@ -73,8 +75,16 @@ class Promotion:
         return f"promotion:{self.id}"
 
 
+def as_promotion(campaign: Campaign) -> Promotion:
+    """The campaign as the pricing engine takes it, named by its source. Raises InvalidInput when
+    its rule is not a valid promotion of its kind."""
+    return read_promotion({**campaign.rule, "id": campaign.source, "kind": campaign.kind},
+                          currency=campaign.currency, window=Window(campaign.window.starts_at,
+                                                                     campaign.window.ends_at))
+
+
 @dataclass(frozen=True, slots=True)
-class Coupon:
+class CouponIssue:
     """A coupon shoppers claim into their wallets: at most `quantity` in all, `per_shopper_limit`
     each. `off` is the minor units taken off (a red envelope's amount); `merchant_id` is None for
     platform coupons and red envelopes."""
@@ -86,7 +96,7 @@ class Coupon:
     off: int
     quantity: int
     per_shopper_limit: int
-    window: Window
+    window: Period
     claimed: int = 0
     id: int | None = None
 
@@ -102,14 +112,14 @@ class Coupon:
     def source(self) -> str:
         return f"coupon:{self.id}"
 
-    def contract(self) -> dict[str, Any]:
-        """The coupon as the pricing contract reads it (amounts still in minor units)."""
+    def as_coupon(self) -> StoreCoupon | PlatformCoupon | RedEnvelope:
+        """The coupon as the pricing engine takes it, named by its source."""
+        window = Window(self.window.starts_at, self.window.ends_at)
         if self.kind == "red_envelope":
-            return {"kind": self.kind, "amount": self.off}
-        body: dict[str, Any] = {"kind": self.kind, "min_spend": self.min_spend, "off": self.off}
-        if self.merchant_id is not None:
-            body["merchant"] = str(self.merchant_id)
-        return body
+            return RedEnvelope(self.source, self.off, window)
+        if self.kind == "platform_coupon":
+            return PlatformCoupon(self.source, self.min_spend, self.off, window)
+        return StoreCoupon(self.source, str(self.merchant_id), self.min_spend, self.off, window)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +149,7 @@ def owner_of(actor: Actor, kind: str, *, merchant_kinds: frozenset[str],
     raise Forbidden(f"only {who} put on a {kind}")
 
 
-def check_claim(coupon: Coupon, *, left: bool, held: int, now: datetime) -> None:
+def check_claim(coupon: CouponIssue, *, left: bool, held: int, now: datetime) -> None:
     """May a shopper who already holds `held` of this coupon claim one more, when `left` says
     whether one was left to count? Raises InvalidInput, CouponsGone, CouponLimitReached."""
     if not coupon.window.is_on(now):

@@ -4,6 +4,9 @@ pre-sale deposit holds."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from shopfest.catalog.service import merchant_of_sku, skus_for_sale
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
@@ -11,36 +14,74 @@ from shopfest.core.errors import InvalidInput, NotFound
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import service as festival
-from shopfest.promotions.model import CartLine, DepositTerms, PricedCart, check_deposit
-from shopfest.promotions.model import price_cart as _price
+from shopfest.promotions.contract import read_request, write_result
+from shopfest.promotions.model import CartLine, DepositTerms, OnOffer, Priced, cart_request, check_deposit
 from shopfest.promotions.offers import (
     MERCHANT_COUPONS,
+    MERCHANT_PROMOTIONS,
     PLATFORM_COUPONS,
-    Coupon,
+    PLATFORM_PROMOTIONS,
+    Campaign,
+    CouponIssue,
     CouponUnavailable,
     Grant,
     GrantState,
-    Window,
+    Period,
+    as_promotion,
     check_claim,
     owner_of,
 )
+from shopfest.promotions.stages import price
 from shopfest.promotions.store import PromotionStore
 
 
-def price_cart(lines: tuple[CartLine, ...]) -> PricedCart:
-    """What the shopper pays for each line. Raises InvalidInput, CurrencyMismatch."""
-    return _price(lines)
+def quote(request: object, *, now: datetime) -> dict[str, Any]:
+    """The pricing contract: a JSON request (already parsed) in, the JSON result out; `at` defaults
+    to `now`. Raises InvalidInput (and its kinds) for anything that is not a valid request."""
+    return write_result(price(read_request(request, now=now)))
 
 
-def offer_presale(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, deposit: Money) -> None:
+def price_cart(lines: Sequence[CartLine], *, at: datetime, shopper_id: int | None = None,
+               promotions: Sequence[OnOffer] = (), coupons: Sequence[CouponIssue] = ()) -> Priced:
+    """What a checkout's cart costs, line by line, with the promotions on and the coupons the
+    shopper offers: the same engine as `quote`. Raises InvalidInput, CurrencyMismatch."""
+    offered = [OnOffer(c.merchant_id, c.currency, c.as_coupon(), c.id or 0) for c in coupons]
+    return price(cart_request(lines, at=at, shopper_id=shopper_id, promotions=promotions, coupons=offered))
+
+
+def campaigns_on(uow: UnitOfWork, merchant_ids: Sequence[int]) -> tuple[OnOffer, ...]:
+    """The promotions on now for these merchants' lines, with the platform's, ready for pricing
+    (inside the caller's transaction)."""
+    campaigns = PromotionStore(uow.conn).promotions_on(uow.clock.now(), merchant_ids)
+    return tuple(OnOffer(c.merchant_id, c.currency, as_promotion(c), c.id or 0) for c in campaigns)
+
+
+def coupons_offered(uow: UnitOfWork, shopper_id: int, coupon_ids: Sequence[int],
+                    taken: set[int]) -> dict[int, tuple[int, CouponIssue]]:
+    """For each coupon offered, a grant of it free in the shopper's wallet and not in `taken`, and
+    what the coupon is (inside the caller's transaction; PostgreSQL locks the grants until it
+    ends). Raises CouponUnavailable for a coupon the shopper does not hold free."""
+    store = PromotionStore(uow.conn)
+    grants = store.free_grants(shopper_id, coupon_ids, lock=True)
+    issues = store.coupons_by_ids(list(grants))
+    for coupon_id in coupon_ids:
+        if coupon_id not in grants or grants[coupon_id] in taken:
+            raise CouponUnavailable(f"coupon {coupon_id} is not free in the shopper's wallet",
+                                    coupon_id=coupon_id)
+    return {coupon_id: (grant_id, issues[coupon_id]) for coupon_id, grant_id in grants.items()}
+
+
+def offer_presale(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, deposit: Money,
+                  worth: Money | None = None) -> None:
     """A merchant's staff put one of their SKUs on pre-sale: in a deposit window, `deposit` holds a
-    unit until the balance window. Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
+    unit until the balance window, and counts for `worth` (itself when None) against the price.
+    Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
     _, merchant_id = require_merchant_staff(actor)
     with uow:
         if merchant_of_sku(uow, sku_id) != merchant_id:
             raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
-        check_deposit(deposit, skus_for_sale(uow, [sku_id])[sku_id].price)
-        PromotionStore(uow.conn).offer_presale(sku_id, deposit)
+        check_deposit(deposit, skus_for_sale(uow, [sku_id])[sku_id].price, worth)
+        PromotionStore(uow.conn).offer_presale(sku_id, deposit, worth or deposit)
         uow.commit()
 
 
@@ -51,32 +92,56 @@ def deposit_terms(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, DepositT
     if window is None:
         return {}
     deposits = PromotionStore(uow.conn).deposits(sku_ids)
-    return {sku_id: DepositTerms(d, window.starts_at, window.ends_at) for sku_id, d in deposits.items()}
+    return {sku_id: DepositTerms(deposit, window.starts_at, window.ends_at, worth)
+            for sku_id, (deposit, worth) in deposits.items()}
 
 
-def _check_in_festival(uow: UnitOfWork, window: Window) -> None:
+def _check_in_festival(uow: UnitOfWork, window: Period) -> None:
     festival_now = festival.current_festival(uow)
     if not window.within(festival_now.starts_at, festival_now.ends_at):
         raise InvalidInput(f"the window lies within {festival_now.name}, "
                            f"{festival_now.starts_at.isoformat()} to {festival_now.ends_at.isoformat()}")
 
 
-def put_on_coupon(uow: UnitOfWork, actor: Actor | None, coupon: Coupon) -> Coupon:
+def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -> Campaign:
+    """Merchant staff put on percent-off, multi-buy and store-threshold promotions for their own
+    store; operators cross-store promotions for everyone, within the festival. Raises
+    Unauthenticated, Forbidden, InvalidInput, NotFound (no festival)."""
+    signed_in = require_role(actor, Role.MERCHANT, Role.OPERATOR)
+    owner = owner_of(signed_in, campaign.kind, merchant_kinds=MERCHANT_PROMOTIONS,
+                     platform_kinds=PLATFORM_PROMOTIONS)
+    rule = {k: v for k, v in campaign.rule.items() if k not in ("id", "kind", "starts", "ends")}
+    if owner is not None:
+        rule["merchant"] = str(owner)  # staff promote their own store's lines only
+    owned = replace(campaign, merchant_id=owner, rule=rule, id=None)
+    as_promotion(owned)  # the rule must price: refused here, not at checkout
+    _check_in_festival(uow, owned.window)
+    with uow:
+        campaign_id = PromotionStore(uow.conn).add_promotion(owned)
+        uow.commit()
+    return replace(owned, id=campaign_id)
+
+
+def promotions_of(uow: UnitOfWork, merchant_id: int | None) -> list[Campaign]:
+    """Every promotion a merchant put on, or (None) the platform's."""
+    with uow:
+        return PromotionStore(uow.conn).promotions_of(merchant_id)
+
+
+def put_on_coupon(uow: UnitOfWork, actor: Actor | None, coupon: CouponIssue) -> CouponIssue:
     """Merchant staff put on store coupons; operators platform coupons and red envelopes, within
     the festival. Raises Unauthenticated, Forbidden, InvalidInput, NotFound (no festival)."""
     signed_in = require_role(actor, Role.MERCHANT, Role.OPERATOR)
     owner = owner_of(signed_in, coupon.kind, merchant_kinds=MERCHANT_COUPONS, platform_kinds=PLATFORM_COUPONS)
     _check_in_festival(uow, coupon.window)
     with uow:
-        owned = Coupon(coupon.kind, owner, coupon.currency, coupon.min_spend, coupon.off, coupon.quantity,
-                       coupon.per_shopper_limit, coupon.window)
+        owned = replace(coupon, merchant_id=owner, claimed=0, id=None)
         coupon_id = PromotionStore(uow.conn).add_coupon(owned)
         uow.commit()
-    return Coupon(owned.kind, owner, owned.currency, owned.min_spend, owned.off, owned.quantity,
-                  owned.per_shopper_limit, owned.window, 0, coupon_id)
+    return replace(owned, id=coupon_id)
 
 
-def coupon(uow: UnitOfWork, coupon_id: int) -> Coupon:
+def coupon(uow: UnitOfWork, coupon_id: int) -> CouponIssue:
     """Raises NotFound."""
     with uow:
         found = PromotionStore(uow.conn).coupon(coupon_id)
@@ -85,7 +150,7 @@ def coupon(uow: UnitOfWork, coupon_id: int) -> Coupon:
     return found
 
 
-def coupons_on(uow: UnitOfWork, merchant_id: int | None) -> list[Coupon]:
+def coupons_on(uow: UnitOfWork, merchant_id: int | None) -> list[CouponIssue]:
     """The coupons a shopper can claim now: a merchant's, or the platform's."""
     with uow:
         return PromotionStore(uow.conn).coupons_on(uow.clock.now(), merchant_id)
@@ -110,7 +175,7 @@ def claim_coupon(uow: UnitOfWork, actor: Actor | None, coupon_id: int) -> Grant:
     return Grant(grant.coupon_id, grant.shopper_id, grant.state, grant.claimed_at, None, grant_id)
 
 
-def wallet(uow: UnitOfWork, actor: Actor | None) -> list[tuple[Grant, Coupon]]:
+def wallet(uow: UnitOfWork, actor: Actor | None) -> list[tuple[Grant, CouponIssue]]:
     """The coupons a shopper holds, with what each is. Raises Unauthenticated, Forbidden."""
     shopper = require_role(actor, Role.SHOPPER)
     with uow:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from shopfest.core.db import Id, UtcDateTime, id_in, metadata
 from shopfest.core.money import Money
-from shopfest.promotions.offers import Coupon, Grant, GrantState, Promotion, Window
+from shopfest.promotions.offers import Campaign, CouponIssue, Grant, GrantState, Period
 
 presale_offers = Table(
     "presale_offers",
@@ -33,6 +33,7 @@ presale_offers = Table(
     Column("sku_id", Id, primary_key=True, autoincrement=False),
     Column("deposit_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("worth_minor", BigInteger, nullable=True),  # None: worth what it costs
 )
 
 promotions = Table(
@@ -80,13 +81,13 @@ coupon_grants = Table(
 )
 
 
-def _promotion(r: Any) -> Promotion:
-    return Promotion(r.kind, r.merchant_id, r.currency, dict(r.rule), Window(r.starts_at, r.ends_at), r.id)
+def _promotion(r: Any) -> Campaign:
+    return Campaign(r.kind, r.merchant_id, r.currency, dict(r.rule), Period(r.starts_at, r.ends_at), r.id)
 
 
-def _coupon(r: Any) -> Coupon:
-    return Coupon(r.kind, r.merchant_id, r.currency, r.min_spend_minor, r.off_minor, r.quantity,
-                  r.per_shopper_limit, Window(r.starts_at, r.ends_at), r.claimed, r.id)
+def _coupon(r: Any) -> CouponIssue:
+    return CouponIssue(r.kind, r.merchant_id, r.currency, r.min_spend_minor, r.off_minor, r.quantity,
+                  r.per_shopper_limit, Period(r.starts_at, r.ends_at), r.claimed, r.id)
 
 
 def _grant(r: Any) -> Grant:
@@ -97,24 +98,26 @@ class PromotionStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def offer_presale(self, sku_id: int, deposit: Money) -> None:
+    def offer_presale(self, sku_id: int, deposit: Money, worth: Money) -> None:
         self.conn.execute(delete(presale_offers).where(presale_offers.c.sku_id == sku_id))
         self.conn.execute(presale_offers.insert().values(sku_id=sku_id, deposit_minor=deposit.minor,
-                                                         currency=deposit.currency))
+                                                         currency=deposit.currency, worth_minor=worth.minor))
 
-    def deposits(self, sku_ids: Sequence[int]) -> dict[int, Money]:
-        """The deposit of one unit of each SKU sold on pre-sale."""
+    def deposits(self, sku_ids: Sequence[int]) -> dict[int, tuple[Money, Money]]:
+        """The deposit of one unit of each SKU sold on pre-sale, and what it is worth."""
         if not sku_ids:
             return {}
         rows = self.conn.execute(select(presale_offers).where(id_in(presale_offers.c.sku_id, sku_ids)))
-        return {r.sku_id: Money(r.deposit_minor, r.currency) for r in rows}
+        return {r.sku_id: (Money(r.deposit_minor, r.currency),
+                           Money(r.worth_minor if r.worth_minor is not None else r.deposit_minor, r.currency))
+                for r in rows}
 
-    def add_promotion(self, p: Promotion) -> int:
+    def add_promotion(self, p: Campaign) -> int:
         return int(self.conn.execute(promotions.insert().values(
             kind=p.kind, merchant_id=p.merchant_id, currency=p.currency, rule=p.rule,
             starts_at=p.window.starts_at, ends_at=p.window.ends_at)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
 
-    def promotions_on(self, now: datetime, merchant_ids: Sequence[int]) -> list[Promotion]:
+    def promotions_on(self, now: datetime, merchant_ids: Sequence[int]) -> list[Campaign]:
         """Promotions on at `now` of these merchants, and the platform's, in the order put on."""
         rows = self.conn.execute(select(promotions).where(
             promotions.c.starts_at <= now, promotions.c.ends_at > now,
@@ -122,29 +125,29 @@ class PromotionStore:
             .order_by(promotions.c.id))
         return [_promotion(r) for r in rows]
 
-    def promotions_of(self, merchant_id: int | None) -> list[Promotion]:
+    def promotions_of(self, merchant_id: int | None) -> list[Campaign]:
         owner = (promotions.c.merchant_id.is_(None) if merchant_id is None
                  else promotions.c.merchant_id == merchant_id)
         return [_promotion(r) for r in self.conn.execute(select(promotions).where(owner)
                                                          .order_by(promotions.c.id))]
 
-    def add_coupon(self, c: Coupon) -> int:
+    def add_coupon(self, c: CouponIssue) -> int:
         return int(self.conn.execute(coupons.insert().values(
             kind=c.kind, merchant_id=c.merchant_id, currency=c.currency, min_spend_minor=c.min_spend,
             off_minor=c.off, quantity=c.quantity, claimed=0, per_shopper_limit=c.per_shopper_limit,
             starts_at=c.window.starts_at, ends_at=c.window.ends_at)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
 
-    def coupon(self, coupon_id: int) -> Coupon | None:
+    def coupon(self, coupon_id: int) -> CouponIssue | None:
         row = self.conn.execute(select(coupons).where(coupons.c.id == coupon_id)).first()
         return None if row is None else _coupon(row)
 
-    def coupons_by_ids(self, coupon_ids: Sequence[int]) -> dict[int, Coupon]:
+    def coupons_by_ids(self, coupon_ids: Sequence[int]) -> dict[int, CouponIssue]:
         if not coupon_ids:
             return {}
         rows = self.conn.execute(select(coupons).where(id_in(coupons.c.id, coupon_ids)))
         return {r.id: _coupon(r) for r in rows}
 
-    def coupons_on(self, now: datetime, merchant_id: int | None) -> list[Coupon]:
+    def coupons_on(self, now: datetime, merchant_id: int | None) -> list[CouponIssue]:
         owner = (coupons.c.merchant_id.is_(None) if merchant_id is None
                  else coupons.c.merchant_id == merchant_id)
         rows = self.conn.execute(select(coupons).where(owner, coupons.c.starts_at <= now,
@@ -172,14 +175,18 @@ class PromotionStore:
                                  .order_by(coupon_grants.c.id))
         return [_grant(r) for r in rows]
 
-    def free_grants(self, shopper_id: int, coupon_ids: Sequence[int]) -> dict[int, int]:
-        """For each coupon among `coupon_ids` the shopper holds unused, one of its grants."""
+    def free_grants(self, shopper_id: int, coupon_ids: Sequence[int], *,
+                    lock: bool = False) -> dict[int, int]:
+        """For each coupon among `coupon_ids` the shopper holds unused, one of its grants (the
+        oldest); with `lock`, PostgreSQL keeps them from other transactions until this one ends."""
         if not coupon_ids:
             return {}
-        rows = self.conn.execute(select(coupon_grants.c.coupon_id, func.min(coupon_grants.c.id)).where(
+        query = select(coupon_grants.c.coupon_id, coupon_grants.c.id).where(
             coupon_grants.c.shopper_id == shopper_id, coupon_grants.c.state == GrantState.CLAIMED.value,
-            id_in(coupon_grants.c.coupon_id, coupon_ids)).group_by(coupon_grants.c.coupon_id))
-        return {coupon_id: grant_id for coupon_id, grant_id in rows}
+            id_in(coupon_grants.c.coupon_id, coupon_ids)).order_by(coupon_grants.c.id.desc())
+        if lock and self.conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        return {coupon_id: grant_id for coupon_id, grant_id in self.conn.execute(query)}  # oldest last
 
     def hold(self, grant_id: int, order_id: int) -> bool:
         """Hold a free grant for an order; False when it is no longer free."""
