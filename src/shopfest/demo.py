@@ -26,6 +26,8 @@ from shopfest.festival import service as festival
 from shopfest.festival.model import Festival, festival_year_for
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
+from shopfest.promotions import service as promotions
+from shopfest.promotions.offers import Campaign, CouponIssue, Period
 
 T = TypeVar("T")
 Progress = Callable[[str, int], None]  # (what, how many more done)
@@ -218,7 +220,25 @@ def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
         catalog.import_products(runtime.uow(), product_batch)
         tick("products", len(product_batch))
     catalog.refresh_search_statistics(runtime.uow())
+    seed_promotions(runtime, fest, saved_merchants)
     return fest
+
+
+def seed_promotions(runtime: Runtime, fest: Festival, merchants: list[Merchant]) -> None:
+    """The festival's classic stack, on from the first sale to the end: every 300 off 40 across
+    stores (not the luxury pavilion), "spend 200 save 20, 500 save 60" in one store of five, and a
+    platform coupon and a red envelope for shoppers to claim."""
+    period = Period(fest.starts_at, fest.ends_at)
+    promotions.put_on_promotion(runtime.uow(), MACHINE, Campaign(
+        "cross_store", None, "CNY", {"every": "300.00", "off": "40.00", "exclude_tiers": ["luxury"]}, period))
+    for merchant in merchants[::5][:200]:
+        promotions.put_on_promotion(runtime.uow(), Actor(0, Role.MERCHANT, merchant.id), Campaign(
+            "store_threshold", None, "CNY",
+            {"tiers": [{"spend": "200.00", "off": "20.00"}, {"spend": "500.00", "off": "60.00"}]}, period))
+    promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
+        "platform_coupon", None, "CNY", 100000, 10000, 1_000_000, 1, period))
+    promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
+        "red_envelope", None, "CNY", 0, 1111, 1_000_000, 1, period))
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

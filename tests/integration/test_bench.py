@@ -39,3 +39,14 @@ def test_the_flash_sale_benchmark_sells_exactly_the_units_in_both_designs() -> N
         assert figures["attempts"] == 500 and figures["accepted"] == 200
         assert figures["units_sold"] == 200 and figures["oversold"] == 0
         assert figures["latency"]["count"] == 500
+
+
+def test_the_pricing_benchmark_prices_every_cart_three_ways() -> None:
+    result = CliRunner().invoke(app, ["bench", "pricing", "--carts", "60", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for way in ("baseline_list_prices", "festival_stack", "contract_json"):
+        assert report[way]["carts"] == 60 and report[way]["median_us"] > 0
+    # the festival's stack takes something off: the first cart costs less than its subtotal
+    assert report["example"]["total"] < report["example"]["subtotal"]
+    assert "c-red" in report["example"]["coupons_used"]  # every red envelope offered is used

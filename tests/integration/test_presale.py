@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from shopfest.app import create_app
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock, parse_instant
+from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.demo import HotItem, hot_item
 from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.orders.service import release_lapsed
+from shopfest.payments import service as payments
 from shopfest.promotions import service as promotions
 from tests.integration.helpers import bearer, token_for
 from tests.integration.test_orders_api import order, shopper, stock
@@ -99,3 +101,34 @@ def test_a_pre_sale_item_is_ordered_on_its_own_in_a_deposit_window(
     mixed = order(client, cy, [{"sku_id": presale.sku_id, "qty": 1}, {"sku_id": other.sku_id, "qty": 1}])
     assert mixed.status_code == 422
     assert stock(runtime, presale.sku_id) == (3, 0, 0) and stock(runtime, other.sku_id) == (3, 0, 0)
+
+
+def test_a_deposit_worth_more_than_it_costs_lowers_the_balance(
+        client: TestClient, runtime: Runtime, clock: SetClock, presale: HotItem) -> None:
+    # given the deposit of 500.00 counts for 1000.00 against the 5999.00 price
+    promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, presale.merchant_id),
+                             sku_id=presale.sku_id, deposit=Money.parse("500.00", "CNY"),
+                             worth=Money.parse("1000.00", "CNY"))
+    dee = shopper(client, runtime, "dee")
+    placed = order(client, dee, [{"sku_id": presale.sku_id, "qty": 1}]).json()
+    # then the order costs 5999.00 - (1000.00 - 500.00) = 5499.00, the line says why
+    assert placed["total"] == {"amount": "5499.00", "currency": "CNY"}
+    [line] = placed["children"][0]["lines"]
+    assert [(a["source"], a["amount"]["amount"]) for a in line["adjustments"]] == [
+        (f"deposit:{presale.sku_id}", "500.00")]
+    pay(client, dee, placed["id"])
+    clock.set(parse_instant(IN_THE_BALANCE_WINDOW))
+    dee = signed_in_again(client, "dee")
+    release_lapsed(runtime.uow(), runtime.gate)
+    assert pay(client, dee, placed["id"]).json()["status"] == "paid"
+    # and the balance paid was 5499.00 - 500.00
+    with (uow := runtime.uow(read_only=True)):
+        amounts = [i.amount.amount for i in payments.intents_of(uow, placed["id"])]
+    assert amounts == ["500.00", "4999.00"]
+
+
+def test_a_deposit_worth_less_than_it_costs_is_refused(runtime: Runtime, presale: HotItem) -> None:
+    with pytest.raises(InvalidInput, match="worth"):
+        promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, presale.merchant_id),
+                                 sku_id=presale.sku_id, deposit=Money.parse("500.00", "CNY"),
+                                 worth=Money.parse("400.00", "CNY"))

@@ -68,6 +68,7 @@ class Draft:
     order: Order
     claims: tuple[Claim, ...]
     grants: tuple[int, ...] = ()  # the wallet coupons the order uses, held once it is stored
+    priced: Priced | None = None  # how its cart was priced, with the engine's explanations
 
 
 def check_lines(lines: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -113,7 +114,7 @@ def draft_order(command: PlaceOrder, *, shelf: Shelf, now: datetime, minutes: in
                    for child in children for line in child.lines)
     used = set(priced.coupons_used)
     grants = tuple(grant for grant, coupon in (offered or {}).values() if coupon.source in used)
-    return Draft(order, claims, grants)
+    return Draft(order, claims, grants, priced)
 
 
 def _presale(command: PlaceOrder, shelf: Shelf) -> Presale | None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.money import Money
@@ -15,6 +16,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim
+from shopfest.orders.checkout import PlaceOrder, ShelfMemory, check_lines, draft_order
 from shopfest.orders.model import MerchantOrder, Order, OrderStatus, moved
 from shopfest.orders.receipts import receipt
 from shopfest.orders.store import OrderStore
@@ -23,6 +25,7 @@ from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import service as promotions
+from shopfest.promotions.model import Priced
 
 VOUCHER_KINDS = frozenset({"deposit_voucher", "service_voucher"})
 # Which orders a succeeded payment of each purpose moves on.
@@ -93,6 +96,31 @@ def list_orders(uow: UnitOfWork, actor: Actor | None, *, after_id: int | None,
         else:
             found = store.of_merchant(actor.merchant_id or 0, after_id=after_id, limit=limit)
         return [view(store, actor, order) for order in found]
+
+
+@dataclass(frozen=True)
+class CartQuote:
+    """What a cart would cost now, as checkout would price it: the order it would make and the
+    engine's explanation (adjustments, applied, hints)."""
+
+    order: Order
+    priced: Priced
+    skus: dict[int, SkuForSale]
+
+
+def quote_cart(uow: UnitOfWork, lines: Sequence[tuple[int, int]], *,
+               shopper_id: int | None = None) -> CartQuote:
+    """Price a cart as checkout would, with the promotions on and, for a shopper, every coupon free
+    in their wallet; nothing is reserved or held. Raises InvalidInput."""
+    command = PlaceOrder(shopper_id or 0, check_lines(lines))
+    with uow:
+        now = uow.clock.now()
+        shelf = ShelfMemory().shelf(uow, sorted(sku for sku, _ in command.lines), now)
+        free = promotions.free_coupons(uow, shopper_id) if shopper_id is not None else []
+        offered = promotions.coupons_offered(uow, shopper_id, free, set()) if free and shopper_id else {}
+        draft = draft_order(command, shelf=shelf, now=now, minutes=0, offered=offered)
+    assert draft.priced is not None
+    return CartQuote(draft.order, draft.priced, shelf.skus)
 
 
 def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id: int) -> dict[str, Any]:

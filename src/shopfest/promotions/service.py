@@ -185,6 +185,12 @@ def wallet(uow: UnitOfWork, actor: Actor | None) -> list[tuple[Grant, CouponIssu
     return [(g, found[g.coupon_id]) for g in grants]
 
 
+def free_coupons(uow: UnitOfWork, shopper_id: int) -> list[int]:
+    """The coupons the shopper holds free to use (inside the caller's transaction)."""
+    grants = PromotionStore(uow.conn).wallet(shopper_id)
+    return sorted({g.coupon_id for g in grants if g.state is GrantState.CLAIMED})
+
+
 def hold_coupons(uow: UnitOfWork, order_id: int, grant_ids: Sequence[int]) -> None:
     """An unpaid order takes these grants out of the wallet (inside the caller's transaction).
     Raises CouponUnavailable when another order took one first."""

@@ -1,4 +1,4 @@
-"""Server-rendered pages for shoppers: home, search, a product, signing in and out."""
+"""Server-rendered pages for shoppers: home, search, a product, the cart, signing in and out."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ from shopfest.accounts import service as accounts
 from shopfest.accounts.model import BadCredentials, TokenKind
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Fulfilment, Product
+from shopfest.core.actor import Role, require_role
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.ids import encode_cursor
-from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, runtime_of
+from shopfest.core.money import Money
+from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
+from shopfest.orders.checkout import PlaceOrder
+from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
 from shopfest.web.search_form import SearchForm, category_groups, category_tree
@@ -131,6 +135,65 @@ def product(request: Request, runtime: RuntimeDep, product_id: str) -> HTMLRespo
     sheet = product_sheet(runtime, int(product_id), viewer=viewer_of(request),
                           zone_name=festival.timezone if festival else HOME_ZONE)
     return render(request, runtime, "product.html", product=sheet)
+
+
+# --- the cart, kept in the browser and priced as checkout would ------------------------------
+
+@router.get("/cart", response_class=HTMLResponse)
+def cart_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return _cart_page(request, runtime, parse_cart(request.cookies.get(CART_COOKIE)))
+
+
+def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, placed: str | None = None,
+               status: int = 200) -> HTMLResponse:
+    viewer, actor = viewer_of(request), actor_of(request, runtime)
+    shopper_id = actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
+    view, problem = None, None
+    if cart:
+        try:
+            view = cart_view(runtime, cart, viewer, shopper_id=shopper_id)
+        except DomainError as refusal:
+            problem = refusal.detail
+    return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
+                  shopper=shopper_id is not None)
+
+
+def _with_cart(response: Response, cart: dict[int, int]) -> Response:
+    response.set_cookie(CART_COOKIE, write_cart(cart), max_age=30 * 24 * 3600, httponly=True,
+                        samesite="lax", path="/")
+    return response
+
+
+@router.post("/cart/add")
+def add_to_cart(request: Request, sku_id: Annotated[int, Form(ge=1)],
+                qty: Annotated[int, Form(ge=1, le=999)] = 1) -> Response:
+    cart = parse_cart(request.cookies.get(CART_COOKIE))
+    cart[sku_id] = min(999, cart.get(sku_id, 0) + qty)
+    return _with_cart(RedirectResponse("/cart", status_code=303), cart)
+
+
+@router.post("/cart/remove")
+def remove_from_cart(request: Request, sku_id: Annotated[int, Form(ge=1)]) -> Response:
+    cart = parse_cart(request.cookies.get(CART_COOKIE))
+    cart.pop(sku_id, None)
+    return _with_cart(RedirectResponse("/cart", status_code=303), cart)
+
+
+@router.post("/cart/checkout", response_class=HTMLResponse)
+def checkout(request: Request, runtime: RuntimeDep) -> Response:
+    """Place the cart as one order, with the coupons the pricing chose from the shopper's wallet."""
+    actor = require_role(actor_of(request, runtime), Role.SHOPPER)
+    cart = parse_cart(request.cookies.get(CART_COOKIE))
+    if not cart:
+        return RedirectResponse("/cart", status_code=303)
+    priced = cart_view(runtime, cart, viewer_of(request), shopper_id=actor.user_id)
+    answer = runtime.checkout.place(PlaceOrder(actor.user_id, tuple(cart.items()),
+                                               coupons=tuple(priced.coupons_used))).result(timeout=30)
+    viewer, total = viewer_of(request), answer.receipt["total"]
+    placed = viewer.t("cart.placed", id=answer.receipt["id"],
+                      total=viewer.money(Money.parse(total["amount"], total["currency"])),
+                      minutes=runtime.settings.reservation_minutes)
+    return _with_cart(_cart_page(request, runtime, {}, placed=placed), {})
 
 
 # --- signing in and out ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ from shopfest.catalog.api import ProductJson, products_json
 from shopfest.catalog.model import BrandTier, Category, Product
 from shopfest.core.money import Money
 from shopfest.deps import Runtime
+from shopfest.web.deals import Deal, deal_of
 from shopfest.web.viewer import Viewer
 
 # Warm festival hues for the cards' title tiles (there are no product photos in the catalog yet).
@@ -39,6 +40,8 @@ class SkuView:
     code: str
     price: PriceView
     stock: int
+    id: int = 0
+    deal: Deal | None = None  # what the festival's promotions make of one unit now
 
 
 @dataclass(frozen=True)
@@ -99,5 +102,6 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
         fulfilment_explained=t(f"explain.{product.fulfilment.value}"),
         debut=viewer.when(product.debut_at, zone_name), new=product.new,
         price=price_view(product.price.to_money(), viewer),
-        skus=[SkuView(s.code, price_view(s.price.to_money(), viewer), s.stock) for s in product.skus],
+        skus=[SkuView(s.code, price_view(s.price.to_money(), viewer), s.stock, s.id,
+                      deal_of(runtime, s.id, viewer)) for s in product.skus],
     )
