@@ -3,6 +3,7 @@ order, spent when it is paid, and come back when it is cancelled or refunded in 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -141,3 +142,41 @@ def test_a_coupon_that_cannot_be_used_stays_in_the_wallet(
                    coupons=[cart["coupon"]["id"]]).json()
     assert placed["total"] == cny("358.00")
     assert wallet(client, ann) == [("claimed", None)]
+
+
+def test_many_orders_at_once_use_one_coupon_only_once(
+        client: TestClient, runtime: Runtime, festival_cart: dict[str, Any]) -> None:
+    cart, ann = festival_cart, festival_cart["ann"]
+    lines = [{"sku_id": cart["phone"].sku_id, "qty": 1}, {"sku_id": cart["scarf"].sku_id, "qty": 1}]
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda _: order(client, ann, lines, coupons=[cart["coupon"]["id"]]),
+                                range(6)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201, 409, 409, 409, 409, 409]
+    [placed] = [a.json() for a in answers if a.status_code == 201]
+    assert wallet(client, ann) == [("held", placed["id"])]
+
+
+def test_staff_promote_only_their_own_store_and_bad_rules_are_refused(
+        client: TestClient, runtime: Runtime, festival_cart: dict[str, Any]) -> None:
+    staff = staff_of(client, runtime, festival_cart["scarf"], "birch")
+    # the rule's merchant is always the staff's own store
+    mine = put_on(client, staff, "/api/v1/promotions", {
+        "kind": "percent_off", "currency": "CNY", **window(runtime),
+        "rule": {"merchant": str(festival_cart["phone"].merchant_id), "percent": 10}})
+    assert mine["merchant_id"] == festival_cart["scarf"].merchant_id
+    assert mine["rule"]["merchant"] == str(festival_cart["scarf"].merchant_id)
+    refused = [
+        ({"kind": "cross_store", "rule": {"every": "100.00", "off": "10.00"}}, 403),
+        ({"kind": "percent_off", "rule": {"percent": 140}}, 422),
+        ({"kind": "store_threshold", "rule": {"tiers": [{"spend": "-5.00", "off": "1.00"}]}}, 422),
+        ({"kind": "buy_one_get_one", "rule": {}}, 422),
+        ({"kind": "percent_off", "rule": {"percent": 10}, "starts_at": "2031-01-01T00:00:00+00:00",
+          "ends_at": "2031-01-02T00:00:00+00:00"}, 422),
+    ]
+    for body, status in refused:
+        answer = client.post("/api/v1/promotions", headers=staff,
+                             json={"currency": "CNY", **window(runtime), **body})
+        assert answer.status_code == status, (body, answer.text)
+    listed = client.get(f"/api/v1/promotions?merchant_id={festival_cart['scarf'].merchant_id}").json()
+    assert [p["id"] for p in listed] == [mine["id"]]
