@@ -6,10 +6,11 @@ synchronous_commit=on), so an answered order is on disk in both.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -96,25 +97,30 @@ def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = NAIVE_T
 
 def hot_path(runtime: Runtime, *, units: int, attempts: int, clients: int = 4,
              in_flight: int = 1000) -> BurstResult:
-    """Every attempt goes through the process's group commit: `clients` threads each keep
-    `in_flight` orders waiting, as the request handlers of a busy server do."""
+    """Every attempt goes through the process's group commit from one event loop, as the request
+    handlers of `shopfest serve` do: `clients` handlers each keep `in_flight` orders waiting."""
     item = hot_item(runtime, stock=units, name="Hot")
     gc.freeze()  # as `shopfest serve` does once started
-    def answered(asked: float, future: Future[Answer]) -> None:
+
+    def answered(asked: float, future: asyncio.Future[Answer]) -> None:
         tally.answered(asked, won=future.exception() is None)
 
-    def client(number: int) -> None:
+    async def client(number: int) -> None:
         shoppers = range(number, attempts, clients)
         for window in range(0, len(shoppers), in_flight):
             futures = []
             for shopper_id in shoppers[window:window + in_flight]:
                 asked = time.perf_counter()
-                future = runtime.checkout.place(PlaceOrder(shopper_id, ((item.sku_id, 1),)))
+                future = runtime.checkout.place_soon(PlaceOrder(shopper_id, ((item.sku_id, 1),)))
                 future.add_done_callback(partial(answered, asked))
                 futures.append(future)
-            wait(futures)
+            await asyncio.wait(futures)
+
+    async def burst() -> None:
+        await asyncio.gather(*(client(number) for number in range(clients)))
 
     tally = Tally(time.perf_counter(), [])
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(client, range(clients)))
+    server = threading.Thread(target=asyncio.run, args=(burst(),), name="event-loop")  # as uvicorn's
+    server.start()
+    server.join()
     return _figures(runtime, item.sku_id, design="hot path", attempts=attempts, tally=tally)

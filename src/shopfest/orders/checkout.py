@@ -254,24 +254,53 @@ class Checkout:
         self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout")
 
     def place(self, command: PlaceOrder) -> Future[Answer]:
-        """Queue an order; the future holds its answer once its batch is durable.
+        """Queue an order from a thread; the future holds its answer once its batch is durable.
 
         Raises KeyInUse while an order with the same Idempotency-Key is still being placed here.
         """
+        refused = self._refused_at_once(command)
+        if refused is not None:
+            future: Future[Answer] = Future()
+            future.set_exception(refused)
+            return future
+        token = self._start(command)
+        future = self._batches.submit(command)
+        if token is not None:
+            future.add_done_callback(lambda _: self._done(token))
+        return future
+
+    def place_soon(self, command: PlaceOrder) -> asyncio.Future[Answer]:
+        """`place` for an event loop: the loop's future holds the answer once its batch is durable,
+        and the loop is woken once per batch, however many of its orders the batch holds."""
+        refused = self._refused_at_once(command)
+        if refused is not None:
+            future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+            future.set_exception(refused)
+            return future
+        token = self._start(command)
+        future = self._batches.submit_soon(command)
+        if token is not None:
+            future.add_done_callback(lambda _: self._done(token))
+        return future
+
+    async def place_async(self, command: PlaceOrder) -> Answer:
+        return await self.place_soon(command)
+
+    def _refused_at_once(self, command: PlaceOrder) -> SoldOut | None:
         if self._sold_out and self._known_sold_out(command):
-            refused: Future[Answer] = Future()
-            refused.set_exception(SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines]))
-            return refused
+            return SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines])
+        return None
+
+    def _start(self, command: PlaceOrder) -> tuple[str, str] | None:
+        """Note an order with an Idempotency-Key as running. Raises KeyInUse when it already is."""
         if command.idempotency is None:
-            return self._batches.submit(command)
+            return None
         token = (command.idempotency.scope, command.idempotency.key)
         with self._running_lock:
             if token in self._running:
                 raise keys.KeyInUse("the first request with this Idempotency-Key is still running")
             self._running.add(token)
-        future = self._batches.submit(command)
-        future.add_done_callback(lambda _: self._done(token))
-        return future
+        return token
 
     def _known_sold_out(self, command: PlaceOrder) -> bool:
         now = time.monotonic()
@@ -284,9 +313,6 @@ class Checkout:
         until = time.monotonic() + SOLD_OUT_SECONDS
         for sku_id in sku_ids:
             self._sold_out[sku_id] = until
-
-    async def place_async(self, command: PlaceOrder) -> Answer:
-        return await asyncio.wrap_future(self.place(command))
 
     def _done(self, token: tuple[str, str]) -> None:
         with self._running_lock:

@@ -1,0 +1,96 @@
+"""Group commit: jobs from threads and event loops are applied in batches and each hears its answer."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import pytest
+
+from shopfest.core.group_commit import GroupCommit
+
+UNLUCKY = 1_000_000
+T = TypeVar("T")
+
+
+def in_a_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run on an event loop of its own thread, as a server's loop runs beside the writer."""
+    answers: list[T] = []
+    loop = threading.Thread(target=lambda: answers.append(asyncio.run(coroutine)))
+    loop.start()
+    loop.join()
+    return answers[0]
+
+
+class Doubler:
+    """Applies a batch by doubling each job; a negative job fails alone, job UNLUCKY fails its batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[int]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, batch: Sequence[int]) -> list[int | BaseException]:
+        self.gate.wait(10)
+        self.batches.append(list(batch))
+        if UNLUCKY in batch:
+            raise RuntimeError("the disk is full")
+        return [ValueError(f"{job} is negative") if job < 0 else job * 2 for job in batch]
+
+
+def test_jobs_from_an_event_loop_are_answered_once_per_batch() -> None:
+    doubler = Doubler()
+    commit: GroupCommit[int, int] = GroupCommit(doubler, max_batch=50)
+    doubler.gate.clear()  # the first batch is held while 199 more jobs queue behind it
+
+    async def burst() -> list[int | BaseException]:
+        futures = [commit.submit_soon(job) for job in range(200)]
+        doubler.gate.set()
+        return list(await asyncio.gather(*futures, return_exceptions=True))
+
+    answers = in_a_loop(burst())
+    commit.close()
+    assert answers == [job * 2 for job in range(200)]
+    assert sum(len(b) for b in doubler.batches) == 200
+    assert max(len(b) for b in doubler.batches) <= 50 and len(doubler.batches) < 200
+
+
+def test_a_refused_job_fails_alone_and_a_failed_batch_fails_every_job_in_it() -> None:
+    doubler = Doubler()
+    commit: GroupCommit[int, int] = GroupCommit(doubler)
+    assert commit.submit(4).result(timeout=10) == 8
+    with pytest.raises(ValueError, match="negative"):
+        commit.submit(-1).result(timeout=10)
+
+    async def unlucky() -> BaseException | int:
+        return (await asyncio.gather(commit.submit_soon(UNLUCKY), return_exceptions=True))[0]
+
+    assert isinstance(in_a_loop(unlucky()), RuntimeError)
+    commit.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        commit.submit(1)
+
+
+def test_threads_and_a_loop_share_one_writer() -> None:
+    doubler = Doubler()
+    commit: GroupCommit[int, int] = GroupCommit(doubler)
+    from_threads: list[int] = []
+
+    def thread_jobs(first: int) -> None:
+        from_threads.extend(commit.submit(job).result(timeout=10) for job in range(first, first + 50))
+
+    workers = [threading.Thread(target=thread_jobs, args=(n * 100,)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+
+    async def loop_jobs() -> list[int]:
+        return list(await asyncio.gather(*(commit.submit_soon(job) for job in range(1000, 1100))))
+
+    from_loop = in_a_loop(loop_jobs())
+    for worker in workers:
+        worker.join()
+    commit.close()
+    assert sorted(from_threads) == sorted(job * 2 for n in range(4) for job in range(n * 100, n * 100 + 50))
+    assert from_loop == [job * 2 for job in range(1000, 1100)]
