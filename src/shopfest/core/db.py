@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -156,3 +157,46 @@ def insert_bound(conn: Connection, table: Table, columns: list[str], tuples: lis
         return
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", tuples)
+
+
+def insert_alike(conn: Connection, table: Table, template: dict[str, Any], varying: tuple[str, str],
+                 values: list[tuple[Any, Any]]) -> None:
+    """Insert one row per pair of `values`: the bound `template` (see `bound`) with its two `varying`
+    columns set to the pair. On PostgreSQL the template is written out as COPY text once and each
+    row costs a string join; on SQLite it is one prepared INSERT."""
+    if not values:
+        return
+    columns = list(template)
+    at = (columns.index(varying[0]), columns.index(varying[1]))
+    if conn.dialect.name != "postgresql":
+        insert_bound(conn, table, columns, [_swapped(list(template.values()), at, a, b) for a, b in values])
+        return
+    cells = [_copy_text(v) for v in template.values()]
+    text = "".join("\t".join(_swapped(cells, at, str(a), str(b))) + "\n" for a, b in values)
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        copy.write(text)
+
+
+def _swapped(row: list[Any], at: tuple[int, int], a: Any, b: Any) -> tuple[Any, ...]:
+    changed = row.copy()
+    changed[at[0]], changed[at[1]] = a, b
+    return tuple(changed)
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One bound value as PostgreSQL's COPY text format writes it."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "obj"):  # psycopg's Json wrapper of a JSON column's value
+        value = json.dumps(value.obj)
+    elif isinstance(value, dict | list):
+        value = json.dumps(value)
+    return str(value).translate(_COPY_ESCAPES)

@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_bound, metadata
+from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_alike, metadata
 from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import HOLDING_STOCK, MerchantOrder, Order, OrderLine, OrderStatus, Presale
 
@@ -127,21 +127,6 @@ def _child_row(order_id: int, child: MerchantOrder) -> dict[str, Any]:
             "lines": _lines_json(child.lines)}
 
 
-class _Rows:
-    """Rows that differ from a template only in two columns, as the driver takes them."""
-
-    def __init__(self, template: dict[str, Any], first: str, second: str) -> None:
-        self.columns = list(template)
-        self._values = list(template.values())
-        self._at = (self.columns.index(first), self.columns.index(second))
-        self.rows: list[tuple[Any, ...]] = []
-
-    def add(self, first: Any, second: Any, *, template: dict[str, Any] | None = None) -> None:
-        row = list(template.values()) if template is not None else self._values.copy()
-        row[self._at[0]], row[self._at[1]] = first, second
-        self.rows.append(tuple(row))
-
-
 class OrderStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -152,18 +137,14 @@ class OrderStore:
         width = len(order.children)
         order_ids, child_ids = self._new_ids(len(shopper_ids), len(shopper_ids) * width)
         parent = bound(self.conn, orders, _order_row(order))
-        children = [bound(self.conn, merchant_orders, _child_row(0, c)) for c in order.children]
-        parent_rows, child_rows = _Rows(parent, "id", "shopper_id"), _Rows(children[0], "id", "order_id")
-        ids: list[tuple[int, tuple[int, ...]]] = []
-        for n, (order_id, shopper_id) in enumerate(zip(order_ids, shopper_ids, strict=True)):
-            parent_rows.add(order_id, shopper_id)
-            mine = tuple(child_ids[n * width:(n + 1) * width])
-            for child, child_id in zip(children, mine, strict=True):
-                child_rows.add(child_id, order_id, template=child)
-            ids.append((order_id, mine))
-        insert_bound(self.conn, orders, parent_rows.columns, parent_rows.rows)
-        insert_bound(self.conn, merchant_orders, child_rows.columns, child_rows.rows)
-        return ids
+        insert_alike(self.conn, orders, parent, ("id", "shopper_id"), list(zip(order_ids, shopper_ids,
+                                                                               strict=True)))
+        for k, child in enumerate(order.children):  # the k-th child of every copy
+            template = bound(self.conn, merchant_orders, _child_row(0, child))
+            insert_alike(self.conn, merchant_orders, template, ("id", "order_id"),
+                         list(zip(child_ids[k::width], order_ids, strict=True)))
+        return [(order_id, tuple(child_ids[n * width:(n + 1) * width]))
+                for n, order_id in enumerate(order_ids)]
 
     def _new_ids(self, n_orders: int, n_children: int) -> tuple[list[int], list[int]]:
         if self.conn.dialect.name == "postgresql":
