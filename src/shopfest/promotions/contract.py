@@ -5,6 +5,7 @@ Amounts travel as decimal strings in the request's currency ("299.00"); inside t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -13,8 +14,9 @@ from fractions import Fraction
 
 from shopfest.core.clock import as_utc, parse_instant
 from shopfest.core.errors import CurrencyMismatch, InvalidAmount, InvalidInput, UnknownCurrency
-from shopfest.core.money import Money, minor_units
+from shopfest.core.money import MINOR_UNITS, Money, minor_units
 from shopfest.promotions.model import (
+    ALWAYS,
     Applied,
     Coupon,
     CrossStore,
@@ -38,6 +40,13 @@ from shopfest.promotions.model import (
 
 MAX_QTY = 999
 Fields = Mapping[str, object]
+# An amount as a cart writes it: plain ASCII digits, at most four places. Read in integer arithmetic;
+# any other text is left to `Money.parse`, which accepts or refuses it with its own message.
+_PLAIN_AMOUNT = re.compile(r"(\d{1,18})(?:\.(\d{1,4}))?", re.ASCII)
+# Amounts written in integer arithmetic; past these, as `Money.amount` writes them (its decimal
+# context rounds beyond 28 digits).
+_WRITTEN_EXACTLY = 10**18
+_new_tuple = tuple.__new__
 
 
 def read_request(data: object, *, now: datetime) -> PriceRequest:
@@ -46,15 +55,15 @@ def read_request(data: object, *, now: datetime) -> PriceRequest:
     body = _fields(data, "the request")
     currency = _currency(body)
     at = _instant(body, "at", "at") or as_utc(now)
-    lines = tuple(_line(item, f"lines[{n}]", currency)
-                  for n, item in enumerate(_list(body, "lines", "lines")))
+    lines = tuple([_line(item, f"lines[{n}]", currency)
+                   for n, item in enumerate(_list(body, "lines", "lines"))])
     if not lines:
         raise InvalidInput("lines must hold at least one line", field="lines")
     _check_unique([line.id for line in lines], "lines")
-    promotions = tuple(_promotion(item, f"promotions[{n}]", currency)
-                       for n, item in enumerate(_list(body, "promotions", "promotions")))
-    coupons = tuple(_coupon(item, f"coupons[{n}]", currency)
-                    for n, item in enumerate(_list(body, "coupons", "coupons")))
+    promotions = tuple([_promotion(item, f"promotions[{n}]", currency)
+                        for n, item in enumerate(_list(body, "promotions", "promotions"))])
+    coupons = tuple([_coupon(item, f"coupons[{n}]", currency)
+                     for n, item in enumerate(_list(body, "coupons", "coupons"))])
     # One id names one source in `applied`, so a promotion and a coupon cannot share one either.
     _check_unique([offer.id for offer in (*promotions, *coupons)], "promotions and coupons")
     deposits = _deposits(body, currency, lines)
@@ -90,7 +99,22 @@ Cash = Callable[[int], str]
 
 
 def _cash(currency: str) -> Cash:
-    return lambda minor: Money(minor, currency).amount
+    """What `Money(minor, currency).amount` writes, worked out in integer arithmetic: a cart writes a
+    couple of hundred amounts. Raises UnknownCurrency."""
+    places = minor_units(currency)
+    unit: int = 10**places
+    pattern = f"%d.%0{places}d"  # the whole units, then the places
+
+    def cash(minor: int) -> str:
+        if type(minor) is not int or not -_WRITTEN_EXACTLY < minor < _WRITTEN_EXACTLY:
+            return Money(minor, currency).amount
+        if not places:
+            return str(minor)
+        if minor < 0:
+            return "-" + pattern % divmod(-minor, unit)
+        return pattern % divmod(minor, unit)
+
+    return cash
 
 
 def _merchant_json(merchant: MerchantTotals, cash: Cash) -> dict[str, object]:
@@ -119,11 +143,13 @@ def _hint_json(hint: Hint, cash: Cash) -> dict[str, object]:
 def _line(data: object, where: str, currency: str) -> PriceLine:
     item = _fields(data, where)
     _check_currency(item, where, currency)
-    return PriceLine(
-        id=_text(item, "id", where), sku=_text(item, "sku", where), merchant=_text(item, "merchant", where),
-        unit_price=_amount(item, "unit_price", where, currency), qty=_count(item, "qty", where, high=MAX_QTY),
-        brand=_maybe_text(item, "brand", where), category=_maybe_text(item, "category", where),
-        tier=_maybe_text(item, "tier", where) or "regular")
+    # Fields read in their order, so the first fault is the one named; the named tuple built by
+    # tuple.__new__, without a Python frame for its own __new__.
+    return _new_tuple(PriceLine, (
+        _text(item, "id", where), _text(item, "sku", where), _text(item, "merchant", where),
+        _amount(item, "unit_price", where, currency), _count(item, "qty", where, high=MAX_QTY),
+        _maybe_text(item, "brand", where), _maybe_text(item, "category", where),
+        _maybe_text(item, "tier", where) or "regular"))
 
 
 def _promotion(data: object, where: str, currency: str) -> Promotion:
@@ -152,8 +178,8 @@ def _item_discount(item: Fields, where: str, currency: str) -> ItemDiscount:
 
 
 def _store_threshold(item: Fields, where: str, currency: str) -> StoreThreshold:
-    tiers = tuple(_tier(tier, f"{where}.tiers[{n}]", currency)
-                  for n, tier in enumerate(_list(item, "tiers", where, required=True)))
+    tiers = tuple([_tier(tier, f"{where}.tiers[{n}]", currency)
+                   for n, tier in enumerate(_list(item, "tiers", where, required=True))])
     if not tiers:
         raise InvalidInput(f"{where}.tiers must hold at least one tier", field=f"{where}.tiers")
     repeat = item.get("repeat", False)
@@ -230,7 +256,8 @@ def _deposit(data: object, where: str, currency: str) -> Deposit:
 
 
 def _fields(data: object, where: str) -> Fields:
-    if not isinstance(data, Mapping) or not all(isinstance(key, str) for key in data):
+    # `str.__instancecheck__` is `isinstance(key, str)`, asked key by key without a Python frame each.
+    if not (type(data) is dict or isinstance(data, Mapping)) or not all(map(str.__instancecheck__, data)):
         raise InvalidInput(f"{where} must be a JSON object", field=where)
     return data
 
@@ -275,7 +302,10 @@ def _text(item: Fields, key: str, where: str) -> str:
 
 
 def _maybe_text(item: Fields, key: str, where: str) -> str | None:
-    return None if item.get(key) is None else _text(item, key, where)
+    value = item.get(key)
+    if value is None or (isinstance(value, str) and value):
+        return value
+    return _text(item, key, where)  # refuses it
 
 
 def _names(item: Fields, key: str, where: str) -> frozenset[str]:
@@ -287,25 +317,48 @@ def _names(item: Fields, key: str, where: str) -> frozenset[str]:
 
 def _amount(item: Fields, key: str, where: str, currency: str, *, above_zero: bool = False) -> int:
     """A decimal string in `currency`, as minor units; never negative (nor zero when `above_zero`)."""
-    field, value = f"{where}.{key}", item.get(key)
-    if not isinstance(value, str):
-        raise InvalidAmount(f"{field} must be a decimal string such as \"12.50\"", field=field)
-    try:
-        minor = Money.parse(value, currency).minor
-    except InvalidAmount as error:
-        raise InvalidAmount(f"{field}: {error.detail}", field=field) from None
+    value = item.get(key)
+    plain = _PLAIN_AMOUNT.fullmatch(value) if isinstance(value, str) else None
+    minor = _plain_minor(plain, currency) if plain else None
+    if minor is None:
+        minor = _parsed_minor(value, f"{where}.{key}", currency)
     if minor < 0 or (above_zero and minor == 0):
+        field = f"{where}.{key}"
         raise InvalidAmount(f"{field} must be {'above zero' if above_zero else 'zero or more'}", field=field)
     return minor
 
 
+def _plain_minor(plain: re.Match[str], currency: str) -> int | None:
+    """The minor units `Money.parse` reads in plain digits; None past the currency's places, or for a
+    currency it does not know (it names the fault)."""
+    whole, fraction = plain.groups("")
+    places = MINOR_UNITS.get(currency)
+    if places is None:
+        return None
+    if len(fraction) > places:
+        if fraction[places:].strip("0"):
+            return None
+        fraction = fraction[:places]
+    return int(whole + fraction.ljust(places, "0"))
+
+
+def _parsed_minor(value: object, field: str, currency: str) -> int:
+    """Minor units by `Money.parse`, which names what is wrong with any text it refuses."""
+    if not isinstance(value, str):
+        raise InvalidAmount(f"{field} must be a decimal string such as \"12.50\"", field=field)
+    try:
+        return Money.parse(value, currency).minor
+    except InvalidAmount as error:
+        raise InvalidAmount(f"{field}: {error.detail}", field=field) from None
+
+
 def _count(item: Fields, key: str, where: str, *, high: int | None = None, required: bool = True) -> int:
     """A whole number from 1 (to `high`); 0 for an absent optional one."""
-    field, value = f"{where}.{key}", item.get(key)
+    value = item.get(key)
     if value is None and not required:
         return 0
     if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (high and value > high):
-        limits = f"from 1 to {high}" if high else "of 1 or more"
+        field, limits = f"{where}.{key}", f"from 1 to {high}" if high else "of 1 or more"
         raise InvalidInput(f"{field} must be a whole number {limits}", field=field)
     return value
 
@@ -337,6 +390,8 @@ def _instant(item: Fields, key: str, field: str) -> datetime | None:
 
 
 def _window(item: Fields, where: str) -> Window:
+    if item.get("starts") is None and item.get("ends") is None:
+        return ALWAYS  # the same window, shared: the engine asks no time of it
     starts = _instant(item, "starts", f"{where}.starts")
     ends = _instant(item, "ends", f"{where}.ends")
     if starts and ends and ends <= starts:
@@ -345,7 +400,9 @@ def _window(item: Fields, where: str) -> Window:
 
 
 def _check_unique(ids: list[str], where: str) -> None:
-    seen: set[str] = set()
+    if len(set(ids)) == len(ids):
+        return
+    seen: set[str] = set()  # the first id given twice, to name it
     for value in ids:
         if value in seen:
             raise InvalidInput(f"{where} use the id {value!r} twice; each id is unique",

@@ -10,9 +10,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shopfest.core.errors import CurrencyMismatch, InvalidAmount, InvalidInput, UnknownCurrency
+from shopfest.core.money import Money
 from shopfest.promotions.contract import read_request, write_result
+from shopfest.promotions.model import Applied, Hint, LineAdjustment, LineTotals, MerchantTotals, Priced
 from shopfest.promotions.stages import price
 
 NOW = datetime(2026, 11, 10, 16, 30, tzinfo=UTC)
@@ -211,3 +215,48 @@ def test_a_bad_request_is_refused_naming_the_field(change: Change, error: type[I
 def test_a_request_that_is_no_json_object_is_refused() -> None:
     with pytest.raises(InvalidInput, match="the request must be a JSON object"):
         read_request(["not", "an", "object"], now=NOW)
+
+
+# --- amounts read and written in integer arithmetic, exactly as Money reads and writes them ------
+
+
+AMOUNT_TEXTS = st.one_of(
+    st.from_regex(r"\A-?\d{1,20}(\.\d{0,5})?\Z"),
+    st.text(alphabet="0123456789.-+ e\u0661\uff12", max_size=14),
+    st.sampled_from(["12.50", " 12.50 ", "12.345", "12.3400", "-0.00", "\uff11\uff12.50", "1e3", ".5", "5."]))
+CURRENCIES = st.sampled_from(["CNY", "JPY", "KWD"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(AMOUNT_TEXTS, CURRENCIES)
+def test_an_amount_reads_as_money_parses_it(text: str, currency: str) -> None:
+    request = {"currency": currency,
+               "lines": [{"id": "l1", "sku": "k1", "merchant": "m1", "unit_price": text, "qty": 1}]}
+    try:
+        expected = Money.parse(text, currency).minor
+    except InvalidAmount as refused:
+        with pytest.raises(InvalidAmount, match=re.escape(f"lines[0].unit_price: {refused.detail}")):
+            read_request(request, now=NOW)
+        return
+    if expected < 0:
+        with pytest.raises(InvalidAmount, match=re.escape("lines[0].unit_price must be zero or more")):
+            read_request(request, now=NOW)
+    else:
+        assert read_request(request, now=NOW).lines[0].unit_price == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(st.integers(-10**6, 10**6), st.integers(-10**30, 10**30)), CURRENCIES)
+def test_every_amount_is_written_as_money_writes_it(minor: int, currency: str) -> None:
+    line = LineTotals("l1", "m1", minor, 0, (LineAdjustment("p1", minor),))
+    applied = Applied("p1", "percent_off", minor, "merchant")
+    written = write_result(Priced(currency, minor, 0, minor, (line,), (MerchantTotals("m1", minor, 0),),
+                                  (applied,), (Hint("p1", minor, -minor),)))
+    shown, negated, zero = (Money(amount, currency).amount for amount in (minor, -minor, 0))
+    assert (written["subtotal"], written["discount"], written["deposit_paid"]) == (shown, shown, shown)
+    assert written["balance_due"] == negated
+    assert written["lines"] == [{"id": "l1", "subtotal": shown, "discount": shown, "total": zero,
+                                 "adjustments": [{"source": "p1", "amount": shown}]}]
+    assert written["applied"] == [{"source": "p1", "kind": "percent_off", "amount": shown,
+                                   "funded_by": "merchant"}]
+    assert written["hints"] == [{"source": "p1", "missing": shown, "would_save": negated}]
