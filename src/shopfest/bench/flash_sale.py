@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
+import uvloop
 from sqlalchemy import insert, select, text
 
 from shopfest.bench.measure import Latency
@@ -95,32 +96,39 @@ def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = NAIVE_T
     return _figures(runtime, item.sku_id, design="naive", attempts=attempts, tally=tally)
 
 
-def hot_path(runtime: Runtime, *, units: int, attempts: int, clients: int = 4,
-             in_flight: int = 1000) -> BurstResult:
+def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = 4000) -> BurstResult:
     """Every attempt goes through the process's group commit from one event loop, as the request
-    handlers of `shopfest serve` do: `clients` handlers each keep `in_flight` orders waiting."""
+    handlers of `shopfest serve` do: `shoppers` shoppers at once, each trying again as soon as they
+    are answered, as clients on that many connections would, until `attempts` were made."""
     item = hot_item(runtime, stock=units, name="Hot")
     gc.freeze()  # as `shopfest serve` does once started
+    unasked = iter(range(attempts))
+
+    def ask() -> None:
+        shopper_id = next(unasked, None)
+        if shopper_id is not None:
+            asked = time.perf_counter()
+            future = runtime.checkout.place_soon(PlaceOrder(shopper_id, ((item.sku_id, 1),)))
+            future.add_done_callback(partial(answered, asked))
 
     def answered(asked: float, future: asyncio.Future[Answer]) -> None:
         tally.answered(asked, won=future.exception() is None)
-
-    async def client(number: int) -> None:
-        shoppers = range(number, attempts, clients)
-        for window in range(0, len(shoppers), in_flight):
-            futures = []
-            for shopper_id in shoppers[window:window + in_flight]:
-                asked = time.perf_counter()
-                future = runtime.checkout.place_soon(PlaceOrder(shopper_id, ((item.sku_id, 1),)))
-                future.add_done_callback(partial(answered, asked))
-                futures.append(future)
-            await asyncio.wait(futures)
+        if len(tally.latencies) == attempts:
+            everyone_answered.set()
+        ask()
 
     async def burst() -> None:
-        await asyncio.gather(*(client(number) for number in range(clients)))
+        for _ in range(min(shoppers, attempts)):
+            ask()
+        await everyone_answered.wait()
 
+    def serve() -> None:  # on the event loop `shopfest serve` runs on (uvicorn picks uvloop)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(burst())
+
+    everyone_answered = asyncio.Event()
     tally = Tally(time.perf_counter(), [])
-    server = threading.Thread(target=asyncio.run, args=(burst(),), name="event-loop")  # as uvicorn's
+    server = threading.Thread(target=serve, name="event-loop")
     server.start()
     server.join()
     return _figures(runtime, item.sku_id, design="hot path", attempts=attempts, tally=tally)

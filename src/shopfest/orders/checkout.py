@@ -169,7 +169,9 @@ def _child(merchant_id: int, lines: tuple[OrderLine, ...], settlement_currency: 
 
 
 def _claims_of(draft: Draft, shopper_id: int) -> tuple[Claim, ...]:
-    if draft.order.shopper_id == shopper_id:
+    """The draft's claims made by `shopper_id`. Only a flash sale's limit asks who claims, so the
+    shoppers placing one cart without flash sales share its claims."""
+    if draft.order.shopper_id == shopper_id or all(c.flash_sale_id is None for c in draft.claims):
         return draft.claims
     return tuple(Claim(c.sku_id, c.qty, shopper_id, c.flash_sale_id) for c in draft.claims)
 
