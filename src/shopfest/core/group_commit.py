@@ -1,7 +1,9 @@
 """Group commit: requests that arrive together are applied as one batch with one durable commit.
 
-One writer thread per process takes every request waiting, applies them in arrival order inside
-one transaction, commits, and only then answers each. While it commits, the next batch gathers.
+A writer thread takes every request waiting, applies them in arrival order inside one
+transaction, commits, and only then answers each. While it commits, the next batch gathers. With
+`lanes=2`, two writers take turns: one applies a batch while the other waits for the database to
+make its batch durable (for a database that runs transactions side by side, such as PostgreSQL).
 
 A request comes from a thread (`submit`, a `concurrent.futures.Future`) or from an event loop
 (`submit_soon`, an `asyncio.Future` of that loop). The writer answers a loop's requests of one batch
@@ -26,17 +28,21 @@ Waiter = Future[Answer] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Answe
 
 
 class GroupCommit(Generic[Job, Answer]):
-    """Gathers jobs from any thread or event loop and applies them in batches of up to `max_batch`."""
+    """Gathers jobs from any thread or event loop and applies them in batches of up to `max_batch`,
+    on `lanes` writer threads. `apply` must be safe to call from several lanes at once."""
 
     def __init__(self, apply: Callable[[Sequence[Job]], Sequence[Answer | BaseException]], *,
-                 max_batch: int = 5000, name: str = "group-commit") -> None:
+                 max_batch: int = 5000, name: str = "group-commit", lanes: int = 1) -> None:
+        if lanes < 1:
+            raise ValueError("a group commit has at least one lane")
         self._apply = apply
         self._max_batch = max_batch
         self._name = name
+        self._lanes = lanes
         self._waiting: deque[tuple[Job, Waiter[Answer]]] = deque()
         self._wake = threading.Condition()
-        self._asleep = False  # set by the writer, under `_wake`, before it looks for work
-        self._thread: threading.Thread | None = None
+        self._asleep = 0  # writers that, under `_wake`, are about to look for work or wait for it
+        self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0
 
@@ -57,24 +63,26 @@ class GroupCommit(Generic[Job, Answer]):
     def _queue(self, job: Job, waiter: Waiter[Answer]) -> None:
         if self._closed:
             raise RuntimeError("the group commit is closed")
-        # deque.append is atomic; the writer is woken only when it sleeps (it marks itself asleep
+        # deque.append is atomic; a writer is woken only when one sleeps (it marks itself asleep
         # before it looks at the queue, so a job appended before that mark is seen, and after it
         # the mark is seen here).
         self._waiting.append((job, waiter))
-        if self._thread is None or self._asleep:
+        if not self._threads or self._asleep:
             with self._wake:
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-                    self._thread.start()
+                if not self._threads:
+                    self._threads = [threading.Thread(target=self._run, name=f"{self._name}-{lane}",
+                                                      daemon=True) for lane in range(self._lanes)]
+                    for thread in self._threads:
+                        thread.start()
                 self._wake.notify()
 
     def close(self) -> None:
         """Finish every job already queued, then stop the writer thread."""
         with self._wake:
             self._closed = True
-            self._wake.notify()
-            thread = self._thread
-        if thread is not None:
+            self._wake.notify_all()
+            threads = list(self._threads)
+        for thread in threads:
             thread.join()
         self._answer_closed()
 
@@ -94,16 +102,17 @@ class GroupCommit(Generic[Job, Answer]):
             self._answer(batch)
 
     def _next_batch(self) -> list[tuple[Job, Waiter[Answer]]] | None:
-        if not self._waiting:
-            with self._wake:
-                self._asleep = True
+        with self._wake:  # lanes take their batches one at a time
+            if not self._waiting:
+                self._asleep += 1
                 while not self._waiting:
                     if self._closed:
+                        self._asleep -= 1
                         return None
                     self._wake.wait()
-                self._asleep = False
-        waiting = self._waiting
-        return [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
+                self._asleep -= 1
+            waiting = self._waiting
+            return [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
 
     def _answer(self, batch: list[tuple[Job, Waiter[Answer]]]) -> None:
         try:
@@ -111,7 +120,8 @@ class GroupCommit(Generic[Job, Answer]):
         except BaseException as error:  # noqa: BLE001  # the whole batch failed: each caller hears why
             outcomes = [error] * len(batch)
         else:
-            self.batches += 1
+            with self._wake:
+                self.batches += 1
         self._settle_batch(batch, outcomes)
 
     @staticmethod

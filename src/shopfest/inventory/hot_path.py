@@ -25,6 +25,9 @@ class Reservation:
     outcomes: Outcomes
     sold_out: set[int] = field(default_factory=set)  # SKUs this batch left with nothing to sell
     undo: Callable[[], None] = field(default=lambda: None)
+    # Writes the units taken in the batch's transaction: called last, just before the commit, so a
+    # concurrent batch waits for the stock rows' locks only while this one commits.
+    record: Callable[[], None] = field(default=lambda: None)
 
 
 class StockGate(Protocol):
@@ -72,8 +75,8 @@ class DatabaseGate:
         store = InventoryStore(uow.conn)
         ledger = store.ledger(*_ids(orders))
         outcomes, taken = decide(ledger, orders)
-        store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
-        return Reservation(outcomes, ledger.exhausted([c for order in orders for c in order]))
+        return Reservation(outcomes, ledger.exhausted([c for order in orders for c in order]),
+                           record=lambda: store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken)))
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))

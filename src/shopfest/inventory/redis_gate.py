@@ -114,8 +114,9 @@ class RedisGate:
             codes, sold_out = self._decide(orders)
         outcomes: Outcomes = [_refusal(code, order) for code, order in zip(codes, orders, strict=True)]
         taken = [c for order, refusal in zip(orders, outcomes, strict=True) if refusal is None for c in order]
-        InventoryStore(uow.conn).reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
-        return Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
+        store = InventoryStore(uow.conn)
+        return Reservation(outcomes, sold_out, undo=lambda: self._give(taken),
+                           record=lambda: store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken)))
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))

@@ -65,7 +65,9 @@ def _sku_totals(rows: Iterable[tuple[int, int]]) -> list[dict[str, int]]:
     totals: dict[int, int] = {}
     for sku_id, qty in rows:
         totals[sku_id] = totals.get(sku_id, 0) + qty
-    return [{"sku_id": k, "n": v} for k, v in totals.items()]
+    # In SKU order: concurrent batches (writer lanes, server processes) lock the rows in one order,
+    # so they queue instead of deadlocking.
+    return [{"sku_id": k, "n": v} for k, v in sorted(totals.items())]
 
 
 class InventoryStore:
@@ -146,11 +148,11 @@ class InventoryStore:
         if not per_sale:
             return
         self._change("UPDATE flash_sales SET taken = taken + :n WHERE id = :id",
-                     [{"id": k, "n": sign * v} for k, v in per_sale.items()])
+                     [{"id": k, "n": sign * v} for k, v in sorted(per_sale.items())])
         self._change(
             "INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty) VALUES (:f, :s, :n) "
             "ON CONFLICT (flash_sale_id, shopper_id) DO UPDATE SET qty = flash_buyers.qty + excluded.qty",
-            [{"f": f, "s": s, "n": sign * v} for (f, s), v in per_buyer.items()])
+            [{"f": f, "s": s, "n": sign * v} for (f, s), v in sorted(per_buyer.items())])
 
     def _change(self, statement: str, rows: list[dict[str, Any]]) -> None:
         if rows:

@@ -245,7 +245,8 @@ class ShelfMemory:
 class Checkout:
     """The hot path of one process: every order placed here goes through one group commit."""
 
-    def __init__(self, *, uow: Callable[[], UnitOfWork], gate: StockGate, minutes: int) -> None:
+    def __init__(self, *, uow: Callable[[], UnitOfWork], gate: StockGate, minutes: int,
+                 lanes: int = 1) -> None:
         self._uow = uow
         self._gate = gate
         self._minutes = minutes
@@ -253,7 +254,8 @@ class Checkout:
         self._running_lock = threading.Lock()
         self._sold_out: dict[int, float] = {}  # SKU → until when it is known to be sold out
         self._shelf = ShelfMemory()
-        self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout")
+        self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout",
+                                                                     lanes=lanes)
 
     def place(self, command: PlaceOrder) -> Future[Answer]:
         """Queue an order from a thread; the future holds its answer once its batch is durable.
@@ -338,6 +340,7 @@ class Checkout:
             try:
                 self._store(uow, batch, drafts, reservation.outcomes, outcomes)
                 self._free_refused_keys(uow, batch, fresh, outcomes)
+                reservation.record()
                 uow.commit()
                 self._note_sold_out(reservation.sold_out)
             except BaseException:

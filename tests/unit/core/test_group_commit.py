@@ -94,3 +94,39 @@ def test_threads_and_a_loop_share_one_writer() -> None:
     commit.close()
     assert sorted(from_threads) == sorted(job * 2 for n in range(4) for job in range(n * 100, n * 100 + 50))
     assert from_loop == [job * 2 for job in range(1000, 1100)]
+
+
+def test_a_second_lane_applies_the_next_batch_while_the_first_is_held() -> None:
+    held = threading.Event()
+    release = threading.Event()
+    applied: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        applied.append(list(batch))
+        if 0 in batch:  # the first batch waits, as one waits for its commit to be durable
+            held.set()
+            release.wait(10)
+        return [job * 2 for job in batch]
+
+    commit: GroupCommit[int, int] = GroupCommit(apply, lanes=2)
+    first = commit.submit(0)
+    assert held.wait(10)
+    assert commit.submit(21).result(timeout=10) == 42  # answered while the first batch is still held
+    assert not first.done()
+    release.set()
+    assert first.result(timeout=10) == 0
+    commit.close()
+    assert applied == [[0], [21]]
+
+
+def test_every_job_is_answered_once_across_lanes() -> None:
+    doubler = Doubler()
+    commit: GroupCommit[int, int] = GroupCommit(doubler, lanes=3, max_batch=7)
+
+    async def burst() -> list[int | BaseException]:
+        return list(await asyncio.gather(*(commit.submit_soon(job) for job in range(500))))
+
+    answers = in_a_loop(burst())
+    commit.close()
+    assert answers == [job * 2 for job in range(500)]
+    assert sorted(job for batch in doubler.batches for job in batch) == list(range(500))
