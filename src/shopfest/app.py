@@ -130,13 +130,13 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     return Runtime(
         settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,
-                                             lanes=_checkout_lanes(engine)),
+                                             lanes=_checkout_lanes(settings, engine)),
     )
 
 
-def _checkout_lanes(engine: Engine) -> int:
-    """PostgreSQL makes one batch durable while the next is applied; SQLite has one writer at a time."""
-    return 2 if engine.dialect.name == "postgresql" else 1
+def _checkout_lanes(settings: Settings, engine: Engine) -> int:
+    """PostgreSQL can make one batch durable while the next is applied; SQLite has one writer at a time."""
+    return settings.checkout_lanes if engine.dialect.name == "postgresql" else 1
 
 
 def _sweep(runtime: Runtime, stop: threading.Event) -> None:

@@ -301,6 +301,8 @@ def bench_flash_sale(
     http: Annotated[bool, typer.Option("--http/--no-http", help="also burst over HTTP (needs wrk)")] = True,
     seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
     connections: Annotated[int, typer.Option(min=1, help="concurrent HTTP connections")] = 16,
+    checkout_lanes: Annotated[int, typer.Option(
+        min=1, max=8, help="checkout writers per process on PostgreSQL (SHOPFEST_CHECKOUT_LANES)")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """The midnight burst on one hot SKU: the naive design, then the hot path, in process; then
@@ -323,7 +325,8 @@ def bench_flash_sale(
         counters = places.redis_server(redis_url) if name == "postgresql" else nullcontext(None)
         with place as url, counters as redis:
             # As many connections as the naive design has threads, so none waits for the pool.
-            runtime = places.runtime_for(url, redis_url=redis, pool_size=bench.NAIVE_THREADS)
+            runtime = places.runtime_for(url, redis_url=redis, pool_size=bench.NAIVE_THREADS,
+                                         checkout_lanes=checkout_lanes)
             naive = bench.naive(runtime, units=units, attempts=attempts)
             hot = bench.hot_path(runtime, units=units, attempts=attempts)
             runtime.checkout.close()
@@ -337,7 +340,7 @@ def bench_flash_sale(
                         "http": over_http})
     if as_json:
         report = {"scenario": "flash-sale", "machine": machine(), "units": units, "attempts": attempts,
-                  "results": results}
+                  "checkout_lanes": checkout_lanes, "results": results}
         typer.echo(json.dumps(report, indent=2))
         return
     _print_flash_sale_report(results)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from shopfest.core.clock import Clock, SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
 
+MAX_CHECKOUT_LANES = 8
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -21,6 +23,9 @@ class Settings:
     pool_size: int = 10
     reservation_minutes: int = 15  # how long an unpaid order holds its units
     sweep_seconds: float = 5.0  # how often expired reservations are released
+    # Checkout writers per process: on PostgreSQL a second one applies a batch while the one before
+    # it commits (SQLite has one writer at a time, so it always runs one).
+    checkout_lanes: int = 1
     # Signs the sandbox provider's webhooks; set your own outside a demo.
     webhook_secret: str = "shopfest-sandbox-webhook-secret"
 
@@ -39,10 +44,15 @@ class Settings:
                 pool_size=int(env.get("SHOPFEST_POOL_SIZE", "10")),
                 reservation_minutes=int(env.get("SHOPFEST_RESERVATION_MINUTES", "15")),
                 sweep_seconds=float(env.get("SHOPFEST_SWEEP_SECONDS", "5")),
+                checkout_lanes=int(env.get("SHOPFEST_CHECKOUT_LANES", "1")),
                 webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET", cls.webhook_secret),
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.checkout_lanes <= MAX_CHECKOUT_LANES:
+            raise InvalidInput(f"SHOPFEST_CHECKOUT_LANES is from 1 to {MAX_CHECKOUT_LANES}")
 
     def make_clock(self) -> Clock:
         if self.clock is None:

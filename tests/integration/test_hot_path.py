@@ -46,7 +46,20 @@ def sold_and_held(runtime: Runtime, sku_id: int, flash_sale_id: int | None) -> d
 
 def test_a_burst_of_threads_sells_exactly_the_flash_quantity_and_holds_the_limit(
         hot_runtime: Runtime) -> None:
-    runtime = hot_runtime
+    burst_of_threads_sells_exactly_the_flash_quantity(hot_runtime)
+
+
+def test_two_checkout_lanes_sell_exactly_the_flash_quantity_and_hold_the_limit(
+        store_settings: Settings, clock: SetClock) -> None:
+    runtime = make_runtime(replace(store_settings, checkout_lanes=2), clock=clock)
+    try:
+        burst_of_threads_sells_exactly_the_flash_quantity(runtime)
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()
+
+
+def burst_of_threads_sells_exactly_the_flash_quantity(runtime: Runtime) -> None:
     # given 40 flash units, at most 2 per shopper, and 800 attempts on 16 threads by 100 shoppers
     # who each try 8 times in a row
     item = hot_item(runtime, stock=50, flash_quantity=40, per_shopper_limit=2)

@@ -66,8 +66,11 @@ def redis_server(given: str | None) -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def runtime_for(url: str, *, redis_url: str | None = None, pool_size: int = 2) -> Runtime:
+def runtime_for(url: str, *, redis_url: str | None = None, pool_size: int = 2,
+                checkout_lanes: int = 1) -> Runtime:
     """A migrated database, and a festival clock standing at noon on 11.11."""
     upgrade(url)
     clock = SetClock(parse_instant(NOON_OF_ELEVEN_ELEVEN), speed=0)
-    return make_runtime(Settings(database_url=url, redis_url=redis_url, pool_size=pool_size), clock=clock)
+    settings = Settings(database_url=url, redis_url=redis_url, pool_size=pool_size,
+                        checkout_lanes=checkout_lanes)
+    return make_runtime(settings, clock=clock)

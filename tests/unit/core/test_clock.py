@@ -45,3 +45,9 @@ def test_settings_build_the_clock_from_the_environment() -> None:
     assert settings.database_url == "sqlite:///shopfest.db"
     with pytest.raises(InvalidInput):
         Settings.from_env({"SHOPFEST_CLOCK_SPEED": "fast"})
+
+
+def test_checkout_lanes_out_of_range_are_refused() -> None:
+    assert Settings.from_env({"SHOPFEST_CHECKOUT_LANES": "2"}).checkout_lanes == 2
+    with pytest.raises(InvalidInput, match="SHOPFEST_CHECKOUT_LANES is from 1 to 8"):
+        Settings.from_env({"SHOPFEST_CHECKOUT_LANES": "0"})
