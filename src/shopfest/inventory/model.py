@@ -107,9 +107,13 @@ class Ledger:
 
     def claim(self, claims: Sequence[Claim]) -> None:
         """Take every claim of one order, or none. Raises SoldOut, LimitExceeded."""
+        if len(claims) == 1 and claims[0].flash_sale_id is None:  # the peak's usual order
+            sku_id, qty = claims[0].sku_id, claims[0].qty
+            self._check_units(sku_id, qty)
+            self.available[sku_id] -= qty
+            return
         for sku_id, qty in total_by_sku(claims).items():
-            if self.available.get(sku_id, 0) < qty:
-                raise SoldOut(f"SKU {sku_id} has fewer than {qty} units left", sku_id=sku_id)
+            self._check_units(sku_id, qty)
         wanted = _summed(claims)
         for (sku_id, flash_id, shopper_id), qty in wanted.items():
             if flash_id is not None:
@@ -120,6 +124,10 @@ class Ledger:
                 self.flash_left[flash_id] -= qty
                 key = (flash_id, shopper_id)
                 self.bought[key] = self.bought.get(key, 0) + qty
+
+    def _check_units(self, sku_id: int, qty: int) -> None:
+        if self.available.get(sku_id, 0) < qty:
+            raise SoldOut(f"SKU {sku_id} has fewer than {qty} units left", sku_id=sku_id)
 
     def exhausted(self, claims: Sequence[Claim]) -> set[int]:
         """The SKUs among `claims` with nothing left to sell: no units, or none left in their flash sale."""

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -69,6 +69,12 @@ class Draft:
     claims: tuple[Claim, ...]
     grants: tuple[int, ...] = ()  # the wallet coupons the order uses, held once it is stored
     priced: Priced | None = None  # how its cart was priced, with the engine's explanations
+    # Only a flash sale's limit asks who claims: without one, every shopper placing this cart makes
+    # the same claims.
+    anyones: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "anyones", all(c.flash_sale_id is None for c in self.claims))
 
 
 def check_lines(lines: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -169,9 +175,8 @@ def _child(merchant_id: int, lines: tuple[OrderLine, ...], settlement_currency: 
 
 
 def _claims_of(draft: Draft, shopper_id: int) -> tuple[Claim, ...]:
-    """The draft's claims made by `shopper_id`. Only a flash sale's limit asks who claims, so the
-    shoppers placing one cart without flash sales share its claims."""
-    if draft.order.shopper_id == shopper_id or all(c.flash_sale_id is None for c in draft.claims):
+    """The draft's claims made by `shopper_id`."""
+    if draft.anyones or draft.order.shopper_id == shopper_id:
         return draft.claims
     return tuple(Claim(c.sku_id, c.qty, shopper_id, c.flash_sale_id) for c in draft.claims)
 
