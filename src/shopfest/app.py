@@ -6,6 +6,7 @@ import gc
 import logging
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -139,13 +140,21 @@ def _checkout_lanes(settings: Settings, engine: Engine) -> int:
     return settings.checkout_lanes if engine.dialect.name == "postgresql" else 1
 
 
+KEYS_PURGED_EVERY = 600.0  # seconds
+
+
 def _sweep(runtime: Runtime, stop: threading.Event) -> None:
-    """Release what unpaid orders past their expiry hold, every `sweep_seconds`."""
+    """Release what unpaid orders past their expiry hold, every `sweep_seconds`; drop the
+    Idempotency-Keys past the time they are kept for, every ten minutes."""
+    next_purge = 0.0
     while not stop.wait(runtime.settings.sweep_seconds):
         try:
             orders.release_lapsed(runtime.uow(), runtime.gate)
+            if time.monotonic() >= next_purge:
+                payments.forget_old_keys(runtime.uow())
+                next_purge = time.monotonic() + KEYS_PURGED_EVERY
         except Exception:  # noqa: BLE001  # the sweeper lives on; the next round retries
-            log.exception("sweeping expired orders failed")
+            log.exception("sweeping expired orders and old keys failed")
 
 
 @asynccontextmanager

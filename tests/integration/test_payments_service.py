@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Table, func, select
@@ -14,6 +15,7 @@ from shopfest.core.events import DomainEvent
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.deps import Runtime
+from shopfest.payments import idempotency
 from shopfest.payments import service as payments
 from shopfest.payments.model import (
     AlreadyPaid,
@@ -241,3 +243,15 @@ def test_a_refund_webhook_is_only_recorded(runtime: Runtime, sandbox: SandboxPro
     assert receive(runtime, sandbox.sent[-1]) is True
     assert intents(runtime) == after_refund and rows_in(runtime, payment_events) == 1
 
+
+
+def test_keys_are_kept_a_day_and_then_forgotten(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    with runtime.engine.begin() as conn:
+        idempotency.claim(conn, [("user:1", "two-days-old", "f")], now=now - timedelta(hours=48))
+        idempotency.claim(conn, [("user:1", "a-day-old", "f")], now=now - timedelta(hours=24, seconds=1))
+        idempotency.claim(conn, [("user:1", "an-hour-old", "f")], now=now - timedelta(hours=1))
+    assert payments.forget_old_keys(runtime.uow()) == 2
+    with runtime.engine.connect() as conn:
+        kept = conn.scalars(select(idempotency.idempotency_keys.c.key)).all()
+    assert kept == ["an-hour-old"]

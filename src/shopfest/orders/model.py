@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -116,6 +117,17 @@ class MerchantOrder:
         currency = self.lines[0].total.currency
         object.__setattr__(self, "total", Money(sum(line.total.minor for line in self.lines), currency))
 
+    def refunding(self, line_index: int, qty: int) -> MerchantOrder:
+        """The child once `qty` units of one line are refunded: refunded when every unit of every
+        line went back, partly refunded otherwise. Raises RefundTooLarge, IllegalTransition."""
+        lines = list(self.lines)
+        lines[line_index] = lines[line_index].after_refund(qty)
+        whole = all(line.refunded_qty == line.qty for line in lines)
+        status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
+        if status is not self.status:
+            status = moved(self.status, status)
+        return replace(self, status=status, lines=tuple(lines))
+
 
 @dataclass(frozen=True, slots=True)
 class Presale:
@@ -184,6 +196,20 @@ class Order:
         if order.status is OrderStatus.DEPOSIT_PAID:
             order = order.with_status(OrderStatus.AWAITING_BALANCE)
         return order.with_status(OrderStatus.PAID)
+
+    def refunding(self, wanted: Mapping[tuple[int, int], int]) -> tuple[Order, Money]:
+        """The order once the `wanted` units are refunded ((child index, line index) → units), and
+        what the shopper paid for them. Raises InvalidInput, RefundTooLarge, IllegalTransition."""
+        if not wanted:
+            raise InvalidInput("nothing left to refund in this order")
+        amount = Money.zero(self.total.currency)
+        children = list(self.children)
+        for (i, j), qty in wanted.items():
+            amount = amount + children[i].lines[j].refund_amount(qty)
+            children[i] = children[i].refunding(j, qty)
+        whole = all(c.status is OrderStatus.REFUNDED for c in children)
+        status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
+        return replace(self, status=moved(self.status, status), children=tuple(children)), amount
 
     def with_status(self, status: OrderStatus) -> Order:
         """The order and all its children moved to `status`. Raises IllegalTransition."""

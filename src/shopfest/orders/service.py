@@ -11,13 +11,12 @@ from typing import Any
 from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
-from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim
 from shopfest.orders.checkout import PlaceOrder, ShelfMemory, check_lines, draft_order
-from shopfest.orders.model import MerchantOrder, Order, OrderStatus, moved
+from shopfest.orders.model import Order, OrderStatus, moved
 from shopfest.orders.receipts import receipt
 from shopfest.orders.store import OrderStore
 from shopfest.payments import service as payments
@@ -227,7 +226,9 @@ def refund_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, or
         store = OrderStore(uow.conn)
         order = _readable(store, actor, order_id, lock=True)
         wanted = _refund_lines(order, actor, lines)
-        after, amount, claims = _refunded(order, wanted)
+        after, amount = order.refunding(wanted)
+        claims = [Claim(order.children[i].lines[j].sku_id, qty, order.shopper_id)
+                  for (i, j), qty in wanted.items()]
         rate = order.pay_rate
         payments.refund(uow, provider, order_id=order_id, amount=rate.convert(amount),
                         refund_key=refund_key)
@@ -255,36 +256,6 @@ def _refund_lines(order: Order, actor: Actor,
             raise InvalidInput(f"SKU {sku_id} is not in this order", sku_id=sku_id)
         wanted[spot] = wanted.get(spot, 0) + qty
     return wanted
-
-
-def _refunded(order: Order, wanted: dict[tuple[int, int], int]) -> tuple[Order, Money, list[Claim]]:
-    if not wanted:
-        raise InvalidInput("nothing left to refund in this order")
-    amount = Money.zero(order.total.currency)
-    claims: list[Claim] = []
-    children = list(order.children)
-    for (i, j), qty in wanted.items():
-        line = children[i].lines[j]
-        amount = amount + line.refund_amount(qty)
-        claims.append(Claim(line.sku_id, qty, order.shopper_id))
-        new_lines = list(children[i].lines)
-        new_lines[j] = line.after_refund(qty)
-        children[i] = replace(children[i], lines=tuple(new_lines))
-    children = [_refund_status(c) for c in children]
-    whole = all(c.status is OrderStatus.REFUNDED for c in children)
-    status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
-    return replace(order, status=moved(order.status, status), children=tuple(children)), amount, claims
-
-
-def _refund_status(child: MerchantOrder) -> MerchantOrder:
-    touched = any(line.refunded_qty for line in child.lines)
-    if not touched:
-        return child
-    whole = all(line.refunded_qty == line.qty for line in child.lines)
-    status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
-    if status is child.status:
-        return child
-    return replace(child, status=moved(child.status, status))
 
 
 def ship(uow: UnitOfWork, actor: Actor | None, *, order_id: int, carrier: str,

@@ -12,6 +12,7 @@ from shopfest.core.errors import InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
+from shopfest.payments import idempotency
 from shopfest.payments.model import (
     AmountChanged,
     IntentStatus,
@@ -176,6 +177,14 @@ def _check_amount(intent: PaymentIntent, event: GatewayEvent) -> None:
     if event.type in _STATUS_OF_EVENT and event.amount != intent.amount:
         raise InvalidInput(f"the event is for {event.amount}, the payment for {intent.amount}",
                            event_id=event.id)
+
+
+def forget_old_keys(uow: UnitOfWork) -> int:
+    """Drop the Idempotency-Keys past the time they are kept for; how many went."""
+    with uow:
+        dropped = idempotency.purge(uow.conn, now=uow.clock.now())
+        uow.commit()
+    return dropped
 
 
 def intents_of(uow: UnitOfWork, order_id: int) -> list[PaymentIntent]:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 
 from shopfest.core.clock import parse_instant
+from shopfest.core.errors import InvalidInput
 from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import (
     IllegalTransition,
@@ -58,6 +60,24 @@ def test_refunds_of_units_add_up_to_exactly_what_the_line_cost() -> None:
     assert second.refund_amount(1) == cny("33.34")
     with pytest.raises(RefundTooLarge):
         second.refund_amount(2)
+
+
+def test_a_refund_moves_only_the_children_it_touches_and_pays_back_what_they_cost() -> None:
+    # a paid order of two children: 100.00 for 3 units, and 80.00 for 1
+    scarves = MerchantOrder(1, S.PAID, (line("100.00", 3),), cny("100.00"))
+    gloves = MerchantOrder(2, S.PAID, (line("80.00", 1),), cny("80.00"))
+    order = replace(an_order(S.PAID), children=(scarves, gloves))
+    once, paid_back = order.refunding({(0, 0): 2})
+    assert paid_back == cny("66.66")
+    assert (once.status, once.children[0].status, once.children[1].status) == (
+        S.PARTIALLY_REFUNDED, S.PARTIALLY_REFUNDED, S.PAID)
+    whole, rest = once.refunding({(0, 0): 1, (1, 0): 1})
+    assert rest == cny("113.34")  # 33.34 + 80.00: together exactly the 180.00 paid
+    assert {whole.status, *(c.status for c in whole.children)} == {S.REFUNDED}
+    with pytest.raises(RefundTooLarge):
+        whole.refunding({(1, 0): 1})
+    with pytest.raises(InvalidInput, match="nothing left to refund"):
+        whole.refunding({})
 
 
 def test_an_unpaid_order_lapses_into_cancelled_and_a_pre_sale_into_forfeited() -> None:
