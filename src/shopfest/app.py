@@ -146,15 +146,18 @@ KEYS_PURGED_EVERY = 600.0  # seconds
 def _sweep(runtime: Runtime, stop: threading.Event) -> None:
     """Release what unpaid orders past their expiry hold, every `sweep_seconds`; drop the
     Idempotency-Keys past the time they are kept for, every ten minutes."""
-    next_purge = 0.0
+    next_purge = time.monotonic() + KEYS_PURGED_EVERY
     while not stop.wait(runtime.settings.sweep_seconds):
         try:
             orders.release_lapsed(runtime.uow(), runtime.gate)
-            if time.monotonic() >= next_purge:
-                payments.forget_old_keys(runtime.uow())
-                next_purge = time.monotonic() + KEYS_PURGED_EVERY
         except Exception:  # noqa: BLE001  # the sweeper lives on; the next round retries
-            log.exception("sweeping expired orders and old keys failed")
+            log.exception("sweeping expired orders failed")
+        if time.monotonic() >= next_purge:
+            next_purge = time.monotonic() + KEYS_PURGED_EVERY
+            try:
+                payments.forget_old_keys(runtime.uow)
+            except Exception:  # noqa: BLE001  # as above
+                log.exception("forgetting old Idempotency-Keys failed")
 
 
 @asynccontextmanager

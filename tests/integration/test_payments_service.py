@@ -245,13 +245,14 @@ def test_a_refund_webhook_is_only_recorded(runtime: Runtime, sandbox: SandboxPro
 
 
 
-def test_keys_are_kept_a_day_and_then_forgotten(runtime: Runtime) -> None:
+def test_keys_are_kept_a_day_and_then_forgotten(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(payments, "KEYS_PURGED_PER_TRANSACTION", 1)  # one key per transaction
     now = runtime.clock.now()
     with runtime.engine.begin() as conn:
         idempotency.claim(conn, [("user:1", "two-days-old", "f")], now=now - timedelta(hours=48))
         idempotency.claim(conn, [("user:1", "a-day-old", "f")], now=now - timedelta(hours=24, seconds=1))
         idempotency.claim(conn, [("user:1", "an-hour-old", "f")], now=now - timedelta(hours=1))
-    assert payments.forget_old_keys(runtime.uow()) == 2
+    assert payments.forget_old_keys(runtime.uow) == 2
     with runtime.engine.connect() as conn:
         kept = conn.scalars(select(idempotency.idempotency_keys.c.key)).all()
     assert kept == ["an-hour-old"]

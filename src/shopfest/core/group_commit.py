@@ -67,6 +67,9 @@ class GroupCommit(Generic[Job, Answer]):
         # before it looks at the queue, so a job appended before that mark is seen, and after it
         # the mark is seen here).
         self._waiting.append((job, waiter))
+        if self._closed:  # closed meanwhile: the writers may be gone, so answer what is left here
+            self._answer_closed()
+            return
         if not self._threads or self._asleep:
             with self._wake:
                 if not self._threads:
@@ -139,6 +142,8 @@ class GroupCommit(Generic[Job, Answer]):
 
 
 def _settle(future: Future[Answer], outcome: object) -> None:
+    if not future.set_running_or_notify_cancel():  # cancelled by its caller: nobody waits
+        return
     if isinstance(outcome, BaseException):
         future.set_exception(outcome)
     else:

@@ -25,8 +25,9 @@ class Reservation:
     outcomes: Outcomes
     sold_out: set[int] = field(default_factory=set)  # SKUs this batch left with nothing to sell
     undo: Callable[[], None] = field(default=lambda: None)
-    # Writes the units taken in the batch's transaction: called last, just before the commit, so a
-    # concurrent batch waits for the stock rows' locks only while this one commits.
+    # Writes the units taken in the batch's transaction: called last, just before the commit, so with
+    # Redis deciding, a concurrent batch waits for the stock rows' locks only while this one commits
+    # (the database gate locks them from the start).
     record: Callable[[], None] = field(default=lambda: None)
 
 

@@ -133,8 +133,10 @@ class RedisGate:
             self._give_back(args=[self._prefix, *_claim_args(claims)])
 
     def _load(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
-        """Counters Redis lacks, from the rows (locked, so no batch in flight is missed); SET NX, so a
-        process that loaded them first wins."""
+        """Counters Redis lacks, from the rows (locked, so every batch that wrote them is counted);
+        SET NX, so a process that loaded them first wins. A batch between its Redis decision and its
+        row write is missed: Redis then counts more than the rows until the rows refuse a batch,
+        whose units Redis keeps taken, so it comes back down; it never lets the rows oversell."""
         store = InventoryStore(uow.conn)
         sku_ids = sorted({c.sku_id for c in claims})
         flash_ids = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})

@@ -207,8 +207,13 @@ class ShelfMemory:
         self._shelved: dict[int, Shelved] = {}
         # merchant (None: the platform) -> until when, and the promotions it has on
         self._promotions: dict[int | None, tuple[float, tuple[OnOffer, ...]]] = {}
+        self._lock = threading.Lock()  # checkout lanes share the memory
 
     def shelf(self, uow: UnitOfWork, sku_ids: list[int], now: datetime) -> Shelf:
+        with self._lock:
+            return self._shelf(uow, sku_ids, now)
+
+    def _shelf(self, uow: UnitOfWork, sku_ids: list[int], now: datetime) -> Shelf:
         clock = time.monotonic()
         missing = [s for s in sku_ids if s not in self._shelved or self._shelved[s].until < clock]
         if missing:
@@ -345,12 +350,14 @@ class Checkout:
             try:
                 self._store(uow, batch, drafts, reservation.outcomes, outcomes)
                 self._free_refused_keys(uow, batch, fresh, outcomes)
-                reservation.record()
-                uow.commit()
-                self._note_sold_out(reservation.sold_out)
             except BaseException:
                 reservation.undo()
                 raise
+            # Outside the undo: should the rows refuse the units (Redis counted more than the rows
+            # hold), Redis keeps them taken and so comes down to what the rows hold, never above.
+            reservation.record()
+            uow.commit()
+            self._note_sold_out(reservation.sold_out)
         return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
 
     def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
@@ -371,6 +378,9 @@ class Checkout:
         # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
         same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
         taken: set[int] = set()  # wallet coupons earlier orders of this batch use
+        # Wallets locked in shopper order first, so that concurrent batches (lanes, processes)
+        # queue for them instead of deadlocking.
+        promotions.lock_wallets(uow, sorted({batch[i].shopper_id for i in fresh if batch[i].coupons}))
         for i in fresh:
             command = batch[i]
             cart = (command.lines, command.currency)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Column, Connection, Integer, String, Table, and_, delete, select, update
+from sqlalchemy import JSON, Column, Connection, Integer, String, Table, and_, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -124,10 +124,12 @@ def forget(conn: Connection, *, scope: str, key: str) -> None:
     conn.execute(delete(idempotency_keys).where(_is(scope, key)))
 
 
-def purge(conn: Connection, *, now: datetime) -> int:
-    """Drop keys older than the time they are kept for."""
+def purge(conn: Connection, *, now: datetime, limit: int = 5000) -> int:
+    """Drop up to `limit` keys older than the time they are kept for; how many went."""
+    old = (select(idempotency_keys.c.scope, idempotency_keys.c.key)
+           .where(idempotency_keys.c.created_at < now - KEPT_FOR).limit(limit))
     return conn.execute(delete(idempotency_keys).where(
-        idempotency_keys.c.created_at < now - KEPT_FOR)).rowcount
+        tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(old))).rowcount
 
 
 def _is(scope: str, key: str) -> Any:

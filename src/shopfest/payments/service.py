@@ -6,6 +6,7 @@ changes state in that same transaction, through the events emitted here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from shopfest.core.errors import InvalidInput, NotFound
@@ -179,12 +180,20 @@ def _check_amount(intent: PaymentIntent, event: GatewayEvent) -> None:
                            event_id=event.id)
 
 
-def forget_old_keys(uow: UnitOfWork) -> int:
-    """Drop the Idempotency-Keys past the time they are kept for; how many went."""
-    with uow:
-        dropped = idempotency.purge(uow.conn, now=uow.clock.now())
-        uow.commit()
-    return dropped
+KEYS_PURGED_PER_TRANSACTION = 5000
+
+
+def forget_old_keys(uow: Callable[[], UnitOfWork]) -> int:
+    """Drop the Idempotency-Keys past the time they are kept for, a few thousand per transaction so
+    that checkout never waits long for the write lock; how many went."""
+    dropped = 0
+    while True:
+        with uow() as work:
+            went = idempotency.purge(work.conn, now=work.clock.now(), limit=KEYS_PURGED_PER_TRANSACTION)
+            work.commit()
+        dropped += went
+        if went < KEYS_PURGED_PER_TRANSACTION:
+            return dropped
 
 
 def intents_of(uow: UnitOfWork, order_id: int) -> list[PaymentIntent]:

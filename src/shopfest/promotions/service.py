@@ -71,6 +71,13 @@ def coupons_offered(uow: UnitOfWork, shopper_id: int, coupon_ids: Sequence[int],
     return {coupon_id: (grant_id, issues[coupon_id]) for coupon_id, grant_id in grants.items()}
 
 
+def lock_wallets(uow: UnitOfWork, shopper_ids: Sequence[int]) -> None:
+    """Lock the shoppers' free grants until the caller's transaction ends, in one order (PostgreSQL;
+    SQLite has one writer at a time)."""
+    if shopper_ids:
+        PromotionStore(uow.conn).lock_wallets(shopper_ids)
+
+
 def offer_presale(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, deposit: Money,
                   worth: Money | None = None) -> None:
     """A merchant's staff put one of their SKUs on pre-sale: in a deposit window, `deposit` holds a

@@ -188,6 +188,15 @@ class PromotionStore:
             query = query.with_for_update()
         return {coupon_id: grant_id for coupon_id, grant_id in self.conn.execute(query)}  # oldest last
 
+    def lock_wallets(self, shopper_ids: Sequence[int]) -> None:
+        """Lock the free grants of these shoppers, by shopper then grant, on PostgreSQL."""
+        if self.conn.dialect.name != "postgresql":
+            return
+        self.conn.execute(select(coupon_grants.c.id).where(
+            id_in(coupon_grants.c.shopper_id, shopper_ids),
+            coupon_grants.c.state == GrantState.CLAIMED.value)
+            .order_by(coupon_grants.c.shopper_id, coupon_grants.c.id).with_for_update()).all()
+
     def hold(self, grant_id: int, order_id: int) -> bool:
         """Hold a free grant for an order; False when it is no longer free."""
         return self.conn.execute(update(coupon_grants).where(

@@ -130,3 +130,16 @@ def test_every_job_is_answered_once_across_lanes() -> None:
     commit.close()
     assert answers == [job * 2 for job in range(500)]
     assert sorted(job for batch in doubler.batches for job in batch) == list(range(500))
+
+
+def test_a_job_its_caller_cancelled_does_not_stop_the_writer() -> None:
+    doubler = Doubler()
+    commit: GroupCommit[int, int] = GroupCommit(doubler)
+    doubler.gate.clear()  # the first batch is held while the second job queues and is given up
+    first = commit.submit(1)
+    given_up = commit.submit(2)
+    assert given_up.cancel()
+    doubler.gate.set()
+    assert first.result(timeout=10) == 2
+    assert commit.submit(3).result(timeout=10) == 6
+    commit.close()
