@@ -114,9 +114,20 @@ class RedisGate:
             codes, sold_out = self._decide(orders)
         outcomes: Outcomes = [_refusal(code, order) for code, order in zip(codes, orders, strict=True)]
         taken = [c for order, refusal in zip(orders, outcomes, strict=True) if refusal is None for c in order]
+        reservation = Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
         store = InventoryStore(uow.conn)
-        return Reservation(outcomes, sold_out, undo=lambda: self._give(taken),
-                           record=lambda: store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken)))
+
+        def record() -> None:
+            try:
+                store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
+            except BaseException:
+                # The rows refuse units Redis counted as there: Redis keeps them taken, and so comes
+                # back down to what the rows hold.
+                reservation.undo = lambda: None
+                raise
+
+        reservation.record = record
+        return reservation
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))

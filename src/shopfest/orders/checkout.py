@@ -350,14 +350,12 @@ class Checkout:
             try:
                 self._store(uow, batch, drafts, reservation.outcomes, outcomes)
                 self._free_refused_keys(uow, batch, fresh, outcomes)
+                reservation.record()
+                uow.commit()
+                self._note_sold_out(reservation.sold_out)
             except BaseException:
                 reservation.undo()
                 raise
-            # Outside the undo: should the rows refuse the units (Redis counted more than the rows
-            # hold), Redis keeps them taken and so comes down to what the rows hold, never above.
-            reservation.record()
-            uow.commit()
-            self._note_sold_out(reservation.sold_out)
         return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
 
     def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],

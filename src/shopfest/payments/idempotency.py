@@ -124,7 +124,7 @@ def forget(conn: Connection, *, scope: str, key: str) -> None:
     conn.execute(delete(idempotency_keys).where(_is(scope, key)))
 
 
-def purge(conn: Connection, *, now: datetime, limit: int = 5000) -> int:
+def purge(conn: Connection, *, now: datetime, limit: int) -> int:
     """Drop up to `limit` keys older than the time they are kept for; how many went."""
     old = (select(idempotency_keys.c.scope, idempotency_keys.c.key)
            .where(idempotency_keys.c.created_at < now - KEPT_FOR).limit(limit))

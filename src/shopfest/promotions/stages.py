@@ -148,16 +148,13 @@ class _ItemOffer(NamedTuple):
 
 
 class _Reach(NamedTuple):
-    """An active cross-store promotion (`off` for every `every`) and the lines it covers: the whole
-    cart, or those in `part`."""
+    """An active cross-store promotion and the lines it covers: the whole cart, or those in `part`."""
 
     position: int
     promotion: CrossStore
     lines: tuple[int, ...]
     whole_cart: bool
     part: frozenset[int]
-    every: int
-    off: int
 
 
 class _StoreOption(NamedTuple):
@@ -217,8 +214,7 @@ class _Promotions(NamedTuple):
             elif covered := _covered(promotion, request.lines):
                 whole_cart = len(covered) == len(request.lines)
                 part = frozenset() if whole_cart else frozenset(covered)
-                reaches.append(_new_tuple(_Reach, (position, promotion, covered, whole_cart, part,
-                                                   promotion.every, promotion.off)))
+                reaches.append(_new_tuple(_Reach, (position, promotion, covered, whole_cart, part)))
         parts = tuple([reach for reach in reaches if not reach.whole_cart]) if reaches else ()
         return _new_tuple(cls, (flash, tuple(offers), tuple(thresholds), tuple(reaches), parts))
 
@@ -572,16 +568,10 @@ def _quick_sums(ledger: _Ledger, cart: _Cart, menus: list[Menu], platforms: Sequ
 
 
 def _cross_store_cut(total: int, part_bases: tuple[int, ...], reaches: Sequence[_Reach]) -> int:
-    """What the cross-store promotion worth most takes off (there is one), as `cross_store_off` has it."""
-    most: int | None = None
+    """What the cross-store promotion worth most takes off (there is one)."""
     parts = iter(part_bases)
-    for reach in reaches:
-        base = total if reach.whole_cart else next(parts)
-        cut = base // reach.every * reach.off
-        cut = cut if cut < base else base
-        most = cut if most is None or cut > most else most
-    assert most is not None, "weighed only with a cross-store promotion on"
-    return most
+    return max([cross_store_off(reach.promotion, total if reach.whole_cart else next(parts))
+                for reach in reaches])
 
 
 def _line_by_line(ledger: _Ledger, cart: _Cart, menus: list[Menu], platforms: Sequence[Platform]) -> Weighed:
