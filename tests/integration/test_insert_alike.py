@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import pytest
 from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, select
 
 from shopfest.core.db import UtcDateTime, bound, insert_alike, make_engine
@@ -23,21 +25,40 @@ notes = Table(
 TRICKY = "tab\there, new\nline, back\\slash \\N, carriage\rreturn, 中文 é"
 
 
-def test_rows_alike_read_back_exactly(database_url: str) -> None:
+def _stored(database_url: str, varying: dict[str, list[int] | range]) -> list[Any]:
     engine = make_engine(database_url, pool_size=1)
     scratch.create_all(engine)
-    at = datetime(2027, 11, 11, 0, 0, 1, 250000, tzinfo=UTC)
-    row = {"id": 0, "who": 0, "note": TRICKY, "data": {"lines": [{"title": TRICKY, "qty": 2}]},
-           "noted_at": at, "flag": True, "absent": None}
     try:
         with engine.begin() as conn:
-            insert_alike(conn, notes, bound(conn, notes, row), ("id", "who"),
-                         [(n, 1000 + n) for n in range(1, 4)])
+            insert_alike(conn, notes, bound(conn, notes, ROW), varying)
         with engine.connect() as conn:
-            stored = conn.execute(select(notes).order_by(notes.c.id)).all()
+            return list(conn.execute(select(notes).order_by(notes.c.id)).all())
     finally:
         scratch.drop_all(engine)
         engine.dispose()
+
+
+AT = datetime(2027, 11, 11, 0, 0, 1, 250000, tzinfo=UTC)
+ROW = {"id": 0, "who": 0, "note": TRICKY, "data": {"lines": [{"title": TRICKY, "qty": 2}]},
+       "noted_at": AT, "flag": True, "absent": None}
+
+
+def test_rows_alike_read_back_exactly(database_url: str) -> None:
+    stored = _stored(database_url, {"id": [1, 2, 3], "who": [1001, 1002, 1003]})
+
     assert [(r.id, r.who) for r in stored] == [(1, 1001), (2, 1002), (3, 1003)]
     for r in stored:
-        assert (r.note, r.data, r.noted_at, r.flag, r.absent) == (TRICKY, row["data"], at, True, None)
+        assert (r.note, r.data, r.noted_at, r.flag, r.absent) == (TRICKY, ROW["data"], AT, True, None)
+
+
+def test_ids_handed_out_in_a_row_are_worked_out_from_the_position(database_url: str) -> None:
+    assert [(r.id, r.who) for r in _stored(database_url, {"id": range(7, 16, 4), "who": [5, 3, 9]})] == [
+        (7, 5), (11, 3), (15, 9)]
+    assert [(r.id, r.who) for r in _stored(database_url, {"id": range(20, 23), "who": range(2, 5)})] == [
+        (20, 2), (21, 3), (22, 4)]
+
+
+def test_varying_columns_of_different_lengths_are_refused() -> None:
+    engine = make_engine("sqlite://", pool_size=1)
+    with engine.begin() as conn, pytest.raises(ValueError, match="one value per row"):
+        insert_alike(conn, notes, ROW, {"id": [1, 2], "who": [1]})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
@@ -159,40 +159,54 @@ def insert_bound(conn: Connection, table: Table, columns: list[str], tuples: lis
     conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", tuples)
 
 
-def insert_alike(conn: Connection, table: Table, template: dict[str, Any], varying: tuple[str, str],
-                 values: list[tuple[Any, Any]]) -> None:
-    """Insert one row per pair of `values`: the bound `template` (see `bound`) with its two `varying`
-    columns set to the pair. On PostgreSQL the template is written out as COPY text once and each
-    row costs a string join; on SQLite one statement makes every row from the pairs as a JSON array."""
-    if not values:
+def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
+                 varying: Mapping[str, Sequence[int]]) -> None:
+    """Insert copies of the bound `template` (see `bound`), the n-th with each `varying` integer
+    column set to the n-th of its values. On PostgreSQL the template is written out as COPY text once and each
+    row costs a string format; on SQLite one statement makes every row, in C."""
+    counts = {len(values) for values in varying.values()}
+    if len(counts) != 1:
+        raise ValueError("every varying column needs one value per row")
+    if not counts.pop():
         return
-    columns = list(template)
-    at = (columns.index(varying[0]), columns.index(varying[1]))
     if conn.dialect.name != "postgresql":
-        _insert_alike_sqlite(conn, table, template, at, values)
+        _insert_alike_sqlite(conn, table, template, varying)
         return
-    cells = [_copy_text(v) for v in template.values()]
-    text = "".join("\t".join(_swapped(cells, at, str(a), str(b))) + "\n" for a, b in values)
+    row = "\t".join("%s" if name in varying else _copy_text(value).replace("%", "%%")
+                     for name, value in template.items()) + "\n"
+    text = "".join(row % values for values in zip(*varying.values(), strict=True))
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
-    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {table.name} ({', '.join(template)}) FROM STDIN") as copy:
         copy.write(text)
 
 
-def _swapped(row: list[Any], at: tuple[int, int], a: Any, b: Any) -> list[Any]:
-    changed = row.copy()
-    changed[at[0]], changed[at[1]] = a, b
-    return changed
-
-
-def _insert_alike_sqlite(conn: Connection, table: Table, template: dict[str, Any], at: tuple[int, int],
-                         values: list[tuple[Any, Any]]) -> None:
-    """INSERT ... SELECT over `json_each` of the pairs: SQLite makes the rows itself, in C, and the
-    driver binds the template once instead of once per row (and lets other threads run meanwhile)."""
-    cells = _swapped(["?"] * len(template), at, "json_extract(value, '$[0]')", "json_extract(value, '$[1]')")
-    fixed = [value for index, value in enumerate(template.values()) if index not in at]
+def _insert_alike_sqlite(conn: Connection, table: Table, template: dict[str, Any],
+                         varying: Mapping[str, Sequence[int]]) -> None:
+    """INSERT ... SELECT over `json_each` of one varying column: SQLite makes the rows itself, the
+    driver binds the template once instead of once per row (and lets other threads run meanwhile).
+    Columns varying by a `range` (ids handed out in a row) are worked out from the row's position."""
+    listed = [name for name, values in varying.items() if not isinstance(values, range)]
+    if len(listed) > 1:  # several lists: one JSON array of rows, each column picked out of it
+        rows: Sequence[Any] = list(zip(*(varying[name] for name in listed), strict=True))
+        picked = {name: f"json_extract(value, '$[{k}]')" for k, name in enumerate(listed)}
+    else:
+        rows = varying[listed[0]] if listed else next(iter(varying.values()))
+        picked = {name: "value" for name in listed}
+    cells: list[str] = []
+    params: list[Any] = []
+    for name, value in template.items():
+        ids = varying.get(name)
+        if name in picked:
+            cells.append(picked[name])
+        elif isinstance(ids, range):
+            cells.append("(? + ? * key)")
+            params += [ids.start, ids.step]
+        else:
+            cells.append("?")
+            params.append(value)
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({', '.join(template)}) SELECT {', '.join(cells)} FROM json_each(?)",
-        (*fixed, json.dumps(values)))
+        (*params, json.dumps(list(rows))))
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})

@@ -37,6 +37,32 @@ class StockGate(Protocol):
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Run:
+    """`count` orders in a row of a batch that make the very same claims: at the peak, thousands of
+    shoppers placing the same cart, where no flash sale's limit asks who they are."""
+
+    claims: Sequence[Claim]
+    count: int
+
+
+def runs_of(orders: Sequence[Sequence[Claim]]) -> list[Run]:
+    runs: list[Run] = []
+    start = 0
+    for n in range(1, len(orders) + 1):
+        if n == len(orders) or not (orders[n] is orders[start] or orders[n] == orders[start]):
+            runs.append(Run(orders[start], n - start))
+            start = n
+    return runs
+
+
+def times(claims: Sequence[Claim], count: int) -> list[Claim]:
+    """The units `count` orders making `claims` take, as one claim per claim of one order."""
+    if count <= 0:
+        return []
+    return [Claim(c.sku_id, c.qty * count, c.shopper_id, c.flash_sale_id) for c in claims]
+
+
 def sku_qty(claims: Sequence[Claim]) -> list[tuple[int, int]]:
     return [(c.sku_id, c.qty) for c in claims]
 
@@ -45,23 +71,29 @@ def flash_qty(claims: Sequence[Claim]) -> list[tuple[int, int, int]]:
     return [(c.flash_sale_id, c.shopper_id, c.qty) for c in claims if c.flash_sale_id is not None]
 
 
-def decide(ledger: Ledger, orders: Sequence[Sequence[Claim]]) -> tuple[Outcomes, list[Claim]]:
-    """Each order in turn takes all its units or none; the claims of the orders that got theirs."""
+def decide(ledger: Ledger, runs: Sequence[Run]) -> tuple[Outcomes, list[Claim]]:
+    """Each order in turn takes all its units or none: what each was told, and the units taken."""
     outcomes: Outcomes = []
     taken: list[Claim] = []
-    for claims in orders:
-        try:
-            ledger.claim(claims)
-        except DomainError as refusal:
-            outcomes.append(refusal)
-        else:
-            outcomes.append(None)
-            taken.extend(claims)
+    for run in runs:
+        granted = ledger.claim_alike(run.claims, run.count)
+        outcomes += [None] * granted
+        taken += times(run.claims, granted)
+        for _ in range(run.count - granted):  # each refused: `claim` says why
+            try:
+                ledger.claim(run.claims)
+            except DomainError as refusal:
+                outcomes.append(refusal)
+            else:
+                raise AssertionError("an order claiming alike was refused, then granted")
     return outcomes, taken
 
 
-def _ids(orders: Sequence[Sequence[Claim]]) -> tuple[list[int], list[int], list[int]]:
-    claims = [c for order in orders for c in order]
+def distinct_claims(runs: Sequence[Run]) -> list[Claim]:
+    return [c for run in runs for c in run.claims]
+
+
+def _ids(claims: Sequence[Claim]) -> tuple[list[int], list[int], list[int]]:
     skus = sorted({c.sku_id for c in claims})
     flash = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})
     shoppers = sorted({c.shopper_id for c in claims if c.flash_sale_id is not None})
@@ -74,9 +106,11 @@ class DatabaseGate:
 
     def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
         store = InventoryStore(uow.conn)
-        ledger = store.ledger(*_ids(orders))
-        outcomes, taken = decide(ledger, orders)
-        return Reservation(outcomes, ledger.exhausted([c for order in orders for c in order]),
+        runs = runs_of(orders)
+        claims = distinct_claims(runs)
+        ledger = store.ledger(*_ids(claims))
+        outcomes, taken = decide(ledger, runs)
+        return Reservation(outcomes, ledger.exhausted(claims),
                            record=lambda: store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken)))
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:

@@ -125,6 +125,32 @@ class Ledger:
                 key = (flash_id, shopper_id)
                 self.bought[key] = self.bought.get(key, 0) + qty
 
+    def claim_alike(self, claims: Sequence[Claim], count: int) -> int:
+        """`count` orders in a row making the very same claims: the first ones take theirs, as many as
+        the units and limits allow, as `claim` one after another would; returns how many did. Each
+        later one would be refused, so `claim` tells why."""
+        if len(claims) == 1 and claims[0].flash_sale_id is None:  # the peak's usual run
+            sku_id, qty = claims[0].sku_id, claims[0].qty
+            fits = min(count, self.available.get(sku_id, 0) // qty)
+            self.available[sku_id] -= qty * fits
+            return fits
+        fits = count
+        for sku_id, qty in total_by_sku(claims).items():
+            fits = min(fits, self.available.get(sku_id, 0) // qty)
+        wanted = _summed(claims)
+        for (_, flash_id, shopper_id), qty in wanted.items():
+            if flash_id is not None:
+                room = self.flash_limit.get(flash_id, 0) - self.bought.get((flash_id, shopper_id), 0)
+                fits = min(fits, self.flash_left.get(flash_id, 0) // qty, max(room, 0) // qty)
+        if fits > 0:
+            for (sku_id, flash_id, shopper_id), qty in wanted.items():
+                self.available[sku_id] -= qty * fits
+                if flash_id is not None:
+                    self.flash_left[flash_id] -= qty * fits
+                    key = (flash_id, shopper_id)
+                    self.bought[key] = self.bought.get(key, 0) + qty * fits
+        return fits
+
     def _check_units(self, sku_id: int, qty: int) -> None:
         if self.available.get(sku_id, 0) < qty:
             raise SoldOut(f"SKU {sku_id} has fewer than {qty} units left", sku_id=sku_id)

@@ -17,60 +17,77 @@ from typing import Any
 
 from shopfest.core.errors import DomainError
 from shopfest.core.uow import UnitOfWork
-from shopfest.inventory.hot_path import Outcomes, Reservation, flash_qty, sku_qty
+from shopfest.inventory.hot_path import (
+    Outcomes,
+    Reservation,
+    Run,
+    distinct_claims,
+    flash_qty,
+    runs_of,
+    sku_qty,
+    times,
+)
 from shopfest.inventory.model import Claim, LimitExceeded, SoldOut
 from shopfest.inventory.store import InventoryStore
 
 # ARGV: the key prefix, then the batch as one string (one argument is far cheaper to send than
-# four per claim): orders separated by "|", each order's claims by ";", each claim
-# "sku,qty,flash sale (0: none),shopper". KEYS are unused: every key is derived from ARGV, so this
-# runs on one Redis (no Cluster). Returns one code per order (0 taken, 1 sold out, 2 over the limit,
-# 3 counters missing), then the SKUs left with nothing to sell.
+# four per claim): runs of orders making the same claims separated by "|", each "count:" and the
+# claims of one of its orders separated by ";", each claim "sku,qty,flash sale (0: none),shopper".
+# KEYS are unused: every key is derived from ARGV, so this runs on one Redis (no Cluster). Returns,
+# per run, how many of its orders took their units and what the others were told (0 taken, 1 sold
+# out, 2 over the limit, 3 counters missing); then the SKUs left with nothing to sell.
 _RESERVE = """
 local p = ARGV[1]
-local codes = {}
+local answer = {}
 local touched = {}
-for order in string.gmatch(ARGV[2], '[^|]+') do
+for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
+  local n = tonumber(count)
   local claims = {}
-  for sku, qty, sale, shopper in string.gmatch(order, '(%d+),(%d+),(%d+),(%d+)') do
+  for sku, qty, sale, shopper in string.gmatch(run, '(%d+),(%d+),(%d+),(%d+)') do
     claims[#claims + 1] = {sku, tonumber(qty), sale, shopper}
   end
-  local code = 0
+  -- How many orders of the run fit: the units of each SKU, each flash sale's units and its
+  -- shopper's room under the limit, each divided by what one order takes; the first that binds says why.
+  local fits, code = n, 0
+  local function bound(left, per_order, why)
+    local k = math.floor(left / per_order)
+    if k < fits then fits, code = k, why end
+  end
   local want = {}
   for _, c in ipairs(claims) do want[c[1]] = (want[c[1]] or 0) + c[2] end
   for sku, qty in pairs(want) do
     local left = redis.call('GET', p .. 'stock:' .. sku)
-    if not left then code = 3 elseif tonumber(left) < qty then code = 1 end
-    if code ~= 0 then break end
+    if not left then fits, code = 0, 3; break end
+    bound(tonumber(left), qty, 1)
   end
-  if code == 0 then
-    for _, c in ipairs(claims) do
-      if c[3] ~= '0' then
-        local sale = p .. 'flash:' .. c[3]
-        local left = redis.call('HGET', sale, 'left')
-        if not left then code = 3; break end
-        if tonumber(left) < c[2] then code = 1; break end
-        local held = tonumber(redis.call('HGET', p .. 'buyers:' .. c[3], c[4]) or '0')
-        if held + c[2] > tonumber(redis.call('HGET', sale, 'limit')) then code = 2; break end
-      end
+  for _, c in ipairs(claims) do
+    if code == 3 then break end
+    if c[3] ~= '0' then
+      local sale = p .. 'flash:' .. c[3]
+      local left = redis.call('HGET', sale, 'left')
+      if not left then fits, code = 0, 3; break end
+      bound(tonumber(left), c[2], 1)
+      local held = tonumber(redis.call('HGET', p .. 'buyers:' .. c[3], c[4]) or '0')
+      bound(math.max(tonumber(redis.call('HGET', sale, 'limit')) - held, 0), c[2], 2)
     end
   end
-  if code == 0 then
+  if fits > 0 then
     for _, c in ipairs(claims) do
-      redis.call('DECRBY', p .. 'stock:' .. c[1], c[2])
+      redis.call('DECRBY', p .. 'stock:' .. c[1], c[2] * fits)
       if c[3] ~= '0' then
-        redis.call('HINCRBY', p .. 'flash:' .. c[3], 'left', -c[2])
-        redis.call('HINCRBY', p .. 'buyers:' .. c[3], c[4], c[2])
+        redis.call('HINCRBY', p .. 'flash:' .. c[3], 'left', -c[2] * fits)
+        redis.call('HINCRBY', p .. 'buyers:' .. c[3], c[4], c[2] * fits)
       end
     end
   end
   for _, c in ipairs(claims) do touched[c[1]] = true end
-  codes[#codes + 1] = code
+  answer[#answer + 1] = fits
+  answer[#answer + 1] = code
 end
 for sku, _ in pairs(touched) do
-  if tonumber(redis.call('GET', p .. 'stock:' .. sku) or '1') <= 0 then codes[#codes + 1] = sku end
+  if tonumber(redis.call('GET', p .. 'stock:' .. sku) or '1') <= 0 then answer[#answer + 1] = sku end
 end
-return codes
+return answer
 """
 
 # ARGV: prefix, then per claim: sku, qty, flash sale (0: none), shopper. Gives units back to the
@@ -108,12 +125,21 @@ class RedisGate:
         self._give_back = client.register_script(_GIVE_BACK)
 
     def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
-        codes, sold_out = self._decide(orders)
-        if 3 in codes:
-            self._load(uow, [c for order in orders for c in order])
-            codes, sold_out = self._decide(orders)
-        outcomes: Outcomes = [_refusal(code, order) for code, order in zip(codes, orders, strict=True)]
-        taken = [c for order, refusal in zip(orders, outcomes, strict=True) if refusal is None for c in order]
+        runs = runs_of(orders)
+        decided, sold_out = self._decide(runs)
+        missing = [k for k, (_, code) in enumerate(decided) if code == 3]
+        if missing:  # those runs took nothing: load their counters and decide them again
+            self._load(uow, distinct_claims([runs[k] for k in missing]))
+            again, more_sold_out = self._decide([runs[k] for k in missing])
+            sold_out |= more_sold_out
+            for k, outcome in zip(missing, again, strict=True):
+                decided[k] = outcome
+        outcomes: Outcomes = []
+        taken: list[Claim] = []
+        for run, (granted, code) in zip(runs, decided, strict=True):
+            outcomes += [None] * granted
+            outcomes += [_refusal(code, run.claims) for _ in range(run.count - granted)]
+            taken += times(run.claims, granted)
         reservation = Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
         store = InventoryStore(uow.conn)
 
@@ -133,11 +159,14 @@ class RedisGate:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))
         uow.after_commit(lambda: self._give(list(claims)))
 
-    def _decide(self, orders: Sequence[Sequence[Claim]]) -> tuple[list[int], set[int]]:
-        batch = "|".join(";".join(f"{c.sku_id},{c.qty},{c.flash_sale_id or 0},{c.shopper_id}" for c in order)
-                         for order in orders)
+    def _decide(self, runs: Sequence[Run]) -> tuple[list[tuple[int, int]], set[int]]:
+        """Per run, how many of its orders took their units and the code the others get; the SKUs
+        left with nothing to sell."""
+        batch = "|".join(f"{run.count}:" + ";".join(
+            f"{c.sku_id},{c.qty},{c.flash_sale_id or 0},{c.shopper_id}" for c in run.claims) for run in runs)
         answer = [int(x) for x in self._reserve(args=[self._prefix, batch])]
-        return answer[:len(orders)], set(answer[len(orders):])
+        return ([(answer[2 * k], answer[2 * k + 1]) for k in range(len(runs))],
+                set(answer[2 * len(runs):]))
 
     def _give(self, claims: list[Claim]) -> None:
         if claims:

@@ -25,7 +25,7 @@ from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, FlashSale, SoldOut, check_quantity
 from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
-from shopfest.orders.receipts import receipts_alike
+from shopfest.orders.receipts import ReceiptsAlike
 from shopfest.orders.store import OrderStore
 from shopfest.payments import fx
 from shopfest.payments import idempotency as keys
@@ -55,12 +55,25 @@ class PlaceOrder:
     coupons: tuple[int, ...] = ()  # coupon ids the shopper offers from their wallet
 
 
-@dataclass(frozen=True, slots=True)
 class Answer:
-    """What the shopper is told: the order's receipt, and whether it replays an earlier answer."""
+    """What the shopper is told: a status code (201 placed, or the replayed answer's) and the order's
+    receipt, which an order placed among copies of its cart writes out when first read."""
 
-    status_code: int
-    receipt: dict[str, Any]
+    __slots__ = ("status_code", "_receipt", "_alike", "_n")
+
+    def __init__(self, status_code: int, receipt: dict[str, Any] | None = None, *,
+                 alike: ReceiptsAlike | None = None, n: int = 0) -> None:
+        self.status_code = status_code
+        self._receipt = receipt
+        self._alike = alike
+        self._n = n
+
+    @property
+    def receipt(self) -> dict[str, Any]:
+        if self._receipt is None:
+            assert self._alike is not None, "an answer has a receipt or copies to write it from"
+            self._receipt = self._alike[self._n]
+        return self._receipt
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,14 +436,15 @@ class Checkout:
         store = OrderStore(uow.conn)
         answers = []
         for draft, indexes in alike.values():
-            ids = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
+            copies = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
             if draft.grants:  # priced alone: one order
-                promotions.hold_coupons(uow, ids[0][0], draft.grants)
-            for i, body in zip(indexes, receipts_alike(draft.order, ids), strict=True):
-                outcomes[i] = Answer(201, body)
+                promotions.hold_coupons(uow, copies.order_ids[0], draft.grants)
+            receipts = ReceiptsAlike(draft.order, copies)
+            for n, i in enumerate(indexes):
+                outcomes[i] = answer = Answer(201, alike=receipts, n=n)
                 key = batch[i].idempotency
                 if key is not None:
-                    answers.append((key.scope, key.key, 201, body))
+                    answers.append((key.scope, key.key, 201, answer.receipt))
         keys.remember(uow.conn, answers)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -224,3 +224,19 @@ class Order:
 
 def expiry(placed_at: datetime, *, minutes: int = RESERVATION_MINUTES) -> datetime:
     return placed_at + timedelta(minutes=minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class Copies:
+    """Where copies of one order (the same cart, different shoppers) were stored: copy n is order
+    `order_ids[n]` and its k-th child is `child_ids[n * width + k]`."""
+
+    order_ids: Sequence[int]
+    child_ids: Sequence[int]
+    width: int
+
+    def __len__(self) -> int:
+        return len(self.order_ids)
+
+    def children_of(self, n: int) -> Sequence[int]:
+        return self.child_ids[n * self.width:(n + 1) * self.width]

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from shopfest.core.money import Money
-from shopfest.orders.model import MerchantOrder, Order, OrderLine
+from shopfest.orders.model import Copies, MerchantOrder, Order, OrderLine
 
 
 @lru_cache(maxsize=4096)
@@ -50,9 +50,24 @@ def _line(line: OrderLine) -> dict[str, Any]:
                             for source, minor in line.adjustments]}
 
 
-def receipts_alike(order: Order, ids: list[tuple[int, tuple[int, ...]]]) -> list[dict[str, Any]]:
-    """The receipts of copies of one order that differ only in their ids."""
-    base = receipt(order)
-    return [{**base, "id": order_id,
-             "children": [{**c, "id": cid} for c, cid in zip(base["children"], child_ids, strict=True)]}
-            for order_id, child_ids in ids]
+class ReceiptsAlike:
+    """The receipts of copies of one order, which differ only in their ids: each is written out when
+    it is first read (at the peak by the request that placed it, outside the batch)."""
+
+    __slots__ = ("_order", "_copies", "_base")
+
+    def __init__(self, order: Order, copies: Copies) -> None:
+        self._order = order
+        self._copies = copies
+        self._base: dict[str, Any] | None = None
+
+    def __len__(self) -> int:
+        return len(self._copies)
+
+    def __getitem__(self, n: int) -> dict[str, Any]:
+        if self._base is None:
+            self._base = receipt(self._order)
+        base = self._base
+        return {**base, "id": self._copies.order_ids[n],
+                "children": [{**c, "id": cid}
+                             for c, cid in zip(base["children"], self._copies.children_of(n), strict=True)]}

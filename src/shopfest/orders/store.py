@@ -25,7 +25,7 @@ from sqlalchemy import (
 
 from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_alike, metadata
 from shopfest.core.money import ExchangeRate, Money
-from shopfest.orders.model import HOLDING_STOCK, MerchantOrder, Order, OrderLine, OrderStatus, Presale
+from shopfest.orders.model import HOLDING_STOCK, Copies, MerchantOrder, Order, OrderLine, OrderStatus, Presale
 
 orders = Table(
     "orders",
@@ -131,22 +131,18 @@ class OrderStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add_alike(self, order: Order, shopper_ids: Sequence[int]) -> list[tuple[int, tuple[int, ...]]]:
-        """Store one copy of `order` per shopper (at the peak thousands of orders are the same cart);
-        the order id and child ids of each, in turn."""
+    def add_alike(self, order: Order, shopper_ids: Sequence[int]) -> Copies:
+        """Store one copy of `order` per shopper (at the peak thousands of orders are the same cart)."""
         width = len(order.children)
         order_ids, child_ids = self._new_ids(len(shopper_ids), len(shopper_ids) * width)
-        parent = bound(self.conn, orders, _order_row(order))
-        insert_alike(self.conn, orders, parent, ("id", "shopper_id"), list(zip(order_ids, shopper_ids,
-                                                                               strict=True)))
+        insert_alike(self.conn, orders, bound(self.conn, orders, _order_row(order)),
+                     {"id": order_ids, "shopper_id": shopper_ids})
         for k, child in enumerate(order.children):  # the k-th child of every copy
-            template = bound(self.conn, merchant_orders, _child_row(0, child))
-            insert_alike(self.conn, merchant_orders, template, ("id", "order_id"),
-                         list(zip(child_ids[k::width], order_ids, strict=True)))
-        return [(order_id, tuple(child_ids[n * width:(n + 1) * width]))
-                for n, order_id in enumerate(order_ids)]
+            insert_alike(self.conn, merchant_orders, bound(self.conn, merchant_orders, _child_row(0, child)),
+                         {"id": child_ids[k::width], "order_id": order_ids})
+        return Copies(order_ids, child_ids, width)
 
-    def _new_ids(self, n_orders: int, n_children: int) -> tuple[list[int], list[int]]:
+    def _new_ids(self, n_orders: int, n_children: int) -> tuple[Sequence[int], Sequence[int]]:
         if self.conn.dialect.name == "postgresql":
             # Both sequences in one round trip; the values are unique, not necessarily consecutive.
             row = self.conn.execute(text(
@@ -157,8 +153,8 @@ class OrderStore:
         # SQLite: the batch holds the database's write lock, so max + 1 onwards is ours.
         last_order = self.conn.scalar(select(func.max(orders.c.id))) or 0
         last_child = self.conn.scalar(select(func.max(merchant_orders.c.id))) or 0
-        return (list(range(last_order + 1, last_order + 1 + n_orders)),
-                list(range(last_child + 1, last_child + 1 + n_children)))
+        return (range(last_order + 1, last_order + 1 + n_orders),
+                range(last_child + 1, last_child + 1 + n_children))
 
     def get(self, order_id: int, *, lock: bool = False) -> Order | None:
         found = self.by_ids([order_id], lock=lock)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shopfest.core.errors import InvalidInput
 from shopfest.inventory.model import Claim, Ledger, LimitExceeded, SoldOut, check_quantity
@@ -39,3 +41,52 @@ def test_a_flash_sale_sells_its_quantity_and_no_shopper_more_than_the_limit() ->
 def test_a_line_orders_between_one_and_999_units(qty: int) -> None:
     with pytest.raises(InvalidInput):
         check_quantity(qty)
+
+
+def test_orders_claiming_alike_take_what_is_left_in_turn() -> None:
+    ledger = Ledger({PHONE: 7, SCARF: 100})
+    cart = [Claim(PHONE, 2, shopper_id=1), Claim(SCARF, 1, shopper_id=1)]
+    assert ledger.claim_alike(cart, 5) == 3
+    assert ledger.available == {PHONE: 1, SCARF: 97}
+    with pytest.raises(SoldOut):  # the fourth is refused, and `claim` says why
+        ledger.claim(cart)
+
+
+def test_a_shopper_claiming_a_flash_sale_again_and_again_stops_at_the_limit() -> None:
+    ledger = Ledger({PHONE: 100}, flash_left={SALE: 10}, flash_limit={SALE: 3}, bought={(SALE, 1): 1})
+    assert ledger.claim_alike([Claim(PHONE, 1, shopper_id=1, flash_sale_id=SALE)], 4) == 2
+    assert ledger.bought == {(SALE, 1): 3} and ledger.flash_left == {SALE: 8}
+    assert ledger.available == {PHONE: 98}
+    with pytest.raises(LimitExceeded):
+        ledger.claim([Claim(PHONE, 1, shopper_id=1, flash_sale_id=SALE)])
+
+
+claims_of_one_shopper = st.lists(
+    st.builds(Claim, sku_id=st.sampled_from([PHONE, SCARF]), qty=st.integers(1, 4), shopper_id=st.just(1),
+              flash_sale_id=st.sampled_from([None, SALE])),
+    min_size=1, max_size=3,
+).map(lambda claims: [c if c.sku_id == PHONE else Claim(c.sku_id, c.qty, 1)  # SALE is PHONE's
+                      for c in claims])
+
+
+@given(claims=claims_of_one_shopper, count=st.integers(0, 8), phones=st.integers(0, 12),
+       scarves=st.integers(0, 12), flash=st.integers(0, 6), limit=st.integers(1, 5), held=st.integers(0, 5))
+def test_claiming_alike_is_claiming_one_after_another(
+        claims: list[Claim], count: int, phones: int, scarves: int, flash: int, limit: int,
+        held: int) -> None:
+    def ledger() -> Ledger:
+        return Ledger({PHONE: phones, SCARF: scarves}, flash_left={SALE: flash}, flash_limit={SALE: limit},
+                      bought={(SALE, 1): held})
+
+    one_by_one, at_once = ledger(), ledger()
+    taken = 0
+    for _ in range(count):
+        try:
+            one_by_one.claim(claims)
+        except (SoldOut, LimitExceeded):
+            break
+        taken += 1
+
+    assert at_once.claim_alike(claims, count) == taken
+    assert (at_once.available, at_once.flash_left, at_once.bought) == (
+        one_by_one.available, one_by_one.flash_left, one_by_one.bought)

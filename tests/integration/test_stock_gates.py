@@ -1,0 +1,81 @@
+"""The stock gates decide a batch of orders, runs of alike orders included, as the ledger does one
+order after another: on the database rows (SQLite, PostgreSQL) and on Redis counters."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+
+from shopfest.app import make_runtime
+from shopfest.core.clock import SetClock
+from shopfest.demo import hot_item
+from shopfest.deps import Runtime
+from shopfest.inventory.hot_path import Reservation
+from shopfest.inventory.model import Claim
+from shopfest.inventory.store import InventoryStore
+from shopfest.settings import Settings
+from tests.conftest import _truncate_all
+
+OK, SOLD_OUT, OVER = None, "sold-out", "limit-exceeded"
+
+
+def reserve(runtime: Runtime, orders: list[tuple[Claim, ...]]) -> Reservation:
+    with runtime.uow() as uow:
+        reservation = runtime.gate.reserve(uow, orders)
+        reservation.record()
+        uow.commit()
+    return reservation
+
+
+def reserved(runtime: Runtime, *sku_ids: int) -> list[int]:
+    with runtime.engine.connect() as conn:
+        levels = InventoryStore(conn).levels(list(sku_ids))
+    return [levels[sku_id].reserved for sku_id in sku_ids]
+
+
+def test_a_batch_of_runs_is_decided_order_by_order(hot_runtime: Runtime) -> None:
+    # given a phone with 10 units, 6 of them in a flash sale at most 2 per shopper, and 5 scarves
+    phone = hot_item(hot_runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
+    scarf = hot_item(hot_runtime, stock=5, name="Scarf").sku_id
+    flash = phone.flash_sale_id
+
+    # when one batch holds runs of alike orders
+    reservation = reserve(hot_runtime, [
+        *[(Claim(scarf, 2, 1),)] * 4,  # 2 scarves each: two fit
+        *[(Claim(phone.sku_id, 1, 7, flash),)] * 3,  # shopper 7 again and again: the limit is 2
+        (Claim(phone.sku_id, 1, 8, flash), Claim(scarf, 1, 8)),  # the last scarf
+        *[(Claim(phone.sku_id, 2, 9, flash),)] * 2,  # 3 flash units left: one order of 2 fits
+        *[(Claim(phone.sku_id, 2, 10),)] * 3,  # at list price: 5 units left, two orders fit
+    ])
+
+    # then each order is told what the ledger tells it, and the rows hold what was taken
+    assert [None if o is None else o.code for o in reservation.outcomes] == [
+        OK, OK, SOLD_OUT, SOLD_OUT, OK, OK, OVER, OK, OK, SOLD_OUT, OK, OK, SOLD_OUT]
+    assert reserved(hot_runtime, phone.sku_id, scarf) == [2 + 1 + 2 + 4, 5]
+    assert reservation.sold_out == {scarf}
+
+
+def test_redis_loading_counters_for_part_of_a_batch_counts_the_rest_once(
+        postgres_url: str, redis_url: str, clock: SetClock) -> None:
+    # given Redis counting a phone's units, and a scarf it has never seen
+    _truncate_all(postgres_url)
+    prefix = f"shopfest-test-{uuid.uuid4().hex}:"
+    runtime = make_runtime(Settings(database_url=postgres_url, redis_url=redis_url, redis_prefix=prefix,
+                                    pool_size=2), clock=clock)
+    try:
+        phone = hot_item(runtime, stock=10).sku_id
+        scarf = hot_item(runtime, stock=10, name="Scarf").sku_id
+        reserve(runtime, [(Claim(phone, 1, 1),)])
+
+        # when one batch takes from both
+        reservation = reserve(runtime, [(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)])
+
+        # then both orders got theirs, and Redis counts each unit once, as the rows do
+        assert reservation.outcomes == [None, None]
+        assert reserved(runtime, phone, scarf) == [3, 3]
+        counters = redis.Redis.from_url(redis_url)
+        assert [int(counters.get(f"{prefix}stock:{sku}") or -1) for sku in (phone, scarf)] == [7, 7]
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()
