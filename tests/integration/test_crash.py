@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
@@ -91,10 +91,14 @@ def test_a_killed_server_keeps_every_acknowledged_order(hot_runtime: Runtime, st
     with runtime.engine.connect() as conn:
         level = InventoryStore(conn).levels([item.sku_id])[item.sku_id]
         taken = conn.scalar(select(flash_sales.c.taken).where(flash_sales.c.id == item.flash_sale_id))
-        live = conn.execute(select(merchant_orders.c.lines).join(orders).where(
+        parent = merchant_orders.c.order_id == orders.c.id
+        live = conn.execute(select(merchant_orders.c.lines).join(orders, parent).where(
             orders.c.status == OrderStatus.AWAITING_PAYMENT.value)).all()
+        orphans = conn.scalar(select(func.count()).select_from(merchant_orders.outerjoin(orders, parent))
+                              .where(orders.c.id.is_(None)))
     held = sum(line["qty"] for (lines,) in live for line in lines)
     assert level.on_hand == level.sold + level.reserved + level.available
     assert level.reserved + level.sold <= level.on_hand
     assert held == level.reserved == taken
     assert held >= len(acknowledged)
+    assert orphans == 0  # no child order was left without its order
