@@ -58,7 +58,17 @@ def test_ids_handed_out_in_a_row_are_worked_out_from_the_position(database_url: 
         (20, 2), (21, 3), (22, 4)]
 
 
-def test_varying_columns_of_different_lengths_are_refused() -> None:
+def test_varying_columns_are_set_by_name_whatever_their_order(database_url: str) -> None:
+    assert [(r.id, r.who) for r in _stored(database_url, {"who": [8, 9], "id": range(3, 5)})] == [
+        (3, 8), (4, 9)]
+
+
+@pytest.mark.parametrize(("varying", "problem"), [
+    ({"id": [1, 2], "who": [1]}, "one value per row"),
+    ({"id": [1], "nobody": [1]}, "some of the template's"),
+    ({}, "some of the template's"),
+])
+def test_varying_columns_that_do_not_fit_are_refused(varying: dict[str, list[int]], problem: str) -> None:
     engine = make_engine("sqlite://", pool_size=1)
-    with engine.begin() as conn, pytest.raises(ValueError, match="one value per row"):
-        insert_alike(conn, notes, ROW, {"id": [1, 2], "who": [1]})
+    with engine.begin() as conn, pytest.raises(ValueError, match=problem):
+        insert_alike(conn, notes, ROW, varying)

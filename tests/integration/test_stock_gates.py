@@ -79,3 +79,27 @@ def test_redis_loading_counters_for_part_of_a_batch_counts_the_rest_once(
     finally:
         runtime.checkout.close()
         runtime.engine.dispose()
+
+
+def test_redis_decides_a_run_it_had_to_load_counters_for_in_its_turn(
+        postgres_url: str, redis_url: str, clock: SetClock) -> None:
+    # given Redis counting a phone's last unit, and a scarf it has never seen
+    _truncate_all(postgres_url)
+    prefix = f"shopfest-test-{uuid.uuid4().hex}:"
+    runtime = make_runtime(Settings(database_url=postgres_url, redis_url=redis_url, redis_prefix=prefix,
+                                    pool_size=2), clock=clock)
+    try:
+        phone = hot_item(runtime, stock=2).sku_id
+        scarf = hot_item(runtime, stock=10, name="Scarf").sku_id
+        reserve(runtime, [(Claim(phone, 1, 1),)])
+
+        # when the first order of a batch wants the phone and the scarf, the second only the phone
+        reservation = reserve(runtime, [(Claim(phone, 1, 2), Claim(scarf, 1, 2)), (Claim(phone, 1, 3),)])
+
+        # then the first, which arrived first, gets the phone
+        assert [None if o is None else o.code for o in reservation.outcomes] == [OK, SOLD_OUT]
+        assert reserved(runtime, phone, scarf) == [2, 1]
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()
+

@@ -97,6 +97,7 @@ def _ping_when_idle(engine: Engine) -> None:
     it meanwhile): `pool_pre_ping` pings on every checkout, a round trip per checkout batch at the
     peak, though a connection handed back a moment ago is alive."""
 
+    @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
@@ -192,6 +193,8 @@ def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
     """Insert copies of the bound `template` (see `bound`), the n-th with each `varying` integer
     column set to the n-th of its values. On PostgreSQL the template is written out as COPY text once and each
     row costs a string format; on SQLite one statement makes every row, in C."""
+    if not varying or not set(varying) <= set(template):
+        raise ValueError("the varying columns are some of the template's")
     counts = {len(values) for values in varying.values()}
     if len(counts) != 1:
         raise ValueError("every varying column needs one value per row")
@@ -202,7 +205,8 @@ def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
         return
     row = "\t".join("%s" if name in varying else _copy_text(value).replace("%", "%%")
                      for name, value in template.items()) + "\n"
-    text = "".join(row % values for values in zip(*varying.values(), strict=True))
+    in_row_order = [varying[name] for name in template if name in varying]
+    text = "".join(row % values for values in zip(*in_row_order, strict=True))
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
     with cursor.copy(f"COPY {table.name} ({', '.join(template)}) FROM STDIN") as copy:
         copy.write(text)
@@ -210,9 +214,10 @@ def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
 
 def _insert_alike_sqlite(conn: Connection, table: Table, template: dict[str, Any],
                          varying: Mapping[str, Sequence[int]]) -> None:
-    """INSERT ... SELECT over `json_each` of one varying column: SQLite makes the rows itself, the
-    driver binds the template once instead of once per row (and lets other threads run meanwhile).
-    Columns varying by a `range` (ids handed out in a row) are worked out from the row's position."""
+    """INSERT ... SELECT over `json_each` of a JSON array with one element per row: SQLite makes the
+    rows itself, the driver binds the template once instead of once per row (and lets other threads
+    run meanwhile). Columns varying by a `range` (ids handed out in a row) are worked out from the
+    row's position."""
     listed = [name for name, values in varying.items() if not isinstance(values, range)]
     if len(listed) > 1:  # several lists: one JSON array of rows, each column picked out of it
         rows: Sequence[Any] = list(zip(*(varying[name] for name in listed), strict=True))

@@ -89,7 +89,7 @@ def decide(ledger: Ledger, runs: Sequence[Run]) -> tuple[Outcomes, list[Claim]]:
     return outcomes, taken
 
 
-def distinct_claims(runs: Sequence[Run]) -> list[Claim]:
+def claims_of_runs(runs: Sequence[Run]) -> list[Claim]:
     return [c for run in runs for c in run.claims]
 
 
@@ -107,7 +107,7 @@ class DatabaseGate:
     def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
         store = InventoryStore(uow.conn)
         runs = runs_of(orders)
-        claims = distinct_claims(runs)
+        claims = claims_of_runs(runs)
         ledger = store.ledger(*_ids(claims))
         outcomes, taken = decide(ledger, runs)
         return Reservation(outcomes, ledger.exhausted(claims),

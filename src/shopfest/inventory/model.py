@@ -131,8 +131,9 @@ class Ledger:
         later one would be refused, so `claim` tells why."""
         if len(claims) == 1 and claims[0].flash_sale_id is None:  # the peak's usual run
             sku_id, qty = claims[0].sku_id, claims[0].qty
-            fits = min(count, self.available.get(sku_id, 0) // qty)
-            self.available[sku_id] -= qty * fits
+            fits = max(0, min(count, self.available.get(sku_id, 0) // qty))
+            if fits:
+                self.available[sku_id] -= qty * fits
             return fits
         fits = count
         for sku_id, qty in total_by_sku(claims).items():
@@ -141,8 +142,9 @@ class Ledger:
         for (_, flash_id, shopper_id), qty in wanted.items():
             if flash_id is not None:
                 room = self.flash_limit.get(flash_id, 0) - self.bought.get((flash_id, shopper_id), 0)
-                fits = min(fits, self.flash_left.get(flash_id, 0) // qty, max(room, 0) // qty)
-        if fits > 0:
+                fits = min(fits, self.flash_left.get(flash_id, 0) // qty, room // qty)
+        fits = max(fits, 0)  # a counter below zero (never written so by the rows) grants nothing
+        if fits:
             for (sku_id, flash_id, shopper_id), qty in wanted.items():
                 self.available[sku_id] -= qty * fits
                 if flash_id is not None:

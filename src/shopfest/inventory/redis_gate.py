@@ -21,7 +21,7 @@ from shopfest.inventory.hot_path import (
     Outcomes,
     Reservation,
     Run,
-    distinct_claims,
+    claims_of_runs,
     flash_qty,
     runs_of,
     sku_qty,
@@ -35,11 +35,14 @@ from shopfest.inventory.store import InventoryStore
 # claims of one of its orders separated by ";", each claim "sku,qty,flash sale (0: none),shopper".
 # KEYS are unused: every key is derived from ARGV, so this runs on one Redis (no Cluster). Returns,
 # per run, how many of its orders took their units and what the others were told (0 taken, 1 sold
-# out, 2 over the limit, 3 counters missing); then the SKUs left with nothing to sell.
+# out, 2 over the limit, 3 counters missing: then that run and every later one took nothing, so
+# that once the counters are loaded they are decided in the order they arrived); then the SKUs left
+# with nothing to sell.
 _RESERVE = """
 local p = ARGV[1]
 local answer = {}
 local touched = {}
+local missing = false
 for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
   local n = tonumber(count)
   local claims = {}
@@ -47,30 +50,37 @@ for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
     claims[#claims + 1] = {sku, tonumber(qty), sale, shopper}
   end
   -- How many orders of the run fit: the units of each SKU, each flash sale's units and its
-  -- shopper's room under the limit, each divided by what one order takes; the first that binds says why.
+  -- shopper's room under the limit, each divided by what one order takes; the first that binds
+  -- says why the others are refused.
   local fits, code = n, 0
   local function bound(left, per_order, why)
-    local k = math.floor(left / per_order)
+    local k = math.max(math.floor(left / per_order), 0)
     if k < fits then fits, code = k, why end
   end
-  local want = {}
-  for _, c in ipairs(claims) do want[c[1]] = (want[c[1]] or 0) + c[2] end
-  for sku, qty in pairs(want) do
-    local left = redis.call('GET', p .. 'stock:' .. sku)
-    if not left then fits, code = 0, 3; break end
-    bound(tonumber(left), qty, 1)
-  end
+  local want, flash = {}, {}
   for _, c in ipairs(claims) do
+    want[c[1]] = (want[c[1]] or 0) + c[2]
+    if c[3] ~= '0' then flash[c[3]] = {(flash[c[3]] and flash[c[3]][1] or 0) + c[2], c[4]} end
+  end
+  if missing then fits, code = 0, 3 end
+  for sku, qty in pairs(want) do
     if code == 3 then break end
-    if c[3] ~= '0' then
-      local sale = p .. 'flash:' .. c[3]
-      local left = redis.call('HGET', sale, 'left')
-      if not left then fits, code = 0, 3; break end
-      bound(tonumber(left), c[2], 1)
-      local held = tonumber(redis.call('HGET', p .. 'buyers:' .. c[3], c[4]) or '0')
-      bound(math.max(tonumber(redis.call('HGET', sale, 'limit')) - held, 0), c[2], 2)
+    local left = redis.call('GET', p .. 'stock:' .. sku)
+    if not left then fits, code = 0, 3 else bound(tonumber(left), qty, 1) end
+  end
+  for sale, taken in pairs(flash) do
+    if code == 3 then break end
+    local key = p .. 'flash:' .. sale
+    local left = redis.call('HGET', key, 'left')
+    if not left then
+      fits, code = 0, 3
+    else
+      bound(tonumber(left), taken[1], 1)
+      local held = tonumber(redis.call('HGET', p .. 'buyers:' .. sale, taken[2]) or '0')
+      bound(tonumber(redis.call('HGET', key, 'limit')) - held, taken[1], 2)
     end
   end
+  missing = code == 3
   if fits > 0 then
     for _, c in ipairs(claims) do
       redis.call('DECRBY', p .. 'stock:' .. c[1], c[2] * fits)
@@ -127,13 +137,12 @@ class RedisGate:
     def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
         runs = runs_of(orders)
         decided, sold_out = self._decide(runs)
-        missing = [k for k, (_, code) in enumerate(decided) if code == 3]
-        if missing:  # those runs took nothing: load their counters and decide them again
-            self._load(uow, distinct_claims([runs[k] for k in missing]))
-            again, more_sold_out = self._decide([runs[k] for k in missing])
+        first = next((k for k, (_, code) in enumerate(decided) if code == 3), None)
+        if first is not None:  # that run and every later one took nothing: load, decide them again
+            self._load(uow, claims_of_runs(runs[first:]))
+            again, more_sold_out = self._decide(runs[first:])
+            decided[first:] = again
             sold_out |= more_sold_out
-            for k, outcome in zip(missing, again, strict=True):
-                decided[k] = outcome
         outcomes: Outcomes = []
         taken: list[Claim] = []
         for run, (granted, code) in zip(runs, decided, strict=True):

@@ -63,6 +63,8 @@ class Answer:
 
     def __init__(self, status_code: int, receipt: dict[str, Any] | None = None, *,
                  alike: ReceiptsAlike | None = None, n: int = 0) -> None:
+        if receipt is None and alike is None:
+            raise ValueError("an answer has a receipt, or copies of an order to write it from")
         self.status_code = status_code
         self._receipt = receipt
         self._alike = alike
@@ -70,9 +72,9 @@ class Answer:
 
     @property
     def receipt(self) -> dict[str, Any]:
-        if self._receipt is None:
-            assert self._alike is not None, "an answer has a receipt or copies to write it from"
+        if self._receipt is None and self._alike is not None:
             self._receipt = self._alike[self._n]
+        assert self._receipt is not None
         return self._receipt
 
 

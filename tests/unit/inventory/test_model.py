@@ -69,8 +69,8 @@ claims_of_one_shopper = st.lists(
                       for c in claims])
 
 
-@given(claims=claims_of_one_shopper, count=st.integers(0, 8), phones=st.integers(0, 12),
-       scarves=st.integers(0, 12), flash=st.integers(0, 6), limit=st.integers(1, 5), held=st.integers(0, 5))
+@given(claims=claims_of_one_shopper, count=st.integers(0, 8), phones=st.integers(-2, 12),
+       scarves=st.integers(0, 12), flash=st.integers(-2, 6), limit=st.integers(1, 5), held=st.integers(0, 7))
 def test_claiming_alike_is_claiming_one_after_another(
         claims: list[Claim], count: int, phones: int, scarves: int, flash: int, limit: int,
         held: int) -> None:
@@ -90,3 +90,11 @@ def test_claiming_alike_is_claiming_one_after_another(
     assert at_once.claim_alike(claims, count) == taken
     assert (at_once.available, at_once.flash_left, at_once.bought) == (
         one_by_one.available, one_by_one.flash_left, one_by_one.bought)
+
+
+def test_claiming_alike_a_sku_without_stock_or_below_zero_grants_nothing() -> None:
+    ledger = Ledger({PHONE: -3})
+    assert ledger.claim_alike([Claim(SCARF, 1, shopper_id=1)], 4) == 0
+    assert ledger.claim_alike([Claim(PHONE, 1, shopper_id=1)], 4) == 0
+    assert ledger.claim_alike([Claim(PHONE, 1, shopper_id=1), Claim(SCARF, 1, shopper_id=1)], 4) == 0
+    assert ledger.available == {PHONE: -3}
