@@ -4,7 +4,9 @@ order after another: on the database rows (SQLite, PostgreSQL) and on Redis coun
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
+import pytest
 import redis
 
 from shopfest.app import make_runtime
@@ -56,50 +58,47 @@ def test_a_batch_of_runs_is_decided_order_by_order(hot_runtime: Runtime) -> None
     assert reservation.sold_out == {scarf}
 
 
+PREFIX = "shopfest-test-gates-"
+
+
+@pytest.fixture
+def redis_runtime(postgres_url: str, redis_url: str, clock: SetClock) -> Iterator[Runtime]:
+    """PostgreSQL with Redis counters under a prefix of their own."""
+    _truncate_all(postgres_url)
+    runtime = make_runtime(Settings(database_url=postgres_url, redis_url=redis_url,
+                                    redis_prefix=f"{PREFIX}{uuid.uuid4().hex}:", pool_size=2), clock=clock)
+    yield runtime
+    runtime.checkout.close()
+    runtime.engine.dispose()
+
+
 def test_redis_loading_counters_for_part_of_a_batch_counts_the_rest_once(
-        postgres_url: str, redis_url: str, clock: SetClock) -> None:
+        redis_runtime: Runtime, redis_url: str) -> None:
     # given Redis counting a phone's units, and a scarf it has never seen
-    _truncate_all(postgres_url)
-    prefix = f"shopfest-test-{uuid.uuid4().hex}:"
-    runtime = make_runtime(Settings(database_url=postgres_url, redis_url=redis_url, redis_prefix=prefix,
-                                    pool_size=2), clock=clock)
-    try:
-        phone = hot_item(runtime, stock=10).sku_id
-        scarf = hot_item(runtime, stock=10, name="Scarf").sku_id
-        reserve(runtime, [(Claim(phone, 1, 1),)])
+    phone = hot_item(redis_runtime, stock=10).sku_id
+    scarf = hot_item(redis_runtime, stock=10, name="Scarf").sku_id
+    reserve(redis_runtime, [(Claim(phone, 1, 1),)])
 
-        # when one batch takes from both
-        reservation = reserve(runtime, [(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)])
+    # when one batch takes from both
+    reservation = reserve(redis_runtime, [(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)])
 
-        # then both orders got theirs, and Redis counts each unit once, as the rows do
-        assert reservation.outcomes == [None, None]
-        assert reserved(runtime, phone, scarf) == [3, 3]
-        counters = redis.Redis.from_url(redis_url)
-        assert [int(counters.get(f"{prefix}stock:{sku}") or -1) for sku in (phone, scarf)] == [7, 7]
-    finally:
-        runtime.checkout.close()
-        runtime.engine.dispose()
+    # then both orders got theirs, and Redis counts each unit once, as the rows do
+    assert reservation.outcomes == [None, None]
+    assert reserved(redis_runtime, phone, scarf) == [3, 3]
+    counters = redis.Redis.from_url(redis_url)
+    prefix = redis_runtime.settings.redis_prefix
+    assert [int(counters.get(f"{prefix}stock:{sku}") or -1) for sku in (phone, scarf)] == [7, 7]
 
 
-def test_redis_decides_a_run_it_had_to_load_counters_for_in_its_turn(
-        postgres_url: str, redis_url: str, clock: SetClock) -> None:
+def test_redis_decides_a_run_it_had_to_load_counters_for_in_its_turn(redis_runtime: Runtime) -> None:
     # given Redis counting a phone's last unit, and a scarf it has never seen
-    _truncate_all(postgres_url)
-    prefix = f"shopfest-test-{uuid.uuid4().hex}:"
-    runtime = make_runtime(Settings(database_url=postgres_url, redis_url=redis_url, redis_prefix=prefix,
-                                    pool_size=2), clock=clock)
-    try:
-        phone = hot_item(runtime, stock=2).sku_id
-        scarf = hot_item(runtime, stock=10, name="Scarf").sku_id
-        reserve(runtime, [(Claim(phone, 1, 1),)])
+    phone = hot_item(redis_runtime, stock=2).sku_id
+    scarf = hot_item(redis_runtime, stock=10, name="Scarf").sku_id
+    reserve(redis_runtime, [(Claim(phone, 1, 1),)])
 
-        # when the first order of a batch wants the phone and the scarf, the second only the phone
-        reservation = reserve(runtime, [(Claim(phone, 1, 2), Claim(scarf, 1, 2)), (Claim(phone, 1, 3),)])
+    # when the first order of a batch wants the phone and the scarf, the second only the phone
+    reservation = reserve(redis_runtime, [(Claim(phone, 1, 2), Claim(scarf, 1, 2)), (Claim(phone, 1, 3),)])
 
-        # then the first, which arrived first, gets the phone
-        assert [None if o is None else o.code for o in reservation.outcomes] == [OK, SOLD_OUT]
-        assert reserved(runtime, phone, scarf) == [2, 1]
-    finally:
-        runtime.checkout.close()
-        runtime.engine.dispose()
-
+    # then the first, which arrived first, gets the phone
+    assert [None if o is None else o.code for o in reservation.outcomes] == [OK, SOLD_OUT]
+    assert reserved(redis_runtime, phone, scarf) == [2, 1]
