@@ -7,7 +7,7 @@ synchronous_commit=on), so an answered order is on disk in both.
 from __future__ import annotations
 
 import asyncio
-import gc
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +17,7 @@ from functools import partial
 import uvloop
 from sqlalchemy import insert, select, text
 
+from shopfest.app import tune_for_serving
 from shopfest.bench.measure import Latency
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
@@ -101,7 +102,8 @@ def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = 400
     handlers of `shopfest serve` do: `shoppers` shoppers at once, each trying again as soon as they
     are answered, as clients on that many connections would, until `attempts` were made."""
     item = hot_item(runtime, stock=units, name="Hot")
-    gc.freeze()  # as `shopfest serve` does once started
+    switch_interval = sys.getswitchinterval()
+    tune_for_serving()  # as `shopfest serve` does once started
     unasked = iter(range(attempts))
 
     def ask() -> None:
@@ -131,4 +133,5 @@ def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = 400
     server = threading.Thread(target=serve, name="event-loop")
     server.start()
     server.join()
+    sys.setswitchinterval(switch_interval)  # the naive design of the next backend runs as before
     return _figures(runtime, item.sku_id, design="hot path", attempts=attempts, tally=tally)
