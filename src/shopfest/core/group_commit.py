@@ -134,8 +134,10 @@ class GroupCommit(Generic[Job, Answer]):
         for (_, waiter), outcome in zip(batch, outcomes, strict=True):
             if isinstance(waiter, Future):
                 _settle(waiter, outcome)
+            elif (settled := by_loop.get(waiter[0])) is not None:
+                settled.append((waiter[1], outcome))
             else:
-                by_loop.setdefault(waiter[0], []).append((waiter[1], outcome))
+                by_loop[waiter[0]] = [(waiter[1], outcome)]
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits any more
                 loop.call_soon_threadsafe(_settle_all, settled)

@@ -61,7 +61,7 @@ class Answer:
 
     __slots__ = ("status_code", "_receipt", "_alike", "_n")
 
-    def __init__(self, status_code: int, receipt: dict[str, Any] | None = None, *,
+    def __init__(self, status_code: int, receipt: dict[str, Any] | None = None,
                  alike: ReceiptsAlike | None = None, n: int = 0) -> None:
         if receipt is None and alike is None:
             raise ValueError("an answer has a receipt, or copies of an order to write it from")
@@ -385,8 +385,8 @@ class Checkout:
 
     def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
                 outcomes: list[Answer | BaseException | None], now: datetime) -> list[Placing]:
-        sku_ids = sorted({sku_id for i in fresh for sku_id, _ in batch[i].lines})
-        shelf = self._shelf.shelf(uow, sku_ids, now)
+        carts = {batch[i].lines for i in fresh}  # at the peak a handful, however big the batch
+        shelf = self._shelf.shelf(uow, sorted({sku_id for lines in carts for sku_id, _ in lines}), now)
         drafts = []
         # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
         same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
@@ -394,19 +394,23 @@ class Checkout:
         # Wallets locked in shopper order first, so that concurrent batches (lanes, processes)
         # queue for them instead of deadlocking.
         promotions.lock_wallets(uow, sorted({batch[i].shopper_id for i in fresh if batch[i].coupons}))
+        last: PlaceOrder | None = None  # the command before, when it was priced from same_cart
+        priced: Draft | DomainError | None = None
         for i in fresh:
             command = batch[i]
-            cart = (command.lines, command.currency)
             if command.coupons:  # coupons are the shopper's own: such a cart is priced alone
-                priced = self._draft_with_coupons(uow, command, shelf, now, taken)
-            elif cart not in same_cart:
-                same_cart[cart] = priced = self._draft(command, shelf, now)
+                priced, last = self._draft_with_coupons(uow, command, shelf, now, taken), None
+            elif last is None or command.lines != last.lines or command.currency != last.currency:
+                cart = (command.lines, command.currency)
+                if cart not in same_cart:
+                    same_cart[cart] = self._draft(command, shelf, now)
+                priced, last = same_cart[cart], command
+            # else: the same cart as the order before, priced as it was
+            if isinstance(priced, Draft):
+                claims = priced.claims if priced.anyones else _claims_of(priced, command.shopper_id)
+                drafts.append((i, priced, command.shopper_id, claims))
             else:
-                priced = same_cart[cart]
-            if isinstance(priced, DomainError):
                 outcomes[i] = priced
-            else:
-                drafts.append((i, priced, command.shopper_id, _claims_of(priced, command.shopper_id)))
         return drafts
 
     def _draft(self, command: PlaceOrder, shelf: Shelf, now: datetime,
@@ -433,8 +437,10 @@ class Checkout:
         for (i, draft, _, _), refusal in zip(drafts, decided, strict=True):
             if refusal is not None:
                 outcomes[i] = refusal
+            elif (placing := alike.get(id(draft))) is not None:
+                placing[1].append(i)
             else:
-                alike.setdefault(id(draft), (draft, []))[1].append(i)
+                alike[id(draft)] = (draft, [i])
         store = OrderStore(uow.conn)
         answers = []
         for draft, indexes in alike.values():
@@ -443,7 +449,7 @@ class Checkout:
                 promotions.hold_coupons(uow, copies.order_ids[0], draft.grants)
             receipts = ReceiptsAlike(draft.order, copies)
             for n, i in enumerate(indexes):
-                outcomes[i] = answer = Answer(201, alike=receipts, n=n)
+                outcomes[i] = answer = Answer(201, None, receipts, n)
                 key = batch[i].idempotency
                 if key is not None:
                     answers.append((key.scope, key.key, 201, answer.receipt))
