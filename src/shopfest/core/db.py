@@ -99,7 +99,7 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "connect")
     @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+    def _mark_idle(_dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")

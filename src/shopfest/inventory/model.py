@@ -107,28 +107,13 @@ class Ledger:
 
     def claim(self, claims: Sequence[Claim]) -> None:
         """Take every claim of one order, or none. Raises SoldOut, LimitExceeded."""
-        if len(claims) == 1 and claims[0].flash_sale_id is None:  # the peak's usual order
-            sku_id, qty = claims[0].sku_id, claims[0].qty
-            self._check_units(sku_id, qty)
-            self.available[sku_id] -= qty
-            return
-        for sku_id, qty in total_by_sku(claims).items():
-            self._check_units(sku_id, qty)
-        wanted = _summed(claims)
-        for (sku_id, flash_id, shopper_id), qty in wanted.items():
-            if flash_id is not None:
-                self._check_flash(flash_id, shopper_id, qty, sku_id)
-        for (sku_id, flash_id, shopper_id), qty in wanted.items():
-            self.available[sku_id] -= qty
-            if flash_id is not None:
-                self.flash_left[flash_id] -= qty
-                key = (flash_id, shopper_id)
-                self.bought[key] = self.bought.get(key, 0) + qty
+        if self.claim_alike(claims, 1) == 0:
+            raise self.why_refused(claims)
 
     def claim_alike(self, claims: Sequence[Claim], count: int) -> int:
         """`count` orders in a row making the very same claims: the first ones take theirs, as many as
         the units and limits allow, as `claim` one after another would; returns how many did. Each
-        later one would be refused, so `claim` tells why."""
+        later one is refused, for the reason `why_refused` gives."""
         if len(claims) == 1 and claims[0].flash_sale_id is None:  # the peak's usual run
             sku_id, qty = claims[0].sku_id, claims[0].qty
             fits = max(0, min(count, self.available.get(sku_id, 0) // qty))
@@ -153,23 +138,28 @@ class Ledger:
                     self.bought[key] = self.bought.get(key, 0) + qty * fits
         return fits
 
-    def _check_units(self, sku_id: int, qty: int) -> None:
-        if self.available.get(sku_id, 0) < qty:
-            raise SoldOut(f"SKU {sku_id} has fewer than {qty} units left", sku_id=sku_id)
+    def why_refused(self, claims: Sequence[Claim]) -> SoldOut | LimitExceeded:
+        """Why an order that cannot take all its units is refused: the first check it fails, its
+        SKUs' units before its flash sales' units and limits."""
+        for sku_id, qty in total_by_sku(claims).items():
+            if self.available.get(sku_id, 0) < qty:
+                return SoldOut(f"SKU {sku_id} has fewer than {qty} units left", sku_id=sku_id)
+        for (sku_id, flash_id, shopper_id), qty in _summed(claims).items():
+            if flash_id is None:
+                continue
+            if self.flash_left.get(flash_id, 0) < qty:
+                return SoldOut(f"the flash sale of SKU {sku_id} is sold out", sku_id=sku_id)
+            held = self.bought.get((flash_id, shopper_id), 0)
+            limit = self.flash_limit.get(flash_id, 0)
+            if held + qty > limit:
+                return LimitExceeded(f"at most {limit} units of SKU {sku_id} per shopper",
+                                     sku_id=sku_id, limit=limit, held=held)
+        raise AssertionError("asked why an order that can take its units is refused")
 
     def exhausted(self, claims: Sequence[Claim]) -> set[int]:
         """The SKUs among `claims` with nothing left to sell: no units, or none left in their flash sale."""
         return {c.sku_id for c in claims if self.available.get(c.sku_id, 0) == 0
                 or (c.flash_sale_id is not None and self.flash_left.get(c.flash_sale_id, 0) == 0)}
-
-    def _check_flash(self, flash_id: int, shopper_id: int, qty: int, sku_id: int) -> None:
-        if self.flash_left.get(flash_id, 0) < qty:
-            raise SoldOut(f"the flash sale of SKU {sku_id} is sold out", sku_id=sku_id)
-        held = self.bought.get((flash_id, shopper_id), 0)
-        limit = self.flash_limit.get(flash_id, 0)
-        if held + qty > limit:
-            raise LimitExceeded(f"at most {limit} units of SKU {sku_id} per shopper",
-                                sku_id=sku_id, limit=limit, held=held)
 
 
 def _summed(claims: Sequence[Claim]) -> dict[tuple[int, int | None, int], int]:

@@ -394,18 +394,15 @@ class Checkout:
         # Wallets locked in shopper order first, so that concurrent batches (lanes, processes)
         # queue for them instead of deadlocking.
         promotions.lock_wallets(uow, sorted({batch[i].shopper_id for i in fresh if batch[i].coupons}))
-        last: PlaceOrder | None = None  # the command before, when it was priced from same_cart
-        priced: Draft | DomainError | None = None
         for i in fresh:
             command = batch[i]
+            cart = (command.lines, command.currency)
             if command.coupons:  # coupons are the shopper's own: such a cart is priced alone
-                priced, last = self._draft_with_coupons(uow, command, shelf, now, taken), None
-            elif last is None or command.lines != last.lines or command.currency != last.currency:
-                cart = (command.lines, command.currency)
-                if cart not in same_cart:
-                    same_cart[cart] = self._draft(command, shelf, now)
-                priced, last = same_cart[cart], command
-            # else: the same cart as the order before, priced as it was
+                priced = self._draft_with_coupons(uow, command, shelf, now, taken)
+            elif cart not in same_cart:
+                same_cart[cart] = priced = self._draft(command, shelf, now)
+            else:
+                priced = same_cart[cart]
             if isinstance(priced, Draft):
                 claims = priced.claims if priced.anyones else _claims_of(priced, command.shopper_id)
                 drafts.append((i, priced, command.shopper_id, claims))

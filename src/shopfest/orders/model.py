@@ -235,8 +235,5 @@ class Copies:
     child_ids: Sequence[int]
     width: int
 
-    def __len__(self) -> int:
-        return len(self.order_ids)
-
     def children_of(self, n: int) -> Sequence[int]:
         return self.child_ids[n * self.width:(n + 1) * self.width]

@@ -61,9 +61,6 @@ class ReceiptsAlike:
         self._copies = copies
         self._base: dict[str, Any] | None = None
 
-    def __len__(self) -> int:
-        return len(self._copies)
-
     def __getitem__(self, n: int) -> dict[str, Any]:
         if self._base is None:
             self._base = receipt(self._order)
