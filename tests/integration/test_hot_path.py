@@ -6,9 +6,10 @@ import multiprocessing
 import uuid
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import replace
+from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, text
 
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
@@ -18,7 +19,7 @@ from shopfest.deps import Runtime
 from shopfest.inventory.model import LimitExceeded, SoldOut
 from shopfest.inventory.store import InventoryStore, flash_buyers, flash_sales
 from shopfest.orders.checkout import PlaceOrder, check_lines
-from shopfest.orders.store import merchant_orders, orders
+from shopfest.orders.store import ID_BLOCK, merchant_orders, orders
 from shopfest.settings import Settings
 from tests.conftest import FESTIVAL_EVE, _truncate_all
 
@@ -122,6 +123,36 @@ def test_five_orders_for_three_units_get_three_accepted(runtime: Runtime) -> Non
     futures = [runtime.checkout.place(PlaceOrder(7, ((item.sku_id, 1),))) for _ in range(5)]
     wait(futures, timeout=30)
     assert sum(1 for f in futures if f.exception() is None) == 3
+
+
+def _placed(runtime: Runtime, sku_id: int, shoppers: range) -> list[dict[str, Any]]:
+    futures = [runtime.checkout.place(PlaceOrder(s, ((sku_id, 1),))) for s in shoppers]
+    return [f.result(timeout=60).receipt for f in futures]
+
+
+def test_orders_and_children_get_ids_of_their_own_however_else_rows_are_added(runtime: Runtime) -> None:
+    # given orders placed in batches, and between them a row added with the table's own id default
+    item = hot_item(runtime, stock=1000)
+    first = _placed(runtime, item.sku_id, range(250))
+    now = runtime.clock.now()
+    with runtime.engine.begin() as conn:
+        by_default = conn.execute(insert(orders).values(
+            shopper_id=9999, status="cancelled", currency="CNY", total_minor=0, pay_currency="CNY",
+            pay_rate="1", pay_total_minor=0, placed_at=now).returning(orders.c.id)).scalar_one()
+    second = _placed(runtime, item.sku_id, range(250, 500))
+
+    # then every id is unique and the ids keep ascending, on PostgreSQL as blocks of the sequences
+    order_ids = [r["id"] for r in first + second]
+    child_ids = [c["id"] for r in first + second for c in r["children"]]
+    assert len(set(order_ids)) == len(set(child_ids)) == 500 and by_default not in order_ids
+    assert max(r["id"] for r in first) < by_default < min(r["id"] for r in second)
+    with runtime.engine.connect() as conn:
+        stored = {row.id: row.order_id for row in conn.execute(select(merchant_orders))}
+        if conn.dialect.name == "postgresql":
+            steps = conn.execute(text("SELECT increment_by FROM pg_sequences WHERE sequencename IN "
+                                      "('orders_id_seq', 'merchant_orders_id_seq')")).scalars().all()
+            assert steps == [ID_BLOCK, ID_BLOCK]
+    assert stored == {c["id"]: r["id"] for r in first + second for c in r["children"]}
 
 
 def test_redis_that_lost_its_counters_reloads_them_from_the_rows(

@@ -129,6 +129,16 @@ def _child_row(order_id: int, child: MerchantOrder) -> dict[str, Any]:
             "lines": _lines_json(child.lines)}
 
 
+# On PostgreSQL a value drawn from the order or child order sequence starts a block of this many ids
+# for whoever drew it: the sequences step by it (migration 0005).
+ID_BLOCK = 100
+
+
+def _ids_of_blocks(starts: Sequence[int], n: int) -> list[int]:
+    """The first `n` ids of the blocks starting at `starts`."""
+    return [start + k for start in starts for k in range(ID_BLOCK)][:n]
+
+
 class OrderStore:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -146,12 +156,12 @@ class OrderStore:
 
     def _new_ids(self, n_orders: int, n_children: int) -> tuple[Sequence[int], Sequence[int]]:
         if self.conn.dialect.name == "postgresql":
-            # Both sequences in one round trip; the values are unique, not necessarily consecutive.
+            # Both sequences in one round trip, one value per block of ids (migration 0005).
             row = self.conn.execute(text(
                 "SELECT (SELECT array_agg(nextval('orders_id_seq')) FROM generate_series(1, :a)), "
                 "(SELECT array_agg(nextval('merchant_orders_id_seq')) FROM generate_series(1, :b))"),
-                {"a": n_orders, "b": n_children}).one()
-            return list(row[0] or []), list(row[1] or [])
+                {"a": -(-n_orders // ID_BLOCK), "b": -(-n_children // ID_BLOCK)}).one()
+            return _ids_of_blocks(row[0] or [], n_orders), _ids_of_blocks(row[1] or [], n_children)
         # SQLite: the batch holds the database's write lock, so max + 1 onwards is ours.
         last_order = self.conn.scalar(select(func.max(orders.c.id))) or 0
         last_child = self.conn.scalar(select(func.max(merchant_orders.c.id))) or 0
