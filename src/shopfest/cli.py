@@ -302,7 +302,7 @@ def bench_flash_sale(
     seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
     connections: Annotated[int, typer.Option(min=1, help="concurrent HTTP connections")] = 16,
     checkout_lanes: Annotated[int, typer.Option(
-        min=1, max=8, help="checkout writers per process on PostgreSQL (SHOPFEST_CHECKOUT_LANES)")] = 1,
+        min=1, max=8, help="checkout writers per process on PostgreSQL (SHOPFEST_CHECKOUT_LANES)")] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """The midnight burst on one hot SKU: the naive design, then the hot path, in process; then

@@ -24,8 +24,8 @@ class Settings:
     reservation_minutes: int = 15  # how long an unpaid order holds its units
     sweep_seconds: float = 5.0  # how often expired reservations are released
     # Checkout writers per process: on PostgreSQL a second one applies a batch while the one before
-    # it commits (SQLite has one writer at a time, so it always runs one).
-    checkout_lanes: int = 1
+    # it commits, once a crowd of orders waits (SQLite has one writer at a time, so it runs one).
+    checkout_lanes: int = 2
     # Signs the sandbox provider's webhooks; set your own outside a demo.
     webhook_secret: str = "shopfest-sandbox-webhook-secret"
 
@@ -44,7 +44,7 @@ class Settings:
                 pool_size=int(env.get("SHOPFEST_POOL_SIZE", "10")),
                 reservation_minutes=int(env.get("SHOPFEST_RESERVATION_MINUTES", "15")),
                 sweep_seconds=float(env.get("SHOPFEST_SWEEP_SECONDS", "5")),
-                checkout_lanes=int(env.get("SHOPFEST_CHECKOUT_LANES", "1")),
+                checkout_lanes=int(env.get("SHOPFEST_CHECKOUT_LANES", str(cls.checkout_lanes))),
                 webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET", cls.webhook_secret),
             )
         except ValueError as error:

@@ -4,6 +4,8 @@ A writer thread takes every request waiting, applies them in arrival order insid
 transaction, commits, and only then answers each. While it commits, the next batch gathers. With
 `lanes=2`, two writers take turns: one applies a batch while the other waits for the database to
 make its batch durable (for a database that runs transactions side by side, such as PostgreSQL).
+A lane past the first takes a batch only once `crowd` jobs are waiting: a few requests at a time
+are best served by one writer (each extra batch costs a commit), a crowd by writers side by side.
 
 A request comes from a thread (`submit`, a `concurrent.futures.Future`) or from an event loop
 (`submit_soon`, an `asyncio.Future` of that loop). The writer answers a loop's requests of one batch
@@ -29,19 +31,26 @@ Waiter = Future[Answer] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Answe
 
 class GroupCommit(Generic[Job, Answer]):
     """Gathers jobs from any thread or event loop and applies them in batches of up to `max_batch`,
-    on `lanes` writer threads. `apply` must be safe to call from several lanes at once."""
+    on `lanes` writer threads, the lanes past the first once `crowd` jobs wait. `apply` must be safe
+    to call from several lanes at once."""
 
     def __init__(self, apply: Callable[[Sequence[Job]], Sequence[Answer | BaseException]], *,
-                 max_batch: int = 5000, name: str = "group-commit", lanes: int = 1) -> None:
-        if lanes < 1:
-            raise ValueError("a group commit has at least one lane")
+                 max_batch: int = 5000, name: str = "group-commit", lanes: int = 1, crowd: int = 1) -> None:
+        if lanes < 1 or crowd < 1:
+            raise ValueError("a group commit has at least one lane, and a crowd of at least one job")
         self._apply = apply
         self._max_batch = max_batch
         self._name = name
         self._lanes = lanes
+        self._crowd = crowd
         self._waiting: deque[tuple[Job, Waiter[Answer]]] = deque()
-        self._wake = threading.Condition()
-        self._asleep = 0  # writers that, under `_wake`, are about to look for work or wait for it
+        lock = threading.Lock()
+        self._wake = threading.Condition(lock)  # the first lane's
+        self._wake_helpers = threading.Condition(lock)  # the other lanes'
+        # Writers that, under the lock, are about to look for work or wait for it: the first lane,
+        # and the others.
+        self._asleep = 0
+        self._helpers_asleep = 0
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0
@@ -73,17 +82,22 @@ class GroupCommit(Generic[Job, Answer]):
         if not self._threads or self._asleep:
             with self._wake:
                 if not self._threads:
-                    self._threads = [threading.Thread(target=self._run, name=f"{self._name}-{lane}",
-                                                      daemon=True) for lane in range(self._lanes)]
+                    self._threads = [threading.Thread(target=self._run, args=(lane,),
+                                                      name=f"{self._name}-{lane}", daemon=True)
+                                     for lane in range(self._lanes)]
                     for thread in self._threads:
                         thread.start()
                 self._wake.notify()
+        elif self._helpers_asleep and len(self._waiting) >= self._crowd:
+            with self._wake_helpers:
+                self._wake_helpers.notify()
 
     def close(self) -> None:
         """Finish every job already queued, then stop the writer thread."""
         with self._wake:
             self._closed = True
             self._wake.notify_all()
+            self._wake_helpers.notify_all()
             threads = list(self._threads)
         for thread in threads:
             thread.join()
@@ -97,9 +111,10 @@ class GroupCommit(Generic[Job, Answer]):
         if leftovers:
             self._settle_batch(leftovers, [RuntimeError("the group commit is closed")] * len(leftovers))
 
-    def _run(self) -> None:
+    def _run(self, lane: int) -> None:
+        take = self._next_batch if lane == 0 else self._next_crowd
         while True:
-            batch = self._next_batch()
+            batch = take()
             if batch is None:
                 return
             self._answer(batch)
@@ -114,8 +129,24 @@ class GroupCommit(Generic[Job, Answer]):
                         return None
                     self._wake.wait()
                 self._asleep -= 1
-            waiting = self._waiting
-            return [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
+            return self._take()
+
+    def _next_crowd(self) -> list[tuple[Job, Waiter[Answer]]] | None:
+        """A lane past the first: the next batch once a crowd waits (or, closing, whatever is left)."""
+        with self._wake_helpers:
+            if len(self._waiting) < self._crowd:
+                self._helpers_asleep += 1
+                while len(self._waiting) < self._crowd and not (self._closed and self._waiting):
+                    if self._closed:
+                        self._helpers_asleep -= 1
+                        return None
+                    self._wake_helpers.wait()
+                self._helpers_asleep -= 1
+            return self._take()
+
+    def _take(self) -> list[tuple[Job, Waiter[Answer]]]:
+        waiting = self._waiting
+        return [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
 
     def _answer(self, batch: list[tuple[Job, Waiter[Answer]]]) -> None:
         try:

@@ -35,6 +35,9 @@ from shopfest.promotions.offers import CouponIssue
 
 MAX_LINES = 100
 SOLD_OUT_SECONDS = 0.2
+# Orders waiting before a second checkout lane takes a batch: below it one writer keeps up, and
+# every extra batch would cost a commit.
+CROWD = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,7 +274,7 @@ class Checkout:
     """The hot path of one process: every order placed here goes through one group commit."""
 
     def __init__(self, *, uow: Callable[[], UnitOfWork], gate: StockGate, minutes: int,
-                 lanes: int = 1) -> None:
+                 lanes: int = 1, crowd: int = CROWD) -> None:
         self._uow = uow
         self._gate = gate
         self._minutes = minutes
@@ -280,7 +283,7 @@ class Checkout:
         self._sold_out: dict[int, float] = {}  # SKU → until when it is known to be sold out
         self._shelf = ShelfMemory()
         self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout",
-                                                                     lanes=lanes)
+                                                                     lanes=lanes, crowd=crowd)
 
     def place(self, command: PlaceOrder) -> Future[Answer]:
         """Queue an order from a thread; the future holds its answer once its batch is durable.

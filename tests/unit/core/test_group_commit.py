@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -117,6 +118,40 @@ def test_a_second_lane_applies_the_next_batch_while_the_first_is_held() -> None:
     assert first.result(timeout=10) == 0
     commit.close()
     assert applied == [[0], [21]]
+
+
+def test_a_second_lane_waits_for_a_crowd_while_the_first_is_held() -> None:
+    held = threading.Event()
+    release = threading.Event()
+    applied: list[list[int]] = []
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        applied.append(list(batch))
+        if 0 in batch:
+            held.set()
+            release.wait(10)
+        return [job * 2 for job in batch]
+
+    commit: GroupCommit[int, int] = GroupCommit(apply, lanes=2, crowd=3)
+    first = commit.submit(0)
+    assert held.wait(10)
+    lone = commit.submit(1)
+    time.sleep(0.2)  # time enough for a second lane that took any job to take this one alone
+    crowd = [commit.submit(2), commit.submit(3)]
+    assert [f.result(timeout=10) for f in [lone, *crowd]] == [2, 4, 6]  # while the first is held
+    assert not first.done()
+    release.set()
+    assert first.result(timeout=10) == 0
+    commit.close()
+    assert applied == [[0], [1, 2, 3]]
+
+
+def test_a_closing_group_commit_finishes_what_waits_below_the_crowd() -> None:
+    doubler = Doubler()
+    commit: GroupCommit[int, int] = GroupCommit(doubler, lanes=2, crowd=1000)
+    futures = [commit.submit(job) for job in range(10)]
+    commit.close()
+    assert [f.result(timeout=10) for f in futures] == [job * 2 for job in range(10)]
 
 
 def test_every_job_is_answered_once_across_lanes() -> None:
