@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -191,8 +192,8 @@ def insert_bound(conn: Connection, table: Table, columns: list[str], tuples: lis
 def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
                  varying: Mapping[str, Sequence[int]]) -> None:
     """Insert copies of the bound `template` (see `bound`), the n-th with each `varying` integer
-    column set to the n-th of its values. On PostgreSQL the template is written out as COPY text once and each
-    row costs a string format; on SQLite one statement makes every row, in C."""
+    column set to the n-th of its values. On PostgreSQL the template is written out as COPY text once and the
+    rows are put together from it in C; on SQLite one statement makes every row, in C."""
     if not varying or not set(varying) <= set(template):
         raise ValueError("the varying columns are some of the template's")
     counts = {len(values) for values in varying.values()}
@@ -203,12 +204,16 @@ def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
     if conn.dialect.name != "postgresql":
         _insert_alike_sqlite(conn, table, template, varying)
         return
-    row = "\t".join("%s" if name in varying else _copy_text(value).replace("%", "%%")
-                     for name, value in template.items()) + "\n"
-    in_row_order = [varying[name] for name in template if name in varying]
-    text = "".join(row % values for values in zip(*in_row_order, strict=True))
+    # The varying columns first, then the rest, written out once: the text is put together in C.
+    fixed = [name for name in template if name not in varying]
+    rest = "".join(f"\t{_copy_text(template[name])}" for name in fixed) + "\n"
+    cells: list[Iterable[str]] = []
+    for name in varying:
+        cells += [map(str, varying[name]), repeat("\t")]
+    cells[-1] = repeat(rest)
+    text = "".join(chain.from_iterable(zip(*cells, strict=False)))  # the repeats never end
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
-    with cursor.copy(f"COPY {table.name} ({', '.join(template)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY {table.name} ({', '.join([*varying, *fixed])}) FROM STDIN") as copy:
         copy.write(text)
 
 
