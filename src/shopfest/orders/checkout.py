@@ -362,31 +362,37 @@ class Checkout:
         uow = self._uow()
         with uow:
             now = uow.clock.now()
-            fresh = self._claim_keys(uow, batch, outcomes, now)
+            keyed = [i for i, command in enumerate(batch) if command.idempotency is not None]
+            fresh = self._claim_keys(uow, batch, keyed, outcomes, now) if keyed else range(len(batch))
             drafts = self._drafts(uow, batch, fresh, outcomes, now)
             reservation = self._gate.reserve(uow, [claims for _, _, _, claims in drafts])
             try:
                 self._store(uow, batch, drafts, reservation.outcomes, outcomes)
-                self._free_refused_keys(uow, batch, fresh, outcomes)
+                if keyed:
+                    self._free_refused_keys(uow, batch, fresh, outcomes)
                 reservation.record()
                 uow.commit()
                 self._note_sold_out(reservation.sold_out)
             except BaseException:
                 reservation.undo()
                 raise
-        return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
+        if None in outcomes:
+            return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
+        return outcomes  # type: ignore[return-value]  # every one decided
 
-    def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
+    def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], keyed: list[int],
                     outcomes: list[Answer | BaseException | None], now: datetime) -> list[int]:
-        keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
-        got = keys.claim(uow.conn, [(k.scope, k.key, k.fingerprint) for _, k in keyed],
+        """Claim the Idempotency-Keys of the `keyed` commands: a key already claimed is answered
+        from what it remembers. The commands still to place."""
+        held = [(i, key) for i in keyed if (key := batch[i].idempotency) is not None]
+        got = keys.claim(uow.conn, [(k.scope, k.key, k.fingerprint) for _, k in held],
                          now=now, state="running")
-        for i, k in keyed:
+        for i, k in held:
             if (k.scope, k.key) not in got:
                 outcomes[i] = _replayed(uow, k)
         return [i for i in range(len(batch)) if outcomes[i] is None]
 
-    def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
+    def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                 outcomes: list[Answer | BaseException | None], now: datetime) -> list[Placing]:
         carts = {batch[i].lines for i in fresh}  # at the peak a handful, however big the batch
         shelf = self._shelf.shelf(uow, sorted({sku_id for lines in carts for sku_id, _ in lines}), now)
@@ -402,10 +408,10 @@ class Checkout:
             cart = (command.lines, command.currency)
             if command.coupons:  # coupons are the shopper's own: such a cart is priced alone
                 priced = self._draft_with_coupons(uow, command, shelf, now, taken)
-            elif cart not in same_cart:
-                same_cart[cart] = priced = self._draft(command, shelf, now)
+            elif (known := same_cart.get(cart)) is not None:
+                priced = known
             else:
-                priced = same_cart[cart]
+                same_cart[cart] = priced = self._draft(command, shelf, now)
             if isinstance(priced, Draft):
                 claims = priced.claims if priced.anyones else _claims_of(priced, command.shopper_id)
                 drafts.append((i, priced, command.shopper_id, claims))
@@ -455,8 +461,9 @@ class Checkout:
                     answers.append((key.scope, key.key, 201, answer.receipt))
         keys.remember(uow.conn, answers)
 
-    def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: list[int],
+    def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                            outcomes: list[Answer | BaseException | None]) -> None:
+        """The key of an order refused here is let go, so that the shopper may try again with it."""
         for i in fresh:
             key = batch[i].idempotency
             if key is not None and isinstance(outcomes[i], DomainError):
