@@ -102,3 +102,22 @@ def test_redis_decides_a_run_it_had_to_load_counters_for_in_its_turn(redis_runti
     # then the first, which arrived first, gets the phone
     assert [None if o is None else o.code for o in reservation.outcomes] == [OK, SOLD_OUT]
     assert reserved(redis_runtime, phone, scarf) == [2, 1]
+
+
+def test_redis_gives_back_what_a_batch_took_when_loading_the_rest_fails(
+        redis_runtime: Runtime, redis_url: str) -> None:
+    # given Redis counting 9 phones, and a scarf it has never seen
+    phone = hot_item(redis_runtime, stock=10).sku_id
+    scarf = hot_item(redis_runtime, stock=10, name="Scarf").sku_id
+    reserve(redis_runtime, [(Claim(phone, 1, 1),)])
+    counters = redis.Redis.from_url(redis_url)
+    prefix = redis_runtime.settings.redis_prefix
+
+    # when a batch takes 2 phones from Redis, and its connection is lost before the scarf is loaded
+    with redis_runtime.uow() as uow, pytest.raises(Exception, match="invalid transaction"):
+        uow.conn.invalidate()
+        redis_runtime.gate.reserve(uow, [(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)])
+
+    # then Redis has the 2 phones back, and counts what the rows hold
+    assert int(counters.get(f"{prefix}stock:{phone}") or -1) == 9
+    assert reserved(redis_runtime, phone, scarf) == [1, 0]

@@ -139,16 +139,19 @@ class RedisGate:
         decided, sold_out = self._decide(runs)
         first = next((k for k, (_, code) in enumerate(decided) if code == 3), None)
         if first is not None:  # that run and every later one took nothing: load, decide them again
-            self._load(uow, claims_of_runs(runs[first:]))
-            again, more_sold_out = self._decide(runs[first:])
+            try:
+                self._load(uow, claims_of_runs(runs[first:]))
+                again, more_sold_out = self._decide(runs[first:])
+            except BaseException:
+                self._give(_taken(runs, decided))  # the batch fails: what its first runs took
+                raise
             decided[first:] = again
             sold_out |= more_sold_out
         outcomes: Outcomes = []
-        taken: list[Claim] = []
         for run, (granted, code) in zip(runs, decided, strict=True):
             outcomes += [None] * granted
             outcomes += [_refusal(code, run.claims) for _ in range(run.count - granted)]
-            taken += times(run.claims, granted)
+        taken = _taken(runs, decided)
         reservation = Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
         store = InventoryStore(uow.conn)
 
@@ -203,6 +206,11 @@ class RedisGate:
             pipe.hsetnx(key, "limit", ledger.flash_limit.get(flash_id, 0))
             pipe.hsetnx(key, "left", ledger.flash_left.get(flash_id, 0))
         pipe.execute()
+
+
+def _taken(runs: Sequence[Run], decided: Sequence[tuple[int, int]]) -> list[Claim]:
+    """The units the runs took, as Redis decided them."""
+    return [c for run, (granted, _) in zip(runs, decided, strict=True) for c in times(run.claims, granted)]
 
 
 def _refusal(code: int, order: Sequence[Claim]) -> DomainError | None:
