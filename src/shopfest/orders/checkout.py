@@ -290,12 +290,11 @@ class Checkout:
 
         Raises KeyInUse while an order with the same Idempotency-Key is still being placed here.
         """
-        refused = self._refused_at_once(command)
-        if refused is not None:
+        if self._sold_out and self._known_sold_out(command):
             future: Future[Answer] = Future()
-            future.set_exception(refused)
+            future.set_exception(_sold_out(command))
             return future
-        token = self._start(command)
+        token = self._start(command) if command.idempotency is not None else None
         future = self._batches.submit(command)
         if token is not None:
             future.add_done_callback(lambda _: self._done(token))
@@ -303,13 +302,13 @@ class Checkout:
 
     def place_soon(self, command: PlaceOrder) -> asyncio.Future[Answer]:
         """`place` for an event loop: the loop's future holds the answer once its batch is durable,
-        and the loop is woken once per batch, however many of its orders the batch holds."""
-        refused = self._refused_at_once(command)
-        if refused is not None:
+        and the loop is woken once per batch, however many of its orders the batch holds. (Every
+        request at the peak comes through here: its few checks are written out in it.)"""
+        if self._sold_out and self._known_sold_out(command):
             future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
-            future.set_exception(refused)
+            future.set_exception(_sold_out(command))
             return future
-        token = self._start(command)
+        token = self._start(command) if command.idempotency is not None else None
         future = self._batches.submit_soon(command)
         if token is not None:
             future.add_done_callback(lambda _: self._done(token))
@@ -317,11 +316,6 @@ class Checkout:
 
     async def place_async(self, command: PlaceOrder) -> Answer:
         return await self.place_soon(command)
-
-    def _refused_at_once(self, command: PlaceOrder) -> SoldOut | None:
-        if self._sold_out and self._known_sold_out(command):
-            return SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines])
-        return None
 
     def _start(self, command: PlaceOrder) -> tuple[str, str] | None:
         """Note an order with an Idempotency-Key as running. Raises KeyInUse when it already is."""
@@ -468,6 +462,10 @@ class Checkout:
             key = batch[i].idempotency
             if key is not None and isinstance(outcomes[i], DomainError):
                 keys.forget(uow.conn, scope=key.scope, key=key.key)
+
+
+def _sold_out(command: PlaceOrder) -> SoldOut:
+    return SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines])
 
 
 def _replayed(uow: UnitOfWork, key: IdempotencyKey) -> Answer | BaseException:
