@@ -5,12 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import insert
 
+from shopfest.app import make_runtime
+from shopfest.core.clock import SetClock
 from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import alembic_config, upgrade
+from shopfest.demo import hot_item
+from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.store import orders
+from shopfest.settings import Settings
+from tests.conftest import _truncate_all
 
 
 def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -63,3 +72,33 @@ def test_rebuilding_a_sqlite_table_keeps_the_rows_that_point_at_it(tmp_path: Pat
     engine.dispose()
     assert counts == [1, 1, 1, 1]
     assert enforced == 1
+
+
+def test_order_ids_stay_unique_when_the_id_blocks_are_migrated_away(postgres_url: str,
+                                                                    clock: SetClock) -> None:
+    # given orders placed in blocks of ids on PostgreSQL, the last block partly used
+    _truncate_all(postgres_url)
+    runtime = make_runtime(Settings(database_url=postgres_url, pool_size=2), clock=clock)
+    try:
+        item = hot_item(runtime, stock=100)
+        futures = [runtime.checkout.place(PlaceOrder(s, ((item.sku_id, 1),))) for s in range(50)]
+        placed = [f.result(timeout=60).receipt["id"] for f in futures]
+
+        # when the schema goes back to one id per value (0004)
+        command.downgrade(alembic_config(postgres_url), "0004")
+
+        # then checkout refuses to number orders in blocks, saying what to do, and a row numbered
+        # by the sequence comes after every id already handed out
+        refused = runtime.checkout.place(PlaceOrder(9, ((item.sku_id, 1),)))
+        with pytest.raises(RuntimeError, match="shopfest db upgrade"):
+            refused.result(timeout=60)
+        with runtime.engine.begin() as conn:
+            by_default = conn.execute(insert(orders).values(
+                shopper_id=9999, status="cancelled", currency="CNY", total_minor=0, pay_currency="CNY",
+                pay_rate="1", pay_total_minor=0, placed_at=runtime.clock.now()).returning(orders.c.id)
+            ).scalar_one()
+        assert by_default > max(placed)
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()
+        upgrade(postgres_url)

@@ -67,7 +67,7 @@ def redis_server(given: str | None) -> Iterator[str]:
 
 
 def runtime_for(url: str, *, redis_url: str | None = None, pool_size: int = 2,
-                checkout_lanes: int = 1) -> Runtime:
+                checkout_lanes: int = Settings.checkout_lanes) -> Runtime:
     """A migrated database, and a festival clock standing at noon on 11.11."""
     upgrade(url)
     clock = SetClock(parse_instant(NOON_OF_ELEVEN_ELEVEN), speed=0)

@@ -47,10 +47,9 @@ class GroupCommit(Generic[Job, Answer]):
         lock = threading.Lock()
         self._wake = threading.Condition(lock)  # the first lane's
         self._wake_helpers = threading.Condition(lock)  # the other lanes'
-        # Writers that, under the lock, are about to look for work or wait for it: the first lane,
-        # and the others.
-        self._asleep = 0
-        self._helpers_asleep = 0
+        # Writers that, under the lock, are about to look for work or wait for it: [the first lane,
+        # the others].
+        self._asleep = [0, 0]
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0
@@ -79,7 +78,7 @@ class GroupCommit(Generic[Job, Answer]):
         if self._closed:  # closed meanwhile: the writers may be gone, so answer what is left here
             self._answer_closed()
             return
-        if not self._threads or self._asleep:
+        if not self._threads or self._asleep[0]:
             with self._wake:
                 if not self._threads:
                     self._threads = [threading.Thread(target=self._run, args=(lane,),
@@ -88,7 +87,7 @@ class GroupCommit(Generic[Job, Answer]):
                     for thread in self._threads:
                         thread.start()
                 self._wake.notify()
-        elif self._helpers_asleep and len(self._waiting) >= self._crowd:
+        elif self._asleep[1] and len(self._waiting) >= self._crowd:
             with self._wake_helpers:
                 self._wake_helpers.notify()
 
@@ -112,45 +111,34 @@ class GroupCommit(Generic[Job, Answer]):
             self._settle_batch(leftovers, [RuntimeError("the group commit is closed")] * len(leftovers))
 
     def _run(self, lane: int) -> None:
-        take = self._next_batch if lane == 0 else self._next_crowd
-        while True:
-            batch = take()
-            if batch is None:
-                return
+        while (batch := self._next_batch(helper=lane > 0)) is not None:
             self._answer(batch)
 
-    def _next_batch(self) -> list[tuple[Job, Waiter[Answer]]] | None:
-        with self._wake:  # lanes take their batches one at a time
-            if not self._waiting:
-                self._asleep += 1
-                while not self._waiting:
-                    if self._closed:
-                        self._asleep -= 1
-                        return None
-                    self._wake.wait()
-                self._asleep -= 1
-            return self._take()
-
-    def _next_crowd(self) -> list[tuple[Job, Waiter[Answer]]] | None:
-        """A lane past the first: the next batch once a crowd waits (or, closing, whatever is left)."""
-        with self._wake_helpers:
-            if len(self._waiting) < self._crowd:
-                self._helpers_asleep += 1
-                while len(self._waiting) < self._crowd and not (self._closed and self._waiting):
-                    if self._closed:
-                        self._helpers_asleep -= 1
-                        return None
-                    self._wake_helpers.wait()
-                self._helpers_asleep -= 1
-            return self._take()
-
-    def _take(self) -> list[tuple[Job, Waiter[Answer]]]:
+    def _next_batch(self, *, helper: bool) -> list[tuple[Job, Waiter[Answer]]] | None:
+        """The first lane takes whatever waits, the others a crowd (closing, whatever is left); None
+        once closed with nothing left."""
+        enough = self._crowd if helper else 1
+        wake = self._wake_helpers if helper else self._wake
         waiting = self._waiting
-        return [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
+        with wake:  # lanes take their batches one at a time
+            if len(waiting) < enough:
+                self._asleep[helper] += 1
+                while len(waiting) < enough and not (self._closed and waiting):
+                    if self._closed:
+                        self._asleep[helper] -= 1
+                        return None
+                    wake.wait()
+                self._asleep[helper] -= 1
+            batch = [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
+            if self._asleep[1] and len(waiting) >= self._crowd:  # a crowd is left behind
+                self._wake_helpers.notify()
+            return batch
 
     def _answer(self, batch: list[tuple[Job, Waiter[Answer]]]) -> None:
         try:
             outcomes: Sequence[Answer | BaseException] = self._apply([job for job, _ in batch])
+            if len(outcomes) != len(batch):
+                raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)} jobs")
         except BaseException as error:  # noqa: BLE001  # the whole batch failed: each caller hears why
             outcomes = [error] * len(batch)
         else:

@@ -12,6 +12,7 @@ sale's units and its per-shopper limit are checked with the SKU's.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -143,7 +144,11 @@ class RedisGate:
                 self._load(uow, claims_of_runs(runs[first:]))
                 again, more_sold_out = self._decide(runs[first:])
             except BaseException:
-                self._give(_taken(runs, decided))  # the batch fails: what its first runs took
+                # The batch fails: Redis gets back what its first runs took (had the second decision
+                # taken units and its reply been lost, Redis keeps those: it undercounts, never
+                # oversells). If Redis is what failed, the first error is the one raised.
+                with contextlib.suppress(Exception):
+                    self._give(_taken(runs, decided))
                 raise
             decided[first:] = again
             sold_out |= more_sold_out

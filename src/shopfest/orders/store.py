@@ -159,8 +159,13 @@ class OrderStore:
             # Both sequences in one round trip, one value per block of ids (migration 0005).
             row = self.conn.execute(text(
                 "SELECT (SELECT array_agg(nextval('orders_id_seq')) FROM generate_series(1, :a)), "
-                "(SELECT array_agg(nextval('merchant_orders_id_seq')) FROM generate_series(1, :b))"),
+                "(SELECT array_agg(nextval('merchant_orders_id_seq')) FROM generate_series(1, :b)), "
+                "(SELECT array_agg(seqincrement) FROM pg_sequence WHERE seqrelid IN "
+                "('orders_id_seq'::regclass, 'merchant_orders_id_seq'::regclass))"),
                 {"a": -(-n_orders // ID_BLOCK), "b": -(-n_children // ID_BLOCK)}).one()
+            if set(row[2]) != {ID_BLOCK}:  # blocks would overlap: the batch fails before writing
+                raise RuntimeError(f"the order id sequences step by {sorted(set(row[2]))}, not "
+                                   f"{ID_BLOCK}: run `shopfest db upgrade`")
             return _ids_of_blocks(row[0] or [], n_orders), _ids_of_blocks(row[1] or [], n_children)
         # SQLite: the batch holds the database's write lock, so max + 1 onwards is ours.
         last_order = self.conn.scalar(select(func.max(orders.c.id))) or 0

@@ -146,12 +146,42 @@ def test_a_second_lane_waits_for_a_crowd_while_the_first_is_held() -> None:
     assert applied == [[0], [1, 2, 3]]
 
 
-def test_a_closing_group_commit_finishes_what_waits_below_the_crowd() -> None:
-    doubler = Doubler()
-    commit: GroupCommit[int, int] = GroupCommit(doubler, lanes=2, crowd=1000)
-    futures = [commit.submit(job) for job in range(10)]
+def test_a_closing_group_commit_has_its_other_lanes_finish_what_waits_below_the_crowd() -> None:
+    # given the first lane held with a job, and two more waiting, fewer than the crowd
+    held = threading.Event()
+    release = threading.Event()
+
+    def apply(batch: Sequence[int]) -> list[int]:
+        if 1 in batch:
+            held.set()
+            release.wait(10)
+        return [job * 2 for job in batch]
+
+    commit: GroupCommit[int, int] = GroupCommit(apply, lanes=2, crowd=1000)
+    first = commit.submit(1)
+    assert held.wait(10)
+    waiting = [commit.submit(2), commit.submit(3)]
+
+    # when it closes, the first lane still held
+    closing = threading.Thread(target=commit.close)
+    closing.start()
+
+    # then the other lane answers them, and the first lane its own once let go
+    assert [f.result(timeout=5) for f in waiting] == [4, 6]
+    assert not first.done()
+    release.set()
+    closing.join(10)
+    assert first.result(timeout=10) == 2
+
+
+def test_a_batch_answered_with_too_few_outcomes_fails_and_the_writer_goes_on() -> None:
+    answers = iter([[2], [8]])
+    commit: GroupCommit[int, int] = GroupCommit(lambda batch: next(answers), lanes=2, crowd=1000)
+    pair = [commit.submit(1), commit.submit(2)]
+    with pytest.raises(RuntimeError, match="1 outcomes for a batch of"):
+        pair[0].result(timeout=10)
+    assert commit.submit(4).result(timeout=10) == 8  # the first lane still serves what comes
     commit.close()
-    assert [f.result(timeout=10) for f in futures] == [job * 2 for job in range(10)]
 
 
 def test_every_job_is_answered_once_across_lanes() -> None:
