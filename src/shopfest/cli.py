@@ -157,8 +157,14 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
 ) -> None:
-    """Serve the API and the pages with uvicorn."""
+    """Serve the API and the pages with uvicorn, on a database at the newest schema."""
     import uvicorn
+
+    from shopfest.core.migrate import is_newest
+    if not is_newest(_database_url()):
+        console.print(f"[red]error:[/red] the database {_safe(_database_url())} is not at the newest "
+                      "schema: run `shopfest db upgrade` first")
+        raise typer.Exit(2)
     _anchor_clock()
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,

@@ -91,3 +91,16 @@ def test_a_duplicate_account_is_refused_with_exit_code_2(run) -> None:  # type: 
     assert run(*args).exit_code == 0
     again = run(*args)
     assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_serve_refuses_a_database_behind_the_newest_schema(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from alembic import command
+
+    from shopfest.core.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'older.db'}"
+    command.upgrade(alembic_config(url), "0004")
+    monkeypatch.setenv("SHOPFEST_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert "not at the newest schema: run `shopfest db upgrade` first" in result.output

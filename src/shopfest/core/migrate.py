@@ -6,6 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 import shopfest.migrations
 
@@ -20,3 +24,14 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str) -> None:
     """Create or migrate the schema; safe to run again."""
     command.upgrade(alembic_config(database_url), "head")
+
+
+def is_newest(database_url: str) -> bool:
+    """Whether the database's schema is the newest these migrations make."""
+    newest = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads()) == newest
+    finally:
+        engine.dispose()
