@@ -294,7 +294,7 @@ class Checkout:
             future: Future[Answer] = Future()
             future.set_exception(_sold_out(command))
             return future
-        token = self._start(command) if command.idempotency is not None else None
+        token = self._start(command.idempotency) if command.idempotency is not None else None
         future = self._batches.submit(command)
         if token is not None:
             future.add_done_callback(lambda _: self._done(token))
@@ -308,7 +308,7 @@ class Checkout:
             future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
             future.set_exception(_sold_out(command))
             return future
-        token = self._start(command) if command.idempotency is not None else None
+        token = self._start(command.idempotency) if command.idempotency is not None else None
         future = self._batches.submit_soon(command)
         if token is not None:
             future.add_done_callback(lambda _: self._done(token))
@@ -317,11 +317,9 @@ class Checkout:
     async def place_async(self, command: PlaceOrder) -> Answer:
         return await self.place_soon(command)
 
-    def _start(self, command: PlaceOrder) -> tuple[str, str] | None:
-        """Note an order with an Idempotency-Key as running. Raises KeyInUse when it already is."""
-        if command.idempotency is None:
-            return None
-        token = (command.idempotency.scope, command.idempotency.key)
+    def _start(self, key: IdempotencyKey) -> tuple[str, str]:
+        """Note an order with this Idempotency-Key as running. Raises KeyInUse when it already is."""
+        token = (key.scope, key.key)
         with self._running_lock:
             if token in self._running:
                 raise keys.KeyInUse("the first request with this Idempotency-Key is still running")
@@ -356,7 +354,7 @@ class Checkout:
         uow = self._uow()
         with uow:
             now = uow.clock.now()
-            keyed = [i for i, command in enumerate(batch) if command.idempotency is not None]
+            keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
             fresh = self._claim_keys(uow, batch, keyed, outcomes, now) if keyed else range(len(batch))
             drafts = self._drafts(uow, batch, fresh, outcomes, now)
             reservation = self._gate.reserve(uow, [claims for _, _, _, claims in drafts])
@@ -374,14 +372,14 @@ class Checkout:
             return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
         return outcomes  # type: ignore[return-value]  # every one decided
 
-    def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], keyed: list[int],
-                    outcomes: list[Answer | BaseException | None], now: datetime) -> list[int]:
-        """Claim the Idempotency-Keys of the `keyed` commands: a key already claimed is answered
-        from what it remembers. The commands still to place."""
-        held = [(i, key) for i in keyed if (key := batch[i].idempotency) is not None]
-        got = keys.claim(uow.conn, [(k.scope, k.key, k.fingerprint) for _, k in held],
+    def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
+                    keyed: list[tuple[int, IdempotencyKey]], outcomes: list[Answer | BaseException | None],
+                    now: datetime) -> list[int]:
+        """Claim the Idempotency-Keys of the `keyed` commands (index, key): a key already claimed is
+        answered from what it remembers. The commands still to place."""
+        got = keys.claim(uow.conn, [(k.scope, k.key, k.fingerprint) for _, k in keyed],
                          now=now, state="running")
-        for i, k in held:
+        for i, k in keyed:
             if (k.scope, k.key) not in got:
                 outcomes[i] = _replayed(uow, k)
         return [i for i in range(len(batch)) if outcomes[i] is None]

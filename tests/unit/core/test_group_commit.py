@@ -41,6 +41,24 @@ class Doubler:
         return [ValueError(f"{job} is negative") if job < 0 else job * 2 for job in batch]
 
 
+class HoldingOne:
+    """Applies a batch by doubling each job, holding the batch with job `held_job` until released, as
+    one waits for its commit to be durable."""
+
+    def __init__(self, held_job: int = 0) -> None:
+        self.held_job = held_job
+        self.held = threading.Event()
+        self.release = threading.Event()
+        self.applied: list[list[int]] = []
+
+    def __call__(self, batch: Sequence[int]) -> list[int]:
+        self.applied.append(list(batch))
+        if self.held_job in batch:
+            self.held.set()
+            self.release.wait(10)
+        return [job * 2 for job in batch]
+
+
 def test_jobs_from_an_event_loop_are_answered_once_per_batch() -> None:
     doubler = Doubler()
     commit: GroupCommit[int, int] = GroupCommit(doubler, max_batch=50)
@@ -98,68 +116,40 @@ def test_threads_and_a_loop_share_one_writer() -> None:
 
 
 def test_a_second_lane_applies_the_next_batch_while_the_first_is_held() -> None:
-    held = threading.Event()
-    release = threading.Event()
-    applied: list[list[int]] = []
-
-    def apply(batch: Sequence[int]) -> list[int]:
-        applied.append(list(batch))
-        if 0 in batch:  # the first batch waits, as one waits for its commit to be durable
-            held.set()
-            release.wait(10)
-        return [job * 2 for job in batch]
-
+    apply = HoldingOne()
     commit: GroupCommit[int, int] = GroupCommit(apply, lanes=2)
     first = commit.submit(0)
-    assert held.wait(10)
+    assert apply.held.wait(10)
     assert commit.submit(21).result(timeout=10) == 42  # answered while the first batch is still held
     assert not first.done()
-    release.set()
+    apply.release.set()
     assert first.result(timeout=10) == 0
     commit.close()
-    assert applied == [[0], [21]]
+    assert apply.applied == [[0], [21]]
 
 
 def test_a_second_lane_waits_for_a_crowd_while_the_first_is_held() -> None:
-    held = threading.Event()
-    release = threading.Event()
-    applied: list[list[int]] = []
-
-    def apply(batch: Sequence[int]) -> list[int]:
-        applied.append(list(batch))
-        if 0 in batch:
-            held.set()
-            release.wait(10)
-        return [job * 2 for job in batch]
-
+    apply = HoldingOne()
     commit: GroupCommit[int, int] = GroupCommit(apply, lanes=2, crowd=3)
     first = commit.submit(0)
-    assert held.wait(10)
+    assert apply.held.wait(10)
     lone = commit.submit(1)
     time.sleep(0.2)  # time enough for a second lane that took any job to take this one alone
     crowd = [commit.submit(2), commit.submit(3)]
     assert [f.result(timeout=10) for f in [lone, *crowd]] == [2, 4, 6]  # while the first is held
     assert not first.done()
-    release.set()
+    apply.release.set()
     assert first.result(timeout=10) == 0
     commit.close()
-    assert applied == [[0], [1, 2, 3]]
+    assert apply.applied == [[0], [1, 2, 3]]
 
 
 def test_a_closing_group_commit_has_its_other_lanes_finish_what_waits_below_the_crowd() -> None:
     # given the first lane held with a job, and two more waiting, fewer than the crowd
-    held = threading.Event()
-    release = threading.Event()
-
-    def apply(batch: Sequence[int]) -> list[int]:
-        if 1 in batch:
-            held.set()
-            release.wait(10)
-        return [job * 2 for job in batch]
-
+    apply = HoldingOne(held_job=1)
     commit: GroupCommit[int, int] = GroupCommit(apply, lanes=2, crowd=1000)
     first = commit.submit(1)
-    assert held.wait(10)
+    assert apply.held.wait(10)
     waiting = [commit.submit(2), commit.submit(3)]
 
     # when it closes, the first lane still held
@@ -169,7 +159,7 @@ def test_a_closing_group_commit_has_its_other_lanes_finish_what_waits_below_the_
     # then the other lane answers them, and the first lane its own once let go
     assert [f.result(timeout=5) for f in waiting] == [4, 6]
     assert not first.done()
-    release.set()
+    apply.release.set()
     closing.join(10)
     assert first.result(timeout=10) == 2
 

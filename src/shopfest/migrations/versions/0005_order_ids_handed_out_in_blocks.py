@@ -25,18 +25,13 @@ BLOCK = 100  # as `orders.store.ID_BLOCK` was when this was written; a migration
 
 
 def upgrade() -> None:
-    _step_by(BLOCK)
+    if op.get_bind().dialect.name == 'postgresql':
+        for sequence in SEQUENCES:
+            op.execute(f'ALTER SEQUENCE {sequence} INCREMENT BY {BLOCK}')
 
 
 def downgrade() -> None:
-    _step_by(1)
     if op.get_bind().dialect.name == 'postgresql':
         for sequence in SEQUENCES:  # the last block drawn may be partly used: start past its end
+            op.execute(f'ALTER SEQUENCE {sequence} INCREMENT BY 1')
             op.execute(f'SELECT setval(\'{sequence}\', last_value + {BLOCK - 1}) FROM {sequence}')
-
-
-def _step_by(step: int) -> None:
-    if op.get_bind().dialect.name != 'postgresql':
-        return
-    for sequence in SEQUENCES:
-        op.execute(f'ALTER SEQUENCE {sequence} INCREMENT BY {step}')
