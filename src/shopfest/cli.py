@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from shopfest.core.actor import Role
 from shopfest.core.clock import HOME_ZONE, parse_instant, zone
 from shopfest.core.errors import DomainError
+from shopfest.settings import Settings
 
 if TYPE_CHECKING:
     from shopfest.bench.catalog import BackendResult
@@ -54,12 +55,10 @@ def clear_errors() -> Iterator[None]:
 
 def _runtime() -> Runtime:
     from shopfest.app import make_runtime  # imported late so `--help` stays quick
-    from shopfest.settings import Settings
     return make_runtime(Settings.from_env())
 
 
 def _database_url() -> str:
-    from shopfest.settings import Settings
     return Settings.from_env().database_url
 
 
@@ -166,6 +165,7 @@ def serve(
                       "schema: run `shopfest db upgrade` first")
         raise typer.Exit(2)
     _anchor_clock()
+    os.environ.setdefault("SHOPFEST_CHECKOUT_LANES", str(Settings.lanes_for(workers)))
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False)
@@ -307,8 +307,13 @@ def bench_flash_sale(
     http: Annotated[bool, typer.Option("--http/--no-http", help="also burst over HTTP (needs wrk)")] = True,
     seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
     connections: Annotated[int, typer.Option(min=1, help="concurrent HTTP connections")] = 16,
-    checkout_lanes: Annotated[int, typer.Option(
-        min=1, max=8, help="checkout writers per process on PostgreSQL (SHOPFEST_CHECKOUT_LANES)")] = 2,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=64, help="processes each design runs in, in process (HTTP runs one `serve` "
+                            "worker); default: 1 on SQLite (one writer at a time), the machine's cores "
+                            "on PostgreSQL")] = None,
+    checkout_lanes: Annotated[int | None, typer.Option(
+        min=1, max=8, help="checkout writers per process on PostgreSQL (SHOPFEST_CHECKOUT_LANES); "
+                           "default: 2 in a lone process, 1 each in several")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """The midnight burst on one hot SKU: the naive design, then the hot path, in process; then
@@ -329,24 +334,28 @@ def bench_flash_sale(
     for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
         place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
         counters = places.redis_server(redis_url) if name == "postgresql" else nullcontext(None)
+        processes = workers or (1 if name == "sqlite" else os.cpu_count() or 1)
+        lanes = {"in_process": checkout_lanes or Settings.lanes_for(processes),
+                 "http": checkout_lanes or Settings.lanes_for(1)}
         with place as url, counters as redis:
             # As many connections as the naive design has threads, so none waits for the pool.
             runtime = places.runtime_for(url, redis_url=redis, pool_size=bench.NAIVE_THREADS,
-                                         checkout_lanes=checkout_lanes)
-            naive = bench.naive(runtime, units=units, attempts=attempts)
-            hot = bench.hot_path(runtime, units=units, attempts=attempts)
-            runtime.checkout.close()
+                                         checkout_lanes=lanes["http"])
+            naive = bench.naive(runtime, units=units, attempts=attempts, workers=processes)
+            hot = bench.hot_path(runtime, units=units, attempts=attempts, workers=processes,
+                                 lanes=lanes["in_process"])
             over_http = None
             if http:
                 over_http = asdict(http_burst.over_http(runtime, seconds=seconds, connections=connections))
             runtime.engine.dispose()
         ratio = round(hot.orders_per_second / naive.orders_per_second, 1)
         label = "postgresql+redis" if name == "postgresql" else name
-        results.append({"backend": label, "naive": asdict(naive), "hot_path": asdict(hot), "ratio": ratio,
-                        "http": over_http})
+        results.append({"backend": label, "workers": processes,
+                        "checkout_lanes": lanes if name == "postgresql" else None, "naive": asdict(naive),
+                        "hot_path": asdict(hot), "ratio": ratio, "http": over_http})
     if as_json:
         report = {"scenario": "flash-sale", "machine": machine(), "units": units, "attempts": attempts,
-                  "checkout_lanes": checkout_lanes, "results": results}
+                  "results": results}
         typer.echo(json.dumps(report, indent=2))
         return
     _print_flash_sale_report(results)
@@ -355,17 +364,17 @@ def bench_flash_sale(
 def _print_flash_sale_report(results: list[dict[str, Any]]) -> None:
     from rich.table import Table
     table = Table(title="flash sale on one hot SKU (in process, durable commits)")
-    for column in ("backend", "design", "attempts", "accepted", "sold", "oversold", "sold out s",
+    for column in ("backend", "design", "workers", "attempts", "accepted", "sold", "oversold", "sold out s",
                    "orders/s", "p50 ms", "p99 ms"):
         table.add_column(column, justify="right")
     for r in results:
         for key in ("naive", "hot_path"):
             d = r[key]
-            table.add_row(r["backend"], d["design"], f"{d['attempts']:,}", f"{d['accepted']:,}",
-                          f"{d['units_sold']:,}", str(d["oversold"]), f"{d['sell_out_seconds']:.2f}",
-                          f"{d['orders_per_second']:,.0f}", f"{d['latency']['p50_ms']:.2f}",
-                          f"{d['latency']['p99_ms']:.2f}")
-        table.add_row(r["backend"], "hot / naive", "", "", "", "", "", f"x{r['ratio']}", "", "")
+            table.add_row(r["backend"], d["design"], str(d["workers"]), f"{d['attempts']:,}",
+                          f"{d['accepted']:,}", f"{d['units_sold']:,}", str(d["oversold"]),
+                          f"{d['sell_out_seconds']:.2f}", f"{d['orders_per_second']:,.0f}",
+                          f"{d['latency']['p50_ms']:.2f}", f"{d['latency']['p99_ms']:.2f}")
+        table.add_row(r["backend"], "hot / naive", "", "", "", "", "", "", f"x{r['ratio']}", "", "")
     Console().print(table)
     http = Table(title="over HTTP: one `shopfest serve` worker, wrk as the shoppers")
     for column in ("backend", "path", "connections", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx"):

@@ -25,6 +25,7 @@ class Settings:
     sweep_seconds: float = 5.0  # how often expired reservations are released
     # Checkout writers per process: on PostgreSQL a second one applies a batch while the one before
     # it commits, once a crowd of orders waits (SQLite has one writer at a time, so it runs one).
+    # `serve --workers` with more than one worker makes it 1 unless set (see `lanes_for`).
     checkout_lanes: int = 2
     # Signs the sandbox provider's webhooks; set your own outside a demo.
     webhook_secret: str = "shopfest-sandbox-webhook-secret"
@@ -53,6 +54,13 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.checkout_lanes <= MAX_CHECKOUT_LANES:
             raise InvalidInput(f"SHOPFEST_CHECKOUT_LANES is from 1 to {MAX_CHECKOUT_LANES}")
+
+    @staticmethod
+    def lanes_for(workers: int) -> int:
+        """Checkout lanes per process when none are set: a lone server process keeps a batch
+        committing while the next is applied; with a process per core, the cores are busy already and
+        one lane each sells the most (benchmarks/README.md)."""
+        return Settings.checkout_lanes if workers == 1 else 1
 
     def make_clock(self) -> Clock:
         if self.clock is None:

@@ -1,34 +1,49 @@
 """The midnight burst on one hot SKU: the naive design (one transaction per order) against the hot path.
 
 Both run on the same database at the same durability (SQLite synchronous=FULL, PostgreSQL
-synchronous_commit=on), so an answered order is on disk in both.
+synchronous_commit=on), so an answered order is on disk in both. Each design runs in `workers`
+fresh processes, as `shopfest serve --workers` runs its request handlers: the attempts are shared out
+among them, they start at one moment, and their answers are added up.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
+import multiprocessing
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Barrier
 
 import uvloop
 from sqlalchemy import insert, select, text
 
-from shopfest.app import tune_for_serving
+from shopfest.app import make_runtime, tune_for_serving
 from shopfest.bench.measure import Latency
+from shopfest.core.clock import SetClock, parse_instant
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.store import stock_levels
 from shopfest.orders.checkout import Answer, PlaceOrder
 from shopfest.orders.store import orders
+from shopfest.settings import Settings
+
+NAIVE = "naive"
+HOT_PATH = "hot path"
+NAIVE_THREADS = 8  # in all, shared out among the workers
+SHOPPERS = 4000  # asking at once, in all
+STARTUP_SECONDS = 120  # for a worker to import ShopFest and connect
+BURST_SECONDS = 1800
 
 
 @dataclass(frozen=True)
 class BurstResult:
     design: str
+    workers: int
     attempts: int
     accepted: int
     units_sold: int
@@ -40,16 +55,29 @@ class BurstResult:
     latency: Latency  # of every attempt, from asking to the answer
 
 
+@dataclass(frozen=True)
+class Part:
+    """One worker's part of a burst: its shoppers' ids start at `first_shopper`."""
+
+    design: str
+    settings: Settings
+    now: str  # the instant the festival clock stands at
+    sku_id: int
+    attempts: int
+    first_shopper: int
+    at_once: int  # threads (naive), or shoppers asking at once (hot path)
+
+
 @dataclass
 class Tally:
-    """Answers as they arrive: how long each took, and when the last order was accepted."""
+    """One worker's answers as they arrive: how long each took, when the last order was accepted."""
 
-    started: float
-    latencies: list[float]
+    latencies: list[float] = field(default_factory=list)
     accepted: int = 0
     last_accepted: float = 0.0
+    finished: float = 0.0
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def answered(self, asked: float, *, won: bool) -> None:
         with self.lock:
@@ -63,24 +91,92 @@ class Tally:
             self.accepted += 1
             self.last_accepted = max(self.last_accepted, now)
 
+    def __getstate__(self) -> dict[str, object]:  # sent home from the worker without its lock
+        return {"latencies": self.latencies, "accepted": self.accepted,
+                "last_accepted": self.last_accepted, "finished": self.finished}
 
-def _figures(runtime: Runtime, sku_id: int, *, design: str, attempts: int, tally: Tally) -> BurstResult:
-    seconds = time.perf_counter() - tally.started
-    with runtime.engine.connect() as conn:
-        row = conn.execute(select(stock_levels).where(stock_levels.c.sku_id == sku_id)).one()
-    taken = row.reserved + row.sold
-    selling = max(tally.last_accepted - tally.started, 1e-9)
-    return BurstResult(design, attempts, tally.accepted, taken, max(0, taken - row.on_hand),
-                       round(seconds, 3), round(selling, 3), round(tally.accepted / selling, 1),
-                       round(attempts / seconds, 1), Latency.of(tally.latencies))
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state, lock=threading.Lock())
 
 
-NAIVE_THREADS = 8
-
-
-def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = NAIVE_THREADS) -> BurstResult:
+def naive(runtime: Runtime, *, units: int, attempts: int, workers: int = 1) -> BurstResult:
     """One transaction per attempt: a conditional UPDATE of the stock row, the order INSERT, commit."""
     item = hot_item(runtime, stock=units, name="Naive")
+    return _burst(runtime, item.sku_id, runtime.settings, design=NAIVE, attempts=attempts,
+                  at_once=NAIVE_THREADS, workers=workers)
+
+
+def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = SHOPPERS, workers: int = 1,
+             lanes: int | None = None) -> BurstResult:
+    """Every attempt goes through its worker's group commit (`lanes` writers; by default as many as
+    `serve --workers` gives each) from one event loop, as the request handlers of `shopfest serve`
+    do: `shoppers` shoppers at once, each trying again as soon as they are answered, as clients on
+    that many connections would, until `attempts` were made."""
+    item = hot_item(runtime, stock=units, name="Hot")
+    settings = replace(runtime.settings, checkout_lanes=lanes or Settings.lanes_for(workers))
+    return _burst(runtime, item.sku_id, settings, design=HOT_PATH, attempts=attempts, at_once=shoppers,
+                  workers=workers)
+
+
+def _burst(runtime: Runtime, sku_id: int, settings: Settings, *, design: str, attempts: int, at_once: int,
+           workers: int) -> BurstResult:
+    now = runtime.clock.now().isoformat()
+    shares = [attempts // workers + (k < attempts % workers) for k in range(workers)]
+    parts = [Part(design, settings, now, sku_id, share, sum(shares[:k]), max(1, at_once // workers))
+             for k, share in enumerate(shares)]
+    started, tallies = _in_workers(parts)
+    return _figures(runtime, sku_id, design=design, workers=workers, attempts=attempts, started=started,
+                    tallies=tallies)
+
+
+def _in_workers(parts: list[Part]) -> tuple[float, list[Tally]]:
+    """Run each part in a fresh process (spawned: no threads or connections copied from this one),
+    all let go at one moment once every one is ready. When they were let go, and their tallies."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(parts) + 1)
+    answers: Queue[Tally | str] = context.Queue()
+    workers = [context.Process(target=_work, args=(part, start, answers), name=f"bench-worker-{k}")
+               for k, part in enumerate(parts)]
+    for worker in workers:
+        worker.start()
+    try:
+        try:
+            start.wait(timeout=STARTUP_SECONDS)
+        except threading.BrokenBarrierError:
+            raise RuntimeError(f"a bench worker did not start:\n{answers.get(timeout=5)}") from None
+        started = time.perf_counter()  # on Linux the system's monotonic clock, as in the workers
+        told = [answers.get(timeout=BURST_SECONDS) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.kill()
+    if failed := [t for t in told if isinstance(t, str)]:
+        raise RuntimeError(f"a bench worker failed:\n{failed[0]}")
+    return started, [t for t in told if isinstance(t, Tally)]
+
+
+def _work(part: Part, start: Barrier, answers: Queue[Tally | str]) -> None:
+    """A worker: its own runtime, as a server worker builds it; then its part of the burst."""
+    try:
+        runtime = make_runtime(part.settings, clock=SetClock(parse_instant(part.now), speed=0))
+        try:
+            if part.design == HOT_PATH:
+                tune_for_serving()  # as `shopfest serve` does once started
+            start.wait(timeout=STARTUP_SECONDS)
+            tally = Tally()
+            (_naive_part if part.design == NAIVE else _hot_path_part)(runtime, part, tally)
+            tally.finished = time.perf_counter()
+            answers.put(tally)
+        finally:
+            runtime.checkout.close()
+            runtime.engine.dispose()
+    except BaseException:
+        start.abort()
+        answers.put(traceback.format_exc())
+
+
+def _naive_part(runtime: Runtime, part: Part, tally: Tally) -> None:
     now = runtime.clock.now()
     decrement = text("UPDATE stock_levels SET reserved = reserved + 1 "
                      "WHERE sku_id = :sku AND on_hand - reserved - sold >= 1")
@@ -88,43 +184,36 @@ def naive(runtime: Runtime, *, units: int, attempts: int, threads: int = NAIVE_T
     def attempt(shopper_id: int) -> None:
         asked = time.perf_counter()
         with runtime.engine.begin() as conn:
-            won = conn.execute(decrement, {"sku": item.sku_id}).rowcount == 1
+            won = conn.execute(decrement, {"sku": part.sku_id}).rowcount == 1
             if won:
                 conn.execute(insert(orders).values(
                     shopper_id=shopper_id, status="awaiting_payment", currency="CNY", total_minor=599900,
                     pay_currency="CNY", pay_rate="1", pay_total_minor=599900, placed_at=now, expires_at=now))
         tally.answered(asked, won=won)
 
-    tally = Tally(time.perf_counter(), [])
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(attempt, range(attempts)))
-    return _figures(runtime, item.sku_id, design="naive", attempts=attempts, tally=tally)
+    with ThreadPoolExecutor(part.at_once) as pool:
+        list(pool.map(attempt, range(part.first_shopper, part.first_shopper + part.attempts)))
 
 
-def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = 4000) -> BurstResult:
-    """Every attempt goes through the process's group commit from one event loop, as the request
-    handlers of `shopfest serve` do: `shoppers` shoppers at once, each trying again as soon as they
-    are answered, as clients on that many connections would, until `attempts` were made."""
-    item = hot_item(runtime, stock=units, name="Hot")
-    switch_interval = sys.getswitchinterval()
-    tune_for_serving()  # as `shopfest serve` does once started
-    unasked = iter(range(attempts))
+def _hot_path_part(runtime: Runtime, part: Part, tally: Tally) -> None:
+    unasked = iter(range(part.first_shopper, part.first_shopper + part.attempts))
+    hot = ((part.sku_id, 1),)
 
     def ask() -> None:
         shopper_id = next(unasked, None)
         if shopper_id is not None:
             asked = time.perf_counter()
-            future = runtime.checkout.place_soon(PlaceOrder(shopper_id, ((item.sku_id, 1),)))
+            future = runtime.checkout.place_soon(PlaceOrder(shopper_id, hot))
             future.add_done_callback(partial(answered, asked))
 
     def answered(asked: float, future: asyncio.Future[Answer]) -> None:
         tally.answered_in_turn(asked, won=future.exception() is None)  # the loop's shoppers
-        if len(tally.latencies) == attempts:
+        if len(tally.latencies) == part.attempts:
             everyone_answered.set()
         ask()
 
     async def burst() -> None:
-        for _ in range(min(shoppers, attempts)):
+        for _ in range(min(part.at_once, part.attempts)):
             ask()
         await everyone_answered.wait()
 
@@ -133,9 +222,20 @@ def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = 400
             runner.run(burst())
 
     everyone_answered = asyncio.Event()
-    tally = Tally(time.perf_counter(), [])
     server = threading.Thread(target=serve, name="event-loop")
     server.start()
     server.join()
-    sys.setswitchinterval(switch_interval)  # the naive design of the next backend runs as before
-    return _figures(runtime, item.sku_id, design="hot path", attempts=attempts, tally=tally)
+
+
+def _figures(runtime: Runtime, sku_id: int, *, design: str, workers: int, attempts: int, started: float,
+             tallies: list[Tally]) -> BurstResult:
+    with runtime.engine.connect() as conn:
+        row = conn.execute(select(stock_levels).where(stock_levels.c.sku_id == sku_id)).one()
+    taken = row.reserved + row.sold
+    accepted = sum(t.accepted for t in tallies)
+    seconds = max(t.finished for t in tallies) - started
+    selling = max(max(t.last_accepted for t in tallies) - started, 1e-9)
+    latencies = [latency for t in tallies for latency in t.latencies]
+    return BurstResult(design, workers, attempts, accepted, taken, max(0, taken - row.on_hand),
+                       round(seconds, 3), round(selling, 3), round(accepted / selling, 1),
+                       round(attempts / seconds, 1), Latency.of(latencies))

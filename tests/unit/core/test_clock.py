@@ -47,6 +47,11 @@ def test_settings_build_the_clock_from_the_environment() -> None:
         Settings.from_env({"SHOPFEST_CLOCK_SPEED": "fast"})
 
 
+def test_a_lone_server_process_runs_two_checkout_lanes_and_a_process_per_core_one_each() -> None:
+    assert Settings.lanes_for(1) == 2 == Settings().checkout_lanes
+    assert Settings.lanes_for(2) == Settings.lanes_for(8) == 1
+
+
 def test_checkout_lanes_out_of_range_are_refused() -> None:
     assert Settings.from_env({"SHOPFEST_CHECKOUT_LANES": "2"}).checkout_lanes == 2
     with pytest.raises(InvalidInput, match="SHOPFEST_CHECKOUT_LANES is from 1 to 8"):
