@@ -84,6 +84,38 @@ def burst_of_threads_sells_exactly_the_flash_quantity(runtime: Runtime) -> None:
     assert runtime.checkout.batches < len(attempts)
 
 
+def test_a_batch_mixing_carts_and_refusals_answers_each_order_with_its_own(hot_runtime: Runtime) -> None:
+    runtime = hot_runtime
+    # given 20 phones, a flash sale of scarves at one per shopper, and plenty of mugs
+    phone = hot_item(runtime, stock=20).sku_id
+    scarf = hot_item(runtime, stock=100, flash_quantity=100, per_shopper_limit=1, name="Scarf").sku_id
+    mug = hot_item(runtime, stock=1000, name="Mug").sku_id
+    # when 300 orders are queued at once, runs of phones broken by scarves of shoppers who come back
+    # and by two-line carts
+    carts = [((phone, 1),), ((phone, 1),), ((scarf, 1),), ((mug, 2), (phone, 1)), ((mug, 1),)]
+    commands = [PlaceOrder(3000 + n % 40, carts[n % len(carts)]) for n in range(300)]
+    futures = [runtime.checkout.place(command) for command in commands]
+    wait(futures, timeout=60)
+
+    # then every order placed is the shopper's own, with the cart they asked for
+    placed = {f.result().receipt["id"]: command for command, f in zip(commands, futures, strict=True)
+              if f.exception() is None}
+    with runtime.engine.connect() as conn:
+        shoppers = dict(conn.execute(select(orders.c.id, orders.c.shopper_id)).tuples().all())
+        bought: dict[int, list[tuple[int, int]]] = {}
+        for order_id, lines in conn.execute(select(merchant_orders.c.order_id, merchant_orders.c.lines)):
+            bought.setdefault(order_id, []).extend((line["sku_id"], line["qty"]) for line in lines)
+    assert shoppers == {order_id: command.shopper_id for order_id, command in placed.items()}
+    assert {k: sorted(v) for k, v in bought.items()} == {
+        order_id: sorted(command.lines) for order_id, command in placed.items()}
+    # and the refused were told why: phones sold out, a scarf a shopper already holds over the limit
+    refused = {f.exception().code for f in futures if f.exception() is not None}  # type: ignore[union-attr]
+    assert refused == {SoldOut.code, LimitExceeded.code}
+    assert sum(1 for c in placed.values() if (phone, 1) in c.lines) == 20
+    scarf_shoppers = {c.shopper_id for c in commands if c.lines == ((scarf, 1),)}
+    assert sorted(c.shopper_id for c in placed.values() if c.lines == ((scarf, 1),)) == sorted(scarf_shoppers)
+
+
 def _burst(settings: Settings, sku_id: int, attempts: int) -> list[str]:
     # The test's festival clock, standing still, so the flash sale is on in every process.
     runtime = make_runtime(replace(settings, clock=FESTIVAL_EVE.isoformat(), clock_speed=0))

@@ -13,7 +13,7 @@ from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
-from shopfest.inventory.hot_path import Reservation
+from shopfest.inventory.hot_path import Reservation, runs_of
 from shopfest.inventory.model import Claim
 from shopfest.inventory.store import InventoryStore
 from shopfest.settings import Settings
@@ -24,7 +24,7 @@ OK, SOLD_OUT, OVER = None, "sold-out", "limit-exceeded"
 
 def reserve(runtime: Runtime, orders: list[tuple[Claim, ...]]) -> Reservation:
     with runtime.uow() as uow:
-        reservation = runtime.gate.reserve(uow, orders)
+        reservation = runtime.gate.reserve(uow, runs_of(orders))
         reservation.record()
         uow.commit()
     return reservation
@@ -116,7 +116,7 @@ def test_redis_gives_back_what_a_batch_took_when_loading_the_rest_fails(
     # when a batch takes 2 phones from Redis, and its connection is lost before the scarf is loaded
     with redis_runtime.uow() as uow, pytest.raises(Exception, match="invalid transaction"):
         uow.conn.invalidate()
-        redis_runtime.gate.reserve(uow, [(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)])
+        redis_runtime.gate.reserve(uow, runs_of([(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)]))
 
     # then Redis has the 2 phones back, and counts what the rows hold
     assert int(counters.get(f"{prefix}stock:{phone}") or -1) == 9

@@ -21,12 +21,15 @@ import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from operator import itemgetter
 from typing import Generic, TypeVar
 
 Job = TypeVar("Job")
 Answer = TypeVar("Answer")
 
-Waiter = Future[Answer] | tuple[asyncio.AbstractEventLoop, "asyncio.Future[Answer]"]
+# A job waits with the future its answer goes to, and that future's event loop (None: a thread's).
+Waiting = tuple[Job, asyncio.AbstractEventLoop | None, "Future[Answer] | asyncio.Future[Answer]"]
+_job, _loop, _future = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 class GroupCommit(Generic[Job, Answer]):
@@ -43,7 +46,7 @@ class GroupCommit(Generic[Job, Answer]):
         self._name = name
         self._lanes = lanes
         self._crowd = crowd
-        self._waiting: deque[tuple[Job, Waiter[Answer]]] = deque()
+        self._waiting: deque[Waiting[Job, Answer]] = deque()
         lock = threading.Lock()
         self._wake = threading.Condition(lock)  # the first lane's
         self._wake_helpers = threading.Condition(lock)  # the other lanes'
@@ -57,7 +60,7 @@ class GroupCommit(Generic[Job, Answer]):
     def submit(self, job: Job) -> Future[Answer]:
         """Queue a job; its future resolves once the batch holding it is committed."""
         future: Future[Answer] = Future()
-        self._queue(job, future)
+        self._queue((job, None, future))
         return future
 
     def submit_soon(self, job: Job) -> asyncio.Future[Answer]:
@@ -65,16 +68,16 @@ class GroupCommit(Generic[Job, Answer]):
         it is committed."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answer] = loop.create_future()
-        self._queue(job, (loop, future))
+        self._queue((job, loop, future))
         return future
 
-    def _queue(self, job: Job, waiter: Waiter[Answer]) -> None:
+    def _queue(self, waiting: Waiting[Job, Answer]) -> None:
         if self._closed:
             raise RuntimeError("the group commit is closed")
         # deque.append is atomic; a writer is woken only when one sleeps (it marks itself asleep
         # before it looks at the queue, so a job appended before that mark is seen, and after it
         # the mark is seen here).
-        self._waiting.append((job, waiter))
+        self._waiting.append(waiting)
         if self._closed:  # closed meanwhile: the writers may be gone, so answer what is left here
             self._answer_closed()
             return
@@ -114,7 +117,7 @@ class GroupCommit(Generic[Job, Answer]):
         while (batch := self._next_batch(helper=lane > 0)) is not None:
             self._answer(batch)
 
-    def _next_batch(self, *, helper: bool) -> list[tuple[Job, Waiter[Answer]]] | None:
+    def _next_batch(self, *, helper: bool) -> list[Waiting[Job, Answer]] | None:
         """The first lane takes whatever waits, the others a crowd (closing, whatever is left); None
         once closed with nothing left."""
         enough = self._crowd if helper else 1
@@ -134,9 +137,9 @@ class GroupCommit(Generic[Job, Answer]):
                 self._wake_helpers.notify()
             return batch
 
-    def _answer(self, batch: list[tuple[Job, Waiter[Answer]]]) -> None:
+    def _answer(self, batch: list[Waiting[Job, Answer]]) -> None:
         try:
-            outcomes: Sequence[Answer | BaseException] = self._apply([job for job, _ in batch])
+            outcomes: Sequence[Answer | BaseException] = self._apply(list(map(_job, batch)))
             if len(outcomes) != len(batch):
                 raise RuntimeError(f"{len(outcomes)} outcomes for a batch of {len(batch)} jobs")
         except BaseException as error:  # noqa: BLE001  # the whole batch failed: each caller hears why
@@ -147,19 +150,28 @@ class GroupCommit(Generic[Job, Answer]):
         self._settle_batch(batch, outcomes)
 
     @staticmethod
-    def _settle_batch(batch: list[tuple[Job, Waiter[Answer]]],
-                      outcomes: Sequence[Answer | BaseException]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Answer], object]]] = {}
-        for (_, waiter), outcome in zip(batch, outcomes, strict=True):
-            if isinstance(waiter, Future):
-                _settle(waiter, outcome)
-            elif (settled := by_loop.get(waiter[0])) is not None:
-                settled.append((waiter[1], outcome))
+    def _settle_batch(batch: list[Waiting[Job, Answer]], outcomes: Sequence[Answer | BaseException]) -> None:
+        loops = set(map(_loop, batch))
+        if len(loops) == 1 and None not in loops:  # the peak: every job came from one event loop
+            _call_in(loops.pop(), list(map(_future, batch)), outcomes)
+            return
+        by_loop: dict[asyncio.AbstractEventLoop, tuple[list[asyncio.Future[Answer]], list[object]]] = {}
+        for (_, loop, future), outcome in zip(batch, outcomes, strict=True):
+            if loop is None:
+                _settle(future, outcome)  # type: ignore[arg-type]  # a thread's future
             else:
-                by_loop[waiter[0]] = [(waiter[1], outcome)]
-        for loop, settled in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits any more
-                loop.call_soon_threadsafe(_settle_all, settled)
+                futures, told = by_loop.setdefault(loop, ([], []))
+                futures.append(future)  # type: ignore[arg-type]  # the loop's future
+                told.append(outcome)
+        for loop, (futures, told) in by_loop.items():
+            _call_in(loop, futures, told)
+
+
+def _call_in(loop: asyncio.AbstractEventLoop, futures: list[asyncio.Future[Answer]],
+             outcomes: Sequence[object]) -> None:
+    """Answer a loop's requests of one batch with one call into the loop."""
+    with contextlib.suppress(RuntimeError):  # a loop closed meanwhile: nobody waits any more
+        loop.call_soon_threadsafe(_settle_all, futures, outcomes)
 
 
 def _settle(future: Future[Answer], outcome: object) -> None:
@@ -171,9 +183,9 @@ def _settle(future: Future[Answer], outcome: object) -> None:
         future.set_result(outcome)  # type: ignore[arg-type]
 
 
-def _settle_all(settled: list[tuple[asyncio.Future[Answer], object]]) -> None:
+def _settle_all(futures: list[asyncio.Future[Answer]], outcomes: Sequence[object]) -> None:
     """Runs in the waiters' event loop: answer every request of the batch it made."""
-    for future, outcome in settled:
+    for future, outcome in zip(futures, outcomes, strict=True):
         if future.cancelled():
             continue
         if isinstance(outcome, BaseException):

@@ -32,7 +32,9 @@ class Reservation:
 
 
 class StockGate(Protocol):
-    def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation: ...
+    def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
+        """Decide each run's orders in turn: an order takes all its units or none. The outcomes
+        are one per order, run after run."""
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None: ...
 
@@ -47,6 +49,7 @@ class Run:
 
 
 def runs_of(orders: Sequence[Sequence[Claim]]) -> list[Run]:
+    """Orders (the claims of each) as runs: alike orders one after another make one run."""
     runs: list[Run] = []
     start = 0
     for n in range(1, len(orders) + 1):
@@ -98,9 +101,8 @@ class DatabaseGate:
     """The counters are the database rows, locked for the batch (PostgreSQL) or under SQLite's
     write lock; one read and one write per table per batch, however many orders it holds."""
 
-    def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
+    def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         store = InventoryStore(uow.conn)
-        runs = runs_of(orders)
         claims = claims_of_runs(runs)
         ledger = store.ledger(*_ids(claims))
         outcomes, taken = decide(ledger, runs)

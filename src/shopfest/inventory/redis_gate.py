@@ -24,7 +24,6 @@ from shopfest.inventory.hot_path import (
     Run,
     claims_of_runs,
     flash_qty,
-    runs_of,
     sku_qty,
     times,
 )
@@ -135,8 +134,7 @@ class RedisGate:
         self._reserve = client.register_script(_RESERVE)
         self._give_back = client.register_script(_GIVE_BACK)
 
-    def reserve(self, uow: UnitOfWork, orders: Sequence[Sequence[Claim]]) -> Reservation:
-        runs = runs_of(orders)
+    def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         decided, sold_out = self._decide(runs)
         first = next((k for k, (_, code) in enumerate(decided) if code == 3), None)
         if first is not None:  # that run and every later one took nothing: load, decide them again

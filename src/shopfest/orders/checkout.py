@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import repeat
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from shopfest.catalog import service as catalog
@@ -22,7 +24,7 @@ from shopfest.core.group_commit import GroupCommit
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
-from shopfest.inventory.hot_path import StockGate
+from shopfest.inventory.hot_path import Run, StockGate
 from shopfest.inventory.model import Claim, FlashSale, SoldOut, check_quantity
 from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
 from shopfest.orders.receipts import ReceiptsAlike
@@ -58,27 +60,24 @@ class PlaceOrder(NamedTuple):
     coupons: tuple[int, ...] = ()  # coupon ids the shopper offers from their wallet
 
 
-class Answer:
+class Answer(NamedTuple):
     """What the shopper is told: a status code (201 placed, or the replayed answer's) and the order's
-    receipt, which an order placed among copies of its cart writes out when first read."""
+    receipt, or the copies of an order it is the n-th of, which write its receipt out when first read.
+    A named tuple: the peak makes one per order, thousands a batch."""
 
-    __slots__ = ("status_code", "_receipt", "_alike", "_n")
-
-    def __init__(self, status_code: int, receipt: dict[str, Any] | None = None,
-                 alike: ReceiptsAlike | None = None, n: int = 0) -> None:
-        if receipt is None and alike is None:
-            raise ValueError("an answer has a receipt, or copies of an order to write it from")
-        self.status_code = status_code
-        self._receipt = receipt
-        self._alike = alike
-        self._n = n
+    status_code: int
+    written: dict[str, Any] | ReceiptsAlike
+    n: int = 0
 
     @property
     def receipt(self) -> dict[str, Any]:
-        if self._receipt is None and self._alike is not None:
-            self._receipt = self._alike[self._n]
-        assert self._receipt is not None
-        return self._receipt
+        written = self.written
+        return written if isinstance(written, dict) else written[self.n]
+
+
+def _placed(receipts: ReceiptsAlike, count: int) -> list[Answer]:
+    """201 for each of `count` copies of an order (made in C: the peak makes thousands a batch)."""
+    return list(map(Answer._make, zip(repeat(201), repeat(receipts), range(count))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,8 +198,24 @@ def _claims_of(draft: Draft, shopper_id: int) -> tuple[Claim, ...]:
     return tuple(Claim(c.sku_id, c.qty, shopper_id, c.flash_sale_id) for c in draft.claims)
 
 
-# A command being placed: its index in the batch, its priced cart, its shopper, the units it claims.
-Placing = tuple[int, Draft, int, tuple[Claim, ...]]
+@dataclass(slots=True)
+class Placing:
+    """Orders of a batch, one after another, placing the same priced cart with the same claims: at
+    the peak one for the whole batch."""
+
+    draft: Draft
+    claims: tuple[Claim, ...]
+    indexes: list[int]  # where they are in the batch
+
+    def run(self) -> Run:
+        return Run(self.claims, len(self.indexes))
+
+
+_idempotency = attrgetter("idempotency")
+_coupons = attrgetter("coupons")
+_lines = attrgetter("lines")
+_currency = attrgetter("currency")
+_shopper = attrgetter("shopper_id")
 
 
 SHELF_SECONDS = 1.0
@@ -354,12 +369,13 @@ class Checkout:
         uow = self._uow()
         with uow:
             now = uow.clock.now()
-            keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
+            keyed = [(i, k) for i, k in enumerate(map(_idempotency, batch)) if k is not None] \
+                if any(map(_idempotency, batch)) else []
             fresh = self._claim_keys(uow, batch, keyed, outcomes, now) if keyed else range(len(batch))
-            drafts = self._drafts(uow, batch, fresh, outcomes, now)
-            reservation = self._gate.reserve(uow, [claims for _, _, _, claims in drafts])
+            placing = self._drafts(uow, batch, fresh, outcomes, now)
+            reservation = self._gate.reserve(uow, [p.run() for p in placing])
             try:
-                self._store(uow, batch, drafts, reservation.outcomes, outcomes)
+                self._store(uow, batch, placing, reservation.outcomes, outcomes, keyed=bool(keyed))
                 if keyed:
                     self._free_refused_keys(uow, batch, fresh, outcomes)
                 reservation.record()
@@ -386,10 +402,27 @@ class Checkout:
 
     def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                 outcomes: list[Answer | BaseException | None], now: datetime) -> list[Placing]:
-        carts = {batch[i].lines for i in fresh}  # at the peak a handful, however big the batch
+        """The batch's fresh commands priced, in runs of alike orders; a command refused here has its
+        outcome set."""
+        commands = batch if len(fresh) == len(batch) else [batch[i] for i in fresh]
+        carts = set(map(_lines, commands))  # at the peak a handful, however big the batch
         shelf = self._shelf.shelf(uow, sorted({sku_id for lines in carts for sku_id, _ in lines}), now)
-        drafts = []
-        # At the peak most carts in a batch are the same hot SKU: price each distinct cart once.
+        if len(carts) == 1 and not any(map(_coupons, commands)) and len(set(map(_currency, commands))) == 1:
+            # The peak: the whole batch places one cart. Priced once; anyone's claims are the same.
+            draft = self._draft(commands[0], shelf, now)
+            if isinstance(draft, DomainError):
+                for i in fresh:
+                    outcomes[i] = draft
+                return []
+            if draft.anyones:
+                return [Placing(draft, draft.claims, list(fresh))]
+        return self._drafts_one_by_one(uow, batch, fresh, outcomes, shelf, now)
+
+    def _drafts_one_by_one(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
+                           outcomes: list[Answer | BaseException | None], shelf: Shelf,
+                           now: datetime) -> list[Placing]:
+        placing: list[Placing] = []
+        # Each distinct cart is priced once, however many commands place it.
         same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
         taken: set[int] = set()  # wallet coupons earlier orders of this batch use
         # Wallets locked in shopper order first, so that concurrent batches (lanes, processes)
@@ -404,12 +437,16 @@ class Checkout:
                 priced = known
             else:
                 same_cart[cart] = priced = self._draft(command, shelf, now)
-            if isinstance(priced, Draft):
-                claims = priced.claims if priced.anyones else _claims_of(priced, command.shopper_id)
-                drafts.append((i, priced, command.shopper_id, claims))
-            else:
+            if isinstance(priced, DomainError):
                 outcomes[i] = priced
-        return drafts
+                continue
+            claims = priced.claims if priced.anyones else _claims_of(priced, command.shopper_id)
+            last = placing[-1] if placing else None
+            if last is not None and last.draft is priced and last.claims == claims:
+                last.indexes.append(i)
+            else:
+                placing.append(Placing(priced, claims, [i]))
+        return placing
 
     def _draft(self, command: PlaceOrder, shelf: Shelf, now: datetime,
                offered: Offered | None = None) -> Draft | DomainError:
@@ -429,29 +466,27 @@ class Checkout:
             taken.update(draft.grants)
         return draft
 
-    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], drafts: list[Placing],
-               decided: Sequence[DomainError | None], outcomes: list[Answer | BaseException | None]) -> None:
-        alike: dict[int, tuple[Draft, list[int]]] = {}  # same cart → the batch indexes placing it
-        for (i, draft, _, _), refusal in zip(drafts, decided, strict=True):
-            if refusal is not None:
-                outcomes[i] = refusal
-            elif (placing := alike.get(id(draft))) is not None:
-                placing[1].append(i)
-            else:
-                alike[id(draft)] = (draft, [i])
+    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], placing: list[Placing],
+               decided: Sequence[DomainError | None], outcomes: list[Answer | BaseException | None], *,
+               keyed: bool) -> None:
+        """Store the orders the gate let through, copies of each draft together, and set their answers."""
         store = OrderStore(uow.conn)
-        answers = []
-        for draft, indexes in alike.values():
-            copies = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
+        remembered = []
+        for draft, indexes in _placed_by_draft(placing, decided, outcomes):
+            copies = store.add_alike(draft.order, list(map(_shopper, map(batch.__getitem__, indexes))))
             if draft.grants:  # priced alone: one order
                 promotions.hold_coupons(uow, copies.order_ids[0], draft.grants)
-            receipts = ReceiptsAlike(draft.order, copies)
-            for n, i in enumerate(indexes):
-                outcomes[i] = answer = Answer(201, None, receipts, n)
-                key = batch[i].idempotency
-                if key is not None:
-                    answers.append((key.scope, key.key, 201, answer.receipt))
-        keys.remember(uow.conn, answers)
+            answers = _placed(ReceiptsAlike(draft.order, copies), len(indexes))
+            if len(indexes) == len(outcomes):  # the whole batch, in order
+                outcomes[:] = answers
+            else:
+                for i, answer in zip(indexes, answers, strict=True):
+                    outcomes[i] = answer
+            if keyed:
+                remembered += [(key.scope, key.key, 201, answer.receipt)
+                               for i, answer in zip(indexes, answers, strict=True)
+                               if (key := batch[i].idempotency) is not None]
+        keys.remember(uow.conn, remembered)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                            outcomes: list[Answer | BaseException | None]) -> None:
@@ -460,6 +495,23 @@ class Checkout:
             key = batch[i].idempotency
             if key is not None and isinstance(outcomes[i], DomainError):
                 keys.forget(uow.conn, scope=key.scope, key=key.key)
+
+
+def _placed_by_draft(placing: list[Placing], decided: Sequence[DomainError | None],
+                     outcomes: list[Answer | BaseException | None]) -> list[tuple[Draft, list[int]]]:
+    """Each draft, and where in the batch its orders that the gate let through are, in batch order;
+    the refused ones have their refusal set as their outcome. (The gate decides a run's orders in
+    turn, so the ones it lets through come first.)"""
+    placed: dict[int, tuple[Draft, list[int]]] = {}  # by the draft's id: alike orders share one
+    at = 0
+    for p in placing:
+        told = decided[at:at + len(p.indexes)]
+        at += len(p.indexes)
+        let_through = told.count(None)
+        for i, refusal in zip(p.indexes[let_through:], told[let_through:], strict=True):
+            outcomes[i] = refusal
+        placed.setdefault(id(p.draft), (p.draft, []))[1].extend(p.indexes[:let_through])
+    return [(draft, indexes) for draft, indexes in placed.values() if indexes]
 
 
 def _sold_out(command: PlaceOrder) -> SoldOut:
