@@ -308,9 +308,9 @@ def bench_flash_sale(
     seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
     connections: Annotated[int, typer.Option(min=1, help="concurrent HTTP connections")] = 16,
     workers: Annotated[int | None, typer.Option(
-        min=1, max=64, help="processes each design runs in, in process (HTTP runs one `serve` "
-                            "worker); default: 1 on SQLite (one writer at a time), the machine's cores "
-                            "on PostgreSQL")] = None,
+        min=1, max=64, help="worker processes each design runs in, without HTTP (HTTP runs one "
+                            "`serve` worker); default: 1 on SQLite (one writer at a time), the machine's "
+                            "cores on PostgreSQL")] = None,
     checkout_lanes: Annotated[int | None, typer.Option(
         min=1, max=8, help="checkout writers per process on PostgreSQL (SHOPFEST_CHECKOUT_LANES); "
                            "default: 2 in a lone process, 1 each in several")] = None,
@@ -334,16 +334,16 @@ def bench_flash_sale(
     for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
         place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
         counters = places.redis_server(redis_url) if name == "postgresql" else nullcontext(None)
-        processes = workers or (1 if name == "sqlite" else os.cpu_count() or 1)
-        lanes = {"in_process": checkout_lanes or Settings.lanes_for(processes),
-                 "http": checkout_lanes or Settings.lanes_for(1)}
+        processes = min(workers or (1 if name == "sqlite" else os.cpu_count() or 1), attempts)
+        lanes_in_process = checkout_lanes or Settings.lanes_for(processes)
+        lanes_over_http = checkout_lanes or Settings.lanes_for(1)  # one `serve` worker
         with place as url, counters as redis:
             # As many connections as the naive design has threads, so none waits for the pool.
             runtime = places.runtime_for(url, redis_url=redis, pool_size=bench.NAIVE_THREADS,
-                                         checkout_lanes=lanes["http"])
+                                         checkout_lanes=lanes_over_http)
             naive = bench.naive(runtime, units=units, attempts=attempts, workers=processes)
             hot = bench.hot_path(runtime, units=units, attempts=attempts, workers=processes,
-                                 lanes=lanes["in_process"])
+                                 lanes=lanes_in_process)
             over_http = None
             if http:
                 over_http = asdict(http_burst.over_http(runtime, seconds=seconds, connections=connections))
@@ -351,7 +351,8 @@ def bench_flash_sale(
         ratio = round(hot.orders_per_second / naive.orders_per_second, 1)
         label = "postgresql+redis" if name == "postgresql" else name
         results.append({"backend": label, "workers": processes,
-                        "checkout_lanes": lanes if name == "postgresql" else None, "naive": asdict(naive),
+                        "checkout_lanes": {"in_process": lanes_in_process, "http": lanes_over_http}
+                        if name == "postgresql" else None, "naive": asdict(naive),
                         "hot_path": asdict(hot), "ratio": ratio, "http": over_http})
     if as_json:
         report = {"scenario": "flash-sale", "machine": machine(), "units": units, "attempts": attempts,

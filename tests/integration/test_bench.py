@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from shopfest.bench import flash_sale, places
 from shopfest.cli import app
 
 
@@ -40,6 +44,18 @@ def test_the_flash_sale_benchmark_sells_exactly_the_units_in_both_designs_across
         assert figures["attempts"] == 501 and figures["accepted"] == 200
         assert figures["units_sold"] == 200 and figures["oversold"] == 0
         assert figures["latency"]["count"] == 501
+
+
+def test_a_bench_worker_that_cannot_start_stops_the_burst_with_its_reason(tmp_path: Path) -> None:
+    runtime = places.runtime_for(f"sqlite:///{tmp_path}/bench.db")
+    # given workers told to keep stock counters in a Redis that cannot be reached by that URL
+    broken = replace(runtime, settings=replace(runtime.settings, redis_url="nowhere://counters"))
+    try:
+        with pytest.raises(RuntimeError, match=r"a bench worker failed(.|\n)*Redis URL must specify"):
+            flash_sale.hot_path(broken, units=10, attempts=20, workers=2)
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()
 
 
 def test_the_pricing_benchmark_prices_every_cart_three_ways() -> None:

@@ -9,15 +9,20 @@ among them, they start at one moment, and their answers are added up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import queue
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
+from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
+from typing import Any
 
 import uvloop
 from sqlalchemy import insert, select, text
@@ -72,6 +77,7 @@ class Part:
 class Tally:
     """One worker's answers as they arrive: how long each took, when the last order was accepted."""
 
+    started: float = 0.0
     latencies: list[float] = field(default_factory=list)
     accepted: int = 0
     last_accepted: float = 0.0
@@ -92,7 +98,7 @@ class Tally:
             self.last_accepted = max(self.last_accepted, now)
 
     def __getstate__(self) -> dict[str, object]:  # sent home from the worker without its lock
-        return {"latencies": self.latencies, "accepted": self.accepted,
+        return {"started": self.started, "latencies": self.latencies, "accepted": self.accepted,
                 "last_accepted": self.last_accepted, "finished": self.finished}
 
     def __setstate__(self, state: dict[str, object]) -> None:
@@ -120,43 +126,73 @@ def hot_path(runtime: Runtime, *, units: int, attempts: int, shoppers: int = SHO
 
 def _burst(runtime: Runtime, sku_id: int, settings: Settings, *, design: str, attempts: int, at_once: int,
            workers: int) -> BurstResult:
+    if not 1 <= workers <= attempts:
+        raise ValueError("a burst has from one worker to one per attempt")
     now = runtime.clock.now().isoformat()
-    shares = [attempts // workers + (k < attempts % workers) for k in range(workers)]
-    parts = [Part(design, settings, now, sku_id, share, sum(shares[:k]), max(1, at_once // workers))
-             for k, share in enumerate(shares)]
-    started, tallies = _in_workers(parts)
-    return _figures(runtime, sku_id, design=design, workers=workers, attempts=attempts, started=started,
-                    tallies=tallies)
+    shares = _shares(attempts, workers)
+    parts = [Part(design, settings, now, sku_id, share, sum(shares[:k]), max(1, at_once_k))
+             for k, (share, at_once_k) in enumerate(zip(shares, _shares(at_once, workers), strict=True))]
+    tallies = _in_workers(parts)
+    return _figures(runtime, sku_id, design=design, workers=workers, attempts=attempts, tallies=tallies)
 
 
-def _in_workers(parts: list[Part]) -> tuple[float, list[Tally]]:
+def _shares(total: int, workers: int) -> list[int]:
+    return [total // workers + (k < total % workers) for k in range(workers)]
+
+
+@dataclass(frozen=True)
+class WorkerFailed:
+    traceback: str
+    at_start: bool  # only because another worker failed first
+
+
+def _in_workers(parts: list[Part]) -> list[Tally]:
     """Run each part in a fresh process (spawned: no threads or connections copied from this one),
-    all let go at one moment once every one is ready. When they were let go, and their tallies."""
+    all let go at one moment once every one is ready. Raises RuntimeError when one fails."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(len(parts) + 1)
-    answers: Queue[Tally | str] = context.Queue()
+    answers: Queue[Told] = context.Queue()
     workers = [context.Process(target=_work, args=(part, start, answers), name=f"bench-worker-{k}")
                for k, part in enumerate(parts)]
     for worker in workers:
         worker.start()
     try:
-        try:
+        with contextlib.suppress(threading.BrokenBarrierError):  # a worker failed: its answer says why
             start.wait(timeout=STARTUP_SECONDS)
-        except threading.BrokenBarrierError:
-            raise RuntimeError(f"a bench worker did not start:\n{answers.get(timeout=5)}") from None
-        started = time.perf_counter()  # on Linux the system's monotonic clock, as in the workers
-        told = [answers.get(timeout=BURST_SECONDS) for _ in workers]
+        told = _answers(answers, workers)
     finally:
         for worker in workers:
-            worker.join(timeout=30)
+            if worker.is_alive():
+                worker.join(timeout=10)
             if worker.is_alive():
                 worker.kill()
-    if failed := [t for t in told if isinstance(t, str)]:
-        raise RuntimeError(f"a bench worker failed:\n{failed[0]}")
-    return started, [t for t in told if isinstance(t, Tally)]
+                worker.join()
+    failed = [t for t in told if isinstance(t, WorkerFailed)]
+    if failed:
+        first = min(failed, key=lambda f: f.at_start)  # the cause, not the workers it stopped
+        raise RuntimeError(f"a bench worker failed:\n{first.traceback}")
+    return [t for t in told if isinstance(t, Tally)]
 
 
-def _work(part: Part, start: Barrier, answers: Queue[Tally | str]) -> None:
+Told = Tally | WorkerFailed
+
+
+def _answers(answers: Queue[Told], workers: Sequence[BaseProcess]) -> list[Told]:
+    """One answer from each worker; a worker that dies without answering is one that failed."""
+    told: list[Told] = []
+    deadline = time.monotonic() + STARTUP_SECONDS + BURST_SECONDS
+    while len(told) < len(workers):
+        try:
+            told.append(answers.get(timeout=1))
+        except queue.Empty:
+            if dead := [w for w in workers if w.exitcode not in (None, 0)]:
+                return [*told, WorkerFailed(f"{dead[0].name} exited with code {dead[0].exitcode}", False)]
+            if time.monotonic() > deadline:
+                return [*told, WorkerFailed("the burst did not finish in time", False)]
+    return told
+
+
+def _work(part: Part, start: Barrier, answers: Queue[Told]) -> None:
     """A worker: its own runtime, as a server worker builds it; then its part of the burst."""
     try:
         runtime = make_runtime(part.settings, clock=SetClock(parse_instant(part.now), speed=0))
@@ -164,16 +200,19 @@ def _work(part: Part, start: Barrier, answers: Queue[Tally | str]) -> None:
             if part.design == HOT_PATH:
                 tune_for_serving()  # as `shopfest serve` does once started
             start.wait(timeout=STARTUP_SECONDS)
-            tally = Tally()
+            tally = Tally(started=time.perf_counter())  # the system's monotonic clock, as in every worker
             (_naive_part if part.design == NAIVE else _hot_path_part)(runtime, part, tally)
             tally.finished = time.perf_counter()
-            answers.put(tally)
+            if len(tally.latencies) != part.attempts:
+                raise RuntimeError(f"{len(tally.latencies)} of {part.attempts} attempts were answered")
         finally:
             runtime.checkout.close()
             runtime.engine.dispose()
-    except BaseException:
+    except BaseException as error:
+        answers.put(WorkerFailed(traceback.format_exc(), isinstance(error, threading.BrokenBarrierError)))
         start.abort()
-        answers.put(traceback.format_exc())
+    else:
+        answers.put(tally)
 
 
 def _naive_part(runtime: Runtime, part: Part, tally: Tally) -> None:
@@ -212,27 +251,39 @@ def _hot_path_part(runtime: Runtime, part: Part, tally: Tally) -> None:
             everyone_answered.set()
         ask()
 
+    def fail(_: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:  # in a shopper's callback
+        failures.append(context.get("exception") or context["message"])
+        everyone_answered.set()
+
     async def burst() -> None:
+        asyncio.get_running_loop().set_exception_handler(fail)
         for _ in range(min(part.at_once, part.attempts)):
             ask()
         await everyone_answered.wait()
 
     def serve() -> None:  # on the event loop `shopfest serve` runs on (uvicorn picks uvloop)
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(burst())
+        try:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(burst())
+        except BaseException as error:  # noqa: BLE001  # told to the worker below
+            failures.append(error)
 
     everyone_answered = asyncio.Event()
+    failures: list[object] = []
     server = threading.Thread(target=serve, name="event-loop")
     server.start()
     server.join()
+    if failures:
+        raise RuntimeError(f"the shoppers' event loop failed: {failures[0]!r}")
 
 
-def _figures(runtime: Runtime, sku_id: int, *, design: str, workers: int, attempts: int, started: float,
+def _figures(runtime: Runtime, sku_id: int, *, design: str, workers: int, attempts: int,
              tallies: list[Tally]) -> BurstResult:
     with runtime.engine.connect() as conn:
         row = conn.execute(select(stock_levels).where(stock_levels.c.sku_id == sku_id)).one()
     taken = row.reserved + row.sold
     accepted = sum(t.accepted for t in tallies)
+    started = min(t.started for t in tallies)  # the first worker let go
     seconds = max(t.finished for t in tallies) - started
     selling = max(max(t.last_accepted for t in tallies) - started, 1e-9)
     latencies = [latency for t in tallies for latency in t.latencies]
