@@ -35,7 +35,8 @@ _job, _loop, _future = itemgetter(0), itemgetter(1), itemgetter(2)
 class GroupCommit(Generic[Job, Answer]):
     """Gathers jobs from any thread or event loop and applies them in batches of up to `max_batch`,
     on `lanes` writer threads, the lanes past the first once `crowd` jobs wait. `apply` must be safe
-    to call from several lanes at once."""
+    to call from several lanes at once, and must not change the sequence of outcomes it returns
+    (an event loop reads it later)."""
 
     def __init__(self, apply: Callable[[Sequence[Job]], Sequence[Answer | BaseException]], *,
                  max_batch: int = 5000, name: str = "group-commit", lanes: int = 1, crowd: int = 1) -> None:

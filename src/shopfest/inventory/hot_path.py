@@ -34,7 +34,8 @@ class Reservation:
 class StockGate(Protocol):
     def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         """Decide each run's orders in turn: an order takes all its units or none. The outcomes
-        are one per order, run after run."""
+        are one per order, run after run; within a run the orders let through come first (once one
+        is refused, the alike orders after it are too)."""
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None: ...
 

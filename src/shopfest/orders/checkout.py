@@ -17,22 +17,20 @@ from itertools import repeat
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from shopfest.catalog import service as catalog
-from shopfest.catalog.model import SkuForSale
 from shopfest.core.errors import DomainError, InvalidInput
 from shopfest.core.group_commit import GroupCommit
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
-from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import Run, StockGate
-from shopfest.inventory.model import Claim, FlashSale, SoldOut, check_quantity
+from shopfest.inventory.model import Claim, SoldOut, check_quantity
 from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
 from shopfest.orders.receipts import ReceiptsAlike
+from shopfest.orders.shelf import Shelf, ShelfMemory
 from shopfest.orders.store import OrderStore
 from shopfest.payments import fx
 from shopfest.payments import idempotency as keys
 from shopfest.promotions import service as promotions
-from shopfest.promotions.model import CartLine, DepositTerms, FlashTerms, OnOffer, Priced
+from shopfest.promotions.model import CartLine, FlashTerms, Priced
 from shopfest.promotions.offers import CouponIssue
 
 MAX_LINES = 100
@@ -66,13 +64,13 @@ class Answer(NamedTuple):
     A named tuple: the peak makes one per order, thousands a batch."""
 
     status_code: int
-    written: dict[str, Any] | ReceiptsAlike
+    receipt_or_copies: dict[str, Any] | ReceiptsAlike
     n: int = 0
 
     @property
     def receipt(self) -> dict[str, Any]:
-        written = self.written
-        return written if isinstance(written, dict) else written[self.n]
+        found = self.receipt_or_copies
+        return found if isinstance(found, dict) else found[self.n]
 
 
 def _placed(receipts: ReceiptsAlike, count: int) -> list[Answer]:
@@ -103,16 +101,6 @@ def check_lines(lines: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ...]
         check_quantity(qty)
         merged[sku_id] = merged.get(sku_id, 0) + qty
     return tuple((sku_id, check_quantity(qty)) for sku_id, qty in merged.items())
-
-
-@dataclass(frozen=True, slots=True)
-class Shelf:
-    """What a batch knows of the SKUs it sells: the SKUs, their flash sales and pre-sale terms now."""
-
-    skus: dict[int, SkuForSale]
-    flash: dict[int, FlashSale]
-    presales: dict[int, DepositTerms]
-    promotions: tuple[OnOffer, ...] = ()
 
 
 # The coupons a command offers that the shopper holds free: coupon id -> (grant id, the coupon).
@@ -211,78 +199,12 @@ class Placing:
         return Run(self.claims, len(self.indexes))
 
 
+# What the checks of a whole batch read off each command (in C: a batch holds thousands).
 _idempotency = attrgetter("idempotency")
 _coupons = attrgetter("coupons")
 _lines = attrgetter("lines")
 _currency = attrgetter("currency")
-_shopper = attrgetter("shopper_id")
-
-
-SHELF_SECONDS = 1.0
-
-
-@dataclass(frozen=True, slots=True)
-class Shelved:
-    """What the checkout remembers of one SKU for a moment: it, its flash sales, its pre-sale terms."""
-
-    until: float
-    sku: SkuForSale | None
-    flash_sales: tuple[FlashSale, ...]
-    presale: DepositTerms | None
-
-
-class ShelfMemory:
-    """At the peak every batch asks about the same few SKUs: remember the answers for a second, so a
-    batch reads only the counters. A price or flash sale a merchant changes reaches checkout within
-    `SHELF_SECONDS`; flash sales start and end on time (their windows are checked per batch)."""
-
-    def __init__(self) -> None:
-        self._shelved: dict[int, Shelved] = {}
-        # merchant (None: the platform) -> until when, and the promotions it has on
-        self._promotions: dict[int | None, tuple[float, tuple[OnOffer, ...]]] = {}
-        self._lock = threading.Lock()  # checkout lanes share the memory
-
-    def shelf(self, uow: UnitOfWork, sku_ids: list[int], now: datetime) -> Shelf:
-        with self._lock:
-            return self._shelf(uow, sku_ids, now)
-
-    def _shelf(self, uow: UnitOfWork, sku_ids: list[int], now: datetime) -> Shelf:
-        clock = time.monotonic()
-        missing = [s for s in sku_ids if s not in self._shelved or self._shelved[s].until < clock]
-        if missing:
-            self._fetch(uow, missing, clock + SHELF_SECONDS)
-        shelved = [self._shelved[s] for s in sku_ids]
-        merchants = sorted({e.sku.merchant_id for e in shelved if e.sku is not None})
-        return Shelf(
-            skus={e.sku.sku_id: e.sku for e in shelved if e.sku is not None},
-            flash={sale.sku_id: sale for e in shelved for sale in e.flash_sales if sale.is_on(now)},
-            presales={sku_id: e.presale for sku_id, e in zip(sku_ids, shelved, strict=True)
-                      if e.presale is not None},
-            promotions=self._promotions_of(uow, merchants, clock),
-        )
-
-    def _promotions_of(self, uow: UnitOfWork, merchant_ids: list[int], clock: float) -> tuple[OnOffer, ...]:
-        owners: list[int | None] = [None, *merchant_ids]
-        if any(o not in self._promotions or self._promotions[o][0] < clock for o in owners):
-            if len(self._promotions) > 100_000:
-                self._promotions.clear()
-            fetched: dict[int | None, list[OnOffer]] = {owner: [] for owner in owners}
-            for offer in promotions.campaigns_on(uow, merchant_ids):
-                fetched.setdefault(offer.merchant_id, []).append(offer)
-            for owner, offers in fetched.items():
-                self._promotions[owner] = (clock + SHELF_SECONDS, tuple(offers))
-        return tuple(sorted((o for owner in owners for o in self._promotions[owner][1]),
-                            key=lambda offer: offer.rank))
-
-    def _fetch(self, uow: UnitOfWork, sku_ids: list[int], until: float) -> None:
-        if len(self._shelved) > 100_000:
-            self._shelved.clear()
-        skus = catalog.skus_for_sale(uow, sku_ids)
-        flash = inventory.flash_sales_of(uow, sku_ids)
-        presales = promotions.deposit_terms(uow, sku_ids)
-        for sku_id in sku_ids:
-            self._shelved[sku_id] = Shelved(until, skus.get(sku_id), tuple(flash.get(sku_id, ())),
-                                            presales.get(sku_id))
+Cart = tuple[tuple[tuple[int, int], ...], str | None]  # (SKU, units) lines, and the currency asked
 
 
 class Checkout:
@@ -369,13 +291,14 @@ class Checkout:
         uow = self._uow()
         with uow:
             now = uow.clock.now()
-            keyed = [(i, k) for i, k in enumerate(map(_idempotency, batch)) if k is not None] \
-                if any(map(_idempotency, batch)) else []
+            keyed = []
+            if any(map(_idempotency, batch)):  # at the peak most orders come without a key
+                keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
             fresh = self._claim_keys(uow, batch, keyed, outcomes, now) if keyed else range(len(batch))
             placing = self._drafts(uow, batch, fresh, outcomes, now)
             reservation = self._gate.reserve(uow, [p.run() for p in placing])
             try:
-                self._store(uow, batch, placing, reservation.outcomes, outcomes, keyed=bool(keyed))
+                self._store(uow, batch, _placed_by_draft(placing, reservation.outcomes, outcomes), outcomes)
                 if keyed:
                     self._free_refused_keys(uow, batch, fresh, outcomes)
                 reservation.record()
@@ -408,22 +331,21 @@ class Checkout:
         carts = set(map(_lines, commands))  # at the peak a handful, however big the batch
         shelf = self._shelf.shelf(uow, sorted({sku_id for lines in carts for sku_id, _ in lines}), now)
         if len(carts) == 1 and not any(map(_coupons, commands)) and len(set(map(_currency, commands))) == 1:
-            # The peak: the whole batch places one cart. Priced once; anyone's claims are the same.
-            draft = self._draft(commands[0], shelf, now)
-            if isinstance(draft, DomainError):
-                for i in fresh:
-                    outcomes[i] = draft
-                return []
-            if draft.anyones:
+            # The peak: the whole batch places one cart. Priced once, and where no flash sale's limit
+            # asks who claims, every order claims the same.
+            first = commands[0]
+            draft = self._draft(first, shelf, now)
+            if isinstance(draft, Draft) and draft.anyones:
                 return [Placing(draft, draft.claims, list(fresh))]
+            return self._drafts_one_by_one(uow, batch, fresh, outcomes, shelf, now,
+                                           priced={(first.lines, first.currency): draft})
         return self._drafts_one_by_one(uow, batch, fresh, outcomes, shelf, now)
 
     def _drafts_one_by_one(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
-                           outcomes: list[Answer | BaseException | None], shelf: Shelf,
-                           now: datetime) -> list[Placing]:
+                           outcomes: list[Answer | BaseException | None], shelf: Shelf, now: datetime,
+                           priced: dict[Cart, Draft | DomainError] | None = None) -> list[Placing]:
         placing: list[Placing] = []
-        # Each distinct cart is priced once, however many commands place it.
-        same_cart: dict[tuple[tuple[tuple[int, int], ...], str | None], Draft | DomainError] = {}
+        same_cart = priced or {}  # each distinct cart is priced once, however many commands place it
         taken: set[int] = set()  # wallet coupons earlier orders of this batch use
         # Wallets locked in shopper order first, so that concurrent batches (lanes, processes)
         # queue for them instead of deadlocking.
@@ -431,21 +353,22 @@ class Checkout:
         for i in fresh:
             command = batch[i]
             cart = (command.lines, command.currency)
+            draft: Draft | DomainError
             if command.coupons:  # coupons are the shopper's own: such a cart is priced alone
-                priced = self._draft_with_coupons(uow, command, shelf, now, taken)
+                draft = self._draft_with_coupons(uow, command, shelf, now, taken)
             elif (known := same_cart.get(cart)) is not None:
-                priced = known
+                draft = known
             else:
-                same_cart[cart] = priced = self._draft(command, shelf, now)
-            if isinstance(priced, DomainError):
-                outcomes[i] = priced
+                same_cart[cart] = draft = self._draft(command, shelf, now)
+            if isinstance(draft, DomainError):
+                outcomes[i] = draft
                 continue
-            claims = priced.claims if priced.anyones else _claims_of(priced, command.shopper_id)
+            claims = draft.claims if draft.anyones else _claims_of(draft, command.shopper_id)
             last = placing[-1] if placing else None
-            if last is not None and last.draft is priced and last.claims == claims:
+            if last is not None and last.draft is draft and last.claims == claims:
                 last.indexes.append(i)
             else:
-                placing.append(Placing(priced, claims, [i]))
+                placing.append(Placing(draft, claims, [i]))
         return placing
 
     def _draft(self, command: PlaceOrder, shelf: Shelf, now: datetime,
@@ -466,26 +389,20 @@ class Checkout:
             taken.update(draft.grants)
         return draft
 
-    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], placing: list[Placing],
-               decided: Sequence[DomainError | None], outcomes: list[Answer | BaseException | None], *,
-               keyed: bool) -> None:
-        """Store the orders the gate let through, copies of each draft together, and set their answers."""
+    def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], placed: list[tuple[Draft, list[int]]],
+               outcomes: list[Answer | BaseException | None]) -> None:
+        """Store the orders the gate let through, the copies of each draft together, and answer them."""
         store = OrderStore(uow.conn)
         remembered = []
-        for draft, indexes in _placed_by_draft(placing, decided, outcomes):
-            copies = store.add_alike(draft.order, list(map(_shopper, map(batch.__getitem__, indexes))))
+        for draft, indexes in placed:
+            copies = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
             if draft.grants:  # priced alone: one order
                 promotions.hold_coupons(uow, copies.order_ids[0], draft.grants)
             answers = _placed(ReceiptsAlike(draft.order, copies), len(indexes))
-            if len(indexes) == len(outcomes):  # the whole batch, in order
-                outcomes[:] = answers
-            else:
-                for i, answer in zip(indexes, answers, strict=True):
-                    outcomes[i] = answer
-            if keyed:
-                remembered += [(key.scope, key.key, 201, answer.receipt)
-                               for i, answer in zip(indexes, answers, strict=True)
-                               if (key := batch[i].idempotency) is not None]
+            for i, answer in zip(indexes, answers, strict=True):
+                outcomes[i] = answer
+                if (key := batch[i].idempotency) is not None:
+                    remembered.append((key.scope, key.key, 201, answer.receipt))
         keys.remember(uow.conn, remembered)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
@@ -500,14 +417,16 @@ class Checkout:
 def _placed_by_draft(placing: list[Placing], decided: Sequence[DomainError | None],
                      outcomes: list[Answer | BaseException | None]) -> list[tuple[Draft, list[int]]]:
     """Each draft, and where in the batch its orders that the gate let through are, in batch order;
-    the refused ones have their refusal set as their outcome. (The gate decides a run's orders in
-    turn, so the ones it lets through come first.)"""
+    the refused ones have their refusal set as their outcome (a gate lets a run's first orders
+    through, and refuses the rest)."""
     placed: dict[int, tuple[Draft, list[int]]] = {}  # by the draft's id: alike orders share one
     at = 0
     for p in placing:
         told = decided[at:at + len(p.indexes)]
         at += len(p.indexes)
         let_through = told.count(None)
+        if None in told[let_through:]:  # a gate that broke its word: fail the batch, store nothing
+            raise RuntimeError("the stock gate refused an order of a run before one it let through")
         for i, refusal in zip(p.indexes[let_through:], told[let_through:], strict=True):
             outcomes[i] = refusal
         placed.setdefault(id(p.draft), (p.draft, []))[1].extend(p.indexes[:let_through])

@@ -54,17 +54,22 @@ class ReceiptsAlike:
     """The receipts of copies of one order, which differ only in their ids: each is written out when
     it is first read (at the peak by the request that placed it, outside the batch)."""
 
-    __slots__ = ("_order", "_copies", "_base")
+    __slots__ = ("_order", "_copies", "_base", "_written")
 
     def __init__(self, order: Order, copies: Copies) -> None:
         self._order = order
         self._copies = copies
         self._base: dict[str, Any] | None = None
+        self._written: dict[int, dict[str, Any]] = {}  # read twice when remembered for a replay
 
     def __getitem__(self, n: int) -> dict[str, Any]:
+        if (written := self._written.get(n)) is not None:
+            return written
         if self._base is None:
             self._base = receipt(self._order)
         base = self._base
-        return {**base, "id": self._copies.order_ids[n],
-                "children": [{**c, "id": cid}
-                             for c, cid in zip(base["children"], self._copies.children_of(n), strict=True)]}
+        self._written[n] = written = {
+            **base, "id": self._copies.order_ids[n],
+            "children": [{**c, "id": cid}
+                         for c, cid in zip(base["children"], self._copies.children_of(n), strict=True)]}
+        return written

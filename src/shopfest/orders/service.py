@@ -15,9 +15,10 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim
-from shopfest.orders.checkout import PlaceOrder, ShelfMemory, check_lines, draft_order
+from shopfest.orders.checkout import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import Order, OrderStatus, moved
 from shopfest.orders.receipts import receipt
+from shopfest.orders.shelf import ShelfMemory
 from shopfest.orders.store import OrderStore
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
