@@ -101,7 +101,7 @@ def test_a_batch_mixing_carts_and_refusals_answers_each_order_with_its_own(hot_r
     placed = {f.result().receipt["id"]: command for command, f in zip(commands, futures, strict=True)
               if f.exception() is None}
     with runtime.engine.connect() as conn:
-        shoppers = dict(conn.execute(select(orders.c.id, orders.c.shopper_id)).tuples().all())
+        shoppers = {row.id: row.shopper_id for row in conn.execute(select(orders.c.id, orders.c.shopper_id))}
         bought: dict[int, list[tuple[int, int]]] = {}
         for order_id, lines in conn.execute(select(merchant_orders.c.order_id, merchant_orders.c.lines)):
             bought.setdefault(order_id, []).extend((line["sku_id"], line["qty"]) for line in lines)

@@ -92,12 +92,21 @@ def _lines_json(lines: tuple[OrderLine, ...]) -> list[dict[str, Any]]:
 
 
 def _line_json(line: OrderLine) -> dict[str, Any]:
-    return {"sku_id": line.sku_id, "product_id": line.product_id, "title": line.title,
-            "fulfilment": line.fulfilment, "qty": line.qty, "unit_minor": line.unit_price.minor,
-            "total_minor": line.total.minor, "flash_sale_id": line.flash_sale_id,
-            "refunded_qty": line.refunded_qty,
-            "refunded_minor": None if line.refunded is None else line.refunded.minor,
-            "adjustments": [{"source": source, "minor": minor} for source, minor in line.adjustments]}
+    # A field at its default is left out (`_line` reads it back as the default): every order row
+    # at the peak carries its lines, and the database reads every byte of them.
+    data: dict[str, Any] = {
+        "sku_id": line.sku_id, "product_id": line.product_id, "title": line.title,
+        "fulfilment": line.fulfilment, "qty": line.qty, "unit_minor": line.unit_price.minor,
+        "total_minor": line.total.minor}
+    if line.flash_sale_id is not None:
+        data["flash_sale_id"] = line.flash_sale_id
+    if line.refunded_qty:
+        data["refunded_qty"] = line.refunded_qty
+    if line.refunded is not None:
+        data["refunded_minor"] = line.refunded.minor
+    if line.adjustments:
+        data["adjustments"] = [{"source": source, "minor": minor} for source, minor in line.adjustments]
+    return data
 
 
 def _line(data: dict[str, Any], currency: str) -> OrderLine:
