@@ -39,10 +39,11 @@ from shopfest.settings import Settings
 
 NAIVE = "naive"
 HOT_PATH = "hot path"
-NAIVE_THREADS = 8  # in all, shared out among the workers
+NAIVE_THREADS = 8  # in all, shared out among the workers (at least one each)
 SHOPPERS = 4000  # asking at once, in all
 STARTUP_SECONDS = 120  # for a worker to import ShopFest and connect
-BURST_SECONDS = 1800
+BURST_SECONDS_AT_LEAST = 1800
+SLOWEST_ATTEMPTS_PER_SECOND = 100  # a burst slower than this is taken for stuck
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def _burst(runtime: Runtime, sku_id: int, settings: Settings, *, design: str, at
     shares = _shares(attempts, workers)
     parts = [Part(design, settings, now, sku_id, share, sum(shares[:k]), max(1, at_once_k))
              for k, (share, at_once_k) in enumerate(zip(shares, _shares(at_once, workers), strict=True))]
-    tallies = _in_workers(parts)
+    tallies = _in_workers(parts, seconds=max(BURST_SECONDS_AT_LEAST, attempts / SLOWEST_ATTEMPTS_PER_SECOND))
     return _figures(runtime, sku_id, design=design, workers=workers, attempts=attempts, tallies=tallies)
 
 
@@ -146,7 +147,7 @@ class WorkerFailed:
     at_start: bool  # only because another worker failed first
 
 
-def _in_workers(parts: list[Part]) -> list[Tally]:
+def _in_workers(parts: list[Part], *, seconds: float) -> list[Tally]:
     """Run each part in a fresh process (spawned: no threads or connections copied from this one),
     all let go at one moment once every one is ready. Raises RuntimeError when one fails."""
     context = multiprocessing.get_context("spawn")
@@ -159,7 +160,7 @@ def _in_workers(parts: list[Part]) -> list[Tally]:
     try:
         with contextlib.suppress(threading.BrokenBarrierError):  # a worker failed: its answer says why
             start.wait(timeout=STARTUP_SECONDS)
-        told = _answers(answers, workers)
+        told = _answers(answers, workers, seconds=seconds)
     finally:
         for worker in workers:
             if worker.is_alive():
@@ -170,6 +171,8 @@ def _in_workers(parts: list[Part]) -> list[Tally]:
     failed = [t for t in told if isinstance(t, WorkerFailed)]
     if failed:
         first = min(failed, key=lambda f: f.at_start)  # the cause, not the workers it stopped
+        if first.at_start:  # none failed on its own: the start itself timed out
+            raise RuntimeError(f"the bench workers did not all start within {STARTUP_SECONDS} s")
         raise RuntimeError(f"a bench worker failed:\n{first.traceback}")
     return [t for t in told if isinstance(t, Tally)]
 
@@ -177,16 +180,19 @@ def _in_workers(parts: list[Part]) -> list[Tally]:
 Told = Tally | WorkerFailed
 
 
-def _answers(answers: Queue[Told], workers: Sequence[BaseProcess]) -> list[Told]:
-    """One answer from each worker; a worker that dies without answering is one that failed."""
+def _answers(answers: Queue[Told], workers: Sequence[BaseProcess], *, seconds: float) -> list[Told]:
+    """One answer from each worker; a worker that ends without answering is one that failed."""
     told: list[Told] = []
-    deadline = time.monotonic() + STARTUP_SECONDS + BURST_SECONDS
+    deadline = time.monotonic() + STARTUP_SECONDS + seconds
     while len(told) < len(workers):
         try:
             told.append(answers.get(timeout=1))
         except queue.Empty:
-            if dead := [w for w in workers if w.exitcode not in (None, 0)]:
-                return [*told, WorkerFailed(f"{dead[0].name} exited with code {dead[0].exitcode}", False)]
+            # A worker's answer is in the pipe before it ends: more ended than answered is one lost.
+            ended = [w for w in workers if w.exitcode is not None]
+            if len(ended) > len(told):
+                codes = ", ".join(f"{w.name} {w.exitcode}" for w in ended)
+                return [*told, WorkerFailed(f"a worker ended without answering (exit codes: {codes})", False)]
             if time.monotonic() > deadline:
                 return [*told, WorkerFailed("the burst did not finish in time", False)]
     return told

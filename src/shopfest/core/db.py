@@ -80,8 +80,9 @@ def id_in(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]
 
 
 def compact_json(value: Any) -> str:
-    """JSON without the spaces after separators: at the peak every order row carries some."""
-    return json.dumps(value, separators=(",", ":"))
+    """JSON without spaces after separators, and text as it is (not escaped to ASCII): at the peak
+    every order row carries some."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:

@@ -27,7 +27,6 @@ class Shelf:
     promotions: tuple[OnOffer, ...] = ()
 
 
-
 SHELF_SECONDS = 1.0
 
 

@@ -22,3 +22,10 @@ def test_a_refunded_flash_line_with_discounts_is_read_back_whole() -> None:
                      refunded_qty=1, refunded=Money(274_950, "CNY"),
                      adjustments=(("platform-cross-store", -30000), ("coupon-9", -20000)))
     assert _line(_line_json(line), "CNY") == line
+
+
+def test_a_line_written_with_every_field_before_they_were_left_out_reads_back_the_same() -> None:
+    older = {"sku_id": 11, "product_id": 7, "title": "Midnight X1 phone", "fulfilment": "shipped", "qty": 2,
+             "unit_minor": 599900, "total_minor": 1_149_800, "flash_sale_id": None, "refunded_qty": 0,
+             "refunded_minor": None, "adjustments": []}
+    assert _line(older, "CNY") == PHONE
