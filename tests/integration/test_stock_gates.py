@@ -4,7 +4,7 @@ order after another: on the database rows (SQLite, PostgreSQL) and on Redis coun
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
@@ -13,13 +13,24 @@ from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
-from shopfest.inventory.hot_path import Reservation, runs_of
+from shopfest.inventory.hot_path import Reservation, Run
 from shopfest.inventory.model import Claim
 from shopfest.inventory.store import InventoryStore
 from shopfest.settings import Settings
 from tests.conftest import _truncate_all
 
 OK, SOLD_OUT, OVER = None, "sold-out", "limit-exceeded"
+
+
+def runs_of(orders: Sequence[Sequence[Claim]]) -> list[Run]:
+    """Orders (the claims of each) as runs: alike orders one after another make one run."""
+    runs: list[Run] = []
+    start = 0
+    for n in range(1, len(orders) + 1):
+        if n == len(orders) or not (orders[n] is orders[start] or orders[n] == orders[start]):
+            runs.append(Run(orders[start], n - start))
+            start = n
+    return runs
 
 
 def reserve(runtime: Runtime, orders: list[tuple[Claim, ...]]) -> Reservation:

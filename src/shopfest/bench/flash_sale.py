@@ -99,8 +99,7 @@ class Tally:
             self.last_accepted = max(self.last_accepted, now)
 
     def __getstate__(self) -> dict[str, object]:  # sent home from the worker without its lock
-        return {"started": self.started, "latencies": self.latencies, "accepted": self.accepted,
-                "last_accepted": self.last_accepted, "finished": self.finished}
+        return {name: value for name, value in self.__dict__.items() if name != "lock"}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.__dict__.update(state, lock=threading.Lock())
@@ -147,6 +146,9 @@ class WorkerFailed:
     at_start: bool  # only because another worker failed first
 
 
+Told = Tally | WorkerFailed  # what a worker sends home
+
+
 def _in_workers(parts: list[Part], *, seconds: float) -> list[Tally]:
     """Run each part in a fresh process (spawned: no threads or connections copied from this one),
     all let go at one moment once every one is ready. Raises RuntimeError when one fails."""
@@ -175,9 +177,6 @@ def _in_workers(parts: list[Part], *, seconds: float) -> list[Tally]:
             raise RuntimeError(f"the bench workers did not all start within {STARTUP_SECONDS} s")
         raise RuntimeError(f"a bench worker failed:\n{first.traceback}")
     return [t for t in told if isinstance(t, Tally)]
-
-
-Told = Tally | WorkerFailed
 
 
 def _answers(answers: Queue[Told], workers: Sequence[BaseProcess], *, seconds: float) -> list[Told]:

@@ -49,17 +49,6 @@ class Run:
     count: int
 
 
-def runs_of(orders: Sequence[Sequence[Claim]]) -> list[Run]:
-    """Orders (the claims of each) as runs: alike orders one after another make one run."""
-    runs: list[Run] = []
-    start = 0
-    for n in range(1, len(orders) + 1):
-        if n == len(orders) or not (orders[n] is orders[start] or orders[n] == orders[start]):
-            runs.append(Run(orders[start], n - start))
-            start = n
-    return runs
-
-
 def times(claims: Sequence[Claim], count: int) -> list[Claim]:
     """The units `count` orders making `claims` take, as one claim per claim of one order."""
     if count <= 0:
