@@ -29,10 +29,12 @@ app = typer.Typer(help="Run an 11.11-style global online shopping festival.", no
                   pretty_exceptions_enable=False)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
+stock_app = typer.Typer(help="The stock the checkout sells.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks, each with a baseline measured in the same run.",
                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(stock_app, name="stock")
 app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
@@ -92,6 +94,25 @@ def users_create(
         user = accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
                                                  role=role, merchant_id=merchant)
     typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@stock_app.command("recount")
+def stock_recount() -> None:
+    """After a crash, before serving again: the checkout's Redis counters are loaded again from the
+    database rows. A server killed mid-checkout can leave units taken in Redis that no order holds."""
+    from redis.exceptions import ConnectionError as RedisUnreachable
+    with clear_errors():
+        runtime = _runtime()
+        try:
+            forgotten = runtime.gate.recount()
+        except RedisUnreachable as error:
+            console.print(f"[red]error:[/red] Redis at SHOPFEST_REDIS_URL did not answer: {error}")
+            raise typer.Exit(1) from None
+    if runtime.settings.redis_url is None:
+        typer.echo("nothing to recount: without SHOPFEST_REDIS_URL the database rows are the counters")
+    else:
+        typer.echo(f"{forgotten} Redis counter{'' if forgotten == 1 else 's'} forgotten: each is loaded "
+                   "from the database rows when an order next needs it")
 
 
 @app.command("seed")

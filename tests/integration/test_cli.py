@@ -104,3 +104,36 @@ def test_serve_refuses_a_database_behind_the_newest_schema(tmp_path, monkeypatch
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "not at the newest schema: run `shopfest db upgrade` first" in result.output
+
+
+def test_stock_recount_without_redis_has_nothing_to_do(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("stock", "recount")
+    assert result.exit_code == 0, result.output
+    assert "without SHOPFEST_REDIS_URL the database rows are the counters" in result.output
+
+
+def test_stock_recount_forgets_the_redis_counters_of_its_prefix(run, redis_url, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    import redis
+    prefix = f"shopfest-test-cli-{uuid.uuid4().hex}:"
+    monkeypatch.setenv("SHOPFEST_REDIS_URL", redis_url)
+    monkeypatch.setenv("SHOPFEST_REDIS_PREFIX", prefix)
+    counters = redis.Redis.from_url(redis_url)
+    counters.set(f"{prefix}stock:1", 3)
+    counters.set(f"{prefix}stock:2", 0)
+    counters.set(f"{prefix}note", "kept")
+
+    result = run("stock", "recount")
+
+    assert result.exit_code == 0, result.output
+    assert "2 Redis counters forgotten" in result.output
+    assert counters.get(f"{prefix}stock:1") is None and counters.get(f"{prefix}note") == b"kept"
+    counters.delete(f"{prefix}note")
+
+
+def test_stock_recount_says_when_redis_does_not_answer(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("SHOPFEST_REDIS_URL", "redis://127.0.0.1:1/0")
+    result = run("stock", "recount")
+    assert result.exit_code == 1
+    assert "Redis at SHOPFEST_REDIS_URL did not answer" in result.output

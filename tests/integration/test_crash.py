@@ -12,6 +12,8 @@ from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
+from shopfest.inventory.hot_path import Run
+from shopfest.inventory.model import Claim
 from shopfest.inventory.store import InventoryStore, flash_sales
 from shopfest.orders.model import OrderStatus
 from shopfest.orders.store import merchant_orders, orders
@@ -102,3 +104,16 @@ def test_a_killed_server_keeps_every_acknowledged_order(hot_runtime: Runtime, st
     assert held == level.reserved == taken
     assert held >= len(acknowledged)
     assert orphans == 0  # no child order was left without its order
+    # and, once recounted (`shopfest stock recount`), the checkout sells exactly the units left
+    runtime.gate.recount()
+    assert sells(runtime, item.sku_id, level.available) == [True, False]
+
+
+def sells(runtime: Runtime, sku_id: int, units: int) -> list[bool]:
+    """Whether the stock gate lets one order take `units` of the SKU, then whether it lets one more."""
+    with runtime.uow() as uow:
+        runs = [Run((Claim(sku_id, units, 1),), 1), Run((Claim(sku_id, 1, 2),), 1)]
+        reservation = runtime.gate.reserve(uow, runs)
+        reservation.record()
+        uow.commit()
+    return [outcome is None for outcome in reservation.outcomes]

@@ -132,3 +132,52 @@ def test_redis_gives_back_what_a_batch_took_when_loading_the_rest_fails(
     # then Redis has the 2 phones back, and counts what the rows hold
     assert int(counters.get(f"{prefix}stock:{phone}") or -1) == 9
     assert reserved(redis_runtime, phone, scarf) == [1, 0]
+
+
+def killed_mid_batch(runtime: Runtime, orders: list[tuple[Claim, ...]]) -> None:
+    """A batch that Redis decided and that never reached its commit, nor gave its units back: what
+    a server killed between the two leaves behind."""
+    with runtime.uow() as uow:
+        runtime.gate.reserve(uow, runs_of(orders))
+
+
+def test_a_recount_lets_redis_sell_the_units_a_killed_batch_took(
+        redis_runtime: Runtime, redis_url: str) -> None:
+    # given 5 phones, 2 of them taken in Redis by a batch whose server was killed before its commit
+    phone = hot_item(redis_runtime, stock=5).sku_id
+    reserve(redis_runtime, [(Claim(phone, 1, 1),)])
+    killed_mid_batch(redis_runtime, [(Claim(phone, 2, 2),)])
+    counters = redis.Redis.from_url(redis_url)
+    prefix = redis_runtime.settings.redis_prefix
+    assert int(counters.get(f"{prefix}stock:{phone}") or -1) == 2  # the rows say 4
+
+    # when the counters are recounted
+    forgotten = redis_runtime.gate.recount()
+
+    # then the 4 units the rows hold sell, and no more
+    reservation = reserve(redis_runtime, [(Claim(phone, 1, shopper),) for shopper in range(3, 9)])
+    assert [None if o is None else o.code for o in reservation.outcomes] == [OK] * 4 + [SOLD_OUT] * 2
+    assert reserved(redis_runtime, phone) == [5]
+    assert forgotten == 1
+
+
+def test_a_recount_keeps_each_shoppers_flash_sale_limit(redis_runtime: Runtime, redis_url: str) -> None:
+    # given a flash sale of 6 at most 2 per shopper: shopper 1 holds 2, and a killed batch took 2
+    # for shopper 2
+    phone = hot_item(redis_runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
+    flash = phone.flash_sale_id
+    reserve(redis_runtime, [(Claim(phone.sku_id, 2, 1, flash),)])
+    killed_mid_batch(redis_runtime, [(Claim(phone.sku_id, 2, 2, flash),)])
+    counters = redis.Redis.from_url(redis_url)
+    elsewhere = f"{redis_runtime.settings.redis_prefix.rstrip(':')}-other:stock:{phone.sku_id}"
+    counters.set(elsewhere, 7)  # another prefix's counter: not ours to forget
+
+    # when the counters are recounted
+    assert redis_runtime.gate.recount() == 3  # the SKU's units, the sale's units, its buyers
+
+    # then shopper 1 is still at the limit, shopper 2 may buy 2, and the sale has its 4 units back
+    reservation = reserve(redis_runtime, [(Claim(phone.sku_id, qty, shopper, flash),)
+                                          for qty, shopper in ((1, 1), (2, 2), (2, 3), (1, 4))])
+    assert [None if o is None else o.code for o in reservation.outcomes] == [OVER, OK, OK, SOLD_OUT]
+    assert int(counters.get(elsewhere) or -1) == 7
+    counters.delete(elsewhere)

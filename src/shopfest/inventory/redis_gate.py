@@ -13,7 +13,8 @@ sale's units and its per-shopper limit are checked with the SKU's.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from shopfest.core.errors import DomainError
@@ -174,6 +175,31 @@ class RedisGate:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))
         uow.after_commit(lambda: self._give(list(claims)))
 
+    def recount(self) -> int:
+        """A process killed between its Redis decision and its commit leaves units taken in Redis
+        that no row holds, and they would never sell: forgotten here, the counters are loaded from
+        the rows again. Run it while no server places orders. A batch decided but not yet written
+        would be missed by the counters loaded meanwhile: the stock rows would refuse the units that
+        lets through, but a flash sale's per-shopper limit is kept by Redis alone."""
+        prefix = self._prefix.encode()
+        forgotten = 0
+        for chunk in self._counters("stock"):
+            forgotten += self._redis.unlink(*chunk)
+        # A flash sale's units and its buyers are forgotten together (one UNLINK): no batch may load
+        # the units again while the buyers of before are still counted, or the other way round.
+        for chunk in self._counters("flash"):
+            pipe = self._redis.pipeline(transaction=False)
+            for key in chunk:
+                pipe.unlink(key, prefix + b"buyers:" + key[len(prefix) + len(b"flash:"):])
+            forgotten += sum(pipe.execute())
+        for chunk in self._counters("buyers"):
+            forgotten += self._redis.unlink(*chunk)  # buyers whose sale's units were gone already
+        return forgotten
+
+    def _counters(self, kind: str) -> Iterator[list[bytes]]:
+        """The keys of one kind of counter ("stock", "flash" or "buyers"), a thousand at a time."""
+        return _chunks(self._redis.scan_iter(match=f"{_glob_escaped(self._prefix)}{kind}:*", count=1000))
+
     def _decide(self, runs: Sequence[Run]) -> tuple[list[tuple[int, int]], set[int]]:
         """Per run, how many of its orders took their units and the code the others get; the SKUs
         left with nothing to sell."""
@@ -209,6 +235,23 @@ class RedisGate:
             pipe.hsetnx(key, "limit", ledger.flash_limit.get(flash_id, 0))
             pipe.hsetnx(key, "left", ledger.flash_left.get(flash_id, 0))
         pipe.execute()
+
+
+def _chunks(keys: Iterable[bytes], size: int = 1000) -> Iterator[list[bytes]]:
+    """Keys a thousand at a time: one command each, however many there are."""
+    chunk: list[bytes] = []
+    for key in keys:
+        chunk.append(key)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched as it is by a Redis SCAN pattern."""
+    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
 def _taken(runs: Sequence[Run], decided: Sequence[tuple[int, int]]) -> list[Claim]:
