@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +104,26 @@ def test_order_ids_stay_unique_when_the_id_blocks_are_migrated_away(postgres_url
         runtime.checkout.close()
         runtime.engine.dispose()
         upgrade(postgres_url)
+
+
+def test_flash_sale_buyers_take_their_sales_limit_when_migrated(tmp_path: Path, clock: SetClock) -> None:
+    # given a database at revision 0005: a flash sale of at most 2 per shopper, a buyer within it and
+    # one past it
+    path = tmp_path / "older.db"
+    command.upgrade(alembic_config(f"sqlite:///{path}"), "0005")
+    runtime = make_runtime(Settings(database_url=f"sqlite:///{path}"), clock=clock)
+    sale = hot_item(runtime, stock=10, flash_quantity=5, per_shopper_limit=2).flash_sale_id
+    runtime.engine.dispose()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty) VALUES (?, 7, 2), (?, 8, 3)",
+                   (sale, sale))
+
+    # when it is migrated to the newest schema
+    upgrade(f"sqlite:///{path}")
+
+    # then each buyer row carries the limit, the one past it keeps what it holds, and no row takes more
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT shopper_id, qty, per_shopper_limit FROM flash_buyers ORDER BY shopper_id")
+        assert rows.fetchall() == [(7, 2, 2), (8, 3, 3)]
+        with pytest.raises(sqlite3.IntegrityError, match="flash_buyer_within_limit"):
+            db.execute("UPDATE flash_buyers SET qty = qty + 1 WHERE shopper_id = 7")

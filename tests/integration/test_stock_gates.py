@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
+from sqlalchemy.exc import IntegrityError
 
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
@@ -181,3 +182,21 @@ def test_a_recount_keeps_each_shoppers_flash_sale_limit(redis_runtime: Runtime, 
     assert [None if o is None else o.code for o in reservation.outcomes] == [OVER, OK, OK, SOLD_OUT]
     assert int(counters.get(elsewhere) or -1) == 7
     counters.delete(elsewhere)
+
+
+def test_the_rows_refuse_a_shopper_past_a_flash_sale_limit_whatever_redis_said(
+        redis_runtime: Runtime, redis_url: str) -> None:
+    # given shopper 1 holding the 2 units a flash sale allows each shopper, and Redis that lost count of them
+    phone = hot_item(redis_runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
+    flash = phone.flash_sale_id
+    reserve(redis_runtime, [(Claim(phone.sku_id, 2, 1, flash),)])
+    redis.Redis.from_url(redis_url).delete(f"{redis_runtime.settings.redis_prefix}buyers:{flash}")
+
+    # when Redis lets shopper 1 take a third
+    with pytest.raises(IntegrityError, match="flash_buyer_within_limit"):
+        reserve(redis_runtime, [(Claim(phone.sku_id, 1, 1, flash),)])
+
+    # then the rows still hold the 2
+    with redis_runtime.engine.connect() as conn:
+        assert InventoryStore(conn).buyers_of(flash or 0) == {1: 2}
+    assert reserved(redis_runtime, phone.sku_id) == [2]

@@ -178,9 +178,9 @@ class RedisGate:
     def recount(self) -> int:
         """A process killed between its Redis decision and its commit leaves units taken in Redis
         that no row holds, and they would never sell: forgotten here, the counters are loaded from
-        the rows again. Run it while no server places orders. A batch decided but not yet written
-        would be missed by the counters loaded meanwhile: the stock rows would refuse the units that
-        lets through, but a flash sale's per-shopper limit is kept by Redis alone."""
+        the rows again. Run it while no server places orders: a batch decided but not yet written
+        would be missed by the counters loaded meanwhile, and the rows would refuse (fail) the batch
+        that takes the units that lets through, past the stock or past a per-shopper limit."""
         prefix = self._prefix.encode()
         forgotten = 0
         for chunk in self._counters("stock"):

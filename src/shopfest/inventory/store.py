@@ -57,7 +57,11 @@ flash_buyers = Table(
     Column("flash_sale_id", Id, ForeignKey("flash_sales.id"), primary_key=True, autoincrement=False),
     Column("shopper_id", Id, primary_key=True, autoincrement=False),
     Column("qty", BigInteger, nullable=False),
+    # The sale's limit, copied when the row is first written: the row refuses units past it,
+    # whatever the counters in front of it said (migration 0006).
+    Column("per_shopper_limit", BigInteger, nullable=False),
     CheckConstraint("qty >= 0", name="flash_buyer_qty"),
+    CheckConstraint("qty <= per_shopper_limit", name="flash_buyer_within_limit"),
 )
 
 
@@ -150,7 +154,8 @@ class InventoryStore:
         self._change("UPDATE flash_sales SET taken = taken + :n WHERE id = :id",
                      [{"id": k, "n": sign * v} for k, v in sorted(per_sale.items())])
         self._change(
-            "INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty) VALUES (:f, :s, :n) "
+            "INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty, per_shopper_limit) "
+            "SELECT :f, :s, :n, per_shopper_limit FROM flash_sales WHERE id = :f "
             "ON CONFLICT (flash_sale_id, shopper_id) DO UPDATE SET qty = flash_buyers.qty + excluded.qty",
             [{"f": f, "s": s, "n": sign * v} for (f, s), v in sorted(per_buyer.items())])
 
