@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -22,13 +20,12 @@ from shopfest.payments import service as payments
 from shopfest.payments.model import (
     AlreadyPaid,
     AmountChanged,
-    IllegalPaymentTransition,
     IntentStatus,
     PaymentIntent,
     RefundExceedsPayment,
     RefundKeyReused,
 )
-from shopfest.payments.provider import Provider, ProviderOutcome, SandboxProvider
+from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.service import PaymentFailed, PaymentSucceeded, RefundPaid
 from shopfest.payments.store import payment_events, payment_intents, payment_refunds
 from shopfest.payments.webhooks import BadSignature, event_body, sign
@@ -67,8 +64,9 @@ def pay(runtime: Runtime, provider: SandboxProvider, *, purpose: str = "full", y
     with runtime.uow() as uow:
         intent = payments.open_intent(uow, order_id=ORDER, purpose=purpose, amount=Money(yuan * 100, "CNY"))
         assert intent.id is not None
+        charged = payments.charge(uow, provider, intent_id=intent.id, method=method)
         uow.commit()
-    return payments.charge(runtime.uow(), provider, intent_id=intent.id, method=method)
+    return charged
 
 
 def receive(runtime: Runtime, webhook: tuple[bytes, str]) -> bool:
@@ -118,81 +116,9 @@ def test_sandbox_ok_pays_once_and_its_webhook_replayed_twice_changes_nothing(
 
 def test_a_paid_intent_is_not_charged_again(runtime: Runtime, sandbox: SandboxProvider) -> None:
     paid = pay(runtime, sandbox)
-    with pytest.raises(AlreadyPaid):
-        payments.charge(runtime.uow(), sandbox, intent_id=paid.id or 0, method="sandbox_ok")
+    with runtime.uow() as uow, pytest.raises(AlreadyPaid):
+        payments.charge(uow, sandbox, intent_id=paid.id or 0, method="sandbox_ok")
     assert len(sandbox.sent) == 1
-
-
-class SlowGateway:
-    """The sandbox, answering each charge only once let go: a gateway slow to answer."""
-
-    name = "sandbox"
-
-    def __init__(self, sandbox: SandboxProvider, *, fails: bool = False) -> None:
-        self.sandbox, self.fails = sandbox, fails
-        self.asked, self.answer = threading.Event(), threading.Event()
-
-    def charge(self, *, intent_ref: str, amount: Money, method: str) -> ProviderOutcome:
-        self.asked.set()
-        self.answer.wait(30)
-        if self.fails:
-            raise ConnectionError("the gateway hung up")
-        return self.sandbox.charge(intent_ref=intent_ref, amount=amount, method=method)
-
-    def refund(self, *, provider_ref: str, amount: Money, refund_key: str) -> str:
-        return self.sandbox.refund(provider_ref=provider_ref, amount=amount, refund_key=refund_key)
-
-
-def in_a_thread(work: Callable[[], object]) -> Future[object]:
-    return ThreadPoolExecutor(max_workers=1).submit(work)
-
-
-def open_intent(runtime: Runtime, order_id: int = ORDER) -> int:
-    with runtime.uow() as uow:
-        intent = payments.open_intent(uow, order_id=order_id, purpose="full", amount=Money(111100, "CNY"))
-        uow.commit()
-    return intent.id or 0
-
-
-def charging(runtime: Runtime, gateway: Provider, intent_id: int) -> Callable[[], PaymentIntent]:
-    return lambda: payments.charge(runtime.uow(), gateway, intent_id=intent_id, method="sandbox_ok")
-
-
-def test_no_transaction_waits_on_the_gateway_while_it_charges(
-        runtime: Runtime, sandbox: SandboxProvider) -> None:
-    # given a charge the gateway has not answered yet
-    intent_id = open_intent(runtime)
-    gateway = SlowGateway(sandbox)
-    paying = in_a_thread(charging(runtime, gateway, intent_id))
-    assert gateway.asked.wait(10)
-    try:
-        # when another write commits meanwhile (SQLite's one writer), and the shopper charges again
-        other = in_a_thread(lambda: open_intent(runtime, ORDER + 1))
-        again = in_a_thread(charging(runtime, sandbox, intent_id))
-        # then neither waits for the gateway: the write is done, the second charge refused as in flight
-        assert other.result(timeout=5)
-        with pytest.raises(IllegalPaymentTransition):
-            again.result(timeout=5)
-        assert intents(runtime)[0].status is S.PROCESSING
-    finally:
-        gateway.answer.set()
-    assert paying.result(timeout=10).status is S.SUCCEEDED
-    assert intents(runtime)[0].status is S.SUCCEEDED
-
-
-def test_a_charge_the_gateway_never_answered_leaves_the_intent_chargeable(
-        runtime: Runtime, sandbox: SandboxProvider, seen: list[DomainEvent]) -> None:
-    # given an unpaid intent, and a gateway that hangs up on the charge
-    intent_id = open_intent(runtime)
-    before = intents(runtime)
-    gateway = SlowGateway(sandbox, fails=True)
-    gateway.answer.set()
-    # when it is charged, the error reaches the caller and the intent is as it was
-    with pytest.raises(ConnectionError):
-        charging(runtime, gateway, intent_id)()
-    assert intents(runtime) == before and seen == []
-    # and it can be charged again
-    assert charging(runtime, sandbox, intent_id)().status is S.SUCCEEDED
 
 
 def test_a_declined_charge_is_announced_once_and_a_retry_pays(

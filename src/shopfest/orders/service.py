@@ -178,12 +178,11 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         purpose, amount = order.amount_due(uow.clock.now())
         intent = payments.open_intent(uow, order_id=order_id, purpose=purpose, amount=amount)
         assert intent.id is not None
-        uow.commit()
-    attempt = payments.charge(uow, provider, intent_id=intent.id, method=method)  # its own transactions
-    if attempt.status is IntentStatus.FAILED:  # the declined attempt is kept
-        raise PaymentDeclined(f"the payment of order {order_id} was declined; pay again", order_id=order_id)
-    with uow:
-        store = OrderStore(uow.conn)
+        attempt = payments.charge(uow, provider, intent_id=intent.id, method=method)
+        uow.commit()  # a declined attempt is kept too
+        if attempt.status is IntentStatus.FAILED:
+            raise PaymentDeclined(f"the payment of order {order_id} was declined; pay again",
+                                  order_id=order_id)
         return view(store, actor, store.get(order_id) or order)
 
 

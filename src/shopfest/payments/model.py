@@ -121,31 +121,14 @@ class PaymentIntent:
             raise AlreadyPaid(f"payment {self.id} is paid already", intent_id=self.id)
         self.moved_to(S.PROCESSING)
 
-    def begun(self, provider: str, method: str) -> PaymentIntent:
-        """This intent with a charge through `provider` in flight, before the gateway answers.
-
-        Raises AlreadyPaid, IllegalPaymentTransition (a charge in flight already).
-        """
-        self.check_chargeable()
-        return replace(self, provider=provider, method=method).moved_to(S.PROCESSING)
-
-    def answered(self, outcome: IntentStatus, provider_ref: str) -> PaymentIntent:
-        """This intent once the gateway answered the charge begun: `outcome` (processing: it answers
-        later, by webhook). A webhook that settled it before the answer was recorded has the last word.
+    def attempted(self, outcome: IntentStatus) -> PaymentIntent:
+        """This intent after a charge attempt answered `outcome`; a retry declined again stays failed.
 
         Raises IllegalPaymentTransition.
         """
-        if self.status is not S.PROCESSING:
+        if self.status is S.FAILED and outcome is S.FAILED:
             return self
-        answered = replace(self, provider_ref=provider_ref)
-        return answered if outcome is S.PROCESSING else answered.moved_to(outcome)
-
-    def not_charged(self, before: PaymentIntent) -> PaymentIntent:
-        """This intent back as it was `before` a charge that the gateway never took (asking it
-        failed), so that it may be charged again; one a webhook settled meanwhile stays settled."""
-        if self.status is not S.PROCESSING:
-            return self
-        return replace(self, status=before.status, provider=before.provider, method=before.method)
+        return self.moved_to(outcome)
 
     def refunded(self, amount: Money) -> PaymentIntent:
         """This intent after `amount` more is refunded.

@@ -30,9 +30,7 @@ class ProviderOutcome:
 
 
 class Provider(Protocol):
-    """A payment gateway; both calls are idempotent, so a caller that failed may ask again. `charge`
-    is called outside any database transaction (the intent is marked in flight first), `refund`
-    inside the refund's."""
+    """A payment gateway; both calls are idempotent, so a transaction that rolls back may ask again."""
 
     name: str
 

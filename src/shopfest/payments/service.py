@@ -7,7 +7,7 @@ changes state in that same transaction, through the events emitted here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shopfest.core.errors import InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
@@ -86,36 +86,17 @@ def open_intent(uow: UnitOfWork, *, order_id: int, purpose: str, amount: Money) 
 def charge(uow: UnitOfWork, provider: Provider, *, intent_id: int, method: str) -> PaymentIntent:
     """Charge an intent through `provider` with `method`; a paid intent is never charged again.
 
-    No transaction waits on the gateway (at the peak a slow one would hold the rows, or SQLite's
-    write lock, that checkout needs): the charge is marked in flight and committed, so a second one
-    is refused meanwhile; the gateway is asked; its answer is recorded in a transaction of its own.
-    `uow` is not entered yet. If asking the gateway fails, the intent is as it was before.
-
     Raises NotFound, AlreadyPaid, IllegalPaymentTransition (a charge in flight), InvalidInput.
     """
-    with uow:
-        store = PaymentStore(uow.conn)
-        before = _get(store, intent_id)
-        store.save(before.begun(provider.name, method), now=uow.clock.now())
-        uow.commit()
-    try:
-        outcome = provider.charge(intent_ref=intent_ref(intent_id), amount=before.amount, method=method)
-    except BaseException:
-        with uow:
-            store = PaymentStore(uow.conn)
-            store.save(_get(store, intent_id).not_charged(before), now=uow.clock.now())
-            uow.commit()
-        raise
-    with uow:
-        store = PaymentStore(uow.conn)
-        intent = _get(store, intent_id)
-        answered = intent.answered(outcome.status, outcome.provider_ref)
-        if answered != intent:
-            store.save(answered, now=uow.clock.now())
-            if answered.status is not intent.status:
-                _announce(uow, answered, answered.status, reason=outcome.reason)
-        uow.commit()
-    return answered
+    store = PaymentStore(uow.conn)
+    intent = _get(store, intent_id)
+    intent.check_chargeable()
+    outcome = provider.charge(intent_ref=intent_ref(intent_id), amount=intent.amount, method=method)
+    attempted = replace(intent, provider=provider.name, provider_ref=outcome.provider_ref,
+                        method=method).attempted(outcome.status)
+    store.save(attempted, now=uow.clock.now())
+    _announce(uow, attempted, outcome.status, reason=outcome.reason)
+    return attempted
 
 
 def _get(store: PaymentStore, intent_id: int) -> PaymentIntent:

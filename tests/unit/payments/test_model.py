@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from shopfest.core.errors import CurrencyMismatch, InvalidAmount, InvalidInput
@@ -67,21 +65,10 @@ def test_a_charge_in_flight_is_not_started_twice_but_a_declined_one_may_be_retri
     intent(S.REQUIRES_PAYMENT).check_chargeable()
 
 
-def test_a_charge_begun_takes_the_gateways_answer_unless_a_webhook_settled_it_first() -> None:
-    begun = intent(S.FAILED).begun("sandbox", "sandbox_ok")  # a retry after a decline
-    assert (begun.status, begun.provider, begun.method) == (S.PROCESSING, "sandbox", "sandbox_ok")
-    assert begun.answered(S.FAILED, "ref-1") == replace(begun, status=S.FAILED, provider_ref="ref-1")
-    # processing: the gateway tells by webhook later
-    assert begun.answered(S.PROCESSING, "ref-1") == replace(begun, provider_ref="ref-1")
-    settled = replace(begun, status=S.SUCCEEDED, provider_ref="ref-1")
-    assert settled.answered(S.FAILED, "ref-1") == settled
-
-
-def test_a_charge_the_gateway_never_took_leaves_the_intent_as_it_was() -> None:
-    before = intent(S.REQUIRES_PAYMENT)
-    assert before.begun("sandbox", "visa").not_charged(before) == before
-    settled = replace(before.begun("sandbox", "sandbox_ok"), status=S.SUCCEEDED)
-    assert settled.not_charged(before) == settled
+def test_a_retry_declined_again_stays_failed_and_a_retry_that_succeeds_is_paid() -> None:
+    declined = intent(S.FAILED)
+    assert declined.attempted(S.FAILED) == declined
+    assert declined.attempted(S.SUCCEEDED).status is S.SUCCEEDED
 
 
 def test_refunds_take_back_part_then_the_rest_of_a_payment() -> None:
