@@ -100,13 +100,13 @@ def users_create(
 def stock_recount() -> None:
     """After a crash, before serving again: the checkout's Redis counters are loaded again from the
     database rows. A server killed mid-checkout can leave units taken in Redis that no order holds."""
-    from redis.exceptions import ConnectionError as RedisUnreachable
+    from redis.exceptions import RedisError
     with clear_errors():
         runtime = _runtime()
         try:
             forgotten = runtime.gate.recount()
-        except RedisUnreachable as error:
-            console.print(f"[red]error:[/red] Redis at SHOPFEST_REDIS_URL did not answer: {error}")
+        except RedisError as error:
+            console.print(f"[red]error:[/red] Redis at SHOPFEST_REDIS_URL did not recount: {error}")
             raise typer.Exit(1) from None
     if runtime.settings.redis_url is None:
         typer.echo("nothing to recount: without SHOPFEST_REDIS_URL the database rows are the counters")

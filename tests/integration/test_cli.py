@@ -116,24 +116,25 @@ def test_stock_recount_forgets_the_redis_counters_of_its_prefix(run, redis_url, 
     import uuid
 
     import redis
-    prefix = f"shopfest-test-cli-{uuid.uuid4().hex}:"
+    prefix = f"shopfest-test-cli-[{uuid.uuid4().hex}]*:"  # matched as written, not as a pattern
     monkeypatch.setenv("SHOPFEST_REDIS_URL", redis_url)
     monkeypatch.setenv("SHOPFEST_REDIS_PREFIX", prefix)
     counters = redis.Redis.from_url(redis_url)
     counters.set(f"{prefix}stock:1", 3)
     counters.set(f"{prefix}stock:2", 0)
     counters.set(f"{prefix}note", "kept")
+    try:
+        result = run("stock", "recount")
 
-    result = run("stock", "recount")
-
-    assert result.exit_code == 0, result.output
-    assert "2 Redis counters forgotten" in result.output
-    assert counters.get(f"{prefix}stock:1") is None and counters.get(f"{prefix}note") == b"kept"
-    counters.delete(f"{prefix}note")
+        assert result.exit_code == 0, result.output
+        assert "2 Redis counters forgotten" in result.output
+        assert counters.get(f"{prefix}stock:1") is None and counters.get(f"{prefix}note") == b"kept"
+    finally:
+        counters.delete(f"{prefix}stock:1", f"{prefix}stock:2", f"{prefix}note")
 
 
 def test_stock_recount_says_when_redis_does_not_answer(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("SHOPFEST_REDIS_URL", "redis://127.0.0.1:1/0")
     result = run("stock", "recount")
     assert result.exit_code == 1
-    assert "Redis at SHOPFEST_REDIS_URL did not answer" in result.output
+    assert "Redis at SHOPFEST_REDIS_URL did not recount" in result.output

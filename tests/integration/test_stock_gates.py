@@ -35,10 +35,15 @@ def runs_of(orders: Sequence[Sequence[Claim]]) -> list[Run]:
 
 
 def reserve(runtime: Runtime, orders: list[tuple[Claim, ...]]) -> Reservation:
+    """One batch through the gate, as checkout runs it: a batch that fails is undone."""
     with runtime.uow() as uow:
         reservation = runtime.gate.reserve(uow, runs_of(orders))
-        reservation.record()
-        uow.commit()
+        try:
+            reservation.record()
+            uow.commit()
+        except BaseException:
+            reservation.undo()
+            raise
     return reservation
 
 
@@ -196,7 +201,11 @@ def test_the_rows_refuse_a_shopper_past_a_flash_sale_limit_whatever_redis_said(
     with pytest.raises(IntegrityError, match="flash_buyer_within_limit"):
         reserve(redis_runtime, [(Claim(phone.sku_id, 1, 1, flash),)])
 
-    # then the rows still hold the 2
+    # then the rows still hold the 2, and the counters the batch touched, loaded again from them,
+    # refuse shopper 1 and sell the other 4 flash units
     with redis_runtime.engine.connect() as conn:
         assert InventoryStore(conn).buyers_of(flash or 0) == {1: 2}
     assert reserved(redis_runtime, phone.sku_id) == [2]
+    reservation = reserve(redis_runtime, [(Claim(phone.sku_id, qty, shopper, flash),)
+                                          for qty, shopper in ((1, 1), (2, 2), (2, 3), (1, 4))])
+    assert [None if o is None else o.code for o in reservation.outcomes] == [OVER, OK, OK, SOLD_OUT]

@@ -163,9 +163,10 @@ class RedisGate:
             try:
                 store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
             except BaseException:
-                # The rows refuse units Redis counted as there: Redis keeps them taken, and so comes
-                # back down to what the rows hold.
-                reservation.undo = lambda: None
+                # The rows refuse what Redis let through (counters that missed a batch, or a shopper
+                # past a limit): the counters this batch touched are forgotten rather than given
+                # back, and the next batch that needs them loads them from the rows.
+                reservation.undo = lambda: self._forget(taken)
                 raise
 
         reservation.record = record
@@ -178,10 +179,9 @@ class RedisGate:
     def recount(self) -> int:
         """A process killed between its Redis decision and its commit leaves units taken in Redis
         that no row holds, and they would never sell: forgotten here, the counters are loaded from
-        the rows again. Run it while no server places orders: a batch decided but not yet written
-        would be missed by the counters loaded meanwhile, and the rows would refuse (fail) the batch
-        that takes the units that lets through, past the stock or past a per-shopper limit."""
-        prefix = self._prefix.encode()
+        the rows again. Run it while no server places orders: counters loaded again while a batch is
+        between its decision and its row write miss that batch, and let through more than the rows
+        hold; the rows then refuse (fail) the batch that takes it, and its counters are reloaded."""
         forgotten = 0
         for chunk in self._counters("stock"):
             forgotten += self._redis.unlink(*chunk)
@@ -190,13 +190,23 @@ class RedisGate:
         for chunk in self._counters("flash"):
             pipe = self._redis.pipeline(transaction=False)
             for key in chunk:
-                pipe.unlink(key, prefix + b"buyers:" + key[len(prefix) + len(b"flash:"):])
+                sale = _text(key)[len(self._prefix) + len("flash:"):]
+                pipe.unlink(key, f"{self._prefix}buyers:{sale}")
             forgotten += sum(pipe.execute())
         for chunk in self._counters("buyers"):
             forgotten += self._redis.unlink(*chunk)  # buyers whose sale's units were gone already
         return forgotten
 
-    def _counters(self, kind: str) -> Iterator[list[bytes]]:
+    def _forget(self, claims: Sequence[Claim]) -> None:
+        """Forget the counters of these claims' SKUs and flash sales (a sale's units and buyers at once)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for sku_id in sorted({c.sku_id for c in claims}):
+            pipe.unlink(f"{self._prefix}stock:{sku_id}")
+        for sale in sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None}):
+            pipe.unlink(f"{self._prefix}flash:{sale}", f"{self._prefix}buyers:{sale}")
+        pipe.execute()
+
+    def _counters(self, kind: str) -> Iterator[list[bytes | str]]:
         """The keys of one kind of counter ("stock", "flash" or "buyers"), a thousand at a time."""
         return _chunks(self._redis.scan_iter(match=f"{_glob_escaped(self._prefix)}{kind}:*", count=1000))
 
@@ -216,8 +226,8 @@ class RedisGate:
     def _load(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         """Counters Redis lacks, from the rows (locked, so every batch that wrote them is counted);
         SET NX, so a process that loaded them first wins. A batch between its Redis decision and its
-        row write is missed: Redis then counts more than the rows until the rows refuse a batch,
-        whose units Redis keeps taken, so it comes back down; it never lets the rows oversell."""
+        row write is missed: Redis then counts more than the rows until the rows refuse a batch, whose
+        counters are forgotten and so loaded again; it never lets the rows oversell."""
         store = InventoryStore(uow.conn)
         sku_ids = sorted({c.sku_id for c in claims})
         flash_ids = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})
@@ -237,9 +247,9 @@ class RedisGate:
         pipe.execute()
 
 
-def _chunks(keys: Iterable[bytes], size: int = 1000) -> Iterator[list[bytes]]:
+def _chunks(keys: Iterable[bytes | str], size: int = 1000) -> Iterator[list[bytes | str]]:
     """Keys a thousand at a time: one command each, however many there are."""
-    chunk: list[bytes] = []
+    chunk: list[bytes | str] = []
     for key in keys:
         chunk.append(key)
         if len(chunk) == size:
@@ -247,6 +257,11 @@ def _chunks(keys: Iterable[bytes], size: int = 1000) -> Iterator[list[bytes]]:
             chunk = []
     if chunk:
         yield chunk
+
+
+def _text(key: bytes | str) -> str:
+    """A key as text, whether the client answers bytes or decoded strings."""
+    return key.decode() if isinstance(key, bytes) else key
 
 
 def _glob_escaped(text: str) -> str:
