@@ -213,8 +213,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.mount("/static", StaticFiles(directory=static), name="static")
 
     @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Alive and answering; touches nothing."""
+    async def healthz() -> dict[str, str]:
+        """Alive and answering; touches nothing. Answered on the event loop, not the thread pool: a
+        load balancer asking often takes no thread, and the HTTP bench's baseline is the server's
+        cheapest answer (a `def` here answered 1,400–1,600 req/s on the 2-core machine, this 3,300–3,600)."""
         return {"status": "ok"}
 
     @app.get("/problems/{code}", tags=["ops"], response_class=HTMLResponse, include_in_schema=False)
