@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TypeVar
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import (
@@ -20,6 +19,7 @@ from shopfest.catalog.model import (
     SkuDraft,
 )
 from shopfest.core.actor import MACHINE, Actor, Role
+from shopfest.core.db import chunks
 from shopfest.core.money import Money
 from shopfest.deps import Runtime
 from shopfest.festival import service as festival
@@ -29,7 +29,6 @@ from shopfest.inventory.model import FlashSale
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
 
-T = TypeVar("T")
 Progress = Callable[[str, int], None]  # (what, how many more done)
 
 
@@ -208,15 +207,15 @@ def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
     categories = seed_categories(runtime)
     saved_brands: list[Brand] = []
     first = catalog.count_brands(runtime.uow(read_only=True))
-    for brand_batch in _chunks(demo_brands(brands, first=first), batch):
+    for brand_batch in chunks(demo_brands(brands, first=first), batch):
         saved_brands += catalog.import_catalog(runtime.uow(), brands=brand_batch)[0]
         tick("brands", len(brand_batch))
     saved_merchants: list[Merchant] = []
-    for merchant_batch in _chunks(demo_merchants(saved_brands, seed), batch):
+    for merchant_batch in chunks(demo_merchants(saved_brands, seed), batch):
         saved_merchants += catalog.import_catalog(runtime.uow(), merchants=merchant_batch)[1]
         tick("merchants", len(merchant_batch))
     listings = demo_products(products, saved_merchants, categories, fest, seed)
-    for product_batch in _chunks(listings, batch):
+    for product_batch in chunks(listings, batch):
         catalog.import_products(runtime.uow(), product_batch)
         tick("products", len(product_batch))
     catalog.refresh_search_statistics(runtime.uow())
@@ -239,17 +238,6 @@ def seed_promotions(runtime: Runtime, fest: Festival, merchants: list[Merchant])
         "platform_coupon", None, "CNY", 100000, 10000, 1_000_000, 1, period))
     promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
         "red_envelope", None, "CNY", 0, 1111, 1_000_000, 1, period))
-
-
-def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    chunk: list[T] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 @dataclass(frozen=True)

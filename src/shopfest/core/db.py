@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -77,6 +77,21 @@ def id_in(column: ColumnElement[Any], ids: Iterable[int]) -> ColumnElement[bool]
     parameter per id costs more than the query. Safe because every id is made an int first."""
     numbers = ",".join(str(int(i)) for i in ids) or "NULL"
     return column.op("IN")(literal_column(f"({numbers})"))
+
+
+T = TypeVar("T")
+
+
+def chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` `size` at a time (the last chunk may be shorter): one statement or command a chunk."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def compact_json(value: Any) -> str:

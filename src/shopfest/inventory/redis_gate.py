@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from shopfest.core.db import chunks
 from shopfest.core.errors import DomainError
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import (
@@ -119,6 +120,9 @@ return 1
 """
 
 
+KEYS_PER_COMMAND = 1000  # a recount asks for and forgets keys a thousand at a time
+
+
 def _claim_args(claims: Sequence[Claim]) -> list[Any]:
     args: list[Any] = []
     for c in claims:
@@ -208,7 +212,9 @@ class RedisGate:
 
     def _counters(self, kind: str) -> Iterator[list[bytes | str]]:
         """The keys of one kind of counter ("stock", "flash" or "buyers"), a thousand at a time."""
-        return _chunks(self._redis.scan_iter(match=f"{_glob_escaped(self._prefix)}{kind}:*", count=1000))
+        keys: Iterable[bytes | str] = self._redis.scan_iter(match=f"{_glob_escaped(self._prefix)}{kind}:*",
+                                                            count=KEYS_PER_COMMAND)
+        return chunks(keys, KEYS_PER_COMMAND)
 
     def _decide(self, runs: Sequence[Run]) -> tuple[list[tuple[int, int]], set[int]]:
         """Per run, how many of its orders took their units and the code the others get; the SKUs
@@ -245,18 +251,6 @@ class RedisGate:
             pipe.hsetnx(key, "limit", ledger.flash_limit.get(flash_id, 0))
             pipe.hsetnx(key, "left", ledger.flash_left.get(flash_id, 0))
         pipe.execute()
-
-
-def _chunks(keys: Iterable[bytes | str], size: int = 1000) -> Iterator[list[bytes | str]]:
-    """Keys a thousand at a time: one command each, however many there are."""
-    chunk: list[bytes | str] = []
-    for key in keys:
-        chunk.append(key)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _text(key: bytes | str) -> str:
