@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    orders_api.router, payments_api.router, promotions_api.router):
         app.include_router(router)
     app.include_router(pages.router)
+    app.add_middleware(orders_api.CheckoutLane)
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

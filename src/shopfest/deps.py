@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -79,7 +79,11 @@ class Runtime:
 
 
 def runtime_of(request: Request) -> Runtime:
-    runtime: Runtime = request.app.state.runtime
+    return runtime_of_app(request.app)
+
+
+def runtime_of_app(app: Any) -> Runtime:  # noqa: ANN401  # the ASGI app a scope names
+    runtime: Runtime = app.state.runtime
     return runtime
 
 

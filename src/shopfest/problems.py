@@ -64,9 +64,14 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]  # as above
 
 
-async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
+def refusal(error: DomainError) -> JSONResponse:
+    """The problem a domain error is answered with."""
     extra = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | list | bool)}
     return problem(error.status, error.code, error.title, error.detail, extra)
+
+
+async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
+    return refusal(error)
 
 
 async def _validation_error(_request: Request, error: RequestValidationError) -> JSONResponse:

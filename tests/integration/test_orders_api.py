@@ -14,6 +14,7 @@ from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
+from shopfest.orders.api import lane_command
 from shopfest.payments import service as payments
 from shopfest.payments.webhooks import event_body, sign
 from tests.integration.helpers import bearer, token_for
@@ -308,3 +309,49 @@ def test_merchant_staff_see_only_their_own_part_and_stock(client: TestClient, ru
     assert client.get(f"/api/v1/skus/{scarf.sku_id}/stock", headers=aster).status_code == 404
     assert client.post(f"/api/v1/orders/{placed['id']}/cancel", headers=aster).status_code == 403
     assert stock(runtime, scarf.sku_id) == (5, 1, 0)
+
+
+def raw_headers(who: dict[str, str], content_type: str = "application/json") -> list[tuple[bytes, bytes]]:
+    return [(b"authorization", who["Authorization"].encode()), (b"content-type", content_type.encode())]
+
+
+def test_only_a_shopper_signed_in_a_moment_ago_with_a_good_body_takes_the_checkout_lane(
+        client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=5)
+    ann = shopper(client, runtime, "ann")
+    body = b'{"lines": [{"sku_id": %d, "qty": 2}]}' % phone.sku_id
+    assert lane_command(runtime, raw_headers(ann), body) is None  # not seen yet: the full route looks her up
+    assert order(client, ann, [{"sku_id": phone.sku_id, "qty": 1}]).status_code == 201
+    taken = lane_command(runtime, [*raw_headers(ann), (b"idempotency-key", b"k-9")], body)
+    assert taken is not None and taken.lines == ((phone.sku_id, 2),)
+    assert taken.idempotency is not None and taken.idempotency.key == "k-9"
+    assert lane_command(runtime, raw_headers(ann, "text/plain"), body) is None
+    assert lane_command(runtime, raw_headers(ann), b'{"lines": []}') is None
+    unknown_currency = b'{"lines": [{"sku_id": 1, "qty": 1}], "currency": "XYZ"}'
+    assert lane_command(runtime, raw_headers(ann), unknown_currency) is None
+    accounts.create_account_unchecked(runtime.uow(), email="staff@aster.test", password="staff-secret-1",
+                                      role=Role.MERCHANT, merchant_id=phone.merchant_id)
+    staff = bearer(token_for(client, "staff@aster.test", "staff-secret-1"))
+    assert order(client, staff, [{"sku_id": phone.sku_id, "qty": 1}]).status_code == 403
+    assert lane_command(runtime, raw_headers(staff), body) is None
+
+
+def test_the_checkout_lane_answers_as_the_full_route_does(client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=2)
+    ann, bob = shopper(client, runtime, "ann"), shopper(client, runtime, "bob")
+    one = [{"sku_id": phone.sku_id, "qty": 1}]
+    routed, laned = order(client, ann, one), order(client, ann, one)  # her first order looks her up
+    assert routed.status_code == laned.status_code == 201
+    assert routed.headers["content-type"] == laned.headers["content-type"] == "application/json"
+    assert without_ids(routed.json()) == without_ids(laned.json())
+    sold_out_routed, sold_out_laned = order(client, bob, one), order(client, ann, one)
+    assert sold_out_routed.status_code == sold_out_laned.status_code == 409
+    assert sold_out_routed.headers["content-type"] == sold_out_laned.headers["content-type"]
+    assert sold_out_routed.json() == sold_out_laned.json()
+    assert order(client, ann, one, currency="XYZ").json()["type"].endswith("/unknown-currency")
+    assert stock(runtime, phone.sku_id) == (2, 2, 0)
+
+
+def without_ids(receipt: dict[str, Any]) -> dict[str, Any]:
+    children = [{k: v for k, v in child.items() if k != "id"} for child in receipt["children"]]
+    return {**{k: v for k, v in receipt.items() if k != "id"}, "children": children}
