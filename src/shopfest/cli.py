@@ -326,7 +326,8 @@ def bench_flash_sale(
     redis_url: Annotated[str | None, typer.Option(
         help="a Redis for PostgreSQL's stock counters; default: a private one for the run")] = None,
     http: Annotated[bool, typer.Option("--http/--no-http", help="also burst over HTTP (needs wrk)")] = True,
-    seconds: Annotated[int, typer.Option(min=1, help="length of each HTTP burst")] = 10,
+    seconds: Annotated[int, typer.Option(min=1, help=(
+        "length of each HTTP burst; /healthz and orders take turns, two bursts each"))] = 10,
     connections: Annotated[int, typer.Option(min=1, help="concurrent HTTP connections")] = 16,
     workers: Annotated[int | None, typer.Option(
         min=1, max=64, help="worker processes each design runs in, without HTTP (HTTP runs one "
@@ -362,11 +363,14 @@ def bench_flash_sale(
             # As many connections as the naive design has threads, so none waits for the pool.
             runtime = places.runtime_for(url, redis_url=redis, pool_size=bench.NAIVE_THREADS,
                                          checkout_lanes=lanes_over_http)
+            places.settle(runtime)
             naive = bench.naive(runtime, units=units, attempts=attempts, workers=processes)
+            places.settle(runtime)
             hot = bench.hot_path(runtime, units=units, attempts=attempts, workers=processes,
                                  lanes=lanes_in_process)
             over_http = None
             if http:
+                places.settle(runtime)
                 over_http = asdict(http_burst.over_http(runtime, seconds=seconds, connections=connections))
             runtime.engine.dispose()
         ratio = round(hot.orders_per_second / naive.orders_per_second, 1)
@@ -398,7 +402,7 @@ def _print_flash_sale_report(results: list[dict[str, Any]]) -> None:
                           f"{d['latency']['p50_ms']:.2f}", f"{d['latency']['p99_ms']:.2f}")
         table.add_row(r["backend"], "hot / naive", "", "", "", "", "", "", f"x{r['ratio']}", "", "")
     Console().print(table)
-    http = Table(title="over HTTP: one `shopfest serve` worker, wrk as the shoppers")
+    http = Table(title="over HTTP: one `shopfest serve` worker, wrk as the shoppers, the paths in turns")
     for column in ("backend", "path", "connections", "requests", "req/s", "p50 ms", "p99 ms", "non-2xx"):
         http.add_column(column, justify="right")
     for r in results:

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from shopfest.bench import flash_sale, places
 from shopfest.cli import app
+from shopfest.demo import hot_item
+from shopfest.deps import Runtime
 
 
 def test_the_catalog_benchmark_reports_search_and_its_baseline() -> None:
@@ -67,3 +69,16 @@ def test_the_pricing_benchmark_prices_every_cart_three_ways() -> None:
     # the festival's stack takes something off: the first cart costs less than its subtotal
     assert report["example"]["total"] < report["example"]["subtotal"]
     assert "c-red" in report["example"]["coupons_used"]  # every red envelope offered is used
+
+
+def test_settling_leaves_the_database_nothing_to_catch_up_on(runtime: Runtime) -> None:
+    hot_item(runtime, stock=5)
+    places.settle(runtime)
+    url = runtime.engine.url
+    if url.get_backend_name() == "sqlite":
+        assert Path(f"{url.database}-wal").stat().st_size == 0  # the log is in the database
+        return
+    with runtime.engine.connect() as conn:
+        vacuumed = conn.exec_driver_sql("SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL "
+                                        "FROM pg_stat_user_tables WHERE relname = 'stock_levels'").scalar()
+    assert vacuumed is True
