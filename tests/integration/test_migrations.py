@@ -19,7 +19,7 @@ from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import alembic_config, upgrade
 from shopfest.demo import hot_item
 from shopfest.orders.checkout import PlaceOrder
-from shopfest.orders.store import orders
+from shopfest.orders.store import SPARE_SECONDS, orders
 from shopfest.settings import Settings
 from tests.conftest import _truncate_all
 
@@ -89,8 +89,10 @@ def test_order_ids_stay_unique_when_the_id_blocks_are_migrated_away(postgres_url
         # when the schema goes back to one id per value (0004)
         command.downgrade(alembic_config(postgres_url), "0004")
 
-        # then checkout refuses to number orders in blocks, saying what to do, and a row numbered
-        # by the sequence comes after every id already handed out
+        # then checkout refuses to draw blocks of ids, saying what to do (once the ids it drew
+        # before are past the moment it keeps them), and a row numbered by the sequence comes after
+        # every id already handed out
+        runtime.checkout._spare_ids.drawn_at -= SPARE_SECONDS
         refused = runtime.checkout.place(PlaceOrder(9, ((item.sku_id, 1),)))
         with pytest.raises(RuntimeError, match="shopfest db upgrade"):
             refused.result(timeout=60)

@@ -26,7 +26,7 @@ from shopfest.inventory.model import Claim, SoldOut, check_quantity
 from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
 from shopfest.orders.receipts import ReceiptsAlike
 from shopfest.orders.shelf import Shelf, ShelfMemory
-from shopfest.orders.store import OrderStore
+from shopfest.orders.store import OrderStore, SpareIds
 from shopfest.payments import fx
 from shopfest.payments import idempotency as keys
 from shopfest.promotions import service as promotions
@@ -219,6 +219,7 @@ class Checkout:
         self._running_lock = threading.Lock()
         self._sold_out: dict[int, float] = {}  # SKU → until when it is known to be sold out
         self._shelf = ShelfMemory()
+        self._spare_ids = SpareIds()
         self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(self._apply, name="checkout",
                                                                      lanes=lanes, crowd=crowd)
 
@@ -306,6 +307,7 @@ class Checkout:
                 self._note_sold_out(reservation.sold_out)
             except BaseException:
                 reservation.undo()
+                self._spare_ids.forget()
                 raise
         if None in outcomes:
             return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
@@ -392,7 +394,7 @@ class Checkout:
     def _store(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], placed: list[tuple[Draft, list[int]]],
                outcomes: list[Answer | BaseException | None]) -> None:
         """Store the orders the gate let through, the copies of each draft together, and answer them."""
-        store = OrderStore(uow.conn)
+        store = OrderStore(uow.conn, spare=self._spare_ids)
         remembered = []
         for draft, indexes in placed:
             copies = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
