@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_alike, metadata
+from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_alike_together, metadata
 from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import HOLDING_STOCK, Copies, MerchantOrder, Order, OrderLine, OrderStatus, Presale
 
@@ -184,11 +184,13 @@ class OrderStore:
         """Store one copy of `order` per shopper (at the peak thousands of orders are the same cart)."""
         width = len(order.children)
         order_ids, child_ids = self._new_ids(len(shopper_ids), len(shopper_ids) * width)
-        insert_alike(self.conn, orders, bound(self.conn, orders, _order_row(order)),
-                     {"id": order_ids, "shopper_id": shopper_ids})
-        for k, child in enumerate(order.children):  # the k-th child of every copy
-            insert_alike(self.conn, merchant_orders, bound(self.conn, merchant_orders, _child_row(0, child)),
-                         {"id": child_ids[k::width], "order_id": order_ids})
+        insert_alike_together(self.conn, [
+            (orders, bound(self.conn, orders, _order_row(order)),
+             {"id": order_ids, "shopper_id": shopper_ids}),
+            *((merchant_orders, bound(self.conn, merchant_orders, _child_row(0, child)),
+               {"id": child_ids[k::width], "order_id": order_ids})
+              for k, child in enumerate(order.children)),  # the k-th child of every copy
+        ])
         return Copies(order_ids, child_ids, width)
 
     def _new_ids(self, n_orders: int, n_children: int) -> tuple[Sequence[int], Sequence[int]]:
