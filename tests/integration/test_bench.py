@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from shopfest.bench import flash_sale, places
 from shopfest.cli import app
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
+from shopfest.orders.store import OrderStore
 
 
 def test_the_catalog_benchmark_reports_search_and_its_baseline() -> None:
@@ -82,3 +84,12 @@ def test_settling_leaves_the_database_nothing_to_catch_up_on(runtime: Runtime) -
         vacuumed = conn.exec_driver_sql("SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL "
                                         "FROM pg_stat_user_tables WHERE relname = 'stock_levels'").scalar()
     assert vacuumed is True
+
+
+def test_the_naive_designs_orders_hold_their_units_as_long_as_real_ones(runtime: Runtime) -> None:
+    # born expired, they would keep the sweeper of the server the HTTP burst starts busy with them
+    assert flash_sale.naive(runtime, units=5, attempts=8).accepted == 5
+    held_until = runtime.clock.now() + timedelta(minutes=runtime.settings.reservation_minutes)
+    with runtime.engine.connect() as conn:
+        assert OrderStore(conn).lapsed(held_until - timedelta(seconds=1), limit=10) == []
+        assert len(OrderStore(conn).lapsed(held_until, limit=10)) == 5

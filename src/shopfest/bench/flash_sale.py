@@ -34,6 +34,7 @@ from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.store import stock_levels
 from shopfest.orders.checkout import Answer, PlaceOrder
+from shopfest.orders.model import expiry
 from shopfest.orders.store import orders
 from shopfest.settings import Settings
 
@@ -221,7 +222,10 @@ def _work(part: Part, start: Barrier, answers: Queue[Told]) -> None:
 
 
 def _naive_part(runtime: Runtime, part: Part, tally: Tally) -> None:
+    # Its orders hold their units for as long as the hot path's do: born expired, they would keep the
+    # sweeper of any server later started on the database busy cancelling them.
     now = runtime.clock.now()
+    expires_at = expiry(now, minutes=runtime.settings.reservation_minutes)
     decrement = text("UPDATE stock_levels SET reserved = reserved + 1 "
                      "WHERE sku_id = :sku AND on_hand - reserved - sold >= 1")
 
@@ -232,7 +236,8 @@ def _naive_part(runtime: Runtime, part: Part, tally: Tally) -> None:
             if won:
                 conn.execute(insert(orders).values(
                     shopper_id=shopper_id, status="awaiting_payment", currency="CNY", total_minor=599900,
-                    pay_currency="CNY", pay_rate="1", pay_total_minor=599900, placed_at=now, expires_at=now))
+                    pay_currency="CNY", pay_rate="1", pay_total_minor=599900, placed_at=now,
+                    expires_at=expires_at))
         tally.answered(asked, won=won)
 
     with ThreadPoolExecutor(part.at_once) as pool:
