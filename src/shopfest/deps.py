@@ -113,7 +113,11 @@ bearer_scheme = HTTPBearer(auto_error=False, description="a token from POST /api
 
 
 def _bearer(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+    return bearer_secret(request.headers.get("authorization"))
+
+
+def bearer_secret(header: str | None) -> str | None:
+    """The token of an `Authorization` header; None without one. Raises Unauthenticated."""
     if not header:
         return None
     scheme, _, secret = header.partition(" ")

@@ -224,8 +224,9 @@ def insert_alike_together(conn: Connection, inserts: Sequence[Alike]) -> None:
     is cheaper: on PostgreSQL, for a few rows, one statement whose WITH queries insert `unnest`ed arrays."""
     rows = [_rows_alike(template, varying) for _, template, varying in inserts]
     if conn.dialect.name != "postgresql" or not 0 < max(rows, default=0) <= FEW_ROWS:
-        for table, template, varying in inserts:
-            insert_alike(conn, table, template, varying)
+        for (table, template, varying), n in zip(inserts, rows, strict=True):
+            if n:
+                _insert_alike_checked(conn, table, template, varying)
         return
     params: dict[str, Any] = {}
     statements = [_unnested_insert(conn, k, alike, params) for k, alike in enumerate(inserts)]
@@ -266,8 +267,13 @@ def insert_alike(conn: Connection, table: Table, template: dict[str, Any],
     """Insert copies of the bound `template` (see `bound`), the n-th with each `varying` integer
     column set to the n-th of its values. On PostgreSQL the template is written out as COPY text once and the
     rows are put together from it in C; on SQLite one statement makes every row, in C."""
-    if not _rows_alike(template, varying):
-        return
+    if _rows_alike(template, varying):
+        _insert_alike_checked(conn, table, template, varying)
+
+
+def _insert_alike_checked(conn: Connection, table: Table, template: dict[str, Any],
+                          varying: Mapping[str, Sequence[int]]) -> None:
+    """`insert_alike` of at least one row, its arguments checked."""
     if conn.dialect.name != "postgresql":
         _insert_alike_sqlite(conn, table, template, varying)
         return

@@ -22,6 +22,7 @@ from shopfest.deps import (
     ReadUowDep,
     Runtime,
     RuntimeDep,
+    bearer_secret,
     optional_actor,
     runtime_of,
     runtime_of_app,
@@ -199,13 +200,11 @@ def lane_command(runtime: Runtime, headers: list[tuple[bytes, bytes]], body: byt
             found[name] = value.decode("latin-1")
     if found.get(b"content-type", "").partition(";")[0].strip().lower() != "application/json":
         return None
-    scheme, _, secret = found.get(b"authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        return None
-    shopper = runtime.signed_in.get(secret.strip(), now=runtime.clock.now())
-    if shopper is None or shopper.role is not Role.SHOPPER:
-        return None
-    try:
+    try:  # a malformed header is for the full route to refuse
+        secret = bearer_secret(found.get(b"authorization"))
+        shopper = runtime.signed_in.get(secret, now=runtime.clock.now()) if secret else None
+        if shopper is None or shopper.role is not Role.SHOPPER:
+            return None
         return _command(shopper, OrderIn.model_validate_json(body), found.get(b"idempotency-key"))
     except (ValidationError, DomainError):
         return None
