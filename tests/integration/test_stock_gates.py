@@ -15,8 +15,10 @@ from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.hot_path import Reservation, Run
-from shopfest.inventory.model import Claim
+from shopfest.inventory.model import Claim, LimitExceeded
 from shopfest.inventory.store import InventoryStore
+from shopfest.orders.checkout import Answer, PlaceOrder
+from shopfest.orders.store import OrderStore
 from shopfest.settings import Settings
 from tests.conftest import _truncate_all
 
@@ -73,6 +75,32 @@ def test_a_batch_of_runs_is_decided_order_by_order(hot_runtime: Runtime) -> None
         OK, OK, SOLD_OUT, SOLD_OUT, OK, OK, OVER, OK, OK, SOLD_OUT, OK, OK, SOLD_OUT]
     assert reserved(hot_runtime, phone.sku_id, scarf) == [2 + 1 + 2 + 4, 5]
     assert reservation.sold_out == {scarf}
+
+
+def test_the_rows_refuse_a_checkout_batch_redis_let_through_and_redis_counts_again_from_them(
+        redis_runtime: Runtime, redis_url: str) -> None:
+    # given shopper 1 holding the 2 units a flash sale allows each shopper, and Redis that lost count
+    phone = hot_item(redis_runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
+    flash = phone.flash_sale_id
+    reserve(redis_runtime, [(Claim(phone.sku_id, 2, 1, flash),)])
+    redis.Redis.from_url(redis_url).delete(f"{redis_runtime.settings.redis_prefix}buyers:{flash}")
+
+    def place(shopper_id: int) -> Answer:
+        return redis_runtime.checkout.place(PlaceOrder(shopper_id, ((phone.sku_id, 1),))).result(timeout=30)
+
+    # when shopper 1 orders a third through checkout, which writes the rows past SQLAlchemy
+    with pytest.raises(IntegrityError, match="flash_buyer_within_limit"):
+        place(1)
+
+    # then the refusal comes as SQLAlchemy's, nothing of that order is stored, and the counters,
+    # loaded again from the rows, refuse shopper 1 and sell to shopper 2
+    with redis_runtime.engine.connect() as conn:
+        assert OrderStore(conn).of_shopper(1, after_id=None, limit=10) == []
+    assert reserved(redis_runtime, phone.sku_id) == [2]
+    with pytest.raises(LimitExceeded):
+        place(1)
+    assert place(2).status_code == 201
+    assert reserved(redis_runtime, phone.sku_id) == [3]
 
 
 PREFIX = "shopfest-test-gates-"

@@ -17,10 +17,9 @@ from sqlalchemy import (
     Table,
     insert,
     select,
-    text,
 )
 
-from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata
+from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata, run_on_driver
 from shopfest.core.money import Money
 from shopfest.inventory.model import FlashSale, Ledger, StockLevel
 
@@ -160,8 +159,8 @@ class InventoryStore:
             [{"f": f, "s": s, "n": sign * v} for (f, s), v in sorted(per_buyer.items())])
 
     def _change(self, statement: str, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.conn.execute(text(statement), rows)
+        if rows:  # one row executed alone: the driver sends many rows in a pipeline of their own
+            run_on_driver(self.conn, statement, rows[0] if len(rows) == 1 else rows)
 
     def add_flash_sale(self, sale: FlashSale) -> FlashSale:
         new_id = self.conn.execute(insert(flash_sales).values(
