@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -26,6 +27,9 @@ from typing import Generic, TypeVar
 
 Job = TypeVar("Job")
 Answer = TypeVar("Answer")
+
+# A lane gathers (see `GroupCommit._gather`) only below this many jobs: a crowd is a batch already.
+GATHER_UP_TO = 64
 
 # A job waits with the future its answer goes to, and that future's event loop (None: a thread's).
 Waiting = tuple[Job, asyncio.AbstractEventLoop | None, "Future[Answer] | asyncio.Future[Answer]"]
@@ -39,7 +43,8 @@ class GroupCommit(Generic[Job, Answer]):
     (an event loop reads it later)."""
 
     def __init__(self, apply: Callable[[Sequence[Job]], Sequence[Answer | BaseException]], *,
-                 max_batch: int = 5000, name: str = "group-commit", lanes: int = 1, crowd: int = 1) -> None:
+                 max_batch: int = 5000, name: str = "group-commit", lanes: int = 1, crowd: int = 1,
+                 gather_seconds: float = 0.0, gather_pause: float = 0.0) -> None:
         if lanes < 1 or crowd < 1:
             raise ValueError("a group commit has at least one lane, and a crowd of at least one job")
         self._apply = apply
@@ -54,6 +59,9 @@ class GroupCommit(Generic[Job, Answer]):
         # Writers that, under the lock, are about to look for work or wait for it: [the first lane,
         # the others].
         self._asleep = [0, 0]
+        self._gather_seconds = gather_seconds
+        self._gather_pause = gather_pause
+        self._last_batch = 0  # jobs in the first lane's last batch
         self._threads: list[threading.Thread] = []
         self._closed = False
         self.batches = 0
@@ -125,18 +133,51 @@ class GroupCommit(Generic[Job, Answer]):
         wake = self._wake_helpers if helper else self._wake
         waiting = self._waiting
         with wake:  # lanes take their batches one at a time
-            if len(waiting) < enough:
-                self._asleep[helper] += 1
-                while len(waiting) < enough and not (self._closed and waiting):
-                    if self._closed:
-                        self._asleep[helper] -= 1
-                        return None
-                    wake.wait()
-                self._asleep[helper] -= 1
+            while True:
+                if len(waiting) < enough:
+                    self._asleep[helper] += 1
+                    while len(waiting) < enough and not (self._closed and waiting):
+                        if self._closed:
+                            self._asleep[helper] -= 1
+                            return None
+                        wake.wait()
+                    self._asleep[helper] -= 1
+                if helper or not self._gather_seconds:
+                    break
+                self._gather(wake)
+                if waiting:  # (a helper lane may have taken them meanwhile)
+                    break
             batch = [waiting.popleft() for _ in range(min(len(waiting), self._max_batch))]
+            if not helper:
+                self._last_batch = len(batch)
             if self._asleep[1] and len(waiting) >= self._crowd:  # a crowd is left behind
                 self._wake_helpers.notify()
             return batch
+
+    def _gather(self, wake: threading.Condition) -> None:
+        """The first lane, holding the lock, after a batch of a few jobs (2 to GATHER_UP_TO): while a
+        few wait and more keep coming, at least one each `gather_pause`, it waits for them, up to
+        `gather_seconds`. An event loop that queues jobs a few at a time (a server over HTTP) gets
+        the interpreter meanwhile to read the requests already sent, and they go in one batch, at
+        the cost of one commit, instead of a batch and a commit every few. A lone caller (a last
+        batch of one) is never held; nor is a crowd, which is a batch already."""
+        waiting = self._waiting
+        if not 2 <= self._last_batch < GATHER_UP_TO or len(waiting) >= GATHER_UP_TO:
+            return
+        deadline = time.monotonic() + self._gather_seconds
+        seen = len(waiting)
+        self._asleep[0] += 1
+        try:
+            while seen < GATHER_UP_TO and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                wake.wait(min(left, self._gather_pause))
+                if len(waiting) == seen:  # a pause with none: the crowd is in
+                    return
+                seen = len(waiting)
+        finally:
+            self._asleep[0] -= 1
 
     def _answer(self, batch: list[Waiting[Job, Answer]]) -> None:
         try:

@@ -198,3 +198,74 @@ def test_a_job_its_caller_cancelled_does_not_stop_the_writer() -> None:
     assert first.result(timeout=10) == 2
     assert commit.submit(3).result(timeout=10) == 6
     commit.close()
+
+
+def a_writer_that_just_applied_a_batch_of_two(gather_seconds: float = 0.0, gather_pause: float = 0.0
+                                              ) -> tuple[GroupCommit[int, int], HoldingOne]:
+    """A group commit whose last batch held jobs 2 and 3 (queued while job 1's batch was held)."""
+    holder = HoldingOne(held_job=1)
+    commit: GroupCommit[int, int] = GroupCommit(holder, gather_seconds=gather_seconds,
+                                                gather_pause=gather_pause)
+    first = commit.submit(1)
+    assert holder.held.wait(10)
+    pair = [commit.submit(2), commit.submit(3)]
+    holder.release.set()
+    assert [f.result(10) for f in [first, *pair]] == [2, 4, 6]
+    assert holder.applied == [[1], [2, 3]]
+    return commit, holder
+
+
+def submit_later(commit: GroupCommit[int, int], job: int, seconds: float) -> threading.Thread:
+    def later() -> None:
+        time.sleep(seconds)
+        commit.submit(job)
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    return thread
+
+
+def test_after_a_batch_of_several_the_writer_gathers_the_jobs_that_keep_coming() -> None:
+    # given a writer that gathers for up to 5 s while a job comes at least every half second
+    commit, holder = a_writer_that_just_applied_a_batch_of_two(gather_seconds=5, gather_pause=0.5)
+
+    # when a job comes, and another a tenth of a second later
+    fourth = commit.submit(4)
+    submit_later(commit, 5, 0.1).join()
+
+    # then both go in one batch
+    assert fourth.result(10) == 8
+    commit.close()
+    assert holder.applied[2:] == [[4, 5]]
+
+
+def test_a_lone_caller_is_not_held_for_others() -> None:
+    holder = HoldingOne(held_job=-1)
+    commit: GroupCommit[int, int] = GroupCommit(holder, gather_seconds=5, gather_pause=0.5)
+
+    # a batch of one job, then another job, and one more a tenth of a second after it
+    assert commit.submit(1).result(10) == 2
+    second = commit.submit(2)
+    submit_later(commit, 3, 0.1).join()
+
+    # each went alone: after a batch of one, nobody waits for company
+    assert second.result(10) == 4
+    commit.close()
+    assert holder.applied == [[1], [2], [3]]
+
+
+def test_without_gathering_the_writer_takes_what_waits_at_once() -> None:
+    commit, holder = a_writer_that_just_applied_a_batch_of_two()
+    fourth = commit.submit(4)
+    submit_later(commit, 5, 0.1).join()
+    assert fourth.result(10) == 8
+    commit.close()
+    assert holder.applied[2:] == [[4], [5]]
+
+
+def test_closing_stops_the_gathering_and_answers_what_waits() -> None:
+    commit, holder = a_writer_that_just_applied_a_batch_of_two(gather_seconds=60, gather_pause=30)
+    fourth = commit.submit(4)
+    commit.close()  # the writer would otherwise wait up to 30 s for a fifth job
+    assert fourth.result(0) == 8
+    assert holder.applied[2:] == [[4]]
