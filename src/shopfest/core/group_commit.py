@@ -6,6 +6,9 @@ transaction, commits, and only then answers each. While it commits, the next bat
 make its batch durable (for a database that runs transactions side by side, such as PostgreSQL).
 A lane past the first takes a batch only once `crowd` jobs are waiting: a few requests at a time
 are best served by one writer (each extra batch costs a commit), a crowd by writers side by side.
+With `gather_seconds`, the first lane, after a batch of a few jobs, waits a moment for more while
+they keep coming (see `_gather`), so that a server reading requests a few at a time commits them
+together rather than a few at a time.
 
 A request comes from a thread (`submit`, a `concurrent.futures.Future`) or from an event loop
 (`submit_soon`, an `asyncio.Future` of that loop). The writer answers a loop's requests of one batch
@@ -38,9 +41,10 @@ _job, _loop, _future = itemgetter(0), itemgetter(1), itemgetter(2)
 
 class GroupCommit(Generic[Job, Answer]):
     """Gathers jobs from any thread or event loop and applies them in batches of up to `max_batch`,
-    on `lanes` writer threads, the lanes past the first once `crowd` jobs wait. `apply` must be safe
-    to call from several lanes at once, and must not change the sequence of outcomes it returns
-    (an event loop reads it later)."""
+    on `lanes` writer threads, the lanes past the first once `crowd` jobs wait; after a batch of a
+    few, the first lane waits for more while one at least each `gather_pause` comes, up to
+    `gather_seconds` (0: never). `apply` must be safe to call from several lanes at once, and must
+    not change the sequence of outcomes it returns (an event loop reads it later)."""
 
     def __init__(self, apply: Callable[[Sequence[Job]], Sequence[Answer | BaseException]], *,
                  max_batch: int = 5000, name: str = "group-commit", lanes: int = 1, crowd: int = 1,
@@ -56,8 +60,9 @@ class GroupCommit(Generic[Job, Answer]):
         lock = threading.Lock()
         self._wake = threading.Condition(lock)  # the first lane's
         self._wake_helpers = threading.Condition(lock)  # the other lanes'
-        # Writers that, under the lock, are about to look for work or wait for it: [the first lane,
-        # the others].
+        # Writers that, under the lock, are about to look for work or wait for it, or gather: [the
+        # first lane, the others]. While the first lane gathers, each job queued wakes it (and not a
+        # helper lane: gathering stops short of a crowd).
         self._asleep = [0, 0]
         self._gather_seconds = gather_seconds
         self._gather_pause = gather_pause
@@ -117,8 +122,9 @@ class GroupCommit(Generic[Job, Answer]):
     def _answer_closed(self) -> None:
         """A job queued while the writer stopped is told so rather than left waiting."""
         leftovers = []
-        while self._waiting:
-            leftovers.append(self._waiting.popleft())
+        with self._wake:  # a writer may still be taking its last batch
+            while self._waiting:
+                leftovers.append(self._waiting.popleft())
         if leftovers:
             self._settle_batch(leftovers, [RuntimeError("the group commit is closed")] * len(leftovers))
 
@@ -155,12 +161,13 @@ class GroupCommit(Generic[Job, Answer]):
             return batch
 
     def _gather(self, wake: threading.Condition) -> None:
-        """The first lane, holding the lock, after a batch of a few jobs (2 to GATHER_UP_TO): while a
-        few wait and more keep coming, at least one each `gather_pause`, it waits for them, up to
-        `gather_seconds`. An event loop that queues jobs a few at a time (a server over HTTP) gets
-        the interpreter meanwhile to read the requests already sent, and they go in one batch, at
-        the cost of one commit, instead of a batch and a commit every few. A lone caller (a last
-        batch of one) is never held; nor is a crowd, which is a batch already."""
+        """The first lane, holding the lock, after a batch of a few jobs (2 to GATHER_UP_TO - 1):
+        while fewer than GATHER_UP_TO wait and more keep coming, at least one each `gather_pause`,
+        it waits for them, up to `gather_seconds`. An event loop that queues jobs a few at a time (a
+        server over HTTP) gets the interpreter meanwhile to read the requests already sent, and they
+        go in one batch, at the cost of one commit, instead of a batch and a commit every few. After
+        a batch of one (a lone caller) nothing waits; after a crowd neither, nor when a crowd waits;
+        a job that comes alone after a few waits one pause."""
         waiting = self._waiting
         if not 2 <= self._last_batch < GATHER_UP_TO or len(waiting) >= GATHER_UP_TO:
             return

@@ -159,7 +159,7 @@ class InventoryStore:
             [{"f": f, "s": s, "n": sign * v} for (f, s), v in sorted(per_buyer.items())])
 
     def _change(self, statement: str, rows: list[dict[str, Any]]) -> None:
-        if rows:  # one row executed alone: the driver sends many rows in a pipeline of their own
+        if rows:  # one row executed alone (psycopg sends many in a pipeline of their own)
             run_on_driver(self.conn, statement, rows[0] if len(rows) == 1 else rows)
 
     def add_flash_sale(self, sale: FlashSale) -> FlashSale:

@@ -226,12 +226,12 @@ def submit_later(commit: GroupCommit[int, int], job: int, seconds: float) -> thr
 
 
 def test_after_a_batch_of_several_the_writer_gathers_the_jobs_that_keep_coming() -> None:
-    # given a writer that gathers for up to 5 s while a job comes at least every half second
-    commit, holder = a_writer_that_just_applied_a_batch_of_two(gather_seconds=5, gather_pause=0.5)
+    # given a writer that gathers for up to 10 s while a job comes at least every 2 s
+    commit, holder = a_writer_that_just_applied_a_batch_of_two(gather_seconds=10, gather_pause=2)
 
-    # when a job comes, and another a tenth of a second later
+    # when a job comes, and another a twentieth of a second later
     fourth = commit.submit(4)
-    submit_later(commit, 5, 0.1).join()
+    submit_later(commit, 5, 0.05).join()
 
     # then both go in one batch
     assert fourth.result(10) == 8
@@ -241,12 +241,12 @@ def test_after_a_batch_of_several_the_writer_gathers_the_jobs_that_keep_coming()
 
 def test_a_lone_caller_is_not_held_for_others() -> None:
     holder = HoldingOne(held_job=-1)
-    commit: GroupCommit[int, int] = GroupCommit(holder, gather_seconds=5, gather_pause=0.5)
+    commit: GroupCommit[int, int] = GroupCommit(holder, gather_seconds=10, gather_pause=2)
 
-    # a batch of one job, then another job, and one more a tenth of a second after it
+    # a batch of one job, then another job, and one more half a second after it
     assert commit.submit(1).result(10) == 2
     second = commit.submit(2)
-    submit_later(commit, 3, 0.1).join()
+    submit_later(commit, 3, 0.5).join()
 
     # each went alone: after a batch of one, nobody waits for company
     assert second.result(10) == 4
@@ -257,15 +257,18 @@ def test_a_lone_caller_is_not_held_for_others() -> None:
 def test_without_gathering_the_writer_takes_what_waits_at_once() -> None:
     commit, holder = a_writer_that_just_applied_a_batch_of_two()
     fourth = commit.submit(4)
-    submit_later(commit, 5, 0.1).join()
+    submit_later(commit, 5, 0.5).join()
     assert fourth.result(10) == 8
     commit.close()
     assert holder.applied[2:] == [[4], [5]]
 
 
 def test_closing_stops_the_gathering_and_answers_what_waits() -> None:
-    commit, holder = a_writer_that_just_applied_a_batch_of_two(gather_seconds=60, gather_pause=30)
+    commit, holder = a_writer_that_just_applied_a_batch_of_two(gather_seconds=600, gather_pause=300)
     fourth = commit.submit(4)
-    commit.close()  # the writer would otherwise wait up to 30 s for a fifth job
+    closing = threading.Thread(target=commit.close)  # the writer would otherwise wait 300 s for a fifth
+    closing.start()
+    closing.join(60)
+    assert not closing.is_alive()
     assert fourth.result(0) == 8
     assert holder.applied[2:] == [[4]]
