@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
-from shopfest.demo import hot_item
+from shopfest.demo import HotItem, hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.hot_path import Reservation, Run
 from shopfest.inventory.model import Claim, LimitExceeded
@@ -77,13 +77,19 @@ def test_a_batch_of_runs_is_decided_order_by_order(hot_runtime: Runtime) -> None
     assert reservation.sold_out == {scarf}
 
 
+def shopper_1_at_the_limit_and_redis_unaware(runtime: Runtime, redis_url: str) -> HotItem:
+    """A phone whose flash sale allows 2 units a shopper (6 flash units, 10 in all), shopper 1 holding
+    2, and Redis having lost count of its buyers."""
+    phone = hot_item(runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
+    reserve(runtime, [(Claim(phone.sku_id, 2, 1, phone.flash_sale_id),)])
+    redis.Redis.from_url(redis_url).delete(f"{runtime.settings.redis_prefix}buyers:{phone.flash_sale_id}")
+    return phone
+
+
 def test_the_rows_refuse_a_checkout_batch_redis_let_through_and_redis_counts_again_from_them(
         redis_runtime: Runtime, redis_url: str) -> None:
     # given shopper 1 holding the 2 units a flash sale allows each shopper, and Redis that lost count
-    phone = hot_item(redis_runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
-    flash = phone.flash_sale_id
-    reserve(redis_runtime, [(Claim(phone.sku_id, 2, 1, flash),)])
-    redis.Redis.from_url(redis_url).delete(f"{redis_runtime.settings.redis_prefix}buyers:{flash}")
+    phone = shopper_1_at_the_limit_and_redis_unaware(redis_runtime, redis_url)
 
     def place(shopper_id: int) -> Answer:
         return redis_runtime.checkout.place(PlaceOrder(shopper_id, ((phone.sku_id, 1),))).result(timeout=30)
@@ -220,10 +226,8 @@ def test_a_recount_keeps_each_shoppers_flash_sale_limit(redis_runtime: Runtime, 
 def test_the_rows_refuse_a_shopper_past_a_flash_sale_limit_whatever_redis_said(
         redis_runtime: Runtime, redis_url: str) -> None:
     # given shopper 1 holding the 2 units a flash sale allows each shopper, and Redis that lost count of them
-    phone = hot_item(redis_runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
+    phone = shopper_1_at_the_limit_and_redis_unaware(redis_runtime, redis_url)
     flash = phone.flash_sale_id
-    reserve(redis_runtime, [(Claim(phone.sku_id, 2, 1, flash),)])
-    redis.Redis.from_url(redis_url).delete(f"{redis_runtime.settings.redis_prefix}buyers:{flash}")
 
     # when Redis lets shopper 1 take a third
     with pytest.raises(IntegrityError, match="flash_buyer_within_limit"):
