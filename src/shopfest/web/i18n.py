@@ -33,9 +33,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "footer.about": ("ShopFest — an open-source platform for 11.11-style shopping festivals. "
                      "Every brand and product here is fictional.",
                      "ShopFest —— 开源的双十一式购物节平台。此处所有品牌和商品均为虚构。"),
-    "prices.indicative": ("Figures marked ≈ use indicative display rates, not a quote; "
-                          "you pay in the listed currency.",
-                          "带“≈”的金额按参考汇率换算，仅供参考；实际以标价币种支付。"),
+    "prices.indicative": ("Figures marked ≈ are at the exchange rate checkout charges today; an order "
+                          "keeps the rate of the moment it is placed.",
+                          "带“≈”的金额按结算时采用的今日汇率换算；订单按下单时的汇率结算。"),
     "time.in_zone": ("{time} ({zone} time)", "{time}（{zone} 时间）"),
     # phases of the 11.11 calendar, by key; other festivals fall back to their own names
     "phase.wave1-deposit": ("Wave 1 pre-sale deposits", "第一波预售定金"),

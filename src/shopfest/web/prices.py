@@ -2,40 +2,30 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from babel.numbers import format_currency, format_decimal
 
+from shopfest.core.errors import UnknownCurrency
 from shopfest.core.money import ExchangeRate, Money
+from shopfest.payments import fx
 
 HOME_CURRENCY = "CNY"  # what the demo catalog is priced in, and the bounds of the price filter
 
-# Indicative display rates: yuan for one unit of each currency, rounded, for the "≈" figures
-# only. Orders snapshot real rates from the payments context; these are never charged.
-DISPLAY_RATES_IN_CNY: dict[str, Decimal] = {
-    "CNY": Decimal("1"),
-    "USD": Decimal("7.20"),
-    "EUR": Decimal("7.80"),
-    "GBP": Decimal("9.10"),
-    "HKD": Decimal("0.92"),
-    "SGD": Decimal("5.35"),
-    "JPY": Decimal("0.048"),
-    "KRW": Decimal("0.0052"),
-    "AUD": Decimal("4.70"),
-}
-VIEWER_CURRENCIES = tuple(DISPLAY_RATES_IN_CNY)
+# The currencies a viewer may read prices in, in the order the switch lists them. Their rates are
+# checkout's own (payments.fx), so a "≈" figure is what paying in that currency charges now.
+VIEWER_CURRENCIES = ("CNY", "USD", "EUR", "GBP", "HKD", "SGD", "JPY", "KRW", "AUD")
 
 
 def currency_or_none(value: str | None) -> str | None:
     cleaned = (value or "").strip().upper()
-    return cleaned if cleaned in DISPLAY_RATES_IN_CNY else None
+    return cleaned if cleaned in VIEWER_CURRENCIES else None
 
 
 def display_rate(base: str, quote: str) -> ExchangeRate | None:
-    """The indicative rate from `base` to `quote`, crossed through the yuan; None if either is unknown."""
-    if base not in DISPLAY_RATES_IN_CNY or quote not in DISPLAY_RATES_IN_CNY:
+    """The rate checkout charges from `base` to `quote` now; None if either is unknown."""
+    try:
+        return fx.rate(base, quote)
+    except UnknownCurrency:
         return None
-    return ExchangeRate(base, quote, DISPLAY_RATES_IN_CNY[base] / DISPLAY_RATES_IN_CNY[quote])
 
 
 def format_money(money: Money, locale: str) -> str:
