@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import html
 import re
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +19,7 @@ from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.deps import SESSION_COOKIE, Runtime
 from shopfest.orders.store import orders as orders_table
+from shopfest.web.deals import CART_COOKIE
 from tests.integration.test_orders_api import order, shopper
 
 
@@ -32,7 +35,7 @@ def product_of(runtime: Runtime, sku_id: int) -> int:
 
 
 def sku_row(page: str, sku_id: int) -> str:
-    found = re.search(rf'<tr data-sku="{sku_id}">(.*?)</tr>', page, re.S)
+    found = re.search(rf'<tr data-sku="{sku_id}"[^>]*>(.*?)</tr>', page, re.S)
     assert found is not None, page
     return html.unescape(found.group(1))
 
@@ -68,3 +71,106 @@ def test_the_pages_approximate_price_is_what_checkout_charges_in_that_currency(
     assert placed.status_code == 201, placed.text
     # then the order charges exactly the page's figure
     assert placed.json()["to_pay"] == {"amount": shown.group(1).replace(",", ""), "currency": "USD"}
+
+
+# --- the cart shows what checkout does ------------------------------------------------------
+
+def with_cart(tab: TestClient, cart: dict[int, int]) -> TestClient:
+    tab.cookies.set(CART_COOKIE, ",".join(f"{sku}:{qty}" for sku, qty in cart.items()))
+    return tab
+
+
+def checkout_key(page: str) -> str:
+    found = re.search(r'name="checkout_key" value="([^"]+)"', page)
+    assert found is not None, "the checkout form carries no key"
+    return found.group(1)
+
+
+def check_out(tab: TestClient) -> Any:
+    return tab.post("/cart/checkout", data={"checkout_key": checkout_key(tab.get("/cart").text)})
+
+
+def line_problem(page: str, sku_id: int) -> str | None:
+    found = re.search(r'class="line-problem" role="alert">([^<]*)<', sku_row(page, sku_id))
+    return html.unescape(found.group(1)) if found else None
+
+
+def checkout_disabled(page: str) -> bool:
+    return re.search(r'<button type="submit" class="checkout" disabled>', page) is not None
+
+
+def test_a_cart_over_the_flash_limit_is_flagged_and_its_checkout_comes_back_to_the_cart(
+        client: TestClient, runtime: Runtime) -> None:
+    # given a phone on a flash sale of one unit per shopper, and a shopper with two in the cart
+    phone = hot_item(runtime, stock=10, flash_quantity=5, per_shopper_limit=1)
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 2})
+    # then the cart says why checkout would refuse the line, and checking out is off
+    page = tab.get("/cart").text
+    assert line_problem(page, phone.sku_id) == (
+        "At the flash price you may take 1 more: lower the quantity to check out.")
+    assert checkout_disabled(page)
+    # and a checkout posted all the same comes back to the cart, the reason on the line
+    refused = check_out(tab)
+    assert refused.status_code == 409
+    assert 'class="cart-lines"' in refused.text and line_problem(refused.text, phone.sku_id)
+    assert orders_of_everyone(runtime) == 0
+
+
+def test_a_cart_over_the_stock_left_is_flagged_and_refused_on_the_cart(
+        client: TestClient, runtime: Runtime) -> None:
+    # given a scarf with two units left and a shopper wanting three
+    scarf = hot_item(runtime, stock=2, price="199.00", name="Birch")
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {scarf.sku_id: 3})
+    page = tab.get("/cart").text
+    assert line_problem(page, scarf.sku_id) == "Only 2 left: lower the quantity to check out."
+    assert checkout_disabled(page)
+    refused = check_out(tab)
+    assert refused.status_code == 409 and line_problem(refused.text, scarf.sku_id)
+    # and two fit: the cart lets them through, and checkout places them
+    with_cart(tab, {scarf.sku_id: 2})
+    page = tab.get("/cart").text
+    assert line_problem(page, scarf.sku_id) is None and not checkout_disabled(page)
+    placed = check_out(tab)
+    assert placed.status_code == 200 and 'class="placed"' in placed.text
+    assert orders_of_everyone(runtime) == 1
+
+
+def test_a_shopper_who_used_the_flash_limit_is_told_so_on_the_product_page_and_in_the_cart(
+        client: TestClient, runtime: Runtime) -> None:
+    # given a phone on a flash sale at 2999.50, one per shopper, which the shopper bought
+    phone = hot_item(runtime, stock=10, flash_quantity=5, per_shopper_limit=1)
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 1})
+    first = check_out(tab)
+    assert first.status_code == 200 and "is placed: CN¥2,999.50" in html.unescape(first.text)
+    # then the product page no longer offers them the flash price (checkout would refuse it)
+    product = tab.get(f"/products/{product_of(runtime, phone.sku_id)}").text
+    row = sku_row(product, phone.sku_id)
+    assert "festival-price" not in row
+    assert "You have bought as many as the flash sale allows each shopper" in row
+    # and the cart flags another one and will not check it out
+    page = with_cart(tab, {phone.sku_id: 1}).get("/cart").text
+    assert "bought as many as the flash sale allows" in (line_problem(page, phone.sku_id) or "")
+    assert checkout_disabled(page)
+    assert check_out(tab).status_code == 409 and orders_of_everyone(runtime) == 1
+    # while a shopper who bought none still sees the flash price
+    bob = signed_in_tab(client, runtime, "bob")
+    product = bob.get(f"/products/{product_of(runtime, phone.sku_id)}").text
+    assert re.search(r'class="festival-price">CN¥2,999.50<', sku_row(product, phone.sku_id))
+
+
+# --- a checkout form posted twice -----------------------------------------------------------
+
+def test_a_checkout_form_posted_twice_at_once_places_one_order(client: TestClient, runtime: Runtime) -> None:
+    # given a shopper's cart page, with its checkout form
+    phone = hot_item(runtime, stock=10)
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 1})
+    key = checkout_key(tab.get("/cart").text)
+    # when the form is posted twice at the same moment (each post with the cookies the page had)
+    twins = [TestClient(client.app, cookies=dict(tab.cookies.items())) for _ in range(2)]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda twin: twin.post("/cart/checkout", data={"checkout_key": key}), twins))
+    # then one order is placed, and both posts tell of it
+    assert orders_of_everyone(runtime) == 1
+    told = [re.search(r"Order (\d+) is placed", a.text) for a in answers]
+    assert [a.status_code for a in answers] == [200, 200] and all(told)
+    assert len({m.group(1) for m in told if m}) == 1

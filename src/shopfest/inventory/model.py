@@ -175,3 +175,30 @@ def total_by_sku(claims: Sequence[Claim]) -> Mapping[int, int]:
     for c in claims:
         totals[c.sku_id] = totals.get(c.sku_id, 0) + c.qty
     return totals
+
+
+@dataclass(frozen=True, slots=True)
+class Shortfall:
+    """Why a claim, on its own, cannot be had now, and the most units of it that can: `reason` is
+    the code of the refusal the gate would give (sold-out, flash-sold-out, limit-exceeded)."""
+
+    sku_id: int
+    reason: str
+    most: int
+
+
+def shortfall(ledger: Ledger, claim: Claim) -> Shortfall | None:
+    """What `Ledger.claim` would refuse of this claim alone, read without taking anything: None when
+    it fits. The tightest of the SKU's units, its flash sale's units and the shopper's room under
+    the sale's limit decides."""
+    most, reason = ledger.available.get(claim.sku_id, 0), SoldOut.code
+    if claim.flash_sale_id is not None:
+        flash_left = ledger.flash_left.get(claim.flash_sale_id, 0)
+        room = (ledger.flash_limit.get(claim.flash_sale_id, 0)
+                - ledger.bought.get((claim.flash_sale_id, claim.shopper_id), 0))
+        if flash_left < most:
+            most, reason = flash_left, "flash-sold-out"
+        if room < most:
+            most, reason = room, LimitExceeded.code
+    most = max(most, 0)
+    return None if claim.qty <= most else Shortfall(claim.sku_id, reason, most)

@@ -9,7 +9,7 @@ from shopfest.core.actor import Actor, require_merchant_staff
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import sku_qty
-from shopfest.inventory.model import Claim, FlashSale, StockLevel
+from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockLevel, shortfall
 from shopfest.inventory.store import InventoryStore
 
 
@@ -30,6 +30,21 @@ def available_stock_in(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, int
     """available_stock in a read transaction of its own."""
     with uow:
         return available_stock(uow, sku_ids)
+
+
+def shortfalls(uow: UnitOfWork, claims: Sequence[Claim]) -> dict[int, Shortfall]:
+    """Per SKU, what the stock gate would refuse now of each claim on its own: more units than are
+    left, than its flash sale has left, or than the shopper may still take under the sale's limit.
+    Nothing is locked or taken (inside the caller's transaction)."""
+    flash_ids = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})
+    shopper_ids = sorted({c.shopper_id for c in claims if c.flash_sale_id is not None})
+    ledger = InventoryStore(uow.conn).ledger(sorted({c.sku_id for c in claims}), flash_ids, shopper_ids,
+                                             lock=False)
+    found = {}
+    for claim in claims:
+        if (short := shortfall(ledger, claim)) is not None:
+            found[claim.sku_id] = short
+    return found
 
 
 def stock_level(uow: UnitOfWork, actor: Actor | None, sku_id: int) -> StockLevel:

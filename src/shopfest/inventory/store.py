@@ -96,14 +96,14 @@ class InventoryStore:
                 for r in self.conn.execute(query)}
 
     def ledger(self, sku_ids: Sequence[int], flash_ids: Sequence[int],
-               shopper_ids: Sequence[int]) -> Ledger:
-        """The counters a batch decides on, locked until its transaction ends."""
-        levels = self.levels(sku_ids, lock=True)
+               shopper_ids: Sequence[int], *, lock: bool = True) -> Ledger:
+        """The counters a batch decides on, locked until its transaction ends (unless only read)."""
+        levels = self.levels(sku_ids, lock=lock)
         ledger = Ledger({k: v.available for k, v in levels.items()})
         if flash_ids:
             query = select(flash_sales.c.id, flash_sales.c.quantity, flash_sales.c.taken,
                            flash_sales.c.per_shopper_limit).where(id_in(flash_sales.c.id, flash_ids))
-            if self.locks_rows:
+            if lock and self.locks_rows:
                 query = query.order_by(flash_sales.c.id).with_for_update()
             for r in self.conn.execute(query):
                 ledger.flash_left[r.id] = r.quantity - r.taken

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +14,7 @@ from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
-from shopfest.inventory.model import Claim
+from shopfest.inventory.model import Claim, Shortfall
 from shopfest.orders.checkout import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import Order, OrderStatus, moved
 from shopfest.orders.receipts import receipt
@@ -100,18 +100,22 @@ def list_orders(uow: UnitOfWork, actor: Actor | None, *, after_id: int | None,
 
 @dataclass(frozen=True)
 class CartQuote:
-    """What a cart would cost now, as checkout would price it: the order it would make and the
-    engine's explanation (adjustments, applied, hints)."""
+    """What a cart would cost now, as checkout would price it: the order it would make, the
+    engine's explanation (adjustments, applied, hints), and per SKU what checkout would refuse."""
 
     order: Order
     priced: Priced
     skus: dict[int, SkuForSale]
+    shortfalls: dict[int, Shortfall] = field(default_factory=dict)
 
 
 def quote_cart(uow: UnitOfWork, lines: Sequence[tuple[int, int]], *,
                shopper_id: int | None = None) -> CartQuote:
-    """Price a cart as checkout would, with the promotions on and, for a shopper, every coupon free
-    in their wallet; nothing is reserved or held. Raises InvalidInput."""
+    """Price a cart as checkout would for this shopper now, with the promotions on and, for a
+    shopper, every coupon free in their wallet; and tell which lines checkout would refuse: more
+    units than are left, than a flash sale has left, or than its per-shopper limit still lets them
+    take (a flash sale's SKU sells only through it while it is on). Nothing is reserved or held.
+    Raises InvalidInput."""
     command = PlaceOrder(shopper_id or 0, check_lines(lines))
     with uow:
         now = uow.clock.now()
@@ -119,8 +123,9 @@ def quote_cart(uow: UnitOfWork, lines: Sequence[tuple[int, int]], *,
         free = promotions.free_coupons(uow, shopper_id) if shopper_id is not None else []
         offered = promotions.coupons_offered(uow, shopper_id, free, set()) if free and shopper_id else {}
         draft = draft_order(command, shelf=shelf, now=now, minutes=0, offered=offered)
+        shortfalls = inventory.shortfalls(uow, draft.claims)
     assert draft.priced is not None
-    return CartQuote(draft.order, draft.priced, shelf.skus)
+    return CartQuote(draft.order, draft.priced, shelf.skus, shortfalls)
 
 
 def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id: int) -> dict[str, Any]:

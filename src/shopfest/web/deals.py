@@ -3,18 +3,25 @@ priced as checkout would, with every adjustment and the "add more to save" hints
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
 from shopfest.deps import Runtime
+from shopfest.inventory.model import Shortfall
 from shopfest.orders import service as orders
+from shopfest.orders.checkout import Answer, IdempotencyKey, PlaceOrder
 from shopfest.orders.service import CartQuote
+from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
 from shopfest.web.viewer import Viewer
 
 MAX_CART_LINES = 100
 CART_COOKIE = "shopfest_cart"
+# A second post of one checkout form waits this long, at most, for the first to be decided.
+PLACING_WAIT_SECONDS = 0.05
+PLACING_WAITS = 200
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Deal:
     saving: str | None
     savings: list[Saving]
     nudges: list[Nudge]
+    problem: str | None = None  # why checkout would refuse even one unit to this shopper now
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class CartLineView:
     subtotal: str
     total: str
     adjustments: list[Saving]
+    problem: str | None = None  # why checkout would refuse the line now
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,7 @@ class CartView:
     savings: list[Saving]
     nudges: list[Nudge]
     coupons_used: list[int]
+    blocked: bool = False  # a line checkout would refuse: the shopper fixes it before checking out
 
 
 def _money(minor: int, currency: str, viewer: Viewer) -> str:
@@ -79,17 +89,18 @@ def nudges(hints: tuple[Hint, ...], currency: str, viewer: Viewer) -> list[Nudge
                            save=_money(h.would_save, currency, viewer))) for h in hints]
 
 
-def deal_of(runtime: Runtime, sku_id: int, viewer: Viewer) -> Deal | None:
-    """One unit of the SKU priced with the promotions on now; None when it cannot be priced."""
+def deal_of(runtime: Runtime, sku_id: int, viewer: Viewer, *, shopper_id: int | None = None) -> Deal | None:
+    """One unit of the SKU priced as checkout would for this shopper now; None when it cannot be priced."""
     try:
-        quote = orders.quote_cart(runtime.uow(), [(sku_id, 1)])
+        quote = orders.quote_cart(runtime.uow(), [(sku_id, 1)], shopper_id=shopper_id)
     except DomainError:
         return None
     priced = quote.priced
     saving = _money(priced.discount, priced.currency, viewer) if priced.discount else None
     return Deal(_money(priced.total, priced.currency, viewer), saving,
                 savings(priced.applied, priced.currency, viewer),
-                nudges(priced.hints, priced.currency, viewer))
+                nudges(priced.hints, priced.currency, viewer),
+                _problem(quote.shortfalls.get(sku_id), viewer, where="deal"))
 
 
 def parse_cart(cookie: str | None) -> dict[int, int]:
@@ -107,33 +118,72 @@ def write_cart(cart: dict[int, int]) -> str:
 
 
 def cart_view(runtime: Runtime, cart: dict[int, int], viewer: Viewer, *,
-              shopper_id: int | None) -> CartView:
-    """The cart priced as checkout would. Raises InvalidInput (an unknown SKU, mixed currencies)."""
+              shopper_id: int | None, refused: DomainError | None = None) -> CartView:
+    """The cart priced as checkout would for this shopper now, each line checkout would refuse
+    flagged with the reason (and `refused`, a checkout just refused, on its line). Raises
+    InvalidInput (an unknown SKU, mixed currencies)."""
     quote = orders.quote_cart(runtime.uow(), list(cart.items()), shopper_id=shopper_id)
     priced = quote.priced
+    lines = _lines(quote, cart, viewer, refused)
     return CartView(
-        lines=_lines(quote, cart, viewer), subtotal=_money(priced.subtotal, priced.currency, viewer),
+        lines=lines, subtotal=_money(priced.subtotal, priced.currency, viewer),
         discount=_money(priced.discount, priced.currency, viewer),
         total=_money(priced.total, priced.currency, viewer),
         savings=savings(priced.applied, priced.currency, viewer),
         nudges=nudges(priced.hints, priced.currency, viewer),
-        coupons_used=_coupon_ids(priced))
+        coupons_used=_coupon_ids(priced), blocked=any(line.problem for line in lines))
 
 
-def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer) -> list[CartLineView]:
+def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer,
+           refused: DomainError | None) -> list[CartLineView]:
     kinds = {a.source: a.kind for a in quote.priced.applied}
+    refused_sku = refused.data.get("sku_id") if refused is not None else None
     views = []
     for line in quote.priced.lines:
         sku = quote.skus[int(line.id)]
+        problem = _problem(quote.shortfalls.get(sku.sku_id), viewer)
+        if problem is None and refused is not None and refused_sku == sku.sku_id:
+            problem = refused.detail  # refused for a reason gone by now (units given back meanwhile)
         views.append(CartLineView(
             sku.sku_id, sku.title, cart[sku.sku_id], viewer.money(sku.price),
             _money(line.subtotal, quote.priced.currency, viewer),
             _money(line.total, quote.priced.currency, viewer),
             [Saving(_label(kinds.get(a.source, "deposit"), viewer),
-                    _money(a.amount, quote.priced.currency, viewer), "") for a in line.adjustments]))
+                    _money(a.amount, quote.priced.currency, viewer), "") for a in line.adjustments],
+            problem=problem))
     return views
+
+
+def _problem(short: Shortfall | None, viewer: Viewer, *, where: str = "cart") -> str | None:
+    """Why checkout would refuse a line, in the viewer's words, with what would go through."""
+    if short is None:
+        return None
+    if short.most == 0:
+        return viewer.t(f"{where}.none.{short.reason}")
+    return viewer.t(f"{where}.most.{short.reason}", most=viewer.count(short.most))
 
 
 def _coupon_ids(priced: Priced) -> list[int]:
     return [int(source.removeprefix("coupon:")) for source in priced.coupons_used
             if source.startswith("coupon:")]
+
+
+def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int, key: str) -> Answer:
+    """Place the cart as one order, with the coupons its pricing chose from the shopper's wallet.
+    `key` is the checkout form's: the same form posted again (a double click, a second tab's
+    resend) gets the first order's answer, never a second order.
+
+    Raises InvalidInput, KeyReused (the key came with another cart), KeyInUse (the first post is
+    still being placed after a wait), and checkout's refusals (SoldOut, LimitExceeded, ...).
+    """
+    lines = tuple(cart.items())
+    idempotency = IdempotencyKey(f"user:{shopper_id}", keys.check_key(key),
+                                 keys.fingerprint("POST /cart/checkout", sorted(lines)))
+    priced = orders.quote_cart(runtime.uow(), lines, shopper_id=shopper_id).priced
+    command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(priced)))
+    for _ in range(PLACING_WAITS):
+        try:
+            return runtime.checkout.place(command).result(timeout=30)
+        except keys.KeyInUse:
+            time.sleep(PLACING_WAIT_SECONDS)  # the first post is being placed: its answer is ours
+    raise keys.KeyInUse("the first post of this checkout is still being placed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,8 +25,8 @@ from shopfest.core.ids import encode_cursor
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
-from shopfest.orders.checkout import PlaceOrder
-from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, write_cart
+from shopfest.payments import idempotency as keys
+from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
 from shopfest.web.search_form import SearchForm, category_groups, category_tree
@@ -133,7 +134,8 @@ def product(request: Request, runtime: RuntimeDep, product_id: str) -> HTMLRespo
         raise NotFound(f"no product {product_id}")
     festival = current_festival(runtime)
     sheet = product_sheet(runtime, int(product_id), viewer=viewer_of(request),
-                          zone_name=festival.timezone if festival else HOME_ZONE)
+                          zone_name=festival.timezone if festival else HOME_ZONE,
+                          shopper_id=_shopper_id(request, runtime))
     return render(request, runtime, "product.html", product=sheet)
 
 
@@ -144,18 +146,26 @@ def cart_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     return _cart_page(request, runtime, parse_cart(request.cookies.get(CART_COOKIE)))
 
 
+def _shopper_id(request: Request, runtime: Runtime) -> int | None:
+    """The signed-in shopper, whom the pages price for (their flash limits, their coupons)."""
+    actor = actor_of(request, runtime)
+    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
+
+
 def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, placed: str | None = None,
+               problem: str | None = None, refused: DomainError | None = None,
                status: int = 200) -> HTMLResponse:
-    viewer, actor = viewer_of(request), actor_of(request, runtime)
-    shopper_id = actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
-    view, problem = None, None
+    """The cart as checkout would take it now; a checkout just refused comes back here, its reason
+    on its line. The form carries a fresh key: posted twice, it places one order."""
+    viewer, shopper_id = viewer_of(request), _shopper_id(request, runtime)
+    view = None
     if cart:
         try:
-            view = cart_view(runtime, cart, viewer, shopper_id=shopper_id)
+            view = cart_view(runtime, cart, viewer, shopper_id=shopper_id, refused=refused)
         except DomainError as refusal:
             problem = refusal.detail
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
-                  shopper=shopper_id is not None)
+                  shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18))
 
 
 def _with_cart(response: Response, cart: dict[int, int]) -> Response:
@@ -180,16 +190,25 @@ def remove_from_cart(request: Request, sku_id: Annotated[int, Form(ge=1)]) -> Re
 
 
 @router.post("/cart/checkout", response_class=HTMLResponse)
-def checkout(request: Request, runtime: RuntimeDep) -> Response:
-    """Place the cart as one order, with the coupons the pricing chose from the shopper's wallet."""
+def checkout(request: Request, runtime: RuntimeDep,
+             checkout_key: Annotated[str, Form(max_length=255)] = "") -> Response:
+    """Place the cart as one order, once however often its form is posted; refused, the cart comes
+    back with the reason on the line."""
     actor = require_role(actor_of(request, runtime), Role.SHOPPER)
     cart = parse_cart(request.cookies.get(CART_COOKIE))
     if not cart:
         return RedirectResponse("/cart", status_code=303)
-    priced = cart_view(runtime, cart, viewer_of(request), shopper_id=actor.user_id)
-    answer = runtime.checkout.place(PlaceOrder(actor.user_id, tuple(cart.items()),
-                                               coupons=tuple(priced.coupons_used))).result(timeout=30)
-    viewer, total = viewer_of(request), answer.receipt["total"]
+    viewer = viewer_of(request)
+    if not checkout_key:  # a form from before keys, or not ours: show the cart, with a fresh key
+        return _cart_page(request, runtime, cart, problem=viewer.t("cart.stale"), status=422)
+    try:
+        answer = place_cart(runtime, cart, shopper_id=actor.user_id, key=checkout_key)
+    except keys.KeyInUse:
+        return _cart_page(request, runtime, cart, problem=viewer.t("cart.placing"), status=409)
+    except DomainError as refusal:
+        return _cart_page(request, runtime, cart, problem=viewer.t("cart.not_placed"), refused=refusal,
+                          status=refusal.status)
+    total = answer.receipt["total"]
     placed = viewer.t("cart.placed", id=answer.receipt["id"],
                       total=viewer.money(Money.parse(total["amount"], total["currency"])),
                       minutes=runtime.settings.reservation_minutes)

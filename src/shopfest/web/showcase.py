@@ -86,8 +86,9 @@ def _card(product: ProductJson, category: Category | None, viewer: Viewer) -> Pr
     )
 
 
-def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_name: str) -> ProductSheet:
-    """Everything the product page shows. Raises NotFound."""
+def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_name: str,
+                  shopper_id: int | None = None) -> ProductSheet:
+    """Everything the product page shows, its deals priced for the shopper looking. Raises NotFound."""
     uow = runtime.uow(read_only=True)
     product = products_json(runtime, [catalog.get_product(uow, product_id)])[0]
     brand = catalog.get_brand(uow, product.brand_id)
@@ -103,5 +104,5 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
         debut=viewer.when(product.debut_at, zone_name), new=product.new,
         price=price_view(product.price.to_money(), viewer),
         skus=[SkuView(s.code, price_view(s.price.to_money(), viewer), s.stock, s.id,
-                      deal_of(runtime, s.id, viewer)) for s in product.skus],
+                      deal_of(runtime, s.id, viewer, shopper_id=shopper_id)) for s in product.skus],
     )

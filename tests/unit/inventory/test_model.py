@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shopfest.core.errors import InvalidInput
-from shopfest.inventory.model import Claim, Ledger, LimitExceeded, SoldOut, check_quantity
+from shopfest.inventory.model import Claim, Ledger, LimitExceeded, SoldOut, check_quantity, shortfall
 
 PHONE, SCARF, SALE = 11, 12, 7
 
@@ -98,3 +98,25 @@ def test_claiming_alike_a_sku_without_stock_or_below_zero_grants_nothing() -> No
     assert ledger.claim_alike([Claim(PHONE, 1, shopper_id=1)], 4) == 0
     assert ledger.claim_alike([Claim(PHONE, 1, shopper_id=1), Claim(SCARF, 1, shopper_id=1)], 4) == 0
     assert ledger.available == {PHONE: -3}
+
+
+@given(available=st.integers(0, 6), flash_left=st.integers(0, 6), limit=st.integers(1, 4),
+       held=st.integers(0, 4), qty=st.integers(1, 8), flash=st.booleans())
+def test_a_shortfall_is_exactly_what_the_ledger_refuses_and_the_most_it_grants(
+        available: int, flash_left: int, limit: int, held: int, qty: int, flash: bool) -> None:
+    # The cart and the product page read `shortfall`; checkout's gate decides by the ledger: one rule.
+    def ledger() -> Ledger:
+        return Ledger({PHONE: available}, {SALE: flash_left}, {SALE: limit}, {(SALE, 1): held})
+
+    def fits(units: int) -> bool:
+        try:
+            ledger().claim([Claim(PHONE, units, 1, SALE if flash else None)])
+        except (SoldOut, LimitExceeded):
+            return False
+        return True
+
+    short = shortfall(ledger(), Claim(PHONE, qty, shopper_id=1, flash_sale_id=SALE if flash else None))
+    assert (short is None) == fits(qty)
+    if short is not None:  # the most it names is the most the ledger grants
+        assert short.most < qty and (short.most == 0 or fits(short.most)) and not fits(short.most + 1)
+        assert short.reason in ({"sold-out", "flash-sold-out", "limit-exceeded"} if flash else {"sold-out"})
