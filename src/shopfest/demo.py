@@ -224,20 +224,22 @@ def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
 
 
 def seed_promotions(runtime: Runtime, fest: Festival, merchants: list[Merchant]) -> None:
-    """The festival's classic stack, on from the first sale to the end: every 300 off 40 across
-    stores (not the luxury pavilion), "spend 200 save 20, 500 save 60" in one store of five, and a
-    platform coupon and a red envelope for shoppers to claim."""
-    period = Period(fest.starts_at, fest.ends_at)
-    promotions.put_on_promotion(runtime.uow(), MACHINE, Campaign(
-        "cross_store", None, "CNY", {"every": "300.00", "off": "40.00", "exclude_tiers": ["luxury"]}, period))
-    for merchant in merchants[::5][:200]:
-        promotions.put_on_promotion(runtime.uow(), Actor(0, Role.MERCHANT, merchant.id), Campaign(
-            "store_threshold", None, "CNY",
-            {"tiers": [{"spend": "200.00", "off": "20.00"}, {"spend": "500.00", "off": "60.00"}]}, period))
-    promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
-        "platform_coupon", None, "CNY", 100000, 10000, 1_000_000, 1, period))
-    promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
-        "red_envelope", None, "CNY", 0, 1111, 1_000_000, 1, period))
+    """The festival's classic stack, on in each sale (Nov 1-3 and 11.11) and not before: every 300
+    off 40 across stores (not the luxury pavilion), "spend 200 save 20, 500 save 60" in one store
+    of five, and a platform coupon and a red envelope for shoppers to claim."""
+    tiers = {"tiers": [{"spend": "200.00", "off": "20.00"}, {"spend": "500.00", "off": "60.00"}]}
+    for sale in fest.sales:
+        period = Period(sale.starts_at, sale.ends_at)
+        promotions.put_on_promotion(runtime.uow(), MACHINE, Campaign(
+            "cross_store", None, "CNY", {"every": "300.00", "off": "40.00", "exclude_tiers": ["luxury"]},
+            period))
+        for merchant in merchants[::5][:200]:
+            promotions.put_on_promotion(runtime.uow(), Actor(0, Role.MERCHANT, merchant.id), Campaign(
+                "store_threshold", None, "CNY", tiers, period))
+        promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
+            "platform_coupon", None, "CNY", 100000, 10000, 1_000_000, 1, period))
+        promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
+            "red_envelope", None, "CNY", 0, 1111, 1_000_000, 1, period))
 
 
 @dataclass(frozen=True)

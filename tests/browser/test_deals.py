@@ -3,6 +3,9 @@ and checking the cart out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
@@ -12,6 +15,7 @@ from tests.browser.harness import Shopper
 pytestmark = pytest.mark.browser
 
 EVERY, OFF = 30000, 4000  # the demo's cross-store promotion: every 300.00, 40.00 off
+IN_THE_SALE = "2027-11-11T00:30:00+08:00"
 
 
 def yuan(minor: int) -> str:
@@ -33,7 +37,14 @@ def plain_sku(database_url: str) -> tuple[int, int, int]:
 
 
 def test_the_festival_price_nudges_and_the_cart_explains_every_discount(
-        shopper: Shopper, demo_database: str) -> None:
+        open_tab: Callable[..., Shopper], start_server: Callable[..., AbstractContextManager[str]],
+        demo_database: str) -> None:
+    # given a server half an hour into 11.11: the demo's promotions are on in the sale only
+    with start_server(clock=IN_THE_SALE) as base_url:
+        festival_price_nudges_and_the_cart_explains_every_discount(open_tab(base_url), demo_database)
+
+
+def festival_price_nudges_and_the_cart_explains_every_discount(shopper: Shopper, demo_database: str) -> None:
     product_id, sku_id, price = plain_sku(demo_database)
     page = shopper.page
     # given the product page: one unit does not reach 300.00, so it costs its list price, and the

@@ -13,15 +13,19 @@ from fastapi.testclient import TestClient
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app
 from shopfest.core.actor import Role
+from shopfest.core.clock import SetClock
 from shopfest.demo import HotItem, hot_item
 from shopfest.deps import Runtime
 from shopfest.festival import service as festival
+from tests.conftest import at
 from tests.integration.helpers import bearer, operator_token, token_for
 from tests.integration.test_orders_api import order, shopper
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> TestClient:
+def client(runtime: Runtime, clock: SetClock) -> TestClient:
+    # An hour into 11.11: promotions belong to a sale, and the window below lies within it.
+    clock.set(at("2027-11-11T01:00:00+08:00"))
     festival.schedule_eleven_eleven(runtime.uow(), 2027)
     return TestClient(create_app(runtime=runtime))
 
@@ -34,7 +38,7 @@ def staff_of(client: TestClient, runtime: Runtime, item: HotItem, name: str) -> 
 
 def window(runtime: Runtime) -> dict[str, str]:
     now = runtime.clock.now()
-    return {"starts_at": (now - timedelta(hours=1)).isoformat(),
+    return {"starts_at": (now - timedelta(minutes=30)).isoformat(),
             "ends_at": (now + timedelta(hours=6)).isoformat()}
 
 

@@ -90,6 +90,15 @@ class Festival:
         return next((p for p in self.phases if p.wave == current.wave and p.kind is PhaseKind.SALE
                      and p.starts_at >= current.ends_at), None)
 
+    @property
+    def sales(self) -> tuple[Phase, ...]:
+        return tuple(p for p in self.phases if p.kind is PhaseKind.SALE)
+
+    def sale_holding(self, starts_at: datetime, ends_at: datetime) -> Phase | None:
+        """The sale phase that holds the whole span from `starts_at` to `ends_at`: the sale a
+        promotion of that window belongs to. None when the span reaches outside every sale."""
+        return next((p for p in self.sales if p.starts_at <= starts_at and ends_at <= p.ends_at), None)
+
     def is_over(self, instant: datetime) -> bool:
         return as_utc(instant) >= self.ends_at
 

@@ -110,9 +110,19 @@ def _check_in_festival(uow: UnitOfWork, window: Period) -> None:
                            f"{festival_now.starts_at.isoformat()} to {festival_now.ends_at.isoformat()}")
 
 
+def _check_in_a_sale(uow: UnitOfWork, window: Period) -> None:
+    """A promotion belongs to one sale of the festival: its window lies within that sale phase, so
+    festival prices never reach orders placed before the sale opens or after it closes."""
+    festival_now = festival.current_festival(uow)
+    if festival_now.sale_holding(window.starts_at, window.ends_at) is None:
+        sales = "; ".join(f"{p.key} {p.starts_at.isoformat()} to {p.ends_at.isoformat()}"
+                          for p in festival_now.sales)
+        raise InvalidInput(f"a promotion runs within one sale of {festival_now.name}: {sales}")
+
+
 def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -> Campaign:
     """Merchant staff put on percent-off, multi-buy and store-threshold promotions for their own
-    store; operators cross-store promotions for everyone, within the festival. Raises
+    store; operators cross-store promotions for everyone, within one sale of the festival. Raises
     Unauthenticated, Forbidden, InvalidInput, NotFound (no festival)."""
     signed_in = require_role(actor, Role.MERCHANT, Role.OPERATOR)
     owner = owner_of(signed_in, campaign.kind, merchant_kinds=MERCHANT_PROMOTIONS,
@@ -122,7 +132,7 @@ def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -
         rule["merchant"] = str(owner)  # staff promote their own store's lines only
     owned = replace(campaign, merchant_id=owner, rule=rule, id=None)
     as_promotion(owned)  # the rule must price: refused here, not at checkout
-    _check_in_festival(uow, owned.window)
+    _check_in_a_sale(uow, owned.window)
     with uow:
         campaign_id = PromotionStore(uow.conn).add_promotion(owned)
         uow.commit()

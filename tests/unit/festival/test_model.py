@@ -69,3 +69,14 @@ def test_phases_may_not_overlap_or_run_backwards() -> None:
 def test_the_festival_year_turns_after_eleven_eleven() -> None:
     assert festival_year_for(parse_instant("2026-11-11T23:00:00+08:00")) == 2026
     assert festival_year_for(parse_instant("2026-11-28T10:00:00+08:00")) == 2027
+
+
+def test_a_span_belongs_to_the_sale_that_holds_it_whole() -> None:
+    fest = eleven_eleven(2027)
+    wave2 = fest.phases[3]
+    assert fest.sale_holding(wave2.starts_at, wave2.ends_at) is wave2
+    assert fest.sale_holding(wave2.starts_at - timedelta(minutes=1), wave2.ends_at) is None
+    assert fest.sale_holding(fest.starts_at, fest.ends_at) is None  # the whole festival is no one sale
+    deposit = fest.phases[2]
+    assert fest.sale_holding(deposit.starts_at, deposit.ends_at) is None
+    assert [p.key for p in fest.sales] == ["wave1-sale", "wave2-sale"]
