@@ -15,11 +15,17 @@ from sqlalchemy import func, select, text
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app
-from shopfest.core.actor import Role
-from shopfest.demo import hot_item
+from shopfest.catalog.model import Fulfilment
+from shopfest.core.actor import Actor, Role
+from shopfest.core.clock import SetClock
+from shopfest.core.money import Money
+from shopfest.demo import HotItem, hot_item
 from shopfest.deps import SESSION_COOKIE, Runtime
+from shopfest.festival import service as festival
 from shopfest.orders.store import orders as orders_table
+from shopfest.promotions import service as promotions
 from shopfest.web.deals import CART_COOKIE
+from tests.conftest import at
 from tests.integration.test_orders_api import order, shopper
 
 
@@ -174,3 +180,52 @@ def test_a_checkout_form_posted_twice_at_once_places_one_order(client: TestClien
     told = [re.search(r"Order (\d+) is placed", a.text) for a in answers]
     assert [a.status_code for a in answers] == [200, 200] and all(told)
     assert len({m.group(1) for m in told if m}) == 1
+
+
+# --- what is paid now, what later, and when -------------------------------------------------
+
+BALANCE_WINDOW = "Nov 11, 2027, 00:00 – Nov 12, 2027, 00:00 (Asia/Shanghai time)"
+
+
+def on_presale(runtime: Runtime, clock: SetClock, instant: str) -> HotItem:
+    """A 5,999 yuan deposit-voucher car on pre-sale with a 500 yuan deposit, the clock at `instant`."""
+    clock.set(at(instant))
+    festival.schedule_eleven_eleven(runtime.uow(), 2027)
+    item = hot_item(runtime, stock=3, fulfilment=Fulfilment.DEPOSIT_VOUCHER, name="Kestrel")
+    promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, item.merchant_id), sku_id=item.sku_id,
+                             deposit=Money.parse("500.00", "CNY"))
+    return item
+
+
+def test_in_a_deposit_window_the_pages_say_the_deposit_is_paid_now_and_the_balance_later(
+        client: TestClient, runtime: Runtime, clock: SetClock) -> None:
+    car = on_presale(runtime, clock, "2027-11-05T20:00:00+08:00")
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {car.sku_id: 1})
+    # the product page, in English and in Chinese
+    row = sku_row(tab.get(f"/products/{product_of(runtime, car.sku_id)}").text, car.sku_id)
+    assert "Paid now: the deposit, CN¥500.00" in row
+    assert f"Paid later: the balance, CN¥5,499.00, {BALANCE_WINDOW}" in row
+    row_zh = sku_row(tab.get(f"/products/{product_of(runtime, car.sku_id)}?lang=zh").text, car.sku_id)
+    assert "现在支付：定金 ¥500.00" in row_zh and "稍后支付：尾款 ¥5,499.00" in row_zh
+    # the cart says the same, and does not call the whole price what is paid
+    page = html.unescape(tab.get("/cart?lang=en").text)
+    assert "Paid now: the deposit, CN¥500.00" in page
+    assert f"Paid later: the balance, CN¥5,499.00, {BALANCE_WINDOW}" in page
+    assert "You pay" not in page
+    # and the order placed waits for that deposit
+    placed = html.unescape(check_out(tab).text)
+    assert "Pay the deposit, CN¥500.00, within 15 minutes" in placed
+    assert f"the balance, CN¥5,499.00, is paid {BALANCE_WINDOW}" in placed
+
+
+def test_outside_a_pre_sale_the_pages_say_the_whole_price_is_paid_now(
+        client: TestClient, runtime: Runtime, clock: SetClock) -> None:
+    car = on_presale(runtime, clock, "2027-11-11T00:30:00+08:00")
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {car.sku_id: 1})
+    product = html.unescape(tab.get(f"/products/{product_of(runtime, car.sku_id)}").text)
+    row = sku_row(product, car.sku_id)
+    assert "Paid now: CN¥5,999.00, the whole price" in row and "deposit" not in row
+    assert "pay a deposit" not in product  # the voucher's explanation promises no deposit either
+    page = html.unescape(tab.get("/cart").text)
+    assert "Paid now: CN¥5,999.00, the whole price" in page and "balance" not in page
+    assert "is placed: CN¥5,999.00. Pay within 15 minutes" in html.unescape(check_out(tab).text)

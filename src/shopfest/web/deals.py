@@ -12,6 +12,7 @@ from shopfest.deps import Runtime
 from shopfest.inventory.model import Shortfall
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Answer, IdempotencyKey, PlaceOrder
+from shopfest.orders.model import Order
 from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
@@ -45,6 +46,8 @@ class Deal:
     savings: list[Saving]
     nudges: list[Nudge]
     problem: str | None = None  # why checkout would refuse even one unit to this shopper now
+    pay_now: str = ""  # what placing the order asks to be paid now: the whole price, or a deposit
+    pay_later: str | None = None  # a pre-sale's balance, and when it is paid
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class CartView:
     nudges: list[Nudge]
     coupons_used: list[int]
     blocked: bool = False  # a line checkout would refuse: the shopper fixes it before checking out
+    pay_now: str = ""
+    pay_later: str | None = None
 
 
 def _money(minor: int, currency: str, viewer: Viewer) -> str:
@@ -89,18 +94,39 @@ def nudges(hints: tuple[Hint, ...], currency: str, viewer: Viewer) -> list[Nudge
                            save=_money(h.would_save, currency, viewer))) for h in hints]
 
 
-def deal_of(runtime: Runtime, sku_id: int, viewer: Viewer, *, shopper_id: int | None = None) -> Deal | None:
-    """One unit of the SKU priced as checkout would for this shopper now; None when it cannot be priced."""
+@dataclass(frozen=True)
+class Payments:
+    now: str
+    later: str | None
+
+
+def payments(order: Order, viewer: Viewer, zone_name: str) -> Payments:
+    """What the order checkout would place asks to be paid now, by the rule paying follows
+    (Order.amount_due): the whole price; or in a pre-sale the deposit now and the balance later,
+    in its window on the festival's clocks."""
+    _, now = order.amount_due(order.placed_at)
+    if order.presale is None:
+        return Payments(viewer.t("pay.now_whole", amount=viewer.money(now)), None)
+    window = viewer.span(order.presale.balance_from, order.presale.balance_until, zone_name)
+    return Payments(viewer.t("pay.now_deposit", amount=viewer.money(now)),
+                    viewer.t("pay.later_balance", amount=viewer.money(order.to_pay - now), when=window))
+
+
+def deal_of(runtime: Runtime, sku_id: int, viewer: Viewer, *, zone_name: str,
+            shopper_id: int | None = None) -> Deal | None:
+    """One unit of the SKU priced as checkout would for this shopper now, and what is paid when;
+    None when it cannot be priced."""
     try:
         quote = orders.quote_cart(runtime.uow(), [(sku_id, 1)], shopper_id=shopper_id)
     except DomainError:
         return None
     priced = quote.priced
     saving = _money(priced.discount, priced.currency, viewer) if priced.discount else None
+    paid = payments(quote.order, viewer, zone_name)
     return Deal(_money(priced.total, priced.currency, viewer), saving,
                 savings(priced.applied, priced.currency, viewer),
                 nudges(priced.hints, priced.currency, viewer),
-                _problem(quote.shortfalls.get(sku_id), viewer, where="deal"))
+                _problem(quote.shortfalls.get(sku_id), viewer, where="deal"), paid.now, paid.later)
 
 
 def parse_cart(cookie: str | None) -> dict[int, int]:
@@ -117,21 +143,23 @@ def write_cart(cart: dict[int, int]) -> str:
     return ",".join(f"{sku}:{qty}" for sku, qty in cart.items())
 
 
-def cart_view(runtime: Runtime, cart: dict[int, int], viewer: Viewer, *,
-              shopper_id: int | None, refused: DomainError | None = None) -> CartView:
+def cart_view(runtime: Runtime, cart: dict[int, int], viewer: Viewer, *, shopper_id: int | None,
+              zone_name: str, refused: DomainError | None = None) -> CartView:
     """The cart priced as checkout would for this shopper now, each line checkout would refuse
     flagged with the reason (and `refused`, a checkout just refused, on its line). Raises
     InvalidInput (an unknown SKU, mixed currencies)."""
     quote = orders.quote_cart(runtime.uow(), list(cart.items()), shopper_id=shopper_id)
     priced = quote.priced
     lines = _lines(quote, cart, viewer, refused)
+    paid = payments(quote.order, viewer, zone_name)
     return CartView(
         lines=lines, subtotal=_money(priced.subtotal, priced.currency, viewer),
         discount=_money(priced.discount, priced.currency, viewer),
         total=_money(priced.total, priced.currency, viewer),
         savings=savings(priced.applied, priced.currency, viewer),
         nudges=nudges(priced.hints, priced.currency, viewer),
-        coupons_used=_coupon_ids(priced), blocked=any(line.problem for line in lines))
+        coupons_used=_coupon_ids(priced), blocked=any(line.problem for line in lines),
+        pay_now=paid.now, pay_later=paid.later)
 
 
 def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer,
@@ -168,22 +196,24 @@ def _coupon_ids(priced: Priced) -> list[int]:
             if source.startswith("coupon:")]
 
 
-def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int, key: str) -> Answer:
+def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int,
+               key: str) -> tuple[Answer, CartQuote]:
     """Place the cart as one order, with the coupons its pricing chose from the shopper's wallet.
     `key` is the checkout form's: the same form posted again (a double click, a second tab's
     resend) gets the first order's answer, never a second order.
 
-    Raises InvalidInput, KeyReused (the key came with another cart), KeyInUse (the first post is
-    still being placed after a wait), and checkout's refusals (SoldOut, LimitExceeded, ...).
+    Returns checkout's answer and the quote it was placed on. Raises InvalidInput, KeyReused (the
+    key came with another cart), KeyInUse (the first post is still being placed after a wait), and
+    checkout's refusals (SoldOut, LimitExceeded, ...).
     """
     lines = tuple(cart.items())
     idempotency = IdempotencyKey(f"user:{shopper_id}", keys.check_key(key),
                                  keys.fingerprint("POST /cart/checkout", sorted(lines)))
-    priced = orders.quote_cart(runtime.uow(), lines, shopper_id=shopper_id).priced
-    command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(priced)))
+    quote = orders.quote_cart(runtime.uow(), lines, shopper_id=shopper_id)
+    command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(quote.priced)))
     for _ in range(PLACING_WAITS):
         try:
-            return runtime.checkout.place(command).result(timeout=30)
+            return runtime.checkout.place(command).result(timeout=30), quote
         except keys.KeyInUse:
             time.sleep(PLACING_WAIT_SECONDS)  # the first post is being placed: its answer is ours
     raise keys.KeyInUse("the first post of this checkout is still being placed")

@@ -98,8 +98,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "product.sold_out": ("Sold out", "已售罄"),
     "product.from": ("from {price}", "{price} 起"),
     "explain.shipped": ("delivered to your door once you pay online.", "在线付款后快递送货上门。"),
-    "explain.deposit_voucher": ("pay a deposit online, then finish the purchase at the dealer.",
-                                "在线支付定金，再到经销商处完成购买。"),
+    "explain.deposit_voucher": ("a voucher bought online, which you take to the dealer to finish the "
+                                "purchase; what is paid online, and when, is written by each option.",
+                                "在线购买凭证，凭券到经销商处完成购买；在线支付的金额与时间见各规格说明。"),
     "explain.service_voucher": ("buy it online, then redeem it in the shop.", "在线购买，到店核销使用。"),
     "product.how": ("{kind}: {how}", "{kind}：{how}"),
     "badge.new": ("New this festival", "本届新品"),
@@ -129,7 +130,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cart.empty": ("Your cart is empty.", "购物车是空的。"),
     "cart.item": ("Item", "商品"),
     "cart.unit_price": ("Unit price", "单价"),
-    "cart.line_total": ("You pay", "实付"),
+    "cart.line_total": ("After discounts", "优惠后"),
     "cart.remove": ("Remove", "删除"),
     "cart.subtotal": ("Subtotal", "商品总额"),
     "cart.discount": ("Discounts", "优惠合计"),
@@ -157,6 +158,13 @@ STRINGS: dict[str, tuple[str, str]] = {
                    "购物车页面已过期：请核对后重新结算。"),
     "cart.placing": ("This checkout is still being placed: see your orders in a moment.",
                      "该订单仍在提交中：请稍后查看您的订单。"),
+    "pay.now_whole": ("Paid now: {amount}, the whole price", "现在支付：{amount}（全款）"),
+    "pay.now_deposit": ("Paid now: the deposit, {amount}", "现在支付：定金 {amount}"),
+    "pay.later_balance": ("Paid later: the balance, {amount}, {when}", "稍后支付：尾款 {amount}，{when}"),
+    "cart.placed_presale": ("Order {id} is placed: {total}. Pay the deposit, {deposit}, within {minutes} "
+                            "minutes to hold it; the balance, {balance}, is paid {when}.",
+                            "订单 {id} 已提交：{total}。请在 {minutes} 分钟内支付定金 {deposit} 以锁定商品；"
+                            "尾款 {balance} 于 {when} 支付。"),
     "cart.placed": ("Order {id} is placed: {total}. Pay within {minutes} minutes to keep it.",
                     "订单 {id} 已提交：{total}。请在 {minutes} 分钟内付款。"),
     # sign-in

@@ -25,6 +25,7 @@ from shopfest.core.ids import encode_cursor
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
+from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render
@@ -152,6 +153,11 @@ def _shopper_id(request: Request, runtime: Runtime) -> int | None:
     return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
 
 
+def _zone(runtime: Runtime) -> str:
+    festival = current_festival(runtime)
+    return festival.timezone if festival else HOME_ZONE
+
+
 def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, placed: str | None = None,
                problem: str | None = None, refused: DomainError | None = None,
                status: int = 200) -> HTMLResponse:
@@ -161,7 +167,8 @@ def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, plac
     view = None
     if cart:
         try:
-            view = cart_view(runtime, cart, viewer, shopper_id=shopper_id, refused=refused)
+            view = cart_view(runtime, cart, viewer, shopper_id=shopper_id, zone_name=_zone(runtime),
+                             refused=refused)
         except DomainError as refusal:
             problem = refusal.detail
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
@@ -202,17 +209,26 @@ def checkout(request: Request, runtime: RuntimeDep,
     if not checkout_key:  # a form from before keys, or not ours: show the cart, with a fresh key
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.stale"), status=422)
     try:
-        answer = place_cart(runtime, cart, shopper_id=actor.user_id, key=checkout_key)
+        answer, quote = place_cart(runtime, cart, shopper_id=actor.user_id, key=checkout_key)
     except keys.KeyInUse:
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.placing"), status=409)
     except DomainError as refusal:
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.not_placed"), refused=refusal,
                           status=refusal.status)
-    total = answer.receipt["total"]
-    placed = viewer.t("cart.placed", id=answer.receipt["id"],
-                      total=viewer.money(Money.parse(total["amount"], total["currency"])),
-                      minutes=runtime.settings.reservation_minutes)
+    placed = _placed(runtime, viewer, answer.receipt, quote.order)
     return _with_cart(_cart_page(request, runtime, {}, placed=placed), {})
+
+
+def _placed(runtime: Runtime, viewer: Viewer, receipt: dict[str, Any], order: Order) -> str:
+    """The order placed, and what to pay by when: the whole, or a pre-sale's deposit and balance."""
+    total = viewer.money(Money.parse(receipt["total"]["amount"], receipt["total"]["currency"]))
+    minutes = runtime.settings.reservation_minutes
+    if receipt["status"] != OrderStatus.AWAITING_DEPOSIT.value or order.presale is None:
+        return viewer.t("cart.placed", id=receipt["id"], total=total, minutes=minutes)
+    _, deposit = order.amount_due(order.placed_at)
+    when = viewer.span(order.presale.balance_from, order.presale.balance_until, _zone(runtime))
+    return viewer.t("cart.placed_presale", id=receipt["id"], total=total, minutes=minutes,
+                    deposit=viewer.money(deposit), balance=viewer.money(order.to_pay - deposit), when=when)
 
 
 # --- signing in and out ---------------------------------------------------------------------

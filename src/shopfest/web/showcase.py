@@ -104,5 +104,6 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
         debut=viewer.when(product.debut_at, zone_name), new=product.new,
         price=price_view(product.price.to_money(), viewer),
         skus=[SkuView(s.code, price_view(s.price.to_money(), viewer), s.stock, s.id,
-                      deal_of(runtime, s.id, viewer, shopper_id=shopper_id)) for s in product.skus],
+                      deal_of(runtime, s.id, viewer, zone_name=zone_name, shopper_id=shopper_id))
+              for s in product.skus],
     )
