@@ -229,3 +229,16 @@ def test_outside_a_pre_sale_the_pages_say_the_whole_price_is_paid_now(
     page = html.unescape(tab.get("/cart").text)
     assert "Paid now: CN¥5,999.00, the whole price" in page and "balance" not in page
     assert "is placed: CN¥5,999.00. Pay within 15 minutes" in html.unescape(check_out(tab).text)
+
+
+def test_a_used_checkout_form_with_another_cart_comes_back_to_the_cart_and_places_nothing(
+        client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=10)
+    tab = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 1})
+    key = checkout_key(tab.get("/cart").text)
+    assert tab.post("/cart/checkout", data={"checkout_key": key}).status_code == 200
+    # the old form, posted again once the cart holds something else
+    again = with_cart(tab, {phone.sku_id: 2}).post("/cart/checkout", data={"checkout_key": key})
+    assert again.status_code == 422 and 'class="cart-lines"' in again.text
+    assert 'class="error" role="alert"' in again.text and checkout_key(again.text) != key
+    assert orders_of_everyone(runtime) == 1

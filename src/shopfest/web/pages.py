@@ -171,6 +171,8 @@ def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, plac
                              refused=refused)
         except DomainError as refusal:
             problem = refusal.detail
+    if refused is not None and view is not None and not view.blocked:
+        problem = refused.detail  # a refusal of the whole order (an account rule, a coupon): said on top
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
                   shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18))
 
