@@ -76,3 +76,25 @@ def festival_price_nudges_and_the_cart_explains_every_discount(shopper: Shopper,
     page.locator("button.checkout").click()
     expect(page.locator(".placed")).to_contain_text(f"is placed: {yuan(2 * price - OFF)}")
     expect(page.locator(".cart .empty")).to_be_visible()
+
+
+def test_a_cart_over_the_units_left_says_so_on_the_line_and_will_not_check_out(
+        shopper: Shopper, demo_database: str) -> None:
+    engine = create_engine(demo_database)
+    with engine.connect() as conn:
+        product_id, sku_id, left = conn.execute(text(
+            "SELECT s.product_id, s.id, l.on_hand - l.reserved - l.sold FROM skus s "
+            "JOIN stock_levels l ON l.sku_id = s.id WHERE l.on_hand - l.reserved - l.sold BETWEEN 1 AND 20 "
+            "ORDER BY s.id LIMIT 1")).one()
+    engine.dispose()
+    page = shopper.page
+    # given a product with a few units left, when one more than that goes into the cart
+    shopper.goto(f"/products/{product_id}")
+    row = page.locator(f"tr[data-sku='{sku_id}']")
+    row.locator("input[name=qty]").fill(str(left + 1))
+    row.locator(".add-to-cart button").click()
+    page.wait_for_url(shopper.base_url + "/cart")
+    # then the line says how many are left, and checking out waits until it is lowered
+    expect(page.locator(f"tr[data-sku='{sku_id}'] .line-problem")).to_have_text(
+        f"Only {left} left: lower the quantity to check out.")
+    shopper.screenshot("10-cart-over-stock")
