@@ -175,3 +175,13 @@ def total_by_sku(claims: Sequence[Claim]) -> Mapping[int, int]:
     for c in claims:
         totals[c.sku_id] = totals.get(c.sku_id, 0) + c.qty
     return totals
+
+
+@dataclass(frozen=True, slots=True)
+class StockFigures:
+    """The stock rows as an audit reads them: per SKU (on hand, reserved, sold), per flash sale the
+    units taken, per (flash sale, shopper) the units bought."""
+
+    levels: Mapping[int, tuple[int, int, int]]
+    flash_taken: Mapping[int, int]
+    flash_bought: Mapping[tuple[int, int], int]
