@@ -115,6 +115,32 @@ def stock_recount() -> None:
                    "from the database rows when an order next needs it")
 
 
+@app.command("audit")
+def audit(
+    as_json: Annotated[bool, typer.Option("--json", help="the breaches as JSON on stdout")] = False,
+) -> None:
+    """Check the festival's invariants over the live database, in one snapshot: every order's payments
+    add up to what it kept, every SKU's reserved and sold units to what its orders hold and sold, no
+    coupon or voucher counted twice. Exit 1 when any row breaks one."""
+    import json
+
+    from shopfest.audit.service import audit as run_audit
+    with clear_errors():
+        runtime = _runtime()
+        with progress_bar() as bar:
+            task = bar.add_task("orders", total=None)
+            breaches = run_audit(runtime.uow(snapshot=True), progress=lambda n: bar.advance(task, n))
+    if as_json:
+        typer.echo(json.dumps([{"invariant": b.invariant, "subject": b.subject, "detail": b.detail}
+                               for b in breaches], indent=2, ensure_ascii=False))
+    else:
+        for b in breaches:
+            typer.echo(f"{b.invariant}\t{b.subject}\t{b.detail}")
+    console.print(f"{len(breaches)} breach{'' if len(breaches) == 1 else 'es'} of the invariants")
+    if breaches:
+        raise typer.Exit(1)
+
+
 @app.command("seed")
 def seed(
     brands: Annotated[int, typer.Option(min=1, max=10_000_000, help="brands to generate")] = 300,

@@ -74,8 +74,9 @@ class Runtime:
     checkout: Checkout
     signed_in: SignedIn = field(default_factory=SignedIn)
 
-    def uow(self, *, read_only: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only)
+    def uow(self, *, read_only: bool = False, snapshot: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only,
+                          snapshot=snapshot)
 
 
 def runtime_of(request: Request) -> Runtime:

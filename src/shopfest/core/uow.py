@@ -16,11 +16,15 @@ from shopfest.core.events import Bus, DomainEvent
 class UnitOfWork:
     """A transaction on `engine`; events raised inside are handled and stored before commit."""
 
-    def __init__(self, engine: Engine, *, bus: Bus, clock: Clock, read_only: bool = False) -> None:
+    def __init__(self, engine: Engine, *, bus: Bus, clock: Clock, read_only: bool = False,
+                 snapshot: bool = False) -> None:
         self.engine = engine
         self.bus = bus
         self.clock = clock
-        self.read_only = read_only
+        self.read_only = read_only or snapshot
+        # Every statement sees the database as it was at the first: PostgreSQL's REPEATABLE READ
+        # (SQLite's read transactions do so already).
+        self.snapshot = snapshot
         self._conn: Connection | None = None
         self._events: list[DomainEvent] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -33,6 +37,8 @@ class UnitOfWork:
 
     def __enter__(self) -> UnitOfWork:
         options: dict[str, Any] = {"sqlite_begin": "DEFERRED" if self.read_only else "IMMEDIATE"}
+        if self.snapshot and self.engine.dialect.name == "postgresql":
+            options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         self._conn = self.engine.connect().execution_options(**options)
         self._conn.begin()
         self._events = []

@@ -202,3 +202,13 @@ def shortfall(ledger: Ledger, claim: Claim) -> Shortfall | None:
             most, reason = room, LimitExceeded.code
     most = max(most, 0)
     return None if claim.qty <= most else Shortfall(claim.sku_id, reason, most)
+
+
+@dataclass(frozen=True, slots=True)
+class StockFigures:
+    """The stock rows as an audit reads them: per SKU (on hand, reserved, sold), per flash sale the
+    units taken, per (flash sale, shopper) the units bought."""
+
+    levels: Mapping[int, tuple[int, int, int]]
+    flash_taken: Mapping[int, int]
+    flash_bought: Mapping[tuple[int, int], int]

@@ -9,7 +9,7 @@ from shopfest.core.actor import Actor, require_merchant_staff
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import sku_qty
-from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockLevel, shortfall
+from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockFigures, StockLevel, shortfall
 from shopfest.inventory.store import InventoryStore
 
 
@@ -96,3 +96,11 @@ def sell(uow: UnitOfWork, claims: Sequence[Claim]) -> None:
 def take_back(uow: UnitOfWork, claims: Sequence[Claim], *, back_on_shelf: bool) -> None:
     """Refunded units leave `sold`: back on the shelf, or written off when the merchant says so."""
     InventoryStore(uow.conn).take_back(sku_qty(claims), back_on_shelf=back_on_shelf)
+
+
+def stock_figures(uow: UnitOfWork) -> StockFigures:
+    """Every SKU's (on hand, reserved, sold) and every flash sale's units taken, in all and per
+    shopper, inside the caller's transaction."""
+    store = InventoryStore(uow.conn)
+    taken, bought = store.flash_counts()
+    return StockFigures(store.all_levels(), taken, bought)

@@ -162,6 +162,19 @@ class InventoryStore:
         if rows:  # one row executed alone (psycopg sends many in a pipeline of their own)
             run_on_driver(self.conn, statement, rows[0] if len(rows) == 1 else rows)
 
+    def all_levels(self) -> dict[int, tuple[int, int, int]]:
+        """(on hand, reserved, sold) of every SKU."""
+        rows = self.conn.execute(select(stock_levels.c.sku_id, stock_levels.c.on_hand,
+                                        stock_levels.c.reserved, stock_levels.c.sold))
+        return {r.sku_id: (r.on_hand, r.reserved, r.sold) for r in rows}
+
+    def flash_counts(self) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+        """Units taken of every flash sale, and per shopper."""
+        taken = {r.id: r.taken for r in self.conn.execute(select(flash_sales.c.id, flash_sales.c.taken))}
+        bought = {(r.flash_sale_id, r.shopper_id): r.qty for r in self.conn.execute(
+            select(flash_buyers.c.flash_sale_id, flash_buyers.c.shopper_id, flash_buyers.c.qty))}
+        return taken, bought
+
     def add_flash_sale(self, sale: FlashSale) -> FlashSale:
         new_id = self.conn.execute(insert(flash_sales).values(
             sku_id=sale.sku_id, price_minor=sale.price.minor, currency=sale.price.currency,

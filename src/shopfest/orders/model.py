@@ -237,3 +237,30 @@ class Copies:
 
     def children_of(self, n: int) -> Sequence[int]:
         return self.child_ids[n * self.width:(n + 1) * self.width]
+
+
+PAID_FOR = frozenset({S.PAID, S.FULFILLED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED})
+DEPOSIT_KEPT = frozenset({S.DEPOSIT_PAID, S.AWAITING_BALANCE, S.DEPOSIT_FORFEITED})
+
+
+def money_kept(order: Order) -> Money:
+    """What an order says its shopper's payments left with the festival, in the paying currency: nothing
+    unpaid or cancelled, the deposit of a pre-sale not yet (or never) paid in full, else what was
+    paid less what was refunded."""
+    if order.status in DEPOSIT_KEPT and order.presale is not None:
+        return order.pay_rate.convert(order.presale.deposit)
+    if order.status not in PAID_FOR:
+        return Money.zero(order.to_pay.currency)
+    refunded = Money(sum(line.refunded.minor for child in order.children for line in child.lines
+                         if line.refunded is not None), order.total.currency)
+    return order.to_pay - order.pay_rate.convert(refunded)
+
+
+def coupon_stage(order: Order) -> str:
+    """Where the coupons an order used should be: held while it holds units, spent once it is paid,
+    free (back in the wallet) once it is cancelled, forfeited or refunded in full."""
+    if order.status in HOLDING_STOCK:
+        return "held"
+    if order.status in PAID_FOR and order.status is not S.REFUNDED:
+        return "spent"
+    return "free"

@@ -289,3 +289,14 @@ def ship(uow: UnitOfWork, actor: Actor | None, *, order_id: int, carrier: str,
         return view(store, staff, after)
 
 
+
+
+
+def orders_after(uow: UnitOfWork, after_id: int, *, limit: int) -> list[Order]:
+    """The next `limit` orders by id after `after_id`, inside the caller's transaction."""
+    return OrderStore(uow.conn).page_after(after_id, limit=limit)
+
+
+def voucher_counts(uow: UnitOfWork) -> dict[tuple[int, int], int]:
+    """Vouchers issued per (child order, SKU), inside the caller's transaction."""
+    return OrderStore(uow.conn).voucher_counts()

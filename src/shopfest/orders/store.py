@@ -286,6 +286,16 @@ class OrderStore:
     def add_vouchers(self, rows: list[dict[str, Any]]) -> None:
         bulk_insert(self.conn, vouchers, rows)
 
+    def page_after(self, after_id: int, *, limit: int) -> list[Order]:
+        ids = list(self.conn.scalars(select(orders.c.id).where(orders.c.id > after_id)
+                                     .order_by(orders.c.id).limit(limit)))
+        return self.by_ids(ids)
+
+    def voucher_counts(self) -> dict[tuple[int, int], int]:
+        rows = self.conn.execute(select(vouchers.c.merchant_order_id, vouchers.c.sku_id, func.count())
+                                 .group_by(vouchers.c.merchant_order_id, vouchers.c.sku_id))
+        return {(r[0], r[1]): r[2] for r in rows}
+
     def vouchers_of(self, child_ids: Sequence[int]) -> dict[int, list[str]]:
         found: dict[int, list[str]] = {}
         for r in self.conn.execute(select(vouchers.c.merchant_order_id, vouchers.c.code)

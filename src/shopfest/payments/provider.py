@@ -56,12 +56,13 @@ class SandboxProvider:
     sent as a signed webhook through `deliver`, and kept in `sent` so tests can replay it.
 
     `deliver` is called on the charging thread for immediate events (inside the caller's
-    transaction) and on a timer thread for the late success of "sandbox_delay".
+    transaction) and on a timer thread for the late success of "sandbox_delay"; with `delay_seconds`
+    None, that success waits for `settle_pending`, so that a test chooses when the gateway answers.
     """
 
     name = "sandbox"
 
-    def __init__(self, secret: str, deliver: Deliver | None = None, delay_seconds: float = 0.2, *,
+    def __init__(self, secret: str, deliver: Deliver | None = None, delay_seconds: float | None = 0.2, *,
                  clock: Clock | None = None) -> None:
         self.secret = secret
         self.deliver = deliver
@@ -71,6 +72,7 @@ class SandboxProvider:
         self._charges: dict[str, _Charge] = {}  # by intent_ref
         self._by_ref: dict[str, _Charge] = {}  # by provider_ref
         self._refunds: dict[str, str] = {}  # refund_key -> refund ref
+        self._pending: list[_Charge] = []  # delayed charges left to `settle_pending`
         self._lock = threading.Lock()
 
     def charge(self, *, intent_ref: str, amount: Money, method: str) -> ProviderOutcome:
@@ -91,10 +93,25 @@ class SandboxProvider:
             self._charges[intent_ref] = self._by_ref[ref] = charge
         self._send(f"payment.{outcome.status.value}", charge, reason=outcome.reason)
         if outcome.status is IntentStatus.PROCESSING:
-            timer = threading.Timer(self.delay_seconds, self._settle, args=(charge,))
-            timer.daemon = True
-            timer.start()
+            self._later(charge)
         return outcome
+
+    def _later(self, charge: _Charge) -> None:
+        if self.delay_seconds is None:
+            with self._lock:
+                self._pending.append(charge)
+            return
+        timer = threading.Timer(self.delay_seconds, self._settle, args=(charge,))
+        timer.daemon = True
+        timer.start()
+
+    def settle_pending(self) -> int:
+        """Capture every delayed charge still processing (with `delay_seconds` None); how many."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+        for charge in pending:
+            self._settle(charge)
+        return len(pending)
 
     def _settle(self, charge: _Charge) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.payments import idempotency
 from shopfest.payments.model import (
+    PAID,
     AmountChanged,
     IntentStatus,
     PaymentIntent,
@@ -199,3 +200,14 @@ def forget_old_keys(uow: Callable[[], UnitOfWork]) -> int:
 def intents_of(uow: UnitOfWork, order_id: int) -> list[PaymentIntent]:
     """An order's payment intents, oldest first."""
     return PaymentStore(uow.conn).of_order(order_id)
+
+
+def kept_by_order(uow: UnitOfWork) -> dict[int, Money]:
+    """Per order, what its payments captured less what they refunded, inside the caller's transaction."""
+    return PaymentStore(uow.conn).kept_by_order([s.value for s in PAID])
+
+
+def refunds_unlike_rows(uow: UnitOfWork) -> list[tuple[int, int, int]]:
+    """Intents whose refunded amount differs from the refunds recorded for them:
+    (intent, refunded on the intent, sum of its refund rows)."""
+    return PaymentStore(uow.conn).refunds_unlike_rows()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    func,
     insert,
     select,
     update,
@@ -112,6 +114,25 @@ class PaymentStore:
         query = (select(payment_intents).where(payment_intents.c.order_id == order_id)
                  .order_by(payment_intents.c.id))
         return [_intent(r) for r in self.conn.execute(self._locked(query) if lock else query)]
+
+    def kept_by_order(self, statuses: Sequence[str]) -> dict[int, Money]:
+        """Per order, what its intents in `statuses` captured less what they refunded."""
+        kept = func.sum(payment_intents.c.amount_minor - payment_intents.c.refunded_minor)
+        rows = self.conn.execute(select(payment_intents.c.order_id, payment_intents.c.currency, kept)
+                                 .where(payment_intents.c.status.in_(statuses))
+                                 .group_by(payment_intents.c.order_id, payment_intents.c.currency))
+        return {r[0]: Money(int(r[2]), r[1]) for r in rows}
+
+    def refunds_unlike_rows(self) -> list[tuple[int, int, int]]:
+        """(intent, refunded on the intent, refunded in its refund rows) wherever the two differ."""
+        paid_back = func.coalesce(func.sum(payment_refunds.c.amount_minor), 0)
+        rows = self.conn.execute(
+            select(payment_intents.c.id, payment_intents.c.refunded_minor, paid_back)
+            .select_from(payment_intents.outerjoin(payment_refunds,
+                                                   payment_refunds.c.intent_id == payment_intents.c.id))
+            .group_by(payment_intents.c.id, payment_intents.c.refunded_minor)
+            .having(payment_intents.c.refunded_minor != paid_back))
+        return [(r[0], r[1], int(r[2])) for r in rows]
 
     def record_event(self, event_id: str, *, intent_id: int, event_type: str, at: datetime) -> bool:
         """Note a gateway event as applied; False if it was noted before."""

@@ -225,3 +225,11 @@ def spend_coupons(uow: UnitOfWork, order_ids: Sequence[int]) -> None:
 def give_back_coupons(uow: UnitOfWork, order_ids: Sequence[int]) -> None:
     """Cancelled, lapsed or fully refunded orders return their coupons to the wallets."""
     PromotionStore(uow.conn).give_back(order_ids)
+
+
+def coupon_figures(uow: UnitOfWork) -> tuple[dict[int, int], dict[int, int], list[tuple[int, int, str]]]:
+    """Each coupon's claimed counter, its number of grants, and (grant, order, state) of every grant an
+    order holds or spent; inside the caller's transaction."""
+    store = PromotionStore(uow.conn)
+    claimed, grants = store.claim_counts()
+    return claimed, grants, store.grants_in_orders()

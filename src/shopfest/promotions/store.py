@@ -211,6 +211,19 @@ class PromotionStore:
         self._move(order_ids, GrantState.HELD, GrantState.CLAIMED, keep_order=False)
         self._move(order_ids, GrantState.SPENT, GrantState.CLAIMED, keep_order=False)
 
+    def claim_counts(self) -> tuple[dict[int, int], dict[int, int]]:
+        """Each coupon's claimed counter, and how many grants it has."""
+        claimed = {r.id: r.claimed for r in self.conn.execute(select(coupons.c.id, coupons.c.claimed))}
+        grants = {r[0]: r[1] for r in self.conn.execute(
+            select(coupon_grants.c.coupon_id, func.count()).group_by(coupon_grants.c.coupon_id))}
+        return claimed, grants
+
+    def grants_in_orders(self) -> list[tuple[int, int, str]]:
+        """(grant, order, state) of every grant an order holds or spent."""
+        rows = self.conn.execute(select(coupon_grants.c.id, coupon_grants.c.order_id, coupon_grants.c.state)
+                                 .where(coupon_grants.c.order_id.is_not(None)).order_by(coupon_grants.c.id))
+        return [(r.id, r.order_id, r.state) for r in rows]
+
     def grants_of_order(self, order_id: int) -> list[Grant]:
         rows = self.conn.execute(select(coupon_grants).where(coupon_grants.c.order_id == order_id)
                                  .order_by(coupon_grants.c.id))

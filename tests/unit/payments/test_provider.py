@@ -94,3 +94,11 @@ def test_a_webhook_endpoint_that_fails_does_not_undo_the_charge() -> None:
     outcome = provider.charge(intent_ref="pi-1", amount=PRICE, method="sandbox_ok")
     assert outcome.status is IntentStatus.SUCCEEDED
     assert len(provider.sent) == 1
+
+
+def test_a_delayed_charge_without_a_delay_waits_until_the_gateway_is_told_to_settle() -> None:
+    provider = SandboxProvider(SECRET, None, None, clock=SetClock(EVE, speed=0))
+    provider.charge(intent_ref="pi-9", amount=PRICE, method="sandbox_delay")
+    assert types_sent(provider) == ["payment.processing"]
+    assert provider.settle_pending() == 1 and provider.settle_pending() == 0
+    assert types_sent(provider) == ["payment.processing", "payment.succeeded"]
