@@ -101,6 +101,7 @@ def test_serve_refuses_a_database_behind_the_newest_schema(tmp_path, monkeypatch
     url = f"sqlite:///{tmp_path / 'older.db'}"
     command.upgrade(alembic_config(url), "0004")
     monkeypatch.setenv("SHOPFEST_DATABASE_URL", url)
+    monkeypatch.setenv("SHOPFEST_WEBHOOK_SECRET", "a-secret-of-our-own")
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "not at the newest schema: run `shopfest db upgrade` first" in result.output
