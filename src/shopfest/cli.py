@@ -76,7 +76,7 @@ def db_upgrade() -> None:
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="sign-in email")],
-    password: Annotated[str, typer.Option(help="at least 8 characters")],
+    password: Annotated[str, typer.Option(help="at least 10 characters, not a commonly used one")],
     role: Annotated[Role, typer.Option(help="shopper, merchant or operator")],
     merchant: Annotated[int | None, typer.Option(help="the merchant id staff work for")] = None,
 ) -> None:
