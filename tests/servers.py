@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 START_TIMEOUT_S = 30
+# `serve` starts only with a webhook secret; the test servers share this one.
+WEBHOOK_SECRET = "test-servers-webhook-secret"
 # Talk to the local server directly even where a proxy is configured for the outside world.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -28,7 +30,7 @@ def shopfest(*args: str) -> list[str]:
 
 def server_env(database_url: str, clock: str) -> dict[str, str]:
     env = dict(os.environ, SHOPFEST_DATABASE_URL=database_url, SHOPFEST_CLOCK=clock,
-               SHOPFEST_CLOCK_SPEED="1")
+               SHOPFEST_CLOCK_SPEED="1", SHOPFEST_WEBHOOK_SECRET=WEBHOOK_SECRET)
     env.pop("SHOPFEST_CLOCK_ANCHOR", None)  # each server starts its festival clock when it starts
     return env
 

@@ -51,7 +51,8 @@ from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.settings import Settings
-from shopfest.web import pages
+from shopfest.web import api_docs, pages
+from shopfest.web.headers import SecurityHeaders
 from shopfest.web.layout import error_page
 
 log = logging.getLogger("shopfest")
@@ -198,7 +199,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         title="ShopFest",
         version=__version__,
         description="Run an 11.11-style global online shopping festival.",
-        docs_url="/docs",
+        # /docs and /redoc are ShopFest's own pages (web/api_docs.py), with their scripts served here.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/openapi.json",
         lifespan=_lifespan,
     )
@@ -209,7 +213,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    orders_api.router, payments_api.router, promotions_api.router):
         app.include_router(router)
     app.include_router(pages.router)
+    app.include_router(api_docs.router)
     app.add_middleware(orders_api.CheckoutLane)
+    app.add_middleware(SecurityHeaders)  # the outermost, so the checkout lane's answers carry them too
+    app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="api-docs")  # before /static, which it is in
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

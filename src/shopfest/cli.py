@@ -76,7 +76,7 @@ def db_upgrade() -> None:
 @users_app.command("create")
 def users_create(
     email: Annotated[str, typer.Option(help="sign-in email")],
-    password: Annotated[str, typer.Option(help="at least 8 characters")],
+    password: Annotated[str, typer.Option(help="at least 10 characters, not a commonly used one")],
     role: Annotated[Role, typer.Option(help="shopper, merchant or operator")],
     merchant: Annotated[int | None, typer.Option(help="the merchant id staff work for")] = None,
 ) -> None:
@@ -207,6 +207,8 @@ def serve(
     import uvicorn
 
     from shopfest.core.migrate import is_newest
+    with clear_errors():
+        Settings.require_webhook_secret(os.environ)
     if not is_newest(_database_url()):
         console.print(f"[red]error:[/red] the database {_safe(_database_url())} is not at the newest "
                       "schema: run `shopfest db upgrade` first")
@@ -243,11 +245,13 @@ def demo(
         os.environ["SHOPFEST_CLOCK"] = start.isoformat()
         os.environ["SHOPFEST_CLOCK_SPEED"] = repr(speed)
         os.environ.pop("SHOPFEST_CLOCK_ANCHOR", None)
-        _prepare_demo(brands=brands, products=products)
+        kept_secret = _prepare_demo(brands=brands, products=products)
     typer.echo(f"demo clock starts at {start.astimezone(zone(HOME_ZONE)).isoformat()} "
                f"({HOME_ZONE}), speed x{speed:g}")
     for email, password, role in DEMO_ACCOUNTS:
         typer.echo(f"  {role.value:<9} {email} / {password}")
+    if kept_secret:
+        typer.echo(f"  sandbox webhooks are signed with {kept_secret} (kept with this database)")
     if serve_it:
         serve(host=host, port=port, workers=1)
 
@@ -258,12 +262,19 @@ def _five_to_midnight() -> datetime:
     return datetime(year, 11, 11, tzinfo=zone(HOME_ZONE)) - timedelta(minutes=5)
 
 
-def _prepare_demo(*, brands: int, products: int) -> None:
+def _prepare_demo(*, brands: int, products: int) -> str | None:
+    """Migrate, seed an empty database; the webhook secret kept with the database, unless
+    SHOPFEST_WEBHOOK_SECRET names one (then None)."""
     from shopfest.accounts import service as accounts
     from shopfest.catalog import service as catalog
     from shopfest.core.migrate import upgrade
+    from shopfest.payments import service as payments
     upgrade(_database_url())
     runtime = _runtime()
+    kept = None
+    if not os.environ.get("SHOPFEST_WEBHOOK_SECRET"):
+        # The demo's server, and any demo after it on this database, sign and check with this one.
+        kept = os.environ["SHOPFEST_WEBHOOK_SECRET"] = payments.demo_webhook_secret(runtime.uow())
     if catalog.count_brands(runtime.uow(read_only=True)) == 0:
         with progress_bar() as bar:
             _seed(runtime, bar, brands=brands, products=products, seed=11)
@@ -271,6 +282,7 @@ def _prepare_demo(*, brands: int, products: int) -> None:
             merchant = 1 if role is Role.MERCHANT else None
             accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
                                               role=role, merchant_id=merchant)
+    return kept
 
 
 @bench_app.command("catalog")

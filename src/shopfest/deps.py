@@ -24,6 +24,7 @@ from shopfest.payments.provider import Provider
 from shopfest.settings import Settings
 
 SESSION_COOKIE = "shopfest_session"
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass
@@ -145,9 +146,14 @@ async def optional_actor(
     request: Request, runtime: RuntimeDep,
     _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
 ) -> Actor | None:
-    """`actor_of`, with the bearer tokens of the last few seconds remembered (see SignedIn)."""
+    """`actor_of`, with the bearer tokens of the last few seconds remembered (see SignedIn); an API
+    write without a bearer token is anonymous."""
     secret = _bearer(request)
     if secret is None:
+        if request.method not in READ_METHODS:
+            # The browser sends the pages' session cookie with any request, one another site makes
+            # included, so the cookie alone signs in the API's reads only, never its writes.
+            return None
         return await run_in_threadpool(actor_of, request, runtime)
     now = runtime.clock.now()
     actor = runtime.signed_in.get(secret, now=now)

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shopfest.core.clock import Clock, SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
 
 MAX_CHECKOUT_LANES = 8
+WEBHOOK_SECRET_MIN = 16  # characters; shorter ones can be guessed
+# The secret ShopFest's source once defaulted to: public, so anyone could sign with it.
+PUBLISHED_WEBHOOK_SECRET = "shopfest-sandbox-webhook-secret"
+
+
+def unshared_secret() -> str:
+    """A random webhook secret for a process given none: nobody else can sign with it."""
+    return secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
@@ -27,8 +36,10 @@ class Settings:
     # it commits, once a crowd of orders waits (SQLite has one writer at a time, so it runs one).
     # `serve --workers` with more than one worker makes it 1 unless set (see `lanes_for`).
     checkout_lanes: int = 2
-    # Signs the sandbox provider's webhooks; set your own outside a demo.
-    webhook_secret: str = "shopfest-sandbox-webhook-secret"
+    # Signs and checks the payment provider's webhooks. `serve` refuses to start without
+    # SHOPFEST_WEBHOOK_SECRET (see `require_webhook_secret`); a process given none (tests, one-off
+    # commands) signs its sandbox's webhooks with a random secret of its own.
+    webhook_secret: str = field(default_factory=unshared_secret)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,7 +57,7 @@ class Settings:
                 reservation_minutes=int(env.get("SHOPFEST_RESERVATION_MINUTES", "15")),
                 sweep_seconds=float(env.get("SHOPFEST_SWEEP_SECONDS", "5")),
                 checkout_lanes=int(env.get("SHOPFEST_CHECKOUT_LANES", str(cls.checkout_lanes))),
-                webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET", cls.webhook_secret),
+                webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET") or unshared_secret(),
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -54,6 +65,25 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.checkout_lanes <= MAX_CHECKOUT_LANES:
             raise InvalidInput(f"SHOPFEST_CHECKOUT_LANES is from 1 to {MAX_CHECKOUT_LANES}")
+
+    @staticmethod
+    def require_webhook_secret(env: Mapping[str, str]) -> str:
+        """The webhook secret a server must be given: there is no default, since a secret known to
+        anyone lets anyone mark an order paid. Raises InvalidInput."""
+        secret = env.get("SHOPFEST_WEBHOOK_SECRET", "")
+        if not secret:
+            raise InvalidInput(
+                "SHOPFEST_WEBHOOK_SECRET is not set: `serve` needs the secret the payment provider signs "
+                f"its webhooks with, {WEBHOOK_SECRET_MIN} characters or more (for example the output of "
+                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`). `shopfest demo` makes "
+                "one for its database by itself.")
+        if len(secret) < WEBHOOK_SECRET_MIN:
+            raise InvalidInput(f"SHOPFEST_WEBHOOK_SECRET is too short to be secret: use "
+                               f"{WEBHOOK_SECRET_MIN} characters or more")
+        if secret == PUBLISHED_WEBHOOK_SECRET:
+            raise InvalidInput("SHOPFEST_WEBHOOK_SECRET is the demo secret once published in ShopFest's "
+                               "source, so anyone can sign with it: choose your own")
+        return secret
 
     @staticmethod
     def lanes_for(workers: int) -> int:

@@ -88,6 +88,9 @@ def test_a_shopper_registers_signs_in_and_reads_their_account(client: TestClient
 @pytest.mark.parametrize("body, code", [
     ({"email": "not-an-email", "password": "eleven-eleven"}, "invalid-input"),
     ({"email": "a@b.co", "password": "short"}, "validation"),
+    ({"email": "a@b.co", "password": "nine-char"}, "validation"),
+    ({"email": "a@b.co", "password": "password123"}, "common-password"),
+    ({"email": "a@b.co", "password": "QwertyUiop"}, "common-password"),
     ({"email": "a@b.co", "password": "eleven-eleven", "currency": "XXX"}, "unknown-currency"),
     ({"email": "a@b.co", "password": "eleven-eleven", "country": "gbr"}, "validation"),
     ({"email": "a@b.co", "password": "eleven-eleven", "language": "fr"}, "validation"),
@@ -202,6 +205,15 @@ def test_staff_accounts_need_a_real_merchant(client: TestClient, market: dict[st
     missing = client.post("/api/v1/merchants/9999/staff", headers=bearer(market["ops"]),
                           json={"email": "x@y.test", "password": "staff-secret-1"})
     assert_problem(missing, 404, "not-found")
+
+
+def test_staff_accounts_need_a_password_guessers_do_not_try_first(client: TestClient,
+                                                                  market: dict[str, Any]) -> None:
+    refused = client.post(f"/api/v1/merchants/{market['a']['id']}/staff", headers=bearer(market["ops"]),
+                          json={"email": "new@lumen.test", "password": "1qaz2wsx3edc"})
+    assert_problem(refused, 422, "common-password")
+    assert client.post("/api/v1/auth/token", json={"email": "new@lumen.test",
+                                                   "password": "1qaz2wsx3edc"}).status_code == 401
 
 
 def test_a_merchant_needs_known_brands_and_a_known_currency(

@@ -66,7 +66,9 @@ def test_users_create_opens_an_account_that_can_sign_in(run, runtime: Runtime) -
     (("users", "create", "--email", "nope", "--password", "boss-secret-1", "--role", "shopper"),
      "is not an email address"),
     (("users", "create", "--email", "a@b.co", "--password", "short", "--role", "shopper"),
-     "8 to 256 characters"),
+     "10 to 256 characters"),
+    (("users", "create", "--email", "a@b.co", "--password", "1234567890", "--role", "shopper"),
+     "most commonly used"),
     (("users", "create", "--email", "a@b.co", "--password", "staff-secret", "--role", "merchant"),
      "--merchant"),
     (("users", "create", "--email", "a@b.co", "--password", "staff-secret", "--role", "merchant",
@@ -101,6 +103,7 @@ def test_serve_refuses_a_database_behind_the_newest_schema(tmp_path, monkeypatch
     url = f"sqlite:///{tmp_path / 'older.db'}"
     command.upgrade(alembic_config(url), "0004")
     monkeypatch.setenv("SHOPFEST_DATABASE_URL", url)
+    monkeypatch.setenv("SHOPFEST_WEBHOOK_SECRET", "a-secret-of-our-own")
     result = CliRunner().invoke(app, ["serve", "--port", "1"])
     assert result.exit_code == 2
     assert "not at the newest schema: run `shopfest db upgrade` first" in result.output

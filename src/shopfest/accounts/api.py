@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from shopfest.accounts import service
-from shopfest.accounts.model import Profile, User
+from shopfest.accounts.model import PASSWORD_MAX, PASSWORD_MIN, Profile, User
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
@@ -36,7 +36,7 @@ class UserJson(BaseModel):
 
 class RegisterIn(BaseModel):
     email: str = Field(max_length=254, examples=["mei@example.com"])
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     country: str = Field("CN", min_length=2, max_length=2, examples=["GB"])
     language: Literal["en", "zh"] = "en"
     currency: str = Field("CNY", min_length=3, max_length=3, examples=["GBP"])
@@ -45,7 +45,8 @@ class RegisterIn(BaseModel):
 @router.post("/auth/register", status_code=201, response_model=UserJson,
              responses=problem_responses(409))
 def register(body: RegisterIn, uow: UowDep) -> UserJson:
-    """Open a shopper account."""
+    """Open a shopper account. The password is 10 characters or more and not one of the most commonly
+    used (422 `/problems/common-password`)."""
     profile = Profile(body.country.upper(), body.language, body.currency.upper())
     user = service.register_shopper(uow, email=body.email, password=body.password, profile=profile)
     return UserJson.of(user)
@@ -92,7 +93,7 @@ def me(uow: ReadUowDep, actor: MaybeActor) -> UserJson:
 
 class StaffIn(BaseModel):
     email: str = Field(max_length=254)
-    password: str = Field(min_length=8, max_length=256)
+    password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 @router.post("/merchants/{merchant_id}/staff", status_code=201, response_model=UserJson,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -12,7 +13,7 @@ from shopfest.core.errors import Conflict, InvalidInput, Unauthenticated
 from shopfest.core.money import minor_units
 
 LANGUAGES = ("en", "zh")
-PASSWORD_MIN, PASSWORD_MAX = 8, 256
+PASSWORD_MIN, PASSWORD_MAX = 10, 256
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
@@ -20,6 +21,11 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 class EmailTaken(Conflict):
     code = "email-taken"
     title = "An account with this email exists already"
+
+
+class CommonPassword(InvalidInput):
+    code = "common-password"
+    title = "The password is one of the most commonly used"
 
 
 class BadCredentials(Unauthenticated):
@@ -77,9 +83,14 @@ def normal_email(email: str) -> str:
     return cleaned
 
 
-def check_password(password: str) -> str:
+def check_password(password: str, *, common: Set[str] = frozenset()) -> str:
+    """A password for a new account: long enough, and not one of `common` (lower case), the
+    passwords guessers try first. Raises InvalidInput, CommonPassword."""
     if not isinstance(password, str) or not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         raise InvalidInput(f"a password is {PASSWORD_MIN} to {PASSWORD_MAX} characters")
+    if password.lower() in common:
+        raise CommonPassword("this password is one of the most commonly used, so it is guessed "
+                             "first: choose another")
     return password
 
 

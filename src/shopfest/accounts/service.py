@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from shopfest.accounts.common_passwords import common_passwords
 from shopfest.accounts.model import (
     BadCredentials,
     EmailTaken,
@@ -70,7 +71,7 @@ def create_account_unchecked(
 
 
 def _open(uow: UnitOfWork, user: User, password: str) -> User:
-    password_hash = _hasher.hash(check_password(password))
+    password_hash = _hasher.hash(check_password(password, common=common_passwords()))
     with uow:
         store = AccountStore(uow.conn)
         if store.by_email(user.email) is not None:

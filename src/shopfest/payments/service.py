@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from shopfest.core.errors import InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
+from shopfest.core.ids import new_secret
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.payments import idempotency
@@ -195,6 +196,19 @@ def forget_old_keys(uow: Callable[[], UnitOfWork]) -> int:
         dropped += went
         if went < KEYS_PURGED_PER_TRANSACTION:
             return dropped
+
+
+DEMO_WEBHOOK_SECRET = "demo-webhook"
+
+
+def demo_webhook_secret(uow: UnitOfWork) -> str:
+    """The demo's webhook secret: made at random on the first ask and kept with this database, so
+    every demo on it signs and checks with the same one, and no two databases share one."""
+    with uow:
+        secret = PaymentStore(uow.conn).kept_secret(DEMO_WEBHOOK_SECRET, made=new_secret(),
+                                                    now=uow.clock.now())
+        uow.commit()
+    return secret
 
 
 def intents_of(uow: UnitOfWork, order_id: int) -> list[PaymentIntent]:

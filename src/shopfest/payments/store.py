@@ -75,6 +75,17 @@ payment_refunds = Table(
     CheckConstraint("amount_minor > 0", name="refund_above_zero"),
 )
 
+# Secrets kept with the database, by name. Only the demo keeps one here, its sandbox's webhook
+# secret, so a demo started again on the same database still checks the webhooks signed before; a
+# deployment gives `serve` SHOPFEST_WEBHOOK_SECRET instead.
+payment_secrets = Table(
+    "payment_secrets",
+    metadata,
+    Column("name", String(40), primary_key=True),
+    Column("secret", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 
 class PaymentStore:
     def __init__(self, conn: Connection) -> None:
@@ -153,6 +164,15 @@ class PaymentStore:
         self.conn.execute(insert(payment_refunds).values(
             intent_id=refund.intent_id, refund_key=refund.refund_key, amount_minor=refund.amount.minor,
             currency=refund.amount.currency, provider_ref=refund.refund_ref, created_at=now))
+
+    def kept_secret(self, name: str, *, made: str, now: datetime) -> str:
+        """The secret kept under `name`; `made` is kept first if there is none (the first writer wins)."""
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.conn.execute(dialect.insert(payment_secrets).values(name=name, secret=made, created_at=now)
+                          .on_conflict_do_nothing(index_elements=["name"]))
+        kept: str = self.conn.execute(select(payment_secrets.c.secret)
+                                      .where(payment_secrets.c.name == name)).scalar_one()
+        return kept
 
 
 def _columns(intent: PaymentIntent, now: datetime) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from shopfest.core.errors import DomainError, NotFound
 from shopfest.deps import Runtime, actor_of
 from shopfest.festival import service as festival_service
 from shopfest.festival.model import Festival, Phase
-from shopfest.web import prices
+from shopfest.web import csrf, prices
 from shopfest.web.i18n import Translator
 from shopfest.web.viewer import remember_choices, viewer_of
 
@@ -119,10 +119,12 @@ def render(request: Request, runtime: Runtime, template: str, *, status: int = 2
                              speed=float(getattr(runtime.clock, "speed", 1.0)))
     html = TEMPLATES.get_template(template).render(
         request=request, viewer=viewer, t=viewer.t, header=header, currencies=prices.VIEWER_CURRENCIES,
-        user_email=signed_in_email(request, runtime), here=lambda **c: here(request, **c), **context,
+        user_email=signed_in_email(request, runtime), here=lambda **c: here(request, **c),
+        csrf_token=csrf.form_token(request), **context,
     )
     response = HTMLResponse(html, status_code=status)
     remember_choices(response, viewer)
+    csrf.keep_token(request, response)
     return response
 
 

@@ -21,12 +21,13 @@ from shopfest.catalog.model import BrandTier, Fulfilment, Product
 from shopfest.core.actor import Role, require_role
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
-from shopfest.core.ids import encode_cursor
+from shopfest.core.ids import encode_cursor, new_secret
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
+from shopfest.web import csrf
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
@@ -38,13 +39,16 @@ SHELF_SIZE = 8
 
 
 class PageRoute(APIRoute):
-    """A page answers a broken rule or a malformed request with an HTML page, not problem JSON."""
+    """A page answers a broken rule or a malformed request with an HTML page, not problem JSON; a
+    post must carry the browser's form token and come from this site (see web/csrf.py)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
             try:
+                if request.method not in csrf.SAFE_METHODS:  # every form post, whichever page
+                    await csrf.check_form_post(request)
                 return await handle(request)
             except DomainError as error:
                 return await _error(request, status=error.status, detail=error.detail)
@@ -252,6 +256,7 @@ def login(request: Request, runtime: RuntimeDep, email: Annotated[str, Form()] =
     lifetime = int((issued.expires_at - runtime.clock.now()).total_seconds())
     response.set_cookie(SESSION_COOKIE, issued.secret, max_age=lifetime, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", path="/")
+    csrf.keep_token(request, response, new_secret())  # a form token planted before signing in dies here
     return response
 
 

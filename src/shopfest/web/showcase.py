@@ -12,7 +12,8 @@ from shopfest.deps import Runtime
 from shopfest.web.deals import Deal, deal_of
 from shopfest.web.viewer import Viewer
 
-# Warm festival hues for the cards' title tiles (there are no product photos in the catalog yet).
+# Warm festival hues for the cards' title tiles (there are no product photos in the catalog yet);
+# site.css has a class for each (.hue-4 ...), since the pages allow no inline style.
 TILE_HUES = (4, 18, 28, 345, 12, 34, 355, 24)
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from shopfest.accounts.model import (
+    CommonPassword,
     Profile,
     Token,
     TokenExpired,
@@ -25,11 +26,19 @@ def test_emails_are_compared_trimmed_and_in_lower_case() -> None:
             normal_email(bad)
 
 
-def test_passwords_are_eight_to_256_characters() -> None:
-    assert check_password("eleven11") == "eleven11"
-    for bad in ("short", "x" * 257):
+def test_passwords_are_ten_to_256_characters() -> None:
+    assert check_password("eleven-chr") == "eleven-chr"
+    for bad in ("short", "nine-char", "x" * 257):
         with pytest.raises(InvalidInput):
             check_password(bad)
+
+
+def test_a_commonly_used_password_is_refused_whatever_its_case() -> None:
+    common = frozenset({"qwertyuiop", "password123"})
+    for guessed in ("qwertyuiop", "QwertyUIOP", "Password123"):
+        with pytest.raises(CommonPassword):
+            check_password(guessed, common=common)
+    assert check_password("lantern-at-midnight", common=common) == "lantern-at-midnight"
 
 
 @pytest.mark.parametrize("country, language, currency", [
