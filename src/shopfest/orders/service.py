@@ -45,6 +45,11 @@ class OrderExpired(Conflict):
     title = "The order was not paid in time"
 
 
+class PaymentInFlight(Conflict):
+    code = "payment-in-flight"
+    title = "A payment of the order is being processed"
+
+
 def _claims(order: Order) -> list[Claim]:
     return [Claim(line.sku_id, line.qty, order.shopper_id, line.flash_sale_id)
             for child in order.children for line in child.lines]
@@ -128,14 +133,19 @@ def quote_cart(uow: UnitOfWork, lines: Sequence[tuple[int, int]], *,
 
 
 def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id: int) -> dict[str, Any]:
-    """A shopper cancels an unpaid order; its units go back on sale at once.
+    """A shopper cancels an unpaid order; its units go back on sale at once. Not while a payment of
+    it is with the gateway: money captured for a cancelled order would be kept.
 
-    Raises Unauthenticated, Forbidden, NotFound, IllegalTransition.
+    Raises Unauthenticated, Forbidden, NotFound, IllegalTransition, PaymentInFlight.
     """
     with uow:
         store = OrderStore(uow.conn)
         order = _own(store, actor, order_id)
         cancelled = order.with_status(OrderStatus.CANCELLED)
+        # The order row is locked: no charge starts (pay_order locks it too) until this commits.
+        if any(i.status is IntentStatus.PROCESSING for i in payments.intents_of(uow, order_id)):
+            raise PaymentInFlight(f"a payment of order {order_id} is being processed; once it fails the "
+                                  "order can be cancelled, once it succeeds refunded", order_id=order_id)
         gate.release(uow, _claims(order))
         promotions.give_back_coupons(uow, [order_id])
         store.save(cancelled)
@@ -231,15 +241,20 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         return view(store, actor, store.get(order_id) or order)
 
 
-def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
+def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provider) -> None:
     """A payment that succeeded moves its order once: a deposit holds the units; a whole payment or
     a balance sells them and issues the vouchers.
 
-    Money for an order cancelled meanwhile stays recorded on the intent for a refund.
+    Money captured for an order that can no longer take it (cancelled or forfeited while the gateway
+    was still processing) goes back in full through `provider`, once whatever repeats the news.
     """
     store = OrderStore(uow.conn)
     order = store.get(event.order_id, lock=True)
-    if order is None or order.status not in PAYABLE[event.purpose]:
+    if order is None:
+        return  # an intent opened outside any order (payments on their own)
+    if order.status not in PAYABLE[event.purpose]:
+        payments.refund_intent(uow, provider, intent_id=event.intent_id,
+                               refund_key=unwanted_payment_key(event.intent_id))
         return
     paid = order.paid_for(event.purpose)
     store.save(paid)
@@ -248,6 +263,12 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
     inventory.sell(uow, _claims(order))
     promotions.spend_coupons(uow, [order.id or 0])
     _issue_vouchers(store, paid, at=uow.clock.now())
+
+
+def unwanted_payment_key(intent_id: int) -> str:
+    """The refund key of the money an intent captured for an order that could not take it: one per
+    intent, so it is paid back once."""
+    return f"auto:intent:{intent_id}"
 
 
 def _issue_vouchers(store: OrderStore, order: Order, *, at: datetime) -> None:
