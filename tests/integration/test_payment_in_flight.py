@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shopfest.app import create_app
-from shopfest.core.clock import SetClock
-from shopfest.demo import hot_item
+from shopfest.core.clock import SetClock, parse_instant
+from shopfest.demo import HotItem, hot_item
 from shopfest.deps import Runtime
 from shopfest.orders.service import release_lapsed
 from shopfest.payments import service as payments
@@ -23,6 +23,14 @@ from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.store import payment_refunds
 from shopfest.payments.webhooks import event_body
 from tests.integration.test_orders_api import order, shopper, stock, webhook
+from tests.integration.test_presale import (
+    AFTER_THE_FESTIVAL,
+    IN_THE_BALANCE_WINDOW,
+    pay,
+    signed_in_again,
+    status,
+)
+from tests.integration.test_presale import presale as presale  # noqa: F401  # the fixture, by its name
 
 
 class HeldWebhooks:
@@ -158,3 +166,38 @@ def test_refunding_an_unwanted_payment_again_pays_back_nothing_more(
         assert paid_back == intent.amount.minor
     assert len(refunds_of(runtime, intent.id or 0)) == 1
     assert len(gateway.of_type("refund.succeeded")) == 1
+
+
+def test_a_balance_captured_after_the_deposit_was_forfeited_goes_back_and_the_deposit_stays(
+        client: TestClient, runtime: Runtime, clock: SetClock, presale: HotItem,
+        gateway: HeldWebhooks) -> None:
+    # given a pre-sale whose deposit is paid and whose balance the gateway is still processing
+    ann = shopper(client, runtime, "ann")
+    placed = order(client, ann, [{"sku_id": presale.sku_id, "qty": 1}]).json()
+    assert pay(client, ann, placed["id"]).json()["status"] == "deposit_paid"
+    gateway.bodies.clear()
+    clock.set(parse_instant(IN_THE_BALANCE_WINDOW))
+    ann = signed_in_again(client, "ann")
+    release_lapsed(runtime.uow(), runtime.gate)
+    paying = client.post(f"/api/v1/orders/{placed['id']}/pay", json={"method": "sandbox_delay"}, headers=ann)
+    assert paying.json()["status"] == "awaiting_balance"
+    assert gateway.settled.wait(timeout=30)
+    # and the balance window closes before the gateway's news arrives: the deposit is forfeited
+    clock.set(parse_instant(AFTER_THE_FESTIVAL))
+    ann = signed_in_again(client, "ann")
+    assert release_lapsed(runtime.uow(), runtime.gate) == 1
+
+    # when it arrives
+    for body in list(gateway.bodies):
+        assert webhook(client, runtime, body).json() == {"applied": True}
+
+    # then the balance went back in full, and the forfeited deposit was kept
+    with runtime.uow() as uow:
+        deposit, balance = payments.intents_of(uow, placed["id"])
+    assert (deposit.purpose, deposit.status, deposit.refunded_minor) == ("deposit", IntentStatus.SUCCEEDED, 0)
+    assert (balance.purpose, balance.status) == ("balance", IntentStatus.REFUNDED)
+    assert balance.refunded_minor == balance.amount.minor == 549900
+    assert [(r.refund_key, r.amount_minor) for r in refunds_of(runtime, balance.id or 0)] == [
+        (f"auto:intent:{balance.id}", 549900)]
+    assert status(client, ann, placed["id"]) == "deposit_forfeited"
+    assert stock(runtime, presale.sku_id) == (3, 0, 0)
