@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime
+from functools import partial
 from html import escape
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
 from shopfest.payments import api as payments_api
 from shopfest.payments import service as payments
-from shopfest.payments.provider import SandboxProvider
+from shopfest.payments.provider import Provider, SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.settings import Settings
@@ -58,11 +59,12 @@ from shopfest.web.layout import error_page
 log = logging.getLogger("shopfest")
 
 
-def make_bus() -> Bus:
-    """Every in-transaction reaction of one context to another's events."""
+def make_bus(provider: Provider) -> Bus:
+    """Every in-transaction reaction of one context to another's events; money captured for an order
+    that can no longer take it goes back through `provider`."""
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
-    bus.subscribe(PaymentSucceeded, orders.record_payment)
+    bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider))
     return bus
 
 
@@ -119,16 +121,19 @@ def make_ports() -> Ports:
 def make_runtime(settings: Settings, *, engine: Engine | None = None,
                  clock: Clock | None = None) -> Runtime:
     engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
-    bus, clock = make_bus(), clock or settings.make_clock()
+    clock = clock or settings.make_clock()
+    provider = SandboxProvider(settings.webhook_secret, clock=clock)
+    bus = make_bus(provider)
 
     def uow() -> UnitOfWork:
         return UnitOfWork(engine, bus=bus, clock=clock)
 
+    # The gateway's webhooks are applied in units of work on that bus, whose handlers may refund
+    # through the gateway: it is given where to deliver once both exist.
+    provider.deliver = _webhook_inbox(uow, settings.webhook_secret)
     gate: StockGate = DatabaseGate()
     if settings.redis_url:
         gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
-    provider = SandboxProvider(settings.webhook_secret, _webhook_inbox(uow, settings.webhook_secret),
-                               clock=clock)
     return Runtime(
         settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,

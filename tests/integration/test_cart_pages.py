@@ -51,7 +51,8 @@ def signed_in_tab(client: TestClient, runtime: Runtime, name: str) -> TestClient
     accounts.create_account_unchecked(runtime.uow(), email=f"{name}@shoppers.test",
                                       password="shop-secret-1", role=Role.SHOPPER)
     tab = TestClient(client.app)
-    signed_in = tab.post("/login", data={"email": f"{name}@shoppers.test", "password": "shop-secret-1"},
+    signed_in = tab.post("/login", data={"email": f"{name}@shoppers.test", "password": "shop-secret-1",
+                                         "csrf_token": form_token(tab.get("/login").text)},
                          follow_redirects=False)
     assert signed_in.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
     return tab
@@ -92,8 +93,19 @@ def checkout_key(page: str) -> str:
     return found.group(1)
 
 
+def form_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, "the form carries no CSRF token"
+    return found.group(1)
+
+
+def checkout_form(page: str) -> dict[str, str]:
+    """The hidden fields of the cart page's checkout form."""
+    return {"checkout_key": checkout_key(page), "csrf_token": form_token(page)}
+
+
 def check_out(tab: TestClient) -> Any:
-    return tab.post("/cart/checkout", data={"checkout_key": checkout_key(tab.get("/cart").text)})
+    return tab.post("/cart/checkout", data=checkout_form(tab.get("/cart").text))
 
 
 def line_problem(page: str, sku_id: int) -> str | None:
@@ -170,11 +182,11 @@ def test_a_checkout_form_posted_twice_at_once_places_one_order(client: TestClien
     # given a shopper's cart page, with its checkout form
     phone = hot_item(runtime, stock=10)
     tab = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 1})
-    key = checkout_key(tab.get("/cart").text)
+    form = checkout_form(tab.get("/cart").text)
     # when the form is posted twice at the same moment (each post with the cookies the page had)
     twins = [TestClient(client.app, cookies=dict(tab.cookies.items())) for _ in range(2)]
     with ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(lambda twin: twin.post("/cart/checkout", data={"checkout_key": key}), twins))
+        answers = list(pool.map(lambda twin: twin.post("/cart/checkout", data=form), twins))
     # then one order is placed, and both posts tell of it
     assert orders_of_everyone(runtime) == 1
     told = [re.search(r"Order (\d+) is placed", a.text) for a in answers]
@@ -235,10 +247,10 @@ def test_a_used_checkout_form_with_another_cart_comes_back_to_the_cart_and_place
         client: TestClient, runtime: Runtime) -> None:
     phone = hot_item(runtime, stock=10)
     tab = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 1})
-    key = checkout_key(tab.get("/cart").text)
-    assert tab.post("/cart/checkout", data={"checkout_key": key}).status_code == 200
+    form = checkout_form(tab.get("/cart").text)
+    assert tab.post("/cart/checkout", data=form).status_code == 200
     # the old form, posted again once the cart holds something else
-    again = with_cart(tab, {phone.sku_id: 2}).post("/cart/checkout", data={"checkout_key": key})
+    again = with_cart(tab, {phone.sku_id: 2}).post("/cart/checkout", data=form)
     assert again.status_code == 422 and 'class="cart-lines"' in again.text
-    assert 'class="error" role="alert"' in again.text and checkout_key(again.text) != key
+    assert 'class="error" role="alert"' in again.text and checkout_key(again.text) != form["checkout_key"]
     assert orders_of_everyone(runtime) == 1

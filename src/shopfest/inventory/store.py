@@ -152,11 +152,19 @@ class InventoryStore:
             return
         self._change("UPDATE flash_sales SET taken = taken + :n WHERE id = :id",
                      [{"id": k, "n": sign * v} for k, v in sorted(per_sale.items())])
+        buyers = [{"f": f, "s": s, "n": v} for (f, s), v in sorted(per_buyer.items())]
+        if sign < 0:
+            # Units given back come off the buyer's row, which taking them wrote. Never as an upsert
+            # of a negative row: SQLite checks the row proposed for insertion (qty >= 0) before it
+            # looks for the conflict, and refused every release of a flash unit.
+            self._change("UPDATE flash_buyers SET qty = qty - :n "
+                         "WHERE flash_sale_id = :f AND shopper_id = :s", buyers)
+            return
         self._change(
             "INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty, per_shopper_limit) "
             "SELECT :f, :s, :n, per_shopper_limit FROM flash_sales WHERE id = :f "
             "ON CONFLICT (flash_sale_id, shopper_id) DO UPDATE SET qty = flash_buyers.qty + excluded.qty",
-            [{"f": f, "s": s, "n": sign * v} for (f, s), v in sorted(per_buyer.items())])
+            buyers)
 
     def _change(self, statement: str, rows: list[dict[str, Any]]) -> None:
         if rows:  # one row executed alone (psycopg sends many in a pipeline of their own)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from shopfest.catalog.model import SkuForSale
@@ -27,6 +29,8 @@ from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import service as promotions
 from shopfest.promotions.model import Priced
 
+log = logging.getLogger(__name__)
+
 VOUCHER_KINDS = frozenset({"deposit_voucher", "service_voucher"})
 # Which orders a succeeded payment of each purpose moves on.
 PAYABLE = {
@@ -39,6 +43,11 @@ PAYABLE = {
 class OrderExpired(Conflict):
     code = "order-expired"
     title = "The order was not paid in time"
+
+
+class PaymentInFlight(Conflict):
+    code = "payment-in-flight"
+    title = "A payment of the order is being processed"
 
 
 def _claims(order: Order) -> list[Claim]:
@@ -129,42 +138,88 @@ def quote_cart(uow: UnitOfWork, lines: Sequence[tuple[int, int]], *,
 
 
 def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id: int) -> dict[str, Any]:
-    """A shopper cancels an unpaid order; its units go back on sale at once.
+    """A shopper cancels an unpaid order; its units go back on sale at once. Not while a payment of
+    it is with the gateway: money captured for a cancelled order would be kept.
 
-    Raises Unauthenticated, Forbidden, NotFound, IllegalTransition.
+    Raises Unauthenticated, Forbidden, NotFound, IllegalTransition, PaymentInFlight.
     """
     with uow:
         store = OrderStore(uow.conn)
-        order = _cancelled(uow, gate, _own(store, actor, order_id))
-        store.save(order)
+        order = _own(store, actor, order_id)
+        cancelled = order.with_status(OrderStatus.CANCELLED)
+        # The order row is locked: no charge starts (pay_order locks it too) until this commits.
+        if any(i.status is IntentStatus.PROCESSING for i in payments.intents_of(uow, order_id)):
+            raise PaymentInFlight(f"a payment of order {order_id} is being processed; once it fails the "
+                                  "order can be cancelled, once it succeeds refunded", order_id=order_id)
+        gate.release(uow, _claims(order))
+        promotions.give_back_coupons(uow, [order_id])
+        store.save(cancelled)
         uow.commit()
-        return view(store, actor, order)
-
-
-def _cancelled(uow: UnitOfWork, gate: StockGate, order: Order) -> Order:
-    cancelled = order.with_status(OrderStatus.CANCELLED)
-    gate.release(uow, _claims(order))
-    promotions.give_back_coupons(uow, [order.id or 0])
-    return cancelled
+        return view(store, actor, cancelled)
 
 
 def release_lapsed(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000) -> int:
     """The sweeper: unpaid orders past their expiry are cancelled, pre-sales whose balance window
     closed unpaid forfeit their deposit; either way their units go back on sale. Pre-sales whose
-    balance window opened now await their balance."""
+    balance window opened now await their balance. How many orders let go of their units.
+
+    Each order moves in a transaction of its own: one that fails (the database refuses it, or it
+    cannot be read) is logged and stays as it is, and every other one moves.
+    """
+    now = uow.clock.now()
+    released = _one_by_one(uow, lambda store, n: store.lapsed(now, limit=n),
+                           partial(_let_go, uow, gate, now=now), page=limit)
+    _one_by_one(uow, lambda store, n: store.balances_opening(now, limit=n),
+                partial(_open_balance, uow), page=limit)
+    return released
+
+
+def _one_by_one(uow: UnitOfWork, due: Callable[[OrderStore, int], list[int]],
+                move: Callable[[int], bool], *, page: int) -> int:
+    """`move` each order `due` finds, `page` at a time, until it finds none this sweep has not tried;
+    how many moved. An order that fails is logged and passed over: however many fail, they never
+    hold up the others (those that moved are no longer due)."""
+    tried: set[int] = set()
+    moved_orders = 0
+    while True:
+        with uow:
+            found = due(OrderStore(uow.conn), page + len(tried))
+        todo = [order_id for order_id in found if order_id not in tried][:page]
+        if not todo:
+            return moved_orders
+        for order_id in todo:
+            tried.add(order_id)
+            try:
+                moved_orders += move(order_id)
+            except Exception:  # noqa: BLE001  # one order's failure must not stop the sweep
+                log.exception("the sweeper could not move order %s; it stays as it is", order_id)
+
+
+def _let_go(uow: UnitOfWork, gate: StockGate, order_id: int, *, now: datetime) -> bool:
+    """A lapsed order lets go of its units; False if it was paid or cancelled meanwhile."""
     with uow:
-        store, now = OrderStore(uow.conn), uow.clock.now()
-        lapsed = store.by_ids(store.lapsed(now, limit=limit), lock=True)
-        for order in lapsed:
-            status = order.lapsed(now)
-            if status is not None:
-                gate.release(uow, _claims(order))
-                promotions.give_back_coupons(uow, [order.id or 0])
-                store.save(order.with_status(status))
-        for order in store.by_ids(store.balances_opening(now, limit=limit), lock=True):
-            store.save(order.with_status(OrderStatus.AWAITING_BALANCE))
+        store = OrderStore(uow.conn)
+        order = store.get(order_id, lock=True)
+        status = None if order is None else order.lapsed(now)
+        if order is None or status is None:
+            return False
+        gate.release(uow, _claims(order))
+        promotions.give_back_coupons(uow, [order_id])
+        store.save(order.with_status(status))
         uow.commit()
-    return len(lapsed)
+    return True
+
+
+def _open_balance(uow: UnitOfWork, order_id: int) -> bool:
+    """A pre-sale whose balance window opened awaits its balance; False if it moved meanwhile."""
+    with uow:
+        store = OrderStore(uow.conn)
+        order = store.get(order_id, lock=True)
+        if order is None or order.status is not OrderStatus.DEPOSIT_PAID:
+            return False
+        store.save(order.with_status(OrderStatus.AWAITING_BALANCE))
+        uow.commit()
+    return True
 
 
 def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order_id: int,
@@ -191,15 +246,20 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         return view(store, actor, store.get(order_id) or order)
 
 
-def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
+def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provider) -> None:
     """A payment that succeeded moves its order once: a deposit holds the units; a whole payment or
     a balance sells them and issues the vouchers.
 
-    Money for an order cancelled meanwhile stays recorded on the intent for a refund.
+    Money captured for an order that can no longer take it (cancelled or forfeited while the gateway
+    was still processing) goes back in full through `provider`, once whatever repeats the news.
     """
     store = OrderStore(uow.conn)
     order = store.get(event.order_id, lock=True)
-    if order is None or order.status not in PAYABLE[event.purpose]:
+    if order is None:
+        return  # an intent opened outside any order (payments on their own)
+    if order.status not in PAYABLE[event.purpose]:
+        payments.refund_intent(uow, provider, intent_id=event.intent_id,
+                               refund_key=unwanted_payment_key(event.intent_id))
         return
     paid = order.paid_for(event.purpose)
     store.save(paid)
@@ -208,6 +268,12 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
     inventory.sell(uow, _claims(order))
     promotions.spend_coupons(uow, [order.id or 0])
     _issue_vouchers(store, paid, at=uow.clock.now())
+
+
+def unwanted_payment_key(intent_id: int) -> str:
+    """The refund key of the money an intent captured for an order that could not take it: one per
+    intent, so it is paid back once."""
+    return f"auto:intent:{intent_id}"
 
 
 def _issue_vouchers(store: OrderStore, order: Order, *, at: datetime) -> None:

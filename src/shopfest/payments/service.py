@@ -17,6 +17,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.payments import idempotency
 from shopfest.payments.model import (
     PAID,
+    REFUNDABLE,
     AmountChanged,
     IntentStatus,
     PaymentIntent,
@@ -151,6 +152,31 @@ def _repeated(done: list[Refund], intents: list[PaymentIntent], amount: Money) -
         raise RefundKeyReused(f"refund key {done[0].refund_key!r} paid back {paid} already",
                               refund_key=done[0].refund_key)
     return paid.minor
+
+
+def refund_intent(uow: UnitOfWork, provider: Provider, *, intent_id: int, refund_key: str) -> int:
+    """Pay back all that is left of one paid intent, once per refund_key (asked again, it answers what
+    was paid back then); how much. For money captured for an order that could no longer take it.
+
+    Raises NotFound, InvalidInput (charged through another provider).
+    """
+    store = PaymentStore(uow.conn)
+    intent = _get(store, intent_id)
+    done = store.refunds_by_key(refund_key)
+    if done:
+        return sum(r.amount.minor for r in done)
+    part = intent.refundable
+    if intent.status not in REFUNDABLE or part.minor == 0:
+        return 0
+    if intent.provider != provider.name or intent.provider_ref is None:
+        raise InvalidInput(f"payment {intent_id} was charged through {intent.provider!r}",
+                           intent_id=intent_id, provider=intent.provider)
+    now = uow.clock.now()
+    refund_ref = provider.refund(provider_ref=intent.provider_ref, amount=part, refund_key=refund_key)
+    store.save(intent.refunded(part), now=now)
+    store.add_refund(Refund(intent_id, refund_key, part, refund_ref), now=now)
+    uow.emit(RefundPaid(intent.order_id, intent_id, part.minor, part.currency, refund_key))
+    return part.minor
 
 
 def receive_webhook(uow: UnitOfWork, *, body: bytes, signature: str, secret: str) -> bool:
