@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -254,6 +255,14 @@ def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple
     return JSONResponse(answer)
 
 
+def _refund_key(actor: Actor | None, order_id: int, idempotency_key: str | None) -> str:
+    """The key payments pays a refund once under: the caller's Idempotency-Key on this order, so a
+    retry is the same refund; without one, each request is a refund of its own."""
+    if idempotency_key is None or actor is None:
+        return f"refund:{secrets.token_urlsafe(24)}"
+    return f"refund:{keys.fingerprint(_scope(actor), order_id, idempotency_key)}"
+
+
 @router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
 def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
@@ -278,8 +287,7 @@ def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: Mayb
     """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
     or the merchant's staff for their part, who choose whether units go back on the shelf)."""
     lines = None if body.lines is None else [(line.sku_id, line.qty) for line in body.lines]
-    refund_key = f"{idempotency_key}" if idempotency_key else keys.fingerprint("refund", order_id, lines,
-                                                                               runtime.clock.now().isoformat())
+    refund_key = _refund_key(actor, order_id, idempotency_key)
     return _once(runtime, actor, idempotency_key, ("refund", order_id, body.model_dump(mode="json")),
                  lambda: service.refund_order(runtime.uow(), runtime.provider, actor, order_id=order_id,
                                               lines=lines, back_on_shelf=body.back_on_shelf,

@@ -86,15 +86,15 @@ class OrderLine:
     adjustments: tuple[tuple[str, int], ...] = ()
 
     def refund_amount(self, qty: int) -> Money:
-        """What `qty` more units of this line give back: their share of the paid total, the last
-        units taking what rounding left so a whole refund returns exactly the total."""
+        """What `qty` more units of this line give back: the share of the paid total of every unit
+        refunded once they are, less what went back before, so the same units give back the same
+        whatever the steps, and a whole refund returns exactly the total."""
         if not 0 < qty <= self.qty - self.refunded_qty:
             raise RefundTooLarge(f"SKU {self.sku_id} has {self.qty - self.refunded_qty} units to refund",
                                  sku_id=self.sku_id)
         already = self.refunded or Money.zero(self.total.currency)
-        if self.refunded_qty + qty == self.qty:
-            return self.total - already
-        return Money(self.total.minor * qty // self.qty, self.total.currency)
+        share = Money(self.total.minor * (self.refunded_qty + qty) // self.qty, self.total.currency)
+        return share - already
 
     def after_refund(self, qty: int) -> OrderLine:
         amount = self.refund_amount(qty)
@@ -197,19 +197,26 @@ class Order:
             order = order.with_status(OrderStatus.AWAITING_BALANCE)
         return order.with_status(OrderStatus.PAID)
 
+    @property
+    def refunded(self) -> Money:
+        """What the refunded units cost, in the catalog's currency."""
+        return Money(sum(line.refunded.minor for child in self.children for line in child.lines
+                         if line.refunded is not None), self.total.currency)
+
     def refunding(self, wanted: Mapping[tuple[int, int], int]) -> tuple[Order, Money]:
         """The order once the `wanted` units are refunded ((child index, line index) → units), and
-        what the shopper paid for them. Raises InvalidInput, RefundTooLarge, IllegalTransition."""
+        what they give back in the shopper's currency: everything refunded once they are, converted,
+        less everything refunded before, converted. Refunds so add up to exactly `to_pay`, and the
+        last takes what is left. Raises InvalidInput, RefundTooLarge, IllegalTransition."""
         if not wanted:
             raise InvalidInput("nothing left to refund in this order")
-        amount = Money.zero(self.total.currency)
         children = list(self.children)
         for (i, j), qty in wanted.items():
-            amount = amount + children[i].lines[j].refund_amount(qty)
             children[i] = children[i].refunding(j, qty)
         whole = all(c.status is OrderStatus.REFUNDED for c in children)
         status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
-        return replace(self, status=moved(self.status, status), children=tuple(children)), amount
+        after = replace(self, status=moved(self.status, status), children=tuple(children))
+        return after, self.pay_rate.convert_part(before=self.refunded, after=after.refunded)
 
     def with_status(self, status: OrderStatus) -> Order:
         """The order and all its children moved to `status`. Raises IllegalTransition."""

@@ -17,11 +17,16 @@ def money(amount: Money) -> dict[str, str]:
 
 def receipt(order: Order, *, vouchers: dict[int, list[str]] | None = None,
             merchant_id: int | None = None) -> dict[str, Any]:
-    """The whole order, or only `merchant_id`'s child when a merchant reads it."""
+    """The whole order, or only `merchant_id`'s child when a merchant reads it: its money then is
+    that part's, and the shopper's payment for it at the order's rate."""
     children = [c for c in order.children if merchant_id is None or c.merchant_id == merchant_id]
+    total, to_pay = order.total, order.to_pay
+    if merchant_id is not None:
+        total = Money(sum(c.total.minor for c in children), order.total.currency)
+        to_pay = order.pay_rate.convert(total)
     return {
-        "id": order.id, "status": order.status.value, "total": money(order.total),
-        "to_pay": money(order.to_pay), "rate": str(order.pay_rate.rate),
+        "id": order.id, "status": order.status.value, "total": money(total),
+        "to_pay": money(to_pay), "rate": str(order.pay_rate.rate),
         "placed_at": order.placed_at.isoformat(),
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
         "children": [_child(c, (vouchers or {}).get(c.id or 0, [])) for c in children],

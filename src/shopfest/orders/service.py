@@ -11,6 +11,7 @@ from typing import Any
 from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
+from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
@@ -230,15 +231,24 @@ def refund_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, or
         after, amount = order.refunding(wanted)
         claims = [Claim(order.children[i].lines[j].sku_id, qty, order.shopper_id)
                   for (i, j), qty in wanted.items()]
-        rate = order.pay_rate
-        payments.refund(uow, provider, order_id=order_id, amount=rate.convert(amount),
-                        refund_key=refund_key)
+        _pay_back(uow, provider, after, amount, refund_key=refund_key)
         inventory.take_back(uow, claims, back_on_shelf=back_on_shelf or actor.role is Role.SHOPPER)
         if after.status is OrderStatus.REFUNDED:  # refunded in full: the coupons are the shopper's again
             promotions.give_back_coupons(uow, [order_id])
         store.save(after)
         uow.commit()
         return view(store, actor, after)
+
+
+def _pay_back(uow: UnitOfWork, provider: Provider, after: Order, amount: Money, *, refund_key: str) -> None:
+    """Give `amount` back through payments; the refund that leaves nothing of the order unrefunded
+    takes exactly what its payments still hold. Units worth less than the paying currency's minor
+    unit give nothing back."""
+    order_id = after.id or 0
+    if after.status is OrderStatus.REFUNDED:
+        amount = payments.left_to_refund(uow, order_id=order_id, currency=amount.currency)
+    if amount.minor > 0:
+        payments.refund(uow, provider, order_id=order_id, amount=amount, refund_key=refund_key)
 
 
 def _refund_lines(order: Order, actor: Actor,

@@ -15,6 +15,7 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.payments import idempotency
 from shopfest.payments.model import (
+    REFUNDABLE,
     AmountChanged,
     IntentStatus,
     PaymentIntent,
@@ -140,6 +141,13 @@ def refund(uow: UnitOfWork, provider: Provider, *, order_id: int, amount: Money,
         store.add_refund(Refund(intent.id, refund_key, part, refund_ref), now=now)
         uow.emit(RefundPaid(order_id, intent.id, part.minor, part.currency, refund_key))
     return amount.minor
+
+
+def left_to_refund(uow: UnitOfWork, *, order_id: int, currency: str) -> Money:
+    """What the order's payments captured in `currency` and have not given back yet."""
+    intents = PaymentStore(uow.conn).of_order(order_id, lock=True)
+    return Money(sum(i.refundable.minor for i in intents
+                     if i.status in REFUNDABLE and i.amount.currency == currency), currency)
 
 
 def _repeated(done: list[Refund], intents: list[PaymentIntent], amount: Money) -> int:
