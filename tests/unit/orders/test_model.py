@@ -14,13 +14,20 @@ from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import (
     IllegalTransition,
     MerchantOrder,
+    NotShipped,
     Order,
     OrderLine,
     OrderStatus,
     OutsideBalanceWindow,
     Presale,
     RefundTooLarge,
+    ReturnDecided,
+    ReturnStatus,
+    ReturnTooLarge,
+    ShippedGoodsComeBack,
+    check_unshipped,
     moved,
+    returns_asked,
 )
 from shopfest.payments import fx
 from shopfest.payments.model import IntentStatus, PaymentIntent
@@ -180,3 +187,52 @@ def test_refunds_in_any_steps_sum_to_exactly_what_was_paid_and_never_more(
         assert payment.refunded_minor == order.pay_rate.convert(order.refunded).minor
     assert order.status is S.REFUNDED and payment.status is IntentStatus.REFUNDED
     assert payment.refunded_minor == order.to_pay.minor
+
+
+def shipped_and_not(rate: str = "1") -> Order:
+    """A paid order whose first part (child 11: 3 scarves, 2 of them a flash line) was shipped and
+    whose second (child 12: gloves) was not."""
+    scarves = MerchantOrder(1, S.FULFILLED, (replace(line("60.00", 2), flash_sale_id=5), line("45.00", 1)),
+                            cny("105.00"), id=11)
+    gloves = MerchantOrder(2, S.PAID, (replace(line("80.00", 1), sku_id=2),), cny("80.00"), id=12)
+    return replace(an_order(S.PAID, rate=rate), id=7, children=(scarves, gloves))
+
+
+def test_a_shopper_refunds_unshipped_goods_only() -> None:
+    order = shipped_and_not()
+    check_unshipped(order, {(1, 0): 1}, {11})
+    with pytest.raises(ShippedGoodsComeBack):
+        check_unshipped(order, {(0, 1): 1, (1, 0): 1}, {11})
+
+
+def test_a_return_asks_for_shipped_units_not_refunded_or_asked_yet() -> None:
+    order = shipped_and_not()
+    # the scarf SKU sits on two lines of the shipped part: three units may be asked back
+    (first,) = returns_asked(order, [(1, 2)], shipped={11}, open_returns=[], reason="too warm", at=MIDNIGHT)
+    assert (first.merchant_order_id, first.lines, first.status) == (11, ((0, 2),), ReturnStatus.REQUESTED)
+    (second,) = returns_asked(order, [(1, 1)], shipped={11}, open_returns=[first], reason="r", at=MIDNIGHT)
+    assert second.lines == ((1, 1),)
+    with pytest.raises(ReturnTooLarge):
+        returns_asked(order, [(1, 1)], shipped={11}, open_returns=[first, second], reason="r", at=MIDNIGHT)
+    with pytest.raises(NotShipped):
+        returns_asked(order, [(2, 1)], shipped={11}, open_returns=[], reason="r", at=MIDNIGHT)
+    with pytest.raises(InvalidInput):
+        returns_asked(order, [(99, 1)], shipped={11}, open_returns=[], reason="r", at=MIDNIGHT)
+    refunded, _ = order.refunding({(0, 0): 2, (0, 1): 1})
+    with pytest.raises(ReturnTooLarge):
+        returns_asked(refunded, [(1, 1)], shipped={11}, open_returns=[], reason="r", at=MIDNIGHT)
+
+
+def test_a_rejected_return_frees_its_units_and_a_return_is_decided_once() -> None:
+    order = shipped_and_not()
+    (asked,) = returns_asked(order, [(1, 3)], shipped={11}, open_returns=[], reason="r", at=MIDNIGHT)
+    rejected = asked.rejected(reason="worn", at=MIDNIGHT)
+    assert returns_asked(order, [(1, 3)], shipped={11}, open_returns=[rejected], reason="r", at=MIDNIGHT)
+    after, amount = order.refunding(asked.wanted(0))
+    accepted = asked.accepted(goods_back=True, refunded=amount, at=MIDNIGHT)
+    assert amount == cny("105.00") and after.children[0].status is S.REFUNDED
+    for decided in (rejected, accepted):
+        with pytest.raises(ReturnDecided):
+            decided.accepted(goods_back=False, refunded=amount, at=MIDNIGHT)
+        with pytest.raises(ReturnDecided):
+            decided.rejected(reason="again", at=MIDNIGHT)
