@@ -329,7 +329,7 @@ def returns_asked(order: Order, lines: Sequence[tuple[int, int]], *, shipped: Ab
             raise ReturnTooLarge(f"{qty} more units of SKU {sku_id} than may be returned", sku_id=sku_id)
     return [ReturnRequest(order.id or 0, order.children[i].id or 0,
                           tuple((j, q) for j, q in sorted(units.items()) if q), reason, at)
-                    for i, units in sorted(asked.items()) if any(units.values())]
+            for i, units in sorted(asked.items()) if any(units.values())]
 
 
 def _returnable(order: Order, shipped: AbstractSet[int],

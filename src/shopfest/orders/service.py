@@ -314,8 +314,6 @@ def ship(uow: UnitOfWork, actor: Actor | None, *, order_id: int, carrier: str,
         return view(store, staff, after)
 
 
-
-
 def ask_for_return(uow: UnitOfWork, actor: Actor | None, *, order_id: int, lines: Sequence[tuple[int, int]],
                    reason: str) -> dict[str, Any]:
     """The shopper asks to send shipped units back, with a reason: one request per merchant part,
