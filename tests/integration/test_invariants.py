@@ -1,5 +1,7 @@
 """Festival night as random sequences of what shoppers, merchants, the gateway and the clock do, over the
-real services on SQLite and PostgreSQL; after every step the audit finds no row breaking an invariant."""
+real services on SQLite and PostgreSQL; after every step the audit finds no row breaking an invariant.
+A night: orders (some paid at once), payments that succeed, are declined or wait on the gateway, its
+webhooks early, late and repeated, cancels, lapses, shipments, refunds, returns asked and decided."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from hypothesis.stateful import (
     Bundle,
     MultipleResults,
     RuleBasedStateMachine,
+    initialize,
     invariant,
     multiple,
     rule,
@@ -54,7 +57,7 @@ class FestivalNight(RuleBasedStateMachine):
         self.gateway = SandboxProvider(secret, deliver=None, delay_seconds=None, clock=self.clock)
         self.runtime.provider = self.gateway
         self.items: list[HotItem] = [
-            hot_item(self.runtime, stock=6, price="3.37", name="Lantern"),
+            hot_item(self.runtime, stock=12, price="3.37", name="Lantern"),
             hot_item(self.runtime, stock=5, price="1999.99", flash_quantity=3, per_shopper_limit=2,
                      name="Comet"),
         ]
@@ -69,6 +72,17 @@ class FestivalNight(RuleBasedStateMachine):
             return action()
         except DomainError:
             return None
+
+    @initialize(target=placed, qty=st.integers(1, 3), currency=st.sampled_from(CURRENCIES))
+    def a_paid_and_shipped_order(self, qty: int, currency: str) -> MultipleResults[int]:
+        placed = self.place_and_pay(SHOPPERS[0], 0, qty, currency, "sandbox_ok")
+        for order_id in placed.values:
+            self.merchant_ships(order_id)
+        return placed
+
+    @initialize(target=placed, qty=st.integers(1, 2), currency=st.sampled_from(CURRENCIES))
+    def a_paid_flash_order(self, qty: int, currency: str) -> MultipleResults[int]:
+        return self.place_and_pay(SHOPPERS[1], 1, qty, currency, "sandbox_ok")
 
     @rule(target=placed, shopper=st.sampled_from(SHOPPERS), item=st.integers(0, 1), qty=st.integers(1, 3),
           currency=st.sampled_from(CURRENCIES))
@@ -134,6 +148,29 @@ class FestivalNight(RuleBasedStateMachine):
             self.runtime.uow(), self.gateway, actor, order_id=order_id, lines=[(sold.sku_id, units)],
             back_on_shelf=back_on_shelf, refund_key=uuid.uuid4().hex))
 
+    @rule(order_id=placed, item=st.integers(0, 1), units=st.integers(1, 2))
+    def shopper_asks_for_a_return(self, order_id: int, item: int, units: int) -> None:
+        self._try(lambda: orders.ask_for_return(
+            self.runtime.uow(), self._shopper_of(order_id), order_id=order_id,
+            lines=[(self.items[item].sku_id, units)], reason="not as pictured"))
+
+    @rule(order_id=placed, accept=st.booleans(), goods_back=st.booleans())
+    def merchant_decides_returns(self, order_id: int, accept: bool, goods_back: bool) -> None:
+        for item in self.items:
+            staff = Actor(0, Role.MERCHANT, item.merchant_id)
+            seen = self._try(lambda staff=staff: orders.get_order(self.runtime.uow(), staff, order_id))
+            for child in (seen or {}).get("children", []):
+                for asked in child["returns"]:
+                    self._decide(staff, order_id, asked["id"], accept=accept, goods_back=goods_back)
+
+    def _decide(self, staff: Actor, order_id: int, return_id: int, *, accept: bool, goods_back: bool) -> None:
+        if accept:
+            self._try(lambda: orders.accept_return(self.runtime.uow(), self.gateway, staff, order_id=order_id,
+                                                   return_id=return_id, goods_back=goods_back))
+        else:
+            self._try(lambda: orders.reject_return(self.runtime.uow(), staff, order_id=order_id,
+                                                   return_id=return_id, reason="worn"))
+
     def _shopper_of(self, order_id: int) -> Actor:
         with self.runtime.uow(read_only=True) as uow:
             found = orders.orders_after(uow, order_id - 1, limit=1)
@@ -167,5 +204,5 @@ def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[
 def test_no_night_breaks_an_invariant(fresh_database: Callable[[], str]) -> None:
     run_state_machine_as_test(
         lambda: FestivalNight(fresh_database),
-        settings=settings(max_examples=40, stateful_step_count=30, deadline=None, derandomize=True,
+        settings=settings(max_examples=60, stateful_step_count=30, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow]))

@@ -139,5 +139,12 @@ class ExchangeRate:
         rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
         return Money(int(rounded.scaleb(places)), self.quote)
 
+    def convert_part(self, *, before: Money, after: Money) -> Money:
+        """What one part of a running total comes to in `quote`: the total converted after it, less
+        the total converted before it. Parts converted so add up to exactly the whole converted at
+        once, whatever the steps; one converted and rounded on its own would drift by the rounding.
+        Raises CurrencyMismatch."""
+        return self.convert(after) - self.convert(before)
+
     def inverse(self) -> ExchangeRate:
         return ExchangeRate(self.quote, self.base, Decimal(1) / self.rate)

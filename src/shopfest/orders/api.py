@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfest.core.actor import Actor, Role, require_role
@@ -73,6 +74,23 @@ class LineJson(BaseModel):
         default_factory=list, description="what each promotion, coupon or deposit took off the line")
 
 
+class ReturnLineJson(BaseModel):
+    sku_id: int
+    qty: int
+
+
+class ReturnJson(BaseModel):
+    id: int
+    status: str = Field(examples=["requested", "accepted", "rejected"])
+    lines: list[ReturnLineJson]
+    reason: str
+    requested_at: str
+    decided_at: str | None
+    goods_back: bool | None = Field(description="accepted: whether the goods came back and went on sale")
+    rejection: str | None = Field(description="rejected: the merchant's reason")
+    refunded: MoneyJson | None = Field(description="accepted: what went back, in the shopper's currency")
+
+
 class ChildJson(BaseModel):
     id: int
     merchant_id: int
@@ -81,6 +99,7 @@ class ChildJson(BaseModel):
     settlement: MoneyJson
     lines: list[LineJson]
     vouchers: list[str]
+    returns: list[ReturnJson] = Field(default_factory=list, description="returns the shopper asked for")
 
 
 class OrderJson(BaseModel):
@@ -106,6 +125,38 @@ class PayIn(BaseModel):
 class RefundIn(BaseModel):
     lines: list[LineIn] | None = Field(None, description="left out: everything not yet refunded")
     back_on_shelf: bool = Field(True, description="merchant staff only: false writes the units off")
+
+
+BigId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
+# Free text kept in the database: no NUL, which PostgreSQL cannot store.
+Reason = Annotated[str, Field(strict=True, min_length=1, max_length=500, pattern=r"^[^\x00]*$")]
+
+
+class ReturnLineIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku_id: BigId
+    qty: int = Field(strict=True, ge=1, le=999)
+
+
+class ReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[ReturnLineIn] = Field(min_length=1, max_length=100, description="shipped units to send back")
+    reason: Reason
+
+
+class AcceptReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    goods_back: StrictBool = Field(description="true: the goods came back and go on sale again; "
+                                               "false: refund only, the units are written off")
+
+
+class RejectReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
 
 
 class ShipmentIn(BaseModel):
@@ -233,10 +284,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple[Any, ...],
-          run: Callable[[], dict[str, Any]]) -> JSONResponse:
+          run: Callable[[], dict[str, Any]], *, status_code: int = 200) -> JSONResponse:
     """Run a money movement once per Idempotency-Key; a retry gets the first answer."""
     if key is None or actor is None:
-        return JSONResponse(run())
+        return JSONResponse(run(), status_code=status_code)
     scope, fingerprint = _scope(actor), keys.fingerprint(*request)
     with runtime.engine.begin() as conn:
         remembered = keys.begin(conn, scope=scope, key=keys.check_key(key), fingerprint_=fingerprint,
@@ -250,8 +301,16 @@ def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple
             keys.forget(conn, scope=scope, key=key)
         raise
     with runtime.engine.begin() as conn:
-        keys.remember(conn, [(scope, key, 200, answer)])
-    return JSONResponse(answer)
+        keys.remember(conn, [(scope, key, status_code, answer)])
+    return JSONResponse(answer, status_code=status_code)
+
+
+def _refund_key(actor: Actor | None, order_id: int, idempotency_key: str | None) -> str:
+    """The key payments pays a refund once under: the caller's Idempotency-Key on this order, so a
+    retry is the same refund; without one, each request is a refund of its own."""
+    if idempotency_key is None or actor is None:
+        return f"refund:{secrets.token_urlsafe(24)}"
+    return f"refund:{keys.fingerprint(_scope(actor), order_id, idempotency_key)}"
 
 
 @router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
@@ -276,14 +335,48 @@ def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
 def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
-    or the merchant's staff for their part, who choose whether units go back on the shelf)."""
+    or the merchant's staff for their part, who choose whether units go back on the shelf). Once a
+    part is shipped, the shopper asks for a return instead (409)."""
     lines = None if body.lines is None else [(line.sku_id, line.qty) for line in body.lines]
-    refund_key = f"{idempotency_key}" if idempotency_key else keys.fingerprint("refund", order_id, lines,
-                                                                               runtime.clock.now().isoformat())
+    refund_key = _refund_key(actor, order_id, idempotency_key)
     return _once(runtime, actor, idempotency_key, ("refund", order_id, body.model_dump(mode="json")),
                  lambda: service.refund_order(runtime.uow(), runtime.provider, actor, order_id=order_id,
                                               lines=lines, back_on_shelf=body.back_on_shelf,
                                               refund_key=refund_key))
+
+
+OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+ReturnId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+@router.post("/orders/{order_id}/returns", status_code=201, response_model=OrderJson)
+def ask_for_return(order_id: OrderId, body: ReturnIn, runtime: RuntimeDep, actor: MaybeActor,
+                   idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Ask to send shipped units back, with a reason (shopper): one return per merchant part, which
+    its staff accept or reject; no money moves until then. Units not shipped yet are refunded instead."""
+    lines = [(line.sku_id, line.qty) for line in body.lines]
+    return _once(runtime, actor, idempotency_key, ("return", order_id, body.model_dump(mode="json")),
+                 lambda: service.ask_for_return(runtime.uow(), actor, order_id=order_id, lines=lines,
+                                                reason=body.reason), status_code=201)
+
+
+@router.post("/orders/{order_id}/returns/{return_id}/accept", response_model=OrderJson)
+def accept_return(order_id: OrderId, return_id: ReturnId, body: AcceptReturnIn, runtime: RuntimeDep,
+                  actor: MaybeActor, idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Accept a return of your part, once (merchant staff): what the units cost goes back to the shopper;
+    with `goods_back` they go on sale again, without they are written off."""
+    return _once(runtime, actor, idempotency_key, ("accept-return", order_id, return_id, body.goods_back),
+                 lambda: service.accept_return(runtime.uow(), runtime.provider, actor, order_id=order_id,
+                                               return_id=return_id, goods_back=body.goods_back))
+
+
+@router.post("/orders/{order_id}/returns/{return_id}/reject", response_model=OrderJson)
+def reject_return(order_id: OrderId, return_id: ReturnId, body: RejectReturnIn, runtime: RuntimeDep,
+                  actor: MaybeActor, idempotency_key: KeyHeader = None) -> JSONResponse:
+    """Turn down a return of your part, saying why (merchant staff); nothing moves."""
+    return _once(runtime, actor, idempotency_key, ("reject-return", order_id, return_id, body.reason),
+                 lambda: service.reject_return(runtime.uow(), actor, order_id=order_id, return_id=return_id,
+                                               reason=body.reason))
 
 
 @router.post("/orders/{order_id}/shipments", response_model=OrderJson)

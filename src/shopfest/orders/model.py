@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -86,15 +87,15 @@ class OrderLine:
     adjustments: tuple[tuple[str, int], ...] = ()
 
     def refund_amount(self, qty: int) -> Money:
-        """What `qty` more units of this line give back: their share of the paid total, the last
-        units taking what rounding left so a whole refund returns exactly the total."""
+        """What `qty` more units of this line give back: the share of the paid total of every unit
+        refunded once they are, less what went back before, so the same units give back the same
+        whatever the steps, and a whole refund returns exactly the total."""
         if not 0 < qty <= self.qty - self.refunded_qty:
             raise RefundTooLarge(f"SKU {self.sku_id} has {self.qty - self.refunded_qty} units to refund",
                                  sku_id=self.sku_id)
         already = self.refunded or Money.zero(self.total.currency)
-        if self.refunded_qty + qty == self.qty:
-            return self.total - already
-        return Money(self.total.minor * qty // self.qty, self.total.currency)
+        share = Money(self.total.minor * (self.refunded_qty + qty) // self.qty, self.total.currency)
+        return share - already
 
     def after_refund(self, qty: int) -> OrderLine:
         amount = self.refund_amount(qty)
@@ -197,19 +198,26 @@ class Order:
             order = order.with_status(OrderStatus.AWAITING_BALANCE)
         return order.with_status(OrderStatus.PAID)
 
+    @property
+    def refunded(self) -> Money:
+        """What the refunded units cost, in the catalog's currency."""
+        return Money(sum(line.refunded.minor for child in self.children for line in child.lines
+                         if line.refunded is not None), self.total.currency)
+
     def refunding(self, wanted: Mapping[tuple[int, int], int]) -> tuple[Order, Money]:
         """The order once the `wanted` units are refunded ((child index, line index) → units), and
-        what the shopper paid for them. Raises InvalidInput, RefundTooLarge, IllegalTransition."""
+        what they give back in the shopper's currency: everything refunded once they are, converted,
+        less everything refunded before, converted. Refunds so add up to exactly `to_pay`, and the
+        last takes what is left. Raises InvalidInput, RefundTooLarge, IllegalTransition."""
         if not wanted:
             raise InvalidInput("nothing left to refund in this order")
-        amount = Money.zero(self.total.currency)
         children = list(self.children)
         for (i, j), qty in wanted.items():
-            amount = amount + children[i].lines[j].refund_amount(qty)
             children[i] = children[i].refunding(j, qty)
         whole = all(c.status is OrderStatus.REFUNDED for c in children)
         status = OrderStatus.REFUNDED if whole else OrderStatus.PARTIALLY_REFUNDED
-        return replace(self, status=moved(self.status, status), children=tuple(children)), amount
+        after = replace(self, status=moved(self.status, status), children=tuple(children))
+        return after, self.pay_rate.convert_part(before=self.refunded, after=after.refunded)
 
     def with_status(self, status: OrderStatus) -> Order:
         """The order and all its children moved to `status`. Raises IllegalTransition."""
@@ -220,6 +228,122 @@ class Order:
         elif status not in HOLDING_STOCK:
             expires_at = None
         return replace(self, status=moved(self.status, status), children=children, expires_at=expires_at)
+
+
+class ShippedGoodsComeBack(Conflict):
+    code = "shipped-goods-come-back-by-return"
+    title = "Shipped goods are refunded through a return the merchant accepts"
+
+
+class NotShipped(Conflict):
+    code = "return-not-shipped"
+    title = "Only shipped goods are returned; goods not shipped yet are refunded"
+
+
+class ReturnTooLarge(InvalidInput):
+    code = "return-too-large"
+    title = "More units than were shipped and not yet refunded or asked back"
+
+
+class ReturnDecided(Conflict):
+    code = "return-decided"
+    title = "The return was accepted or rejected already"
+
+
+def check_unshipped(order: Order, wanted: Mapping[tuple[int, int], int], shipped: AbstractSet[int]) -> None:
+    """A shopper refunds goods not shipped yet; shipped goods come back through a return the merchant
+    accepts, who alone says whether they are back on sale. Raises ShippedGoodsComeBack."""
+    for i, _ in wanted:
+        child = order.children[i]
+        if child.id in shipped:
+            raise ShippedGoodsComeBack(f"merchant {child.merchant_id} shipped their part: ask for a return",
+                                       merchant_order_id=child.id)
+
+
+class ReturnStatus(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnRequest:
+    """Shipped units of one merchant's part that the shopper asks to send back, and why; the
+    merchant's staff accept it (money goes back, and the units go on sale if the goods came back)
+    or reject it. `lines` are (line index in the child, units)."""
+
+    order_id: int
+    merchant_order_id: int
+    lines: tuple[tuple[int, int], ...]
+    reason: str
+    requested_at: datetime
+    status: ReturnStatus = ReturnStatus.REQUESTED
+    id: int | None = None
+    decided_at: datetime | None = None
+    goods_back: bool | None = None
+    rejection: str | None = None
+    refunded: Money | None = None
+
+    def wanted(self, child_index: int) -> dict[tuple[int, int], int]:
+        """The units to refund, as Order.refunding takes them."""
+        return {(child_index, j): qty for j, qty in self.lines}
+
+    def accepted(self, *, goods_back: bool, refunded: Money, at: datetime) -> ReturnRequest:
+        """Raises ReturnDecided."""
+        self.check_open()
+        return replace(self, status=ReturnStatus.ACCEPTED, goods_back=goods_back, refunded=refunded,
+                       decided_at=at)
+
+    def rejected(self, *, reason: str, at: datetime) -> ReturnRequest:
+        """Raises ReturnDecided."""
+        self.check_open()
+        return replace(self, status=ReturnStatus.REJECTED, rejection=reason, decided_at=at)
+
+    def check_open(self) -> None:
+        """A return is accepted or rejected once. Raises ReturnDecided."""
+        if self.status is not ReturnStatus.REQUESTED:
+            raise ReturnDecided(f"return {self.id} was {self.status.value} already", return_id=self.id)
+
+
+def returns_asked(order: Order, lines: Sequence[tuple[int, int]], *, shipped: AbstractSet[int],
+                  open_returns: Sequence[ReturnRequest], reason: str,
+                  at: datetime) -> list[ReturnRequest]:
+    """One request per merchant part for the (SKU, units) `lines`: units of a shipped part, not yet
+    refunded nor asked back in a request still open. Raises InvalidInput, NotShipped, ReturnTooLarge."""
+    left = _returnable(order, shipped, open_returns)
+    asked: dict[int, dict[int, int]] = {}
+    for sku_id, qty in lines:
+        spots = [(i, j) for i, child in enumerate(order.children) for j, line in enumerate(child.lines)
+                 if line.sku_id == sku_id]
+        if not spots:
+            raise InvalidInput(f"SKU {sku_id} is not in this order", sku_id=sku_id)
+        if not any(order.children[i].id in shipped for i, _ in spots):
+            raise NotShipped(f"SKU {sku_id} was not shipped yet: refund it instead", sku_id=sku_id)
+        for i, j in spots:  # a SKU may sit on two lines of a part (a flash unit and full-price ones)
+            take = min(qty, left.get((i, j), 0))
+            left[(i, j)] = left.get((i, j), 0) - take
+            units = asked.setdefault(i, {})
+            units[j] = units.get(j, 0) + take
+            qty -= take
+        if qty:
+            raise ReturnTooLarge(f"{qty} more units of SKU {sku_id} than may be returned", sku_id=sku_id)
+    return [ReturnRequest(order.id or 0, order.children[i].id or 0,
+                          tuple((j, q) for j, q in sorted(units.items()) if q), reason, at)
+            for i, units in sorted(asked.items()) if any(units.values())]
+
+
+def _returnable(order: Order, shipped: AbstractSet[int],
+                open_returns: Sequence[ReturnRequest]) -> dict[tuple[int, int], int]:
+    """(child index, line index) → units shipped and neither refunded nor asked back yet."""
+    left = {(i, j): line.qty - line.refunded_qty for i, child in enumerate(order.children)
+            if child.id in shipped for j, line in enumerate(child.lines)}
+    index = {child.id: i for i, child in enumerate(order.children)}
+    for request in open_returns:
+        if request.status is ReturnStatus.REQUESTED:
+            for j, qty in request.lines:
+                spot = (index[request.merchant_order_id], j)
+                left[spot] = left.get(spot, 0) - qty
+    return left
 
 
 def expiry(placed_at: datetime, *, minutes: int = RESERVATION_MINUTES) -> datetime:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from typing import Any
 
 from shopfest.core.money import Money
-from shopfest.orders.model import Copies, MerchantOrder, Order, OrderLine
+from shopfest.orders.model import Copies, MerchantOrder, Order, OrderLine, ReturnRequest
 
 
 @lru_cache(maxsize=4096)
@@ -15,23 +15,39 @@ def money(amount: Money) -> dict[str, str]:
     return {"amount": amount.amount, "currency": amount.currency}
 
 
-def receipt(order: Order, *, vouchers: dict[int, list[str]] | None = None,
-            merchant_id: int | None = None) -> dict[str, Any]:
-    """The whole order, or only `merchant_id`'s child when a merchant reads it."""
+def receipt(order: Order, *, vouchers: dict[int, list[str]] | None = None, merchant_id: int | None = None,
+            returns: dict[int, list[ReturnRequest]] | None = None) -> dict[str, Any]:
+    """The whole order, or only `merchant_id`'s child when a merchant reads it: its money then is
+    that part's, and the shopper's payment for it at the order's rate."""
     children = [c for c in order.children if merchant_id is None or c.merchant_id == merchant_id]
+    total, to_pay = order.total, order.to_pay
+    if merchant_id is not None:
+        total = Money(sum(c.total.minor for c in children), order.total.currency)
+        to_pay = order.pay_rate.convert(total)
     return {
-        "id": order.id, "status": order.status.value, "total": money(order.total),
-        "to_pay": money(order.to_pay), "rate": str(order.pay_rate.rate),
+        "id": order.id, "status": order.status.value, "total": money(total),
+        "to_pay": money(to_pay), "rate": str(order.pay_rate.rate),
         "placed_at": order.placed_at.isoformat(),
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
-        "children": [_child(c, (vouchers or {}).get(c.id or 0, [])) for c in children],
+        "children": [_child(c, (vouchers or {}).get(c.id or 0, []), (returns or {}).get(c.id or 0, []))
+                     for c in children],
     }
 
 
-def _child(child: MerchantOrder, codes: list[str]) -> dict[str, Any]:
+def _child(child: MerchantOrder, codes: list[str], returns: list[ReturnRequest]) -> dict[str, Any]:
     return {"id": child.id, "merchant_id": child.merchant_id, "status": child.status.value,
             "total": money(child.total), "settlement": money(child.settlement),
-            "lines": _lines(child.lines), "vouchers": codes}
+            "lines": _lines(child.lines), "vouchers": codes,
+            "returns": [_return(r, child) for r in returns]}
+
+
+def _return(request: ReturnRequest, child: MerchantOrder) -> dict[str, Any]:
+    return {"id": request.id, "status": request.status.value,
+            "lines": [{"sku_id": child.lines[j].sku_id, "qty": qty} for j, qty in request.lines],
+            "reason": request.reason, "requested_at": request.requested_at.isoformat(),
+            "decided_at": request.decided_at.isoformat() if request.decided_at else None,
+            "goods_back": request.goods_back, "rejection": request.rejection,
+            "refunded": None if request.refunded is None else money(request.refunded)}
 
 
 @lru_cache(maxsize=4096)

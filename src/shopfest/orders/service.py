@@ -13,12 +13,20 @@ from typing import Any
 from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
+from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, Shortfall
 from shopfest.orders.checkout import PlaceOrder, check_lines, draft_order
-from shopfest.orders.model import Order, OrderStatus, moved
+from shopfest.orders.model import (
+    Order,
+    OrderStatus,
+    ReturnRequest,
+    check_unshipped,
+    moved,
+    returns_asked,
+)
 from shopfest.orders.receipts import receipt
 from shopfest.orders.shelf import ShelfMemory
 from shopfest.orders.store import OrderStore
@@ -80,8 +88,9 @@ def _own(store: OrderStore, actor: Actor | None, order_id: int) -> Order:
 
 def view(store: OrderStore, actor: Actor | None, order: Order) -> dict[str, Any]:
     merchant_id = actor.merchant_id if actor is not None and actor.role is Role.MERCHANT else None
-    vouchers = store.vouchers_of([c.id for c in order.children if c.id is not None])
-    return receipt(order, vouchers=vouchers, merchant_id=merchant_id)
+    child_ids = [c.id for c in order.children if c.id is not None]
+    return receipt(order, vouchers=store.vouchers_of(child_ids), merchant_id=merchant_id,
+                   returns=store.returns_of(child_ids))
 
 
 def get_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> dict[str, Any]:
@@ -298,18 +307,39 @@ def refund_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, or
         store = OrderStore(uow.conn)
         order = _readable(store, actor, order_id, lock=True)
         wanted = _refund_lines(order, actor, lines)
-        after, amount = order.refunding(wanted)
-        claims = [Claim(order.children[i].lines[j].sku_id, qty, order.shopper_id)
-                  for (i, j), qty in wanted.items()]
-        rate = order.pay_rate
-        payments.refund(uow, provider, order_id=order_id, amount=rate.convert(amount),
-                        refund_key=refund_key)
-        inventory.take_back(uow, claims, back_on_shelf=back_on_shelf or actor.role is Role.SHOPPER)
-        if after.status is OrderStatus.REFUNDED:  # refunded in full: the coupons are the shopper's again
-            promotions.give_back_coupons(uow, [order_id])
+        if actor.role is Role.SHOPPER:
+            check_unshipped(order, wanted, store.shipped([c.id or 0 for c in order.children]))
+        on_shelf = back_on_shelf or actor.role is Role.SHOPPER  # a shopper's goods never left
+        after, _ = _refund(uow, provider, order, wanted, back_on_shelf=on_shelf, refund_key=refund_key)
         store.save(after)
         uow.commit()
         return view(store, actor, after)
+
+
+def _refund(uow: UnitOfWork, provider: Provider, order: Order, wanted: dict[tuple[int, int], int], *,
+            back_on_shelf: bool, refund_key: str) -> tuple[Order, Money]:
+    """The order once the `wanted` units are refunded: the money goes back, the units leave `sold`
+    (back on sale, or written off), and a whole refund frees its coupons. The caller saves it."""
+    after, amount = order.refunding(wanted)
+    claims = [Claim(order.children[i].lines[j].sku_id, qty, order.shopper_id)
+              for (i, j), qty in wanted.items()]
+    amount = _pay_back(uow, provider, after, amount, refund_key=refund_key)
+    inventory.take_back(uow, claims, back_on_shelf=back_on_shelf)
+    if after.status is OrderStatus.REFUNDED:  # refunded in full: the coupons are the shopper's again
+        promotions.give_back_coupons(uow, [order.id or 0])
+    return after, amount
+
+
+def _pay_back(uow: UnitOfWork, provider: Provider, after: Order, amount: Money, *, refund_key: str) -> Money:
+    """Give `amount` back through payments, and say what went back: the refund that leaves nothing of
+    the order unrefunded takes exactly what its payments still hold; units worth less than the paying
+    currency's minor unit give nothing back."""
+    order_id = after.id or 0
+    if after.status is OrderStatus.REFUNDED:
+        amount = payments.left_to_refund(uow, order_id=order_id, currency=amount.currency)
+    if amount.minor > 0:
+        payments.refund(uow, provider, order_id=order_id, amount=amount, refund_key=refund_key)
+    return amount
 
 
 def _refund_lines(order: Order, actor: Actor,
@@ -355,7 +385,70 @@ def ship(uow: UnitOfWork, actor: Actor | None, *, order_id: int, carrier: str,
         return view(store, staff, after)
 
 
+def ask_for_return(uow: UnitOfWork, actor: Actor | None, *, order_id: int, lines: Sequence[tuple[int, int]],
+                   reason: str) -> dict[str, Any]:
+    """The shopper asks to send shipped units back, with a reason: one request per merchant part,
+    which its staff accept or reject; nothing moves until then.
 
+    Raises Unauthenticated, Forbidden, NotFound, InvalidInput, NotShipped, ReturnTooLarge.
+    """
+    with uow:
+        store = OrderStore(uow.conn)
+        order = _own(store, actor, order_id)
+        child_ids = [c.id or 0 for c in order.children]
+        open_returns = [r for found in store.returns_of(child_ids).values() for r in found]
+        for request in returns_asked(order, check_lines(lines), shipped=store.shipped(child_ids),
+                                     open_returns=open_returns, reason=reason, at=uow.clock.now()):
+            store.add_return(request)
+        uow.commit()
+        return view(store, actor, order)
+
+
+def accept_return(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order_id: int, return_id: int,
+                  goods_back: bool) -> dict[str, Any]:
+    """The merchant's staff accept a return of their part, once: what the units cost goes back to the
+    shopper, and the units go on sale again only if the goods came back (else they are written off).
+
+    Raises Unauthenticated, Forbidden, NotFound, ReturnDecided, RefundTooLarge, IllegalTransition.
+    """
+    with uow:
+        store = OrderStore(uow.conn)
+        order, request, child_index = _staff_return(store, actor, order_id, return_id)
+        request.check_open()
+        after, amount = _refund(uow, provider, order, request.wanted(child_index), back_on_shelf=goods_back,
+                                refund_key=f"return:{return_id}")
+        store.save(after)
+        store.save_return(request.accepted(goods_back=goods_back, refunded=amount, at=uow.clock.now()))
+        uow.commit()
+        return view(store, actor, after)
+
+
+def reject_return(uow: UnitOfWork, actor: Actor | None, *, order_id: int, return_id: int,
+                  reason: str) -> dict[str, Any]:
+    """The merchant's staff turn down a return of their part, saying why; nothing moves.
+
+    Raises Unauthenticated, Forbidden, NotFound, ReturnDecided.
+    """
+    with uow:
+        store = OrderStore(uow.conn)
+        order, request, _ = _staff_return(store, actor, order_id, return_id)
+        store.save_return(request.rejected(reason=reason, at=uow.clock.now()))
+        uow.commit()
+        return view(store, actor, order)
+
+
+def _staff_return(store: OrderStore, actor: Actor | None, order_id: int,
+                  return_id: int) -> tuple[Order, ReturnRequest, int]:
+    """The order (locked), a return of the staff's own part of it, and that part's index; anyone
+    else's return is not found. Raises Unauthenticated, Forbidden, NotFound."""
+    staff = require_role(actor, Role.MERCHANT)
+    order = _readable(store, staff, order_id, lock=True)
+    mine = {c.id or 0: i for i, c in enumerate(order.children) if c.merchant_id == staff.merchant_id}
+    found = [r for child_id, requests in store.returns_of(list(mine)).items() for r in requests
+             if r.id == return_id and child_id in mine]
+    if not found:
+        raise NotFound(f"no return {return_id} of order {order_id}", return_id=return_id)
+    return order, found[0], mine[found[0].merchant_order_id]
 
 
 def orders_after(uow: UnitOfWork, after_id: int, *, limit: int) -> list[Order]:

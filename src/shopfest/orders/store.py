@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -12,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Connection,
     ForeignKey,
@@ -26,7 +28,17 @@ from sqlalchemy import (
 
 from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_alike_together, metadata
 from shopfest.core.money import ExchangeRate, Money
-from shopfest.orders.model import HOLDING_STOCK, Copies, MerchantOrder, Order, OrderLine, OrderStatus, Presale
+from shopfest.orders.model import (
+    HOLDING_STOCK,
+    Copies,
+    MerchantOrder,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Presale,
+    ReturnRequest,
+    ReturnStatus,
+)
 
 orders = Table(
     "orders",
@@ -83,6 +95,25 @@ vouchers = Table(
     Column("kind", String(20), nullable=False),
     Column("status", String(12), nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
+)
+
+
+# A shopper's request to send shipped units back, and the merchant's answer (migration 0007).
+order_returns = Table(
+    "order_returns",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("order_id", Id, nullable=False, index=True),
+    Column("merchant_order_id", Id, ForeignKey("merchant_orders.id"), nullable=False, index=True),
+    Column("status", String(12), nullable=False),
+    Column("lines", JSON, nullable=False),  # [{"line": index in the child, "qty": units}]
+    Column("reason", String(500), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Column("decided_at", UtcDateTime, nullable=True),
+    Column("goods_back", Boolean, nullable=True),
+    Column("rejection", String(500), nullable=True),
+    Column("refunded_minor", BigInteger, nullable=True),  # in the shopper's currency:
+    Column("refunded_currency", String(3), nullable=True),
 )
 
 
@@ -283,6 +314,30 @@ class OrderStore:
         self.conn.execute(shipments.insert().values(merchant_order_id=merchant_order_id, carrier=carrier,
                                                     tracking=tracking, shipped_at=at))
 
+    def shipped(self, child_ids: Sequence[int]) -> set[int]:
+        """Which of these child orders were shipped."""
+        return set(self.conn.scalars(select(shipments.c.merchant_order_id).distinct()
+                                     .where(id_in(shipments.c.merchant_order_id, child_ids))))
+
+    def add_return(self, request: ReturnRequest) -> ReturnRequest:
+        new_id = self.conn.execute(order_returns.insert().values(
+            order_id=request.order_id, merchant_order_id=request.merchant_order_id,
+            requested_at=request.requested_at, **_return_columns(request))).inserted_primary_key
+        assert new_id is not None
+        return replace(request, id=new_id[0])
+
+    def save_return(self, request: ReturnRequest) -> None:
+        self.conn.execute(update(order_returns).where(order_returns.c.id == request.id)
+                          .values(**_return_columns(request)))
+
+    def returns_of(self, child_ids: Sequence[int]) -> dict[int, list[ReturnRequest]]:
+        """The returns asked of each of these child orders, oldest first."""
+        found: dict[int, list[ReturnRequest]] = {}
+        for r in self.conn.execute(select(order_returns).where(
+                id_in(order_returns.c.merchant_order_id, child_ids)).order_by(order_returns.c.id)):
+            found.setdefault(r.merchant_order_id, []).append(_return(r))
+        return found
+
     def add_vouchers(self, rows: list[dict[str, Any]]) -> None:
         bulk_insert(self.conn, vouchers, rows)
 
@@ -319,3 +374,23 @@ def _order(row: Any, children: tuple[MerchantOrder, ...]) -> Order:
                  pay_rate=ExchangeRate(row.currency, row.pay_currency, Decimal(row.pay_rate)), id=row.id,
                  presale=presale)
 
+
+
+def _return_columns(request: ReturnRequest) -> dict[str, Any]:
+    refunded = request.refunded
+    return {"status": request.status.value, "reason": request.reason, "decided_at": request.decided_at,
+            "lines": [{"line": j, "qty": qty} for j, qty in request.lines],
+            "goods_back": request.goods_back, "rejection": request.rejection,
+            "refunded_minor": None if refunded is None else refunded.minor,
+            "refunded_currency": None if refunded is None else refunded.currency}
+
+
+def _return(row: Any) -> ReturnRequest:
+    refunded = None
+    if row.refunded_minor is not None:
+        refunded = Money(row.refunded_minor, row.refunded_currency)
+    return ReturnRequest(order_id=row.order_id, merchant_order_id=row.merchant_order_id,
+                         lines=tuple((d["line"], d["qty"]) for d in row.lines), reason=row.reason,
+                         requested_at=row.requested_at, status=ReturnStatus(row.status), id=row.id,
+                         decided_at=row.decided_at, goods_back=row.goods_back, rejection=row.rejection,
+                         refunded=refunded)

@@ -145,6 +145,13 @@ def refund(uow: UnitOfWork, provider: Provider, *, order_id: int, amount: Money,
     return amount.minor
 
 
+def left_to_refund(uow: UnitOfWork, *, order_id: int, currency: str) -> Money:
+    """What the order's payments captured in `currency` and have not given back yet."""
+    intents = PaymentStore(uow.conn).of_order(order_id, lock=True)
+    return Money(sum(i.refundable.minor for i in intents
+                     if i.status in REFUNDABLE and i.amount.currency == currency), currency)
+
+
 def _repeated(done: list[Refund], intents: list[PaymentIntent], amount: Money) -> int:
     ours = {i.id for i in intents}
     paid = Money(sum(r.amount.minor for r in done), done[0].amount.currency)

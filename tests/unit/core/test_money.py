@@ -81,3 +81,12 @@ def test_a_rate_must_be_positive(rate: Decimal) -> None:
 def test_printing_and_parsing_round_trip(minor: int, currency: str) -> None:
     money = Money(minor, currency)
     assert Money.parse(money.amount, currency) == money
+
+
+def test_parts_of_a_running_total_converted_so_add_up_to_the_whole_converted() -> None:
+    # 3.37 CNY is 0.4756 USD: on its own each of three would be 0.48, together 1.44 for 1.43 paid
+    yuan_to_dollars = ExchangeRate("CNY", "USD", Decimal(1) / Decimal("7.085"))
+    unit, nothing = Money.parse("3.37", "CNY"), Money.zero("CNY")
+    parts = [yuan_to_dollars.convert_part(before=unit * k, after=unit * (k + 1)) for k in range(3)]
+    assert [p.amount for p in parts] == ["0.48", "0.47", "0.48"]
+    assert yuan_to_dollars.convert_part(before=nothing, after=unit * 3) == Money.parse("1.43", "USD")
