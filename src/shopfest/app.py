@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import sys
@@ -57,11 +58,11 @@ from shopfest.web.layout import error_page
 log = logging.getLogger("shopfest")
 
 
-def make_bus() -> Bus:
+def make_bus(gate: StockGate) -> Bus:
     """Every in-transaction reaction of one context to another's events."""
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
-    bus.subscribe(PaymentSucceeded, orders.record_payment)
+    bus.subscribe(PaymentSucceeded, functools.partial(orders.record_payment, gate=gate))
     return bus
 
 
@@ -118,20 +119,22 @@ def make_ports() -> Ports:
 def make_runtime(settings: Settings, *, engine: Engine | None = None,
                  clock: Clock | None = None) -> Runtime:
     engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
-    bus, clock = make_bus(), clock or settings.make_clock()
+    gate: StockGate = DatabaseGate(max_unpaid=settings.max_unpaid_units)
+    if settings.redis_url:
+        gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix,
+                         max_unpaid=settings.max_unpaid_units)
+    bus, clock = make_bus(gate), clock or settings.make_clock()
 
     def uow() -> UnitOfWork:
         return UnitOfWork(engine, bus=bus, clock=clock)
 
-    gate: StockGate = DatabaseGate()
-    if settings.redis_url:
-        gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
     provider = SandboxProvider(settings.webhook_secret, _webhook_inbox(uow, settings.webhook_secret),
                                clock=clock)
     return Runtime(
         settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,
-                                             lanes=_checkout_lanes(settings, engine)),
+                                             lanes=_checkout_lanes(settings, engine),
+                                             flash_minutes=settings.flash_reservation_minutes),
     )
 
 

@@ -186,9 +186,9 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         return view(store, actor, store.get(order_id) or order)
 
 
-def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
+def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, gate: StockGate) -> None:
     """A payment that succeeded moves its order once: a deposit holds the units; a whole payment or
-    a balance sells them and issues the vouchers.
+    a balance sells them (its shopper holds them unpaid no more) and issues the vouchers.
 
     Money for an order cancelled meanwhile stays recorded on the intent for a refund.
     """
@@ -200,7 +200,7 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded) -> None:
     store.save(paid)
     if paid.status is not OrderStatus.PAID:
         return
-    inventory.sell(uow, _claims(order))
+    gate.sell(uow, _claims(order))
     promotions.spend_coupons(uow, [order.id or 0])
     _issue_vouchers(store, paid, at=uow.clock.now())
 

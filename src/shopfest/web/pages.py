@@ -24,7 +24,7 @@ from shopfest.core.ids import encode_cursor
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
-from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.checkout import PlaceOrder, buyer_of
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
@@ -188,7 +188,8 @@ def checkout(request: Request, runtime: RuntimeDep) -> Response:
         return RedirectResponse("/cart", status_code=303)
     priced = cart_view(runtime, cart, viewer_of(request), shopper_id=actor.user_id)
     answer = runtime.checkout.place(PlaceOrder(actor.user_id, tuple(cart.items()),
-                                               coupons=tuple(priced.coupons_used))).result(timeout=30)
+                                               coupons=tuple(priced.coupons_used),
+                                               buyer=buyer_of(actor))).result(timeout=30)
     viewer, total = viewer_of(request), answer.receipt["total"]
     placed = viewer.t("cart.placed", id=answer.receipt["id"],
                       total=viewer.money(Money.parse(total["amount"], total["currency"])),
