@@ -4,9 +4,11 @@ PostgreSQL and PostgreSQL with Redis."""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shopfest.accounts import service as accounts
-from shopfest.app import create_app
+from shopfest.app import create_app, make_runtime
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.core.money import Money
@@ -26,6 +28,8 @@ from shopfest.inventory.model import AccountTooNew, FlashSale, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore, unpaid_units
 from shopfest.orders.checkout import Checkout, PlaceOrder
 from shopfest.orders.service import release_lapsed
+from shopfest.settings import Settings
+from tests.conftest import FESTIVAL_EVE
 from tests.integration.helpers import bearer, operator_token, token_for
 from tests.integration.test_hot_path import place
 
@@ -119,6 +123,29 @@ def test_parallel_orders_of_one_shopper_hold_no_more_than_the_cap(
     assert all(code == "ok" for s, code in told if s != 7)
     assert held_unpaid(runtime, phone)[7] == 5
     assert reserved(runtime, phone) == 45
+
+
+def _one_shoppers_burst(settings: Settings, sku_id: int, attempts: int) -> list[str]:
+    # The test's festival clock, standing still, in every process.
+    runtime = make_runtime(replace(settings, clock=FESTIVAL_EVE.isoformat(), clock_speed=0))
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(lambda _: place(runtime, 7, sku_id), range(attempts)))
+    finally:
+        runtime.checkout.close()
+        runtime.engine.dispose()
+
+
+def test_processes_racing_for_one_shopper_hold_no_more_than_the_cap(
+        hot_runtime: Runtime, store_settings: Settings) -> None:
+    # given 100 phones, and three server processes in which shopper 7 orders one 60 times in all
+    phone = hot_item(hot_runtime, stock=100).sku_id
+    with multiprocessing.get_context("spawn").Pool(3) as pool:
+        results = [pool.apply_async(_one_shoppers_burst, (store_settings, phone, 20)) for _ in range(3)]
+        told = [code for r in results for code in r.get(timeout=120)]
+    # then exactly 5 were placed, and the rows hold 5
+    assert sorted(told) == ["ok"] * 5 + [TooManyUnpaid.code] * 55
+    assert held_unpaid(hot_runtime, phone) == {7: 5} and reserved(hot_runtime, phone) == 5
 
 
 def flash_sale(runtime: Runtime, item: HotItem, *, requires_verified: bool = False,
