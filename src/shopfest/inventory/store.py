@@ -151,7 +151,7 @@ class InventoryStore:
                   shopper_ids: Sequence[int] | None = None) -> dict[tuple[int, int], int]:
         """Units held unpaid per (shopper, SKU) of these SKUs, by these shoppers (None: by anyone)."""
         query = select(unpaid_units.c.shopper_id, unpaid_units.c.sku_id, unpaid_units.c.qty).where(
-            id_in(unpaid_units.c.sku_id, sku_ids), unpaid_units.c.qty > 0)
+            id_in(unpaid_units.c.sku_id, sku_ids))
         if shopper_ids is not None:
             query = query.where(id_in(unpaid_units.c.shopper_id, shopper_ids))
         return {(r.shopper_id, r.sku_id): r.qty for r in self.conn.execute(query)}
@@ -188,9 +188,12 @@ class InventoryStore:
         self._unhold(unpaid_qty)
 
     def _unhold(self, unpaid_qty: UnpaidQty) -> None:
-        # An UPDATE, never a row of negative units (a CHECK would refuse it before any conflict).
-        self._change("UPDATE unpaid_units SET qty = qty - :n WHERE shopper_id = :s AND sku_id = :k",
-                     _held_totals(unpaid_qty))
+        # An UPDATE, never a row of negative units (a CHECK would refuse it before any conflict);
+        # then the rows left at none go, so the table holds only what shoppers hold.
+        totals = _held_totals(unpaid_qty)
+        self._change("UPDATE unpaid_units SET qty = qty - :n WHERE shopper_id = :s AND sku_id = :k", totals)
+        self._change("DELETE FROM unpaid_units WHERE shopper_id = :s AND sku_id = :k AND qty = 0",
+                     [{"s": row["s"], "k": row["k"]} for row in totals])
 
     def take_back(self, sku_qty: Iterable[tuple[int, int]], *, back_on_shelf: bool) -> None:
         shelf = "" if back_on_shelf else ", on_hand = on_hand - :n"
