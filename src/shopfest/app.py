@@ -59,12 +59,13 @@ from shopfest.web.layout import error_page
 log = logging.getLogger("shopfest")
 
 
-def make_bus(provider: Provider) -> Bus:
-    """Every in-transaction reaction of one context to another's events; money captured for an order
-    that can no longer take it goes back through `provider`."""
+def make_bus(provider: Provider, gate: StockGate) -> Bus:
+    """Every in-transaction reaction of one context to another's events; a paid order's units are
+    sold through `gate`, and money captured for an order that can no longer take it goes back through
+    `provider`."""
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
-    bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider))
+    bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider, gate=gate))
     return bus
 
 
@@ -123,7 +124,11 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     engine = engine or make_engine(settings.database_url, pool_size=settings.pool_size)
     clock = clock or settings.make_clock()
     provider = SandboxProvider(settings.webhook_secret, clock=clock)
-    bus = make_bus(provider)
+    gate: StockGate = DatabaseGate(max_unpaid=settings.max_unpaid_units)
+    if settings.redis_url:
+        gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix,
+                         max_unpaid=settings.max_unpaid_units)
+    bus = make_bus(provider, gate)
 
     def uow() -> UnitOfWork:
         return UnitOfWork(engine, bus=bus, clock=clock)
@@ -131,13 +136,11 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     # The gateway's webhooks are applied in units of work on that bus, whose handlers may refund
     # through the gateway: it is given where to deliver once both exist.
     provider.deliver = _webhook_inbox(uow, settings.webhook_secret)
-    gate: StockGate = DatabaseGate()
-    if settings.redis_url:
-        gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
     return Runtime(
         settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,
-                                             lanes=_checkout_lanes(settings, engine)),
+                                             lanes=_checkout_lanes(settings, engine),
+                                             flash_minutes=settings.flash_reservation_minutes),
     )
 
 

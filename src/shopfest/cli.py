@@ -30,11 +30,13 @@ app = typer.Typer(help="Run an 11.11-style global online shopping festival.", no
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts.", no_args_is_help=True)
 stock_app = typer.Typer(help="The stock the checkout sells.", no_args_is_help=True)
+mail_app = typer.Typer(help="The sandbox's outgoing mail.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks, each with a baseline measured in the same run.",
                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(stock_app, name="stock")
+app.add_typer(mail_app, name="mail")
 app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
 
@@ -94,6 +96,23 @@ def users_create(
         user = accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
                                                  role=role, merchant_id=merchant)
     typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@mail_app.command("outbox")
+def mail_outbox(
+    to: Annotated[str | None, typer.Option(help="only the mail to this address")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="how many, newest first")] = 20,
+) -> None:
+    """The mail ShopFest wrote (email verification links), newest first: the sandbox sends none."""
+    from shopfest.accounts import service as accounts
+    from shopfest.core.actor import MACHINE
+    with clear_errors():
+        mails = accounts.mail_outbox(_runtime().uow(read_only=True), MACHINE, to=to, limit=limit)
+    for mail in mails:
+        typer.echo(f"--- {mail['id']} to {mail['to_address']} at {mail['written_at'].isoformat()}\n"
+                   f"Subject: {mail['subject']}\n\n{mail['body']}\n")
+    if not mails:
+        typer.echo("no mail")
 
 
 @stock_app.command("recount")
@@ -281,7 +300,7 @@ def _prepare_demo(*, brands: int, products: int) -> str | None:
         for email, password, role in DEMO_ACCOUNTS:
             merchant = 1 if role is Role.MERCHANT else None
             accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
-                                              role=role, merchant_id=merchant)
+                                              role=role, merchant_id=merchant, verified=True)
     return kept
 
 

@@ -62,6 +62,11 @@ class SignedIn:
     def forget(self, secret: str) -> None:
         self._actors.pop(secret, None)
 
+    def forget_account(self, user_id: int) -> None:
+        """Forget every token of one account here: its standing changed (an email or phone verified)."""
+        for secret in [s for s, (_, _, actor) in self._actors.items() if actor.user_id == user_id]:
+            self._actors.pop(secret, None)
+
 
 @dataclass
 class Runtime:

@@ -14,6 +14,7 @@ MAX_CHECKOUT_LANES = 8
 WEBHOOK_SECRET_MIN = 16  # characters; shorter ones can be guessed
 # The secret ShopFest's source once defaulted to: public, so anyone could sign with it.
 PUBLISHED_WEBHOOK_SECRET = "shopfest-sandbox-webhook-secret"
+MAX_UNPAID_UNITS = 10**12  # far above any stock: a bench's few shoppers ordering again and again
 
 
 def unshared_secret() -> str:
@@ -31,6 +32,10 @@ class Settings:
     clock_anchor: float | None = None  # the real unix time at which it started
     pool_size: int = 10
     reservation_minutes: int = 15  # how long an unpaid order holds its units
+    flash_reservation_minutes: int = 5  # how long an unpaid order with a flash sale's units holds them
+    # The most units of one SKU a shopper may hold in unpaid orders: one order cannot take a SKU's
+    # whole stock and leave every later shopper `sold-out`.
+    max_unpaid_units: int = 5
     sweep_seconds: float = 5.0  # how often expired reservations are released
     # Checkout writers per process: on PostgreSQL a second one applies a batch while the one before
     # it commits, once a crowd of orders waits (SQLite has one writer at a time, so it runs one).
@@ -55,6 +60,8 @@ class Settings:
                 if env.get("SHOPFEST_CLOCK_ANCHOR") else None,
                 pool_size=int(env.get("SHOPFEST_POOL_SIZE", "10")),
                 reservation_minutes=int(env.get("SHOPFEST_RESERVATION_MINUTES", "15")),
+                flash_reservation_minutes=int(env.get("SHOPFEST_FLASH_RESERVATION_MINUTES", "5")),
+                max_unpaid_units=int(env.get("SHOPFEST_MAX_UNPAID_UNITS", "5")),
                 sweep_seconds=float(env.get("SHOPFEST_SWEEP_SECONDS", "5")),
                 checkout_lanes=int(env.get("SHOPFEST_CHECKOUT_LANES", str(cls.checkout_lanes))),
                 webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET") or unshared_secret(),
@@ -65,6 +72,10 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.checkout_lanes <= MAX_CHECKOUT_LANES:
             raise InvalidInput(f"SHOPFEST_CHECKOUT_LANES is from 1 to {MAX_CHECKOUT_LANES}")
+        if self.flash_reservation_minutes < 1:
+            raise InvalidInput("SHOPFEST_FLASH_RESERVATION_MINUTES is 1 or more")
+        if not 1 <= self.max_unpaid_units <= MAX_UNPAID_UNITS:
+            raise InvalidInput(f"SHOPFEST_MAX_UNPAID_UNITS is from 1 to {MAX_UNPAID_UNITS}")
 
     @staticmethod
     def require_webhook_secret(env: Mapping[str, str]) -> str:

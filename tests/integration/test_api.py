@@ -77,7 +77,7 @@ def test_a_shopper_registers_signs_in_and_reads_their_account(client: TestClient
     assert response.status_code == 201
     assert response.json() | {"id": 0} == {"id": 0, "email": "mei@example.com", "role": "shopper",
                                            "merchant_id": None, "country": "GB", "language": "zh",
-                                           "currency": "GBP"}
+                                           "currency": "GBP", "verified": False}
     token = client.post("/api/v1/auth/token", json={"email": "mei@example.com",
                                                     "password": "eleven-eleven"}).json()
     assert token["token_type"] == "bearer" and len(token["access_token"]) >= 40

@@ -141,3 +141,25 @@ def test_stock_recount_says_when_redis_does_not_answer(run, monkeypatch) -> None
     result = run("stock", "recount")
     assert result.exit_code == 1
     assert "Redis at SHOPFEST_REDIS_URL did not recount" in result.output
+
+
+def test_mail_outbox_shows_the_verification_mail_of_a_new_shopper(run, runtime: Runtime) -> None:  # type: ignore[no-untyped-def]
+    from shopfest.accounts import service as accounts
+    from shopfest.accounts.model import Profile
+    assert run("mail", "outbox").output.strip() == "no mail"
+    accounts.register_shopper(runtime.uow(), email="mei@shoppers.test", password="shop-secret-1",
+                              profile=Profile())
+    result = run("mail", "outbox", "--to", "MEI@shoppers.test")
+    assert result.exit_code == 0, result.output
+    assert "to mei@shoppers.test" in result.output and "Subject: Verify your ShopFest email" in result.output
+    assert '"token": "' in result.output and "/api/v1/auth/verify-email" in result.output
+    assert run("mail", "outbox", "--to", "nobody@shoppers.test").output.strip() == "no mail"
+
+
+def test_the_demo_accounts_are_verified(run, runtime: Runtime) -> None:  # type: ignore[no-untyped-def]
+    from shopfest.accounts import service as accounts
+    from shopfest.cli import DEMO_ACCOUNTS, _prepare_demo
+    _prepare_demo(brands=12, products=24)
+    for email, password, _ in DEMO_ACCOUNTS:
+        issued = accounts.sign_in(runtime.uow(), email=email, password=password)
+        assert accounts.resolve(runtime.uow(read_only=True), issued.secret).verified, email

@@ -16,7 +16,7 @@ from shopfest.core.clock import SetClock
 from shopfest.core.errors import DomainError
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
-from shopfest.inventory.model import LimitExceeded, SoldOut
+from shopfest.inventory.model import LimitExceeded, SoldOut, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore, flash_buyers, flash_sales
 from shopfest.orders.checkout import Checkout, PlaceOrder, check_lines
 from shopfest.orders.store import ID_BLOCK, SPARE_SECONDS, merchant_orders, orders
@@ -108,9 +108,14 @@ def test_a_batch_mixing_carts_and_refusals_answers_each_order_with_its_own(hot_r
     assert shoppers == {order_id: command.shopper_id for order_id, command in placed.items()}
     assert {k: sorted(v) for k, v in bought.items()} == {
         order_id: sorted(command.lines) for order_id, command in placed.items()}
-    # and the refused were told why: phones sold out, a scarf a shopper already holds over the limit
+    # and the refused were told why: phones sold out, a scarf a shopper already holds over the limit,
+    # a mug past the unpaid units a shopper may hold (5), every mug shopper holding 5 at most
     refused = {f.exception().code for f in futures if f.exception() is not None}  # type: ignore[union-attr]
-    assert refused == {SoldOut.code, LimitExceeded.code}
+    assert refused == {SoldOut.code, LimitExceeded.code, TooManyUnpaid.code}
+    mugs: dict[int, int] = {}
+    for command in placed.values():
+        mugs[command.shopper_id] = mugs.get(command.shopper_id, 0) + dict(command.lines).get(mug, 0)
+    assert max(mugs.values()) == 5
     assert sum(1 for c in placed.values() if (phone, 1) in c.lines) == 20
     scarf_shoppers = {c.shopper_id for c in commands if c.lines == ((scarf, 1),)}
     assert sorted(c.shopper_id for c in placed.values() if c.lines == ((scarf, 1),)) == sorted(scarf_shoppers)

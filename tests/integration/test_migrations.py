@@ -11,17 +11,18 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import alembic_config, upgrade
 from shopfest.demo import hot_item
+from shopfest.inventory.store import unpaid_units
 from shopfest.orders.checkout import PlaceOrder
-from shopfest.orders.store import SPARE_SECONDS, orders
+from shopfest.orders.store import SPARE_SECONDS, OrderStore, merchant_orders, orders
 from shopfest.settings import Settings
-from tests.conftest import _truncate_all
+from tests.conftest import FESTIVAL_EVE, _truncate_all
 
 
 def _ours(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
@@ -89,13 +90,14 @@ def test_order_ids_stay_unique_when_the_id_blocks_are_migrated_away(postgres_url
         # when the schema goes back to one id per value (0004)
         command.downgrade(alembic_config(postgres_url), "0004")
 
-        # then checkout refuses to draw blocks of ids, saying what to do (once the ids it drew
-        # before are past the moment it keeps them), and a row numbered by the sequence comes after
-        # every id already handed out
+        # then checkout's store refuses to draw blocks of ids, saying what to do (once the ids the
+        # checkout drew before are past the moment it keeps them; checkout as a whole needs the
+        # tables of later revisions too), and a row numbered by the sequence comes after every id
+        # already handed out
         runtime.checkout._spare_ids.drawn_at -= SPARE_SECONDS
-        refused = runtime.checkout.place(PlaceOrder(9, ((item.sku_id, 1),)))
-        with pytest.raises(RuntimeError, match="shopfest db upgrade"):
-            refused.result(timeout=60)
+        with runtime.engine.begin() as conn, pytest.raises(RuntimeError, match="shopfest db upgrade"):
+            store = OrderStore(conn, spare=runtime.checkout._spare_ids)
+            store.add_alike(store.get(placed[0]) or pytest.fail("the order is gone"), [9])
         with runtime.engine.begin() as conn:
             by_default = conn.execute(insert(orders).values(
                 shopper_id=9999, status="cancelled", currency="CNY", total_minor=0, pay_currency="CNY",
@@ -114,9 +116,13 @@ def test_flash_sale_buyers_take_their_sales_limit_when_migrated(tmp_path: Path, 
     path = tmp_path / "older.db"
     command.upgrade(alembic_config(f"sqlite:///{path}"), "0005")
     runtime = make_runtime(Settings(database_url=f"sqlite:///{path}"), clock=clock)
-    sale = hot_item(runtime, stock=10, flash_quantity=5, per_shopper_limit=2).flash_sale_id
+    sku_id = hot_item(runtime, stock=10).sku_id
     runtime.engine.dispose()
-    with contextlib.closing(sqlite3.connect(path)) as db, db:
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # as that revision's code wrote them
+        sale = db.execute(
+            "INSERT INTO flash_sales (sku_id, price_minor, currency, quantity, taken, per_shopper_limit, "
+            "starts_at, ends_at) VALUES (?, 299950, 'CNY', 5, 5, 2, '2027-11-10 12:00:00.000000', "
+            "'2027-11-11 12:00:00.000000')", (sku_id,)).lastrowid
         db.execute("INSERT INTO flash_buyers (flash_sale_id, shopper_id, qty) VALUES (?, 7, 2), (?, 8, 3)",
                    (sale, sale))
 
@@ -129,3 +135,41 @@ def test_flash_sale_buyers_take_their_sales_limit_when_migrated(tmp_path: Path, 
         assert rows.fetchall() == [(7, 2, 2), (8, 3, 3)]
         with pytest.raises(sqlite3.IntegrityError, match="flash_buyer_within_limit"):
             db.execute("UPDATE flash_buyers SET qty = qty + 1 WHERE shopper_id = 7")
+
+
+def test_the_units_shoppers_hold_unpaid_are_counted_when_migrated(tmp_path: Path, postgres_url: str) -> None:
+    # given databases at revision 0006 holding orders of shopper 7: two awaiting payment (one of
+    # 6 units, past today's cap), a pre-sale with its deposit paid, one paid and one cancelled
+    sqlite_url = f"sqlite:///{tmp_path / 'older.db'}"
+    command.upgrade(alembic_config(sqlite_url), "0006")
+    _truncate_all(postgres_url)
+    command.downgrade(alembic_config(postgres_url), "0006")
+    try:
+        for url in (sqlite_url, postgres_url):
+            engine = make_engine(url, pool_size=1)
+            with engine.begin() as conn:
+                for n, (status, sku_qty) in enumerate([
+                        ("awaiting_payment", [(1, 2), (2, 6)]), ("awaiting_payment", [(1, 1)]),
+                        ("deposit_paid", [(3, 1)]), ("paid", [(1, 4)]), ("cancelled", [(2, 9)])], start=1):
+                    conn.execute(insert(orders).values(
+                        id=n, shopper_id=7, status=status, currency="CNY", total_minor=100,
+                        pay_currency="CNY", pay_rate="1", pay_total_minor=100, placed_at=FESTIVAL_EVE))
+                    conn.execute(insert(merchant_orders).values(
+                        id=n, order_id=n, merchant_id=3, status=status, total_minor=100,
+                        settlement_currency="CNY", settlement_minor=100,
+                        lines=[{"sku_id": sku, "qty": qty} for sku, qty in sku_qty]))
+            engine.dispose()
+
+            # when it is migrated to the newest schema
+            upgrade(url)
+
+            # then the units of the orders holding stock are counted, and a shopper past the cap
+            # keeps what they hold
+            engine = make_engine(url, pool_size=1)
+            with engine.connect() as conn:
+                rows = conn.execute(select(unpaid_units).order_by(unpaid_units.c.sku_id)).all()
+            engine.dispose()
+            assert [tuple(r) for r in rows] == [(7, 1, 3, 5), (7, 2, 6, 6), (7, 3, 1, 5)], url
+    finally:
+        _truncate_all(postgres_url)
+        upgrade(postgres_url)

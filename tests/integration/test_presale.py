@@ -132,3 +132,25 @@ def test_a_deposit_worth_less_than_it_costs_is_refused(runtime: Runtime, presale
         promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, presale.merchant_id),
                                  sku_id=presale.sku_id, deposit=Money.parse("500.00", "CNY"),
                                  worth=Money.parse("400.00", "CNY"))
+
+
+def test_units_held_on_a_deposit_count_against_the_unpaid_cap_until_the_balance_is_paid(
+        client: TestClient, runtime: Runtime, clock: SetClock) -> None:
+    # given a pre-sale of 20 phones, and ann holding 5 of them on a paid deposit (the cap is 5)
+    clock.set(parse_instant(IN_THE_DEPOSIT_WINDOW))
+    festival.schedule_eleven_eleven(runtime.uow(), 2027)
+    item = hot_item(runtime, stock=20)
+    promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, item.merchant_id), sku_id=item.sku_id,
+                             deposit=Money.parse("500.00", "CNY"))
+    ann = shopper(client, runtime, "ann")
+    placed = order(client, ann, [{"sku_id": item.sku_id, "qty": 5}]).json()
+    assert pay(client, ann, placed["id"]).json()["status"] == "deposit_paid"
+
+    # then she may hold no more until the balance is paid, and then 5 again
+    more = order(client, ann, [{"sku_id": item.sku_id, "qty": 1}])
+    assert more.status_code == 409 and more.json()["type"] == "/problems/too-many-unpaid"
+    clock.set(parse_instant(IN_THE_BALANCE_WINDOW))
+    ann = signed_in_again(client, "ann")
+    release_lapsed(runtime.uow(), runtime.gate)
+    assert pay(client, ann, placed["id"]).json()["status"] == "paid"
+    assert order(client, ann, [{"sku_id": item.sku_id, "qty": 5}]).status_code == 201

@@ -15,7 +15,7 @@ from shopfest.core.clock import SetClock
 from shopfest.demo import HotItem, hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.hot_path import Reservation, Run
-from shopfest.inventory.model import Claim, LimitExceeded
+from shopfest.inventory.model import Claim, LimitExceeded, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore
 from shopfest.orders.checkout import Answer, PlaceOrder
 from shopfest.orders.store import OrderStore
@@ -198,7 +198,7 @@ def test_a_recount_lets_redis_sell_the_units_a_killed_batch_took(
     reservation = reserve(redis_runtime, [(Claim(phone, 1, shopper),) for shopper in range(3, 9)])
     assert [None if o is None else o.code for o in reservation.outcomes] == [OK] * 4 + [SOLD_OUT] * 2
     assert reserved(redis_runtime, phone) == [5]
-    assert forgotten == 1
+    assert forgotten == 2  # the SKU's units, and the units its shoppers hold unpaid
 
 
 def test_a_recount_keeps_each_shoppers_flash_sale_limit(redis_runtime: Runtime, redis_url: str) -> None:
@@ -213,7 +213,7 @@ def test_a_recount_keeps_each_shoppers_flash_sale_limit(redis_runtime: Runtime, 
     counters.set(elsewhere, 7)  # another prefix's counter: not ours to forget
 
     # when the counters are recounted
-    assert redis_runtime.gate.recount() == 3  # the SKU's units, the sale's units, its buyers
+    assert redis_runtime.gate.recount() == 4  # the SKU's units and unpaid units, the sale's units, its buyers
 
     # then shopper 1 is still at the limit, shopper 2 may buy 2, and the sale has its 4 units back
     reservation = reserve(redis_runtime, [(Claim(phone.sku_id, qty, shopper, flash),)
@@ -241,3 +241,45 @@ def test_the_rows_refuse_a_shopper_past_a_flash_sale_limit_whatever_redis_said(
     reservation = reserve(redis_runtime, [(Claim(phone.sku_id, qty, shopper, flash),)
                                           for qty, shopper in ((1, 1), (2, 2), (2, 3), (1, 4))])
     assert [None if o is None else o.code for o in reservation.outcomes] == [OVER, OK, OK, SOLD_OUT]
+
+
+def test_a_run_of_many_shoppers_holds_each_to_their_own_unpaid_cap(hot_runtime: Runtime) -> None:
+    # given 7 phones, 4 of them held unpaid by shopper 1 (who may hold 5)
+    phone = hot_item(hot_runtime, stock=7).sku_id
+    reserve(hot_runtime, [(Claim(phone, 4, 1),)])
+
+    # when a run of alike orders comes from shoppers 1, 2, 1, 3 and 4, as checkout sends anyone's cart
+    with hot_runtime.uow() as uow:
+        reservation = hot_runtime.gate.reserve(uow, [Run((Claim(phone, 1, 1),), 5, shoppers=[1, 2, 1, 3, 4])])
+        reservation.record()
+        uow.commit()
+
+    # then shopper 1's second is over the cap, the last finds none left, and the rows hold each
+    # shopper's units
+    assert [None if o is None else o.code for o in reservation.outcomes] == [
+        OK, OK, TooManyUnpaid.code, OK, SOLD_OUT]
+    assert reserved(hot_runtime, phone) == [7]
+    with hot_runtime.engine.connect() as conn:
+        assert InventoryStore(conn).unpaid_of([phone]) == {(1, phone): 5, (2, phone): 1, (3, phone): 1}
+
+
+def test_the_rows_refuse_a_shopper_past_the_cap_redis_let_through(
+        redis_runtime: Runtime, redis_url: str) -> None:
+    # given shopper 1 holding the 5 unpaid phones a shopper may hold, and Redis having lost count of them
+    phone = hot_item(redis_runtime, stock=20).sku_id
+    reserve(redis_runtime, [(Claim(phone, 5, 1),)])
+    redis.Redis.from_url(redis_url).delete(f"{redis_runtime.settings.redis_prefix}unpaid:{phone}")
+
+    def place(shopper_id: int) -> Answer:
+        return redis_runtime.checkout.place(PlaceOrder(shopper_id, ((phone, 1),))).result(timeout=30)
+
+    # when shopper 1 orders a sixth: the rows refuse the batch, and nothing of it is stored
+    with pytest.raises(IntegrityError, match="unpaid_within_cap"):
+        place(1)
+    assert reserved(redis_runtime, phone) == [5]
+
+    # then the counters, loaded again from the rows, refuse shopper 1 and sell to shopper 2
+    with pytest.raises(TooManyUnpaid):
+        place(1)
+    assert place(2).status_code == 201
+    assert reserved(redis_runtime, phone) == [6]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from shopfest.accounts import service
 from shopfest.accounts.model import PASSWORD_MAX, PASSWORD_MIN, Profile, User
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
-from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
+from shopfest.deps import Limit, MaybeActor, ReadUowDep, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422))
@@ -26,12 +26,13 @@ class UserJson(BaseModel):
     country: str
     language: str
     currency: str
+    verified: bool = Field(description="its email, or its phone, is verified (some flash sales ask)")
 
     @classmethod
     def of(cls, user: User) -> UserJson:
         return cls(id=user.id or 0, email=user.email, role=user.role, merchant_id=user.merchant_id,
                    country=user.profile.country, language=user.profile.language,
-                   currency=user.profile.currency)
+                   currency=user.profile.currency, verified=user.verified)
 
 
 class RegisterIn(BaseModel):
@@ -45,8 +46,8 @@ class RegisterIn(BaseModel):
 @router.post("/auth/register", status_code=201, response_model=UserJson,
              responses=problem_responses(409))
 def register(body: RegisterIn, uow: UowDep) -> UserJson:
-    """Open a shopper account. The password is 10 characters or more and not one of the most commonly
-    used (422 `/problems/common-password`)."""
+    """Open a shopper account; a mail with a link to verify its email goes to the outbox. The password
+    is 10 characters or more and not one of the most commonly used (422 `/problems/common-password`)."""
     profile = Profile(body.country.upper(), body.language, body.currency.upper())
     user = service.register_shopper(uow, email=body.email, password=body.password, profile=profile)
     return UserJson.of(user)
@@ -89,6 +90,49 @@ def me(uow: ReadUowDep, actor: MaybeActor) -> UserJson:
     if user is None:
         raise Unauthenticated("the account is gone")
     return UserJson.of(user)
+
+
+class VerifyEmailIn(BaseModel):
+    token: str = Field(min_length=1, max_length=200, description="the token the verification mail carries")
+
+
+@router.post("/auth/verify-email", response_model=UserJson)
+def verify_email(body: VerifyEmailIn, uow: UowDep, runtime: RuntimeDep) -> UserJson:
+    """Verify an account's email with the one-time token its verification mail carries; unknown,
+    used or expired, it is 422 `/problems/verification-failed`."""
+    user = service.verify_email(uow, body.token)
+    runtime.signed_in.forget_account(user.id or 0)  # its next request carries the new standing
+    return UserJson.of(user)
+
+
+class PhoneIn(BaseModel):
+    phone: str = Field(min_length=1, max_length=40, examples=["+8613800138000"])
+
+
+@router.post("/users/{user_id}/phone-verification", response_model=UserJson,
+             responses=problem_responses(401, 403, 404))
+def verify_phone(user_id: int, body: PhoneIn, uow: UowDep, runtime: RuntimeDep,
+                 actor: MaybeActor) -> UserJson:
+    """An operator who checked a shopper's phone marks it verified (operators)."""
+    user = service.verify_phone(uow, actor, user_id=user_id, phone=body.phone)
+    runtime.signed_in.forget_account(user_id)
+    return UserJson.of(user)
+
+
+class MailJson(BaseModel):
+    id: int
+    to_address: str
+    subject: str
+    body: str
+    written_at: datetime
+
+
+@router.get("/mail/outbox", response_model=list[MailJson], responses=problem_responses(401, 403))
+def mail_outbox(uow: ReadUowDep, actor: MaybeActor, limit: Limit = 20,
+                to: Annotated[str | None, Query(max_length=254, description="one address only")] = None,
+                ) -> list[MailJson]:
+    """The sandbox's outgoing mail, newest first: what a real deployment would deliver (operators)."""
+    return [MailJson(**mail) for mail in service.mail_outbox(uow, actor, to=to, limit=limit)]
 
 
 class StaffIn(BaseModel):

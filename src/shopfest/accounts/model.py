@@ -16,6 +16,7 @@ LANGUAGES = ("en", "zh")
 PASSWORD_MIN, PASSWORD_MAX = 10, 256
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
 
 
 class EmailTaken(Conflict):
@@ -41,6 +42,12 @@ class TokenExpired(Unauthenticated):
 class TokenKind(StrEnum):
     API = "api"  # bearer tokens for the HTTP API
     SESSION = "session"  # the pages' session cookie
+    VERIFY_EMAIL = "verify"  # the one-time link a verification mail carries
+
+
+class VerificationFailed(InvalidInput):
+    code = "verification-failed"
+    title = "The verification link is not valid or has expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +73,15 @@ class User:
     profile: Profile
     merchant_id: int | None = None
     id: int | None = None
+    verified: bool = False  # its email, or its phone (by an operator), is verified
+    joined_at: datetime | None = None  # when the account was opened
 
     def __post_init__(self) -> None:
         if (self.role is Role.MERCHANT) != (self.merchant_id is not None):
             raise InvalidInput("merchant staff, and only they, are bound to a merchant")
 
     def as_actor(self) -> Actor:
-        return Actor(self.id or 0, self.role, self.merchant_id)
+        return Actor(self.id or 0, self.role, self.merchant_id, self.verified, self.joined_at)
 
 
 def normal_email(email: str) -> str:
@@ -81,6 +90,22 @@ def normal_email(email: str) -> str:
     if len(cleaned) > 254 or not _EMAIL.match(cleaned):
         raise InvalidInput(f"{email!r} is not an email address")
     return cleaned
+
+
+def normal_phone(phone: str) -> str:
+    """A phone number as stored: E.164, `+` and digits, spaces and dashes dropped. Raises InvalidInput."""
+    cleaned = re.sub(r"[\s-]", "", phone) if isinstance(phone, str) else ""
+    if not _PHONE.match(cleaned):
+        raise InvalidInput(f"{phone!r} is not a phone number like +8613800138000")
+    return cleaned
+
+
+def verification_mail(*, email: str, secret: str, hours: int) -> tuple[str, str]:
+    """The subject and body of the mail that verifies `email`."""
+    body = (f"Welcome to ShopFest! To verify {email}, within {hours} hours POST "
+            f'{{"token": "{secret}"}} to /api/v1/auth/verify-email.\n\n'
+            "Some flash sales sell to verified accounts only.")
+    return "Verify your ShopFest email", body
 
 
 def check_password(password: str, *, common: Set[str] = frozenset()) -> str:

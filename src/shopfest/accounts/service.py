@@ -1,9 +1,11 @@
-"""Account use cases: register, create staff and operators, sign in, resolve a token to an actor."""
+"""Account use cases: register, create staff and operators, sign in, resolve a token to an actor,
+verify an email or a phone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -16,12 +18,15 @@ from shopfest.accounts.model import (
     Token,
     TokenKind,
     User,
+    VerificationFailed,
     check_password,
     normal_email,
+    normal_phone,
+    verification_mail,
 )
 from shopfest.accounts.store import AccountStore
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import Unauthenticated
+from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.ids import digest, new_secret
 from shopfest.core.uow import UnitOfWork
@@ -31,7 +36,8 @@ _hasher = PasswordHasher()
 # Verified against when the email is unknown, so a miss costs as long as a wrong password.
 _DECOY = _hasher.hash("not-a-real-password")
 
-TOKEN_LIFETIME = {TokenKind.API: timedelta(hours=24), TokenKind.SESSION: timedelta(days=7)}
+TOKEN_LIFETIME = {TokenKind.API: timedelta(hours=24), TokenKind.SESSION: timedelta(days=7),
+                  TokenKind.VERIFY_EMAIL: timedelta(hours=48)}
 
 
 @dataclass(frozen=True)
@@ -47,8 +53,9 @@ class IssuedToken:
 
 
 def register_shopper(uow: UnitOfWork, *, email: str, password: str, profile: Profile) -> User:
-    """Anyone may open a shopper account. Raises InvalidInput, EmailTaken."""
-    return _open(uow, User(normal_email(email), Role.SHOPPER, profile), password)
+    """Anyone may open a shopper account; a mail with a one-time link to verify its email goes to
+    the outbox in the same transaction. Raises InvalidInput, EmailTaken."""
+    return _open(uow, User(normal_email(email), Role.SHOPPER, profile), password, verify_by_mail=True)
 
 
 def create_account(
@@ -63,23 +70,83 @@ def create_account(
 
 def create_account_unchecked(
     uow: UnitOfWork, *, email: str, password: str, role: Role,
-    merchant_id: int | None = None, profile: Profile | None = None,
+    merchant_id: int | None = None, profile: Profile | None = None, verified: bool = False,
 ) -> User:
-    """The machine owner's path (CLI, seed): any role, no signed-in operator needed."""
+    """The machine owner's path (CLI, seed): any role, no signed-in operator needed; `verified`
+    vouches for the email (the demo's accounts)."""
     user = User(normal_email(email), role, profile or Profile(), merchant_id)
-    return _open(uow, user, password)
+    return _open(uow, user, password, verified=verified)
 
 
-def _open(uow: UnitOfWork, user: User, password: str) -> User:
+def _open(uow: UnitOfWork, user: User, password: str, *, verify_by_mail: bool = False,
+          verified: bool = False) -> User:
     password_hash = _hasher.hash(check_password(password, common=common_passwords()))
     with uow:
-        store = AccountStore(uow.conn)
+        store, now = AccountStore(uow.conn), uow.clock.now()
         if store.by_email(user.email) is not None:
             raise EmailTaken(f"an account for {user.email} exists already", email=user.email)
-        saved = store.add(user, password_hash=password_hash, now=uow.clock.now())
+        saved = store.add(user, password_hash=password_hash, now=now)
+        if verified:
+            store.verify_email(saved.id or 0, at=now)
+            saved = replace(saved, verified=True)
+        elif verify_by_mail:
+            _mail_verification(store, saved, now=now)
         uow.emit(AccountOpened(saved.id or 0, saved.role.value))
         uow.commit()
     return saved
+
+
+def _mail_verification(store: AccountStore, user: User, *, now: datetime) -> None:
+    """A one-time token (stored as its digest only) and the mail that carries it, to the outbox."""
+    secret, lifetime = new_secret(), TOKEN_LIFETIME[TokenKind.VERIFY_EMAIL]
+    store.add_token(Token(digest(secret), user.id or 0, TokenKind.VERIFY_EMAIL, now + lifetime))
+    hours = int(lifetime.total_seconds()) // 3600
+    subject, body = verification_mail(email=user.email, secret=secret, hours=hours)
+    store.write_mail(to=user.email, subject=subject, body=body, at=now)
+
+
+def verify_email(uow: UnitOfWork, token: str) -> User:
+    """The account whose verification mail carried `token` has its email verified; the token is
+    used up. Raises VerificationFailed."""
+    with uow:
+        store = AccountStore(uow.conn)
+        found = store.token(digest(token)) if isinstance(token, str) and token else None
+        if found is None or found.kind is not TokenKind.VERIFY_EMAIL or uow.clock.now() >= found.expires_at:
+            raise VerificationFailed("this verification link is not valid or has expired; sign in and "
+                                     "ask for a new one")
+        store.drop_token(found.digest)
+        store.verify_email(found.user_id, at=uow.clock.now())
+        user = store.by_id(found.user_id)
+        uow.commit()
+    if user is None:
+        raise VerificationFailed("the account of this verification link is gone")
+    return user
+
+
+def verify_phone(uow: UnitOfWork, actor: Actor | None, *, user_id: int, phone: str) -> User:
+    """An operator who checked a shopper's phone (a call, a text) marks it verified.
+
+    Raises Unauthenticated, Forbidden, InvalidInput, NotFound.
+    """
+    require_role(actor, Role.OPERATOR)
+    number = normal_phone(phone)
+    with uow:
+        store = AccountStore(uow.conn)
+        if store.by_id(user_id) is None:
+            raise NotFound(f"no account {user_id}", user_id=user_id)
+        store.verify_phone(user_id, number, at=uow.clock.now())
+        user = store.by_id(user_id)
+        uow.commit()
+    assert user is not None
+    return user
+
+
+def mail_outbox(uow: UnitOfWork, actor: Actor | None, *, to: str | None = None,
+                limit: int = 20) -> list[dict[str, Any]]:
+    """The sandbox's outgoing mail, newest first (operators). Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return AccountStore(uow.conn).outbox(to=to.strip().lower() if to else None, limit=limit)
 
 
 def sign_in(uow: UnitOfWork, *, email: str, password: str, kind: TokenKind = TokenKind.API) -> IssuedToken:

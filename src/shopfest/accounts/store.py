@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, Row, String, Table, delete, insert, select
+from sqlalchemy import Column, Connection, Row, String, Table, Text, delete, insert, select, update
 
 from shopfest.accounts.model import Profile, Token, TokenKind, User
 from shopfest.core.actor import Role
@@ -24,6 +24,22 @@ users = Table(
     Column("language", String(5), nullable=False),
     Column("currency", String(3), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # A flash sale may sell to verified accounts only: a verified email, or a phone an operator checked.
+    Column("email_verified_at", UtcDateTime),
+    Column("phone", String(16)),
+    Column("phone_verified_at", UtcDateTime),
+)
+
+# The sandbox's mail: what ShopFest would send, kept for the demo, the tests and an operator to read
+# (`shopfest mail outbox`, GET /api/v1/mail/outbox). A real deployment delivers from it.
+mail_outbox = Table(
+    "mail_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("to_address", String(254), nullable=False, index=True),
+    Column("subject", String(200), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
 )
 
 tokens = Table(
@@ -38,7 +54,8 @@ tokens = Table(
 
 def _user(row: Row[Any]) -> User:
     profile = Profile(row.country, row.language, row.currency)
-    return User(row.email, Role(row.role), profile, row.merchant_id, row.id)
+    verified = row.email_verified_at is not None or row.phone_verified_at is not None
+    return User(row.email, Role(row.role), profile, row.merchant_id, row.id, verified, row.created_at)
 
 
 class AccountStore:
@@ -53,7 +70,7 @@ class AccountStore:
                 language=user.profile.language, currency=user.profile.currency, created_at=now,
             )
         ).inserted_primary_key[0]  # type: ignore[index]  # set by every INSERT
-        return User(user.email, user.role, user.profile, user.merchant_id, new_id)
+        return User(user.email, user.role, user.profile, user.merchant_id, new_id, False, now)
 
     def by_email(self, email: str) -> tuple[User, str] | None:
         row = self.conn.execute(select(users).where(users.c.email == email)).first()
@@ -75,3 +92,22 @@ class AccountStore:
 
     def drop_token(self, digest: str) -> None:
         self.conn.execute(delete(tokens).where(tokens.c.digest == digest))
+
+    def verify_email(self, user_id: int, *, at: datetime) -> None:
+        self.conn.execute(update(users).where(users.c.id == user_id, users.c.email_verified_at.is_(None))
+                          .values(email_verified_at=at))
+
+    def verify_phone(self, user_id: int, phone: str, *, at: datetime) -> None:
+        self.conn.execute(update(users).where(users.c.id == user_id)
+                          .values(phone=phone, phone_verified_at=at))
+
+    def write_mail(self, *, to: str, subject: str, body: str, at: datetime) -> None:
+        self.conn.execute(insert(mail_outbox).values(to_address=to, subject=subject, body=body,
+                                                     written_at=at))
+
+    def outbox(self, *, to: str | None, limit: int) -> list[dict[str, Any]]:
+        """The newest mails first, to one address or to anyone."""
+        query = select(mail_outbox).order_by(mail_outbox.c.id.desc()).limit(limit)
+        if to is not None:
+            query = query.where(mail_outbox.c.to_address == to)
+        return [dict(r._mapping) for r in self.conn.execute(query)]

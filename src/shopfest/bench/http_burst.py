@@ -25,7 +25,7 @@ from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
-from shopfest.settings import Settings
+from shopfest.settings import MAX_UNPAID_UNITS, Settings
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 ROUNDS = 2
@@ -120,7 +120,9 @@ def _serve(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[
                SHOPFEST_CLOCK_SPEED="0", SHOPFEST_REDIS_URL=settings.redis_url or "",
                SHOPFEST_REDIS_PREFIX=settings.redis_prefix,
                SHOPFEST_CHECKOUT_LANES=str(settings.checkout_lanes),
-               SHOPFEST_WEBHOOK_SECRET=settings.webhook_secret)
+               SHOPFEST_WEBHOOK_SECRET=settings.webhook_secret,
+               # Its 16 shoppers stand for thousands, each ordering again and again: not hoarders.
+               SHOPFEST_MAX_UNPAID_UNITS=str(MAX_UNPAID_UNITS))
     with log.open("wb") as out:
         process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
                                     "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from shopfest.core.errors import Forbidden, Unauthenticated
@@ -19,6 +20,10 @@ class Actor:
     user_id: int
     role: Role
     merchant_id: int | None = None
+    # The account's standing, carried with the sign-in so that checkout reads no account row:
+    # an email or phone verified, and when the account was opened (None: not known here).
+    verified: bool = False
+    joined_at: datetime | None = None
 
     @property
     def is_operator(self) -> bool:

@@ -11,7 +11,7 @@ from shopfest.core.clock import as_utc
 from shopfest.core.errors import InvalidInput
 from shopfest.deps import MaybeActor, ReadUowDep, UowDep
 from shopfest.inventory import service
-from shopfest.inventory.model import FlashSale
+from shopfest.inventory.model import MAX_ACCOUNT_AGE_HOURS, FlashSale
 from shopfest.problems import problem_responses
 from shopfest.schemas import MoneyJson
 
@@ -42,6 +42,10 @@ class FlashSaleIn(BaseModel):
     starts_at: datetime
     ends_at: datetime
     per_shopper_limit: int = Field(1, ge=1, le=999)
+    requires_verified: bool = Field(False, description=(
+        "sells only to accounts with a verified email or phone"))
+    min_account_age_hours: int = Field(0, ge=0, le=MAX_ACCOUNT_AGE_HOURS,
+                                       description="sells only to accounts opened at least this long ago")
 
 
 class FlashSaleJson(FlashSaleIn):
@@ -52,14 +56,17 @@ class FlashSaleJson(FlashSaleIn):
 @router.post("/flash-sales", status_code=201, response_model=FlashSaleJson)
 def schedule_flash_sale(body: FlashSaleIn, uow: UowDep, actor: MaybeActor) -> FlashSaleJson:
     """Schedule a flash slot on one of the merchant's SKUs: `quantity` units at `price` between
-    `starts_at` and `ends_at`, at most `per_shopper_limit` per shopper (merchant staff)."""
+    `starts_at` and `ends_at`, at most `per_shopper_limit` per shopper (merchant staff); against
+    scalpers' fresh accounts, to verified accounts only and to accounts of a minimum age, if asked."""
     if body.starts_at.tzinfo is None or body.ends_at.tzinfo is None:
         raise InvalidInput("give starts_at and ends_at with a UTC offset")
     sale = service.schedule_flash_sale(uow, actor, FlashSale(
         sku_id=body.sku_id, price=body.price.to_money(), quantity=body.quantity,
         starts_at=as_utc(body.starts_at), ends_at=as_utc(body.ends_at),
-        per_shopper_limit=body.per_shopper_limit))
+        per_shopper_limit=body.per_shopper_limit, requires_verified=body.requires_verified,
+        min_account_age_hours=body.min_account_age_hours))
     return FlashSaleJson(id=sale.id or 0, taken=sale.taken, sku_id=sale.sku_id,
                          price=MoneyJson.of(sale.price), quantity=sale.quantity,
                          starts_at=sale.starts_at, ends_at=sale.ends_at,
-                         per_shopper_limit=sale.per_shopper_limit)
+                         per_shopper_limit=sale.per_shopper_limit, requires_verified=sale.requires_verified,
+                         min_account_age_hours=sale.min_account_age_hours)

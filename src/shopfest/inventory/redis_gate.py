@@ -7,7 +7,8 @@ fresh or restarted Redis) are loaded from the rows; a batch whose transaction fa
 units back to Redis.
 
 The script applies the rule of `model.Ledger`: each order takes all its units or none; a flash
-sale's units and its per-shopper limit are checked with the SKU's.
+sale's units and its per-shopper limit are checked with the SKU's, and so are the units each shopper
+holds unpaid of each SKU (given back when an order is paid, cancelled or lapses).
 """
 
 from __future__ import annotations
@@ -21,80 +22,118 @@ from shopfest.core.db import chunks
 from shopfest.core.errors import DomainError
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import (
+    DEFAULT_MAX_UNPAID,
     Outcomes,
     Reservation,
     Run,
     claims_of_runs,
     flash_qty,
     sku_qty,
+    taken_by_each,
     times,
+    unpaid_qty,
 )
-from shopfest.inventory.model import Claim, LimitExceeded, SoldOut
+from shopfest.inventory.model import Claim, LimitExceeded, SoldOut, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore
 
 # ARGV: the key prefix, then the batch as one string (one argument is far cheaper to send than
-# four per claim): runs of orders making the same claims separated by "|", each "count:" and the
-# claims of one of its orders separated by ";", each claim "sku,qty,flash sale (0: none),shopper".
-# KEYS are unused: every key is derived from ARGV, so this runs on one Redis (no Cluster). Returns,
-# per run, how many of its orders took their units and what the others were told (0 taken, 1 sold
-# out, 2 over the limit, 3 counters missing: then that run and every later one took nothing, so
-# that once the counters are loaded they are decided in the order they arrived); then the SKUs left
-# with nothing to sell.
+# four per claim), then the most unpaid units a shopper holds of one SKU. The batch: runs of orders
+# making the same claims separated by "|", each "count:", the claims of one of its orders separated
+# by ";", each claim "sku,qty,flash sale (0: none),shopper", and, when the run's orders are different
+# shoppers', "@" and the shopper of each order separated by ",". KEYS are unused: every key is
+# derived from ARGV, so this runs on one Redis (no Cluster). Returns, per run, a string with what
+# each of its orders was told (0 took its units, 1 sold out, 2 over a flash sale's limit, 3 counters
+# missing: then that run and every later one took nothing, so that once the counters are loaded
+# they are decided in the order they arrived; 4 too many unpaid units); then the SKUs left with
+# nothing to sell.
 _RESERVE = """
-local p = ARGV[1]
+local p, cap = ARGV[1], tonumber(ARGV[3])
 local answer = {}
 local touched = {}
 local missing = false
 for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
   local n = tonumber(count)
+  local body, who = string.match(run, '^([^@]*)@?(.*)$')
   local claims = {}
-  for sku, qty, sale, shopper in string.gmatch(run, '(%d+),(%d+),(%d+),(%d+)') do
+  for sku, qty, sale, shopper in string.gmatch(body, '(%d+),(%d+),(%d+),(%d+)') do
     claims[#claims + 1] = {sku, tonumber(qty), sale, shopper}
   end
-  -- How many orders of the run fit: the units of each SKU, each flash sale's units and its
-  -- shopper's room under the limit, each divided by what one order takes; the first that binds
-  -- says why the others are refused.
-  local fits, code = n, 0
-  local function bound(left, per_order, why)
-    local k = math.max(math.floor(left / per_order), 0)
-    if k < fits then fits, code = k, why end
-  end
-  local want, flash = {}, {}
+  local want, flash, left = {}, {}, {}
   for _, c in ipairs(claims) do
     want[c[1]] = (want[c[1]] or 0) + c[2]
     if c[3] ~= '0' then flash[c[3]] = {(flash[c[3]] and flash[c[3]][1] or 0) + c[2], c[4]} end
+    touched[c[1]] = true
   end
-  if missing then fits, code = 0, 3 end
-  for sku, qty in pairs(want) do
-    if code == 3 then break end
-    local left = redis.call('GET', p .. 'stock:' .. sku)
-    if not left then fits, code = 0, 3 else bound(tonumber(left), qty, 1) end
+  for sku, _ in pairs(want) do
+    if missing then break end
+    left[sku] = tonumber(redis.call('GET', p .. 'stock:' .. sku))
+    if not left[sku] then missing = true end
   end
-  for sale, taken in pairs(flash) do
-    if code == 3 then break end
-    local key = p .. 'flash:' .. sale
-    local left = redis.call('HGET', key, 'left')
-    if not left then
-      fits, code = 0, 3
-    else
-      bound(tonumber(left), taken[1], 1)
+  for sale, _ in pairs(flash) do
+    if missing then break end
+    if redis.call('EXISTS', p .. 'flash:' .. sale) == 0 then missing = true end
+  end
+  if missing then
+    answer[#answer + 1] = string.rep('3', n)
+  elseif who == '' then
+    -- Orders of one shopper: how many fit, the units of each SKU, each flash sale's units and the
+    -- shopper's room under its limit and under the unpaid cap, each divided by what one order
+    -- takes; the first that binds says why the others are refused.
+    local shopper = claims[1][4]
+    local fits, code = n, 0
+    local function bound(room, per_order, why)
+      local k = math.max(math.floor(room / per_order), 0)
+      if k < fits then fits, code = k, why end
+    end
+    for sku, qty in pairs(want) do bound(left[sku], qty, 1) end
+    for sale, taken in pairs(flash) do
+      local key = p .. 'flash:' .. sale
+      bound(tonumber(redis.call('HGET', key, 'left')), taken[1], 1)
       local held = tonumber(redis.call('HGET', p .. 'buyers:' .. sale, taken[2]) or '0')
       bound(tonumber(redis.call('HGET', key, 'limit')) - held, taken[1], 2)
     end
-  end
-  missing = code == 3
-  if fits > 0 then
-    for _, c in ipairs(claims) do
-      redis.call('DECRBY', p .. 'stock:' .. c[1], c[2] * fits)
-      if c[3] ~= '0' then
-        redis.call('HINCRBY', p .. 'flash:' .. c[3], 'left', -c[2] * fits)
-        redis.call('HINCRBY', p .. 'buyers:' .. c[3], c[4], c[2] * fits)
+    for sku, qty in pairs(want) do
+      bound(cap - tonumber(redis.call('HGET', p .. 'unpaid:' .. sku, shopper) or '0'), qty, 4)
+    end
+    if fits > 0 then
+      for _, c in ipairs(claims) do
+        redis.call('DECRBY', p .. 'stock:' .. c[1], c[2] * fits)
+        redis.call('HINCRBY', p .. 'unpaid:' .. c[1], shopper, c[2] * fits)
+        if c[3] ~= '0' then
+          redis.call('HINCRBY', p .. 'flash:' .. c[3], 'left', -c[2] * fits)
+          redis.call('HINCRBY', p .. 'buyers:' .. c[3], c[4], c[2] * fits)
+        end
       end
     end
+    answer[#answer + 1] = string.rep('0', fits) .. string.rep(tostring(code), n - fits)
+  else
+    -- Orders of many shoppers, no flash sale among the claims: each in turn, the SKUs' units
+    -- first, then its shopper's unpaid units.
+    local told, taken = {}, {}
+    for shopper in string.gmatch(who, '(%d+)') do
+      local code = 0
+      for sku, qty in pairs(want) do
+        if left[sku] < qty then code = 1 break end
+      end
+      if code == 0 then
+        for sku, qty in pairs(want) do
+          if tonumber(redis.call('HGET', p .. 'unpaid:' .. sku, shopper) or '0') + qty > cap then
+            code = 4 break
+          end
+        end
+      end
+      if code == 0 then
+        for sku, qty in pairs(want) do
+          left[sku] = left[sku] - qty
+          taken[sku] = (taken[sku] or 0) + qty
+          redis.call('HINCRBY', p .. 'unpaid:' .. sku, shopper, qty)
+        end
+      end
+      told[#told + 1] = code
+    end
+    for sku, qty in pairs(taken) do redis.call('DECRBY', p .. 'stock:' .. sku, qty) end
+    answer[#answer + 1] = table.concat(told)
   end
-  for _, c in ipairs(claims) do touched[c[1]] = true end
-  answer[#answer + 1] = fits
-  answer[#answer + 1] = code
 end
 for sku, _ in pairs(touched) do
   if tonumber(redis.call('GET', p .. 'stock:' .. sku) or '1') <= 0 then answer[#answer + 1] = sku end
@@ -102,16 +141,20 @@ end
 return answer
 """
 
-# ARGV: prefix, then per claim: sku, qty, flash sale (0: none), shopper. Gives units back to the
-# counters that exist (a missing one will be loaded from the rows, which already have them).
+# ARGV: prefix, whether the units go back on sale ("1") or were sold ("0"), then per claim: sku, qty,
+# flash sale (0: none), shopper. Changes the counters that exist (a missing one will be loaded from
+# the rows, which already have the change); a shopper's unpaid units never go below zero.
 _GIVE_BACK = """
-local p = ARGV[1]
-for i = 2, #ARGV, 4 do
+local p, back = ARGV[1], ARGV[2] == '1'
+for i = 3, #ARGV, 4 do
   local sku, qty, sale, shopper = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   if redis.call('EXISTS', p .. 'stock:' .. sku) == 1 then
-    redis.call('INCRBY', p .. 'stock:' .. sku, qty)
+    if back then redis.call('INCRBY', p .. 'stock:' .. sku, qty) end
+    if redis.call('HINCRBY', p .. 'unpaid:' .. sku, shopper, -qty) <= 0 then
+      redis.call('HDEL', p .. 'unpaid:' .. sku, shopper)
+    end
   end
-  if sale ~= '0' and redis.call('EXISTS', p .. 'flash:' .. sale) == 1 then
+  if back and sale ~= '0' and redis.call('EXISTS', p .. 'flash:' .. sale) == 1 then
     redis.call('HINCRBY', p .. 'flash:' .. sale, 'left', qty)
     redis.call('HINCRBY', p .. 'buyers:' .. sale, shopper, -qty)
   end
@@ -131,17 +174,20 @@ def _claim_args(claims: Sequence[Claim]) -> list[Any]:
 
 
 class RedisGate:
-    """Counters in Redis (any redis-py client); the database rows written in the same batch."""
+    """Counters in Redis (any redis-py client); the database rows written in the same batch. No
+    shopper holds more than `max_unpaid` unpaid units of one SKU."""
 
-    def __init__(self, client: Any, *, prefix: str = "shopfest:") -> None:
+    def __init__(self, client: Any, *, prefix: str = "shopfest:",
+                 max_unpaid: int = DEFAULT_MAX_UNPAID) -> None:
         self._redis = client
         self._prefix = prefix
+        self.max_unpaid = max_unpaid
         self._reserve = client.register_script(_RESERVE)
         self._give_back = client.register_script(_GIVE_BACK)
 
     def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         decided, sold_out = self._decide(runs)
-        first = next((k for k, (_, code) in enumerate(decided) if code == 3), None)
+        first = next((k for k, told in enumerate(decided) if MISSING in told), None)
         if first is not None:  # that run and every later one took nothing: load, decide them again
             try:
                 self._load(uow, claims_of_runs(runs[first:]))
@@ -156,16 +202,16 @@ class RedisGate:
             decided[first:] = again
             sold_out |= more_sold_out
         outcomes: Outcomes = []
-        for run, (granted, code) in zip(runs, decided, strict=True):
-            outcomes += [None] * granted
-            outcomes += [_refusal(code, run.claims) for _ in range(run.count - granted)]
+        for run, told in zip(runs, decided, strict=True):
+            outcomes += [_refusal(code, run.claims, self.max_unpaid) for code in told]
         taken = _taken(runs, decided)
         reservation = Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
         store = InventoryStore(uow.conn)
 
         def record() -> None:
             try:
-                store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken))
+                store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken),
+                              unpaid_qty=unpaid_qty(taken), max_unpaid=self.max_unpaid)
             except BaseException:
                 # The rows refuse what Redis let through (counters that missed a batch, or a shopper
                 # past a limit): the counters this batch touched are forgotten rather than given
@@ -177,8 +223,13 @@ class RedisGate:
         return reservation
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
-        InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims))
+        InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims),
+                                         unpaid_qty=unpaid_qty(claims))
         uow.after_commit(lambda: self._give(list(claims)))
+
+    def sell(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+        InventoryStore(uow.conn).sell(sku_qty(claims), unpaid_qty(claims))
+        uow.after_commit(lambda: self._give(list(claims), back_on_sale=False))
 
     def recount(self) -> int:
         """A process killed between its Redis decision and its commit leaves units taken in Redis
@@ -187,47 +238,47 @@ class RedisGate:
         between its decision and its row write miss that batch, and let through more than the rows
         hold; the rows then refuse (fail) the batch that takes it, and its counters are reloaded."""
         forgotten = 0
-        for chunk in self._counters("stock"):
-            forgotten += self._redis.unlink(*chunk)
-        # A flash sale's units and its buyers are forgotten together (one UNLINK): no batch may load
-        # the units again while the buyers of before are still counted, or the other way round.
-        for chunk in self._counters("flash"):
-            pipe = self._redis.pipeline(transaction=False)
-            for key in chunk:
-                sale = _text(key)[len(self._prefix) + len("flash:"):]
-                pipe.unlink(key, f"{self._prefix}buyers:{sale}")
-            forgotten += sum(pipe.execute())
-        for chunk in self._counters("buyers"):
-            forgotten += self._redis.unlink(*chunk)  # buyers whose sale's units were gone already
+        # A SKU's units and its shoppers' unpaid units are forgotten together, as a flash sale's
+        # units and its buyers are (one UNLINK): no batch may load the units again while the others
+        # of before are still counted, or the other way round.
+        for kind, partner in (("stock", "unpaid"), ("flash", "buyers")):
+            for chunk in self._counters(kind):
+                pipe = self._redis.pipeline(transaction=False)
+                for key in chunk:
+                    name = _text(key)[len(self._prefix) + len(kind) + 1:]
+                    pipe.unlink(key, f"{self._prefix}{partner}:{name}")
+                forgotten += sum(pipe.execute())
+        for kind in ("unpaid", "buyers"):  # whose partner was gone already
+            for chunk in self._counters(kind):
+                forgotten += self._redis.unlink(*chunk)
         return forgotten
 
     def _forget(self, claims: Sequence[Claim]) -> None:
-        """Forget the counters of these claims' SKUs and flash sales (a sale's units and buyers at once)."""
+        """Forget the counters of these claims' SKUs and flash sales (a SKU's units and unpaid units
+        at once, a sale's units and buyers at once)."""
         pipe = self._redis.pipeline(transaction=False)
         for sku_id in sorted({c.sku_id for c in claims}):
-            pipe.unlink(f"{self._prefix}stock:{sku_id}")
+            pipe.unlink(f"{self._prefix}stock:{sku_id}", f"{self._prefix}unpaid:{sku_id}")
         for sale in sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None}):
             pipe.unlink(f"{self._prefix}flash:{sale}", f"{self._prefix}buyers:{sale}")
         pipe.execute()
 
     def _counters(self, kind: str) -> Iterator[list[bytes | str]]:
-        """The keys of one kind of counter ("stock", "flash" or "buyers"), a thousand at a time."""
+        """The keys of one kind of counter ("stock", "unpaid", "flash" or "buyers"), a thousand at a time."""
         keys: Iterable[bytes | str] = self._redis.scan_iter(match=f"{_glob_escaped(self._prefix)}{kind}:*",
                                                             count=KEYS_PER_COMMAND)
         return chunks(keys, KEYS_PER_COMMAND)
 
-    def _decide(self, runs: Sequence[Run]) -> tuple[list[tuple[int, int]], set[int]]:
-        """Per run, how many of its orders took their units and the code the others get; the SKUs
-        left with nothing to sell."""
-        batch = "|".join(f"{run.count}:" + ";".join(
-            f"{c.sku_id},{c.qty},{c.flash_sale_id or 0},{c.shopper_id}" for c in run.claims) for run in runs)
-        answer = [int(x) for x in self._reserve(args=[self._prefix, batch])]
-        return ([(answer[2 * k], answer[2 * k + 1]) for k in range(len(runs))],
-                set(answer[2 * len(runs):]))
+    def _decide(self, runs: Sequence[Run]) -> tuple[list[str], set[int]]:
+        """Per run, what each of its orders was told (a digit each, see _RESERVE); the SKUs left with
+        nothing to sell."""
+        batch = "|".join(_run_text(run) for run in runs)
+        answer = self._reserve(args=[self._prefix, batch, self.max_unpaid])
+        return [_text(told) for told in answer[:len(runs)]], {int(x) for x in answer[len(runs):]}
 
-    def _give(self, claims: list[Claim]) -> None:
+    def _give(self, claims: list[Claim], *, back_on_sale: bool = True) -> None:
         if claims:
-            self._give_back(args=[self._prefix, *_claim_args(claims)])
+            self._give_back(args=[self._prefix, int(back_on_sale), *_claim_args(claims)])
 
     def _load(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         """Counters Redis lacks, from the rows (locked, so every batch that wrote them is counted);
@@ -238,8 +289,13 @@ class RedisGate:
         sku_ids = sorted({c.sku_id for c in claims})
         flash_ids = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})
         ledger = store.ledger(sku_ids, flash_ids, [])
-        # All at once (MULTI): no batch may see a flash sale's units before all its buyers.
+        missing = [s for s in sku_ids if not self._redis.exists(f"{self._prefix}stock:{s}")]
+        held = store.unpaid_of(missing) if missing else {}
+        # All at once (MULTI): no batch may see a SKU's units before all its unpaid units, nor a
+        # flash sale's units before all its buyers.
         pipe = self._redis.pipeline(transaction=True)
+        for (shopper_id, sku_id), qty in held.items():
+            pipe.hsetnx(f"{self._prefix}unpaid:{sku_id}", str(shopper_id), qty)
         for sku_id in sku_ids:
             pipe.set(f"{self._prefix}stock:{sku_id}", ledger.available.get(sku_id, 0), nx=True)
         for flash_id in flash_ids:
@@ -253,6 +309,16 @@ class RedisGate:
         pipe.execute()
 
 
+MISSING = "3"  # what _RESERVE tells the orders of a run whose counters Redis lacks
+
+
+def _run_text(run: Run) -> str:
+    """A run as _RESERVE reads it."""
+    text = f"{run.count}:" + ";".join(
+        f"{c.sku_id},{c.qty},{c.flash_sale_id or 0},{c.shopper_id}" for c in run.claims)
+    return text if run.shoppers is None else text + "@" + ",".join(map(str, run.shoppers))
+
+
 def _text(key: bytes | str) -> str:
     """A key as text, whether the client answers bytes or decoded strings."""
     return key.decode() if isinstance(key, bytes) else key
@@ -263,15 +329,24 @@ def _glob_escaped(text: str) -> str:
     return re.sub(r"([*?\[\]\\])", r"\\\1", text)
 
 
-def _taken(runs: Sequence[Run], decided: Sequence[tuple[int, int]]) -> list[Claim]:
+def _taken(runs: Sequence[Run], decided: Sequence[str]) -> list[Claim]:
     """The units the runs took, as Redis decided them."""
-    return [c for run, (granted, _) in zip(runs, decided, strict=True) for c in times(run.claims, granted)]
+    taken: list[Claim] = []
+    for run, told in zip(runs, decided, strict=True):
+        if run.shoppers is None:
+            taken += times(run.claims, told.count("0"))
+        else:
+            taken += taken_by_each(run.claims, run.shoppers, [None if code == "0" else code for code in told])
+    return taken
 
 
-def _refusal(code: int, order: Sequence[Claim]) -> DomainError | None:
-    sku_ids = sorted({c.sku_id for c in order})
-    if code == 0:
+def _refusal(code: str, order: Sequence[Claim], max_unpaid: int) -> DomainError | None:
+    if code == "0":
         return None
-    if code == 2:
+    sku_ids = sorted({c.sku_id for c in order})
+    if code == "2":
         return LimitExceeded("over the per-shopper limit of a flash sale", sku_ids=sku_ids)
+    if code == "4":
+        return TooManyUnpaid(f"at most {max_unpaid} unpaid units of one SKU per shopper; pay or cancel "
+                             "an order first", sku_ids=sku_ids, limit=max_unpaid)
     return SoldOut("sold out", sku_ids=sku_ids)

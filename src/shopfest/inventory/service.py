@@ -88,11 +88,6 @@ def schedule_flash_sale(uow: UnitOfWork, actor: Actor | None, sale: FlashSale) -
     return scheduled
 
 
-def sell(uow: UnitOfWork, claims: Sequence[Claim]) -> None:
-    """Paid orders turn their reserved units into sold ones."""
-    InventoryStore(uow.conn).sell(sku_qty(claims))
-
-
 def take_back(uow: UnitOfWork, claims: Sequence[Claim], *, back_on_shelf: bool) -> None:
     """Refunded units leave `sold`: back on the shelf, or written off when the merchant says so."""
     InventoryStore(uow.conn).take_back(sku_qty(claims), back_on_shelf=back_on_shelf)

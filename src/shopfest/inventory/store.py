@@ -1,4 +1,5 @@
-"""Stock tables and their repository: levels per SKU, flash sales, and what each shopper holds of them."""
+"""Stock tables and their repository: levels per SKU, flash sales, and what each shopper holds of them
+and holds unpaid of each SKU."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -46,6 +48,8 @@ flash_sales = Table(
     Column("per_shopper_limit", BigInteger, nullable=False),
     Column("starts_at", UtcDateTime, nullable=False),
     Column("ends_at", UtcDateTime, nullable=False),
+    Column("requires_verified", Boolean, nullable=False, default=False),
+    Column("min_account_age_hours", BigInteger, nullable=False, default=0),
     CheckConstraint("taken >= 0 AND taken <= quantity", name="flash_never_oversold"),
     Index("ix_flash_sales_sku", "sku_id", "starts_at"),
 )
@@ -63,6 +67,23 @@ flash_buyers = Table(
     CheckConstraint("qty <= per_shopper_limit", name="flash_buyer_within_limit"),
 )
 
+# Units each shopper holds in unpaid orders (awaiting payment, or a pre-sale not paid in full) per
+# SKU: written with the stock rows on reserve, release and sale, and so kept within the cap that
+# refuses hoarding, whatever the counters in front of the rows said.
+unpaid_units = Table(
+    "unpaid_units",
+    metadata,
+    Column("shopper_id", Id, primary_key=True, autoincrement=False),
+    Column("sku_id", Id, primary_key=True, autoincrement=False),
+    Column("qty", BigInteger, nullable=False),
+    # The cap (SHOPFEST_MAX_UNPAID_UNITS) when units were last added.
+    Column("most", BigInteger, nullable=False),
+    CheckConstraint("qty >= 0", name="unpaid_units_qty"),
+    CheckConstraint("qty <= most", name="unpaid_within_cap"),
+)
+
+UnpaidQty = Iterable[tuple[int, int, int]]  # (shopper, SKU, units)
+
 
 def _sku_totals(rows: Iterable[tuple[int, int]]) -> list[dict[str, int]]:
     totals: dict[int, int] = {}
@@ -71,6 +92,14 @@ def _sku_totals(rows: Iterable[tuple[int, int]]) -> list[dict[str, int]]:
     # In SKU order: concurrent batches (writer lanes, server processes) lock the rows in one order,
     # so they queue instead of deadlocking.
     return [{"sku_id": k, "n": v} for k, v in sorted(totals.items())]
+
+
+def _held_totals(rows: UnpaidQty) -> list[dict[str, int]]:
+    totals: dict[tuple[int, int], int] = {}
+    for shopper_id, sku_id, qty in rows:
+        totals[(shopper_id, sku_id)] = totals.get((shopper_id, sku_id), 0) + qty
+    # In key order, as the SKUs above: concurrent batches lock the rows in one order.
+    return [{"s": s, "k": k, "n": n} for (s, k), n in sorted(totals.items())]
 
 
 class InventoryStore:
@@ -95,11 +124,13 @@ class InventoryStore:
         return {r.sku_id: StockLevel(r.sku_id, r.on_hand, r.reserved, r.sold)
                 for r in self.conn.execute(query)}
 
-    def ledger(self, sku_ids: Sequence[int], flash_ids: Sequence[int],
-               shopper_ids: Sequence[int], *, lock: bool = True) -> Ledger:
-        """The counters a batch decides on, locked until its transaction ends (unless only read)."""
+    def ledger(self, sku_ids: Sequence[int], flash_ids: Sequence[int], shopper_ids: Sequence[int], *,
+               holders: Sequence[int] = (), max_unpaid: int | None = None, lock: bool = True) -> Ledger:
+        """The counters a batch decides on, locked until its transaction ends (unless only read): the
+        SKUs', the flash sales' and what `shopper_ids` hold of them, and what `holders` hold unpaid of
+        the SKUs (their rows change only under the SKUs' locks)."""
         levels = self.levels(sku_ids, lock=lock)
-        ledger = Ledger({k: v.available for k, v in levels.items()})
+        ledger = Ledger({k: v.available for k, v in levels.items()}, max_unpaid=max_unpaid)
         if flash_ids:
             query = select(flash_sales.c.id, flash_sales.c.quantity, flash_sales.c.taken,
                            flash_sales.c.per_shopper_limit).where(id_in(flash_sales.c.id, flash_ids))
@@ -112,7 +143,18 @@ class InventoryStore:
                 select(flash_buyers).where(id_in(flash_buyers.c.flash_sale_id, flash_ids),
                                            id_in(flash_buyers.c.shopper_id, shopper_ids)))
             ledger.bought = {(r.flash_sale_id, r.shopper_id): r.qty for r in held}
+        if holders and sku_ids:
+            ledger.unpaid = self.unpaid_of(sku_ids, holders)
         return ledger
+
+    def unpaid_of(self, sku_ids: Sequence[int],
+                  shopper_ids: Sequence[int] | None = None) -> dict[tuple[int, int], int]:
+        """Units held unpaid per (shopper, SKU) of these SKUs, by these shoppers (None: by anyone)."""
+        query = select(unpaid_units.c.shopper_id, unpaid_units.c.sku_id, unpaid_units.c.qty).where(
+            id_in(unpaid_units.c.sku_id, sku_ids))
+        if shopper_ids is not None:
+            query = query.where(id_in(unpaid_units.c.shopper_id, shopper_ids))
+        return {(r.shopper_id, r.sku_id): r.qty for r in self.conn.execute(query)}
 
     def buyers_of(self, flash_sale_id: int) -> dict[int, int]:
         """Units each shopper holds of a flash sale."""
@@ -120,22 +162,38 @@ class InventoryStore:
                                  .where(flash_buyers.c.flash_sale_id == flash_sale_id))
         return {r.shopper_id: r.qty for r in rows}
 
-    def reserve(self, *, sku_qty: Iterable[tuple[int, int]],
-                flash_qty: Iterable[tuple[int, int, int]]) -> None:
-        """Add reserved units per SKU, and taken units per flash sale and its shoppers."""
+    def reserve(self, *, sku_qty: Iterable[tuple[int, int]], flash_qty: Iterable[tuple[int, int, int]],
+                unpaid_qty: UnpaidQty = (), max_unpaid: int = 0) -> None:
+        """Add reserved units per SKU, taken units per flash sale and its shoppers, and units each
+        shopper holds unpaid (refused by the rows past `max_unpaid`)."""
         self._change("UPDATE stock_levels SET reserved = reserved + :n WHERE sku_id = :sku_id",
                      _sku_totals(sku_qty))
         self._change_flash(flash_qty, sign=1)
+        self._change(
+            "INSERT INTO unpaid_units (shopper_id, sku_id, qty, most) VALUES (:s, :k, :n, :m) "
+            "ON CONFLICT (shopper_id, sku_id) DO UPDATE SET qty = unpaid_units.qty + excluded.qty, "
+            "most = excluded.most",
+            [{**row, "m": max_unpaid} for row in _held_totals(unpaid_qty)])
 
     def release(self, *, sku_qty: Iterable[tuple[int, int]],
-                flash_qty: Iterable[tuple[int, int, int]]) -> None:
+                flash_qty: Iterable[tuple[int, int, int]], unpaid_qty: UnpaidQty = ()) -> None:
         self._change("UPDATE stock_levels SET reserved = reserved - :n WHERE sku_id = :sku_id",
                      _sku_totals(sku_qty))
         self._change_flash(flash_qty, sign=-1)
+        self._unhold(unpaid_qty)
 
-    def sell(self, sku_qty: Iterable[tuple[int, int]]) -> None:
+    def sell(self, sku_qty: Iterable[tuple[int, int]], unpaid_qty: UnpaidQty = ()) -> None:
         self._change("UPDATE stock_levels SET reserved = reserved - :n, sold = sold + :n "
                      "WHERE sku_id = :sku_id", _sku_totals(sku_qty))
+        self._unhold(unpaid_qty)
+
+    def _unhold(self, unpaid_qty: UnpaidQty) -> None:
+        # An UPDATE, never a row of negative units (a CHECK would refuse it before any conflict);
+        # then the rows left at none go, so the table holds only what shoppers hold.
+        totals = _held_totals(unpaid_qty)
+        self._change("UPDATE unpaid_units SET qty = qty - :n WHERE shopper_id = :s AND sku_id = :k", totals)
+        self._change("DELETE FROM unpaid_units WHERE shopper_id = :s AND sku_id = :k AND qty = 0",
+                     [{"s": row["s"], "k": row["k"]} for row in totals])
 
     def take_back(self, sku_qty: Iterable[tuple[int, int]], *, back_on_shelf: bool) -> None:
         shelf = "" if back_on_shelf else ", on_hand = on_hand - :n"
@@ -187,7 +245,8 @@ class InventoryStore:
         new_id = self.conn.execute(insert(flash_sales).values(
             sku_id=sale.sku_id, price_minor=sale.price.minor, currency=sale.price.currency,
             quantity=sale.quantity, taken=0, per_shopper_limit=sale.per_shopper_limit,
-            starts_at=sale.starts_at, ends_at=sale.ends_at,
+            starts_at=sale.starts_at, ends_at=sale.ends_at, requires_verified=sale.requires_verified,
+            min_account_age_hours=sale.min_account_age_hours,
         )).inserted_primary_key
         assert new_id is not None
         return replace(sale, id=new_id[0])
@@ -200,8 +259,8 @@ class InventoryStore:
         return [_flash_sale(r) for r in rows]
 
 
-
 def _flash_sale(r: Any) -> FlashSale:
     return FlashSale(sku_id=r.sku_id, price=Money(r.price_minor, r.currency), quantity=r.quantity,
                      starts_at=r.starts_at, ends_at=r.ends_at, per_shopper_limit=r.per_shopper_limit,
-                     taken=r.taken, id=r.id)
+                     taken=r.taken, id=r.id, requires_verified=r.requires_verified,
+                     min_account_age_hours=r.min_account_age_hours)

@@ -29,7 +29,7 @@ from shopfest.deps import (
     runtime_of_app,
 )
 from shopfest.orders import service
-from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, check_lines
+from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, buyer_of, check_lines
 from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
 from shopfest.schemas import MoneyJson
@@ -177,7 +177,8 @@ def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
     if key is not None:
         idempotency = IdempotencyKey(_scope(actor), keys.check_key(key),
                                      keys.fingerprint("POST /orders", body.model_dump(mode="json")))
-    return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)))
+    return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)),
+                      buyer_of(actor))
 
 
 # The checkout route is the festival's hottest: it reads the token and the key itself rather than
@@ -196,7 +197,9 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
     Sold out is 409 `/problems/sold-out`; over a flash sale's per-shopper limit, 409
-    `/problems/limit-exceeded`.
+    `/problems/limit-exceeded`; more unpaid units of one SKU than a shopper may hold
+    (SHOPFEST_MAX_UNPAID_UNITS), 409 `/problems/too-many-unpaid`; a flash sale for verified or older
+    accounts only, 403 `/problems/account-not-verified` or `/problems/account-too-new`.
     """
     runtime = runtime_of(request)
     shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)

@@ -17,12 +17,13 @@ from itertools import repeat
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+from shopfest.core.actor import Actor
 from shopfest.core.errors import DomainError, InvalidInput
 from shopfest.core.group_commit import GroupCommit
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import Run, StockGate
-from shopfest.inventory.model import Claim, SoldOut, check_quantity
+from shopfest.inventory.model import Buyer, Claim, SoldOut, check_quantity
 from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
 from shopfest.orders.receipts import ReceiptsAlike
 from shopfest.orders.shelf import Shelf, ShelfMemory
@@ -62,6 +63,12 @@ class PlaceOrder(NamedTuple):
     currency: str | None = None
     idempotency: IdempotencyKey | None = None
     coupons: tuple[int, ...] = ()  # coupon ids the shopper offers from their wallet
+    buyer: Buyer | None = None  # the account's standing, for flash sales that ask (None: unknown)
+
+
+def buyer_of(actor: Actor) -> Buyer | None:
+    """What a flash sale may ask of a signed-in shopper, as their sign-in told it."""
+    return Buyer(actor.verified, actor.joined_at) if actor.joined_at is not None else None
 
 
 class Answer(NamedTuple):
@@ -114,9 +121,10 @@ Offered = Mapping[int, tuple[int, CouponIssue]]
 
 
 def draft_order(command: PlaceOrder, *, shelf: Shelf, now: datetime, minutes: int,
-                offered: Offered | None = None) -> Draft:
+                offered: Offered | None = None, flash_minutes: int | None = None) -> Draft:
     """The order a command asks for, priced with the promotions on and the coupons offered, and
-    split by merchant. Raises InvalidInput."""
+    split by merchant; with a flash line it holds its units `flash_minutes` at most. Raises
+    InvalidInput."""
     presale = _presale(command, shelf)
     cart = tuple(_cart_line(sku_id, qty, shelf, presale) for sku_id, qty in command.lines)
     coupons = [coupon for _, coupon in (offered or {}).values()]
@@ -124,6 +132,8 @@ def draft_order(command: PlaceOrder, *, shelf: Shelf, now: datetime, minutes: in
                                    promotions=shelf.promotions, coupons=coupons)
     status = OrderStatus.AWAITING_PAYMENT if presale is None else OrderStatus.AWAITING_DEPOSIT
     children = _children(cart, priced, shelf, status)
+    if flash_minutes is not None and any(line.flash is not None for line in cart):
+        minutes = min(minutes, flash_minutes)  # a flash unit held unpaid is one a fan does not get
     order = Order(shopper_id=command.shopper_id, status=status, children=children, placed_at=now,
                   expires_at=expiry(now, minutes=minutes),
                   pay_rate=fx.rate(priced.currency, command.currency or priced.currency), presale=presale)
@@ -200,9 +210,11 @@ class Placing:
     draft: Draft
     claims: tuple[Claim, ...]
     indexes: list[int]  # where they are in the batch
+    shoppers: list[int]  # whose they are
 
     def run(self) -> Run:
-        return Run(self.claims, len(self.indexes))
+        # Anyone's claims: the shoppers still count, for the units each holds unpaid.
+        return Run(self.claims, len(self.indexes), self.shoppers if self.draft.anyones else None)
 
 
 # What the checks of a whole batch read off each command (in C: a batch holds thousands).
@@ -217,10 +229,11 @@ class Checkout:
     """The hot path of one process: every order placed here goes through one group commit."""
 
     def __init__(self, *, uow: Callable[[], UnitOfWork], gate: StockGate, minutes: int,
-                 lanes: int = 1, crowd: int = CROWD) -> None:
+                 lanes: int = 1, crowd: int = CROWD, flash_minutes: int | None = None) -> None:
         self._uow = uow
         self._gate = gate
         self._minutes = minutes
+        self._flash_minutes = flash_minutes
         self._running: set[tuple[str, str]] = set()
         self._running_lock = threading.Lock()
         self._sold_out: dict[int, float] = {}  # SKU → until when it is known to be sold out
@@ -345,7 +358,7 @@ class Checkout:
             first = commands[0]
             draft = self._draft(first, shelf, now)
             if isinstance(draft, Draft) and draft.anyones:
-                return [Placing(draft, draft.claims, list(fresh))]
+                return [Placing(draft, draft.claims, list(fresh), [c.shopper_id for c in commands])]
             return self._drafts_one_by_one(uow, batch, fresh, outcomes, shelf, now,
                                            priced={(first.lines, first.currency): draft})
         return self._drafts_one_by_one(uow, batch, fresh, outcomes, shelf, now)
@@ -372,18 +385,23 @@ class Checkout:
             if isinstance(draft, DomainError):
                 outcomes[i] = draft
                 continue
+            if not draft.anyones and (refusal := _unwelcome(draft, command, shelf, now)) is not None:
+                outcomes[i] = refusal
+                continue
             claims = draft.claims if draft.anyones else _claims_of(draft, command.shopper_id)
             last = placing[-1] if placing else None
             if last is not None and last.draft is draft and last.claims == claims:
                 last.indexes.append(i)
+                last.shoppers.append(command.shopper_id)
             else:
-                placing.append(Placing(draft, claims, [i]))
+                placing.append(Placing(draft, claims, [i], [command.shopper_id]))
         return placing
 
     def _draft(self, command: PlaceOrder, shelf: Shelf, now: datetime,
                offered: Offered | None = None) -> Draft | DomainError:
         try:
-            return draft_order(command, shelf=shelf, now=now, minutes=self._minutes, offered=offered)
+            return draft_order(command, shelf=shelf, now=now, minutes=self._minutes, offered=offered,
+                               flash_minutes=self._flash_minutes)
         except DomainError as refusal:
             return refusal
 
@@ -423,22 +441,36 @@ class Checkout:
                 keys.forget(uow.conn, scope=key.scope, key=key.key)
 
 
+def _unwelcome(draft: Draft, command: PlaceOrder, shelf: Shelf, now: datetime) -> DomainError | None:
+    """Why a flash sale among the draft's lines does not sell to this command's shopper, if one does not."""
+    for claim in draft.claims:
+        sale = shelf.flash.get(claim.sku_id) if claim.flash_sale_id is not None else None
+        if sale is not None:
+            try:
+                sale.check_buyer(command.buyer, at=now)
+            except DomainError as refusal:
+                return refusal
+    return None
+
+
 def _placed_by_draft(placing: list[Placing], decided: Sequence[DomainError | None],
                      outcomes: list[Answer | BaseException | None]) -> list[tuple[Draft, list[int]]]:
     """Each draft, and where in the batch its orders that the gate let through are, in batch order;
-    the refused ones have their refusal set as their outcome (a gate lets a run's first orders
-    through, and refuses the rest)."""
+    the refused ones have their refusal set as their outcome."""
     placed: dict[int, tuple[Draft, list[int]]] = {}  # by the draft's id: alike orders share one
     at = 0
     for p in placing:
         told = decided[at:at + len(p.indexes)]
         at += len(p.indexes)
-        let_through = told.count(None)
-        if None in told[let_through:]:  # a gate that broke its word: fail the batch, store nothing
-            raise RuntimeError("the stock gate refused an order of a run before one it let through")
-        for i, refusal in zip(p.indexes[let_through:], told[let_through:], strict=True):
-            outcomes[i] = refusal
-        placed.setdefault(id(p.draft), (p.draft, []))[1].extend(p.indexes[:let_through])
+        let_through = placed.setdefault(id(p.draft), (p.draft, []))[1]
+        if told.count(None) == len(told):  # the peak's usual run: every order took its units
+            let_through.extend(p.indexes)
+            continue
+        for i, refusal in zip(p.indexes, told, strict=True):
+            if refusal is None:
+                let_through.append(i)
+            else:
+                outcomes[i] = refusal
     return [(draft, indexes) for draft, indexes in placed.values() if indexes]
 
 

@@ -255,9 +255,9 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         return view(store, actor, store.get(order_id) or order)
 
 
-def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provider) -> None:
+def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provider, gate: StockGate) -> None:
     """A payment that succeeded moves its order once: a deposit holds the units; a whole payment or
-    a balance sells them and issues the vouchers.
+    a balance sells them (its shopper holds them unpaid no more) and issues the vouchers.
 
     Money captured for an order that can no longer take it (cancelled or forfeited while the gateway
     was still processing) goes back in full through `provider`, once whatever repeats the news.
@@ -274,7 +274,7 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provid
     store.save(paid)
     if paid.status is not OrderStatus.PAID:
         return
-    inventory.sell(uow, _claims(order))
+    gate.sell(uow, _claims(order))
     promotions.spend_coupons(uow, [order.id or 0])
     _issue_vouchers(store, paid, at=uow.clock.now())
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
 from shopfest.deps import Runtime
-from shopfest.inventory.model import Shortfall
+from shopfest.inventory.model import Buyer, Shortfall
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Answer, IdempotencyKey, PlaceOrder
 from shopfest.orders.model import Order
@@ -196,8 +196,8 @@ def _coupon_ids(priced: Priced) -> list[int]:
             if source.startswith("coupon:")]
 
 
-def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int,
-               key: str) -> tuple[Answer, CartQuote]:
+def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int, key: str,
+               buyer: Buyer | None = None) -> tuple[Answer, CartQuote]:
     """Place the cart as one order, with the coupons its pricing chose from the shopper's wallet.
     `key` is the checkout form's: the same form posted again (a double click, a second tab's
     resend) gets the first order's answer, never a second order.
@@ -210,7 +210,8 @@ def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int,
     idempotency = IdempotencyKey(f"user:{shopper_id}", keys.check_key(key),
                                  keys.fingerprint("POST /cart/checkout", sorted(lines)))
     quote = orders.quote_cart(runtime.uow(), lines, shopper_id=shopper_id)
-    command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(quote.priced)))
+    command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(quote.priced)),
+                         buyer=buyer)
     for _ in range(PLACING_WAITS):
         try:
             return runtime.checkout.place(command).result(timeout=30), quote

@@ -25,6 +25,7 @@ from shopfest.core.ids import encode_cursor, new_secret
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
+from shopfest.orders.checkout import buyer_of
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
 from shopfest.web import csrf
@@ -215,7 +216,8 @@ def checkout(request: Request, runtime: RuntimeDep,
     if not checkout_key:  # a form from before keys, or not ours: show the cart, with a fresh key
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.stale"), status=422)
     try:
-        answer, quote = place_cart(runtime, cart, shopper_id=actor.user_id, key=checkout_key)
+        answer, quote = place_cart(runtime, cart, shopper_id=actor.user_id, key=checkout_key,
+                                   buyer=buyer_of(actor))
     except keys.KeyInUse:
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.placing"), status=409)
     except DomainError as refusal:

@@ -56,3 +56,14 @@ def test_checkout_lanes_out_of_range_are_refused() -> None:
     assert Settings.from_env({"SHOPFEST_CHECKOUT_LANES": "2"}).checkout_lanes == 2
     with pytest.raises(InvalidInput, match="SHOPFEST_CHECKOUT_LANES is from 1 to 8"):
         Settings.from_env({"SHOPFEST_CHECKOUT_LANES": "0"})
+
+
+def test_the_scalping_settings_are_read_and_checked() -> None:
+    assert (Settings().max_unpaid_units, Settings().flash_reservation_minutes) == (5, 5)
+    settings = Settings.from_env({"SHOPFEST_MAX_UNPAID_UNITS": "3",
+                                  "SHOPFEST_FLASH_RESERVATION_MINUTES": "2"})
+    assert (settings.max_unpaid_units, settings.flash_reservation_minutes) == (3, 2)
+    with pytest.raises(InvalidInput, match="SHOPFEST_MAX_UNPAID_UNITS is from 1"):
+        Settings.from_env({"SHOPFEST_MAX_UNPAID_UNITS": "0"})
+    with pytest.raises(InvalidInput, match="SHOPFEST_FLASH_RESERVATION_MINUTES is 1 or more"):
+        Settings.from_env({"SHOPFEST_FLASH_RESERVATION_MINUTES": "0"})
