@@ -25,7 +25,9 @@ from starlette.exceptions import HTTPException
 from shopfest import __version__, problems
 from shopfest.accounts import api as accounts_api
 from shopfest.accounts import service as accounts
+from shopfest.accounts.hashing import HashingPool
 from shopfest.accounts.model import TokenKind
+from shopfest.body_cap import BodyCap
 from shopfest.catalog import api as catalog_api
 from shopfest.catalog import service as catalog
 from shopfest.catalog.service import SkusListed
@@ -50,6 +52,7 @@ from shopfest.payments import service as payments
 from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
+from shopfest.rate_limits import Limiter
 from shopfest.settings import Settings
 from shopfest.web import pages
 from shopfest.web.layout import error_page
@@ -124,14 +127,18 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         return UnitOfWork(engine, bus=bus, clock=clock)
 
     gate: StockGate = DatabaseGate()
-    if settings.redis_url:
-        gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix)
+    shared = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    if shared is not None:
+        gate = RedisGate(shared, prefix=settings.redis_prefix)
     provider = SandboxProvider(settings.webhook_secret, _webhook_inbox(uow, settings.webhook_secret),
                                clock=clock)
     return Runtime(
         settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,
                                              lanes=_checkout_lanes(settings, engine)),
+        limiter=Limiter(settings.rates(), lock_rule=settings.lock_rule(), redis_client=shared,
+                        prefix=settings.redis_prefix, sync_seconds=settings.rate_sync_seconds),
+        hashing=HashingPool(threads=settings.hashing_threads, queue=settings.hashing_queue),
     )
 
 
@@ -210,6 +217,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     app.include_router(pages.router)
     app.add_middleware(orders_api.CheckoutLane)
+    app.add_middleware(BodyCap, max_bytes=runtime.settings.max_body_bytes)  # outermost: the lane reads bodies
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

@@ -67,7 +67,10 @@ def install(app: FastAPI) -> None:
 def refusal(error: DomainError) -> JSONResponse:
     """The problem a domain error is answered with."""
     extra = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | list | bool)}
-    return problem(error.status, error.code, error.title, error.detail, extra)
+    response = problem(error.status, error.code, error.title, error.detail, extra)
+    if isinstance(error.data.get("retry_after"), int):  # rate limits, locks and a busy server
+        response.headers["Retry-After"] = str(error.data["retry_after"])
+    return response
 
 
 async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
@@ -85,7 +88,8 @@ async def _validation_error(_request: Request, error: RequestValidationError) ->
     return problem(422, "validation", "The request is not valid", detail, {"errors": errors})
 
 
-_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
+               413: "body-too-large"}
 
 
 async def http_error(_request: Request, error: HTTPException) -> JSONResponse:

@@ -23,6 +23,7 @@ from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.ids import digest, new_secret
+from shopfest.core.rates import Lockout
 from shopfest.core.uow import UnitOfWork
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile): slow to guess by design.
@@ -93,6 +94,20 @@ def sign_in(uow: UnitOfWork, *, email: str, password: str, kind: TokenKind = Tok
         store.add_token(Token(digest(secret), found[0].id or 0, kind, expires_at))
         uow.commit()
     return IssuedToken(secret, expires_at)
+
+
+def sign_in_watched(uow: UnitOfWork, *, email: str, password: str, kind: TokenKind,
+                    lockout: Lockout) -> IssuedToken:
+    """`sign_in`, refused while wrong passwords keep the account locked; each wrong one is counted.
+    Raises SignInLocked, BadCredentials."""
+    lockout.check(email)
+    try:
+        issued = sign_in(uow, email=email, password=password, kind=kind)
+    except BadCredentials:
+        lockout.failed(email)
+        raise
+    lockout.succeeded(email)
+    return issued
 
 
 def _password_matches(password_hash: str, password: str) -> bool:

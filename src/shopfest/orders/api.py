@@ -31,6 +31,7 @@ from shopfest.orders import service
 from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, check_lines
 from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
+from shopfest.rate_limits import client_address
 from shopfest.schemas import MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -140,15 +141,18 @@ HOT_ROUTE_DOCS: dict[str, Any] = {
 }
 
 
-@router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS)
+@router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS,
+             responses=problem_responses(413, 429))
 async def place_order(body: OrderIn, request: Request) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
     Sold out is 409 `/problems/sold-out`; over a flash sale's per-shopper limit, 409
-    `/problems/limit-exceeded`.
+    `/problems/limit-exceeded`; too many orders from the shopper or the address, 429
+    `/problems/rate-limited` with `Retry-After`.
     """
     runtime = runtime_of(request)
     shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)
+    runtime.limiter.hit("order", account=str(shopper.user_id), address=client_address(request))
     key = request.headers.get("idempotency-key")
     answer = await runtime.checkout.place_async(_command(shopper, body, key))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
@@ -181,6 +185,8 @@ class CheckoutLane:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
+            # Counted in this process's memory: no database query and no Redis round trip here.
+            runtime.limiter.hit("order", account=str(command.shopper_id), address=client_address(scope))
             answer = await runtime.checkout.place_async(command)
         except DomainError as refused:
             await refusal(refused)(scope, receive, send)
