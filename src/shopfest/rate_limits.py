@@ -58,9 +58,10 @@ class _Tally:
             self.previous = self.shared + self.pending if window == self.window + 1 else 0
             self.window, self.shared, self.pending = window, 0, 0
 
-    def seen(self, now: float) -> Seen:
-        elapsed = now / self.rate.seconds - self.window
-        return Seen(self.previous, self.shared + self.pending, min(max(elapsed, 0.0), 1.0))
+    def seen_before(self, now: float) -> Seen:
+        """What was counted before the request being decided, which is counted already."""
+        elapsed = (now - self.window * self.rate.seconds) / self.rate.seconds
+        return Seen(self.previous, self.shared + self.pending - 1, min(max(elapsed, 0.0), 1.0))
 
 
 class Limiter:
@@ -94,16 +95,18 @@ class Limiter:
         if not wanted:
             return
         now = self._clock()
-        with self._lock:
+        with self._lock:  # counted first, so that a sync due now sends it with the rest
             tallies = [self._tally(name, identity, now) for name, identity in wanted]
+            for tally in tallies:
+                tally.pending += 1
         if self._redis is not None and now >= self._next_sync:
             self.sync()
         with self._lock:
-            wait = max((retry_after(t.rate, t.seen(now)) for t in tallies
-                        if not admits(t.rate, t.seen(now))), default=0)
-            if not wait:
+            wait = max((retry_after(t.rate, seen) for t in tallies
+                        if not admits(t.rate, seen := t.seen_before(now))), default=0)
+            if wait:  # not counted after all: Redis hears of it at the next sync
                 for tally in tallies:
-                    tally.pending += 1
+                    tally.pending -= 1
         if wait:
             raise RateLimited(f"too many {action} requests; try again in {wait} s",
                               retry_after=wait, action=action)
@@ -134,7 +137,7 @@ class Limiter:
                 return
             self._syncing, self._next_sync = True, self._clock() + self._sync_seconds
             self._prune(self._clock())
-            sent = [(key, t, t.window, t.pending) for key, t in self._tallies.items()]
+            sent = [(key, t, t.window, t.pending) for key, t in self._tallies.items()]  # some may be -1
             for _, tally, _, pending in sent:
                 tally.shared, tally.pending = tally.shared + pending, 0
         try:

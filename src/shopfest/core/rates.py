@@ -91,17 +91,21 @@ class Seen:
 def admits(rate: Rate, seen: Seen) -> bool:
     """Whether one more request fits: the previous window counts for the part of it still inside
     the sliding window that ends now."""
-    return seen.previous * (1 - seen.elapsed) + seen.current + 1 <= rate.count
+    return seen.previous * (1 - seen.elapsed) + seen.current + 1 <= rate.count + 1e-9  # float slack
 
 
 def retry_after(rate: Rate, seen: Seen) -> int:
     """Whole seconds until one more request fits, counting no more requests meanwhile."""
     if seen.current + 1 <= rate.count:  # the previous window has to slide out far enough
         share = 1 - (rate.count - seen.current - 1) / seen.previous if seen.previous else seen.elapsed
-        return max(1, math.ceil((share - seen.elapsed) * rate.seconds))
+        return _whole_seconds((share - seen.elapsed) * rate.seconds)
     # the current window has to end, and then slide out far enough in turn
     share = 1 - (rate.count - 1) / seen.current
-    return max(1, math.ceil((1 - seen.elapsed + share) * rate.seconds))
+    return _whole_seconds((1 - seen.elapsed + share) * rate.seconds)
+
+
+def _whole_seconds(seconds: float) -> int:
+    return max(1, math.ceil(round(seconds, 6)))  # 3.0000000000000004 s is 3 s
 
 
 LONGEST_LOCK = 900  # seconds: a stranger keeps an owner out a quarter of an hour at most
