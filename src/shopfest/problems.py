@@ -51,10 +51,19 @@ def document(app: FastAPI) -> None:
             spec = build()
             spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
                 Problem.model_json_schema())
+            _document_body_cap(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
+def _document_body_cap(spec: dict[str, Any]) -> None:
+    """Any operation taking a body may answer 413 `/problems/body-too-large` (body_cap.py)."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("413", problem_responses(413)[413])
 
 
 def install(app: FastAPI) -> None:

@@ -143,5 +143,10 @@ async def price_then_healthz(app: FastAPI, body: bytes) -> list[tuple[str, int]]
 
 def test_the_default_cap_is_one_megabyte(runtime: Runtime) -> None:
     client = TestClient(create_app(runtime=runtime))
-    assert runtime.settings.max_body_bytes == 1024 * 1024
     assert_too_large(client.post("/api/v1/price", content=cart(pad=1024 * 1024), headers=JSON))
+
+
+def test_every_operation_taking_a_body_documents_413(runtime: Runtime) -> None:
+    paths = TestClient(create_app(runtime=runtime)).get("/openapi.json").json()["paths"]
+    with_body = [(path, op) for path, ops in paths.items() for op in ops.values() if "requestBody" in op]
+    assert with_body and all("413" in op["responses"] for _, op in with_body)

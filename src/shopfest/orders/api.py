@@ -167,7 +167,8 @@ class CheckoutLane:
     """ASGI middleware: an order from a shopper signed in a moment ago, with a well-formed body, goes
     straight to the checkout, past FastAPI's routing, dependencies and exception middleware, which
     cost the server more than the order itself. Anything else (a shopper's first request, a body that
-    does not validate, another role) takes `place_order` above, which answers it as before."""
+    does not validate, another role) takes `place_order` above, which answers it as before. The body
+    it reads is capped by `BodyCap` outside it (app.py); its orders are rate-limited in memory."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
