@@ -175,16 +175,26 @@ class Limiter:
 
     def check_sign_in(self, email: str, address: str) -> None:
         now = self._clock()
-        until = max(self._book.locked_until([key for key, _ in self._locks(email, address)]))
+        try:
+            until = max(self._book.locked_until([key for key, _ in self._locks(email, address)]))
+        except redis.RedisError:
+            log.warning("sign-in locks: Redis did not answer; the sign-in is let through")
+            return
         if until > now:
             wait = max(1, int(until - now + 0.999))
             raise SignInLocked(f"too many wrong passwords; try again in {wait} s", retry_after=wait)
 
     def failed_sign_in(self, email: str, address: str) -> None:
-        self._book.add_failure(self._locks(email, address), now=self._clock())
+        try:
+            self._book.add_failure(self._locks(email, address), now=self._clock())
+        except redis.RedisError:
+            log.warning("sign-in locks: Redis did not answer; a wrong password went uncounted")
 
     def signed_in(self, email: str, address: str) -> None:
-        self._book.forget([key for key, _ in self._locks(email, address)])
+        try:
+            self._book.forget([key for key, _ in self._locks(email, address)])
+        except redis.RedisError:
+            log.warning("sign-in locks: Redis did not answer; earlier wrong passwords stay counted")
 
 
 class AddressLockout:

@@ -243,3 +243,16 @@ def test_a_worker_shares_its_counts_in_batches_between_round_trips(redis_url: st
     clock.now += 1
     worker.hit("order", account="7", address="10.0.0.1")
     assert int(client.get(key) or 0) == 51
+
+
+def test_without_an_answer_from_redis_a_worker_counts_alone_and_sign_in_goes_on(tmp_path: object) -> None:
+    gone = redis.Redis.from_url(f"unix://{tmp_path}/no-redis-here.sock")
+    worker = Limiter({"order.account": Rate(2, 60)}, redis_client=gone, sync_seconds=0, clock=Ticking())
+    worker.hit("order", account="7", address="10.0.0.1")
+    worker.hit("order", account="7", address="10.0.0.1")
+    with pytest.raises(RateLimited):
+        worker.hit("order", account="7", address="10.0.0.1")
+    lockout = worker.lockout("10.0.0.1")
+    lockout.failed("mei@shoppers.test")
+    lockout.check("mei@shoppers.test")
+    lockout.succeeded("mei@shoppers.test")
