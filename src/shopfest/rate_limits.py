@@ -1,12 +1,13 @@
 """Counting requests per account and per client address, and wrong passwords per account: in this
 process, or shared through Redis by every `serve` worker. The rules are in shopfest.core.rates.
 
-A request is decided on what this process knows, without waiting on Redis: it counts locally and,
-at most every `sync_seconds`, sends what it counted and reads back every worker's totals in one
-pipelined round trip. Checkout is the festival's hot path and a round trip per order would cost
-more than the order (DESIGN.md: ~200 us each); the price is that N workers may together let
-through up to N x `sync_seconds` worth of requests over a limit. Wrong passwords are rarer and
-slower than a round trip, so the lockout asks Redis every time.
+A request is decided on what this process knows, without waiting on Redis: it counts locally and a
+thread, every `sync_seconds`, sends what was counted and reads back every worker's totals for those
+keys in one pipelined round trip. Checkout is the festival's hot path and a round trip per order
+would cost more than the order (DESIGN.md: ~200 us each); the price is that the workers together
+may let through up to `sync_seconds` worth of their requests past a limit. With `sync_seconds` 0
+every request syncs before it is decided, exactly and slowly. Wrong passwords are rarer and slower
+than a round trip, so the lockout asks Redis every time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -77,8 +79,9 @@ class Limiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._tallies: dict[str, _Tally] = {}
-        self._next_sync = 0.0
+        self._counted: dict[str, _Tally] = {}  # the tallies counted since the last sync
         self._syncing = False
+        self._syncer: threading.Thread | None = None
         self.pair_rule = lock_rule or LockRule()
         # Across every address, four times the guesses before the account locks for everyone.
         self.account_rule = LockRule(self.pair_rule.allowed * 4, self.pair_rule.first_lock,
@@ -99,8 +102,10 @@ class Limiter:
             tallies = [self._tally(name, identity, now) for name, identity in wanted]
             for tally in tallies:
                 tally.pending += 1
-        if self._redis is not None and now >= self._next_sync:
+        if self._redis is not None and not self._sync_seconds:
             self.sync()
+        elif self._redis is not None and self._syncer is None:
+            self._start_syncing()
         with self._lock:
             wait = max((retry_after(t.rate, seen) for t in tallies
                         if not admits(t.rate, seen := t.seen_before(now))), default=0)
@@ -121,6 +126,8 @@ class Limiter:
                 self._prune(now)
             tally = self._tallies[key] = _Tally(rate, window)
         tally.roll(window)
+        if self._redis is not None:
+            self._counted[key] = tally
         return tally
 
     def _prune(self, now: float) -> None:
@@ -135,9 +142,11 @@ class Limiter:
         with self._lock:
             if self._syncing:
                 return
-            self._syncing, self._next_sync = True, self._clock() + self._sync_seconds
-            self._prune(self._clock())
-            sent = [(key, t, t.window, t.pending) for key, t in self._tallies.items()]  # some may be -1
+            self._syncing = True
+            # Only keys counted since the last sync: a key is read afresh whenever this process
+            # counts it again. (A refusal taken back may leave one at -1.)
+            counted, self._counted = self._counted, {}
+            sent = [(key, t, t.window, t.pending) for key, t in counted.items() if t.pending]
             for _, tally, _, pending in sent:
                 tally.shared, tally.pending = tally.shared + pending, 0
         try:
@@ -152,6 +161,13 @@ class Limiter:
             for (_, tally, window, _), (current, previous) in zip(sent, totals, strict=False):
                 if tally.window == window:
                     tally.shared, tally.previous = max(tally.shared, current), max(tally.previous, previous)
+
+    def _start_syncing(self) -> None:
+        with self._lock:
+            if self._syncer is None:
+                self._syncer = threading.Thread(target=_keep_syncing, name="rate-limits", daemon=True,
+                                                args=(weakref.ref(self), self._sync_seconds))
+                self._syncer.start()
 
     def _exchange(self, sent: list[tuple[str, Rate, int, int]]) -> list[tuple[int, int]]:
         assert self._redis is not None
@@ -195,6 +211,17 @@ class Limiter:
             self._book.forget([key for key, _ in self._locks(email, address)])
         except redis.RedisError:
             log.warning("sign-in locks: Redis did not answer; earlier wrong passwords stay counted")
+
+
+def _keep_syncing(limiter: weakref.ref[Limiter], seconds: float) -> None:
+    """Sync every `seconds` while the limiter lives (a test's runtime goes, and its thread with it)."""
+    while True:
+        time.sleep(seconds)
+        alive = limiter()
+        if alive is None:
+            return
+        alive.sync()
+        del alive
 
 
 class AddressLockout:

@@ -3,6 +3,7 @@ workers through Redis; wrong passwords lock sign-in for a while, not for good.""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -231,17 +232,24 @@ def test_limits_and_locks_kept_in_redis_are_seen_by_every_worker_under_the_prefi
 
 def test_a_worker_shares_its_counts_in_batches_between_round_trips(redis_url: str) -> None:
     client, prefix = redis.Redis.from_url(redis_url), f"shopfest-test-{uuid.uuid4().hex}:"
-    clock = Ticking()
     worker = Limiter({"order.account": Rate(1000, 60)}, redis_client=client, prefix=prefix,
-                     sync_seconds=1, clock=clock)
-    # given many orders within one sync period: only the first round trip has been made
+                     sync_seconds=3600, clock=Ticking())
+    # given many orders between two syncs: none of them waited on Redis
     for _ in range(50):
         worker.hit("order", account="7", address="10.0.0.1")
+    assert list(client.scan_iter(match=f"{prefix}*")) == []
+    # then the sync sends them in one go
+    worker.sync()
     [key] = [key.decode() for key in client.scan_iter(match=f"{prefix}*")]
-    assert int(client.get(key) or 0) == 1
-    # then the next period sends the rest in one go
-    clock.now += 1
-    worker.hit("order", account="7", address="10.0.0.1")
+    assert int(client.get(key) or 0) == 50
+    # and a worker counting in the background shares its counts by itself
+    other = Limiter({"order.account": Rate(1000, 60)}, redis_client=client, prefix=prefix,
+                    sync_seconds=0.01, clock=Ticking())
+    other.hit("order", account="7", address="10.0.0.1")
+    for _ in range(3000):
+        if int(client.get(key) or 0) == 51:
+            break
+        threading.Event().wait(0.01)
     assert int(client.get(key) or 0) == 51
 
 
