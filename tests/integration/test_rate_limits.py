@@ -24,7 +24,7 @@ from shopfest.inventory.store import InventoryStore
 from shopfest.rate_limits import Limiter
 from shopfest.settings import Settings
 from tests.integration.helpers import bearer, token_for
-from tests.unit.core.test_rates import Ticking
+from tests.unit.test_rate_limits import Ticking
 
 STRANGER, OWNER = ("203.0.113.9", 40000), ("198.51.100.4", 40000)
 MEI = {"email": "mei@shoppers.test", "password": "mei-secret-1"}
