@@ -26,7 +26,9 @@ from starlette.exceptions import HTTPException
 from shopfest import __version__, problems
 from shopfest.accounts import api as accounts_api
 from shopfest.accounts import service as accounts
+from shopfest.accounts.hashing import HashingPool
 from shopfest.accounts.model import TokenKind
+from shopfest.body_cap import BodyCap
 from shopfest.catalog import api as catalog_api
 from shopfest.catalog import service as catalog
 from shopfest.catalog.service import SkusListed
@@ -51,6 +53,7 @@ from shopfest.payments import service as payments
 from shopfest.payments.provider import Provider, SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
+from shopfest.rate_limits import Limiter
 from shopfest.settings import Settings
 from shopfest.web import api_docs, pages
 from shopfest.web.headers import SecurityHeaders
@@ -125,9 +128,9 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     clock = clock or settings.make_clock()
     provider = SandboxProvider(settings.webhook_secret, clock=clock)
     gate: StockGate = DatabaseGate(max_unpaid=settings.max_unpaid_units)
-    if settings.redis_url:
-        gate = RedisGate(redis.Redis.from_url(settings.redis_url), prefix=settings.redis_prefix,
-                         max_unpaid=settings.max_unpaid_units)
+    shared = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    if shared is not None:
+        gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
     bus = make_bus(provider, gate)
 
     def uow() -> UnitOfWork:
@@ -141,6 +144,9 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,
                                              lanes=_checkout_lanes(settings, engine),
                                              flash_minutes=settings.flash_reservation_minutes),
+        limiter=Limiter(settings.rates(), lock_rule=settings.lock_rule(), redis_client=shared,
+                        prefix=settings.redis_prefix, sync_seconds=settings.rate_sync_seconds),
+        hashing=HashingPool(threads=settings.hashing_threads, queue=settings.hashing_queue),
     )
 
 
@@ -223,7 +229,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(pages.router)
     app.include_router(api_docs.router)
     app.add_middleware(orders_api.CheckoutLane)
-    app.add_middleware(SecurityHeaders)  # the outermost, so the checkout lane's answers carry them too
+    # The cap outside the lane, which reads bodies; the headers outermost, on every answer.
+    app.add_middleware(BodyCap, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="api-docs")  # before /static, which it is in
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")

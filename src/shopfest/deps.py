@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
+from shopfest.accounts.hashing import HashingPool
 from shopfest.core.actor import Actor
 from shopfest.core.clock import Clock
 from shopfest.core.errors import Unauthenticated
@@ -21,6 +22,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
 from shopfest.orders.checkout import Checkout
 from shopfest.payments.provider import Provider
+from shopfest.rate_limits import Limiter
 from shopfest.settings import Settings
 
 SESSION_COOKIE = "shopfest_session"
@@ -79,6 +81,8 @@ class Runtime:
     provider: Provider
     checkout: Checkout
     signed_in: SignedIn = field(default_factory=SignedIn)
+    limiter: Limiter = field(default_factory=lambda: Limiter({}))
+    hashing: HashingPool = field(default_factory=HashingPool)
 
     def uow(self, *, read_only: bool = False, snapshot: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only,

@@ -51,10 +51,19 @@ def document(app: FastAPI) -> None:
             spec = build()
             spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
                 Problem.model_json_schema())
+            _document_body_cap(spec)
             app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend it
+
+
+def _document_body_cap(spec: dict[str, Any]) -> None:
+    """Any operation taking a body may answer 413 `/problems/body-too-large` (body_cap.py)."""
+    for operations in spec.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).setdefault("413", problem_responses(413)[413])
 
 
 def install(app: FastAPI) -> None:
@@ -67,7 +76,10 @@ def install(app: FastAPI) -> None:
 def refusal(error: DomainError) -> JSONResponse:
     """The problem a domain error is answered with."""
     extra = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | list | bool)}
-    return problem(error.status, error.code, error.title, error.detail, extra)
+    response = problem(error.status, error.code, error.title, error.detail, extra)
+    if isinstance(error.data.get("retry_after"), int):  # rate limits, locks and a busy server
+        response.headers["Retry-After"] = str(error.data["retry_after"])
+    return response
 
 
 async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
@@ -85,7 +97,8 @@ async def _validation_error(_request: Request, error: RequestValidationError) ->
     return problem(422, "validation", "The request is not valid", detail, {"errors": errors})
 
 
-_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated"}
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticated",
+               413: "body-too-large"}
 
 
 async def http_error(_request: Request, error: HTTPException) -> JSONResponse:

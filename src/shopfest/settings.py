@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from shopfest.core.clock import Clock, SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
+from shopfest.core.rates import LONGEST_LOCK, LockRule, Rate, parse_rates
 
 MAX_CHECKOUT_LANES = 8
 WEBHOOK_SECRET_MIN = 16  # characters; shorter ones can be guessed
@@ -45,6 +46,15 @@ class Settings:
     # SHOPFEST_WEBHOOK_SECRET (see `require_webhook_secret`); a process given none (tests, one-off
     # commands) signs its sandbox's webhooks with a random secret of its own.
     webhook_secret: str = field(default_factory=unshared_secret)
+    # Per-account and per-address request limits: `off`, or changes to the defaults such as
+    # `order.account=30/60,search.address=off` (core/rates.py DEFAULT_RATES, docs/security.md).
+    rate_limits: str | None = None
+    rate_sync_seconds: float = 0.1  # how often a worker shares its counts through Redis
+    login_failures: int = 5  # wrong passwords in a row, from one address, before sign-in locks
+    login_lock_seconds: int = 30  # the first lock; each wrong password after it doubles it, to 15 min
+    hashing_threads: int = 2  # passwords hashed at once per process (argon2 takes a core each)
+    hashing_queue: int = 16  # sign-ins waiting for those; more are answered 503 at once
+    max_body_bytes: int = 1_048_576  # a larger request body is refused with 413
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +75,13 @@ class Settings:
                 sweep_seconds=float(env.get("SHOPFEST_SWEEP_SECONDS", "5")),
                 checkout_lanes=int(env.get("SHOPFEST_CHECKOUT_LANES", str(cls.checkout_lanes))),
                 webhook_secret=env.get("SHOPFEST_WEBHOOK_SECRET") or unshared_secret(),
+                rate_limits=env.get("SHOPFEST_RATE_LIMITS") or None,
+                rate_sync_seconds=float(env.get("SHOPFEST_RATE_SYNC_SECONDS", str(cls.rate_sync_seconds))),
+                login_failures=int(env.get("SHOPFEST_LOGIN_FAILURES", str(cls.login_failures))),
+                login_lock_seconds=int(env.get("SHOPFEST_LOGIN_LOCK_SECONDS", str(cls.login_lock_seconds))),
+                hashing_threads=int(env.get("SHOPFEST_HASHING_THREADS", str(cls.hashing_threads))),
+                hashing_queue=int(env.get("SHOPFEST_HASHING_QUEUE", str(cls.hashing_queue))),
+                max_body_bytes=int(env.get("SHOPFEST_MAX_BODY_BYTES", str(cls.max_body_bytes))),
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -76,6 +93,21 @@ class Settings:
             raise InvalidInput("SHOPFEST_FLASH_RESERVATION_MINUTES is 1 or more")
         if not 1 <= self.max_unpaid_units <= MAX_UNPAID_UNITS:
             raise InvalidInput(f"SHOPFEST_MAX_UNPAID_UNITS is from 1 to {MAX_UNPAID_UNITS}")
+        self.rates()  # refuses a malformed SHOPFEST_RATE_LIMITS when the server starts
+        self.lock_rule()
+        if self.hashing_threads < 1 or self.hashing_queue < 0:
+            raise InvalidInput("SHOPFEST_HASHING_THREADS is 1 or more, SHOPFEST_HASHING_QUEUE 0 or more")
+        if self.max_body_bytes < 1 or self.rate_sync_seconds < 0:
+            raise InvalidInput("SHOPFEST_MAX_BODY_BYTES is 1 or more, SHOPFEST_RATE_SYNC_SECONDS 0 or more")
+
+    def rates(self) -> dict[str, Rate]:
+        return parse_rates(self.rate_limits)
+
+    def lock_rule(self) -> LockRule:
+        if self.login_failures < 1 or self.login_lock_seconds < 1:
+            raise InvalidInput("SHOPFEST_LOGIN_FAILURES and SHOPFEST_LOGIN_LOCK_SECONDS are 1 or more")
+        return LockRule(self.login_failures, self.login_lock_seconds,
+                        longest=max(LONGEST_LOCK, self.login_lock_seconds))
 
     @staticmethod
     def require_webhook_secret(env: Mapping[str, str]) -> str:

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from shopfest.accounts import service
-from shopfest.accounts.model import PASSWORD_MAX, PASSWORD_MIN, Profile, User
+from shopfest.accounts.model import PASSWORD_MAX, PASSWORD_MIN, Profile, TokenKind, User
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.deps import Limit, MaybeActor, ReadUowDep, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
+from shopfest.rate_limits import client_address, email_key
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422))
 
@@ -44,12 +45,16 @@ class RegisterIn(BaseModel):
 
 
 @router.post("/auth/register", status_code=201, response_model=UserJson,
-             responses=problem_responses(409))
-def register(body: RegisterIn, uow: UowDep) -> UserJson:
+             responses=problem_responses(409, 429, 503))
+async def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> UserJson:
     """Open a shopper account; a mail with a link to verify its email goes to the outbox. The password
-    is 10 characters or more and not one of the most commonly used (422 `/problems/common-password`)."""
+    is 10 characters or more and not one of the most commonly used (422 `/problems/common-password`).
+    A few from one address in a while (429 `/problems/rate-limited`); the password is hashed in the
+    sign-in pool, 503 `/problems/busy` when it is full."""
+    runtime.limiter.hit("register", address=client_address(request))
     profile = Profile(body.country.upper(), body.language, body.currency.upper())
-    user = service.register_shopper(uow, email=body.email, password=body.password, profile=profile)
+    user = await runtime.hashing.run(service.register_shopper, runtime.uow(), email=body.email,
+                                     password=body.password, profile=profile)
     return UserJson.of(user)
 
 
@@ -64,10 +69,16 @@ class TokenJson(BaseModel):
     expires_at: datetime
 
 
-@router.post("/auth/token", response_model=TokenJson, responses=problem_responses(401))
-def issue_token(body: TokenIn, uow: UowDep) -> TokenJson:
-    """Exchange an email and password for a bearer token that lasts 24 hours."""
-    issued = service.sign_in(uow, email=body.email, password=body.password)
+@router.post("/auth/token", response_model=TokenJson, responses=problem_responses(401, 429, 503))
+async def issue_token(body: TokenIn, request: Request, runtime: RuntimeDep) -> TokenJson:
+    """Exchange an email and password for a bearer token that lasts 24 hours. Too many tries for an
+    account or from an address are 429 `/problems/rate-limited`; after wrong passwords sign-in locks
+    for a while, 429 `/problems/sign-in-locked`; both say when to retry in `Retry-After`."""
+    address = client_address(request)
+    runtime.limiter.hit("login", account=email_key(body.email), address=address)
+    issued = await runtime.hashing.run(service.sign_in_watched, runtime.uow(), email=body.email,
+                                       password=body.password, kind=TokenKind.API,
+                                       lockout=runtime.limiter.lockout(address))
     return TokenJson(access_token=issued.secret, expires_at=issued.expires_at)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from shopfest.catalog import service
@@ -29,6 +29,7 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.deps import Cursor, Limit, MaybeActor, ReadUowDep, Runtime, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
+from shopfest.rate_limits import client_address
 from shopfest.schemas import MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=problem_responses(422))
@@ -272,8 +273,9 @@ def get_product(product_id: int, runtime: RuntimeDep) -> ProductJson:
     return products_json(runtime, [service.get_product(runtime.uow(read_only=True), product_id)])[0]
 
 
-@router.get("/products", response_model=ProductPage)
+@router.get("/products", response_model=ProductPage, responses=problem_responses(429))
 def search_products(
+    request: Request,
     runtime: RuntimeDep,
     q: Annotated[str | None, Query(max_length=200, description="words in any order")] = None,
     category: Annotated[str | None, Query(description="slug; includes sub-categories")] = None,
@@ -289,7 +291,9 @@ def search_products(
     cursor: Cursor = None,
     limit: Limit = 20,
 ) -> ProductPage:
-    """Search the storefront: every word and filter must match; newest first; cursor paged."""
+    """Search the storefront: every word and filter must match; newest first; cursor paged. Too many
+    searches from one address are 429 `/problems/rate-limited`."""
+    runtime.limiter.hit("search", address=client_address(request))
     query = product_query(
         runtime, q=q, category=category, brand_id=brand_id, merchant_id=merchant_id, tier=tier,
         fulfilment=fulfilment, new=new, min_price=min_price, max_price=max_price,

@@ -32,6 +32,7 @@ from shopfest.orders import service
 from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, buyer_of, check_lines
 from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
+from shopfest.rate_limits import client_address
 from shopfest.schemas import MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
@@ -192,17 +193,20 @@ HOT_ROUTE_DOCS: dict[str, Any] = {
 }
 
 
-@router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS)
+@router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS,
+             responses=problem_responses(413, 429))
 async def place_order(body: OrderIn, request: Request) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
     Sold out is 409 `/problems/sold-out`; over a flash sale's per-shopper limit, 409
     `/problems/limit-exceeded`; more unpaid units of one SKU than a shopper may hold
     (SHOPFEST_MAX_UNPAID_UNITS), 409 `/problems/too-many-unpaid`; a flash sale for verified or older
-    accounts only, 403 `/problems/account-not-verified` or `/problems/account-too-new`.
+    accounts only, 403 `/problems/account-not-verified` or `/problems/account-too-new`; too many orders
+    from the shopper or the address, 429 `/problems/rate-limited` with `Retry-After`.
     """
     runtime = runtime_of(request)
     shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)
+    runtime.limiter.hit("order", account=str(shopper.user_id), address=client_address(request))
     key = request.headers.get("idempotency-key")
     answer = await runtime.checkout.place_async(_command(shopper, body, key))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
@@ -217,7 +221,8 @@ class CheckoutLane:
     """ASGI middleware: an order from a shopper signed in a moment ago, with a well-formed body, goes
     straight to the checkout, past FastAPI's routing, dependencies and exception middleware, which
     cost the server more than the order itself. Anything else (a shopper's first request, a body that
-    does not validate, another role) takes `place_order` above, which answers it as before."""
+    does not validate, another role) takes `place_order` above, which answers it as before. The body
+    it reads is capped by `BodyCap` outside it (app.py); its orders are rate-limited in memory."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -235,6 +240,8 @@ class CheckoutLane:
             await self.app(scope, _replay(body, receive), send)
             return
         try:
+            # Counted in this process's memory: no database query and no Redis round trip here.
+            runtime.limiter.hit("order", account=str(command.shopper_id), address=client_address(scope))
             answer = await runtime.checkout.place_async(command)
         except DomainError as refused:
             await refusal(refused)(scope, receive, send)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Response
+import orjson
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from shopfest.core.clock import as_utc
 from shopfest.core.errors import CurrencyMismatch, InvalidInput
@@ -15,6 +17,7 @@ from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
 from shopfest.promotions import service
 from shopfest.promotions.offers import MAX_COUPONS, Campaign, CouponIssue, Period
+from shopfest.rate_limits import client_address
 from shopfest.schemas import MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422))
@@ -36,13 +39,30 @@ PRICE_EXAMPLE = {
 }
 
 
-@router.post("/price")
-async def price(request: Annotated[dict[str, Any], Body(examples=[PRICE_EXAMPLE])],
-                runtime: RuntimeDep) -> dict[str, Any]:
+# The body is read as bytes and parsed with the pricing, off the event loop; documented here.
+PRICE_DOCS: dict[str, Any] = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "object", "additionalProperties": True, "title": "Cart"},
+    "examples": {"festival cart": {"value": PRICE_EXAMPLE}}}}}}
+
+
+@router.post("/price", openapi_extra=PRICE_DOCS, responses=problem_responses(413, 429))
+async def price(request: Request, runtime: RuntimeDep) -> Response:
     """Price a cart with the festival's discounts, stacked in the festival's order (the pricing
-    contract, docs/pricing.md). Anyone may ask; nothing is stored. It runs on the event loop: a
-    cart prices in well under a millisecond."""
-    return service.quote(request, now=runtime.clock.now())
+    contract, docs/pricing.md). Anyone may ask; nothing is stored; at most 100 lines, as an order.
+    Too many carts from one address are 429 `/problems/rate-limited`."""
+    runtime.limiter.hit("price", address=client_address(request))
+    body = await request.body()  # streamed under the body cap
+    # Parsing, pricing and writing a large cart take milliseconds: in a thread, the event loop goes
+    # on answering everyone else (it stalled /healthz for as long as a 4 MB cart took).
+    return await run_in_threadpool(_quote, body, runtime.clock.now())
+
+
+def _quote(body: bytes, now: datetime) -> Response:
+    try:
+        cart = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"the body is not JSON: {error}") from None
+    return Response(orjson.dumps(service.quote(cart, now=now)), media_type="application/json")
 
 
 class PresaleIn(BaseModel):
@@ -138,10 +158,14 @@ def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
 
 
 @router.post("/coupons/{coupon_id}/claim", status_code=201, response_model=GrantJson,
-             responses=problem_responses(409))
-def claim_coupon(coupon_id: int, uow: UowDep, actor: MaybeActor) -> GrantJson:
+             responses=problem_responses(409, 429))
+def claim_coupon(coupon_id: int, request: Request, uow: UowDep, runtime: RuntimeDep,
+                 actor: MaybeActor) -> GrantJson:
     """Put one of this coupon in the shopper's wallet; 409 `coupons-gone` when every one is claimed,
-    409 `limit-exceeded` when the shopper holds the most allowed."""
+    409 `limit-exceeded` when the shopper holds the most allowed; too many claims by the shopper or
+    from the address, 429 `rate-limited`."""
+    runtime.limiter.hit("claim", account=str(actor.user_id) if actor else None,
+                        address=client_address(request))
     grant = service.claim_coupon(uow, actor, coupon_id)
     found = service.coupon(uow, coupon_id)
     return GrantJson(id=grant.id or 0, coupon=CouponJson.of(found), state=grant.state.value,

@@ -39,6 +39,7 @@ from shopfest.promotions.model import (
 )
 
 MAX_QTY = 999
+MAX_LINES = 100  # as an order takes (orders/api.py)
 Fields = Mapping[str, object]
 # An amount as a cart writes it: plain ASCII digits, at most four places. Read in integer arithmetic;
 # any other text is left to `Money.parse`, which accepts or refuses it with its own message.
@@ -55,10 +56,12 @@ def read_request(data: object, *, now: datetime) -> PriceRequest:
     body = _fields(data, "the request")
     currency = _currency(body)
     at = _instant(body, "at", "at") or as_utc(now)
-    lines = tuple([_line(item, f"lines[{n}]", currency)
-                   for n, item in enumerate(_list(body, "lines", "lines"))])
-    if not lines:
+    items = _list(body, "lines", "lines")
+    if not items:
         raise InvalidInput("lines must hold at least one line", field="lines")
+    if len(items) > MAX_LINES:
+        raise InvalidInput(f"lines must hold at most {MAX_LINES} lines, as an order", field="lines")
+    lines = tuple([_line(item, f"lines[{n}]", currency) for n, item in enumerate(items)])
     _check_unique([line.id for line in lines], "lines")
     promotions = tuple([_promotion(item, f"promotions[{n}]", currency)
                         for n, item in enumerate(_list(body, "promotions", "promotions"))])

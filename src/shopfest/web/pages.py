@@ -28,6 +28,7 @@ from shopfest.festival.model import Festival
 from shopfest.orders.checkout import buyer_of
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
+from shopfest.rate_limits import client_address, email_key
 from shopfest.web import csrf
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render
@@ -52,16 +53,20 @@ class PageRoute(APIRoute):
                     await csrf.check_form_post(request)
                 return await handle(request)
             except DomainError as error:
-                return await _error(request, status=error.status, detail=error.detail)
+                return await _error(request, status=error.status, detail=error.detail,
+                                    retry_after=error.data.get("retry_after"))
             except RequestValidationError:
                 return await _error(request, status=422, detail="the address has a malformed value")
 
         return guarded
 
 
-async def _error(request: Request, *, status: int, detail: str) -> Response:
+async def _error(request: Request, *, status: int, detail: str, retry_after: object = None) -> Response:
     # Rendering reads the database (festival, signed-in email), so it leaves the event loop.
-    return await run_in_threadpool(error_page, request, runtime_of(request), status=status, detail=detail)
+    page = await run_in_threadpool(error_page, request, runtime_of(request), status=status, detail=detail)
+    if isinstance(retry_after, int):  # a rate limit, a lock or a busy server
+        page.headers["Retry-After"] = str(retry_after)
+    return page
 
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -116,6 +121,7 @@ def _luxury_shelf(runtime: Runtime) -> list[Product]:
 @router.get("/search", response_class=HTMLResponse)
 def search(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """Bad filters come back on the same form with the reason and status 422, never a crash."""
+    runtime.limiter.hit("search", address=client_address(request))
     viewer, form = viewer_of(request), SearchForm.of(request.query_params)
     context: dict[str, Any] = {
         "form": form, "categories": category_tree(catalog.all_categories(runtime.uow(read_only=True))),
@@ -247,12 +253,19 @@ def login_form(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login(request: Request, runtime: RuntimeDep, email: Annotated[str, Form()] = "",
-          password: Annotated[str, Form()] = "") -> Response:
+async def login(request: Request, runtime: RuntimeDep, email: Annotated[str, Form()] = "",
+                password: Annotated[str, Form()] = "") -> Response:
+    """Limited and locked as the API's sign-in; the password is checked in the hashing pool,
+    awaited here without holding a request thread."""
+    address = client_address(request)
+    runtime.limiter.hit("login", account=email_key(email), address=address)
     try:
-        issued = accounts.sign_in(runtime.uow(), email=email, password=password, kind=TokenKind.SESSION)
+        issued = await runtime.hashing.run(accounts.sign_in_watched, runtime.uow(), email=email,
+                                           password=password, kind=TokenKind.SESSION,
+                                           lockout=runtime.limiter.lockout(address))
     except BadCredentials:
-        return render(request, runtime, "login.html", status=401, email=email, failed=True)
+        return await run_in_threadpool(render, request, runtime, "login.html", status=401, email=email,
+                                       failed=True)
     response = RedirectResponse("/", status_code=303)
     # The lifetime is counted on the festival clock; the browser counts on its own, so give it a span.
     lifetime = int((issued.expires_at - runtime.clock.now()).total_seconds())
