@@ -51,6 +51,7 @@ from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.settings import Settings
+from shopfest.text_guard import TextGuard
 from shopfest.web import pages
 from shopfest.web.layout import error_page
 
@@ -210,6 +211,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     app.include_router(pages.router)
     app.add_middleware(orders_api.CheckoutLane)
+    app.add_middleware(TextGuard)  # outside the lane: no route, fast or not, sees what it refuses
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

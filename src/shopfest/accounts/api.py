@@ -14,6 +14,7 @@ from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
+from shopfest.schemas import IdParam, InputModel
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422))
 
@@ -34,7 +35,7 @@ class UserJson(BaseModel):
                    currency=user.profile.currency)
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(InputModel):
     email: str = Field(max_length=254, examples=["mei@example.com"])
     password: str = Field(min_length=8, max_length=256)
     country: str = Field("CN", min_length=2, max_length=2, examples=["GB"])
@@ -51,7 +52,7 @@ def register(body: RegisterIn, uow: UowDep) -> UserJson:
     return UserJson.of(user)
 
 
-class TokenIn(BaseModel):
+class TokenIn(InputModel):
     email: str = Field(max_length=254)
     password: str = Field(max_length=256)
 
@@ -90,14 +91,14 @@ def me(uow: ReadUowDep, actor: MaybeActor) -> UserJson:
     return UserJson.of(user)
 
 
-class StaffIn(BaseModel):
+class StaffIn(InputModel):
     email: str = Field(max_length=254)
     password: str = Field(min_length=8, max_length=256)
 
 
 @router.post("/merchants/{merchant_id}/staff", status_code=201, response_model=UserJson,
              responses=problem_responses(401, 403, 404, 409))
-def add_staff(merchant_id: int, body: StaffIn, runtime: RuntimeDep, actor: MaybeActor) -> UserJson:
+def add_staff(merchant_id: IdParam, body: StaffIn, runtime: RuntimeDep, actor: MaybeActor) -> UserJson:
     """Operators give a merchant a staff account, bound to that merchant only."""
     require_role(actor, Role.OPERATOR)
     if not runtime.ports.merchant_exists(runtime.uow(read_only=True), merchant_id):

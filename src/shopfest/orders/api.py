@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictBool, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfest.core.actor import Actor, Role, require_role
@@ -31,7 +31,7 @@ from shopfest.orders import service
 from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, check_lines
 from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
-from shopfest.schemas import MoneyJson
+from shopfest.schemas import Id, IdParam, InputModel, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -39,16 +39,16 @@ KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255
                                          description="retries with the same key get the first answer")]
 
 
-class LineIn(BaseModel):
-    sku_id: int
-    qty: int = Field(ge=1, le=999)
+class LineIn(InputModel):
+    sku_id: Id
+    qty: int = Field(strict=True, ge=1, le=999)
 
 
-class OrderIn(BaseModel):
+class OrderIn(InputModel):
     lines: list[LineIn] = Field(min_length=1, max_length=100)
     currency: str | None = Field(None, min_length=3, max_length=3, examples=["USD"],
                                  description="the currency the shopper pays in; the catalog's when left out")
-    coupons: list[int] = Field(default_factory=list, max_length=20, description=(
+    coupons: list[Id] = Field(default_factory=list, max_length=20, description=(
         "ids of coupons in the shopper's wallet to offer; pricing uses those that lower the total most"))
 
 
@@ -99,16 +99,16 @@ class OrderPage(BaseModel):
     next_cursor: str | None
 
 
-class PayIn(BaseModel):
+class PayIn(InputModel):
     method: str = Field("sandbox_ok", examples=["sandbox_ok", "sandbox_fail", "sandbox_delay"])
 
 
-class RefundIn(BaseModel):
+class RefundIn(InputModel):
     lines: list[LineIn] | None = Field(None, description="left out: everything not yet refunded")
-    back_on_shelf: bool = Field(True, description="merchant staff only: false writes the units off")
+    back_on_shelf: StrictBool = Field(True, description="merchant staff only: false writes the units off")
 
 
-class ShipmentIn(BaseModel):
+class ShipmentIn(InputModel):
     carrier: str = Field(min_length=1, max_length=80)
     tracking: str = Field(min_length=1, max_length=80)
 
@@ -255,7 +255,7 @@ def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple
 
 
 @router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
-def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
+def pay_order(order_id: IdParam, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
     """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at
     once, `sandbox_fail` is declined (402), `sandbox_delay` is paid when its webhook arrives."""
@@ -265,7 +265,7 @@ def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderJson)
-def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
+def cancel_order(order_id: IdParam, runtime: RuntimeDep, actor: MaybeActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Cancel an unpaid order; its units go back on sale (shopper)."""
     return _once(runtime, actor, idempotency_key, ("cancel", order_id),
@@ -273,7 +273,7 @@ def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
 
 
 @router.post("/orders/{order_id}/refunds", response_model=OrderJson)
-def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
+def refund_order(order_id: IdParam, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
     or the merchant's staff for their part, who choose whether units go back on the shelf)."""
@@ -287,14 +287,14 @@ def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: Mayb
 
 
 @router.post("/orders/{order_id}/shipments", response_model=OrderJson)
-def ship_order(order_id: int, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
+def ship_order(order_id: IdParam, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
     """Record the shipment of a merchant's paid part of the order; it becomes fulfilled (merchant staff)."""
     return JSONResponse(service.ship(runtime.uow(), actor, order_id=order_id, carrier=body.carrier,
                                      tracking=body.tracking))
 
 
 @router.get("/orders/{order_id}", response_model=OrderJson)
-def get_order(order_id: int, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
+def get_order(order_id: IdParam, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
     """One order: the shopper's own, or a merchant's part of it (merchant staff)."""
     return JSONResponse(service.get_order(uow, actor, order_id))
 
