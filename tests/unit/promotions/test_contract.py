@@ -260,3 +260,25 @@ def test_every_amount_is_written_as_money_writes_it(minor: int, currency: str) -
     assert written["applied"] == [{"source": "p1", "kind": "percent_off", "amount": shown,
                                    "funded_by": "merchant"}]
     assert written["hints"] == [{"source": "p1", "missing": shown, "would_save": negated}]
+
+
+LINE = {"id": "l1", "sku": "k1", "merchant": "m1", "unit_price": "1.00", "qty": 1}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"discount": "100.00"}, "discount"),
+    ({"lines": [{**LINE, "colour": "red"}]}, "lines[0].colour"),
+    ({"promotions": [{"id": "p1", "kind": "percent_off", "percent": 5, "min_qty": 2}]},
+     "promotions[0].min_qty"),
+    ({"promotions": [{"id": "p1", "kind": "store_threshold", "merchant": "m1",
+                      "tiers": [{"spend": "10.00", "off": "1.00", "max": "5.00"}]}]},
+     "promotions[0].tiers[0].max"),
+    ({"coupons": [{"id": "c1", "kind": "red_envelope", "amount": "5.00", "stack": True}]},
+     "coupons[0].stack"),
+    ({"deposits": [{"line": "l1", "paid": "1.00", "worth": "2.00", "due": "1.00"}]}, "deposits[0].due"),
+])
+def test_a_field_the_contract_does_not_know_is_refused_not_ignored(change: dict[str, object],
+                                                                   field: str) -> None:
+    request = {"currency": "CNY", "lines": [LINE], **change}
+    with pytest.raises(InvalidInput, match=re.escape(f"{field} is not a field the pricing contract knows")):
+        read_request(request, now=NOW)
