@@ -55,6 +55,7 @@ from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
 from shopfest.settings import Settings
+from shopfest.text_guard import TextGuard
 from shopfest.web import api_docs, pages
 from shopfest.web.headers import SecurityHeaders
 from shopfest.web.layout import error_page
@@ -229,7 +230,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.include_router(pages.router)
     app.include_router(api_docs.router)
     app.add_middleware(orders_api.CheckoutLane)
-    # The cap outside the lane, which reads bodies; the headers outermost, on every answer.
+    # Outside the lane, so no route, fast or not, sees what these refuse: text that cannot be stored,
+    # then (around it, since it reads bodies) the body cap; the headers outermost, on every answer.
+    app.add_middleware(TextGuard)
     app.add_middleware(BodyCap, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="api-docs")  # before /static, which it is in

@@ -208,7 +208,7 @@ def price(
     try:
         text = sys.stdin.read() if file is None else Path(file).read_text(encoding="utf-8")
         request = json.loads(text)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deep
         console.print(f"[red]error:[/red] cannot read the request: {error}")
         raise typer.Exit(2) from None
     with clear_errors():

@@ -11,10 +11,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from shopfest.core.errors import DomainError
+from shopfest.core.errors import DomainError, InvalidInput
 
 PROBLEM_BASE = "/problems/"
 MEDIA_TYPE = "application/problem+json"
+
+
+class MalformedBody(InvalidInput):
+    code = "malformed-body"
+    title = "The body cannot be read"
+    status = 400
 
 
 class Problem(BaseModel):
@@ -52,6 +58,9 @@ def document(app: FastAPI) -> None:
             spec.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
                 Problem.model_json_schema())
             _document_body_cap(spec)
+            for operations in spec.get("paths", {}).values():
+                for operation in operations.values():
+                    _document_refusals(operation)
             app.openapi_schema = spec
         return app.openapi_schema
 
@@ -64,6 +73,16 @@ def _document_body_cap(spec: dict[str, Any]) -> None:
         for operation in operations.values():
             if isinstance(operation, dict) and "requestBody" in operation:
                 operation.setdefault("responses", {}).setdefault("413", problem_responses(413)[413])
+
+
+def _document_refusals(operation: dict[str, Any]) -> None:
+    """Every route can answer 422 (text_guard refuses NUL anywhere); one with a body, 400 too
+    (`malformed-body`: not UTF-8, not JSON, or nested too deep to read)."""
+    responses = operation.setdefault("responses", {})
+    statuses = (400, 422) if "requestBody" in operation else (422,)
+    for status, entry in problem_responses(*statuses).items():
+        found = responses.setdefault(str(status), entry)
+        found.setdefault("content", entry["content"])
 
 
 def install(app: FastAPI) -> None:
@@ -102,6 +121,8 @@ _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 401: "unauthenticate
 
 
 async def http_error(_request: Request, error: HTTPException) -> JSONResponse:
+    if error.status_code == 400:  # FastAPI could not read the body (not UTF-8, not JSON, too deep)
+        return refusal(MalformedBody(str(error.detail)))
     code = _HTTP_CODES.get(error.status_code, f"http-{error.status_code}")
     title = HTTPStatus(error.status_code).phrase
     response = problem(error.status_code, code, title, str(error.detail))

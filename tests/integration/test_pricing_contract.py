@@ -80,6 +80,13 @@ def test_the_cli_prints_the_same_result_as_the_api(runtime: Runtime, tmp_path: P
     "{not json",
     json.dumps({**REQUEST, "lines": [REQUEST["lines"][0], REQUEST["lines"][0]]}),
     json.dumps({**REQUEST, "promotions": [{"id": "p2", "kind": "percent_off", "percent": 140}]}),
+    json.dumps({**REQUEST, "at": "0001-01-01T00:00:00+14:00"}),
+    json.dumps({**REQUEST, "at": "9999-12-31T23:59:59-14:00"}),
+    json.dumps({**REQUEST, "promotions": [{"id": "p2", "kind": "percent_off", "percent": 5,
+                                           "ends": "9999-12-31T23:59:59-14:00"}]}),
+    json.dumps({**REQUEST, "lines": [{**REQUEST["lines"][0], "unit_price": "1.5"}]}),
+    json.dumps({**REQUEST, "lines": [{**REQUEST["lines"][0], "colour": "red"}]}),
+    "[" * 10_000 + "]" * 10_000,
 ])
 def test_the_cli_refuses_bad_input_with_a_message_and_exit_code_2(stdin: str) -> None:
     refused = shopfest("price", stdin=stdin)

@@ -115,10 +115,10 @@ def test_price_takes_at_most_as_many_lines_as_an_order(runtime: Runtime) -> None
     assert refused.status_code == 422 and refused.json()["field"] == "lines"
 
 
-def test_a_body_that_is_not_json_is_a_clear_422_on_price(runtime: Runtime) -> None:
+def test_a_body_that_is_not_json_is_a_malformed_body_on_price(runtime: Runtime) -> None:
     client = TestClient(create_app(runtime=runtime))
     refused = client.post("/api/v1/price", content=b"{\"currency\": ", headers=JSON)
-    assert refused.status_code == 422 and refused.json()["type"] == "/problems/invalid-input"
+    assert refused.status_code == 400 and refused.json()["type"] == "/problems/malformed-body"
 
 
 def test_a_large_cart_is_priced_off_the_event_loop(runtime: Runtime) -> None:

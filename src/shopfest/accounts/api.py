@@ -15,6 +15,7 @@ from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.deps import Limit, MaybeActor, ReadUowDep, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address, email_key
+from shopfest.schemas import IdParam, InputModel
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422))
 
@@ -36,7 +37,7 @@ class UserJson(BaseModel):
                    currency=user.profile.currency, verified=user.verified)
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(InputModel):
     email: str = Field(max_length=254, examples=["mei@example.com"])
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
     country: str = Field("CN", min_length=2, max_length=2, examples=["GB"])
@@ -58,7 +59,7 @@ async def register(body: RegisterIn, request: Request, runtime: RuntimeDep) -> U
     return UserJson.of(user)
 
 
-class TokenIn(BaseModel):
+class TokenIn(InputModel):
     email: str = Field(max_length=254)
     password: str = Field(max_length=256)
 
@@ -103,7 +104,7 @@ def me(uow: ReadUowDep, actor: MaybeActor) -> UserJson:
     return UserJson.of(user)
 
 
-class VerifyEmailIn(BaseModel):
+class VerifyEmailIn(InputModel):
     token: str = Field(min_length=1, max_length=200, description="the token the verification mail carries")
 
 
@@ -116,13 +117,13 @@ def verify_email(body: VerifyEmailIn, uow: UowDep, runtime: RuntimeDep) -> UserJ
     return UserJson.of(user)
 
 
-class PhoneIn(BaseModel):
+class PhoneIn(InputModel):
     phone: str = Field(min_length=1, max_length=40, examples=["+8613800138000"])
 
 
 @router.post("/users/{user_id}/phone-verification", response_model=UserJson,
              responses=problem_responses(401, 403, 404))
-def verify_phone(user_id: int, body: PhoneIn, uow: UowDep, runtime: RuntimeDep,
+def verify_phone(user_id: IdParam, body: PhoneIn, uow: UowDep, runtime: RuntimeDep,
                  actor: MaybeActor) -> UserJson:
     """An operator who checked a shopper's phone marks it verified (operators)."""
     user = service.verify_phone(uow, actor, user_id=user_id, phone=body.phone)
@@ -146,14 +147,14 @@ def mail_outbox(uow: ReadUowDep, actor: MaybeActor, limit: Limit = 20,
     return [MailJson(**mail) for mail in service.mail_outbox(uow, actor, to=to, limit=limit)]
 
 
-class StaffIn(BaseModel):
+class StaffIn(InputModel):
     email: str = Field(max_length=254)
     password: str = Field(min_length=PASSWORD_MIN, max_length=PASSWORD_MAX)
 
 
 @router.post("/merchants/{merchant_id}/staff", status_code=201, response_model=UserJson,
              responses=problem_responses(401, 403, 404, 409))
-def add_staff(merchant_id: int, body: StaffIn, runtime: RuntimeDep, actor: MaybeActor) -> UserJson:
+def add_staff(merchant_id: IdParam, body: StaffIn, runtime: RuntimeDep, actor: MaybeActor) -> UserJson:
     """Operators give a merchant a staff account, bound to that merchant only."""
     require_role(actor, Role.OPERATOR)
     if not runtime.ports.merchant_exists(runtime.uow(read_only=True), merchant_id):

@@ -22,7 +22,6 @@ from shopfest.catalog.model import (
     SkuDraft,
     search_tokens,
 )
-from shopfest.core.clock import parse_instant
 from shopfest.core.errors import InvalidInput
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import Money
@@ -30,7 +29,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.deps import Cursor, Limit, MaybeActor, ReadUowDep, Runtime, RuntimeDep, UowDep
 from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address
-from shopfest.schemas import MoneyJson
+from shopfest.schemas import Id, IdParam, InputModel, Instant, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=problem_responses(422))
 WRITE = problem_responses(401, 403, 404, 409)
@@ -38,7 +37,7 @@ WRITE = problem_responses(401, 403, 404, 409)
 
 # --- brands ---------------------------------------------------------------------------------
 
-class BrandIn(BaseModel):
+class BrandIn(InputModel):
     name: str = Field(min_length=1, max_length=200, examples=["Lumen Atelier"])
     tier: BrandTier = BrandTier.REGULAR
     name_zh: str | None = Field(None, max_length=200, examples=["流明工坊"])
@@ -70,7 +69,7 @@ def create_brand(body: BrandIn, uow: UowDep, actor: MaybeActor) -> BrandJson:
 
 
 @router.post("/brands/{brand_id}/approve", response_model=BrandJson, responses=WRITE)
-def approve_brand(brand_id: int, uow: UowDep, actor: MaybeActor) -> BrandJson:
+def approve_brand(brand_id: IdParam, uow: UowDep, actor: MaybeActor) -> BrandJson:
     """Operators approve a luxury brand into the pavilion."""
     return BrandJson.of(service.approve_brand(uow, actor, brand_id))
 
@@ -86,17 +85,17 @@ def list_brands(uow: ReadUowDep, tier: BrandTier | None = None, cursor: Cursor =
 
 
 @router.get("/brands/{brand_id}", response_model=BrandJson, responses=problem_responses(404))
-def get_brand(brand_id: int, uow: ReadUowDep) -> BrandJson:
+def get_brand(brand_id: IdParam, uow: ReadUowDep) -> BrandJson:
     return BrandJson.of(service.get_brand(uow, brand_id))
 
 
 # --- merchants ------------------------------------------------------------------------------
 
-class MerchantIn(BaseModel):
+class MerchantIn(InputModel):
     name: str = Field(min_length=1, max_length=200)
     kind: MerchantKind
     settlement_currency: str = Field(min_length=3, max_length=3, examples=["CNY"])
-    brand_ids: list[int] = Field(default_factory=list, max_length=1000)
+    brand_ids: list[Id] = Field(default_factory=list, max_length=1000)
     city: str | None = Field(None, max_length=100)
 
 
@@ -128,13 +127,13 @@ def create_merchant(body: MerchantIn, uow: UowDep, actor: MaybeActor) -> Merchan
 
 @router.get("/merchants/{merchant_id}", response_model=MerchantJson,
             responses=problem_responses(404))
-def get_merchant(merchant_id: int, uow: ReadUowDep) -> MerchantJson:
+def get_merchant(merchant_id: IdParam, uow: ReadUowDep) -> MerchantJson:
     return MerchantJson.of(service.get_merchant(uow, merchant_id))
 
 
 # --- categories -----------------------------------------------------------------------------
 
-class CategoryIn(BaseModel):
+class CategoryIn(InputModel):
     slug: str = Field(min_length=1, max_length=60, examples=["automobiles"])
     name: str = Field(min_length=1, max_length=200)
     name_zh: str | None = Field(None, max_length=200)
@@ -168,28 +167,27 @@ def create_category(body: CategoryIn, uow: UowDep, actor: MaybeActor) -> Categor
 
 # --- products -------------------------------------------------------------------------------
 
-class SkuIn(BaseModel):
+class SkuIn(InputModel):
     code: str = Field(min_length=1, max_length=64)
     price: MoneyJson
-    stock: int = Field(ge=0, le=1_000_000_000)
+    stock: int = Field(strict=True, ge=0, le=1_000_000_000)
 
 
-class ProductIn(BaseModel):
+class ProductIn(InputModel):
     title: str = Field(min_length=1, max_length=200)
     title_zh: str | None = Field(None, max_length=200)
-    brand_id: int
+    brand_id: Id
     category: str = Field(description="category slug", examples=["automobiles"])
     fulfilment: Fulfilment = Fulfilment.SHIPPED
-    debut_at: str | None = Field(None, description="ISO instant; now when left out",
-                                 examples=["2027-11-11T00:00:00+08:00"])
+    debut_at: Instant | None = Field(None, description="now when left out")
     skus: list[SkuIn] = Field(min_length=1, max_length=50)
 
 
-class ProductPatch(BaseModel):
+class ProductPatch(InputModel):
     title: str | None = Field(None, min_length=1, max_length=200)
     title_zh: str | None = Field(None, max_length=200)
     category: str | None = None
-    debut_at: str | None = None
+    debut_at: Instant | None = None
 
 
 class SkuJson(BaseModel):
@@ -247,7 +245,7 @@ def create_product(body: ProductIn, runtime: RuntimeDep, actor: MaybeActor) -> P
         title=body.title, title_zh=body.title_zh, brand_id=body.brand_id,
         category_id=service.category_id_for(runtime.uow(read_only=True), body.category),
         fulfilment=body.fulfilment,
-        debut_at=parse_instant(body.debut_at) if body.debut_at else runtime.clock.now(),
+        debut_at=body.debut_at or runtime.clock.now(),
         skus=tuple(SkuDraft(s.code, s.price.to_money(), s.stock) for s in body.skus),
     )
     product = service.list_product(runtime.uow(), actor, draft)
@@ -255,12 +253,12 @@ def create_product(body: ProductIn, runtime: RuntimeDep, actor: MaybeActor) -> P
 
 
 @router.patch("/products/{product_id}", response_model=ProductJson, responses=WRITE)
-def change_product(product_id: int, body: ProductPatch, runtime: RuntimeDep,
+def change_product(product_id: IdParam, body: ProductPatch, runtime: RuntimeDep,
                    actor: MaybeActor) -> ProductJson:
     """Merchant staff change their own products; another merchant's product is not found."""
     changes = service.ProductChanges(
         title=body.title, title_zh=body.title_zh,
-        debut_at=parse_instant(body.debut_at) if body.debut_at else None,
+        debut_at=body.debut_at,
         category_id=service.category_id_for(runtime.uow(read_only=True), body.category)
         if body.category else None,
     )
@@ -269,7 +267,7 @@ def change_product(product_id: int, body: ProductPatch, runtime: RuntimeDep,
 
 
 @router.get("/products/{product_id}", response_model=ProductJson, responses=problem_responses(404))
-def get_product(product_id: int, runtime: RuntimeDep) -> ProductJson:
+def get_product(product_id: IdParam, runtime: RuntimeDep) -> ProductJson:
     return products_json(runtime, [service.get_product(runtime.uow(read_only=True), product_id)])[0]
 
 
@@ -279,8 +277,8 @@ def search_products(
     runtime: RuntimeDep,
     q: Annotated[str | None, Query(max_length=200, description="words in any order")] = None,
     category: Annotated[str | None, Query(description="slug; includes sub-categories")] = None,
-    brand_id: int | None = None,
-    merchant_id: int | None = None,
+    brand_id: IdParam | None = None,
+    merchant_id: IdParam | None = None,
     tier: BrandTier | None = None,
     fulfilment: Fulfilment | None = None,
     new: Annotated[bool, Query(description="only products that debuted this festival")] = False,
@@ -296,8 +294,10 @@ def search_products(
     runtime.limiter.hit("search", address=client_address(request))
     query = product_query(
         runtime, q=q, category=category, brand_id=brand_id, merchant_id=merchant_id, tier=tier,
-        fulfilment=fulfilment, new=new, min_price=min_price, max_price=max_price,
-        currency=currency.upper(), cursor=cursor, limit=limit,
+        fulfilment=fulfilment, new=new,
+        min_price=Money.exact(min_price, currency.upper()) if min_price else None,
+        max_price=Money.exact(max_price, currency.upper()) if max_price else None,
+        cursor=cursor, limit=limit,
     )
     page = service.search_products(runtime.uow(read_only=True), query)
     next_cursor = encode_cursor(page.next_after_id) if page.next_after_id else None
@@ -306,8 +306,8 @@ def search_products(
 
 def product_query(runtime: Runtime, *, q: str | None, category: str | None, brand_id: int | None,
                   merchant_id: int | None = None, tier: BrandTier | None,
-                  fulfilment: Fulfilment | None, new: bool, min_price: str | None,
-                  max_price: str | None, currency: str, cursor: str | None,
+                  fulfilment: Fulfilment | None, new: bool, min_price: Money | None,
+                  max_price: Money | None, cursor: str | None,
                   limit: int) -> ProductQuery:
     """The search the storefront's query string asks for (shared by the API and the pages)."""
     uow: UnitOfWork = runtime.uow(read_only=True)
@@ -319,8 +319,7 @@ def product_query(runtime: Runtime, *, q: str | None, category: str | None, bran
         category_ids=service.category_ids_under(uow, category) if category else None,
         brand_id=brand_id, merchant_id=merchant_id, tier=tier, fulfilment=fulfilment,
         debuted_between=(since, runtime.clock.now()) if since else None,
-        min_price=Money.parse(min_price, currency) if min_price else None,
-        max_price=Money.parse(max_price, currency) if max_price else None,
+        min_price=min_price, max_price=max_price,
         after_id=decode_cursor(cursor), limit=limit,
     )
 

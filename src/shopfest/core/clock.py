@@ -10,6 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from shopfest.core.errors import InvalidInput
 
 HOME_ZONE = "Asia/Shanghai"
+# The instants ShopFest takes: a festival's calendar has no business outside them, and the edges of
+# Python's calendar (year 1 and 9999) overflow as soon as an offset or a duration is applied.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+INSTANT_RULE = "an ISO 8601 instant with a UTC offset, from 1970-01-01T00:00:00Z up to 3000-01-01T00:00:00Z"
 
 
 class Clock:
@@ -52,7 +57,20 @@ def parse_instant(text: str) -> datetime:
         raise InvalidInput(f"{text!r} is not an ISO 8601 instant") from None
     if value.tzinfo is None:
         raise InvalidInput(f"{text!r} has no UTC offset; write e.g. 2027-11-11T00:00:00+08:00")
-    return value.astimezone(UTC)
+    return check_instant(value)
+
+
+def check_instant(value: datetime) -> datetime:
+    """The instant in UTC, if it is one ShopFest takes (see EARLIEST, LATEST). Raises InvalidInput."""
+    if value.tzinfo is None:
+        raise InvalidInput("naive datetimes are not instants; give a UTC offset")
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:
+        instant = None
+    if instant is None or not EARLIEST <= instant < LATEST:
+        raise InvalidInput(f"{value.isoformat()} is out of range: give {INSTANT_RULE}")
+    return instant
 
 
 def as_utc(instant: datetime) -> datetime:

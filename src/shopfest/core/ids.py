@@ -9,6 +9,13 @@ import secrets
 from shopfest.core.errors import InvalidInput
 
 SECRET_BYTES = 32  # 256 bits: not guessable
+# Ids are 64-bit signed integers in both databases: a larger one would overflow in the driver.
+MAX_ID = 2**63 - 1
+
+
+def is_id_text(text: str) -> bool:
+    """Whether `text` writes an id: ASCII digits only (no sign, space or other script), 1 to MAX_ID."""
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID
 
 
 def new_secret() -> str:
@@ -31,7 +38,7 @@ def decode_cursor(cursor: str | None) -> int | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, value = text.split(":", 1)
-        if prefix != "id":
+        if prefix != "id" or not is_id_text(value):
             raise ValueError(prefix)
         return int(value)
     except (ValueError, UnicodeDecodeError):

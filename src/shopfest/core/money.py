@@ -17,6 +17,9 @@ MINOR_UNITS: dict[str, int] = {
 }
 
 _DECIMAL = re.compile(r"^-?\d{1,18}(\.\d{1,4})?$")
+# An amount as the API takes it: ASCII digits, exactly the currency's places (see `Money.exact`).
+_EXACT = {places: re.compile(r"-?\d{1,18}" + (rf"\.\d{{{places}}}" if places else ""), re.ASCII)
+          for places in set(MINOR_UNITS.values())}
 
 
 def minor_units(currency: str) -> int:
@@ -53,6 +56,17 @@ class Money:
                 f"{amount} has more than {places} decimal places for {currency}", amount=amount
             )
         return cls(int(scaled), currency)
+
+    @classmethod
+    def exact(cls, amount: str, currency: str) -> Money:
+        """Read an amount as the API takes it: what `amount` writes, ASCII digits with exactly the
+        currency's places ("199.00", "1500", "1.250"), no spaces. Raises InvalidAmount, UnknownCurrency."""
+        places = minor_units(currency)
+        if not isinstance(amount, str) or not _EXACT[places].fullmatch(amount):
+            shape = f"with exactly {places} decimal places" if places else "without decimal places"
+            raise InvalidAmount(f"{amount!r} is not an amount of {currency}: write ASCII digits {shape}, "
+                                f"e.g. {cls(19900 * 10**places // 100, currency).amount}", amount=amount)
+        return cls(int(amount.replace(".", "")), currency)
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -7,11 +7,11 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from shopfest.core.clock import parse_instant
 from shopfest.deps import MaybeActor, ReadUowDep, UowDep
 from shopfest.festival import service
 from shopfest.festival.model import Festival, Phase, PhaseKind
 from shopfest.problems import problem_responses
+from shopfest.schemas import InputModel, Instant
 
 router = APIRouter(prefix="/api/v1", tags=["festival"], responses=problem_responses(422))
 
@@ -73,16 +73,16 @@ def get_festival(uow: ReadUowDep) -> FestivalJson:
     return festival_json(festival, uow.clock.now())
 
 
-class PhaseIn(BaseModel):
+class PhaseIn(InputModel):
     key: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
     kind: PhaseKind
-    wave: int = Field(ge=1, le=10)
-    starts_at: str = Field(examples=["2027-11-11T00:00:00+08:00"])
-    ends_at: str = Field(examples=["2027-11-12T00:00:00+08:00"])
+    wave: int = Field(strict=True, ge=1, le=10)
+    starts_at: Instant
+    ends_at: Instant = Field(examples=["2027-11-12T00:00:00+08:00"])
 
 
-class FestivalIn(BaseModel):
+class FestivalIn(InputModel):
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=1, max_length=80, pattern=r"^[a-z0-9-]+$")
     timezone: str = "Asia/Shanghai"
@@ -94,7 +94,7 @@ class FestivalIn(BaseModel):
 def schedule_festival(body: FestivalIn, uow: UowDep, actor: MaybeActor) -> FestivalJson:
     """Operators schedule a festival: phases in time order, none overlapping."""
     phases = tuple(
-        Phase(p.key, p.name, p.kind, p.wave, parse_instant(p.starts_at), parse_instant(p.ends_at))
+        Phase(p.key, p.name, p.kind, p.wave, p.starts_at, p.ends_at)
         for p in body.phases
     )
     draft = Festival(body.name, body.slug, body.timezone, phases)

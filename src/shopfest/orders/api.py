@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, Field, StrictBool, ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfest.core.actor import Actor, Role, require_role
@@ -33,7 +33,7 @@ from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, buyer_of, check
 from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
 from shopfest.rate_limits import client_address
-from shopfest.schemas import MoneyJson
+from shopfest.schemas import Id, IdParam, InputModel, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
 
@@ -41,16 +41,16 @@ KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255
                                          description="retries with the same key get the first answer")]
 
 
-class LineIn(BaseModel):
-    sku_id: int
-    qty: int = Field(ge=1, le=999)
+class LineIn(InputModel):
+    sku_id: Id
+    qty: int = Field(strict=True, ge=1, le=999)
 
 
-class OrderIn(BaseModel):
+class OrderIn(InputModel):
     lines: list[LineIn] = Field(min_length=1, max_length=100)
     currency: str | None = Field(None, min_length=3, max_length=3, examples=["USD"],
                                  description="the currency the shopper pays in; the catalog's when left out")
-    coupons: list[int] = Field(default_factory=list, max_length=20, description=(
+    coupons: list[Id] = Field(default_factory=list, max_length=20, description=(
         "ids of coupons in the shopper's wallet to offer; pricing uses those that lower the total most"))
 
 
@@ -119,48 +119,39 @@ class OrderPage(BaseModel):
     next_cursor: str | None
 
 
-class PayIn(BaseModel):
+class PayIn(InputModel):
     method: str = Field("sandbox_ok", examples=["sandbox_ok", "sandbox_fail", "sandbox_delay"])
 
 
-class RefundIn(BaseModel):
+class RefundIn(InputModel):
     lines: list[LineIn] | None = Field(None, description="left out: everything not yet refunded")
-    back_on_shelf: bool = Field(True, description="merchant staff only: false writes the units off")
+    back_on_shelf: StrictBool = Field(True, description="merchant staff only: false writes the units off")
 
 
-BigId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1)]
 # Free text kept in the database: no NUL, which PostgreSQL cannot store.
 Reason = Annotated[str, Field(strict=True, min_length=1, max_length=500, pattern=r"^[^\x00]*$")]
 
 
-class ReturnLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    sku_id: BigId
+class ReturnLineIn(InputModel):
+    sku_id: Id
     qty: int = Field(strict=True, ge=1, le=999)
 
 
-class ReturnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReturnIn(InputModel):
     lines: list[ReturnLineIn] = Field(min_length=1, max_length=100, description="shipped units to send back")
     reason: Reason
 
 
-class AcceptReturnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AcceptReturnIn(InputModel):
     goods_back: StrictBool = Field(description="true: the goods came back and go on sale again; "
                                                "false: refund only, the units are written off")
 
 
-class RejectReturnIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RejectReturnIn(InputModel):
     reason: Reason
 
 
-class ShipmentIn(BaseModel):
+class ShipmentIn(InputModel):
     carrier: str = Field(min_length=1, max_length=80)
     tracking: str = Field(min_length=1, max_length=80)
 
@@ -324,7 +315,7 @@ def _refund_key(actor: Actor | None, order_id: int, idempotency_key: str | None)
 
 
 @router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
-def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
+def pay_order(order_id: IdParam, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
     """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at
     once, `sandbox_fail` is declined (402), `sandbox_delay` is paid when its webhook arrives."""
@@ -334,7 +325,7 @@ def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderJson)
-def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
+def cancel_order(order_id: IdParam, runtime: RuntimeDep, actor: MaybeActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Cancel an unpaid order; its units go back on sale (shopper)."""
     return _once(runtime, actor, idempotency_key, ("cancel", order_id),
@@ -342,7 +333,7 @@ def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
 
 
 @router.post("/orders/{order_id}/refunds", response_model=OrderJson)
-def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
+def refund_order(order_id: IdParam, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
     or the merchant's staff for their part, who choose whether units go back on the shelf). Once a
@@ -355,8 +346,8 @@ def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: Mayb
                                               refund_key=refund_key))
 
 
-OrderId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-ReturnId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+OrderId = IdParam
+ReturnId = IdParam
 
 
 @router.post("/orders/{order_id}/returns", status_code=201, response_model=OrderJson)
@@ -390,14 +381,14 @@ def reject_return(order_id: OrderId, return_id: ReturnId, body: RejectReturnIn, 
 
 
 @router.post("/orders/{order_id}/shipments", response_model=OrderJson)
-def ship_order(order_id: int, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
+def ship_order(order_id: IdParam, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
     """Record the shipment of a merchant's paid part of the order; it becomes fulfilled (merchant staff)."""
     return JSONResponse(service.ship(runtime.uow(), actor, order_id=order_id, carrier=body.carrier,
                                      tracking=body.tracking))
 
 
 @router.get("/orders/{order_id}", response_model=OrderJson)
-def get_order(order_id: int, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
+def get_order(order_id: IdParam, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
     """One order: the shopper's own, or a merchant's part of it (merchant staff)."""
     return JSONResponse(service.get_order(uow, actor, order_id))
 

@@ -54,7 +54,12 @@ class Remembered:
 
 
 def fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """A digest of a request's parts, whatever they hold: equal parts give equal fingerprints."""
+    try:
+        text = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=repr)
+    except TypeError:  # what orjson cannot write, e.g. an integer past 64 bits: Python's own words
+        text = repr(parts).encode()  # "(...": never what orjson writes for a tuple, "[..."
+    return hashlib.sha256(text).hexdigest()
 
 
 def check_key(key: str) -> str:

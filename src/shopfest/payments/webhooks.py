@@ -65,7 +65,7 @@ def verify(body: bytes, header: str, *, secret: str, now: int,
         raise BadSignature("the webhook was signed too long ago", signed_at=stamp, now=now)
     try:
         event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise InvalidInput("the webhook body is not JSON") from None
     if not isinstance(event, dict):
         raise InvalidInput("the webhook body is not a JSON object")

@@ -10,15 +10,14 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from shopfest.core.clock import as_utc
-from shopfest.core.errors import CurrencyMismatch, InvalidInput
+from shopfest.core.errors import CurrencyMismatch
 from shopfest.core.money import Money, minor_units
 from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
-from shopfest.problems import problem_responses
+from shopfest.problems import MalformedBody, problem_responses
 from shopfest.promotions import service
 from shopfest.promotions.offers import MAX_COUPONS, Campaign, CouponIssue, Period
 from shopfest.rate_limits import client_address
-from shopfest.schemas import MoneyJson
+from shopfest.schemas import Id, IdParam, InputModel, Instant, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422))
 
@@ -61,12 +60,12 @@ def _quote(body: bytes, now: datetime) -> Response:
     try:
         cart = orjson.loads(body)
     except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"the body is not JSON: {error}") from None
+        raise MalformedBody(f"the body is not JSON: {error}") from None
     return Response(orjson.dumps(service.quote(cart, now=now)), media_type="application/json")
 
 
-class PresaleIn(BaseModel):
-    sku_id: int
+class PresaleIn(InputModel):
+    sku_id: Id
     deposit: MoneyJson
     worth: MoneyJson | None = Field(None, description=(
         "what the deposit counts for against the price at checkout (e.g. pay 100, worth 200); "
@@ -82,15 +81,16 @@ def offer_presale(body: PresaleIn, uow: UowDep, actor: MaybeActor) -> Response:
     return Response(status_code=204)
 
 
-class CouponIn(BaseModel):
+class CouponIn(InputModel):
     kind: str = Field(examples=["store_coupon"],
                       description="store_coupon (merchant staff); platform_coupon, red_envelope (operators)")
     off: MoneyJson = Field(description="taken off the order; a red envelope's amount")
     min_spend: MoneyJson | None = Field(None, description="what the coupon's stage must reach; none: any")
-    quantity: int = Field(ge=1, le=MAX_COUPONS, description="how many shoppers can claim, in all")
-    per_shopper_limit: int = Field(1, ge=1)
-    starts_at: datetime
-    ends_at: datetime
+    quantity: int = Field(strict=True, ge=1, le=MAX_COUPONS,
+                          description="how many shoppers can claim, in all")
+    per_shopper_limit: int = Field(1, strict=True, ge=1, le=MAX_COUPONS)
+    starts_at: Instant
+    ends_at: Instant
 
 
 class CouponJson(BaseModel):
@@ -122,19 +122,13 @@ class GrantJson(BaseModel):
     claimed_at: datetime
 
 
-def window_of(starts_at: datetime, ends_at: datetime) -> Period:
-    if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInput("give starts_at and ends_at with a UTC offset")
-    return Period(as_utc(starts_at), as_utc(ends_at))
-
-
 def _coupon_of(body: CouponIn) -> CouponIssue:
     off = body.off.to_money()
     min_spend = body.min_spend.to_money() if body.min_spend is not None else Money.zero(off.currency)
     if min_spend.currency != off.currency:
         raise CurrencyMismatch("off and min_spend are in one currency")
     return CouponIssue(body.kind, None, off.currency, min_spend.minor, off.minor, body.quantity,
-                  body.per_shopper_limit, window_of(body.starts_at, body.ends_at))
+                  body.per_shopper_limit, Period(body.starts_at, body.ends_at))
 
 
 @router.post("/coupons", status_code=201, response_model=CouponJson)
@@ -145,7 +139,7 @@ def put_on_coupon(body: CouponIn, uow: UowDep, actor: MaybeActor) -> CouponJson:
 
 
 @router.get("/coupons", response_model=list[CouponJson])
-def coupons_on(uow: ReadUowDep, merchant_id: int | None = None) -> list[CouponJson]:
+def coupons_on(uow: ReadUowDep, merchant_id: IdParam | None = None) -> list[CouponJson]:
     """The coupons that can be claimed now: a merchant's, or without `merchant_id` the platform's."""
     return [CouponJson.of(c) for c in service.coupons_on(uow, merchant_id)]
 
@@ -159,7 +153,7 @@ def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
 
 @router.post("/coupons/{coupon_id}/claim", status_code=201, response_model=GrantJson,
              responses=problem_responses(409, 429))
-def claim_coupon(coupon_id: int, request: Request, uow: UowDep, runtime: RuntimeDep,
+def claim_coupon(coupon_id: IdParam, request: Request, uow: UowDep, runtime: RuntimeDep,
                  actor: MaybeActor) -> GrantJson:
     """Put one of this coupon in the shopper's wallet; 409 `coupons-gone` when every one is claimed,
     409 `limit-exceeded` when the shopper holds the most allowed; too many claims by the shopper or
@@ -172,7 +166,7 @@ def claim_coupon(coupon_id: int, request: Request, uow: UowDep, runtime: Runtime
                      order_id=None, claimed_at=grant.claimed_at)
 
 
-class PromotionIn(BaseModel):
+class PromotionIn(InputModel):
     kind: str = Field(examples=["store_threshold"], description=(
         "percent_off, multi_buy, store_threshold (merchant staff, for their store); cross_store (operators)"))
     currency: str = Field(examples=["CNY"], description="the currency of the rule's amounts")
@@ -180,8 +174,8 @@ class PromotionIn(BaseModel):
         examples=[{"tiers": [{"spend": "200.00", "off": "20.00"}, {"spend": "400.00", "off": "50.00"}]}],
         description="the kind's fields as in the pricing contract (docs/pricing.md), amounts as decimal "
                     "strings; a merchant's rule is always for their own store")
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: Instant
+    ends_at: Instant
 
 
 class PromotionJson(PromotionIn):
@@ -201,11 +195,11 @@ def put_on_promotion(body: PromotionIn, uow: UowDep, actor: MaybeActor) -> Promo
     cross-store promotion (choosing `exclude_tiers` and `exclude_categories`)."""
     currency = body.currency.upper()
     minor_units(currency)
-    campaign = Campaign(body.kind, None, currency, body.rule, window_of(body.starts_at, body.ends_at))
+    campaign = Campaign(body.kind, None, currency, body.rule, Period(body.starts_at, body.ends_at))
     return PromotionJson.of(service.put_on_promotion(uow, actor, campaign))
 
 
 @router.get("/promotions", response_model=list[PromotionJson])
-def promotions_of(uow: ReadUowDep, merchant_id: int | None = None) -> list[PromotionJson]:
+def promotions_of(uow: ReadUowDep, merchant_id: IdParam | None = None) -> list[PromotionJson]:
     """The promotions a merchant put on, or without `merchant_id` the platform's."""
     return [PromotionJson.of(c) for c in service.promotions_of(uow, merchant_id)]

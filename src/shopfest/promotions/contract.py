@@ -41,8 +41,8 @@ from shopfest.promotions.model import (
 MAX_QTY = 999
 MAX_LINES = 100  # as an order takes (orders/api.py)
 Fields = Mapping[str, object]
-# An amount as a cart writes it: plain ASCII digits, at most four places. Read in integer arithmetic;
-# any other text is left to `Money.parse`, which accepts or refuses it with its own message.
+# An amount as a cart writes it: plain ASCII digits and places. Read in integer arithmetic; any other
+# text is left to `Money.exact`, which accepts or refuses it with its own message.
 _PLAIN_AMOUNT = re.compile(r"(\d{1,18})(?:\.(\d{1,4}))?", re.ASCII)
 # Amounts written in integer arithmetic; past these, as `Money.amount` writes them (its decimal
 # context rounds beyond 28 digits).
@@ -54,6 +54,7 @@ def read_request(data: object, *, now: datetime) -> PriceRequest:
     """The request the JSON `data` asks to price, at its `at` or else `now`. Raises InvalidInput, or
     its kinds InvalidAmount, CurrencyMismatch, UnknownCurrency, naming the field at fault."""
     body = _fields(data, "the request")
+    _check_known(body, "the request", _REQUEST_FIELDS)
     currency = _currency(body)
     at = _instant(body, "at", "at") or as_utc(now)
     items = _list(body, "lines", "lines")
@@ -145,6 +146,7 @@ def _hint_json(hint: Hint, cash: Cash) -> dict[str, object]:
 
 def _line(data: object, where: str, currency: str) -> PriceLine:
     item = _fields(data, where)
+    _check_known(item, where, _LINE_FIELDS)
     _check_currency(item, where, currency)
     # Fields read in their order, so the first fault is the one named; the named tuple built by
     # tuple.__new__, without a Python frame for its own __new__.
@@ -162,6 +164,7 @@ def _promotion(data: object, where: str, currency: str) -> Promotion:
     if kind not in _PROMOTIONS:
         raise InvalidInput(f"{where}.kind {kind!r} is not one of {', '.join(_PROMOTIONS)}",
                            field=f"{where}.kind")
+    _check_known(item, where, _PROMOTION_FIELDS[kind])
     return _PROMOTIONS[kind](item, where, currency)
 
 
@@ -196,6 +199,7 @@ def _store_threshold(item: Fields, where: str, currency: str) -> StoreThreshold:
 
 def _tier(data: object, where: str, currency: str) -> Tier:
     tier = _fields(data, where)
+    _check_known(tier, where, _TIER_FIELDS)
     return Tier(_amount(tier, "spend", where, currency, above_zero=True),
                 _amount(tier, "off", where, currency))
 
@@ -216,6 +220,8 @@ def _coupon(data: object, where: str, currency: str) -> Coupon:
     item = _fields(data, where)
     _check_currency(item, where, currency)
     kind, coupon_id, window = _text(item, "kind", where), _text(item, "id", where), _window(item, where)
+    if kind in _COUPON_FIELDS:
+        _check_known(item, where, _COUPON_FIELDS[kind])
     if kind == "store_coupon":
         return StoreCoupon(coupon_id, _text(item, "merchant", where),
                            _amount(item, "min_spend", where, currency), _amount(item, "off", where, currency),
@@ -248,6 +254,7 @@ def _deposits(body: Fields, currency: str, lines: tuple[PriceLine, ...]) -> tupl
 
 def _deposit(data: object, where: str, currency: str) -> Deposit:
     item = _fields(data, where)
+    _check_known(item, where, _DEPOSIT_FIELDS)
     _check_currency(item, where, currency)
     paid, worth = _amount(item, "paid", where, currency), _amount(item, "worth", where, currency)
     if worth < paid:
@@ -263,6 +270,35 @@ def _fields(data: object, where: str) -> Fields:
     if not (type(data) is dict or isinstance(data, Mapping)) or not all(map(str.__instancecheck__, data)):
         raise InvalidInput(f"{where} must be a JSON object", field=where)
     return data
+
+
+_REQUEST_FIELDS = frozenset({"currency", "at", "lines", "promotions", "coupons", "deposits", "shopper"})
+_LINE_FIELDS = frozenset({"id", "sku", "merchant", "unit_price", "qty", "brand", "category", "tier",
+                          "currency"})
+_OFFER_FIELDS = frozenset({"id", "kind", "currency", "starts", "ends"})
+_PROMOTION_FIELDS = {
+    "flash_price": _OFFER_FIELDS | {"sku", "price", "per_shopper_limit"},
+    "percent_off": _OFFER_FIELDS | {"merchant", "category", "sku", "percent"},
+    "multi_buy": _OFFER_FIELDS | {"merchant", "category", "sku", "min_qty", "percent"},
+    "store_threshold": _OFFER_FIELDS | {"merchant", "tiers", "repeat"},
+    "cross_store": _OFFER_FIELDS | {"every", "off", "exclude_tiers", "exclude_categories"},
+}
+_TIER_FIELDS = frozenset({"spend", "off"})
+_COUPON_FIELDS = {
+    "store_coupon": _OFFER_FIELDS | {"merchant", "min_spend", "off"},
+    "platform_coupon": _OFFER_FIELDS | {"min_spend", "off"},
+    "red_envelope": _OFFER_FIELDS | {"amount"},
+}
+_DEPOSIT_FIELDS = frozenset({"line", "paid", "worth", "currency"})
+
+
+def _check_known(item: Fields, where: str, known: frozenset[str]) -> None:
+    """Every field is one the contract defines: a misspelt one is refused, never ignored."""
+    if item.keys() <= known:
+        return
+    unknown = min(item.keys() - known)
+    raise InvalidInput(f"{_path(where, unknown)} is not a field the pricing contract knows",
+                       field=_path(where, unknown))
 
 
 def _list(item: Fields, key: str, where: str, *, required: bool = False) -> list[object]:
@@ -332,25 +368,21 @@ def _amount(item: Fields, key: str, where: str, currency: str, *, above_zero: bo
 
 
 def _plain_minor(plain: re.Match[str], currency: str) -> int | None:
-    """The minor units `Money.parse` reads in plain digits; None past the currency's places, or for a
-    currency it does not know (it names the fault)."""
+    """The minor units `Money.exact` reads in plain digits; None for other places than the
+    currency's, or for a currency it does not know (it names the fault)."""
     whole, fraction = plain.groups("")
     places = MINOR_UNITS.get(currency)
-    if places is None:
+    if places is None or len(fraction) != places:
         return None
-    if len(fraction) > places:
-        if fraction[places:].strip("0"):
-            return None
-        fraction = fraction[:places]
-    return int(whole + fraction.ljust(places, "0"))
+    return int(whole + fraction)
 
 
 def _parsed_minor(value: object, field: str, currency: str) -> int:
-    """Minor units by `Money.parse`, which names what is wrong with any text it refuses."""
+    """Minor units by `Money.exact`, which names what is wrong with any text it refuses."""
     if not isinstance(value, str):
         raise InvalidAmount(f"{field} must be a decimal string such as \"12.50\"", field=field)
     try:
-        return Money.parse(value, currency).minor
+        return Money.exact(value, currency).minor
     except InvalidAmount as error:
         raise InvalidAmount(f"{field}: {error.detail}", field=field) from None
 

@@ -12,6 +12,7 @@ from starlette.datastructures import QueryParams
 from shopfest.catalog.api import product_query
 from shopfest.catalog.model import BrandTier, Category, Fulfilment, ProductQuery
 from shopfest.core.errors import InvalidInput
+from shopfest.core.money import Money
 from shopfest.deps import Runtime
 from shopfest.web.prices import HOME_CURRENCY
 
@@ -55,14 +56,19 @@ class SearchForm:
             runtime, q=self.q, category=self.category, brand_id=None,
             tier=_choice(BrandTier, self.tier, "brand tier"),
             fulfilment=_choice(Fulfilment, self.fulfilment, "fulfilment"),
-            new=self.only_new, min_price=self.min_price, max_price=self.max_price,
-            currency=HOME_CURRENCY, cursor=self.cursor, limit=limit,
+            new=self.only_new, min_price=_price(self.min_price), max_price=_price(self.max_price),
+            cursor=self.cursor, limit=limit,
         )
 
     def url(self, **changes: str | None) -> str:
         """/search with this form's values (and `changes`), leaving out the empty ones."""
         values = {k: v for k, v in asdict(replace(self, **changes)).items() if v}
         return "/search?" + urlencode(values) if values else "/search"
+
+
+def _price(typed: str | None) -> Money | None:
+    # A shopper types "100" or "99.5" in the box: the page reads it as they meant it.
+    return Money.parse(typed, HOME_CURRENCY) if typed else None
 
 
 def _choice(kind: type[E], value: str | None, what: str) -> E | None:

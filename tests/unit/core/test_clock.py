@@ -1,11 +1,19 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from shopfest.core.clock import SetClock, isoformat_utc, local, parse_instant
+from shopfest.core.clock import (
+    EARLIEST,
+    LATEST,
+    SetClock,
+    check_instant,
+    isoformat_utc,
+    local,
+    parse_instant,
+)
 from shopfest.core.errors import InvalidInput
 from shopfest.settings import Settings
 
@@ -22,6 +30,21 @@ def test_instants_are_read_with_their_offset_and_kept_in_utc() -> None:
 def test_an_instant_without_an_offset_is_refused(text: str) -> None:
     with pytest.raises(InvalidInput):
         parse_instant(text)
+
+
+@pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                  "1969-12-31T23:59:59Z", "3000-01-01T00:00:00Z",
+                                  "3000-01-01T08:00:00+08:00"])
+def test_an_instant_at_the_edge_of_the_calendar_is_refused_not_overflowed(text: str) -> None:
+    with pytest.raises(InvalidInput, match="out of range"):
+        parse_instant(text)
+
+
+def test_instants_from_1970_up_to_the_year_3000_are_taken() -> None:
+    assert parse_instant("1970-01-01T08:00:00+08:00") == EARLIEST
+    assert parse_instant("2999-12-31T23:59:59.999999Z") < LATEST
+    with pytest.raises(InvalidInput, match="out of range"):
+        check_instant(datetime.max.replace(tzinfo=timezone(timedelta(hours=-14))))
 
 
 def test_a_stopped_clock_stands_still_and_can_be_moved() -> None:

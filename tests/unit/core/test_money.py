@@ -34,6 +34,25 @@ def test_amounts_a_currency_cannot_hold_are_refused(text: str, currency: str) ->
         Money.parse(text, currency)
 
 
+@pytest.mark.parametrize("text, currency, minor", [
+    ("199.00", "CNY", 19900), ("0.50", "USD", 50), ("1500", "JPY", 1500), ("1.250", "KWD", 1250),
+    ("-3.10", "EUR", -310),
+])
+def test_an_exact_amount_has_exactly_the_currency_places(text: str, currency: str, minor: int) -> None:
+    assert Money.exact(text, currency) == Money(minor, currency)
+    assert Money.exact(Money(minor, currency).amount, currency) == Money(minor, currency)
+
+
+@pytest.mark.parametrize("text, currency", [
+    ("1.5", "CNY"), ("199", "CNY"), ("1.500", "CNY"), ("15.0", "JPY"), ("1.25", "KWD"),
+    ("\uff11\uff12.00", "CNY"), ("\u0661\u0662.\u0660\u0660", "CNY"), (" 12.00", "CNY"), ("12.00 ", "CNY"),
+    ("+12.00", "CNY"), ("1,000.00", "CNY"), ("1e3", "JPY"), (".50", "USD"), ("", "CNY"),
+])
+def test_an_exact_amount_refuses_any_other_writing(text: str, currency: str) -> None:
+    with pytest.raises(InvalidAmount, match="exactly|without"):
+        Money.exact(text, currency)
+
+
 def test_unknown_currencies_are_refused() -> None:
     with pytest.raises(UnknownCurrency):
         Money.parse("1.00", "XYZ")

@@ -27,7 +27,7 @@ FESTIVAL_CART: dict[str, Any] = {
         {"id": "l1", "sku": "k1", "merchant": "m1", "brand": "b1", "category": "apparel", "tier": "regular",
          "unit_price": "299.00", "qty": 2},
         {"id": "l2", "sku": "k2", "merchant": "m2", "category": "beauty", "unit_price": "150.00", "qty": 1,
-         "currency": "CNY", "colour": "ignored"},
+         "currency": "CNY"},
     ],
     "promotions": [
         {"id": "p1", "kind": "store_threshold", "merchant": "m1",
@@ -229,11 +229,11 @@ CURRENCIES = st.sampled_from(["CNY", "JPY", "KWD"])
 
 @settings(max_examples=400, deadline=None)
 @given(AMOUNT_TEXTS, CURRENCIES)
-def test_an_amount_reads_as_money_parses_it(text: str, currency: str) -> None:
+def test_an_amount_reads_as_money_reads_an_exact_amount(text: str, currency: str) -> None:
     request = {"currency": currency,
                "lines": [{"id": "l1", "sku": "k1", "merchant": "m1", "unit_price": text, "qty": 1}]}
     try:
-        expected = Money.parse(text, currency).minor
+        expected = Money.exact(text, currency).minor
     except InvalidAmount as refused:
         with pytest.raises(InvalidAmount, match=re.escape(f"lines[0].unit_price: {refused.detail}")):
             read_request(request, now=NOW)
@@ -260,3 +260,25 @@ def test_every_amount_is_written_as_money_writes_it(minor: int, currency: str) -
     assert written["applied"] == [{"source": "p1", "kind": "percent_off", "amount": shown,
                                    "funded_by": "merchant"}]
     assert written["hints"] == [{"source": "p1", "missing": shown, "would_save": negated}]
+
+
+LINE = {"id": "l1", "sku": "k1", "merchant": "m1", "unit_price": "1.00", "qty": 1}
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"discount": "100.00"}, "discount"),
+    ({"lines": [{**LINE, "colour": "red"}]}, "lines[0].colour"),
+    ({"promotions": [{"id": "p1", "kind": "percent_off", "percent": 5, "min_qty": 2}]},
+     "promotions[0].min_qty"),
+    ({"promotions": [{"id": "p1", "kind": "store_threshold", "merchant": "m1",
+                      "tiers": [{"spend": "10.00", "off": "1.00", "max": "5.00"}]}]},
+     "promotions[0].tiers[0].max"),
+    ({"coupons": [{"id": "c1", "kind": "red_envelope", "amount": "5.00", "stack": True}]},
+     "coupons[0].stack"),
+    ({"deposits": [{"line": "l1", "paid": "1.00", "worth": "2.00", "due": "1.00"}]}, "deposits[0].due"),
+])
+def test_a_field_the_contract_does_not_know_is_refused_not_ignored(change: dict[str, object],
+                                                                   field: str) -> None:
+    request = {"currency": "CNY", "lines": [LINE], **change}
+    with pytest.raises(InvalidInput, match=re.escape(f"{field} is not a field the pricing contract knows")):
+        read_request(request, now=NOW)
