@@ -12,10 +12,11 @@ from shopfest.accounts import service
 from shopfest.accounts.model import Profile, User
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
-from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
+from shopfest.deps import AccountFirstRoute, ReadUowDep, RuntimeDep, SignedInActor, UowDep
 from shopfest.problems import problem_responses
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422))
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422),
+                   route_class=AccountFirstRoute)
 
 
 class UserJson(BaseModel):
@@ -70,7 +71,7 @@ def issue_token(body: TokenIn, uow: UowDep) -> TokenJson:
 
 
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
-def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: MaybeActor) -> None:
+def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: SignedInActor) -> None:
     """Revoke the bearer token this request carries."""
     if actor is None:
         raise Unauthenticated("sign in first")
@@ -80,7 +81,7 @@ def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: MaybeActor
 
 
 @router.get("/me", response_model=UserJson, responses=problem_responses(401))
-def me(uow: ReadUowDep, actor: MaybeActor) -> UserJson:
+def me(uow: ReadUowDep, actor: SignedInActor) -> UserJson:
     """The signed-in account."""
     if actor is None:
         raise Unauthenticated("sign in first")
@@ -97,7 +98,7 @@ class StaffIn(BaseModel):
 
 @router.post("/merchants/{merchant_id}/staff", status_code=201, response_model=UserJson,
              responses=problem_responses(401, 403, 404, 409))
-def add_staff(merchant_id: int, body: StaffIn, runtime: RuntimeDep, actor: MaybeActor) -> UserJson:
+def add_staff(merchant_id: int, body: StaffIn, runtime: RuntimeDep, actor: SignedInActor) -> UserJson:
     """Operators give a merchant a staff account, bound to that merchant only."""
     require_role(actor, Role.OPERATOR)
     if not runtime.ports.merchant_exists(runtime.uow(read_only=True), merchant_id):

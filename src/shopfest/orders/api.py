@@ -16,14 +16,16 @@ from shopfest.core.errors import DomainError
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import minor_units
 from shopfest.deps import (
+    AccountFirstRoute,
     Cursor,
     Limit,
-    MaybeActor,
     ReadUowDep,
     Runtime,
     RuntimeDep,
+    SignedInActor,
+    account_first,
+    actor_resolved,
     bearer_secret,
-    optional_actor,
     runtime_of,
     runtime_of_app,
 )
@@ -33,7 +35,8 @@ from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
 from shopfest.schemas import MoneyJson
 
-router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
+router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422),
+                   route_class=AccountFirstRoute)
 
 KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                          description="retries with the same key get the first answer")]
@@ -141,6 +144,7 @@ HOT_ROUTE_DOCS: dict[str, Any] = {
 
 
 @router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS)
+@account_first
 async def place_order(body: OrderIn, request: Request) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
@@ -148,7 +152,7 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     `/problems/limit-exceeded`.
     """
     runtime = runtime_of(request)
-    shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)
+    shopper = require_role(actor_resolved(request), Role.SHOPPER)
     key = request.headers.get("idempotency-key")
     answer = await runtime.checkout.place_async(_command(shopper, body, key))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
@@ -255,7 +259,7 @@ def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple
 
 
 @router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
-def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
+def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: SignedInActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
     """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at
     once, `sandbox_fail` is declined (402), `sandbox_delay` is paid when its webhook arrives."""
@@ -265,7 +269,7 @@ def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: MaybeActor
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderJson)
-def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
+def cancel_order(order_id: int, runtime: RuntimeDep, actor: SignedInActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Cancel an unpaid order; its units go back on sale (shopper)."""
     return _once(runtime, actor, idempotency_key, ("cancel", order_id),
@@ -273,7 +277,7 @@ def cancel_order(order_id: int, runtime: RuntimeDep, actor: MaybeActor,
 
 
 @router.post("/orders/{order_id}/refunds", response_model=OrderJson)
-def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
+def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: SignedInActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
     or the merchant's staff for their part, who choose whether units go back on the shelf)."""
@@ -287,20 +291,21 @@ def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: Mayb
 
 
 @router.post("/orders/{order_id}/shipments", response_model=OrderJson)
-def ship_order(order_id: int, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
+def ship_order(order_id: int, body: ShipmentIn, runtime: RuntimeDep, actor: SignedInActor) -> JSONResponse:
     """Record the shipment of a merchant's paid part of the order; it becomes fulfilled (merchant staff)."""
     return JSONResponse(service.ship(runtime.uow(), actor, order_id=order_id, carrier=body.carrier,
                                      tracking=body.tracking))
 
 
 @router.get("/orders/{order_id}", response_model=OrderJson)
-def get_order(order_id: int, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
+def get_order(order_id: int, uow: ReadUowDep, actor: SignedInActor) -> JSONResponse:
     """One order: the shopper's own, or a merchant's part of it (merchant staff)."""
     return JSONResponse(service.get_order(uow, actor, order_id))
 
 
 @router.get("/orders", response_model=OrderPage)
-def list_orders(uow: ReadUowDep, actor: MaybeActor, cursor: Cursor = None, limit: Limit = 20) -> JSONResponse:
+def list_orders(uow: ReadUowDep, actor: SignedInActor, cursor: Cursor = None,
+                limit: Limit = 20) -> JSONResponse:
     """A shopper's own orders, or the orders holding a merchant's part (merchant staff); newest first."""
     found = service.list_orders(uow, actor, after_id=decode_cursor(cursor), limit=limit)
     more = len(found) == limit

@@ -11,13 +11,14 @@ from pydantic import BaseModel, Field
 from shopfest.core.clock import as_utc
 from shopfest.core.errors import CurrencyMismatch, InvalidInput
 from shopfest.core.money import Money, minor_units
-from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
+from shopfest.deps import AccountFirstRoute, ReadUowDep, RuntimeDep, SignedInActor, UowDep
 from shopfest.problems import problem_responses
 from shopfest.promotions import service
 from shopfest.promotions.offers import MAX_COUPONS, Campaign, CouponIssue, Period
 from shopfest.schemas import MoneyJson
 
-router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422),
+                   route_class=AccountFirstRoute)
 
 
 PRICE_EXAMPLE = {
@@ -54,7 +55,7 @@ class PresaleIn(BaseModel):
 
 
 @router.put("/presales", status_code=204)
-def offer_presale(body: PresaleIn, uow: UowDep, actor: MaybeActor) -> Response:
+def offer_presale(body: PresaleIn, uow: UowDep, actor: SignedInActor) -> Response:
     """Sell a SKU on pre-sale: in the festival's deposit windows a shopper pays `deposit` per unit to
     hold it and pays the balance in the wave's sale (merchant staff)."""
     service.offer_presale(uow, actor, sku_id=body.sku_id, deposit=body.deposit.to_money(),
@@ -118,7 +119,7 @@ def _coupon_of(body: CouponIn) -> CouponIssue:
 
 
 @router.post("/coupons", status_code=201, response_model=CouponJson)
-def put_on_coupon(body: CouponIn, uow: UowDep, actor: MaybeActor) -> CouponJson:
+def put_on_coupon(body: CouponIn, uow: UowDep, actor: SignedInActor) -> CouponJson:
     """Put on a coupon for shoppers to claim, within the festival: a store coupon (merchant staff,
     for their store), a platform coupon or a red envelope (operators)."""
     return CouponJson.of(service.put_on_coupon(uow, actor, _coupon_of(body)))
@@ -131,7 +132,7 @@ def coupons_on(uow: ReadUowDep, merchant_id: int | None = None) -> list[CouponJs
 
 
 @router.get("/coupons/mine", response_model=list[GrantJson])
-def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
+def my_coupons(uow: ReadUowDep, actor: SignedInActor) -> list[GrantJson]:
     """The coupons in the signed-in shopper's wallet: claimed (free), held by an unpaid order, or spent."""
     return [GrantJson(id=g.id or 0, coupon=CouponJson.of(c), state=g.state.value, order_id=g.order_id,
                       claimed_at=g.claimed_at) for g, c in service.wallet(uow, actor)]
@@ -139,7 +140,7 @@ def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
 
 @router.post("/coupons/{coupon_id}/claim", status_code=201, response_model=GrantJson,
              responses=problem_responses(409))
-def claim_coupon(coupon_id: int, uow: UowDep, actor: MaybeActor) -> GrantJson:
+def claim_coupon(coupon_id: int, uow: UowDep, actor: SignedInActor) -> GrantJson:
     """Put one of this coupon in the shopper's wallet; 409 `coupons-gone` when every one is claimed,
     409 `limit-exceeded` when the shopper holds the most allowed."""
     grant = service.claim_coupon(uow, actor, coupon_id)
@@ -172,7 +173,7 @@ class PromotionJson(PromotionIn):
 
 
 @router.post("/promotions", status_code=201, response_model=PromotionJson)
-def put_on_promotion(body: PromotionIn, uow: UowDep, actor: MaybeActor) -> PromotionJson:
+def put_on_promotion(body: PromotionIn, uow: UowDep, actor: SignedInActor) -> PromotionJson:
     """Put on a promotion within the festival: merchant staff for their own store, operators a
     cross-store promotion (choosing `exclude_tiers` and `exclude_categories`)."""
     currency = body.currency.upper()
