@@ -132,10 +132,24 @@ def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
     return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)))
 
 
+def _next_steps(status: int, *steps: str) -> dict[str, Any]:
+    """OpenAPI links from an answer holding an order to what may be done with it next: a client
+    (and schemathesis' stateful phase) follows them from one order to its payment, shipment, refund."""
+    operations = {"Pay": "pay_order_api_v1_orders__order_id__pay_post",
+                  "Cancel": "cancel_order_api_v1_orders__order_id__cancel_post",
+                  "Ship": "ship_order_api_v1_orders__order_id__shipments_post",
+                  "Refund": "refund_order_api_v1_orders__order_id__refunds_post",
+                  "Read": "get_order_api_v1_orders__order_id__get"}
+    links = {step: {"operationId": operations[step], "parameters": {"order_id": "$response.body#/id"}}
+             for step in steps}
+    return {"responses": {str(status): {"links": links}}}
+
+
 # The checkout route is the festival's hottest: it reads the token and the key itself rather than
 # through FastAPI dependencies, which cost more per request than the rest of the route together. Once
 # a shopper is signed in, `CheckoutLane` below answers their orders without the route at all.
 HOT_ROUTE_DOCS: dict[str, Any] = {
+    **_next_steps(201, "Pay", "Cancel", "Ship", "Refund", "Read"),
     "security": [{"HTTPBearer": []}],
     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                     "schema": {"type": "string", "maxLength": 255},
@@ -258,7 +272,8 @@ def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple
     return JSONResponse(answer)
 
 
-@router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
+@router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402),
+             openapi_extra=_next_steps(200, "Ship", "Refund", "Cancel", "Read"))
 def pay_order(order_id: int, body: PayIn, runtime: RuntimeDep, actor: SignedInActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
     """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at
@@ -290,7 +305,8 @@ def refund_order(order_id: int, body: RefundIn, runtime: RuntimeDep, actor: Sign
                                               refund_key=refund_key))
 
 
-@router.post("/orders/{order_id}/shipments", response_model=OrderJson)
+@router.post("/orders/{order_id}/shipments", response_model=OrderJson,
+             openapi_extra=_next_steps(200, "Refund", "Read"))
 def ship_order(order_id: int, body: ShipmentIn, runtime: RuntimeDep, actor: SignedInActor) -> JSONResponse:
     """Record the shipment of a merchant's paid part of the order; it becomes fulfilled (merchant staff)."""
     return JSONResponse(service.ship(runtime.uow(), actor, order_id=order_id, carrier=body.carrier,
