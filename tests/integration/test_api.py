@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from shopfest.accounts import service as accounts
+from shopfest.accounts.model import TokenKind
 from shopfest.app import create_app
+from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock, parse_instant
-from shopfest.deps import Runtime
+from shopfest.deps import SESSION_COOKIE, Runtime
 from tests.integration.helpers import (
     bearer,
     category,
@@ -359,6 +362,17 @@ def test_a_signed_in_request_with_a_bad_body_is_still_a_validation_problem(
     for token, path in ((shopper, "/api/v1/orders"), (market["ops"], "/api/v1/brands")):
         response = client.post(path, json={"lines": []}, headers=bearer(token))
         assert_problem(response, 422, "validation")
+
+
+def test_signing_out_of_the_api_needs_the_bearer_token_not_the_pages_cookie(
+        client: TestClient, runtime: Runtime) -> None:
+    accounts.create_account_unchecked(runtime.uow(), email="mei@example.com", password="eleven-eleven",
+                                      role=Role.SHOPPER)
+    session = accounts.sign_in(runtime.uow(), email="mei@example.com", password="eleven-eleven",
+                               kind=TokenKind.SESSION)
+    client.cookies.set(SESSION_COOKIE, session.secret)
+    assert_problem(client.post("/api/v1/auth/logout"), 401, "unauthenticated")
+    assert client.get("/api/v1/me").json()["email"] == "mei@example.com"
 
 
 def test_options_and_405_name_every_method_of_a_path(client: TestClient) -> None:

@@ -12,7 +12,7 @@ from shopfest.accounts import service
 from shopfest.accounts.model import Profile, User
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
-from shopfest.deps import AccountFirstRoute, ReadUowDep, RuntimeDep, SignedInActor, UowDep
+from shopfest.deps import AccountFirstRoute, ReadUowDep, RuntimeDep, SignedInActor, UowDep, bearer_secret
 from shopfest.problems import problem_responses
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422),
@@ -73,9 +73,9 @@ def issue_token(body: TokenIn, uow: UowDep) -> TokenJson:
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
 def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: SignedInActor) -> None:
     """Revoke the bearer token this request carries."""
-    if actor is None:
-        raise Unauthenticated("sign in first")
-    secret = request.headers["authorization"].partition(" ")[2].strip()
+    secret = bearer_secret(request.headers.get("authorization"))
+    if secret is None:  # signed in by the pages' session cookie: it is not this route's to revoke
+        raise Unauthenticated("sign out with the bearer token this request carries")
     service.sign_out(uow, secret)
     runtime.signed_in.forget(secret)
 
@@ -83,8 +83,6 @@ def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: SignedInAc
 @router.get("/me", response_model=UserJson, responses=problem_responses(401))
 def me(uow: ReadUowDep, actor: SignedInActor) -> UserJson:
     """The signed-in account."""
-    if actor is None:
-        raise Unauthenticated("sign in first")
     user = service.get_user(uow, actor.user_id)
     if user is None:
         raise Unauthenticated("the account is gone")
