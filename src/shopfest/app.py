@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from shopfest import __version__, problems
 from shopfest.accounts import api as accounts_api
@@ -258,11 +259,29 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
 async def _page_or_problem(request: Request, error: HTTPException) -> Response:
     """A browser lost outside the API gets an HTML page; API clients get problem details."""
+    if error.status_code == 405:
+        # Starlette names the methods of the first route on the path only; GET and POST of one
+        # path are two routes here. An OPTIONS request is answered, not refused.
+        allow = ", ".join(allowed_methods(request))
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        error = HTTPException(405, str(error.detail), headers={**(error.headers or {}), "Allow": allow})
     wants_page = "text/html" in request.headers.get("accept", "")
     if wants_page and not request.url.path.startswith("/api/"):
         return await run_in_threadpool(error_page, request, request.app.state.runtime,
                                        status=error.status_code, detail=str(error.detail))
     return await problems.http_error(request, error)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on the request's path, OPTIONS included."""
+    routes = request.app.router.routes
+    return [method for method in _METHODS
+            if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+            ] + ["OPTIONS"]
 
 
 def _error_classes() -> list[type[DomainError]]:

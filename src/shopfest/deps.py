@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query, Request, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
@@ -174,6 +175,55 @@ async def optional_actor(
 
 
 MaybeActor = Annotated[Actor | None, Depends(optional_actor)]
+
+# Where AccountFirstRoute leaves the actor it resolved, for the route's own dependency to take.
+_ACTOR_KEY = "shopfest.actor"
+
+
+async def signed_in_actor(
+    request: Request, runtime: RuntimeDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+) -> Actor:
+    """The signed-in actor, whatever their role. Raises Unauthenticated."""
+    actor: Actor | None = request.scope.get(_ACTOR_KEY)
+    if actor is None:
+        actor = await optional_actor(request, runtime)
+    if actor is None:
+        raise Unauthenticated("sign in first")
+    return actor
+
+
+SignedInActor = Annotated[Actor, Depends(signed_in_actor)]
+
+
+def account_first(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a route that reads its actor itself (`actor_resolved`) as one that needs an account."""
+    endpoint.account_first = True  # type: ignore[attr-defined]  # a mark AccountFirstRoute reads
+    return endpoint
+
+
+def actor_resolved(request: Request) -> Actor | None:
+    """The actor AccountFirstRoute resolved for this request."""
+    actor: Actor | None = request.scope.get(_ACTOR_KEY)
+    return actor
+
+
+class AccountFirstRoute(APIRoute):
+    """A route that needs an account (it takes a `SignedInActor`, or is marked `account_first`) tells
+    an anonymous request 401 before it reads the body: who asks comes before what they ask, so a
+    stranger learns nothing of a route's rules from its validation problems."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        if not (getattr(self.endpoint, "account_first", False)
+                or any(d.call is signed_in_actor for d in self.dependant.dependencies)):
+            return handler
+
+        async def signed_in_first(request: Request) -> Response:
+            request.scope[_ACTOR_KEY] = await signed_in_actor(request, runtime_of(request))
+            return await handler(request)
+
+        return signed_in_first
 
 Cursor = Annotated[str | None, Query(description="the `next_cursor` of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page, at most 100")]

@@ -8,9 +8,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from shopfest.accounts import service as accounts
+from shopfest.accounts.model import TokenKind
 from shopfest.app import create_app
+from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock, parse_instant
-from shopfest.deps import Runtime
+from shopfest.deps import SESSION_COOKIE, Runtime
 from tests.integration.helpers import (
     bearer,
     category,
@@ -340,6 +343,61 @@ def test_a_malformed_body_is_a_validation_problem(client: TestClient, market: di
                            headers=bearer(market["a_staff"]) | {"content-type": "application/json"})
     body = assert_problem(response, 422, "validation")
     assert body["errors"]
+
+
+# Every route that needs an account, with a body or without.
+SIGNED_IN_ROUTES = [
+    ("POST", "/api/v1/festivals"), ("POST", "/api/v1/auth/logout"), ("GET", "/api/v1/me"),
+    ("POST", "/api/v1/merchants/1/staff"), ("POST", "/api/v1/brands"), ("POST", "/api/v1/brands/1/approve"),
+    ("POST", "/api/v1/merchants"), ("POST", "/api/v1/categories"), ("POST", "/api/v1/products"),
+    ("PATCH", "/api/v1/products/1"), ("GET", "/api/v1/skus/1/stock"), ("POST", "/api/v1/flash-sales"),
+    ("POST", "/api/v1/orders"), ("GET", "/api/v1/orders"), ("GET", "/api/v1/orders/1"),
+    ("POST", "/api/v1/orders/1/pay"), ("POST", "/api/v1/orders/1/cancel"),
+    ("POST", "/api/v1/orders/1/refunds"), ("POST", "/api/v1/orders/1/shipments"),
+    ("PUT", "/api/v1/presales"), ("POST", "/api/v1/coupons"), ("GET", "/api/v1/coupons/mine"),
+    ("POST", "/api/v1/coupons/1/claim"), ("POST", "/api/v1/promotions"),
+]
+
+
+@pytest.mark.parametrize("body", [b"", b"{}", b'{"lines": [], "name": ""}', b"{not json", b"\xff\xfe{"],
+                         ids=["none", "empty", "invalid", "malformed", "not-utf8"])
+def test_an_anonymous_request_is_told_to_sign_in_whatever_its_body(client: TestClient, body: bytes) -> None:
+    for method, path in SIGNED_IN_ROUTES:
+        response = client.request(method, path, content=body, headers={"content-type": "application/json"})
+        assert_problem(response, 401, "unauthenticated")
+
+
+def test_a_signed_in_request_with_a_bad_body_is_still_a_validation_problem(
+        client: TestClient, market: dict[str, Any]) -> None:
+    client.post("/api/v1/auth/register", json={"email": "mei@example.com", "password": "eleven-eleven"})
+    shopper = token_for(client, "mei@example.com", "eleven-eleven")
+    for token, path in ((shopper, "/api/v1/orders"), (market["ops"], "/api/v1/brands")):
+        response = client.post(path, json={"lines": []}, headers=bearer(token))
+        assert_problem(response, 422, "validation")
+
+
+def test_signing_out_of_the_api_needs_the_bearer_token_not_the_pages_cookie(
+        client: TestClient, runtime: Runtime) -> None:
+    accounts.create_account_unchecked(runtime.uow(), email="mei@example.com", password="eleven-eleven",
+                                      role=Role.SHOPPER)
+    session = accounts.sign_in(runtime.uow(), email="mei@example.com", password="eleven-eleven",
+                               kind=TokenKind.SESSION)
+    client.cookies.set(SESSION_COOKIE, session.secret)
+    assert_problem(client.post("/api/v1/auth/logout"), 401, "unauthenticated")
+    assert client.get("/api/v1/me").json()["email"] == "mei@example.com"
+
+
+def test_options_and_405_name_every_method_of_a_path(client: TestClient) -> None:
+    for path, methods in (("/api/v1/products", "GET, POST, OPTIONS"),
+                          ("/api/v1/products/7", "GET, PATCH, OPTIONS"),
+                          ("/api/v1/orders", "GET, POST, OPTIONS"),
+                          ("/api/v1/orders/7/pay", "POST, OPTIONS")):
+        options = client.options(path)
+        assert options.status_code == 204 and options.headers["allow"] == methods, path
+        refused = client.delete(path)
+        assert_problem(refused, 405, "method-not-allowed")
+        assert refused.headers["allow"] == methods, path
+    assert_problem(client.options("/api/v1/no-such-route"), 404, "not-found")
 
 
 # --- search ---------------------------------------------------------------------------------

@@ -58,3 +58,20 @@ def test_docs_and_health_answer(tmp_path: Any) -> None:
     client = TestClient(create_app(Settings(database_url=f"sqlite:///{tmp_path}/spec.db")))
     assert client.get("/healthz").json() == {"status": "ok"}
     assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_an_order_links_to_what_may_be_done_with_it_next(tmp_path: Any) -> None:
+    document = spec(tmp_path)
+    operations = {op["operationId"]: (path, method) for path, ops in document["paths"].items()
+                  for method, op in ops.items()}
+    orders = document["paths"]["/api/v1/orders"]["post"]["responses"]["201"]["links"]
+    assert set(orders) == {"Pay", "Cancel", "Ship", "Refund", "Read"}
+    assert operations[orders["Pay"]["operationId"]] == ("/api/v1/orders/{order_id}/pay", "post")
+    assert operations[orders["Ship"]["operationId"]] == ("/api/v1/orders/{order_id}/shipments", "post")
+    assert operations[orders["Refund"]["operationId"]] == ("/api/v1/orders/{order_id}/refunds", "post")
+    assert operations[orders["Read"]["operationId"]] == ("/api/v1/orders/{order_id}", "get")
+    paid = document["paths"]["/api/v1/orders/{order_id}/pay"]["post"]["responses"]["200"]["links"]
+    shipped = document["paths"]["/api/v1/orders/{order_id}/shipments"]["post"]["responses"]["200"]["links"]
+    for link in [*orders.values(), *paid.values(), *shipped.values()]:
+        assert link["operationId"] in operations
+        assert link["parameters"] == {"order_id": "$response.body#/id"}

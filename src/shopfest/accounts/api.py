@@ -12,12 +12,21 @@ from shopfest.accounts import service
 from shopfest.accounts.model import PASSWORD_MAX, PASSWORD_MIN, Profile, TokenKind, User
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
-from shopfest.deps import Limit, MaybeActor, ReadUowDep, RuntimeDep, UowDep
+from shopfest.deps import (
+    AccountFirstRoute,
+    Limit,
+    ReadUowDep,
+    RuntimeDep,
+    SignedInActor,
+    UowDep,
+    bearer_secret,
+)
 from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address, email_key
 from shopfest.schemas import IdParam, InputModel
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422))
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=problem_responses(422),
+                   route_class=AccountFirstRoute)
 
 
 class UserJson(BaseModel):
@@ -84,20 +93,18 @@ async def issue_token(body: TokenIn, request: Request, runtime: RuntimeDep) -> T
 
 
 @router.post("/auth/logout", status_code=204, responses=problem_responses(401))
-def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: MaybeActor) -> None:
+def logout(request: Request, uow: UowDep, runtime: RuntimeDep, actor: SignedInActor) -> None:
     """Revoke the bearer token this request carries."""
-    if actor is None:
-        raise Unauthenticated("sign in first")
-    secret = request.headers["authorization"].partition(" ")[2].strip()
+    secret = bearer_secret(request.headers.get("authorization"))
+    if secret is None:  # signed in by the pages' session cookie: it is not this route's to revoke
+        raise Unauthenticated("sign out with the bearer token this request carries")
     service.sign_out(uow, secret)
     runtime.signed_in.forget(secret)
 
 
 @router.get("/me", response_model=UserJson, responses=problem_responses(401))
-def me(uow: ReadUowDep, actor: MaybeActor) -> UserJson:
+def me(uow: ReadUowDep, actor: SignedInActor) -> UserJson:
     """The signed-in account."""
-    if actor is None:
-        raise Unauthenticated("sign in first")
     user = service.get_user(uow, actor.user_id)
     if user is None:
         raise Unauthenticated("the account is gone")
@@ -124,7 +131,7 @@ class PhoneIn(InputModel):
 @router.post("/users/{user_id}/phone-verification", response_model=UserJson,
              responses=problem_responses(401, 403, 404))
 def verify_phone(user_id: IdParam, body: PhoneIn, uow: UowDep, runtime: RuntimeDep,
-                 actor: MaybeActor) -> UserJson:
+                 actor: SignedInActor) -> UserJson:
     """An operator who checked a shopper's phone marks it verified (operators)."""
     user = service.verify_phone(uow, actor, user_id=user_id, phone=body.phone)
     runtime.signed_in.forget_account(user_id)
@@ -140,7 +147,7 @@ class MailJson(BaseModel):
 
 
 @router.get("/mail/outbox", response_model=list[MailJson], responses=problem_responses(401, 403))
-def mail_outbox(uow: ReadUowDep, actor: MaybeActor, limit: Limit = 20,
+def mail_outbox(uow: ReadUowDep, actor: SignedInActor, limit: Limit = 20,
                 to: Annotated[str | None, Query(max_length=254, description="one address only")] = None,
                 ) -> list[MailJson]:
     """The sandbox's outgoing mail, newest first: what a real deployment would deliver (operators)."""
@@ -154,7 +161,7 @@ class StaffIn(InputModel):
 
 @router.post("/merchants/{merchant_id}/staff", status_code=201, response_model=UserJson,
              responses=problem_responses(401, 403, 404, 409))
-def add_staff(merchant_id: IdParam, body: StaffIn, runtime: RuntimeDep, actor: MaybeActor) -> UserJson:
+def add_staff(merchant_id: IdParam, body: StaffIn, runtime: RuntimeDep, actor: SignedInActor) -> UserJson:
     """Operators give a merchant a staff account, bound to that merchant only."""
     require_role(actor, Role.OPERATOR)
     if not runtime.ports.merchant_exists(runtime.uow(read_only=True), merchant_id):

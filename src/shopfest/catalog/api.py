@@ -26,12 +26,22 @@ from shopfest.core.errors import InvalidInput
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
-from shopfest.deps import Cursor, Limit, MaybeActor, ReadUowDep, Runtime, RuntimeDep, UowDep
+from shopfest.deps import (
+    AccountFirstRoute,
+    Cursor,
+    Limit,
+    ReadUowDep,
+    Runtime,
+    RuntimeDep,
+    SignedInActor,
+    UowDep,
+)
 from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address
 from shopfest.schemas import Id, IdParam, InputModel, Instant, MoneyJson
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=problem_responses(422))
+router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=problem_responses(422),
+                   route_class=AccountFirstRoute)
 WRITE = problem_responses(401, 403, 404, 409)
 
 
@@ -62,14 +72,14 @@ class BrandPage(BaseModel):
 
 
 @router.post("/brands", status_code=201, response_model=BrandJson, responses=WRITE)
-def create_brand(body: BrandIn, uow: UowDep, actor: MaybeActor) -> BrandJson:
+def create_brand(body: BrandIn, uow: UowDep, actor: SignedInActor) -> BrandJson:
     """Operators add a brand; a luxury brand waits for approval before it can be listed."""
     return BrandJson.of(service.create_brand(uow, actor, name=body.name, tier=body.tier,
                                              name_zh=body.name_zh))
 
 
 @router.post("/brands/{brand_id}/approve", response_model=BrandJson, responses=WRITE)
-def approve_brand(brand_id: IdParam, uow: UowDep, actor: MaybeActor) -> BrandJson:
+def approve_brand(brand_id: IdParam, uow: UowDep, actor: SignedInActor) -> BrandJson:
     """Operators approve a luxury brand into the pavilion."""
     return BrandJson.of(service.approve_brand(uow, actor, brand_id))
 
@@ -115,7 +125,7 @@ class MerchantJson(BaseModel):
 
 
 @router.post("/merchants", status_code=201, response_model=MerchantJson, responses=WRITE)
-def create_merchant(body: MerchantIn, uow: UowDep, actor: MaybeActor) -> MerchantJson:
+def create_merchant(body: MerchantIn, uow: UowDep, actor: SignedInActor) -> MerchantJson:
     """Operators admit a merchant with the brands it sells."""
     merchant = service.create_merchant(
         uow, actor, name=body.name, kind=body.kind,
@@ -160,7 +170,7 @@ def list_categories(uow: ReadUowDep) -> list[CategoryJson]:
 
 
 @router.post("/categories", status_code=201, response_model=CategoryJson, responses=WRITE)
-def create_category(body: CategoryIn, uow: UowDep, actor: MaybeActor) -> CategoryJson:
+def create_category(body: CategoryIn, uow: UowDep, actor: SignedInActor) -> CategoryJson:
     return CategoryJson.of(service.create_category(
         uow, actor, slug=body.slug, name=body.name, name_zh=body.name_zh, parent=body.parent))
 
@@ -239,7 +249,7 @@ def products_json(runtime: Runtime, products: list[Product]) -> list[ProductJson
 
 
 @router.post("/products", status_code=201, response_model=ProductJson, responses=WRITE)
-def create_product(body: ProductIn, runtime: RuntimeDep, actor: MaybeActor) -> ProductJson:
+def create_product(body: ProductIn, runtime: RuntimeDep, actor: SignedInActor) -> ProductJson:
     """Merchant staff list a product of a brand their merchant sells."""
     draft = ProductDraft(
         title=body.title, title_zh=body.title_zh, brand_id=body.brand_id,
@@ -254,7 +264,7 @@ def create_product(body: ProductIn, runtime: RuntimeDep, actor: MaybeActor) -> P
 
 @router.patch("/products/{product_id}", response_model=ProductJson, responses=WRITE)
 def change_product(product_id: IdParam, body: ProductPatch, runtime: RuntimeDep,
-                   actor: MaybeActor) -> ProductJson:
+                   actor: SignedInActor) -> ProductJson:
     """Merchant staff change their own products; another merchant's product is not found."""
     changes = service.ProductChanges(
         title=body.title, title_zh=body.title_zh,

@@ -7,13 +7,14 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from shopfest.deps import MaybeActor, ReadUowDep, UowDep
+from shopfest.deps import AccountFirstRoute, ReadUowDep, SignedInActor, UowDep
 from shopfest.festival import service
 from shopfest.festival.model import Festival, Phase, PhaseKind
 from shopfest.problems import problem_responses
 from shopfest.schemas import InputModel, Instant
 
-router = APIRouter(prefix="/api/v1", tags=["festival"], responses=problem_responses(422))
+router = APIRouter(prefix="/api/v1", tags=["festival"], responses=problem_responses(422),
+                   route_class=AccountFirstRoute)
 
 
 class PhaseJson(BaseModel):
@@ -91,7 +92,7 @@ class FestivalIn(InputModel):
 
 @router.post("/festivals", status_code=201, response_model=FestivalJson,
              responses=problem_responses(401, 403, 409))
-def schedule_festival(body: FestivalIn, uow: UowDep, actor: MaybeActor) -> FestivalJson:
+def schedule_festival(body: FestivalIn, uow: UowDep, actor: SignedInActor) -> FestivalJson:
     """Operators schedule a festival: phases in time order, none overlapping."""
     phases = tuple(
         Phase(p.key, p.name, p.kind, p.wave, p.starts_at, p.ends_at)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel, Field, StrictBool
 
-from shopfest.deps import MaybeActor, ReadUowDep, UowDep
+from shopfest.deps import AccountFirstRoute, ReadUowDep, SignedInActor, UowDep
 from shopfest.inventory import service
 from shopfest.inventory.model import MAX_ACCOUNT_AGE_HOURS, FlashSale
 from shopfest.problems import problem_responses
 from shopfest.schemas import Id, IdParam, InputModel, Instant, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"],
-                   responses=problem_responses(401, 403, 404, 422))
+                   responses=problem_responses(401, 403, 404, 422),
+                   route_class=AccountFirstRoute)
 
 
 class StockJson(BaseModel):
@@ -24,7 +25,7 @@ class StockJson(BaseModel):
 
 
 @router.get("/skus/{sku_id}/stock", response_model=StockJson)
-def get_stock(sku_id: IdParam, uow: ReadUowDep, actor: MaybeActor) -> StockJson:
+def get_stock(sku_id: IdParam, uow: ReadUowDep, actor: SignedInActor) -> StockJson:
     """Units on hand, reserved by unpaid orders, sold, and still available (merchant staff)."""
     level = service.stock_level(uow, actor, sku_id)
     return StockJson(sku_id=sku_id, on_hand=level.on_hand, reserved=level.reserved,
@@ -50,7 +51,7 @@ class FlashSaleJson(FlashSaleIn):
 
 
 @router.post("/flash-sales", status_code=201, response_model=FlashSaleJson)
-def schedule_flash_sale(body: FlashSaleIn, uow: UowDep, actor: MaybeActor) -> FlashSaleJson:
+def schedule_flash_sale(body: FlashSaleIn, uow: UowDep, actor: SignedInActor) -> FlashSaleJson:
     """Schedule a flash slot on one of the merchant's SKUs: `quantity` units at `price` between
     `starts_at` and `ends_at`, at most `per_shopper_limit` per shopper (merchant staff); against
     scalpers' fresh accounts, to verified accounts only and to accounts of a minimum age, if asked."""

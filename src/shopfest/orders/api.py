@@ -17,14 +17,16 @@ from shopfest.core.errors import DomainError
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import minor_units
 from shopfest.deps import (
+    AccountFirstRoute,
     Cursor,
     Limit,
-    MaybeActor,
     ReadUowDep,
     Runtime,
     RuntimeDep,
+    SignedInActor,
+    account_first,
+    actor_resolved,
     bearer_secret,
-    optional_actor,
     runtime_of,
     runtime_of_app,
 )
@@ -35,7 +37,8 @@ from shopfest.problems import problem_responses, refusal
 from shopfest.rate_limits import client_address
 from shopfest.schemas import Id, IdParam, InputModel, MoneyJson
 
-router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422))
+router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422),
+                   route_class=AccountFirstRoute)
 
 KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                          description="retries with the same key get the first answer")]
@@ -173,10 +176,24 @@ def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
                       buyer_of(actor))
 
 
+def _next_steps(status: int, *steps: str) -> dict[str, Any]:
+    """OpenAPI links from an answer holding an order to what may be done with it next: a client
+    (and schemathesis' stateful phase) follows them from one order to its payment, shipment, refund."""
+    operations = {"Pay": "pay_order_api_v1_orders__order_id__pay_post",
+                  "Cancel": "cancel_order_api_v1_orders__order_id__cancel_post",
+                  "Ship": "ship_order_api_v1_orders__order_id__shipments_post",
+                  "Refund": "refund_order_api_v1_orders__order_id__refunds_post",
+                  "Read": "get_order_api_v1_orders__order_id__get"}
+    links = {step: {"operationId": operations[step], "parameters": {"order_id": "$response.body#/id"}}
+             for step in steps}
+    return {"responses": {str(status): {"links": links}}}
+
+
 # The checkout route is the festival's hottest: it reads the token and the key itself rather than
 # through FastAPI dependencies, which cost more per request than the rest of the route together. Once
 # a shopper is signed in, `CheckoutLane` below answers their orders without the route at all.
 HOT_ROUTE_DOCS: dict[str, Any] = {
+    **_next_steps(201, "Pay", "Cancel", "Ship", "Refund", "Read"),
     "security": [{"HTTPBearer": []}],
     "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
                     "schema": {"type": "string", "maxLength": 255},
@@ -186,6 +203,7 @@ HOT_ROUTE_DOCS: dict[str, Any] = {
 
 @router.post("/orders", status_code=201, response_model=OrderJson, openapi_extra=HOT_ROUTE_DOCS,
              responses=problem_responses(413, 429))
+@account_first
 async def place_order(body: OrderIn, request: Request) -> Response:
     """Check out: one order, one child per merchant, units reserved until paid or expired (shopper).
 
@@ -196,7 +214,7 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     from the shopper or the address, 429 `/problems/rate-limited` with `Retry-After`.
     """
     runtime = runtime_of(request)
-    shopper = require_role(await optional_actor(request, runtime), Role.SHOPPER)
+    shopper = require_role(actor_resolved(request), Role.SHOPPER)
     runtime.limiter.hit("order", account=str(shopper.user_id), address=client_address(request))
     key = request.headers.get("idempotency-key")
     answer = await runtime.checkout.place_async(_command(shopper, body, key))
@@ -314,8 +332,9 @@ def _refund_key(actor: Actor | None, order_id: int, idempotency_key: str | None)
     return f"refund:{keys.fingerprint(_scope(actor), order_id, idempotency_key)}"
 
 
-@router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402))
-def pay_order(order_id: IdParam, body: PayIn, runtime: RuntimeDep, actor: MaybeActor,
+@router.post("/orders/{order_id}/pay", response_model=OrderJson, responses=problem_responses(402),
+             openapi_extra=_next_steps(200, "Ship", "Refund", "Cancel", "Read"))
+def pay_order(order_id: IdParam, body: PayIn, runtime: RuntimeDep, actor: SignedInActor,
               idempotency_key: KeyHeader = None) -> JSONResponse:
     """Pay the whole order through the configured provider (shopper). With the sandbox, `sandbox_ok` pays at
     once, `sandbox_fail` is declined (402), `sandbox_delay` is paid when its webhook arrives."""
@@ -325,7 +344,7 @@ def pay_order(order_id: IdParam, body: PayIn, runtime: RuntimeDep, actor: MaybeA
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderJson)
-def cancel_order(order_id: IdParam, runtime: RuntimeDep, actor: MaybeActor,
+def cancel_order(order_id: IdParam, runtime: RuntimeDep, actor: SignedInActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Cancel an unpaid order; its units go back on sale (shopper)."""
     return _once(runtime, actor, idempotency_key, ("cancel", order_id),
@@ -333,7 +352,7 @@ def cancel_order(order_id: IdParam, runtime: RuntimeDep, actor: MaybeActor,
 
 
 @router.post("/orders/{order_id}/refunds", response_model=OrderJson)
-def refund_order(order_id: IdParam, body: RefundIn, runtime: RuntimeDep, actor: MaybeActor,
+def refund_order(order_id: IdParam, body: RefundIn, runtime: RuntimeDep, actor: SignedInActor,
                  idempotency_key: KeyHeader = None) -> JSONResponse:
     """Refund whole lines or units of them: what was paid for them after every discount (the shopper,
     or the merchant's staff for their part, who choose whether units go back on the shelf). Once a
@@ -351,7 +370,7 @@ ReturnId = IdParam
 
 
 @router.post("/orders/{order_id}/returns", status_code=201, response_model=OrderJson)
-def ask_for_return(order_id: OrderId, body: ReturnIn, runtime: RuntimeDep, actor: MaybeActor,
+def ask_for_return(order_id: OrderId, body: ReturnIn, runtime: RuntimeDep, actor: SignedInActor,
                    idempotency_key: KeyHeader = None) -> JSONResponse:
     """Ask to send shipped units back, with a reason (shopper): one return per merchant part, which
     its staff accept or reject; no money moves until then. Units not shipped yet are refunded instead."""
@@ -363,7 +382,7 @@ def ask_for_return(order_id: OrderId, body: ReturnIn, runtime: RuntimeDep, actor
 
 @router.post("/orders/{order_id}/returns/{return_id}/accept", response_model=OrderJson)
 def accept_return(order_id: OrderId, return_id: ReturnId, body: AcceptReturnIn, runtime: RuntimeDep,
-                  actor: MaybeActor, idempotency_key: KeyHeader = None) -> JSONResponse:
+                  actor: SignedInActor, idempotency_key: KeyHeader = None) -> JSONResponse:
     """Accept a return of your part, once (merchant staff): what the units cost goes back to the shopper;
     with `goods_back` they go on sale again, without they are written off."""
     return _once(runtime, actor, idempotency_key, ("accept-return", order_id, return_id, body.goods_back),
@@ -373,28 +392,31 @@ def accept_return(order_id: OrderId, return_id: ReturnId, body: AcceptReturnIn, 
 
 @router.post("/orders/{order_id}/returns/{return_id}/reject", response_model=OrderJson)
 def reject_return(order_id: OrderId, return_id: ReturnId, body: RejectReturnIn, runtime: RuntimeDep,
-                  actor: MaybeActor, idempotency_key: KeyHeader = None) -> JSONResponse:
+                  actor: SignedInActor, idempotency_key: KeyHeader = None) -> JSONResponse:
     """Turn down a return of your part, saying why (merchant staff); nothing moves."""
     return _once(runtime, actor, idempotency_key, ("reject-return", order_id, return_id, body.reason),
                  lambda: service.reject_return(runtime.uow(), actor, order_id=order_id, return_id=return_id,
                                                reason=body.reason))
 
 
-@router.post("/orders/{order_id}/shipments", response_model=OrderJson)
-def ship_order(order_id: IdParam, body: ShipmentIn, runtime: RuntimeDep, actor: MaybeActor) -> JSONResponse:
+@router.post("/orders/{order_id}/shipments", response_model=OrderJson,
+             openapi_extra=_next_steps(200, "Refund", "Read"))
+def ship_order(order_id: IdParam, body: ShipmentIn, runtime: RuntimeDep,
+               actor: SignedInActor) -> JSONResponse:
     """Record the shipment of a merchant's paid part of the order; it becomes fulfilled (merchant staff)."""
     return JSONResponse(service.ship(runtime.uow(), actor, order_id=order_id, carrier=body.carrier,
                                      tracking=body.tracking))
 
 
 @router.get("/orders/{order_id}", response_model=OrderJson)
-def get_order(order_id: IdParam, uow: ReadUowDep, actor: MaybeActor) -> JSONResponse:
+def get_order(order_id: IdParam, uow: ReadUowDep, actor: SignedInActor) -> JSONResponse:
     """One order: the shopper's own, or a merchant's part of it (merchant staff)."""
     return JSONResponse(service.get_order(uow, actor, order_id))
 
 
 @router.get("/orders", response_model=OrderPage)
-def list_orders(uow: ReadUowDep, actor: MaybeActor, cursor: Cursor = None, limit: Limit = 20) -> JSONResponse:
+def list_orders(uow: ReadUowDep, actor: SignedInActor, cursor: Cursor = None,
+                limit: Limit = 20) -> JSONResponse:
     """A shopper's own orders, or the orders holding a merchant's part (merchant staff); newest first."""
     found = service.list_orders(uow, actor, after_id=decode_cursor(cursor), limit=limit)
     more = len(found) == limit

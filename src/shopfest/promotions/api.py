@@ -12,14 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from shopfest.core.errors import CurrencyMismatch
 from shopfest.core.money import Money, minor_units
-from shopfest.deps import MaybeActor, ReadUowDep, RuntimeDep, UowDep
+from shopfest.deps import AccountFirstRoute, ReadUowDep, RuntimeDep, SignedInActor, UowDep
 from shopfest.problems import MalformedBody, problem_responses
 from shopfest.promotions import service
 from shopfest.promotions.offers import MAX_COUPONS, Campaign, CouponIssue, Period
 from shopfest.rate_limits import client_address
 from shopfest.schemas import Id, IdParam, InputModel, Instant, MoneyJson
 
-router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422))
+router = APIRouter(prefix="/api/v1", tags=["promotions"], responses=problem_responses(401, 403, 404, 422),
+                   route_class=AccountFirstRoute)
 
 
 PRICE_EXAMPLE = {
@@ -73,7 +74,7 @@ class PresaleIn(InputModel):
 
 
 @router.put("/presales", status_code=204)
-def offer_presale(body: PresaleIn, uow: UowDep, actor: MaybeActor) -> Response:
+def offer_presale(body: PresaleIn, uow: UowDep, actor: SignedInActor) -> Response:
     """Sell a SKU on pre-sale: in the festival's deposit windows a shopper pays `deposit` per unit to
     hold it and pays the balance in the wave's sale (merchant staff)."""
     service.offer_presale(uow, actor, sku_id=body.sku_id, deposit=body.deposit.to_money(),
@@ -132,7 +133,7 @@ def _coupon_of(body: CouponIn) -> CouponIssue:
 
 
 @router.post("/coupons", status_code=201, response_model=CouponJson)
-def put_on_coupon(body: CouponIn, uow: UowDep, actor: MaybeActor) -> CouponJson:
+def put_on_coupon(body: CouponIn, uow: UowDep, actor: SignedInActor) -> CouponJson:
     """Put on a coupon for shoppers to claim, within the festival: a store coupon (merchant staff,
     for their store), a platform coupon or a red envelope (operators)."""
     return CouponJson.of(service.put_on_coupon(uow, actor, _coupon_of(body)))
@@ -145,7 +146,7 @@ def coupons_on(uow: ReadUowDep, merchant_id: IdParam | None = None) -> list[Coup
 
 
 @router.get("/coupons/mine", response_model=list[GrantJson])
-def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
+def my_coupons(uow: ReadUowDep, actor: SignedInActor) -> list[GrantJson]:
     """The coupons in the signed-in shopper's wallet: claimed (free), held by an unpaid order, or spent."""
     return [GrantJson(id=g.id or 0, coupon=CouponJson.of(c), state=g.state.value, order_id=g.order_id,
                       claimed_at=g.claimed_at) for g, c in service.wallet(uow, actor)]
@@ -154,7 +155,7 @@ def my_coupons(uow: ReadUowDep, actor: MaybeActor) -> list[GrantJson]:
 @router.post("/coupons/{coupon_id}/claim", status_code=201, response_model=GrantJson,
              responses=problem_responses(409, 429))
 def claim_coupon(coupon_id: IdParam, request: Request, uow: UowDep, runtime: RuntimeDep,
-                 actor: MaybeActor) -> GrantJson:
+                 actor: SignedInActor) -> GrantJson:
     """Put one of this coupon in the shopper's wallet; 409 `coupons-gone` when every one is claimed,
     409 `limit-exceeded` when the shopper holds the most allowed; too many claims by the shopper or
     from the address, 429 `rate-limited`."""
@@ -190,7 +191,7 @@ class PromotionJson(PromotionIn):
 
 
 @router.post("/promotions", status_code=201, response_model=PromotionJson)
-def put_on_promotion(body: PromotionIn, uow: UowDep, actor: MaybeActor) -> PromotionJson:
+def put_on_promotion(body: PromotionIn, uow: UowDep, actor: SignedInActor) -> PromotionJson:
     """Put on a promotion within the festival: merchant staff for their own store, operators a
     cross-store promotion (choosing `exclude_tiers` and `exclude_categories`)."""
     currency = body.currency.upper()
