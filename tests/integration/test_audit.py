@@ -24,7 +24,8 @@ def audit(database_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[n
 
 
 def a_night_of_orders(runtime: Runtime) -> tuple[int, int]:
-    """A paid order and an unpaid one of a 3.37 yuan lantern, paid in dollars; the SKU and the paid order."""
+    """A paid order of a 3.37 yuan lantern, paid in dollars, and an unpaid one; the SKU and the paid
+    order."""
     lantern = hot_item(runtime, stock=6, price="3.37", name="Lantern")
     paid = runtime.checkout.place(PlaceOrder(101, ((lantern.sku_id, 3),), "USD")).result().receipt
     runtime.checkout.place(PlaceOrder(102, ((lantern.sku_id, 1),))).result()
@@ -49,8 +50,9 @@ def test_each_row_that_breaks_an_invariant_is_named_and_the_audit_exits_1(  # ty
                      {"s": sku_id})
         conn.execute(text("UPDATE payment_intents SET refunded_minor = 1 WHERE order_id = :o"),
                      {"o": order_id})
+        conn.execute(text("UPDATE unpaid_units SET qty = qty + 1 WHERE shopper_id = 102"))
     result = audit("--json")
     assert result.exit_code == 1
     found = {(b["invariant"], b["subject"]) for b in json.loads(result.stdout)}
     assert found == {("stock-reserved", f"SKU {sku_id}"), ("money-kept", f"order {order_id}"),
-                     ("refund-recorded", "payment 1")}
+                     ("refund-recorded", "payment 1"), ("unpaid-held", f"shopper 102, SKU {sku_id}")}

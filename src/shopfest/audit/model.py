@@ -3,8 +3,9 @@
 - money: for every order, what its payments captured less what they refunded equals what the order
   says it kept, in the order's paying currency, to the minor unit;
 - stock: for every SKU, the units reserved and sold are those the orders hold and sold (so on hand =
-  sold + reserved + available), and each flash sale's units taken, in all and per shopper, are those
-  its orders took;
+  sold + reserved + available), each flash sale's units taken, in all and per shopper, are those its
+  orders took, and each shopper's unpaid units of a SKU (the anti-hoarding cap's count) are those their
+  unpaid orders hold;
 - coupons and vouchers: a coupon is claimed as often as it has grants, a grant is held or spent only
   by an order that holds or bought its goods, and a paid line has exactly one voucher per unit.
 """
@@ -39,6 +40,7 @@ class OrdersSay:
     sold: Counter[int] = field(default_factory=Counter)  # SKU → units sold and not given back
     flash_taken: Counter[int] = field(default_factory=Counter)  # flash sale → units taken
     flash_bought: Counter[tuple[int, int]] = field(default_factory=Counter)  # (sale, shopper) → units
+    unpaid: Counter[tuple[int, int]] = field(default_factory=Counter)  # (shopper, SKU) → units unpaid
     coupon_stage: dict[int, str] = field(default_factory=dict)  # order id → "held", "spent" or "free"
     vouchers_due: Counter[tuple[int, int]] = field(default_factory=Counter)  # (child, SKU) → units
     vouchers_issued: Counter[tuple[int, int]] = field(default_factory=Counter)
@@ -46,11 +48,13 @@ class OrdersSay:
 
 @dataclass
 class StockSays:
-    """The stock rows: per SKU (on hand, reserved, sold), per flash sale units taken, per buyer units."""
+    """The stock rows: per SKU (on hand, reserved, sold), per flash sale units taken, per buyer units,
+    per (shopper, SKU) units held in orders not paid in full."""
 
     levels: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     flash_taken: Counter[int] = field(default_factory=Counter)
     flash_bought: Counter[tuple[int, int]] = field(default_factory=Counter)
+    unpaid: Counter[tuple[int, int]] = field(default_factory=Counter)
 
 
 @dataclass
@@ -94,6 +98,7 @@ def stock_breaches(orders: OrdersSay, stock: StockSays) -> Iterator[Breach]:
     yield from _counts("flash-taken", "flash sale {}", orders.flash_taken, stock.flash_taken)
     yield from _counts("flash-bought", "flash sale {0[0]}, shopper {0[1]}", orders.flash_bought,
                        stock.flash_bought)
+    yield from _counts("unpaid-held", "shopper {0[0]}, SKU {0[1]}", orders.unpaid, stock.unpaid)
 
 
 def coupon_breaches(orders: OrdersSay, coupons: CouponsSay) -> Iterator[Breach]:

@@ -34,7 +34,8 @@ def audit(uow: UnitOfWork, *, progress: Callable[[int], None] | None = None) -> 
                             f"{on_intent} refunded on the payment, {in_rows} in its refund rows")
                      for intent_id, on_intent, in_rows in payments.refunds_unlike_rows(uow)]
         figures = inventory.stock_figures(uow)
-        stock = StockSays(dict(figures.levels), Counter(figures.flash_taken), Counter(figures.flash_bought))
+        stock = StockSays(dict(figures.levels), Counter(figures.flash_taken), Counter(figures.flash_bought),
+                          Counter(figures.unpaid))
         breaches += stock_breaches(said, stock)
         claimed, grants, stages = promotions.coupon_figures(uow)
         breaches += coupon_breaches(said, CouponsSay(claimed, Counter(grants), stages))
@@ -64,6 +65,7 @@ def _tell(said: OrdersSay, order: Order) -> None:
         for line in child.lines:
             if holding:
                 said.reserved[line.sku_id] += line.qty
+                said.unpaid[(order.shopper_id, line.sku_id)] += line.qty
             elif paid:
                 said.sold[line.sku_id] += line.qty - line.refunded_qty
             if line.flash_sale_id is not None and (holding or paid):

@@ -307,3 +307,4 @@ class StockFigures:
     levels: Mapping[int, tuple[int, int, int]]
     flash_taken: Mapping[int, int]
     flash_bought: Mapping[tuple[int, int], int]
+    unpaid: Mapping[tuple[int, int], int]  # (shopper, SKU) → units held in orders not paid in full

@@ -94,8 +94,8 @@ def take_back(uow: UnitOfWork, claims: Sequence[Claim], *, back_on_shelf: bool) 
 
 
 def stock_figures(uow: UnitOfWork) -> StockFigures:
-    """Every SKU's (on hand, reserved, sold) and every flash sale's units taken, in all and per
-    shopper, inside the caller's transaction."""
+    """Every SKU's (on hand, reserved, sold), every flash sale's units taken, in all and per shopper,
+    and the units each shopper holds unpaid of each SKU, inside the caller's transaction."""
     store = InventoryStore(uow.conn)
     taken, bought = store.flash_counts()
-    return StockFigures(store.all_levels(), taken, bought)
+    return StockFigures(store.all_levels(), taken, bought, store.all_unpaid())

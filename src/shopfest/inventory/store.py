@@ -156,6 +156,11 @@ class InventoryStore:
             query = query.where(id_in(unpaid_units.c.shopper_id, shopper_ids))
         return {(r.shopper_id, r.sku_id): r.qty for r in self.conn.execute(query)}
 
+    def all_unpaid(self) -> dict[tuple[int, int], int]:
+        """Units held unpaid per (shopper, SKU), of every SKU."""
+        rows = self.conn.execute(select(unpaid_units.c.shopper_id, unpaid_units.c.sku_id, unpaid_units.c.qty))
+        return {(r.shopper_id, r.sku_id): r.qty for r in rows}
+
     def buyers_of(self, flash_sale_id: int) -> dict[int, int]:
         """Units each shopper holds of a flash sale."""
         rows = self.conn.execute(select(flash_buyers.c.shopper_id, flash_buyers.c.qty)

@@ -66,3 +66,10 @@ def test_a_paid_voucher_line_has_one_voucher_per_unit() -> None:
     said = OrdersSay(vouchers_due=Counter({(4, 8): 2}), vouchers_issued=Counter({(4, 8): 3}))
     [breach] = voucher_breaches(said)
     assert breach.subject == "child order 4, SKU 8" and "3 recorded, 2 expected" in breach.detail
+
+
+def test_a_shoppers_unpaid_units_row_must_match_their_unpaid_orders() -> None:
+    said = OrdersSay(unpaid=Counter({(101, 42): 3}))
+    assert list(stock_breaches(said, StockSays(unpaid=Counter({(101, 42): 3})))) == []
+    [breach] = stock_breaches(said, StockSays(unpaid=Counter({(101, 42): 2, (102, 42): 0})))
+    assert (breach.invariant, breach.subject) == ("unpaid-held", "shopper 101, SKU 42")
