@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -53,3 +54,10 @@ def product_body(brand_id: int, *, title: str = "Aurora Silk Scarf", category: s
     return {"title": title, "brand_id": brand_id, "category": category, "fulfilment": "shipped",
             "skus": [{"code": "std", "price": {"amount": price, "currency": "CNY"}, "stock": stock}],
             **extra}
+
+
+def form_token(client: TestClient, path: str = "/login") -> str:
+    """The CSRF token a page's forms carry for this browser (its cookie is set on the way)."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found is not None, f"{path} has no form token"
+    return found.group(1)

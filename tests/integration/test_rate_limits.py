@@ -23,7 +23,7 @@ from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
 from shopfest.rate_limits import Limiter
 from shopfest.settings import Settings
-from tests.integration.helpers import bearer, token_for
+from tests.integration.helpers import bearer, form_token, token_for
 from tests.unit.test_rate_limits import Ticking
 
 STRANGER, OWNER = ("203.0.113.9", 40000), ("198.51.100.4", 40000)
@@ -91,7 +91,7 @@ def test_password_guessing_locks_sign_in_for_a_while_then_the_right_password_wor
     # then sign-in from there is locked, even with the right password, for 30 s
     assert assert_refused(stranger.post("/api/v1/auth/token", json=MEI), "sign-in-locked") == 30
     # and the sign-in page is locked alike
-    page = stranger.post("/login", data=MEI, follow_redirects=False)
+    page = stranger.post("/login", data={**MEI, "csrf_token": form_token(stranger)}, follow_redirects=False)
     assert page.status_code == 429 and page.headers["retry-after"] == "30"
     # while the owner, from their own address, signs in
     assert owner.post("/api/v1/auth/token", json=MEI).status_code == 200
@@ -118,8 +118,9 @@ def test_each_wrong_password_after_a_lock_locks_longer(limited: Make) -> None:
 def test_the_sign_in_page_is_limited_per_address(limited: Make) -> None:
     client, runtime = limited(rate_limits="login.address=1/60")
     mei(runtime)
-    assert client.post("/login", data=WRONG).status_code == 401
-    refused = client.post("/login", data=MEI, follow_redirects=False)
+    token = form_token(client)
+    assert client.post("/login", data={**WRONG, "csrf_token": token}).status_code == 401
+    refused = client.post("/login", data={**MEI, "csrf_token": token}, follow_redirects=False)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
     assert "text/html" in refused.headers["content-type"]
 

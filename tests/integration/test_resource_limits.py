@@ -4,7 +4,9 @@ runs off the event loop."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import httpx
 import orjson
@@ -23,6 +25,7 @@ from shopfest.settings import Settings
 from tests.integration.helpers import bearer, token_for
 
 CAP = 2000
+T = TypeVar("T")
 JSON = {"Content-Type": "application/json"}
 
 
@@ -35,12 +38,20 @@ def capped(database_url: str, clock: SetClock) -> Iterator[Runtime]:
 
 
 def cart(lines: int = 1, *, pad: int = 0, promotions: int = 0) -> bytes:
-    body = {"currency": "CNY", "pad": "x" * pad,
+    """A pricing request of `lines` lines and `promotions` promotions, `pad` bytes of white space longer."""
+    body = {"currency": "CNY",
             "lines": [{"id": f"l{n}", "sku": f"k{n}", "merchant": f"m{n % 10}", "unit_price": "299.00",
                        "qty": 2} for n in range(lines)],
             "promotions": [{"id": f"p{n}", "kind": "store_threshold", "merchant": f"m{n % 10}",
                             "tiers": [{"spend": f"{100 + n}.00", "off": "5.00"}]} for n in range(promotions)]}
-    return orjson.dumps(body)
+    return orjson.dumps(body) + b" " * pad
+
+
+def run_apart(coroutine: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` on a thread of its own: the browser suite's Playwright keeps an event loop
+    running on the main thread for the rest of the session."""
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, coroutine).result()
 
 
 def assert_too_large(answer: httpx.Response) -> None:
@@ -62,7 +73,7 @@ def test_a_body_over_the_cap_is_refused_whatever_its_content_length_says(capped:
 
 def test_a_body_longer_than_its_content_length_says_is_refused(capped: Runtime) -> None:
     app = create_app(runtime=capped)
-    status, body = asyncio.run(lying_post(app, "/api/v1/price", cart(pad=CAP), declared=20))
+    status, body = run_apart(lying_post(app, "/api/v1/price", cart(pad=CAP), declared=20))
     assert status == 413 and orjson.loads(body)["type"] == "/problems/body-too-large"
 
 
@@ -101,7 +112,7 @@ def test_the_checkout_lane_refuses_a_body_over_the_cap_and_places_nothing(capped
     padded = orjson.dumps(line)[:-1] + b" " * CAP + b"}"
     assert_too_large(client.post("/api/v1/orders", content=iter([padded[:CAP], padded[CAP:]]),
                                  headers={**ann, **JSON}))
-    status, _ = asyncio.run(lying_post(client.app, "/api/v1/orders", padded, declared=len(orjson.dumps(line)),  # type: ignore[arg-type]
+    status, _ = run_apart(lying_post(client.app, "/api/v1/orders", padded, declared=len(orjson.dumps(line)),  # type: ignore[arg-type]
                                        headers=((b"authorization", ann["Authorization"].encode()),)))
     assert status == 413
     with capped.engine.connect() as conn:
@@ -124,7 +135,7 @@ def test_a_body_that_is_not_json_is_a_malformed_body_on_price(runtime: Runtime) 
 def test_a_large_cart_is_priced_off_the_event_loop(runtime: Runtime) -> None:
     # given a cart of 100 lines and 3,000 promotions (under 1 MB) asked to be priced, then /healthz
     app = create_app(runtime=runtime)
-    finished = asyncio.run(price_then_healthz(app, cart(100, promotions=3000)))
+    finished = run_apart(price_then_healthz(app, cart(100, promotions=3000)))
     # then /healthz is answered while the cart is being priced, not after
     assert finished == [("/healthz", 200), ("/api/v1/price", 200)]
 

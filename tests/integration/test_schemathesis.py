@@ -46,8 +46,14 @@ class Shop:
 
     def open(self, path: Path) -> Runtime:
         shutil.copy(self.template, path)
-        return make_runtime(Settings(database_url=f"sqlite:///{path}", pool_size=4),
+        return make_runtime(Settings(database_url=f"sqlite:///{path}", pool_size=4, rate_limits=UNLIMITED),
                             clock=SetClock(FESTIVAL_EVE, speed=0))
+
+
+# The rate limits count in windows of real time, so with them the same calls could be answered
+# differently on a fast and a slow run, and hypothesis could not replay a scenario; they have tests of
+# their own (test_rate_limits.py), and here every answer depends only on the calls made.
+UNLIMITED = "off"
 
 
 def close(runtime: Runtime) -> None:
@@ -88,7 +94,8 @@ CURRENT = CurrentFestival()
 def shop(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Shop:
     folder = tmp_path_factory.mktemp("schemathesis")
     shutil.copy(sqlite_template, folder / "template.db")
-    runtime = make_runtime(Settings(database_url=f"sqlite:///{folder / 'template.db'}", pool_size=4),
+    runtime = make_runtime(Settings(database_url=f"sqlite:///{folder / 'template.db'}", pool_size=4,
+                                    rate_limits=UNLIMITED),
                            clock=SetClock(FESTIVAL_EVE, speed=0))
     demo.seed(runtime, brands=4, products=12)
     demo.hot_item(runtime, stock=1000, flash_quantity=100, per_shopper_limit=3)
