@@ -8,6 +8,7 @@ from collections import Counter
 
 import shopfest
 from shopfest.core.errors import DomainError
+from shopfest.problems import status_of
 
 
 def every_error() -> list[type[DomainError]]:
@@ -33,3 +34,34 @@ def test_every_error_code_has_a_title_of_its_own_class() -> None:
     for cls in every_error():
         assert "code" in vars(cls) and cls.code, f"{cls.__qualname__} inherits its code"
         assert "title" in vars(cls) and cls.title.strip(), f"{cls.__qualname__} has no title"
+
+
+# Each error's HTTP status as the classes set it before statuses moved to the API edge.
+EXPECTED_STATUS = {
+    400: {"malformed-body"},
+    401: {"bad-credentials", "bad-signature", "token-expired", "unauthenticated"},
+    402: {"payment-declined"},
+    403: {"account-not-verified", "account-too-new", "cross-site-form", "forbidden"},
+    404: {"not-found"},
+    409: {"already-paid", "brand-not-approved", "claim-limit-reached", "conflict", "coupon-unavailable",
+          "coupons-gone", "email-taken", "idempotency-key-in-use", "illegal-payment-transition",
+          "illegal-transition", "limit-exceeded", "order-expired", "outside-balance-window",
+          "payment-amount-changed", "payment-in-flight", "refund-key-reused", "return-decided",
+          "return-not-shipped", "shipped-goods-come-back-by-return", "sold-out", "too-many-unpaid"},
+    422: {"brand-not-sold", "common-password", "currency-mismatch", "domain-error",
+          "idempotency-key-reused", "invalid-amount", "invalid-input", "refund-exceeds-payment",
+          "refund-too-large", "return-too-large", "too-many-coupons", "unknown-currency",
+          "unstorable-text", "verification-failed"},
+    429: {"rate-limited", "sign-in-locked"},
+    503: {"busy"},
+}
+
+
+def test_every_error_is_answered_with_its_status() -> None:
+    expected = {code: status for status, codes in EXPECTED_STATUS.items() for code in codes}
+    told = {cls.code: status_of(cls("refused")) for cls in every_error()}
+    assert told == expected
+
+
+def test_the_status_is_the_edges_business_not_the_domains() -> None:
+    assert [cls.__qualname__ for cls in every_error() if hasattr(cls, "status")] == []
