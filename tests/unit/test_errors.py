@@ -1,10 +1,13 @@
-"""Every domain error names one problem type: a code of its own, with a title to describe it."""
+"""Every domain error names one problem type: a code of its own, with a title to describe it, and
+the HTTP status the API edge answers it with, as docs/api.md lists it."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections import Counter
+from pathlib import Path
 
 import shopfest
 from shopfest.core.errors import DomainError
@@ -65,3 +68,11 @@ def test_every_error_is_answered_with_its_status() -> None:
 
 def test_the_status_is_the_edges_business_not_the_domains() -> None:
     assert [cls.__qualname__ for cls in every_error() if hasattr(cls, "status")] == []
+
+
+def test_every_error_is_in_the_apis_table_of_problems_with_its_status() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    documented = {code: int(status) for status, codes in re.findall(r"^\| (\d{3}) \| ([^|]+) \|", table, re.M)
+                  for code in re.findall(r"`([a-z0-9-]+)`", codes)}
+    told = {cls.code: status_of(cls("refused")) for cls in every_error() if cls is not DomainError}
+    assert {code: documented.get(code) for code in told} == told
