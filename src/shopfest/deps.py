@@ -174,8 +174,6 @@ async def optional_actor(
     return actor
 
 
-MaybeActor = Annotated[Actor | None, Depends(optional_actor)]
-
 # Where AccountFirstRoute leaves the actor it resolved, for the route's own dependency to take.
 _ACTOR_KEY = "shopfest.actor"
 

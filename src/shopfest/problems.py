@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from shopfest.core.errors import DomainError, InvalidInput
+from shopfest.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shopfest.core.rates import Busy, RateLimited, SignInLocked
+from shopfest.payments.model import PaymentDeclined
 
 PROBLEM_BASE = "/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -20,7 +22,21 @@ MEDIA_TYPE = "application/problem+json"
 class MalformedBody(InvalidInput):
     code = "malformed-body"
     title = "The body cannot be read"
-    status = 400
+
+
+# The HTTP status of each kind of domain error; an error takes the entry of the nearest class in its
+# MRO, so a context's errors follow their base (a SoldOut is a Conflict, 409) and only those outside
+# the five bases need an entry of their own.
+STATUSES: dict[type[DomainError], int] = {
+    DomainError: 422, InvalidInput: 422, MalformedBody: 400,
+    Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
+    PaymentDeclined: 402, RateLimited: 429, SignInLocked: 429, Busy: 503,
+}
+
+
+def status_of(error: DomainError) -> int:
+    """The HTTP status a domain error is answered with, on the API and on the pages alike."""
+    return next(STATUSES[cls] for cls in type(error).__mro__ if cls in STATUSES)
 
 
 class Problem(BaseModel):
@@ -95,7 +111,7 @@ def install(app: FastAPI) -> None:
 def refusal(error: DomainError) -> JSONResponse:
     """The problem a domain error is answered with."""
     extra = {k: v for k, v in error.data.items() if isinstance(v, str | int | float | list | bool)}
-    response = problem(error.status, error.code, error.title, error.detail, extra)
+    response = problem(status_of(error), error.code, error.title, error.detail, extra)
     if isinstance(error.data.get("retry_after"), int):  # rate limits, locks and a busy server
         response.headers["Retry-After"] = str(error.data["retry_after"])
     return response

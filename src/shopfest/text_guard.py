@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfest.core.errors import InvalidInput
 from shopfest.deps import runtime_of_app
-from shopfest.problems import refusal
+from shopfest.problems import refusal, status_of
 from shopfest.web.layout import error_page
 
 
@@ -96,7 +96,7 @@ async def _answer(scope: Scope, error: UnstorableText) -> ASGIApp:
     request = Request(scope)
     if not scope["path"].startswith("/api/") and "text/html" in request.headers.get("accept", ""):
         return await run_in_threadpool(error_page, request, runtime_of_app(scope["app"]),
-                                       status=error.status, detail=error.detail)
+                                       status=status_of(error), detail=error.detail)
     return refusal(error)
 
 

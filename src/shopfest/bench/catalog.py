@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -162,7 +162,3 @@ def bench_backend(runtime: Runtime, backend: str, *, brands: int, product_count:
         p99_speedup=round(baseline_latency.p99_ms / max(search_latency.p99_ms, 1e-6), 1),
         results_agree=agree,
     )
-
-
-def result_dict(result: BackendResult) -> dict[str, Any]:
-    return asdict(result)

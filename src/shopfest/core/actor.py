@@ -29,9 +29,6 @@ class Actor:
     def is_operator(self) -> bool:
         return self.role is Role.OPERATOR
 
-    def staff_of(self, merchant_id: int) -> bool:
-        return self.role is Role.MERCHANT and self.merchant_id == merchant_id
-
 
 # The machine owner, acting as operator through the CLI (seed, demo, users create).
 MACHINE = Actor(0, Role.OPERATOR)

@@ -90,7 +90,3 @@ def zone(name: str) -> ZoneInfo:
 def local(instant: datetime, zone_name: str = HOME_ZONE) -> datetime:
     """The same instant on the wall clocks of `zone_name`."""
     return as_utc(instant).astimezone(zone(zone_name))
-
-
-def isoformat_utc(instant: datetime) -> str:
-    return as_utc(instant).isoformat().replace("+00:00", "Z")

@@ -6,11 +6,11 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """A rule of the festival was broken; `code` is stable and names the problem type."""
+    """A rule of the festival was broken; `code` is stable and names the problem type. Which HTTP
+    status answers it is the API edge's concern (shopfest.problems.status_of), not the domain's."""
 
     code = "domain-error"
     title = "The request breaks a rule of the festival"
-    status = 422
 
     def __init__(self, detail: str, **data: Any) -> None:
         super().__init__(detail)
@@ -21,31 +21,26 @@ class DomainError(Exception):
 class NotFound(DomainError):
     code = "not-found"
     title = "No such resource"
-    status = 404
 
 
 class Conflict(DomainError):
     code = "conflict"
     title = "The request conflicts with the current state"
-    status = 409
 
 
 class InvalidInput(DomainError):
     code = "invalid-input"
     title = "The request is not valid"
-    status = 422
 
 
 class Unauthenticated(DomainError):
     code = "unauthenticated"
     title = "Sign-in needed"
-    status = 401
 
 
 class Forbidden(DomainError):
     code = "forbidden"
     title = "Not allowed for this account"
-    status = 403
 
 
 class UnknownCurrency(InvalidInput):

@@ -159,6 +159,3 @@ class ExchangeRate:
         once, whatever the steps; one converted and rounded on its own would drift by the rounding.
         Raises CurrencyMismatch."""
         return self.convert(after) - self.convert(before)
-
-    def inverse(self) -> ExchangeRate:
-        return ExchangeRate(self.quote, self.base, Decimal(1) / self.rate)

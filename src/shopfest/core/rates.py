@@ -16,19 +16,16 @@ WHO = ("account", "address")
 class RateLimited(DomainError):
     code = "rate-limited"
     title = "Too many requests; try again later"
-    status = 429
 
 
 class SignInLocked(DomainError):
     code = "sign-in-locked"
     title = "Too many wrong passwords; sign-in is locked for a while"
-    status = 429
 
 
 class Busy(DomainError):
     code = "busy"
     title = "The server is busy; try again shortly"
-    status = 503
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,9 +99,6 @@ class Festival:
         promotion of that window belongs to. None when the span reaches outside every sale."""
         return next((p for p in self.sales if p.starts_at <= starts_at and ends_at <= p.ends_at), None)
 
-    def is_over(self, instant: datetime) -> bool:
-        return as_utc(instant) >= self.ends_at
-
 
 def check_phases(phases: tuple[Phase, ...]) -> None:
     """Phases are in time order, each ends after it starts, none overlap. Raises InvalidInput."""

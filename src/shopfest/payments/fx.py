@@ -20,7 +20,6 @@ CNY_PER_UNIT: dict[str, Decimal] = {
     "SGD": Decimal("5.4730"),
     "AUD": Decimal("4.6390"),
 }
-SNAPSHOT_DATE = "2026-11-30"
 
 
 def rate(base: str, quote: str) -> ExchangeRate:

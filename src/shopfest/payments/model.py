@@ -59,7 +59,6 @@ class AlreadyPaid(Conflict):
 class PaymentDeclined(DomainError):
     code = "payment-declined"
     title = "The payment was declined"
-    status = 402
 
 
 class AmountChanged(Conflict):

@@ -157,7 +157,7 @@ def my_coupons(uow: ReadUowDep, actor: SignedInActor) -> list[GrantJson]:
 def claim_coupon(coupon_id: IdParam, request: Request, uow: UowDep, runtime: RuntimeDep,
                  actor: SignedInActor) -> GrantJson:
     """Put one of this coupon in the shopper's wallet; 409 `coupons-gone` when every one is claimed,
-    409 `limit-exceeded` when the shopper holds the most allowed; too many claims by the shopper or
+    409 `claim-limit-reached` when the shopper holds the most allowed; too many claims by the shopper or
     from the address, 429 `rate-limited`."""
     runtime.limiter.hit("claim", account=str(actor.user_id) if actor else None,
                         address=client_address(request))

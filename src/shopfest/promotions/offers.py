@@ -27,7 +27,7 @@ class CouponsGone(Conflict):
 
 
 class CouponLimitReached(Conflict):
-    code = "limit-exceeded"
+    code = "claim-limit-reached"
     title = "The shopper holds as many of this coupon as allowed"
 
 

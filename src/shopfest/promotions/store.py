@@ -224,11 +224,6 @@ class PromotionStore:
                                  .where(coupon_grants.c.order_id.is_not(None)).order_by(coupon_grants.c.id))
         return [(r.id, r.order_id, r.state) for r in rows]
 
-    def grants_of_order(self, order_id: int) -> list[Grant]:
-        rows = self.conn.execute(select(coupon_grants).where(coupon_grants.c.order_id == order_id)
-                                 .order_by(coupon_grants.c.id))
-        return [_grant(r) for r in rows]
-
     def _move(self, order_ids: Sequence[int], frm: GrantState, to: GrantState, *, keep_order: bool) -> None:
         if not order_ids:
             return

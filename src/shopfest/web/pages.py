@@ -28,6 +28,7 @@ from shopfest.festival.model import Festival
 from shopfest.orders.checkout import buyer_of
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
+from shopfest.problems import status_of
 from shopfest.rate_limits import client_address, email_key
 from shopfest.web import csrf
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
@@ -53,7 +54,7 @@ class PageRoute(APIRoute):
                     await csrf.check_form_post(request)
                 return await handle(request)
             except DomainError as error:
-                return await _error(request, status=error.status, detail=error.detail,
+                return await _error(request, status=status_of(error), detail=error.detail,
                                     retry_after=error.data.get("retry_after"))
             except RequestValidationError:
                 return await _error(request, status=422, detail="the address has a malformed value")
@@ -130,7 +131,7 @@ def search(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     try:
         page = catalog.search_products(runtime.uow(read_only=True), form.to_query(runtime))
     except DomainError as error:
-        return render(request, runtime, "search.html", status=error.status, error=error.detail,
+        return render(request, runtime, "search.html", status=status_of(error), error=error.detail,
                       results=None, next_url=None, **context)
     next_url = form.url(cursor=encode_cursor(page.next_after_id)) if page.next_after_id else None
     return render(request, runtime, "search.html", error=None, next_url=next_url,
@@ -228,7 +229,7 @@ def checkout(request: Request, runtime: RuntimeDep,
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.placing"), status=409)
     except DomainError as refusal:
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.not_placed"), refused=refusal,
-                          status=refusal.status)
+                          status=status_of(refusal))
     placed = _placed(runtime, viewer, answer.receipt, quote.order)
     return _with_cart(_cart_page(request, runtime, {}, placed=placed), {})
 

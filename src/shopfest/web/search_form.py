@@ -44,10 +44,6 @@ class SearchForm:
     def only_new(self) -> bool:
         return (self.new or "").lower() in TRUE_WORDS
 
-    @property
-    def is_blank(self) -> bool:
-        return not any(asdict(replace(self, cursor=None)).values())
-
     def to_query(self, runtime: Runtime, *, limit: int = PAGE_SIZE) -> ProductQuery:
         """The catalog search; price bounds are in the catalog's currency. Raises InvalidInput."""
         if self.q and len(self.q) > MAX_QUERY:

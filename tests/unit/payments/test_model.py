@@ -15,6 +15,7 @@ from shopfest.payments.model import (
     can_move,
     refund_plan,
 )
+from shopfest.problems import status_of
 
 S = IntentStatus
 
@@ -44,7 +45,7 @@ def test_a_payment_moves_only_forward_along_the_legal_roads(current: IntentStatu
     else:
         with pytest.raises(IllegalPaymentTransition) as refused:
             intent(current).moved_to(to)
-        assert refused.value.code == "illegal-payment-transition" and refused.value.status == 409
+        assert refused.value.code == "illegal-payment-transition" and status_of(refused.value) == 409
 
 
 def test_every_status_has_its_roads_written_down() -> None:
@@ -84,7 +85,7 @@ def test_refunding_more_than_is_left_is_refused_and_names_what_is_left() -> None
     part = intent(S.SUCCEEDED, yuan=300).refunded(Money(25000, "CNY"))
     with pytest.raises(RefundExceedsPayment) as refused:
         part.refunded(Money(5001, "CNY"))
-    assert refused.value.code == "refund-exceeds-payment" and refused.value.status == 422
+    assert refused.value.code == "refund-exceeds-payment" and status_of(refused.value) == 422
     assert refused.value.data == {"refundable_minor": 5000}
 
 
@@ -128,4 +129,4 @@ def test_a_refund_plan_skips_unpaid_and_spent_intents_and_refuses_more_than_all_
 
 def test_a_declined_payment_answers_402() -> None:
     declined = PaymentDeclined("card declined")
-    assert (declined.status, declined.code) == (402, "payment-declined")
+    assert (status_of(declined), declined.code) == (402, "payment-declined")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from shopfest.core.errors import CurrencyMismatch, InvalidAmount, InvalidInput, UnknownCurrency
 from shopfest.core.money import Money
+from shopfest.problems import status_of
 from shopfest.promotions.contract import read_request, write_result
 from shopfest.promotions.model import Applied, Hint, LineAdjustment, LineTotals, MerchantTotals, Priced
 from shopfest.promotions.stages import price
@@ -209,7 +210,7 @@ def test_a_bad_request_is_refused_naming_the_field(change: Change, error: type[I
     change(request)
     with pytest.raises(error, match=re.escape(names)) as refused:
         read_request(request, now=NOW)
-    assert refused.value.status == 422
+    assert status_of(refused.value) == 422
 
 
 def test_a_request_that_is_no_json_object_is_refused() -> None:

@@ -1,0 +1,78 @@
+"""Every domain error names one problem type: a code of its own, with a title to describe it, and
+the HTTP status the API edge answers it with, as docs/api.md lists it."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from collections import Counter
+from pathlib import Path
+
+import shopfest
+from shopfest.core.errors import DomainError
+from shopfest.problems import status_of
+
+
+def every_error() -> list[type[DomainError]]:
+    """DomainError and all its subclasses, once every module of shopfest is imported (the
+    migrations aside: they are scripts Alembic loads, not modules)."""
+    for module in pkgutil.walk_packages(shopfest.__path__, "shopfest."):
+        if not module.name.startswith("shopfest.migrations"):
+            importlib.import_module(module.name)
+    found, frontier = [], [DomainError]
+    while frontier:
+        cls = frontier.pop()
+        found.append(cls)
+        frontier.extend(cls.__subclasses__())
+    return [cls for cls in found if cls.__module__.startswith("shopfest.")]
+
+
+def test_every_error_code_names_one_error_only() -> None:
+    counts = Counter(cls.code for cls in every_error())
+    assert [code for code, n in counts.items() if n > 1] == []
+
+
+def test_every_error_code_has_a_title_of_its_own_class() -> None:
+    for cls in every_error():
+        assert "code" in vars(cls) and cls.code, f"{cls.__qualname__} inherits its code"
+        assert "title" in vars(cls) and cls.title.strip(), f"{cls.__qualname__} has no title"
+
+
+# Each error's HTTP status as the classes set it before statuses moved to the API edge.
+EXPECTED_STATUS = {
+    400: {"malformed-body"},
+    401: {"bad-credentials", "bad-signature", "token-expired", "unauthenticated"},
+    402: {"payment-declined"},
+    403: {"account-not-verified", "account-too-new", "cross-site-form", "forbidden"},
+    404: {"not-found"},
+    409: {"already-paid", "brand-not-approved", "claim-limit-reached", "conflict", "coupon-unavailable",
+          "coupons-gone", "email-taken", "idempotency-key-in-use", "illegal-payment-transition",
+          "illegal-transition", "limit-exceeded", "order-expired", "outside-balance-window",
+          "payment-amount-changed", "payment-in-flight", "refund-key-reused", "return-decided",
+          "return-not-shipped", "shipped-goods-come-back-by-return", "sold-out", "too-many-unpaid"},
+    422: {"brand-not-sold", "common-password", "currency-mismatch", "domain-error",
+          "idempotency-key-reused", "invalid-amount", "invalid-input", "refund-exceeds-payment",
+          "refund-too-large", "return-too-large", "too-many-coupons", "unknown-currency",
+          "unstorable-text", "verification-failed"},
+    429: {"rate-limited", "sign-in-locked"},
+    503: {"busy"},
+}
+
+
+def test_every_error_is_answered_with_its_status() -> None:
+    expected = {code: status for status, codes in EXPECTED_STATUS.items() for code in codes}
+    told = {cls.code: status_of(cls("refused")) for cls in every_error()}
+    assert told == expected
+
+
+def test_the_status_is_the_edges_business_not_the_domains() -> None:
+    assert [cls.__qualname__ for cls in every_error() if hasattr(cls, "status")] == []
+
+
+def test_every_error_is_in_the_apis_table_of_problems_with_its_status() -> None:
+    table = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    documented = {code: int(status) for status, codes in re.findall(r"^\| (\d{3}) \| ([^|]+) \|", table, re.M)
+                  for code in re.findall(r"`([a-z0-9-]+)`", codes)}
+    told = {cls.code: status_of(cls("refused")) for cls in every_error() if cls is not DomainError}
+    assert {code: documented.get(code) for code in told} == told
