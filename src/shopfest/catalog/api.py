@@ -18,14 +18,10 @@ from shopfest.catalog.model import (
     MerchantKind,
     Product,
     ProductDraft,
-    ProductQuery,
     SkuDraft,
-    search_tokens,
 )
-from shopfest.core.errors import InvalidInput
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import Money
-from shopfest.core.uow import UnitOfWork
 from shopfest.deps import (
     AccountFirstRoute,
     Cursor,
@@ -229,23 +225,21 @@ class ProductPage(BaseModel):
 
 def products_json(runtime: Runtime, products: list[Product]) -> list[ProductJson]:
     """Products with their category slugs, stock and the festival's 'new' flag."""
-    uow = runtime.uow(read_only=True)
-    slugs = {c.id: c.slug for c in service.all_categories(uow)}
-    stock = runtime.ports.available_stock(uow, [s.id or 0 for p in products for s in p.skus])
-    since = runtime.ports.festival_start(uow)
-    now = runtime.clock.now()
-    return [
-        ProductJson(
-            id=p.id or 0, title=p.title, title_zh=p.title_zh, merchant_id=p.merchant_id,
-            brand_id=p.brand_id, tier=p.brand_tier, category=slugs.get(p.category_id, ""),
-            fulfilment=p.fulfilment, debut_at=p.debut_at,
-            new=since is not None and p.is_new(since=since, now=now),
-            price=MoneyJson.of(p.from_price),
-            skus=[SkuJson(id=s.id or 0, code=s.code, price=MoneyJson.of(s.price),
-                          stock=stock.get(s.id or 0, 0)) for s in p.skus],
-        )
-        for p in products
-    ]
+    listed = service.listed(runtime.uow(read_only=True), products, stock_of=runtime.ports.available_stock,
+                            festival_start=runtime.ports.festival_start)
+    return [_product_json(shown) for shown in listed]
+
+
+def _product_json(shown: service.Listed) -> ProductJson:
+    p = shown.product
+    return ProductJson(
+        id=p.id or 0, title=p.title, title_zh=p.title_zh, merchant_id=p.merchant_id,
+        brand_id=p.brand_id, tier=p.brand_tier, category=shown.category,
+        fulfilment=p.fulfilment, debut_at=p.debut_at, new=shown.new,
+        price=MoneyJson.of(p.from_price),
+        skus=[SkuJson(id=s.id or 0, code=s.code, price=MoneyJson.of(s.price),
+                      stock=shown.stock[s.id or 0]) for s in p.skus],
+    )
 
 
 @router.post("/products", status_code=201, response_model=ProductJson, responses=WRITE)
@@ -302,8 +296,9 @@ def search_products(
     """Search the storefront: every word and filter must match; newest first; cursor paged. Too many
     searches from one address are 429 `/problems/rate-limited`."""
     runtime.limiter.hit("search", address=client_address(request))
-    query = product_query(
-        runtime, q=q, category=category, brand_id=brand_id, merchant_id=merchant_id, tier=tier,
+    query = service.product_query(
+        runtime.uow(read_only=True), festival_start=runtime.ports.festival_start,
+        q=q, category=category, brand_id=brand_id, merchant_id=merchant_id, tier=tier,
         fulfilment=fulfilment, new=new,
         min_price=Money.exact(min_price, currency.upper()) if min_price else None,
         max_price=Money.exact(max_price, currency.upper()) if max_price else None,
@@ -312,25 +307,3 @@ def search_products(
     page = service.search_products(runtime.uow(read_only=True), query)
     next_cursor = encode_cursor(page.next_after_id) if page.next_after_id else None
     return ProductPage(data=products_json(runtime, page.items), next_cursor=next_cursor)
-
-
-def product_query(runtime: Runtime, *, q: str | None, category: str | None, brand_id: int | None,
-                  merchant_id: int | None = None, tier: BrandTier | None,
-                  fulfilment: Fulfilment | None, new: bool, min_price: Money | None,
-                  max_price: Money | None, cursor: str | None,
-                  limit: int) -> ProductQuery:
-    """The search the storefront's query string asks for (shared by the API and the pages)."""
-    uow: UnitOfWork = runtime.uow(read_only=True)
-    since = runtime.ports.festival_start(uow) if new else None
-    if new and since is None:
-        raise InvalidInput("there is no festival to be new in")
-    return ProductQuery(
-        words=tuple(search_tokens(q or "")),
-        category_ids=service.category_ids_under(uow, category) if category else None,
-        brand_id=brand_id, merchant_id=merchant_id, tier=tier, fulfilment=fulfilment,
-        debuted_between=(since, runtime.clock.now()) if since else None,
-        min_price=min_price, max_price=max_price,
-        after_id=decode_cursor(cursor), limit=limit,
-    )
-
-

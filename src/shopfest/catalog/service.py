@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -10,6 +10,7 @@ from shopfest.catalog.model import (
     Brand,
     BrandTier,
     Category,
+    Fulfilment,
     Merchant,
     MerchantKind,
     Page,
@@ -23,13 +24,15 @@ from shopfest.catalog.model import (
     descendants,
     new_brand,
     revise,
+    search_tokens,
     words_of,
 )
 from shopfest.catalog.store import CatalogStore
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
-from shopfest.core.money import minor_units
+from shopfest.core.ids import decode_cursor
+from shopfest.core.money import Money, minor_units
 from shopfest.core.uow import UnitOfWork
 
 
@@ -324,3 +327,49 @@ def new_arrivals(uow: UnitOfWork, *, since: datetime, limit: int) -> tuple[list[
         now = uow.clock.now()
         return (store.newest_debuts(since=since, until=now, limit=limit),
                 store.count_debuts(since=since, until=now))
+
+
+# What the catalog asks of the rooms that depend on it, handed in by the caller (app.py wires them).
+StockOf = Callable[[UnitOfWork, Sequence[int]], dict[int, int]]
+FestivalStart = Callable[[UnitOfWork], datetime | None]
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A product as the storefront shows it: its category's slug, the units of each SKU available
+    now, and whether it debuted this festival."""
+
+    product: Product
+    category: str
+    stock: dict[int, int]
+    new: bool
+
+
+def listed(uow: UnitOfWork, products: Sequence[Product], *, stock_of: StockOf,
+           festival_start: FestivalStart) -> list[Listed]:
+    """`products` with what the API and the pages show beside each (shared by both)."""
+    slugs = {c.id: c.slug for c in all_categories(uow)}
+    stock = stock_of(uow, [s.id or 0 for p in products for s in p.skus])
+    since = festival_start(uow)
+    now = uow.clock.now()
+    return [Listed(p, slugs.get(p.category_id, ""), {s.id or 0: stock.get(s.id or 0, 0) for s in p.skus},
+                   new=since is not None and p.is_new(since=since, now=now))
+            for p in products]
+
+
+def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | None, category: str | None,
+                  brand_id: int | None, merchant_id: int | None = None, tier: BrandTier | None,
+                  fulfilment: Fulfilment | None, new: bool, min_price: Money | None,
+                  max_price: Money | None, cursor: str | None, limit: int) -> ProductQuery:
+    """The search the storefront's query string asks for (shared by the API and the pages)."""
+    since = festival_start(uow) if new else None
+    if new and since is None:
+        raise InvalidInput("there is no festival to be new in")
+    return ProductQuery(
+        words=tuple(search_tokens(q or "")),
+        category_ids=category_ids_under(uow, category) if category else None,
+        brand_id=brand_id, merchant_id=merchant_id, tier=tier, fulfilment=fulfilment,
+        debuted_between=(since, uow.clock.now()) if since else None,
+        min_price=min_price, max_price=max_price,
+        after_id=decode_cursor(cursor), limit=limit,
+    )

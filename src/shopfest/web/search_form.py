@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from starlette.datastructures import QueryParams
 
-from shopfest.catalog.api import product_query
+from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Category, Fulfilment, ProductQuery
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
@@ -48,8 +48,9 @@ class SearchForm:
         """The catalog search; price bounds are in the catalog's currency. Raises InvalidInput."""
         if self.q and len(self.q) > MAX_QUERY:
             raise InvalidInput(f"the search text is at most {MAX_QUERY} characters")
-        return product_query(
-            runtime, q=self.q, category=self.category, brand_id=None,
+        return catalog.product_query(
+            runtime.uow(read_only=True), festival_start=runtime.ports.festival_start,
+            q=self.q, category=self.category, brand_id=None,
             tier=_choice(BrandTier, self.tier, "brand tier"),
             fulfilment=_choice(Fulfilment, self.fulfilment, "fulfilment"),
             new=self.only_new, min_price=_price(self.min_price), max_price=_price(self.max_price),

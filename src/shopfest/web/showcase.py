@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shopfest.catalog import service as catalog
-from shopfest.catalog.api import ProductJson, products_json
 from shopfest.catalog.model import BrandTier, Category, Product
 from shopfest.core.money import Money
 from shopfest.deps import Runtime
@@ -73,17 +72,23 @@ def product_cards(runtime: Runtime, products: list[Product], viewer: Viewer) -> 
     if not products:
         return []
     categories = categories_by_slug(runtime)
-    return [_card(p, categories.get(p.category), viewer) for p in products_json(runtime, products)]
+    return [_card(shown, categories.get(shown.category), viewer) for shown in listed(runtime, products)]
 
 
-def _card(product: ProductJson, category: Category | None, viewer: Viewer) -> ProductCard:
+def listed(runtime: Runtime, products: list[Product]) -> list[catalog.Listed]:
+    return catalog.listed(runtime.uow(read_only=True), products, stock_of=runtime.ports.available_stock,
+                          festival_start=runtime.ports.festival_start)
+
+
+def _card(shown: catalog.Listed, category: Category | None, viewer: Viewer) -> ProductCard:
+    product, product_id = shown.product, shown.product.id or 0
     title = viewer.name(product.title, product.title_zh)
     return ProductCard(
-        url=f"/products/{product.id}", title=title, initial=title[:1].upper(),
-        hue=TILE_HUES[product.id % len(TILE_HUES)],
-        price=price_view(product.price.to_money(), viewer), several_options=len(product.skus) > 1,
-        category=viewer.name(category.name, category.name_zh) if category else product.category,
-        luxury=product.tier is BrandTier.LUXURY, new=product.new,
+        url=f"/products/{product_id}", title=title, initial=title[:1].upper(),
+        hue=TILE_HUES[product_id % len(TILE_HUES)],
+        price=price_view(product.from_price, viewer), several_options=len(product.skus) > 1,
+        category=viewer.name(category.name, category.name_zh) if category else shown.category,
+        luxury=product.brand_tier is BrandTier.LUXURY, new=shown.new,
     )
 
 
@@ -91,20 +96,21 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
                   shopper_id: int | None = None) -> ProductSheet:
     """Everything the product page shows, its deals priced for the shopper looking. Raises NotFound."""
     uow = runtime.uow(read_only=True)
-    product = products_json(runtime, [catalog.get_product(uow, product_id)])[0]
+    shown = listed(runtime, [catalog.get_product(uow, product_id)])[0]
+    product = shown.product
     brand = catalog.get_brand(uow, product.brand_id)
-    category = categories_by_slug(runtime).get(product.category)
+    category = categories_by_slug(runtime).get(shown.category)
     t = viewer.t
     return ProductSheet(
-        id=product.id, title=viewer.name(product.title, product.title_zh),
-        brand=viewer.name(brand.name, brand.name_zh), luxury=product.tier is BrandTier.LUXURY,
-        category=viewer.name(category.name, category.name_zh) if category else product.category,
-        category_slug=product.category,
+        id=product.id or 0, title=viewer.name(product.title, product.title_zh),
+        brand=viewer.name(brand.name, brand.name_zh), luxury=product.brand_tier is BrandTier.LUXURY,
+        category=viewer.name(category.name, category.name_zh) if category else shown.category,
+        category_slug=shown.category,
         fulfilment=t(f"fulfilment.{product.fulfilment.value}"),
         fulfilment_explained=t(f"explain.{product.fulfilment.value}"),
-        debut=viewer.when(product.debut_at, zone_name), new=product.new,
-        price=price_view(product.price.to_money(), viewer),
-        skus=[SkuView(s.code, price_view(s.price.to_money(), viewer), s.stock, s.id,
-                      deal_of(runtime, s.id, viewer, zone_name=zone_name, shopper_id=shopper_id))
+        debut=viewer.when(product.debut_at, zone_name), new=shown.new,
+        price=price_view(product.from_price, viewer),
+        skus=[SkuView(s.code, price_view(s.price, viewer), shown.stock[s.id or 0], s.id or 0,
+                      deal_of(runtime, s.id or 0, viewer, zone_name=zone_name, shopper_id=shopper_id))
               for s in product.skus],
     )
