@@ -39,7 +39,6 @@ from shopfest.core.db import make_engine
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
-from shopfest.deps import Ports, Runtime
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.inventory import api as inventory_api
@@ -56,6 +55,7 @@ from shopfest.payments.provider import Provider, SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
+from shopfest.runtime import Ports, Runtime
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
 from shopfest.web import api_docs, pages

@@ -17,7 +17,7 @@ from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.core.rates import Busy
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 
 MEI = {"email": "mei@shoppers.test", "password": "mei-secret-1"}

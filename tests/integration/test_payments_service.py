@@ -17,7 +17,6 @@ from shopfest.core.errors import NotFound
 from shopfest.core.events import DomainEvent
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
-from shopfest.deps import Runtime
 from shopfest.payments import service as payments
 from shopfest.payments.idempotency import (
     ABANDONED_AFTER,
@@ -45,6 +44,7 @@ from shopfest.payments.store import (
     payment_refunds,
 )
 from shopfest.payments.webhooks import BadSignature, event_body, sign
+from shopfest.runtime import Runtime
 
 SECRET = "whsec_festival-eve"
 ORDER = 1111

@@ -19,7 +19,6 @@ from shopfest.deps import (
     Cursor,
     Limit,
     ReadUowDep,
-    Runtime,
     RuntimeDep,
     SignedInActor,
     account_first,
@@ -32,6 +31,7 @@ from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
 from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address
+from shopfest.runtime import Runtime
 from shopfest.schemas import Id, IdParam, InputModel, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422),

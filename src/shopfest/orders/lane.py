@@ -9,11 +9,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shopfest.core.actor import Role
 from shopfest.core.errors import DomainError
-from shopfest.deps import Runtime, bearer_secret, runtime_of_app
+from shopfest.deps import bearer_secret, runtime_of_app
 from shopfest.orders.api import OrderIn, order_command
 from shopfest.orders.checkout import PlaceOrder
 from shopfest.problems import refusal
 from shopfest.rate_limits import client_address
+from shopfest.runtime import Runtime
 
 ORDERS_PATH = "/api/v1/orders"
 _LANE_HEADERS = (b"authorization", b"content-type", b"idempotency-key")

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
-from shopfest.deps import Runtime
 from shopfest.inventory.model import Buyer, Shortfall
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Answer, PlaceOrder
@@ -16,6 +15,7 @@ from shopfest.orders.model import Order
 from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
+from shopfest.runtime import Runtime
 from shopfest.web.viewer import Viewer
 
 MAX_CART_LINES = 100

@@ -8,7 +8,7 @@ from shopfest.catalog import service as catalog
 from shopfest.catalog.api import ProductJson, products_json
 from shopfest.catalog.model import BrandTier, Category, Product
 from shopfest.core.money import Money
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.web.deals import Deal, deal_of
 from shopfest.web.viewer import Viewer
 
