@@ -309,7 +309,7 @@ class Checkout:
             keyed = []
             if any(map(_idempotency, batch)):  # at the peak most orders come without a key
                 keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
-            fresh = self._claim_keys(uow, batch, keyed, outcomes, now) if keyed else range(len(batch))
+            fresh = self._claim_keys(uow, batch, keyed, outcomes) if keyed else range(len(batch))
             placing = self._drafts(uow, batch, fresh, outcomes, now)
             reservation = self._gate.reserve(uow, [p.run() for p in placing])
             try:
@@ -328,8 +328,8 @@ class Checkout:
         return outcomes  # type: ignore[return-value]  # every one decided
 
     def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
-                    keyed: list[tuple[int, IdempotencyKey]], outcomes: list[Answer | BaseException | None],
-                    now: datetime) -> list[int]:
+                    keyed: list[tuple[int, IdempotencyKey]],
+                    outcomes: list[Answer | BaseException | None]) -> list[int]:
         """Claim the Idempotency-Keys of the `keyed` commands (index, key): a key already claimed is
         answered from what it remembers. The commands still to place."""
         taken = payments.begin(uow, [k for _, k in keyed])
