@@ -18,7 +18,7 @@ from shopfest.bench.places import redis_server
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import upgrade
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 
 # Five minutes before the 2027 festival's 11.11 sale; the clock stands still unless a test moves it.

@@ -39,7 +39,6 @@ from shopfest.core.db import make_engine
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
-from shopfest.deps import Ports, Runtime
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.inventory import api as inventory_api
@@ -49,12 +48,14 @@ from shopfest.inventory.redis_gate import RedisGate
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
+from shopfest.orders.lane import CheckoutLane
 from shopfest.payments import api as payments_api
 from shopfest.payments import service as payments
 from shopfest.payments.provider import Provider, SandboxProvider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
+from shopfest.runtime import Ports, Runtime
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
 from shopfest.web import api_docs, pages
@@ -81,9 +82,7 @@ def _webhook_inbox(uow: Callable[[], UnitOfWork], secret: str) -> Callable[[byte
 
     def receive(body: bytes, signature: str) -> None:
         try:
-            with uow() as work:
-                payments.receive_webhook(work, body=body, signature=signature, secret=secret)
-                work.commit()
+            payments.take_webhook(uow(), body=body, signature=signature, secret=secret)
         except DomainError as refused:
             log.warning("webhook refused: %s", refused.detail)
 
@@ -230,7 +229,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.include_router(router)
     app.include_router(pages.router)
     app.include_router(api_docs.router)
-    app.add_middleware(orders_api.CheckoutLane)
+    app.add_middleware(CheckoutLane)
     # Outside the lane, so no route, fast or not, sees what these refuse: text that cannot be stored,
     # then (around it, since it reads bodies) the body cap; the headers outermost, on every answer.
     app.add_middleware(TextGuard)

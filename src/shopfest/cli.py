@@ -22,8 +22,8 @@ from shopfest.settings import Settings
 
 if TYPE_CHECKING:
     from shopfest.bench.catalog import BackendResult
-    from shopfest.deps import Runtime
     from shopfest.festival.model import Festival
+    from shopfest.runtime import Runtime
 
 app = typer.Typer(help="Run an 11.11-style global online shopping festival.", no_args_is_help=True,
                   pretty_exceptions_enable=False)

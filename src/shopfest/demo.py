@@ -21,13 +21,13 @@ from shopfest.catalog.model import (
 from shopfest.core.actor import MACHINE, Actor, Role
 from shopfest.core.db import chunks
 from shopfest.core.money import Money
-from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.festival.model import Festival, festival_year_for
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
+from shopfest.runtime import Runtime
 
 Progress = Callable[[str, int], None]  # (what, how many more done)
 

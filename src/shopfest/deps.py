@@ -1,93 +1,23 @@
-"""What every route may ask for: the runtime, a unit of work, the signed-in actor, paging."""
+"""What every route may ask for: the runtime, a unit of work, the signed-in actor, paging. (What the
+runtime holds is composed in app.py, of the types in runtime.py.)"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from shopfest.accounts.hashing import HashingPool
 from shopfest.core.actor import Actor
-from shopfest.core.clock import Clock
 from shopfest.core.errors import Unauthenticated
-from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
-from shopfest.inventory.hot_path import StockGate
-from shopfest.orders.checkout import Checkout
-from shopfest.payments.provider import Provider
-from shopfest.rate_limits import Limiter
-from shopfest.settings import Settings
+from shopfest.runtime import Runtime
 
 SESSION_COOKIE = "shopfest_session"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-@dataclass
-class Ports:
-    """Answers one context needs from another, plugged in by the composition root (app.py)."""
-
-    available_stock: Callable[[UnitOfWork, Sequence[int]], dict[int, int]]
-    merchant_exists: Callable[[UnitOfWork, int], bool]
-    festival_start: Callable[[UnitOfWork], datetime | None]
-    actor_for_token: Callable[[UnitOfWork, str], Actor]
-    actor_for_session: Callable[[UnitOfWork, str], Actor]
-
-
-class SignedIn:
-    """Bearer tokens this process resolved in the last few seconds: at the peak a shopper's every
-    request would otherwise read the token tables. Signing out here forgets at once; elsewhere a
-    token lives on in this memory for at most `ttl` seconds, of real time and of festival time."""
-
-    def __init__(self, *, ttl: float = 5.0, size: int = 100_000) -> None:
-        self._ttl = ttl
-        self._size = size
-        self._actors: dict[str, tuple[float, datetime, Actor]] = {}
-
-    def get(self, secret: str, *, now: datetime) -> Actor | None:
-        found = self._actors.get(secret)
-        if found is None or found[0] < time.monotonic() or not now < found[1]:
-            return None
-        return found[2]
-
-    def put(self, secret: str, actor: Actor, *, now: datetime) -> None:
-        if len(self._actors) >= self._size:
-            self._actors.clear()
-        self._actors[secret] = (time.monotonic() + self._ttl, now + timedelta(seconds=self._ttl), actor)
-
-    def forget(self, secret: str) -> None:
-        self._actors.pop(secret, None)
-
-    def forget_account(self, user_id: int) -> None:
-        """Forget every token of one account here: its standing changed (an email or phone verified)."""
-        for secret in [s for s, (_, _, actor) in self._actors.items() if actor.user_id == user_id]:
-            self._actors.pop(secret, None)
-
-
-@dataclass
-class Runtime:
-    settings: Settings
-    engine: Engine
-    bus: Bus
-    clock: Clock
-    ports: Ports
-    gate: StockGate
-    provider: Provider
-    checkout: Checkout
-    signed_in: SignedIn = field(default_factory=SignedIn)
-    limiter: Limiter = field(default_factory=lambda: Limiter({}))
-    hashing: HashingPool = field(default_factory=HashingPool)
-
-    def uow(self, *, read_only: bool = False, snapshot: bool = False) -> UnitOfWork:
-        return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only,
-                          snapshot=snapshot)
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -13,7 +13,8 @@ from shopfest.accounts.model import TokenKind
 from shopfest.app import create_app
 from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock, parse_instant
-from shopfest.deps import SESSION_COOKIE, Runtime
+from shopfest.deps import SESSION_COOKIE
+from shopfest.runtime import Runtime
 from tests.integration.helpers import (
     bearer,
     category,

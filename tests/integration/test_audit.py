@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from shopfest.cli import app
 from shopfest.core.actor import Actor, Role
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import PlaceOrder
+from shopfest.runtime import Runtime
 
 
 @pytest.fixture

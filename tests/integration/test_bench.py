@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from shopfest.bench import flash_sale, places
 from shopfest.cli import app
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.orders.store import OrderStore
+from shopfest.runtime import Runtime
 
 
 def test_the_catalog_benchmark_reports_search_and_its_baseline() -> None:

@@ -20,10 +20,11 @@ from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.core.money import Money
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import SESSION_COOKIE, Runtime
+from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
 from shopfest.orders.store import orders as orders_table
 from shopfest.promotions import service as promotions
+from shopfest.runtime import Runtime
 from shopfest.web.deals import CART_COOKIE
 from tests.conftest import at
 from tests.integration.test_orders_api import order, shopper

@@ -15,8 +15,8 @@ from shopfest.app import create_app
 from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import Runtime
 from shopfest.festival import service as festival
+from shopfest.runtime import Runtime
 from tests.conftest import at
 from tests.integration.helpers import bearer, operator_token, token_for
 from tests.integration.test_orders_api import order, shopper

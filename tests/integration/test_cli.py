@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from shopfest.catalog import service as catalog
 from shopfest.cli import app
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 
 
 @pytest.fixture

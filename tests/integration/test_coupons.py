@@ -9,10 +9,10 @@ import pytest
 
 from shopfest.core.actor import Actor, Role
 from shopfest.core.errors import DomainError, Forbidden, InvalidInput
-from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import CouponIssue, GrantState, Period
+from shopfest.runtime import Runtime
 
 OPERATOR = Actor(1, Role.OPERATOR)
 

@@ -11,12 +11,12 @@ from sqlalchemy import func, select
 from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.hot_path import Run
 from shopfest.inventory.model import Claim
 from shopfest.inventory.store import InventoryStore, flash_sales
 from shopfest.orders.model import OrderStatus
 from shopfest.orders.store import merchant_orders, orders
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.servers import start_server
 

@@ -18,7 +18,7 @@ from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.core.rates import Busy
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.integration.helpers import form_token
 

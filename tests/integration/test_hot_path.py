@@ -15,11 +15,11 @@ from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.core.errors import DomainError
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.model import LimitExceeded, SoldOut, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore, flash_buyers, flash_sales
 from shopfest.orders.checkout import Checkout, PlaceOrder, check_lines
 from shopfest.orders.store import ID_BLOCK, SPARE_SECONDS, merchant_orders, orders
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.conftest import FESTIVAL_EVE, _truncate_all
 

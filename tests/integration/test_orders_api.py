@@ -12,11 +12,11 @@ from shopfest.accounts import service as accounts
 from shopfest.app import create_app
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
-from shopfest.orders.api import lane_command
+from shopfest.orders.lane import lane_command
 from shopfest.payments import service as payments
 from shopfest.payments.webhooks import event_body, sign
+from shopfest.runtime import Runtime
 from tests.integration.helpers import bearer, token_for
 
 

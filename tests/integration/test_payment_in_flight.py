@@ -15,13 +15,13 @@ from sqlalchemy import select
 from shopfest.app import create_app
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import Runtime
 from shopfest.orders.service import release_lapsed
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentIntent
 from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.store import payment_refunds
 from shopfest.payments.webhooks import event_body
+from shopfest.runtime import Runtime
 from tests.integration.test_orders_api import order, shopper, stock, webhook
 from tests.integration.test_presale import (
     AFTER_THE_FESTIVAL,

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Table, func, select
 
+from shopfest.core.clock import SetClock
 from shopfest.core.db import metadata
 from shopfest.core.errors import NotFound
 from shopfest.core.events import DomainEvent
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
-from shopfest.deps import Runtime
-from shopfest.payments import idempotency
 from shopfest.payments import service as payments
+from shopfest.payments.idempotency import (
+    ABANDONED_AFTER,
+    IdempotencyKey,
+    KeyInUse,
+    KeyReused,
+    Remembered,
+    fingerprint,
+)
 from shopfest.payments.model import (
     AlreadyPaid,
     AmountChanged,
@@ -27,8 +36,15 @@ from shopfest.payments.model import (
 )
 from shopfest.payments.provider import SandboxProvider
 from shopfest.payments.service import PaymentFailed, PaymentSucceeded, RefundPaid
-from shopfest.payments.store import payment_events, payment_intents, payment_refunds
+from shopfest.payments.store import (
+    KeyStore,
+    idempotency_keys,
+    payment_events,
+    payment_intents,
+    payment_refunds,
+)
 from shopfest.payments.webhooks import BadSignature, event_body, sign
+from shopfest.runtime import Runtime
 
 SECRET = "whsec_festival-eve"
 ORDER = 1111
@@ -249,10 +265,78 @@ def test_keys_are_kept_a_day_and_then_forgotten(runtime: Runtime, monkeypatch: p
     monkeypatch.setattr(payments, "KEYS_PURGED_PER_TRANSACTION", 1)  # one key per transaction
     now = runtime.clock.now()
     with runtime.engine.begin() as conn:
-        idempotency.claim(conn, [("user:1", "two-days-old", "f")], now=now - timedelta(hours=48))
-        idempotency.claim(conn, [("user:1", "a-day-old", "f")], now=now - timedelta(hours=24, seconds=1))
-        idempotency.claim(conn, [("user:1", "an-hour-old", "f")], now=now - timedelta(hours=1))
+        keys = KeyStore(conn)
+        keys.claim([IdempotencyKey("user:1", "two-days-old", "f")], now=now - timedelta(hours=48))
+        keys.claim([IdempotencyKey("user:1", "a-day-old", "f")], now=now - timedelta(hours=24, seconds=1))
+        keys.claim([IdempotencyKey("user:1", "an-hour-old", "f")], now=now - timedelta(hours=1))
     assert payments.forget_old_keys(runtime.uow) == 2
     with runtime.engine.connect() as conn:
-        kept = conn.scalars(select(idempotency.idempotency_keys.c.key)).all()
+        kept = conn.scalars(select(idempotency_keys.c.key)).all()
     assert kept == ["an-hour-old"]
+
+
+def test_a_request_runs_once_per_idempotency_key(runtime: Runtime) -> None:
+    ran: list[str] = []
+
+    def pay(method: str) -> Callable[[], dict[str, Any]]:
+        def run() -> dict[str, Any]:
+            ran.append(method)
+            return {"paid_with": method, "time": len(ran)}
+        return run
+
+    key = IdempotencyKey("user:7", "pay-once", fingerprint("pay", 11, "sandbox_ok"))
+    first = payments.once(runtime.uow, key=key, run=pay("sandbox_ok"), status_code=201)
+    again = payments.once(runtime.uow, key=key, run=pay("sandbox_ok"), status_code=201)
+    assert first == again == Remembered(201, {"paid_with": "sandbox_ok", "time": 1})
+    assert ran == ["sandbox_ok"]  # the retry got the first answer and ran nothing
+
+    other_body = IdempotencyKey("user:7", "pay-once", fingerprint("pay", 11, "sandbox_fail"))
+    with pytest.raises(KeyReused) as reused:
+        payments.once(runtime.uow, key=other_body, run=pay("sandbox_fail"))
+    assert reused.value.code == "idempotency-key-reused" and reused.value.status == 422
+    assert ran == ["sandbox_ok"]
+    someone_else = IdempotencyKey("user:8", "pay-once", other_body.fingerprint)  # keys are per caller
+    assert payments.once(runtime.uow, key=someone_else, run=pay("theirs")).response["paid_with"] == "theirs"
+
+
+def test_a_request_that_failed_leaves_its_key_free_for_a_retry(runtime: Runtime) -> None:
+    key = IdempotencyKey("user:7", "declined-then-paid", fingerprint("pay", 12))
+
+    def declined() -> dict[str, Any]:
+        raise NotFound("no order 12", order_id=12)
+
+    with pytest.raises(NotFound):
+        payments.once(runtime.uow, key=key, run=declined)
+    with runtime.engine.connect() as conn:
+        assert KeyStore(conn).kept(key) is None
+    assert payments.once(runtime.uow, key=key, run=lambda: {"paid": True}) == Remembered(200, {"paid": True})
+
+
+def test_a_key_still_running_is_refused_until_it_is_abandoned(runtime: Runtime, clock: SetClock) -> None:
+    key = IdempotencyKey("user:7", "slow", fingerprint("pay", 13))
+    with runtime.uow() as uow:
+        assert payments.begin(uow, [key]) == {}  # held for its request
+        uow.commit()
+    with pytest.raises(KeyInUse):
+        payments.once(runtime.uow, key=key, run=lambda: {"paid": "twice"})
+    clock.set(clock.now() + ABANDONED_AFTER + timedelta(seconds=1))  # its process died with it running
+    assert payments.once(runtime.uow, key=key, run=lambda: {"paid": "once"}).response == {"paid": "once"}
+
+
+def test_a_batch_holds_its_new_keys_and_answers_the_others(runtime: Runtime) -> None:
+    done = IdempotencyKey("user:1", "done", "f-done")
+    fresh = IdempotencyKey("user:2", "fresh", "f-fresh")
+    with runtime.uow() as uow:
+        payments.begin(uow, [done])
+        payments.finish(uow, [(done, 201, {"id": 1})])
+        uow.commit()
+    reused = IdempotencyKey("user:1", "done", "f-other")
+    with runtime.uow() as uow:
+        taken = payments.begin(uow, [done, fresh])
+        assert taken == {done: Remembered(201, {"id": 1})}
+        payments.forget(uow, [fresh])
+        uow.commit()
+    with runtime.uow() as uow:
+        [(key, refusal)] = payments.begin(uow, [reused]).items()
+        assert key == reused and isinstance(refusal, KeyReused)
+        assert payments.begin(uow, [fresh]) == {}  # forgotten: free again

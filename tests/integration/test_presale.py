@@ -14,11 +14,11 @@ from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.orders.service import release_lapsed
 from shopfest.payments import service as payments
 from shopfest.promotions import service as promotions
+from shopfest.runtime import Runtime
 from tests.integration.helpers import bearer, token_for
 from tests.integration.test_orders_api import order, shopper, stock
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from shopfest.app import create_app
 from shopfest.cli import app
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 
 # The deposit example with a store threshold in front of it: 1000.00 less 50.00 off 800.00,
 # then 100.00 paid counting for 200.00.

@@ -19,9 +19,9 @@ from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.core.rates import LockRule, Rate, RateLimited, SignInLocked
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
 from shopfest.rate_limits import Limiter
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.integration.helpers import bearer, form_token, token_for
 from tests.unit.test_rate_limits import Ticking

@@ -13,9 +13,9 @@ from shopfest.accounts import service as accounts
 from shopfest.app import create_app
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.payments.model import IntentStatus
 from shopfest.payments.store import payment_intents, payment_refunds
+from shopfest.runtime import Runtime
 from tests.integration.helpers import bearer, token_for
 from tests.integration.test_orders_api import intents, order, shopper, stock
 

@@ -19,8 +19,8 @@ from shopfest.app import create_app, make_runtime
 from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.integration.helpers import bearer, token_for
 

@@ -13,7 +13,7 @@ from shopfest.accounts import service as accounts
 from shopfest.app import create_app
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from tests.integration.helpers import bearer, token_for
 from tests.integration.test_orders_api import order, shopper, stock
 from tests.integration.test_refunds import refunds_paid

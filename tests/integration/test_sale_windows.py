@@ -9,11 +9,11 @@ from shopfest.core.actor import MACHINE
 from shopfest.core.clock import SetClock
 from shopfest.core.errors import InvalidInput
 from shopfest.demo import hot_item, seed_promotions
-from shopfest.deps import Runtime
 from shopfest.festival import service as festival
 from shopfest.orders import service as orders
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import Campaign, Period
+from shopfest.runtime import Runtime
 from tests.conftest import at
 
 EVE_OF_THE_SALE = "2027-11-10T23:00:00+08:00"  # the wave-2 deposit window closed, 11.11 not yet open

@@ -22,12 +22,12 @@ from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.core.money import Money
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import AccountTooNew, FlashSale, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore, unpaid_units
 from shopfest.orders.checkout import Checkout, PlaceOrder
 from shopfest.orders.service import release_lapsed
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.conftest import FESTIVAL_EVE
 from tests.integration.helpers import bearer, operator_token, token_for

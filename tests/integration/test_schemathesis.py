@@ -22,7 +22,7 @@ from shopfest.accounts import service as accounts
 from shopfest.app import create_app, make_runtime
 from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.conftest import FESTIVAL_EVE
 

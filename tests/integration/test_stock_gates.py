@@ -13,12 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.hot_path import Reservation, Run
 from shopfest.inventory.model import Claim, LimitExceeded, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore
 from shopfest.orders.checkout import Answer, PlaceOrder
 from shopfest.orders.store import OrderStore
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.conftest import _truncate_all
 

@@ -13,10 +13,10 @@ from sqlalchemy import delete, update
 from shopfest.app import create_app
 from shopfest.core.clock import SetClock
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore, stock_levels
 from shopfest.orders.service import release_lapsed
 from shopfest.orders.store import merchant_orders
+from shopfest.runtime import Runtime
 from tests.integration.test_orders_api import order, shopper, stock
 
 FLASH_PRICE = "2999.50"  # half the phone's 5999.00

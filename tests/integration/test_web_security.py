@@ -14,7 +14,8 @@ from shopfest.accounts import service as accounts
 from shopfest.app import create_app
 from shopfest.core.actor import Role
 from shopfest.demo import HotItem, hot_item
-from shopfest.deps import SESSION_COOKIE, Runtime
+from shopfest.deps import SESSION_COOKIE
+from shopfest.runtime import Runtime
 from shopfest.web.csrf import CSRF_COOKIE
 from tests.integration.helpers import bearer, token_for
 from tests.integration.test_orders_api import stock

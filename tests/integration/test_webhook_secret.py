@@ -16,8 +16,8 @@ from shopfest.app import create_app, make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.core.migrate import upgrade
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.payments.webhooks import event_body
+from shopfest.runtime import Runtime
 from shopfest.settings import PUBLISHED_WEBHOOK_SECRET, Settings
 from tests.integration.test_orders_api import intents, order, shopper, webhook
 from tests.servers import shopfest

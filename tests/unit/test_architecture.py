@@ -35,7 +35,7 @@ ROOMS["audit"] = frozenset(ROOMS) - {"web", "audit"}
 # The composition layer and the edge: they wire the rooms together and may import anything.
 EDGE_MODULES = frozenset({
     "__init__", "app", "cli", "deps", "problems", "schemas", "settings", "rate_limits", "body_cap",
-    "text_guard", "demo",
+    "text_guard", "demo", "runtime",
 })
 EDGE_PACKAGES = frozenset({"bench", "migrations"})
 # Of the edge, these build the whole app; a room importing them would import every room back.
@@ -44,6 +44,8 @@ COMPOSITION_ROOTS = frozenset({"app", "cli", "demo", "bench", "migrations"})
 # Besides model.py and service.py, the modules a room's service layer is split into that other rooms
 # use as they use its service; each says why. Anything else of a room is its own business.
 SERVICE_SIDE: dict[str, str] = {
+    "shopfest.payments.idempotency": "the pure rules of the one idempotency protocol (the key, its "
+                                     "fingerprint); its table and use cases are payments' store and service",
     "shopfest.inventory.hot_path": "the StockGate port (and its Run) checkout reserves through: app.py "
                                    "hands orders the SQL or Redis gate, not a service function",
     "shopfest.payments.provider": "the Provider port orders' payment use cases are handed by app.py",
@@ -56,13 +58,7 @@ SERVICE_SIDE: dict[str, str] = {
 }
 
 # Imports that break an arrow today, each with why it is let be. Remove an entry once it is gone.
-IDEMPOTENCY = ("payments' idempotency keys are a table the checkout writes in its own transaction; the "
-               "idempotency-protocol item of issue 16 puts them behind payments' service (begin/finish)")
 ALLOWED: dict[tuple[str, str], str] = {
-    ("shopfest.orders.checkout", "shopfest.payments.idempotency"): IDEMPOTENCY,
-    ("shopfest.orders.api", "shopfest.payments.idempotency"): IDEMPOTENCY,
-    ("shopfest.web.deals", "shopfest.payments.idempotency"): IDEMPOTENCY,
-    ("shopfest.web.pages", "shopfest.payments.idempotency"): IDEMPOTENCY,
     ("shopfest.core.migrate", "shopfest.migrations"):
         "core migrates the database with the package's Alembic scripts; it imports them to find their folder",
 }
@@ -146,7 +142,8 @@ def room_of(module: str) -> str:
 
 
 def is_api(module: str) -> bool:
-    return module.rsplit(".", 1)[-1] == "api"
+    """A room's HTTP edge: its routes, and orders' ASGI checkout lane in front of them."""
+    return module.rsplit(".", 1)[-1] in ("api", "lane")
 
 
 def is_model(module: str) -> bool:
@@ -272,3 +269,38 @@ def test_every_allowed_departure_is_still_taken() -> None:
             if room_of(importer) != room_of(imported)}
     unused = sorted(set(SERVICE_SIDE) - used)
     assert not unused, f"remove these from SERVICE_SIDE, no other room uses them now: {unused}"
+
+
+def _shopfest_imports(root: Path) -> dict[str, set[str]]:
+    """Each module of the package and the package's modules it imports, anywhere in its text."""
+    paths = {".".join(("shopfest", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__"): p
+             for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        graph[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                graph[name].update(alias.name for alias in node.names if alias.name in paths)
+            elif isinstance(node, ast.ImportFrom) and node.module in paths:
+                submodules = {f"{node.module}.{alias.name}" for alias in node.names}
+                graph[name].update((submodules & paths.keys()) or {node.module})
+    return graph
+
+
+def test_deps_imports_no_context_and_reaches_no_api_so_no_import_cycle_holds_them() -> None:
+    # Every context's api.py imports deps.py; were deps.py (or the runtime it hands out) to import an
+    # api.py, even through other modules, the two would form a cycle. deps.py holds FastAPI's
+    # dependencies only: what the runtime is made of (checkout, gates, pools) is runtime.py's to import.
+    graph = _shopfest_imports(Path(__file__).resolve().parents[2] / "src" / "shopfest")
+    apis = {name for name in graph if name.count(".") == 2 and name.endswith(".api")}
+    assert {"shopfest.deps", "shopfest.runtime"} <= graph.keys() and "shopfest.orders.api" in apis
+    contexts = {name.split(".")[1] for name in apis}
+    for name in graph["shopfest.deps"]:
+        assert name.split(".")[1] not in contexts, f"deps.py imports {name}"
+    for start in ("shopfest.deps", "shopfest.runtime"):
+        reached, frontier = set(), [start]
+        while frontier:
+            for found in graph[frontier.pop()] - reached:
+                reached.add(found)
+                frontier.append(found)
+        assert not reached & apis, f"{start} imports {sorted(reached & apis)}"

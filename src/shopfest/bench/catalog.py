@@ -21,7 +21,7 @@ from shopfest.catalog.model import BrandTier, Fulfilment, ProductQuery, search_t
 from shopfest.catalog.store import products
 from shopfest.core.money import Money
 from shopfest.demo import ADJECTIVES, SHELVES, brand_name, seed
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 
 
 @dataclass

@@ -31,11 +31,11 @@ from shopfest.app import make_runtime, tune_for_serving
 from shopfest.bench.measure import Latency
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.store import stock_levels
 from shopfest.orders.checkout import Answer, PlaceOrder
 from shopfest.orders.model import expiry
 from shopfest.orders.store import orders
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 
 NAIVE = "naive"

@@ -23,8 +23,8 @@ from pathlib import Path
 from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
-from shopfest.deps import Runtime
 from shopfest.inventory.store import InventoryStore
+from shopfest.runtime import Runtime
 from shopfest.settings import MAX_UNPAID_UNITS, Settings
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.migrate import upgrade
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 
 NOON_OF_ELEVEN_ELEVEN = "2027-11-11T12:00:00+08:00"

@@ -22,18 +22,10 @@ from shopfest.catalog.model import (
 )
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import Money
-from shopfest.deps import (
-    AccountFirstRoute,
-    Cursor,
-    Limit,
-    ReadUowDep,
-    Runtime,
-    RuntimeDep,
-    SignedInActor,
-    UowDep,
-)
+from shopfest.deps import AccountFirstRoute, Cursor, Limit, ReadUowDep, RuntimeDep, SignedInActor, UowDep
 from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address
+from shopfest.runtime import Runtime
 from shopfest.schemas import Id, IdParam, InputModel, Instant, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=problem_responses(422),

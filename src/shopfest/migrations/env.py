@@ -9,7 +9,6 @@ import shopfest.catalog.store
 import shopfest.festival.store
 import shopfest.inventory.store
 import shopfest.orders.store
-import shopfest.payments.idempotency
 import shopfest.payments.store
 import shopfest.promotions.store  # noqa: F401  every store registers its tables
 from shopfest.core.db import make_engine, metadata

@@ -9,11 +9,9 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, StrictBool, ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from pydantic import BaseModel, Field, StrictBool
 
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import DomainError
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import minor_units
 from shopfest.deps import (
@@ -21,20 +19,19 @@ from shopfest.deps import (
     Cursor,
     Limit,
     ReadUowDep,
-    Runtime,
     RuntimeDep,
     SignedInActor,
     account_first,
     actor_resolved,
-    bearer_secret,
     runtime_of,
-    runtime_of_app,
 )
 from shopfest.orders import service
-from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, buyer_of, check_lines
+from shopfest.orders.checkout import PlaceOrder, buyer_of, check_lines
 from shopfest.payments import idempotency as keys
-from shopfest.problems import problem_responses, refusal
+from shopfest.payments import service as payments
+from shopfest.problems import problem_responses
 from shopfest.rate_limits import client_address
+from shopfest.runtime import Runtime
 from shopfest.schemas import Id, IdParam, InputModel, MoneyJson
 
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422),
@@ -163,15 +160,15 @@ def _scope(actor: Actor) -> str:
     return f"user:{actor.user_id}"
 
 
-def _command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
+def order_command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
+    """The checkout command of a shopper's order body and Idempotency-Key. Raises InvalidInput."""
     currency = body.currency.upper() if body.currency else None
     if currency is not None:
         minor_units(currency)
     lines = check_lines([(line.sku_id, line.qty) for line in body.lines])
     idempotency = None
     if key is not None:
-        idempotency = IdempotencyKey(_scope(actor), keys.check_key(key),
-                                     keys.fingerprint("POST /orders", body.model_dump(mode="json")))
+        idempotency = keys.key_of(_scope(actor), key, "POST /orders", body.model_dump(mode="json"))
     return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)),
                       buyer_of(actor))
 
@@ -191,7 +188,7 @@ def _next_steps(status: int, *steps: str) -> dict[str, Any]:
 
 # The checkout route is the festival's hottest: it reads the token and the key itself rather than
 # through FastAPI dependencies, which cost more per request than the rest of the route together. Once
-# a shopper is signed in, `CheckoutLane` below answers their orders without the route at all.
+# a shopper is signed in, `CheckoutLane` (orders/lane.py) answers their orders without the route at all.
 HOT_ROUTE_DOCS: dict[str, Any] = {
     **_next_steps(201, "Pay", "Cancel", "Ship", "Refund", "Read"),
     "security": [{"HTTPBearer": []}],
@@ -217,111 +214,17 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     shopper = require_role(actor_resolved(request), Role.SHOPPER)
     runtime.limiter.hit("order", account=str(shopper.user_id), address=client_address(request))
     key = request.headers.get("idempotency-key")
-    answer = await runtime.checkout.place_async(_command(shopper, body, key))
+    answer = await runtime.checkout.place_async(order_command(shopper, body, key))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
                     media_type="application/json")
-
-
-ORDERS_PATH = "/api/v1/orders"
-_LANE_HEADERS = (b"authorization", b"content-type", b"idempotency-key")
-
-
-class CheckoutLane:
-    """ASGI middleware: an order from a shopper signed in a moment ago, with a well-formed body, goes
-    straight to the checkout, past FastAPI's routing, dependencies and exception middleware, which
-    cost the server more than the order itself. Anything else (a shopper's first request, a body that
-    does not validate, another role) takes `place_order` above, which answers it as before. The body
-    it reads is capped by `BodyCap` outside it (app.py); its orders are rate-limited in memory."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != ORDERS_PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        body = await _body(receive)
-        if body is None:  # the shopper hung up before sending the order: nothing to answer
-            return
-        runtime = runtime_of_app(scope["app"])
-        command = lane_command(runtime, scope["headers"], body)
-        if command is None:
-            await self.app(scope, _replay(body, receive), send)
-            return
-        try:
-            # Counted in this process's memory: no database query and no Redis round trip here.
-            runtime.limiter.hit("order", account=str(command.shopper_id), address=client_address(scope))
-            answer = await runtime.checkout.place_async(command)
-        except DomainError as refused:
-            await refusal(refused)(scope, receive, send)
-            return
-        receipt = orjson.dumps(answer.receipt)
-        await send({"type": "http.response.start", "status": answer.status_code,
-                    "headers": [(b"content-length", str(len(receipt)).encode()),
-                                (b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": receipt})
-
-
-def lane_command(runtime: Runtime, headers: list[tuple[bytes, bytes]], body: bytes) -> PlaceOrder | None:
-    """The order, if the lane can place it: None sends the request down the full route."""
-    found: dict[bytes, str] = {}
-    for name, value in headers:
-        if name in _LANE_HEADERS and name not in found:
-            found[name] = value.decode("latin-1")
-    if found.get(b"content-type", "").partition(";")[0].strip().lower() != "application/json":
-        return None
-    try:  # a malformed header is for the full route to refuse
-        secret = bearer_secret(found.get(b"authorization"))
-        shopper = runtime.signed_in.get(secret, now=runtime.clock.now()) if secret else None
-        if shopper is None or shopper.role is not Role.SHOPPER:
-            return None
-        return _command(shopper, OrderIn.model_validate_json(body), found.get(b"idempotency-key"))
-    except (ValidationError, DomainError):
-        return None
-
-
-async def _body(receive: Receive) -> bytes | None:
-    """The request's whole body; None if the client disconnected first."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` again, for the full route, with the body the lane has already read."""
-    unread = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replayed() -> Message:
-        return unread.pop() if unread else await receive()
-
-    return replayed
 
 
 def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple[Any, ...],
           run: Callable[[], dict[str, Any]], *, status_code: int = 200) -> JSONResponse:
     """Run a money movement once per Idempotency-Key; a retry gets the first answer."""
-    if key is None or actor is None:
-        return JSONResponse(run(), status_code=status_code)
-    scope, fingerprint = _scope(actor), keys.fingerprint(*request)
-    with runtime.engine.begin() as conn:
-        remembered = keys.begin(conn, scope=scope, key=keys.check_key(key), fingerprint_=fingerprint,
-                                now=runtime.clock.now())
-    if remembered is not None:
-        return JSONResponse(remembered.response, status_code=remembered.status_code)
-    try:
-        answer = run()
-    except BaseException:
-        with runtime.engine.begin() as conn:
-            keys.forget(conn, scope=scope, key=key)
-        raise
-    with runtime.engine.begin() as conn:
-        keys.remember(conn, [(scope, key, status_code, answer)])
-    return JSONResponse(answer, status_code=status_code)
+    idempotency = None if key is None or actor is None else keys.key_of(_scope(actor), key, *request)
+    answer = payments.once(runtime.uow, key=idempotency, run=run, status_code=status_code)
+    return JSONResponse(answer.response, status_code=answer.status_code)
 
 
 def _refund_key(actor: Actor | None, order_id: int, idempotency_key: str | None) -> str:

@@ -29,7 +29,8 @@ from shopfest.orders.receipts import ReceiptsAlike
 from shopfest.orders.shelf import Shelf, ShelfMemory
 from shopfest.orders.store import OrderStore, SpareIds
 from shopfest.payments import fx
-from shopfest.payments import idempotency as keys
+from shopfest.payments import service as payments
+from shopfest.payments.idempotency import IdempotencyKey, KeyInUse, Remembered
 from shopfest.promotions import service as promotions
 from shopfest.promotions.model import CartLine, FlashTerms, Priced
 from shopfest.promotions.offers import CouponIssue
@@ -45,13 +46,6 @@ CROWD = 100
 # (alternating runs, benchmarks/README.md); the wait is a fraction of a commit.
 GATHER_SECONDS = 0.002
 GATHER_PAUSE = 0.0003
-
-
-@dataclass(frozen=True, slots=True)
-class IdempotencyKey:
-    scope: str
-    key: str
-    fingerprint: str
 
 
 class PlaceOrder(NamedTuple):
@@ -280,7 +274,7 @@ class Checkout:
         token = (key.scope, key.key)
         with self._running_lock:
             if token in self._running:
-                raise keys.KeyInUse("the first request with this Idempotency-Key is still running")
+                raise KeyInUse("the first request with this Idempotency-Key is still running")
             self._running.add(token)
         return token
 
@@ -315,7 +309,7 @@ class Checkout:
             keyed = []
             if any(map(_idempotency, batch)):  # at the peak most orders come without a key
                 keyed = [(i, c.idempotency) for i, c in enumerate(batch) if c.idempotency is not None]
-            fresh = self._claim_keys(uow, batch, keyed, outcomes, now) if keyed else range(len(batch))
+            fresh = self._claim_keys(uow, batch, keyed, outcomes) if keyed else range(len(batch))
             placing = self._drafts(uow, batch, fresh, outcomes, now)
             reservation = self._gate.reserve(uow, [p.run() for p in placing])
             try:
@@ -334,15 +328,15 @@ class Checkout:
         return outcomes  # type: ignore[return-value]  # every one decided
 
     def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
-                    keyed: list[tuple[int, IdempotencyKey]], outcomes: list[Answer | BaseException | None],
-                    now: datetime) -> list[int]:
+                    keyed: list[tuple[int, IdempotencyKey]],
+                    outcomes: list[Answer | BaseException | None]) -> list[int]:
         """Claim the Idempotency-Keys of the `keyed` commands (index, key): a key already claimed is
         answered from what it remembers. The commands still to place."""
-        got = keys.claim(uow.conn, [(k.scope, k.key, k.fingerprint) for _, k in keyed],
-                         now=now, state="running")
-        for i, k in keyed:
-            if (k.scope, k.key) not in got:
-                outcomes[i] = _replayed(uow, k)
+        taken = payments.begin(uow, [k for _, k in keyed])
+        if taken:
+            for i, k in keyed:
+                if (first := taken.get(k)) is not None:
+                    outcomes[i] = _replayed(first)
         return [i for i in range(len(batch)) if outcomes[i] is None]
 
     def _drafts(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
@@ -429,16 +423,14 @@ class Checkout:
             for i, answer in zip(indexes, answers, strict=True):
                 outcomes[i] = answer
                 if (key := batch[i].idempotency) is not None:
-                    remembered.append((key.scope, key.key, 201, answer.receipt))
-        keys.remember(uow.conn, remembered)
+                    remembered.append((key, 201, answer.receipt))
+        payments.finish(uow, remembered)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                            outcomes: list[Answer | BaseException | None]) -> None:
         """The key of an order refused here is let go, so that the shopper may try again with it."""
-        for i in fresh:
-            key = batch[i].idempotency
-            if key is not None and isinstance(outcomes[i], DomainError):
-                keys.forget(uow.conn, scope=key.scope, key=key.key)
+        payments.forget(uow, [key for i in fresh if (key := batch[i].idempotency) is not None
+                              and isinstance(outcomes[i], DomainError)])
 
 
 def _unwelcome(draft: Draft, command: PlaceOrder, shelf: Shelf, now: datetime) -> DomainError | None:
@@ -478,13 +470,5 @@ def _sold_out(command: PlaceOrder) -> SoldOut:
     return SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines])
 
 
-def _replayed(uow: UnitOfWork, key: IdempotencyKey) -> Answer | BaseException:
-    try:
-        remembered = keys.lookup(uow.conn, scope=key.scope, key=key.key, fingerprint_=key.fingerprint)
-    except DomainError as refusal:
-        return refusal
-    if remembered is None:  # released between the claim and the look-up: ask the client to retry
-        return keys.KeyInUse("the first request with this Idempotency-Key just finished; retry")
-    return Answer(remembered.status_code, remembered.response)
-
-
+def _replayed(first: Remembered | DomainError) -> Answer | DomainError:
+    return first if isinstance(first, DomainError) else Answer(first.status_code, first.response)

@@ -22,12 +22,6 @@ async def sandbox_webhook(request: Request, runtime: RuntimeDep,
     `applied` is false for an event already received.
     """
     body = await request.body()
-
-    def receive() -> bool:
-        with runtime.uow() as uow:
-            applied = service.receive_webhook(uow, body=body, signature=signature,
-                                              secret=runtime.settings.webhook_secret)
-            uow.commit()
-        return applied
-
-    return {"applied": await run_in_threadpool(receive)}
+    applied = await run_in_threadpool(service.take_webhook, runtime.uow(), body=body, signature=signature,
+                                      secret=runtime.settings.webhook_secret)
+    return {"applied": applied}

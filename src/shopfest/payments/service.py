@@ -1,20 +1,23 @@
-"""Payment use cases: open an intent, charge it, refund an order, apply the gateway's webhooks.
+"""Payment use cases: open an intent, charge it, refund an order, apply the gateway's webhooks, and
+run a request that moves money once per Idempotency-Key.
 
-Each runs inside a transaction the caller opened and commits, so the order a payment belongs to
-changes state in that same transaction, through the events emitted here.
+Most run inside a transaction the caller opened and commits, so the order a payment belongs to
+changes state in that same transaction, through the events emitted here; those given a unit of
+work factory (`once`, `take_webhook`, `forget_old_keys`) open and commit their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
-from shopfest.core.errors import InvalidInput, NotFound
+from shopfest.core.errors import DomainError, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
 from shopfest.core.ids import new_secret
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
-from shopfest.payments import idempotency
+from shopfest.payments.idempotency import ABANDONED_AFTER, IdempotencyKey, KeyInUse, Remembered
 from shopfest.payments.model import (
     PAID,
     REFUNDABLE,
@@ -27,7 +30,7 @@ from shopfest.payments.model import (
     refund_plan,
 )
 from shopfest.payments.provider import Provider
-from shopfest.payments.store import PaymentStore
+from shopfest.payments.store import KeyStore, PaymentStore
 from shopfest.payments.webhooks import GatewayEvent, read_event, verify
 
 
@@ -209,6 +212,17 @@ def receive_webhook(uow: UnitOfWork, *, body: bytes, signature: str, secret: str
     return True
 
 
+def take_webhook(uow: UnitOfWork, *, body: bytes, signature: str, secret: str) -> bool:
+    """`receive_webhook` in a transaction of its own, as a delivery from the gateway arrives.
+
+    Raises what receive_webhook raises.
+    """
+    with uow:
+        applied = receive_webhook(uow, body=body, signature=signature, secret=secret)
+        uow.commit()
+    return applied
+
+
 def _check_amount(intent: PaymentIntent, event: GatewayEvent) -> None:
     if event.type in _STATUS_OF_EVENT and event.amount != intent.amount:
         raise InvalidInput(f"the event is for {event.amount}, the payment for {intent.amount}",
@@ -224,11 +238,77 @@ def forget_old_keys(uow: Callable[[], UnitOfWork]) -> int:
     dropped = 0
     while True:
         with uow() as work:
-            went = idempotency.purge(work.conn, now=work.clock.now(), limit=KEYS_PURGED_PER_TRANSACTION)
+            went = KeyStore(work.conn).purge(now=work.clock.now(), limit=KEYS_PURGED_PER_TRANSACTION)
             work.commit()
         dropped += went
         if went < KEYS_PURGED_PER_TRANSACTION:
             return dropped
+
+
+def begin(uow: UnitOfWork, keys: Sequence[IdempotencyKey]) -> dict[IdempotencyKey, Remembered | DomainError]:
+    """Hold each key, in the caller's transaction, for its request that is about to run. A key that
+    ran before is not held: it maps to its first answer, or to why that cannot be given (KeyReused,
+    KeyInUse). A key left running past ABANDONED_AFTER lost its process in a crash and is held anew."""
+    store, now = KeyStore(uow.conn), uow.clock.now()
+    held = store.claim(keys, now=now)
+    taken = [k for k in keys if (k.scope, k.key) not in held]
+    abandoned = [k for k in taken if store.forget_running_since(k, now - ABANDONED_AFTER)]
+    if abandoned:
+        held |= store.claim(abandoned, now=now)
+    return {k: _first_answer(store, k) for k in taken if (k.scope, k.key) not in held}
+
+
+def _first_answer(store: KeyStore, key: IdempotencyKey) -> Remembered | DomainError:
+    kept = store.kept(key)
+    if kept is None:  # let go between the claim and the look-up: the client may retry
+        return KeyInUse("the first request with this Idempotency-Key just finished; retry")
+    try:
+        return kept.first_answer(key.fingerprint)
+    except DomainError as refusal:
+        return refusal
+
+
+def finish(uow: UnitOfWork, answers: Sequence[tuple[IdempotencyKey, int, dict[str, Any]]]) -> None:
+    """Remember the answer (status code, body) given under each held key, in the caller's transaction:
+    from its commit on, a retry with the key gets it."""
+    KeyStore(uow.conn).remember(answers)
+
+
+def forget(uow: UnitOfWork, keys: Sequence[IdempotencyKey]) -> None:
+    """Let go of held keys whose request failed, so that the client may retry with them."""
+    store = KeyStore(uow.conn)
+    for key in keys:
+        store.forget(key)
+
+
+def once(uow: Callable[[], UnitOfWork], *, key: IdempotencyKey | None, run: Callable[[], dict[str, Any]],
+         status_code: int = 200) -> Remembered:
+    """Run a request that moves money once per key: a retry with the key and the same request gets
+    the first answer and runs nothing. `run` opens its own transactions; without a key it just runs.
+
+    Raises KeyReused (the key came with another request), KeyInUse (its first request still runs),
+    and what `run` raises, the key then let go so that a corrected retry runs.
+    """
+    if key is None:
+        return Remembered(status_code, run())
+    with uow() as work:
+        first = begin(work, [key]).get(key)
+        work.commit()
+    if isinstance(first, DomainError):
+        raise first
+    if first is not None:
+        return first
+    try:
+        answer = run()
+    except BaseException:
+        with uow() as work:
+            forget(work, [key])
+            work.commit()
+        raise
+    with uow() as work:
+        finish(work, [(key, status_code, answer)])
+        work.commit()
+    return Remembered(status_code, answer)
 
 
 DEMO_WEBHOOK_SECRET = "demo-webhook"

@@ -1,4 +1,5 @@
-"""Payment tables and their repository: intents, the webhook events applied, the refunds paid."""
+"""Payment tables and their repositories: intents, the webhook events applied, the refunds paid, and
+the Idempotency-Keys of the requests that move money."""
 
 from __future__ import annotations
 
@@ -8,24 +9,30 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     CheckConstraint,
     Column,
     Connection,
     ForeignKey,
+    Integer,
     Select,
     String,
     Table,
     UniqueConstraint,
+    and_,
+    delete,
     func,
     insert,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfest.core.db import Id, UtcDateTime, metadata
 from shopfest.core.money import Money
+from shopfest.payments.idempotency import KEPT_FOR, IdempotencyKey, KeptKey
 from shopfest.payments.model import IntentStatus, PaymentIntent, Refund
 
 payment_intents = Table(
@@ -84,6 +91,19 @@ payment_secrets = Table(
     Column("name", String(40), primary_key=True),
     Column("secret", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(80), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(10), nullable=False),  # running | done
+    Column("status_code", Integer, nullable=True),
+    Column("response", JSON, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False, index=True),
 )
 
 
@@ -187,3 +207,55 @@ def _intent(r: Any) -> PaymentIntent:
                          amount=Money(r.amount_minor, r.currency), status=IntentStatus(r.status),
                          provider=r.provider, provider_ref=r.provider_ref,
                          refunded_minor=r.refunded_minor, method=r.method)
+
+
+class KeyStore:
+    """The Idempotency-Keys held and the answers given under them."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def kept(self, key: IdempotencyKey) -> KeptKey | None:
+        r = self.conn.execute(select(idempotency_keys).where(_is(key.scope, key.key))).first()
+        return None if r is None else KeptKey(r.fingerprint, r.state, r.status_code, r.response, r.created_at)
+
+    def claim(self, keys: Sequence[IdempotencyKey], *, now: datetime,
+              state: str = "running") -> set[tuple[str, str]]:
+        """Insert the keys no one holds yet; the (scope, key) pairs this call got."""
+        if not keys:
+            return set()
+        upsert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+        got: set[tuple[str, str]] = set()
+        rows = [{"scope": k.scope, "key": k.key, "fingerprint": k.fingerprint, "state": state,
+                 "created_at": now} for k in keys]
+        for start in range(0, len(rows), 1000):
+            statement = (upsert(idempotency_keys).values(rows[start:start + 1000]).on_conflict_do_nothing()
+                         .returning(idempotency_keys.c.scope, idempotency_keys.c.key))
+            got.update((r.scope, r.key) for r in self.conn.execute(statement))
+        return got
+
+    def remember(self, answers: Sequence[tuple[IdempotencyKey, int, dict[str, Any]]]) -> None:
+        """Store the answers given under these keys."""
+        for key, status_code, response in answers:
+            self.conn.execute(update(idempotency_keys).where(_is(key.scope, key.key)).values(
+                state="done", status_code=status_code, response=response))
+
+    def forget(self, key: IdempotencyKey) -> None:
+        self.conn.execute(delete(idempotency_keys).where(_is(key.scope, key.key)))
+
+    def forget_running_since(self, key: IdempotencyKey, before: datetime) -> bool:
+        """Forget the key if it has been running since before `before`; whether it was."""
+        return self.conn.execute(delete(idempotency_keys).where(
+            _is(key.scope, key.key), idempotency_keys.c.state == "running",
+            idempotency_keys.c.created_at < before)).rowcount > 0
+
+    def purge(self, *, now: datetime, limit: int) -> int:
+        """Drop up to `limit` keys older than the time they are kept for; how many went."""
+        old = (select(idempotency_keys.c.scope, idempotency_keys.c.key)
+               .where(idempotency_keys.c.created_at < now - KEPT_FOR).limit(limit))
+        return self.conn.execute(delete(idempotency_keys).where(
+            tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(old))).rowcount
+
+
+def _is(scope: str, key: str) -> Any:
+    return and_(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)

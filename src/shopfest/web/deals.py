@@ -8,14 +8,14 @@ from dataclasses import dataclass
 
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
-from shopfest.deps import Runtime
 from shopfest.inventory.model import Buyer, Shortfall
 from shopfest.orders import service as orders
-from shopfest.orders.checkout import Answer, IdempotencyKey, PlaceOrder
+from shopfest.orders.checkout import Answer, PlaceOrder
 from shopfest.orders.model import Order
 from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
+from shopfest.runtime import Runtime
 from shopfest.web.viewer import Viewer
 
 MAX_CART_LINES = 100
@@ -207,8 +207,7 @@ def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int, key: 
     checkout's refusals (SoldOut, LimitExceeded, ...).
     """
     lines = tuple(cart.items())
-    idempotency = IdempotencyKey(f"user:{shopper_id}", keys.check_key(key),
-                                 keys.fingerprint("POST /cart/checkout", sorted(lines)))
+    idempotency = keys.key_of(f"user:{shopper_id}", key, "POST /cart/checkout", sorted(lines))
     quote = orders.quote_cart(runtime.uow(), lines, shopper_id=shopper_id)
     command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(quote.priced)),
                          buyer=buyer)

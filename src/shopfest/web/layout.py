@@ -14,9 +14,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from shopfest.accounts import service as accounts
 from shopfest.core.errors import DomainError, NotFound
-from shopfest.deps import Runtime, actor_of
+from shopfest.deps import actor_of
 from shopfest.festival import service as festival_service
 from shopfest.festival.model import Festival, Phase
+from shopfest.runtime import Runtime
 from shopfest.web import csrf, prices
 from shopfest.web.i18n import Translator
 from shopfest.web.viewer import remember_choices, viewer_of

@@ -23,13 +23,14 @@ from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.ids import encode_cursor, new_secret
 from shopfest.core.money import Money
-from shopfest.deps import SESSION_COOKIE, Runtime, RuntimeDep, actor_of, runtime_of
+from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
 from shopfest.orders.checkout import buyer_of
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
 from shopfest.problems import status_of
 from shopfest.rate_limits import client_address, email_key
+from shopfest.runtime import Runtime
 from shopfest.web import csrf
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
 from shopfest.web.layout import current_festival, error_page, phase_name, render

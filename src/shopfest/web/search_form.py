@@ -13,7 +13,7 @@ from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Category, Fulfilment, ProductQuery
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.web.prices import HOME_CURRENCY
 
 PAGE_SIZE = 20

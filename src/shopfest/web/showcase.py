@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Category, Product
 from shopfest.core.money import Money
-from shopfest.deps import Runtime
+from shopfest.runtime import Runtime
 from shopfest.web.deals import Deal, deal_of
 from shopfest.web.viewer import Viewer
 

@@ -1,0 +1,96 @@
+"""The checkout lane: the festival's hottest request, an order from a signed-in shopper, answered
+before FastAPI's routing, dependencies and exception middleware, which cost more than the order."""
+
+from __future__ import annotations
+
+import orjson
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shopfest.core.actor import Role
+from shopfest.core.errors import DomainError
+from shopfest.deps import bearer_secret, runtime_of_app
+from shopfest.orders.api import OrderIn, order_command
+from shopfest.orders.checkout import PlaceOrder
+from shopfest.problems import refusal
+from shopfest.rate_limits import client_address
+from shopfest.runtime import Runtime
+
+ORDERS_PATH = "/api/v1/orders"
+_LANE_HEADERS = (b"authorization", b"content-type", b"idempotency-key")
+
+
+class CheckoutLane:
+    """ASGI middleware: an order from a shopper signed in a moment ago, with a well-formed body, goes
+    straight to the checkout, past FastAPI's routing, dependencies and exception middleware, which
+    cost the server more than the order itself. Anything else (a shopper's first request, a body that
+    does not validate, another role) takes `place_order` (orders/api.py), which answers it as before.
+    The body it reads is capped by `BodyCap` outside it (app.py); its orders are rate-limited in memory."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != ORDERS_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await _body(receive)
+        if body is None:  # the shopper hung up before sending the order: nothing to answer
+            return
+        runtime = runtime_of_app(scope["app"])
+        command = lane_command(runtime, scope["headers"], body)
+        if command is None:
+            await self.app(scope, _replay(body, receive), send)
+            return
+        try:
+            # Counted in this process's memory: no database query and no Redis round trip here.
+            runtime.limiter.hit("order", account=str(command.shopper_id), address=client_address(scope))
+            answer = await runtime.checkout.place_async(command)
+        except DomainError as refused:
+            await refusal(refused)(scope, receive, send)
+            return
+        receipt = orjson.dumps(answer.receipt)
+        await send({"type": "http.response.start", "status": answer.status_code,
+                    "headers": [(b"content-length", str(len(receipt)).encode()),
+                                (b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": receipt})
+
+
+def lane_command(runtime: Runtime, headers: list[tuple[bytes, bytes]], body: bytes) -> PlaceOrder | None:
+    """The order, if the lane can place it: None sends the request down the full route."""
+    found: dict[bytes, str] = {}
+    for name, value in headers:
+        if name in _LANE_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    if found.get(b"content-type", "").partition(";")[0].strip().lower() != "application/json":
+        return None
+    try:  # a malformed header is for the full route to refuse
+        secret = bearer_secret(found.get(b"authorization"))
+        shopper = runtime.signed_in.get(secret, now=runtime.clock.now()) if secret else None
+        if shopper is None or shopper.role is not Role.SHOPPER:
+            return None
+        return order_command(shopper, OrderIn.model_validate_json(body), found.get(b"idempotency-key"))
+    except (ValidationError, DomainError):
+        return None
+
+
+async def _body(receive: Receive) -> bytes | None:
+    """The request's whole body; None if the client disconnected first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """`receive` again, for the full route, with the body the lane has already read."""
+    unread = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replayed() -> Message:
+        return unread.pop() if unread else await receive()
+
+    return replayed
