@@ -14,7 +14,7 @@ from shopfest.core.actor import Actor, Role
 from shopfest.demo import hot_item
 from shopfest.deps import Runtime
 from shopfest.orders import service as orders
-from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.drafting import PlaceOrder
 
 
 @pytest.fixture

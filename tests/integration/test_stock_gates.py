@@ -17,7 +17,8 @@ from shopfest.deps import Runtime
 from shopfest.inventory.hot_path import Reservation, Run
 from shopfest.inventory.model import Claim, LimitExceeded, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore
-from shopfest.orders.checkout import Answer, PlaceOrder
+from shopfest.orders.checkout import Answer
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.store import OrderStore
 from shopfest.settings import Settings
 from tests.conftest import _truncate_all

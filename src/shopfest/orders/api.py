@@ -31,7 +31,7 @@ from shopfest.deps import (
     runtime_of_app,
 )
 from shopfest.orders import service
-from shopfest.orders.checkout import IdempotencyKey, PlaceOrder, buyer_of, check_lines
+from shopfest.orders.drafting import IdempotencyKey, PlaceOrder, buyer_of, check_lines
 from shopfest.payments import idempotency as keys
 from shopfest.problems import problem_responses, refusal
 from shopfest.rate_limits import client_address

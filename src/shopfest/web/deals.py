@@ -11,7 +11,8 @@ from shopfest.core.money import Money
 from shopfest.deps import Runtime
 from shopfest.inventory.model import Buyer, Shortfall
 from shopfest.orders import service as orders
-from shopfest.orders.checkout import Answer, IdempotencyKey, PlaceOrder
+from shopfest.orders.checkout import Answer
+from shopfest.orders.drafting import IdempotencyKey, PlaceOrder
 from shopfest.orders.model import Order
 from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
