@@ -20,6 +20,7 @@ from shopfest.promotions.offers import CouponIssue, price_cart
 
 MAX_LINES = 100
 
+
 @dataclass(frozen=True, slots=True)
 class IdempotencyKey:
     scope: str
