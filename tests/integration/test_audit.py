@@ -13,7 +13,7 @@ from shopfest.cli import app
 from shopfest.core.actor import Actor, Role
 from shopfest.demo import hot_item
 from shopfest.orders import service as orders
-from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.runtime import Runtime
 
 

@@ -17,7 +17,8 @@ from shopfest.core.errors import DomainError
 from shopfest.demo import hot_item
 from shopfest.inventory.model import LimitExceeded, SoldOut, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore, flash_buyers, flash_sales
-from shopfest.orders.checkout import Checkout, PlaceOrder, check_lines
+from shopfest.orders.checkout import Checkout
+from shopfest.orders.drafting import PlaceOrder, check_lines
 from shopfest.orders.store import ID_BLOCK, SPARE_SECONDS, merchant_orders, orders
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings

@@ -33,7 +33,7 @@ from shopfest.core.clock import SetClock
 from shopfest.core.errors import DomainError
 from shopfest.demo import HotItem, hot_item
 from shopfest.orders import service as orders
-from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.payments import service as payments
 from shopfest.payments.provider import SandboxProvider
 from shopfest.settings import Settings

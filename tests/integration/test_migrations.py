@@ -19,7 +19,7 @@ from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import alembic_config, upgrade
 from shopfest.demo import hot_item
 from shopfest.inventory.store import unpaid_units
-from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.store import SPARE_SECONDS, OrderStore, merchant_orders, orders
 from shopfest.settings import Settings
 from tests.conftest import FESTIVAL_EVE, _truncate_all

@@ -25,7 +25,8 @@ from shopfest.demo import HotItem, hot_item
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import AccountTooNew, FlashSale, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore, unpaid_units
-from shopfest.orders.checkout import Checkout, PlaceOrder
+from shopfest.orders.checkout import Checkout
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.service import release_lapsed
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings

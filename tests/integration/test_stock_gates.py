@@ -16,7 +16,8 @@ from shopfest.demo import HotItem, hot_item
 from shopfest.inventory.hot_path import Reservation, Run
 from shopfest.inventory.model import Claim, LimitExceeded, TooManyUnpaid
 from shopfest.inventory.store import InventoryStore
-from shopfest.orders.checkout import Answer, PlaceOrder
+from shopfest.orders.checkout import Answer
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.store import OrderStore
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings

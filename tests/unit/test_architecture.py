@@ -44,6 +44,8 @@ COMPOSITION_ROOTS = frozenset({"app", "cli", "demo", "bench", "migrations"})
 # Besides model.py and service.py, the modules a room's service layer is split into that other rooms
 # use as they use its service; each says why. Anything else of a room is its own business.
 SERVICE_SIDE: dict[str, str] = {
+    "shopfest.orders.drafting": "the pure drafting of an order (PlaceOrder, buyer_of, check_lines) the "
+                                "pages post carts with, as the API does",
     "shopfest.payments.idempotency": "the pure rules of the one idempotency protocol (the key, its "
                                      "fingerprint); its table and use cases are payments' store and service",
     "shopfest.inventory.hot_path": "the StockGate port (and its Run) checkout reserves through: app.py "

@@ -102,9 +102,10 @@ def run_query(runtime: Runtime, search: Search, categories: dict[str, frozenset[
 def _naive_search(runtime: Runtime, query: ProductQuery) -> Any:
     """The baseline: every word as a LIKE over the titles, the same filters and order."""
     from shopfest.catalog.model import Page
-    from shopfest.catalog.store import CatalogStore, _filters
+    from shopfest.catalog.search import filters
+    from shopfest.catalog.store import CatalogStore
 
-    conditions = _filters(query)
+    conditions = filters(query)
     for word in query.words:
         pattern = f"%{word}%"
         conditions.append(or_(products.c.title.ilike(pattern), products.c.title_zh.like(pattern),

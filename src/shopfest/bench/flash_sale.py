@@ -32,7 +32,8 @@ from shopfest.bench.measure import Latency
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.demo import hot_item
 from shopfest.inventory.store import stock_levels
-from shopfest.orders.checkout import Answer, PlaceOrder
+from shopfest.orders.checkout import Answer
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.model import expiry
 from shopfest.orders.store import orders
 from shopfest.runtime import Runtime

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from shopfest.catalog import search
 from shopfest.catalog.model import (
     Brand,
     BrandTier,
@@ -309,7 +310,7 @@ def skus_for_sale(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, SkuForSa
 def search_products(uow: UnitOfWork, query: ProductQuery) -> Page:
     """The storefront search: every word and filter must match; newest first; cursor paged."""
     with uow:
-        return CatalogStore(uow.conn).search(query)
+        return search.search(uow.conn, query)
 
 
 def category_ids_under(uow: UnitOfWork, slug: str) -> frozenset[int]:

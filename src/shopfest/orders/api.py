@@ -26,7 +26,7 @@ from shopfest.deps import (
     runtime_of,
 )
 from shopfest.orders import service
-from shopfest.orders.checkout import PlaceOrder, buyer_of, check_lines
+from shopfest.orders.drafting import PlaceOrder, buyer_of, check_lines
 from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
 from shopfest.problems import problem_responses

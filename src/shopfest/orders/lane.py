@@ -11,7 +11,7 @@ from shopfest.core.actor import Role
 from shopfest.core.errors import DomainError
 from shopfest.deps import bearer_secret, runtime_of_app
 from shopfest.orders.api import OrderIn, order_command
-from shopfest.orders.checkout import PlaceOrder
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.problems import refusal
 from shopfest.rate_limits import client_address
 from shopfest.runtime import Runtime

@@ -18,7 +18,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, Shortfall
-from shopfest.orders.checkout import PlaceOrder, check_lines, draft_order
+from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
     Order,
     OrderStatus,

@@ -13,19 +13,9 @@ from shopfest.catalog.model import SkuForSale
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
+from shopfest.orders.drafting import Shelf
 from shopfest.promotions import service as promotions
 from shopfest.promotions.model import DepositTerms, OnOffer
-
-
-@dataclass(frozen=True, slots=True)
-class Shelf:
-    """What a batch knows of the SKUs it sells: the SKUs, their flash sales and pre-sale terms now."""
-
-    skus: dict[int, SkuForSale]
-    flash: dict[int, FlashSale]
-    presales: dict[int, DepositTerms]
-    promotions: tuple[OnOffer, ...] = ()
-
 
 SHELF_SECONDS = 1.0
 

@@ -1,8 +1,10 @@
 """What merchants and operators put on for the festival, as stored: promotions, coupons, and the
-coupons shoppers hold in their wallets. Pure rules; pricing itself lives in `stages.py`."""
+coupons shoppers hold in their wallets, and what a checkout's cart costs with them. Pure rules; the
+pricing engine itself lives in `stages.py`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -11,7 +13,18 @@ from typing import Any
 from shopfest.core.actor import Actor, Role
 from shopfest.core.errors import Conflict, Forbidden, InvalidInput
 from shopfest.promotions.contract import read_promotion
-from shopfest.promotions.model import PlatformCoupon, Promotion, RedEnvelope, StoreCoupon, Window
+from shopfest.promotions.model import (
+    CartLine,
+    OnOffer,
+    PlatformCoupon,
+    Priced,
+    Promotion,
+    RedEnvelope,
+    StoreCoupon,
+    Window,
+    cart_request,
+)
+from shopfest.promotions.stages import price
 
 # Who may put on each kind: merchant staff for their own store, operators for the whole platform.
 MERCHANT_PROMOTIONS = frozenset({"percent_off", "multi_buy", "store_threshold"})
@@ -159,3 +172,11 @@ def check_claim(coupon: CouponIssue, *, left: bool, held: int, now: datetime) ->
     if held >= coupon.per_shopper_limit:
         raise CouponLimitReached(f"at most {coupon.per_shopper_limit} per shopper",
                                  coupon_id=coupon.id, limit=coupon.per_shopper_limit)
+
+
+def price_cart(lines: Sequence[CartLine], *, at: datetime, shopper_id: int | None = None,
+               promotions: Sequence[OnOffer] = (), coupons: Sequence[CouponIssue] = ()) -> Priced:
+    """What a checkout's cart costs, line by line, with the promotions on and the coupons the
+    shopper offers: the same engine as `quote`. Raises InvalidInput, CurrencyMismatch."""
+    offered = [OnOffer(c.merchant_id, c.currency, c.as_coupon(), c.id or 0) for c in coupons]
+    return price(cart_request(lines, at=at, shopper_id=shopper_id, promotions=promotions, coupons=offered))

@@ -1,5 +1,5 @@
 """The one door through which checkout, pages and refunds learn what a cart costs and what a
-pre-sale deposit holds."""
+pre-sale deposit holds (checkout prices its drafts with the pure `offers.price_cart`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import service as festival
 from shopfest.promotions.contract import read_request, write_result
-from shopfest.promotions.model import CartLine, DepositTerms, OnOffer, Priced, cart_request, check_deposit
+from shopfest.promotions.model import DepositTerms, OnOffer, check_deposit
 from shopfest.promotions.offers import (
     MERCHANT_COUPONS,
     MERCHANT_PROMOTIONS,
@@ -39,14 +39,6 @@ def quote(request: object, *, now: datetime) -> dict[str, Any]:
     """The pricing contract: a JSON request (already parsed) in, the JSON result out; `at` defaults
     to `now`. Raises InvalidInput (and its kinds) for anything that is not a valid request."""
     return write_result(price(read_request(request, now=now)))
-
-
-def price_cart(lines: Sequence[CartLine], *, at: datetime, shopper_id: int | None = None,
-               promotions: Sequence[OnOffer] = (), coupons: Sequence[CouponIssue] = ()) -> Priced:
-    """What a checkout's cart costs, line by line, with the promotions on and the coupons the
-    shopper offers: the same engine as `quote`. Raises InvalidInput, CurrencyMismatch."""
-    offered = [OnOffer(c.merchant_id, c.currency, c.as_coupon(), c.id or 0) for c in coupons]
-    return price(cart_request(lines, at=at, shopper_id=shopper_id, promotions=promotions, coupons=offered))
 
 
 def campaigns_on(uow: UnitOfWork, merchant_ids: Sequence[int]) -> tuple[OnOffer, ...]:

@@ -10,7 +10,8 @@ from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
 from shopfest.inventory.model import Buyer, Shortfall
 from shopfest.orders import service as orders
-from shopfest.orders.checkout import Answer, PlaceOrder
+from shopfest.orders.checkout import Answer
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.model import Order
 from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys

@@ -25,7 +25,7 @@ from shopfest.core.ids import encode_cursor, new_secret
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of, runtime_of
 from shopfest.festival.model import Festival
-from shopfest.orders.checkout import buyer_of
+from shopfest.orders.drafting import buyer_of
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.payments import idempotency as keys
 from shopfest.problems import status_of
