@@ -76,10 +76,10 @@ class TextGuard:
         headers = dict(scope["headers"])
         body = b""
         if headers.get(b"content-length", b"0") != b"0" or b"transfer-encoding" in headers:
-            read = await _body(receive)
+            read = await read_body(receive)
             if read is None:  # the client hung up: nothing to answer
                 return
-            body, receive = read, _replay(read, receive)
+            body, receive = read, replay_body(read, receive)
         where = unstorable_in(path=scope["path"], query=scope.get("query_string", b""), body=body,
                               content_type=headers.get(b"content-type", b"").lower())
         if where is None:
@@ -100,7 +100,7 @@ async def _answer(scope: Scope, error: UnstorableText) -> ASGIApp:
     return refusal(error)
 
 
-async def _body(receive: Receive) -> bytes | None:
+async def read_body(receive: Receive) -> bytes | None:
     """The request's whole body; None if the client disconnected first."""
     chunks = []
     while True:
@@ -112,7 +112,7 @@ async def _body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
     """`receive` again, for the app, with the body already read."""
     unread = [{"type": "http.request", "body": body, "more_body": False}]
 

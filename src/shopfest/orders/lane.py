@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import orjson
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shopfest.core.actor import Role
 from shopfest.core.errors import DomainError
@@ -15,6 +15,7 @@ from shopfest.orders.drafting import PlaceOrder
 from shopfest.problems import refusal
 from shopfest.rate_limits import client_address
 from shopfest.runtime import Runtime
+from shopfest.text_guard import read_body, replay_body
 
 ORDERS_PATH = "/api/v1/orders"
 _LANE_HEADERS = (b"authorization", b"content-type", b"idempotency-key")
@@ -34,13 +35,13 @@ class CheckoutLane:
         if scope["type"] != "http" or scope["path"] != ORDERS_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _body(receive)
+        body = await read_body(receive)
         if body is None:  # the shopper hung up before sending the order: nothing to answer
             return
         runtime = runtime_of_app(scope["app"])
         command = lane_command(runtime, scope["headers"], body)
         if command is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay_body(body, receive), send)
             return
         try:
             # Counted in this process's memory: no database query and no Redis round trip here.
@@ -73,24 +74,3 @@ def lane_command(runtime: Runtime, headers: list[tuple[bytes, bytes]], body: byt
     except (ValidationError, DomainError):
         return None
 
-
-async def _body(receive: Receive) -> bytes | None:
-    """The request's whole body; None if the client disconnected first."""
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """`receive` again, for the full route, with the body the lane has already read."""
-    unread = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replayed() -> Message:
-        return unread.pop() if unread else await receive()
-
-    return replayed
