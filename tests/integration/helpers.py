@@ -56,8 +56,13 @@ def product_body(brand_id: int, *, title: str = "Aurora Silk Scarf", category: s
             **extra}
 
 
+def token_in(page: str) -> str:
+    """The CSRF token the page's forms carry."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, "the page's forms carry no CSRF token"
+    return found.group(1)
+
+
 def form_token(client: TestClient, path: str = "/login") -> str:
     """The CSRF token a page's forms carry for this browser (its cookie is set on the way)."""
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found is not None, f"{path} has no form token"
-    return found.group(1)
+    return token_in(client.get(path).text)

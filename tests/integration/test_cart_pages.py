@@ -27,6 +27,7 @@ from shopfest.promotions import service as promotions
 from shopfest.runtime import Runtime
 from shopfest.web.deals import CART_COOKIE
 from tests.conftest import at
+from tests.integration.helpers import token_in
 from tests.integration.test_orders_api import order, shopper
 
 
@@ -53,7 +54,7 @@ def signed_in_tab(client: TestClient, runtime: Runtime, name: str) -> TestClient
                                       password="shop-secret-1", role=Role.SHOPPER)
     tab = TestClient(client.app)
     signed_in = tab.post("/login", data={"email": f"{name}@shoppers.test", "password": "shop-secret-1",
-                                         "csrf_token": form_token(tab.get("/login").text)},
+                                         "csrf_token": token_in(tab.get("/login").text)},
                          follow_redirects=False)
     assert signed_in.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
     return tab
@@ -94,15 +95,9 @@ def checkout_key(page: str) -> str:
     return found.group(1)
 
 
-def form_token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None, "the form carries no CSRF token"
-    return found.group(1)
-
-
 def checkout_form(page: str) -> dict[str, str]:
     """The hidden fields of the cart page's checkout form."""
-    return {"checkout_key": checkout_key(page), "csrf_token": form_token(page)}
+    return {"checkout_key": checkout_key(page), "csrf_token": token_in(page)}
 
 
 def check_out(tab: TestClient) -> Any:

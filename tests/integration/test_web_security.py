@@ -17,7 +17,7 @@ from shopfest.demo import HotItem, hot_item
 from shopfest.deps import SESSION_COOKIE
 from shopfest.runtime import Runtime
 from shopfest.web.csrf import CSRF_COOKIE
-from tests.integration.helpers import bearer, token_for
+from tests.integration.helpers import bearer, form_token, token_for
 from tests.integration.test_orders_api import stock
 
 MEI = ("mei@shoppers.test", "mei-shops-at-midnight")
@@ -93,7 +93,7 @@ def _read(html: str) -> _Inline:
                                   "/products/404404", "/docs", "/redoc"])
 def test_pages_hold_no_inline_script_style_or_event_handler(client: TestClient, phone: HotItem,
                                                            path: str) -> None:
-    client.post("/cart/add", data={"sku_id": phone.sku_id, "csrf_token": _token(client)})
+    client.post("/cart/add", data={"sku_id": phone.sku_id, "csrf_token": form_token(client)})
     answer = client.get(path.format(product=PHONE_PRODUCT), headers={"accept": "text/html"})
     assert answer.headers["content-type"].startswith("text/html")
     assert _read(answer.text).blocked == []
@@ -116,14 +116,8 @@ def test_the_search_shows_a_card_whose_tile_needs_no_inline_style(client: TestCl
 
 # --- forms ----------------------------------------------------------------------------------------
 
-def _token(client: TestClient, path: str = "/login") -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found
-    return found.group(1)
-
-
 def test_signing_in_through_the_page_carries_the_form_token(client: TestClient, phone: HotItem) -> None:
-    token = _token(client)
+    token = form_token(client)
     answer = client.post("/login", data={"email": MEI[0], "password": MEI[1], "csrf_token": token},
                          headers={"origin": "http://testserver", "sec-fetch-site": "same-origin"},
                          follow_redirects=False)
@@ -158,15 +152,15 @@ def test_a_form_post_without_the_token_is_refused_and_changes_nothing(
 ])
 def test_a_form_post_from_another_site_is_refused_even_with_the_token(
         client: TestClient, phone: HotItem, headers: dict[str, str]) -> None:
-    token = _token(client)
+    token = form_token(client)
     answer = client.post("/login", data={"email": MEI[0], "password": MEI[1], "csrf_token": token},
                          headers=headers, follow_redirects=False)
     assert answer.status_code == 403
     assert SESSION_COOKIE not in answer.cookies
 
 
-def test_a_shopper_adds_to_the_cart_with_the_token(client: TestClient, phone: HotItem) -> None:
-    token = _token(client, f"/products/{PHONE_PRODUCT}")
+def test_a_shopper_adds_to_the_cart_with_theform_token(client: TestClient, phone: HotItem) -> None:
+    token = form_token(client, f"/products/{PHONE_PRODUCT}")
     added = client.post("/cart/add", data={"sku_id": phone.sku_id, "qty": 2, "csrf_token": token},
                         follow_redirects=False)
     assert added.status_code == 303
@@ -178,7 +172,7 @@ def test_a_shopper_adds_to_the_cart_with_the_token(client: TestClient, phone: Ho
 def test_the_pages_session_cookie_alone_signs_in_api_reads_but_no_write(
         client: TestClient, runtime: Runtime, phone: HotItem) -> None:
     # given a shopper signed in on the pages: the browser holds the session cookie
-    client.post("/login", data={"email": MEI[0], "password": MEI[1], "csrf_token": _token(client)})
+    client.post("/login", data={"email": MEI[0], "password": MEI[1], "csrf_token": form_token(client)})
     assert client.cookies.get(SESSION_COOKIE)
     assert client.get("/api/v1/me").json()["email"] == MEI[0]
     # when a request with only that cookie (as another site's script would send) writes to the API
