@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+AXE := node_modules/axe-core/axe.min.js
 
 .PHONY: demo test lint chromium clean
 
@@ -15,7 +16,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/shopfest demo
 
-test: $(STAMP) chromium
+$(AXE): package.json package-lock.json
+	npm ci --silent --no-audit --no-fund
+	touch $(AXE)
+
+test: $(STAMP) chromium $(AXE)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q
@@ -28,4 +33,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) shopfest.db shopfest.db-wal shopfest.db-shm test-artifacts
+	rm -rf $(VENV) node_modules shopfest.db shopfest.db-wal shopfest.db-shm test-artifacts

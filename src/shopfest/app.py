@@ -58,7 +58,16 @@ from shopfest.rate_limits import Limiter
 from shopfest.runtime import Ports, Runtime
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
-from shopfest.web import api_docs, pages
+from shopfest.web import (
+    account_pages,
+    api_docs,
+    control_pages,
+    order_pages,
+    pages,
+    seller_desk,
+    seller_pages,
+    wallet_pages,
+)
 from shopfest.web.headers import SecurityHeaders
 from shopfest.web.layout import error_page
 
@@ -227,7 +236,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router):
         app.include_router(router)
-    app.include_router(pages.router)
+    for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
+                     control_pages):
+        app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)
     # Outside the lane, so no route, fast or not, sees what these refuse: text that cannot be stored,

@@ -8,12 +8,18 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from tests.browser.axe import assert_accessible
+
 # Ten seconds before the 2027 festival's 11.11 sale opens, on the server's festival clock.
 EVE_OF_ELEVEN_ELEVEN = "2027-11-10T23:59:50+08:00"
 CHROMIUM = os.environ.get("SHOPFEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
+# The demo's accounts (see README.md); merchant@ works for merchant 1.
+SHOPPER = ("shopper@shopfest.demo", "festival-shopper")
+MERCHANT = ("merchant@shopfest.demo", "festival-merchant")
+OPERATOR = ("operator@shopfest.demo", "festival-operator")
 
 
 @dataclass
@@ -30,3 +36,16 @@ class Shopper:
     def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def look(self, name: str) -> None:
+        """A page a person reaches on a journey: kept as a screenshot, and checked by axe-core."""
+        self.screenshot(name)
+        assert_accessible(self.page)
+
+    def sign_in(self, account: tuple[str, str], *, then: str = "/") -> None:
+        """Through the sign-in form, as a person would; lands on `then`."""
+        self.goto(f"/login?next={then}")
+        self.page.locator("input[name=email]").fill(account[0])
+        self.page.locator("input[name=password]").fill(account[1])
+        self.page.locator("form[action='/login'] button[type=submit]").click()
+        self.page.wait_for_url(f"{self.base_url}{then}")

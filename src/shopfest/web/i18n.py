@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shopfest.web.words import account, control, deals, desk, orders, problems, seller
+
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 # Babel locales: "en_001" (international English) writes US$ and CN¥, which a global
@@ -20,6 +22,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "nav.language": ("Language", "语言"),
     "nav.currency": ("Currency", "币种"),
     "nav.account": ("Your account", "我的账户"),
+    "nav.orders": ("My orders", "我的订单"),
+    "nav.wallet": ("Wallet", "卡券包"),
+    "nav.settings": ("Settings", "账户设置"),
+    "nav.deals": ("Deals", "优惠"),
+    "nav.seller": ("Seller centre", "商家中心"),
+    "nav.control": ("Control room", "狂欢节控制台"),
+    "nav.sign_up": ("Sign up", "注册"),
     "phase.now": ("Now", "当前"),
     "phase.between": ("Between phases", "阶段间歇"),
     "phase.before": ("The festival has not begun", "狂欢节尚未开始"),
@@ -182,6 +191,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.other": ("Something went wrong", "出错了"),
     "error.back": ("Back to the festival", "返回狂欢节首页"),
 }
+
+for area in (account, orders, deals, seller, desk, control, problems):
+    twice = STRINGS.keys() & area.WORDS.keys()
+    if twice:
+        raise RuntimeError(f"words defined twice: {sorted(twice)}")
+    STRINGS.update(area.WORDS)
 
 
 @dataclass(frozen=True)

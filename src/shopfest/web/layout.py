@@ -95,13 +95,22 @@ def current_festival(runtime: Runtime) -> Festival | None:
         return None
 
 
-def signed_in_email(request: Request, runtime: Runtime) -> str | None:
+@dataclass(frozen=True)
+class SignedInAs:
+    """Who the header greets, and which of the three sides (shopper, seller centre, control room)
+    its links lead to."""
+
+    email: str
+    role: str
+
+
+def signed_in_as(request: Request, runtime: Runtime) -> SignedInAs | None:
     try:
         actor = actor_of(request, runtime)
     except DomainError:  # a bad Authorization header is the API's business; a page stays anonymous
         return None
     user = accounts.get_user(runtime.uow(read_only=True), actor.user_id) if actor else None
-    return user.email if user else None
+    return SignedInAs(user.email, actor.role.value) if user and actor else None
 
 
 def here(request: Request, **changes: str) -> str:
@@ -118,9 +127,11 @@ def render(request: Request, runtime: Runtime, template: str, *, status: int = 2
     now = runtime.clock.now()
     header = festival_header(current_festival(runtime), now, t=viewer.t,
                              speed=float(getattr(runtime.clock, "speed", 1.0)))
+    who = signed_in_as(request, runtime)
     html = TEMPLATES.get_template(template).render(
         request=request, viewer=viewer, t=viewer.t, header=header, currencies=prices.VIEWER_CURRENCIES,
-        user_email=signed_in_email(request, runtime), here=lambda **c: here(request, **c),
+        user_email=who.email if who else None, user_role=who.role if who else None,
+        here=lambda **c: here(request, **c),
         csrf_token=csrf.form_token(request), **context,
     )
     response = HTMLResponse(html, status_code=status)

@@ -1,17 +1,14 @@
-"""Server-rendered pages for shoppers: home, search, a product, the cart, signing in and out."""
+"""Server-rendered pages of the storefront: home, search, a product, the cart, signing in and out."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from shopfest.accounts import service as accounts
@@ -23,7 +20,7 @@ from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.ids import encode_cursor, new_secret
 from shopfest.core.money import Money
-from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of, runtime_of
+from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of
 from shopfest.festival.model import Festival
 from shopfest.orders.drafting import buyer_of
 from shopfest.orders.model import Order, OrderStatus
@@ -33,42 +30,14 @@ from shopfest.rate_limits import client_address, email_key
 from shopfest.runtime import Runtime
 from shopfest.web import csrf
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
-from shopfest.web.layout import current_festival, error_page, phase_name, render
+from shopfest.web.layout import current_festival, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
+from shopfest.web.routing import PageRoute, safe_next
 from shopfest.web.search_form import SearchForm, category_groups, category_tree
 from shopfest.web.showcase import product_cards, product_sheet
 from shopfest.web.viewer import Viewer, viewer_of
 
 SHELF_SIZE = 8
-
-
-class PageRoute(APIRoute):
-    """A page answers a broken rule or a malformed request with an HTML page, not problem JSON; a
-    post must carry the browser's form token and come from this site (see web/csrf.py)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-
-        async def guarded(request: Request) -> Response:
-            try:
-                if request.method not in csrf.SAFE_METHODS:  # every form post, whichever page
-                    await csrf.check_form_post(request)
-                return await handle(request)
-            except DomainError as error:
-                return await _error(request, status=status_of(error), detail=error.detail,
-                                    retry_after=error.data.get("retry_after"))
-            except RequestValidationError:
-                return await _error(request, status=422, detail="the address has a malformed value")
-
-        return guarded
-
-
-async def _error(request: Request, *, status: int, detail: str, retry_after: object = None) -> Response:
-    # Rendering reads the database (festival, signed-in email), so it leaves the event loop.
-    page = await run_in_threadpool(error_page, request, runtime_of(request), status=status, detail=detail)
-    if isinstance(retry_after, int):  # a rate limit, a lock or a busy server
-        page.headers["Retry-After"] = str(retry_after)
-    return page
 
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -251,14 +220,16 @@ def _placed(runtime: Runtime, viewer: Viewer, receipt: dict[str, Any], order: Or
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    return render(request, runtime, "login.html", email="", failed=False)
+    return render(request, runtime, "login.html", email="", failed=False,
+                  next_url=safe_next(request.query_params.get("next")))
 
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, runtime: RuntimeDep, email: Annotated[str, Form()] = "",
-                password: Annotated[str, Form()] = "") -> Response:
+                password: Annotated[str, Form()] = "",
+                next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/") -> Response:
     """Limited and locked as the API's sign-in; the password is checked in the hashing pool,
-    awaited here without holding a request thread."""
+    awaited here without holding a request thread. Signed in, the browser goes back where it was."""
     address = client_address(request)
     runtime.limiter.hit("login", account=email_key(email), address=address)
     try:
@@ -267,8 +238,8 @@ async def login(request: Request, runtime: RuntimeDep, email: Annotated[str, For
                                            lockout=runtime.limiter.lockout(address))
     except BadCredentials:
         return await run_in_threadpool(render, request, runtime, "login.html", status=401, email=email,
-                                       failed=True)
-    response = RedirectResponse("/", status_code=303)
+                                       failed=True, next_url=safe_next(next_url))
+    response = RedirectResponse(safe_next(next_url), status_code=303)
     # The lifetime is counted on the festival clock; the browser counts on its own, so give it a span.
     lifetime = int((issued.expires_at - runtime.clock.now()).total_seconds())
     response.set_cookie(SESSION_COOKIE, issued.secret, max_age=lifetime, httponly=True, samesite="lax",
