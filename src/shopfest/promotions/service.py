@@ -116,6 +116,18 @@ def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -
     """Merchant staff put on percent-off, multi-buy and store-threshold promotions for their own
     store; operators cross-store promotions for everyone, within one sale of the festival. Raises
     Unauthenticated, Forbidden, InvalidInput, NotFound (no festival)."""
+    owned = owned_campaign(actor, campaign)
+    _check_in_a_sale(uow, owned.window)
+    with uow:
+        campaign_id = PromotionStore(uow.conn).add_promotion(owned)
+        uow.commit()
+    return replace(owned, id=campaign_id)
+
+
+def owned_campaign(actor: Actor | None, campaign: Campaign) -> Campaign:
+    """The promotion as the actor may put it on: a merchant's staff for their own store's lines, an
+    operator for the platform; its rule checked to price. Raises Unauthenticated, Forbidden,
+    InvalidInput."""
     signed_in = require_role(actor, Role.MERCHANT, Role.OPERATOR)
     owner = owner_of(signed_in, campaign.kind, merchant_kinds=MERCHANT_PROMOTIONS,
                      platform_kinds=PLATFORM_PROMOTIONS)
@@ -124,11 +136,22 @@ def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -
         rule["merchant"] = str(owner)  # staff promote their own store's lines only
     owned = replace(campaign, merchant_id=owner, rule=rule, id=None)
     as_promotion(owned)  # the rule must price: refused here, not at checkout
-    _check_in_a_sale(uow, owned.window)
+    return owned
+
+
+def owned_coupon(actor: Actor | None, coupon: CouponIssue) -> CouponIssue:
+    """The coupon as the actor may put it on: store coupons by a merchant's staff, platform coupons
+    and red envelopes by operators. Raises Unauthenticated, Forbidden, InvalidInput."""
+    signed_in = require_role(actor, Role.MERCHANT, Role.OPERATOR)
+    owner = owner_of(signed_in, coupon.kind, merchant_kinds=MERCHANT_COUPONS, platform_kinds=PLATFORM_COUPONS)
+    return replace(coupon, merchant_id=owner, claimed=0, id=None)
+
+
+def campaigns_at(uow: UnitOfWork, merchant_ids: Sequence[int], at: datetime) -> tuple[OnOffer, ...]:
+    """The promotions on at `at` for these merchants' lines, with the platform's, ready for pricing."""
     with uow:
-        campaign_id = PromotionStore(uow.conn).add_promotion(owned)
-        uow.commit()
-    return replace(owned, id=campaign_id)
+        found = PromotionStore(uow.conn).promotions_on(at, merchant_ids)
+    return tuple(OnOffer(c.merchant_id, c.currency, as_promotion(c), c.id or 0) for c in found)
 
 
 def promotions_of(uow: UnitOfWork, merchant_id: int | None) -> list[Campaign]:
@@ -140,11 +163,9 @@ def promotions_of(uow: UnitOfWork, merchant_id: int | None) -> list[Campaign]:
 def put_on_coupon(uow: UnitOfWork, actor: Actor | None, coupon: CouponIssue) -> CouponIssue:
     """Merchant staff put on store coupons; operators platform coupons and red envelopes, within
     the festival. Raises Unauthenticated, Forbidden, InvalidInput, NotFound (no festival)."""
-    signed_in = require_role(actor, Role.MERCHANT, Role.OPERATOR)
-    owner = owner_of(signed_in, coupon.kind, merchant_kinds=MERCHANT_COUPONS, platform_kinds=PLATFORM_COUPONS)
+    owned = owned_coupon(actor, coupon)
     _check_in_festival(uow, coupon.window)
     with uow:
-        owned = replace(coupon, merchant_id=owner, claimed=0, id=None)
         coupon_id = PromotionStore(uow.conn).add_coupon(owned)
         uow.commit()
     return replace(owned, id=coupon_id)
