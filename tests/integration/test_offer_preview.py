@@ -34,10 +34,14 @@ def hour_from_now(runtime: Runtime) -> Period:
     return Period(now + timedelta(hours=1), now + timedelta(hours=5))
 
 
+def every_300_off_40(runtime: Runtime) -> Campaign:
+    return Campaign("cross_store", None, "CNY", {"every": "300.00", "off": "40.00"}, hour_from_now(runtime))
+
+
 def test_a_cross_store_promotion_shows_what_it_takes_off_when_it_starts(eleven_eleven: Runtime) -> None:
     # given a phone of 5999.00 and an operator's draft "every 300.00 off 40.00" starting in an hour
     phone = hot_item(eleven_eleven, stock=10)
-    draft = Campaign("cross_store", None, "CNY", {"every": "300.00", "off": "40.00"}, hour_from_now(eleven_eleven))
+    draft = every_300_off_40(eleven_eleven)
 
     # when the operator previews it on two phones
     preview = preview_offer(eleven_eleven.uow(), OPERATOR, sample=[(phone.sku_id, 2)], campaign=draft)
@@ -66,14 +70,14 @@ def test_a_store_coupon_is_tried_as_if_the_shopper_held_it(eleven_eleven: Runtim
 def test_merchant_staff_may_not_preview_the_platforms_offers(eleven_eleven: Runtime) -> None:
     phone = hot_item(eleven_eleven, stock=10)
     staff = Actor(2, Role.MERCHANT, phone.merchant_id)
-    draft = Campaign("cross_store", None, "CNY", {"every": "300.00", "off": "40.00"}, hour_from_now(eleven_eleven))
+    draft = every_300_off_40(eleven_eleven)
     with pytest.raises(Forbidden):
         preview_offer(eleven_eleven.uow(), staff, sample=[(phone.sku_id, 1)], campaign=draft)
 
 
 def test_a_sample_of_unknown_skus_or_a_broken_rule_is_refused(eleven_eleven: Runtime) -> None:
     phone = hot_item(eleven_eleven, stock=10)
-    draft = Campaign("cross_store", None, "CNY", {"every": "300.00", "off": "40.00"}, hour_from_now(eleven_eleven))
+    draft = every_300_off_40(eleven_eleven)
     with pytest.raises(InvalidInput):
         preview_offer(eleven_eleven.uow(), OPERATOR, sample=[(999_999, 1)], campaign=draft)
     broken = Campaign("cross_store", None, "CNY", {"every": "-3"}, hour_from_now(eleven_eleven))
