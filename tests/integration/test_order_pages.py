@@ -217,6 +217,23 @@ def test_my_orders_are_newest_first_a_page_at_a_time_both_ways(client: TestClien
     assert [int(i) for i in re.findall(r'data-order="(\d+)"', back)] == shown
 
 
+def test_every_order_page_reads_in_english_and_chinese_with_no_word_missing(
+        client: TestClient, runtime: Runtime) -> None:
+    phone = hot_item(runtime, stock=5)
+    tab = signed_in_tab(client, runtime, "ann")
+    order_id = placed_order(tab, phone.sku_id)
+    for lang in ("en", "zh"):
+        for path in ("/account/orders", f"/account/orders/{order_id}", f"/account/orders/{order_id}/pay",
+                     f"/account/orders/{order_id}/receipt"):
+            page = tab.get(f"{path}?lang={lang}")
+            assert page.status_code == 200
+            assert re.findall(r"\b(?:orders|pay|presale)\.[a-z_.]*[a-z]", text_of(page.text)) == [], path
+    chinese = text_of(tab.get(f"/account/orders/{order_id}/pay?lang=zh").text)
+    assert "剩余付款时间" in chinese and "支付方式（沙盒）" in chinese and "应付金额：" in chinese
+    # and a link cannot make the page claim what did not happen
+    assert "订单已取消" not in tab.get(f"/account/orders/{order_id}?done=cancelled").text
+
+
 # --- cancel, refund, return, receipt -----------------------------------------------------------
 
 def test_an_unpaid_order_is_cancelled_once_and_its_units_go_back(

@@ -27,6 +27,7 @@ from shopfest.web.layout import render
 from shopfest.web.order_views import (
     PAGE_SIZE,
     detail_view,
+    done_holds,
     list_view,
     pay_view,
     receipt_view,
@@ -94,8 +95,9 @@ def order_detail(request: Request, runtime: RuntimeDep, order_id: str) -> HTMLRe
 
 def _detail(request: Request, runtime: Runtime, order_id: int, *, errors: FormErrors | None = None,
             status: int = 200, done: str | None = None) -> HTMLResponse:
-    view = detail_view(runtime, _file(request, runtime, order_id), viewer_of(request))
-    said = viewer_of(request).t(f"orders.done.{done}") if done else None
+    file = _file(request, runtime, order_id)
+    view = detail_view(runtime, file, viewer_of(request))
+    said = viewer_of(request).t(f"orders.done.{done}") if done and done_holds(done, file) else None
     return render(request, runtime, "account/order.html", status=status, section="orders", order=view,
                   errors=errors or FormErrors(), done=said, new_key=_fresh_key)
 

@@ -212,7 +212,6 @@ class LineView:
     savings: list[Saving]
     total: str
     refunded: str | None
-    left: int  # units not refunded yet
 
 
 @dataclass(frozen=True)
@@ -234,6 +233,7 @@ class PartView:
     vouchers: list[str]
     can_refund: bool
     can_return: bool
+    returnable: list[tuple[int, str, int]]  # (SKU, title, units not refunded) for the return form
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,23 @@ def _part(runtime: Runtime, file: OrderFile, child: MerchantOrder, viewer: Viewe
         lines=[_line(line, viewer) for line in child.lines], total=viewer.money(child.total),
         steps=timeline(file, child, viewer, zone), vouchers=file.vouchers.get(child.id or 0, []),
         can_refund=child.status in REFUNDABLE_PARTS and not shipped and unrefunded,
-        can_return=shipped and unrefunded and child.status is not S.REFUNDED)
+        can_return=shipped and unrefunded and child.status is not S.REFUNDED, returnable=_returnable(child))
+
+
+def _returnable(child: MerchantOrder) -> list[tuple[int, str, int]]:
+    """Units not refunded per SKU: a SKU may sit on two lines (a flash unit and full-price ones)."""
+    left: dict[int, tuple[str, int]] = {}
+    for line in child.lines:
+        if line.qty > line.refunded_qty:
+            title, units = left.get(line.sku_id, (line.title, 0))
+            left[line.sku_id] = (title, units + line.qty - line.refunded_qty)
+    return [(sku_id, title, units) for sku_id, (title, units) in left.items()]
+
+
+def done_holds(done: str, file: OrderFile) -> bool:
+    """Whether what a form says it did (?done=) is so: a link cannot make the page claim otherwise."""
+    return {"cancelled": file.order.status is S.CANCELLED, "refunded": bool(file.payments.refunds),
+            "return_asked": any(file.returns.values())}.get(done, False)
 
 
 def _line(line: OrderLine, viewer: Viewer) -> LineView:
@@ -301,8 +317,7 @@ def _line(line: OrderLine, viewer: Viewer) -> LineView:
                for source, minor in line.adjustments]
     return LineView(line.sku_id, line.title, line.qty, viewer.money(line.unit_price),
                     viewer.money(Money(line.unit_price.minor * line.qty, currency)), savings,
-                    viewer.money(line.total), viewer.money(line.refunded) if line.refunded else None,
-                    line.qty - line.refunded_qty)
+                    viewer.money(line.total), viewer.money(line.refunded) if line.refunded else None)
 
 
 def _saving_label(source: str, viewer: Viewer) -> str:
