@@ -388,3 +388,13 @@ def coupon_stage(order: Order) -> str:
     if order.status in PAID_FOR and order.status is not S.REFUNDED:
         return "spent"
     return "free"
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    """A merchant's part on its way: the carrier, its tracking number and when it left."""
+
+    merchant_order_id: int
+    carrier: str
+    tracking: str
+    shipped_at: datetime

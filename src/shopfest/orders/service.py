@@ -23,13 +23,14 @@ from shopfest.orders.model import (
     Order,
     OrderStatus,
     ReturnRequest,
+    Shipment,
     check_unshipped,
     moved,
     returns_asked,
 )
 from shopfest.orders.receipts import receipt
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import OrderStore
+from shopfest.orders.store import OrderStore, shipments_of, shopper_order_ids
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
@@ -459,3 +460,78 @@ def orders_after(uow: UnitOfWork, after_id: int, *, limit: int) -> list[Order]:
 def voucher_counts(uow: UnitOfWork) -> dict[tuple[int, int], int]:
     """Vouchers issued per (child order, SKU), inside the caller's transaction."""
     return OrderStore(uow.conn).voucher_counts()
+
+
+@dataclass(frozen=True)
+class OrderFile:
+    """One order as its shopper follows it: the order, each part's shipments, returns and voucher
+    codes (by child order id), its payments and refunds, and the moment it was read."""
+
+    order: Order
+    shipments: dict[int, list[Shipment]]
+    returns: dict[int, list[ReturnRequest]]
+    vouchers: dict[int, list[str]]
+    payments: payments.PaymentRecord
+    now: datetime
+
+
+def shopper_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> OrderFile:
+    """The signed-in shopper's own order and what happened to it; anyone else's is not found.
+
+    Raises Unauthenticated, Forbidden, NotFound.
+    """
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        store = OrderStore(uow.conn)
+        order = _readable(store, shopper, order_id)
+        child_ids = [c.id or 0 for c in order.children]
+        return OrderFile(order, shipments_of(uow.conn, child_ids), store.returns_of(child_ids),
+                         store.vouchers_of(child_ids), payments.payment_record(uow, order_id),
+                         uow.clock.now())
+
+
+@dataclass(frozen=True)
+class OrdersPage:
+    """A page of a shopper's orders, newest first, and whether newer or older ones lie beyond it."""
+
+    orders: list[Order]
+    newer: bool
+    older: bool
+
+
+def shopper_orders(uow: UnitOfWork, actor: Actor | None, *, before: int | None = None,
+                   after: int | None = None, limit: int = 10) -> OrdersPage:
+    """The signed-in shopper's orders, newest first: older than `before`, or the page just newer
+    than `after`. Raises Unauthenticated, Forbidden."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        store = OrderStore(uow.conn)
+        ids = shopper_order_ids(uow.conn, shopper.user_id, before=before, after=after, limit=limit)
+        if not ids:
+            return OrdersPage([], newer=after is not None, older=before is not None)
+        newer = shopper_order_ids(uow.conn, shopper.user_id, before=None, after=ids[0], limit=1)
+        older = shopper_order_ids(uow.conn, shopper.user_id, before=ids[-1], after=None, limit=1)
+        return OrdersPage(sorted(store.by_ids(ids), key=lambda o: -(o.id or 0)), bool(newer), bool(older))
+
+
+def refund_part(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order_id: int,
+                merchant_order_id: int, refund_key: str) -> dict[str, Any]:
+    """The shopper takes back one merchant's part not shipped yet: what they paid for every unit of
+    it not refunded before goes back, after every discount, and the units go back on sale.
+
+    Raises Unauthenticated, Forbidden, NotFound, InvalidInput, ShippedGoodsComeBack, IllegalTransition.
+    """
+    with uow:
+        store = OrderStore(uow.conn)
+        order = _own(store, actor, order_id)
+        index = next((i for i, c in enumerate(order.children) if c.id == merchant_order_id), None)
+        if index is None:
+            raise NotFound(f"no part {merchant_order_id} in order {order_id}",
+                           merchant_order_id=merchant_order_id)
+        wanted = {(index, j): line.qty - line.refunded_qty
+                  for j, line in enumerate(order.children[index].lines) if line.qty > line.refunded_qty}
+        check_unshipped(order, wanted, store.shipped([c.id or 0 for c in order.children]))
+        after, _ = _refund(uow, provider, order, wanted, back_on_shelf=True, refund_key=refund_key)
+        store.save(after)
+        uow.commit()
+        return view(store, actor, after)

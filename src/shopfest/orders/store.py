@@ -38,6 +38,7 @@ from shopfest.orders.model import (
     Presale,
     ReturnRequest,
     ReturnStatus,
+    Shipment,
 )
 
 orders = Table(
@@ -394,3 +395,26 @@ def _return(row: Any) -> ReturnRequest:
                          requested_at=row.requested_at, status=ReturnStatus(row.status), id=row.id,
                          decided_at=row.decided_at, goods_back=row.goods_back, rejection=row.rejection,
                          refunded=refunded)
+
+
+def shipments_of(conn: Connection, child_ids: Sequence[int]) -> dict[int, list[Shipment]]:
+    """The shipments of each of these child orders, oldest first."""
+    found: dict[int, list[Shipment]] = {}
+    for r in conn.execute(select(shipments).where(id_in(shipments.c.merchant_order_id, child_ids))
+                          .order_by(shipments.c.id)):
+        found.setdefault(r.merchant_order_id, []).append(
+            Shipment(r.merchant_order_id, r.carrier, r.tracking, r.shipped_at))
+    return found
+
+
+def shopper_order_ids(conn: Connection, shopper_id: int, *, before: int | None, after: int | None,
+                      limit: int) -> list[int]:
+    """Up to `limit` of a shopper's order ids, newest first: those older than `before`, or the
+    oldest of those newer than `after` (the page before, going back towards the newest)."""
+    query = select(orders.c.id).where(orders.c.shopper_id == shopper_id)
+    if after is not None:
+        ids = conn.scalars(query.where(orders.c.id > after).order_by(orders.c.id).limit(limit))
+        return sorted(ids, reverse=True)
+    if before is not None:
+        query = query.where(orders.c.id < before)
+    return list(conn.scalars(query.order_by(orders.c.id.desc()).limit(limit)))

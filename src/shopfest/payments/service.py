@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from shopfest.core.errors import DomainError, InvalidInput, NotFound
@@ -30,7 +31,7 @@ from shopfest.payments.model import (
     refund_plan,
 )
 from shopfest.payments.provider import Provider
-from shopfest.payments.store import KeyStore, PaymentStore
+from shopfest.payments.store import KeyStore, PaymentStore, paid_times, refunds_of_order
 from shopfest.payments.webhooks import GatewayEvent, read_event, verify
 
 
@@ -338,3 +339,23 @@ def refunds_unlike_rows(uow: UnitOfWork) -> list[tuple[int, int, int]]:
     """Intents whose refunded amount differs from the refunds recorded for them:
     (intent, refunded on the intent, sum of its refund rows)."""
     return PaymentStore(uow.conn).refunds_unlike_rows()
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """What an order's payments did, as its shopper reads it: each intent, when each purpose was
+    paid, and each refund paid back (when, how much)."""
+
+    intents: list[PaymentIntent]
+    paid_at: dict[str, datetime]
+    refunds: list[tuple[datetime, Money]]
+
+    def latest(self, purpose: str) -> PaymentIntent | None:
+        return next((i for i in self.intents if i.purpose == purpose), None)
+
+
+def payment_record(uow: UnitOfWork, order_id: int) -> PaymentRecord:
+    """An order's payments and refunds, inside the caller's transaction."""
+    store = PaymentStore(uow.conn)
+    return PaymentRecord(store.of_order(order_id), paid_times(uow.conn, order_id),
+                         refunds_of_order(uow.conn, order_id))

@@ -50,6 +50,7 @@ payment_intents = Table(
     Column("refunded_minor", BigInteger, nullable=False, default=0),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("paid_at", UtcDateTime, nullable=True),  # when it succeeded, for the shopper's timeline
     UniqueConstraint("order_id", "purpose"),
     # The last guard of the rule the model keeps: never refund more than was paid.
     CheckConstraint("amount_minor > 0 AND refunded_minor >= 0 AND refunded_minor <= amount_minor",
@@ -199,7 +200,9 @@ def _columns(intent: PaymentIntent, now: datetime) -> dict[str, Any]:
     return {"amount_minor": intent.amount.minor, "currency": intent.amount.currency,
             "status": intent.status.value, "provider": intent.provider,
             "provider_ref": intent.provider_ref, "method": intent.method,
-            "refunded_minor": intent.refunded_minor, "updated_at": now}
+            "refunded_minor": intent.refunded_minor, "updated_at": now,
+            # An intent becomes succeeded once (refunds move it on), so this is when it was paid.
+            **({"paid_at": now} if intent.status is IntentStatus.SUCCEEDED else {})}
 
 
 def _intent(r: Any) -> PaymentIntent:
@@ -259,3 +262,24 @@ class KeyStore:
 
 def _is(scope: str, key: str) -> Any:
     return and_(idempotency_keys.c.scope == scope, idempotency_keys.c.key == key)
+
+
+def paid_times(conn: Connection, order_id: int) -> dict[str, datetime]:
+    """When each purpose (full, deposit, balance) of an order was paid, where it was."""
+    rows = conn.execute(select(payment_intents.c.purpose, payment_intents.c.paid_at).where(
+        payment_intents.c.order_id == order_id, payment_intents.c.paid_at.is_not(None)))
+    return {r.purpose: r.paid_at for r in rows}
+
+
+def refunds_of_order(conn: Connection, order_id: int) -> list[tuple[datetime, Money]]:
+    """Each refund paid back on an order (its parts over several intents added up), oldest first."""
+    paid_on = payment_refunds.join(payment_intents, payment_refunds.c.intent_id == payment_intents.c.id)
+    rows = conn.execute(
+        select(payment_refunds.c.refund_key, payment_refunds.c.currency,
+               func.min(payment_refunds.c.created_at).label("at"),
+               func.sum(payment_refunds.c.amount_minor).label("minor"))
+        .select_from(paid_on)
+        .where(payment_intents.c.order_id == order_id)
+        .group_by(payment_refunds.c.refund_key, payment_refunds.c.currency)
+        .order_by(func.min(payment_refunds.c.id)))
+    return [(r.at, Money(int(r.minor), r.currency)) for r in rows]

@@ -142,7 +142,7 @@ def _zone(runtime: Runtime) -> str:
 
 def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, placed: str | None = None,
                problem: str | None = None, refused: DomainError | None = None,
-               status: int = 200) -> HTMLResponse:
+               status: int = 200, pay_url: str | None = None) -> HTMLResponse:
     """The cart as checkout would take it now; a checkout just refused comes back here, its reason
     on its line. The form carries a fresh key: posted twice, it places one order."""
     viewer, shopper_id = viewer_of(request), _shopper_id(request, runtime)
@@ -156,7 +156,7 @@ def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, plac
     if refused is not None and view is not None and not view.blocked:
         problem = refused.detail  # a refusal of the whole order (an account rule, a coupon): said on top
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
-                  shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18))
+                  shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18), pay_url=pay_url)
 
 
 def _with_cart(response: Response, cart: dict[int, int]) -> Response:
@@ -201,7 +201,8 @@ def checkout(request: Request, runtime: RuntimeDep,
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.not_placed"), refused=refusal,
                           status=status_of(refusal))
     placed = _placed(runtime, viewer, answer.receipt, quote.order)
-    return _with_cart(_cart_page(request, runtime, {}, placed=placed), {})
+    pay_url = f"/account/orders/{answer.receipt['id']}/pay"
+    return _with_cart(_cart_page(request, runtime, {}, placed=placed, pay_url=pay_url), {})
 
 
 def _placed(runtime: Runtime, viewer: Viewer, receipt: dict[str, Any], order: Order) -> str:
