@@ -23,13 +23,14 @@ from shopfest.orders.model import (
     Order,
     OrderStatus,
     ReturnRequest,
+    Voucher,
     check_unshipped,
     moved,
     returns_asked,
 )
 from shopfest.orders.receipts import receipt
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import OrderStore
+from shopfest.orders.store import OrderStore, shopper_vouchers
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
@@ -459,3 +460,12 @@ def orders_after(uow: UnitOfWork, after_id: int, *, limit: int) -> list[Order]:
 def voucher_counts(uow: UnitOfWork) -> dict[tuple[int, int], int]:
     """Vouchers issued per (child order, SKU), inside the caller's transaction."""
     return OrderStore(uow.conn).voucher_counts()
+
+
+def vouchers_of_shopper(uow: UnitOfWork, actor: Actor | None, *, limit: int = 200) -> list[Voucher]:
+    """The vouchers the signed-in shopper's paid orders issued, newest first; nobody else's.
+
+    Raises Unauthenticated, Forbidden."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        return shopper_vouchers(uow.conn, shopper.user_id, limit=limit)

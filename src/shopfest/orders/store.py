@@ -38,6 +38,7 @@ from shopfest.orders.model import (
     Presale,
     ReturnRequest,
     ReturnStatus,
+    Voucher,
 )
 
 orders = Table(
@@ -394,3 +395,17 @@ def _return(row: Any) -> ReturnRequest:
                          requested_at=row.requested_at, status=ReturnStatus(row.status), id=row.id,
                          decided_at=row.decided_at, goods_back=row.goods_back, rejection=row.rejection,
                          refunded=refunded)
+
+
+def shopper_vouchers(conn: Connection, shopper_id: int, *, limit: int) -> list[Voucher]:
+    """The vouchers of a shopper's orders, newest first, each named by the title of its line."""
+    rows = conn.execute(
+        select(vouchers, merchant_orders.c.order_id, merchant_orders.c.merchant_id, merchant_orders.c.lines)
+        .join(merchant_orders, merchant_orders.c.id == vouchers.c.merchant_order_id)
+        .join(orders, orders.c.id == merchant_orders.c.order_id)
+        .where(orders.c.shopper_id == shopper_id)
+        .order_by(vouchers.c.issued_at.desc(), vouchers.c.merchant_order_id.desc(), vouchers.c.code)
+        .limit(limit))
+    return [Voucher(r.code, r.kind, r.status, r.issued_at, r.order_id, r.merchant_id, r.sku_id,
+                    next((d["title"] for d in r.lines if d["sku_id"] == r.sku_id), ""))
+            for r in rows]
