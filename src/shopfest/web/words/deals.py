@@ -79,6 +79,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "flash.you_took": ("You took {count} of {limit}", "你已抢 {count} / {limit} 件"),
     "flash.by": ("Sold by {store}", "{store} 出售"),
     "flash.add": ("Add to cart", "加入购物车"),
-    "flash.add_named": ("Add {title} to cart", "将 {title} 加入购物车"),
+    "flash.add_named": ("Add to cart: {title}", "加入购物车：{title}"),
     "flash.see": ("See the product", "查看商品"),
 }
