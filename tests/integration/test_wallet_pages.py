@@ -245,6 +245,23 @@ def test_a_coupon_claimed_twice_is_refused_with_the_reason_and_nothing_changes(
     assert said(chinese.text) == "你已经领取过这张优惠券。"
 
 
+def test_the_word_that_a_coupon_was_claimed_needs_the_coupon_in_the_wallet(
+        client: TestClient, runtime: Runtime) -> None:
+    offer = coupon(runtime, quantity=10)
+    tab = signed_in_tab(client, runtime, "ann")
+    assert 'class="notice said"' not in tab.get(f"/deals?claimed={offer.id}").text  # a link, not a claim
+    assert 'class="notice said"' not in client.get(f"/deals?claimed={offer.id}").text
+    claim(tab, offer.id or 0)
+    assert said(tab.get(f"/deals?claimed={offer.id}").text) == "Claimed: it is in your wallet."
+
+
+def test_the_centre_is_in_chinese_for_a_chinese_reader(client: TestClient, runtime: Runtime) -> None:
+    offer = coupon(runtime, kind="red_envelope", off=1111, min_spend=0, quantity=20)
+    card = coupon_card(client.get("/deals?lang=zh").text, offer.id or 0)
+    assert "红包" in card and "减 ¥11.11" in card and "发放方：ShopFest" in card
+    assert "剩余 20 / 20" in card and "登录后领取" in card
+
+
 def test_a_claim_past_the_per_shopper_limit_says_the_limit(client: TestClient, runtime: Runtime) -> None:
     offer = coupon(runtime, quantity=10, per_shopper_limit=2)
     tab = signed_in_tab(client, runtime, "ann")
@@ -303,6 +320,8 @@ def test_merchant_staff_have_no_wallet_and_claim_nothing(client: TestClient, run
     staff.post("/login", data={"email": "staff@birch.test", "password": "staff-secret-1",
                                "csrf_token": token_in(staff.get("/login").text)})
     assert staff.get("/account/wallet").status_code == 403
+    card = staff.get("/deals").text
+    assert 'action="/deals/claim"' not in card and "Sign in to claim" not in coupon_card(card, offer.id or 0)
     assert claim(staff, offer.id or 0).status_code == 403
     assert promotions.coupon(runtime.uow(), offer.id or 0).claimed == 0
 

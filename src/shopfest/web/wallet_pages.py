@@ -185,6 +185,7 @@ class CentreCoupon:
     you_hold: str | None  # None: nobody signed in as a shopper
     gone: bool
     reached: bool  # the shopper holds as many as allowed
+    held: int = 0  # how many the shopper holds
 
 
 @dataclass(frozen=True)
@@ -207,24 +208,27 @@ def _centre(runtime: Runtime, viewer: Viewer, shopper: Actor | None) -> list[Cen
                      quantity=viewer.count(issue.quantity)),
             viewer.t("deals.limit", limit=viewer.count(issue.per_shopper_limit)),
             None if shopper is None else viewer.t("deals.you_hold", count=viewer.count(mine)),
-            gone=issue.claimed >= issue.quantity, reached=mine >= issue.per_shopper_limit))
+            gone=issue.claimed >= issue.quantity, reached=mine >= issue.per_shopper_limit, held=mine))
     return coupons
 
 
-def _deals_page(request: Request, runtime: Runtime, *, said: Said | None = None,
+def _deals_page(request: Request, runtime: Runtime, *, said: Said | None = None, claimed: str | None = None,
                 status: int = 200) -> HTMLResponse:
-    actor = actor_of(request, runtime)
+    """The centre for whoever looks: shoppers claim, visitors are asked to sign in first, staff and
+    operators only read. `claimed`, a coupon just claimed, is said so when the wallet holds it."""
+    actor, viewer = actor_of(request, runtime), viewer_of(request)
     shopper = actor if actor is not None and actor.role is Role.SHOPPER else None
-    return render(request, runtime, "deals.html", status=status, said=said, signed_in=actor is not None,
-                  coupons=_centre(runtime, viewer_of(request), shopper))
+    coupons = _centre(runtime, viewer, shopper)
+    if said is None and any(str(c.face.id) == claimed and c.held for c in coupons):
+        said = Said(viewer.t("deals.said.claimed"), ok=True)
+    return render(request, runtime, "deals.html", status=status, said=said, coupons=coupons,
+                  shopper=shopper is not None, visitor=actor is None)
 
 
 @router.get("/deals", response_class=HTMLResponse)
 def deals(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     """Every coupon on now; after a claim, the word that it is in the wallet."""
-    claimed = request.query_params.get("claimed")
-    said = Said(viewer_of(request).t("deals.said.claimed"), ok=True) if claimed else None
-    return _deals_page(request, runtime, said=said)
+    return _deals_page(request, runtime, claimed=request.query_params.get("claimed"))
 
 
 def _refusal(error: DomainError, viewer: Viewer) -> str:

@@ -22,7 +22,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "wallet.vouchers": ("Vouchers", "电子券"),
     "wallet.no_vouchers": ("No vouchers yet: they arrive here when you pay for a service or deposit "
                            "voucher.", "还没有电子券：购买服务券或定金券并付款后会出现在这里。"),
-    "wallet.voucher_code": ("Code", "券码"),
+    "wallet.voucher_code": ("Code:", "券码："),
     "wallet.voucher_qr": ("QR code of voucher {code}", "电子券 {code} 的二维码"),
     "wallet.voucher.issued": ("Unused", "未使用"),
     "wallet.voucher.redeemed": ("Redeemed", "已核销"),
@@ -44,7 +44,7 @@ WORDS: dict[str, tuple[str, str]] = {
                     "at checkout.", "领取优惠券和红包到卡券包，结算时购物车会自动使用最优的。"),
     "deals.to_flash": ("Flash sales", "限时秒杀"),
     "deals.none": ("No coupons can be claimed right now.", "当前没有可领取的优惠券。"),
-    "deals.offered_by": ("Offered by", "发放方"),
+    "deals.offered_by": ("Offered by: {who}", "发放方：{who}"),
     "deals.left": ("{left} of {quantity} left", "剩余 {left} / {quantity}"),
     "deals.limit": ("Limit {limit} per shopper", "每人限领 {limit} 张"),
     "deals.you_hold": ("You have claimed {count}", "你已领取 {count} 张"),
