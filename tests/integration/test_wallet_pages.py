@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app
@@ -22,6 +23,7 @@ from shopfest.demo import HotItem, hot_item
 from shopfest.festival import service as festival
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
+from shopfest.orders.store import vouchers
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import CouponIssue, Period
 from shopfest.runtime import Runtime
@@ -196,6 +198,16 @@ def test_paid_vouchers_show_as_qr_codes_with_their_codes_to_their_shopper_only(
     bob = signed_in_tab(client, runtime, "bob")
     other = bob.get("/account/wallet").text
     assert not re.findall(r'data-voucher="', other) and not any(code in other for code in codes)
+
+
+def test_a_redeemed_voucher_says_so(client: TestClient, runtime: Runtime) -> None:
+    spa = hot_item(runtime, stock=5, price="388.00", fulfilment=Fulfilment.SERVICE_VOUCHER, name="Lotus")
+    tab = signed_in_tab(client, runtime, "ann")
+    buy(client, tab, "ann", spa)
+    with runtime.engine.begin() as conn:  # as the shop's scan will (redeeming is another issue's)
+        conn.execute(update(vouchers).values(status="redeemed"))
+    page = tab.get("/account/wallet").text
+    assert 'class="voucher redeemed"' in page and "Redeemed" in page and "Unused" not in page
 
 
 def test_a_voucher_bought_but_not_paid_is_not_in_the_wallet(client: TestClient, runtime: Runtime) -> None:
