@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from shopfest.catalog.model import SkuForSale
 from shopfest.catalog.service import SkusListed, merchant_of_sku, skus_for_sale
 from shopfest.core.actor import Actor, require_merchant_staff
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import sku_qty
 from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockFigures, StockLevel, shortfall
-from shopfest.inventory.store import InventoryStore
+from shopfest.inventory.store import InventoryStore, flash_bought_by, flash_sales_ahead
 
 
 def receive_listed_stock(uow: UnitOfWork, event: SkusListed) -> None:
@@ -99,3 +101,25 @@ def stock_figures(uow: UnitOfWork) -> StockFigures:
     store = InventoryStore(uow.conn)
     taken, bought = store.flash_counts()
     return StockFigures(store.all_levels(), taken, bought, store.all_unpaid())
+
+
+
+@dataclass(frozen=True)
+class FlashZone:
+    """The flash sales on now and coming, soonest first, with what a shopper weighs them by."""
+
+    sales: list[FlashSale]
+    skus: dict[int, SkuForSale]  # what each sale's SKU is, and its list price
+    stock_left: dict[int, int]  # units each SKU has left to sell
+    taken: dict[int, int]  # units the signed-in shopper already took of each sale (none signed in: empty)
+
+
+def flash_zone(uow: UnitOfWork, *, shopper_id: int | None, limit: int = 100) -> FlashZone:
+    """The flash sales on now and coming, soonest first, their SKUs and units left, and for a
+    signed-in shopper the units they took of each."""
+    with uow:
+        sales = flash_sales_ahead(uow.conn, uow.clock.now(), limit=limit)
+        sku_ids = sorted({sale.sku_id for sale in sales})
+        taken = {} if shopper_id is None else flash_bought_by(uow.conn, shopper_id,
+                                                               [sale.id or 0 for sale in sales])
+        return FlashZone(sales, skus_for_sale(uow, sku_ids), available_stock(uow, sku_ids), taken)

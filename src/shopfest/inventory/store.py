@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -269,3 +270,19 @@ def _flash_sale(r: Any) -> FlashSale:
                      starts_at=r.starts_at, ends_at=r.ends_at, per_shopper_limit=r.per_shopper_limit,
                      taken=r.taken, id=r.id, requires_verified=r.requires_verified,
                      min_account_age_hours=r.min_account_age_hours)
+
+
+def flash_sales_ahead(conn: Connection, now: datetime, *, limit: int) -> list[FlashSale]:
+    """Flash sales on at `now` or coming, soonest first."""
+    rows = conn.execute(select(flash_sales).where(flash_sales.c.ends_at > now)
+                        .order_by(flash_sales.c.starts_at, flash_sales.c.id).limit(limit))
+    return [_flash_sale(r) for r in rows]
+
+
+def flash_bought_by(conn: Connection, shopper_id: int, flash_sale_ids: Sequence[int]) -> dict[int, int]:
+    """Units the shopper holds of each of these flash sales, paid or not."""
+    if not flash_sale_ids:
+        return {}
+    rows = conn.execute(select(flash_buyers.c.flash_sale_id, flash_buyers.c.qty).where(
+        flash_buyers.c.shopper_id == shopper_id, id_in(flash_buyers.c.flash_sale_id, flash_sale_ids)))
+    return {r.flash_sale_id: r.qty for r in rows}

@@ -398,3 +398,22 @@ class Shipment:
     carrier: str
     tracking: str
     shipped_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    """One voucher a paid order issued for one unit of a deposit or service voucher line: its code is
+    what the dealer or provider scans; `status` is "issued" until it is redeemed."""
+
+    code: str
+    kind: str  # "deposit_voucher" or "service_voucher"
+    status: str
+    issued_at: datetime
+    order_id: int
+    merchant_id: int
+    sku_id: int
+    title: str
+
+    @property
+    def redeemed(self) -> bool:
+        return self.status == "redeemed"

@@ -24,13 +24,14 @@ from shopfest.orders.model import (
     OrderStatus,
     ReturnRequest,
     Shipment,
+    Voucher,
     check_unshipped,
     moved,
     returns_asked,
 )
 from shopfest.orders.receipts import receipt
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import OrderStore, shipments_of, shopper_order_ids
+from shopfest.orders.store import OrderStore, shipments_of, shopper_order_ids, shopper_vouchers
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
@@ -535,3 +536,10 @@ def refund_part(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, ord
         store.save(after)
         uow.commit()
         return view(store, actor, after)
+def vouchers_of_shopper(uow: UnitOfWork, actor: Actor | None, *, limit: int = 200) -> list[Voucher]:
+    """The vouchers the signed-in shopper's paid orders issued, newest first; nobody else's.
+
+    Raises Unauthenticated, Forbidden."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        return shopper_vouchers(uow.conn, shopper.user_id, limit=limit)

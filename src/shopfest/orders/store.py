@@ -39,6 +39,7 @@ from shopfest.orders.model import (
     ReturnRequest,
     ReturnStatus,
     Shipment,
+    Voucher,
 )
 
 orders = Table(
@@ -418,3 +419,15 @@ def shopper_order_ids(conn: Connection, shopper_id: int, *, before: int | None, 
     if before is not None:
         query = query.where(orders.c.id < before)
     return list(conn.scalars(query.order_by(orders.c.id.desc()).limit(limit)))
+def shopper_vouchers(conn: Connection, shopper_id: int, *, limit: int) -> list[Voucher]:
+    """The vouchers of a shopper's orders, newest first, each named by the title of its line."""
+    rows = conn.execute(
+        select(vouchers, merchant_orders.c.order_id, merchant_orders.c.merchant_id, merchant_orders.c.lines)
+        .join(merchant_orders, merchant_orders.c.id == vouchers.c.merchant_order_id)
+        .join(orders, orders.c.id == merchant_orders.c.order_id)
+        .where(orders.c.shopper_id == shopper_id)
+        .order_by(vouchers.c.issued_at.desc(), vouchers.c.merchant_order_id.desc(), vouchers.c.code)
+        .limit(limit))
+    return [Voucher(r.code, r.kind, r.status, r.issued_at, r.order_id, r.merchant_id, r.sku_id,
+                    next((d["title"] for d in r.lines if d["sku_id"] == r.sku_id), ""))
+            for r in rows]

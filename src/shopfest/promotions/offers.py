@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -180,3 +180,31 @@ def price_cart(lines: Sequence[CartLine], *, at: datetime, shopper_id: int | Non
     shopper offers: the same engine as `quote`. Raises InvalidInput, CurrencyMismatch."""
     offered = [OnOffer(c.merchant_id, c.currency, c.as_coupon(), c.id or 0) for c in coupons]
     return price(cart_request(lines, at=at, shopper_id=shopper_id, promotions=promotions, coupons=offered))
+
+
+# A coupon free to use whose window closes within this long is "expiring soon" in the wallet.
+EXPIRING_SOON = timedelta(hours=24)
+
+
+class WalletShelf(StrEnum):
+    """Where a coupon sits in the shopper's wallet, as the shopper reads it."""
+
+    FREE = "free"  # claimed, free to use
+    EXPIRING = "expiring"  # free to use, its window closes within EXPIRING_SOON
+    HELD = "held"  # an order awaiting payment uses it
+    SPENT = "spent"  # a paid order used it
+    EXPIRED = "expired"  # never used, and its window has closed
+
+
+def shelf_of(grant: Grant, coupon: CouponIssue, *, now: datetime) -> WalletShelf:
+    """The wallet's shelf for a grant now: held and spent by what orders did, a free one by its
+    coupon's window."""
+    if grant.state is GrantState.HELD:
+        return WalletShelf.HELD
+    if grant.state is GrantState.SPENT:
+        return WalletShelf.SPENT
+    if coupon.window.ends_at <= now:
+        return WalletShelf.EXPIRED
+    if coupon.window.ends_at - now <= EXPIRING_SOON:
+        return WalletShelf.EXPIRING
+    return WalletShelf.FREE

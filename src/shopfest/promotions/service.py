@@ -27,9 +27,11 @@ from shopfest.promotions.offers import (
     Grant,
     GrantState,
     Period,
+    WalletShelf,
     as_promotion,
     check_claim,
     owner_of,
+    shelf_of,
 )
 from shopfest.promotions.stages import price
 from shopfest.promotions.store import PromotionStore
@@ -246,3 +248,18 @@ def coupon_figures(uow: UnitOfWork) -> tuple[dict[int, int], dict[int, int], lis
     store = PromotionStore(uow.conn)
     claimed, grants = store.claim_counts()
     return claimed, grants, store.grants_in_orders()
+
+
+def coupon_centre(uow: UnitOfWork, *, limit: int = 200) -> list[CouponIssue]:
+    """Every coupon a shopper can claim now, the platform's (coupons, red envelopes) first, then the
+    stores'; the `limit` oldest of each order."""
+    with uow:
+        return PromotionStore(uow.conn).every_coupon_on(uow.clock.now(), limit=limit)
+
+
+def wallet_shelves(uow: UnitOfWork, actor: Actor | None) -> list[tuple[WalletShelf, Grant, CouponIssue]]:
+    """The shopper's coupons, each on its wallet shelf now (see `shelf_of`), newest claim first.
+    Raises Unauthenticated, Forbidden."""
+    held = wallet(uow, actor)
+    now = uow.clock.now()
+    return [(shelf_of(grant, issue, now=now), grant, issue) for grant, issue in reversed(held)]

@@ -232,3 +232,9 @@ class PromotionStore:
             values["order_id"] = None
         self.conn.execute(update(coupon_grants).where(
             id_in(coupon_grants.c.order_id, order_ids), coupon_grants.c.state == frm.value).values(**values))
+
+    def every_coupon_on(self, now: datetime, *, limit: int) -> list[CouponIssue]:
+        """Coupons claimable at `now`, the platform's and every merchant's: the platform's first."""
+        rows = self.conn.execute(select(coupons).where(coupons.c.starts_at <= now, coupons.c.ends_at > now)
+                                 .order_by(coupons.c.merchant_id.is_not(None), coupons.c.id).limit(limit))
+        return [_coupon(r) for r in rows]
