@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from shopfest.catalog.service import SkusListed, merchant_of_sku, skus_for_sale
-from shopfest.core.actor import Actor, require_merchant_staff
+from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
+from shopfest.inventory import store as store_lists
 from shopfest.inventory.hot_path import sku_qty
 from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockFigures, StockLevel, shortfall
 from shopfest.inventory.store import InventoryStore
@@ -99,3 +100,18 @@ def stock_figures(uow: UnitOfWork) -> StockFigures:
     store = InventoryStore(uow.conn)
     taken, bought = store.flash_counts()
     return StockFigures(store.all_levels(), taken, bought, store.all_unpaid())
+
+
+def flash_sales_running(uow: UnitOfWork, actor: Actor | None, *, limit: int) -> list[FlashSale]:
+    """Operators see the flash sales on now, ending soonest first. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_lists.flash_sales_running(uow.conn, uow.clock.now(), limit=limit)
+
+
+def hottest_skus(uow: UnitOfWork, actor: Actor | None, *, limit: int) -> list[StockLevel]:
+    """Operators see the SKUs that sold most, with what is left of each. Raises Unauthenticated,
+    Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_lists.most_sold(uow.conn, limit=limit)

@@ -18,6 +18,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, Shortfall
+from shopfest.orders import store as store_figures
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
     Order,
@@ -459,3 +460,31 @@ def orders_after(uow: UnitOfWork, after_id: int, *, limit: int) -> list[Order]:
 def voucher_counts(uow: UnitOfWork) -> dict[tuple[int, int], int]:
     """Vouchers issued per (child order, SKU), inside the caller's transaction."""
     return OrderStore(uow.conn).voucher_counts()
+
+
+@dataclass(frozen=True)
+class SalesFigure:
+    """Paid parts of orders and what they sold for, in one currency."""
+
+    parts: int
+    sold: Money
+
+
+@dataclass(frozen=True)
+class FestivalSales:
+    """The festival's sales so far, per currency: in all, and per span asked for (its phases)."""
+
+    overall: dict[str, SalesFigure]
+    per_span: list[dict[str, SalesFigure]]
+
+
+def festival_sales(uow: UnitOfWork, actor: Actor | None, *,
+                   spans: Sequence[tuple[datetime, datetime]] = ()) -> FestivalSales:
+    """Operators read the count and sum of paid order parts, in all and placed within each span.
+    Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        rows = store_figures.paid_parts(uow.conn, spans)
+    per_span = [{currency: SalesFigure(figures[n][0], Money(figures[n][1], currency))
+                 for currency, figures in rows} for n in range(len(spans) + 1)]
+    return FestivalSales(per_span[0], per_span[1:])

@@ -32,7 +32,7 @@ from shopfest.promotions.offers import (
     owner_of,
 )
 from shopfest.promotions.stages import price
-from shopfest.promotions.store import PromotionStore
+from shopfest.promotions.store import PromotionStore, platform_offers_until
 
 
 def quote(request: object, *, now: datetime) -> dict[str, Any]:
@@ -246,3 +246,12 @@ def coupon_figures(uow: UnitOfWork) -> tuple[dict[int, int], dict[int, int], lis
     store = PromotionStore(uow.conn)
     claimed, grants = store.claim_counts()
     return claimed, grants, store.grants_in_orders()
+
+
+def platform_offers(uow: UnitOfWork, actor: Actor | None, *,
+                    limit: int) -> tuple[list[Campaign], list[CouponIssue]]:
+    """Operators see the platform's promotions and coupons on now or coming, with the coupons'
+    claimed counts. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return platform_offers_until(uow.conn, uow.clock.now(), limit=limit)
