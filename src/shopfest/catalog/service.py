@@ -427,3 +427,10 @@ def sample_skus(uow: UnitOfWork, *, merchants: int, limit: int) -> list[SkuForSa
         elif of_seller is not None and len(of_seller) < each:
             of_seller.append(sku)
     return [sku for skus in picked.values() for sku in skus][:limit]
+
+
+def brands_by_ids(uow: UnitOfWork, brand_ids: Sequence[int]) -> list[Brand]:
+    """The known brands among `brand_ids`, in their order."""
+    with uow:
+        found = CatalogStore(uow.conn).brands_by_id(brand_ids)
+    return [found[i] for i in brand_ids if i in found]

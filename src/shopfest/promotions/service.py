@@ -98,8 +98,8 @@ def deposit_terms(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, DepositT
 def _check_in_festival(uow: UnitOfWork, window: Period) -> None:
     festival_now = festival.current_festival(uow)
     if not window.within(festival_now.starts_at, festival_now.ends_at):
-        raise InvalidInput(f"the window lies within {festival_now.name}, "
-                           f"{festival_now.starts_at.isoformat()} to {festival_now.ends_at.isoformat()}")
+        span = f"{festival_now.starts_at.isoformat()} to {festival_now.ends_at.isoformat()}"
+        raise OutsideTheFestival(f"the window lies within {festival_now.name}, {span}", field="starts_at")
 
 
 def _check_in_a_sale(uow: UnitOfWork, window: Period) -> None:
@@ -109,7 +109,8 @@ def _check_in_a_sale(uow: UnitOfWork, window: Period) -> None:
     if festival_now.sale_holding(window.starts_at, window.ends_at) is None:
         sales = "; ".join(f"{p.key} {p.starts_at.isoformat()} to {p.ends_at.isoformat()}"
                           for p in festival_now.sales)
-        raise InvalidInput(f"a promotion runs within one sale of {festival_now.name}: {sales}")
+        raise OutsideTheSale(f"a promotion runs within one sale of {festival_now.name}: {sales}",
+                             field="starts_at")
 
 
 def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -> Campaign:
@@ -255,3 +256,13 @@ def platform_offers(uow: UnitOfWork, actor: Actor | None, *,
     require_role(actor, Role.OPERATOR)
     with uow:
         return platform_offers_until(uow.conn, uow.clock.now(), limit=limit)
+
+
+class OutsideTheSale(InvalidInput):
+    code = "outside-the-sale"
+    title = "A promotion runs within one sale of the festival"
+
+
+class OutsideTheFestival(InvalidInput):
+    code = "outside-the-festival"
+    title = "A coupon runs within the festival"

@@ -19,7 +19,7 @@ from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.festival.model import Festival
-from shopfest.orders.preview import preview_offer
+from shopfest.orders.preview import OfferPreview, preview_offer
 from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
 from shopfest.problems import status_of
@@ -28,7 +28,7 @@ from shopfest.promotions.offers import Campaign, CouponIssue, Period
 from shopfest.runtime import Runtime
 from shopfest.web import control_campaigns as forms
 from shopfest.web.control_campaigns import CampaignForm, FormRefused, PreviewView
-from shopfest.web.forms import FormErrors
+from shopfest.web.forms import FormErrors, problem_message
 from shopfest.web.layout import current_festival, phase_name, render
 from shopfest.web.routing import PageRoute
 from shopfest.web.viewer import Viewer, viewer_of
@@ -148,8 +148,7 @@ def _answer(request: Request, runtime: Runtime, form: CampaignForm, put_on: bool
         return _page(request, runtime, actor, form, errors=_on_top(viewer.t("control.stale_form")),
                      says=says, status=422)
     except DomainError as refusal:
-        errors = FormErrors()
-        errors.add(refusal, viewer.t, field_name=_field_of(refusal))
+        errors = FormErrors({_field_of(refusal): problem_message(refusal, viewer.t)})
         return _page(request, runtime, actor, form, errors=errors, says=says, status=status_of(refusal))
     view = forms.preview_view(preview, sample, viewer=viewer, zone_name=zone_name)
     return _page(request, runtime, actor, form, preview=view, says=says)
@@ -170,7 +169,7 @@ def _says(offer: Offer, viewer: Viewer) -> str:
     return forms.coupon_in_words(offer, viewer=viewer)
 
 
-def _preview(runtime: Runtime, actor: Actor, offer: Offer, sample: list[tuple[int, int]]) -> Any:
+def _preview(runtime: Runtime, actor: Actor, offer: Offer, sample: list[tuple[int, int]]) -> OfferPreview:
     if isinstance(offer, Campaign):
         return preview_offer(runtime.uow(), actor, sample=sample, campaign=offer)
     return preview_offer(runtime.uow(), actor, sample=sample, coupon=offer)
@@ -202,13 +201,13 @@ def _fingerprint(offer: Offer) -> dict[str, Any]:
             "quantity": offer.quantity, "limit": offer.per_shopper_limit, "window": window}
 
 
-def _field_of(refusal: DomainError) -> str | None:
-    """Where a refusal goes on the form: a bad sample beside the sample; a key that does not fit this
-    form (sent before, with other values) on top; the rest (the window outside the sale) on top too."""
+def _field_of(refusal: DomainError) -> str:
+    """Where a refusal goes on the form: beside the field it names (the sample, the window's start),
+    or on top ("")."""
     named = refusal.data.get("field")
-    return "sample" if named == "sample" or "sku_id" in refusal.data else None
-
-
+    if named in ("sample", "starts_at"):
+        return str(named)
+    return "sample" if "sku_id" in refusal.data else ""
 
 
 def _on_top(message: str) -> FormErrors:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -233,7 +234,9 @@ def _brands(request: Request, runtime: Runtime, actor: Actor, *, form: BrandForm
     found = catalog.find_brands(runtime.uow(read_only=True), actor, words=words, tier=tier,
                                 after_id=_after(query.get("after")), limit=PAGE)
     waiting = catalog.brands_awaiting_approval(runtime.uow(read_only=True), actor, limit=WAITING)
-    more = f"?q={words}&tier={tier_text}&after={found[-1].id}" if len(found) == PAGE else None
+    more = None
+    if len(found) == PAGE:
+        more = "?" + urlencode({"q": words, "tier": tier_text, "after": found[-1].id})
     return render(request, runtime, "control/brands.html", status=status, section="brands",
                   brands=found, waiting=waiting, words=words, tier_filter=tier_text, tiers=list(BrandTier),
                   next_query=more, form=form or BrandForm(), errors=errors,
@@ -362,8 +365,8 @@ def _merchant_page(request: Request, runtime: Runtime, actor: Actor, merchant_id
                    email: str = "", errors: FormErrors | None = None, status: int = 200) -> HTMLResponse:
     merchant = catalog.get_merchant(runtime.uow(read_only=True), merchant_id)
     staff = accounts.staff_of(runtime.uow(read_only=True), actor, merchant_id, limit=STAFF_SHOWN)
-    brand_names = [catalog.get_brand(runtime.uow(read_only=True), brand_id)
-                   for brand_id in sorted(merchant.brand_ids)[:BRANDS_SHOWN]]
+    shown = sorted(merchant.brand_ids)[:BRANDS_SHOWN]
+    brand_names = catalog.brands_by_ids(runtime.uow(read_only=True), shown)
     query = request.query_params
     return render(request, runtime, "control/merchant.html", status=status, section="merchants",
                   merchant=merchant, staff=staff, brands=brand_names, email=email,
