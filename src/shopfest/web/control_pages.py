@@ -18,15 +18,12 @@ from shopfest.catalog.model import BrandTier, Category, MerchantKind
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import Conflict, DomainError, NotFound, UnknownCurrency
-from shopfest.core.money import Money
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.festival import service as festival_service
 from shopfest.festival.model import Festival, Phase, PhaseKind, eleven_eleven
-from shopfest.inventory import service as inventory
-from shopfest.inventory.model import running_low
-from shopfest.orders import service as orders
 from shopfest.runtime import Runtime
 from shopfest.web import control_campaign_pages
+from shopfest.web import control_overview as overview_rows
 from shopfest.web.forms import FormErrors
 from shopfest.web.layout import current_festival, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
@@ -38,8 +35,6 @@ router.include_router(control_campaign_pages.router)  # /control/campaigns
 
 PAGE = 20  # rows of a list page
 WAITING = 50  # luxury brands waiting, shown at once
-HOTTEST = 15
-FLASH_SHOWN = 20
 STAFF_SHOWN = 100
 BRANDS_SHOWN = 30  # of one merchant's brands, by name
 
@@ -66,66 +61,6 @@ def _see_other(path: str) -> Response:
 
 # --- the overview ---------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class SalesRow:
-    when: str
-    parts: str
-    gmv: str
-
-
-def _sales_rows(runtime: Runtime, actor: Actor, festival: Festival | None, viewer: Viewer) -> list[SalesRow]:
-    """Paid parts and GMV, the whole festival first and then phase by phase, in each currency sold in
-    (the home currency first)."""
-    phases = list(festival.phases) if festival else []
-    sales = orders.festival_sales(runtime.uow(read_only=True), actor,
-                                  spans=[(p.starts_at, p.ends_at) for p in phases])
-    spans = [(viewer.t("control.overview.all"), sales.overall)]
-    spans += [(phase_name(p, viewer.t), figures) for p, figures in zip(phases, sales.per_span, strict=True)]
-    currencies = sorted(sales.overall, key=lambda c: (c != HOME_CURRENCY, c)) or [HOME_CURRENCY]
-    rows = []
-    for when, figures in spans:
-        for currency in currencies:
-            figure = figures.get(currency)
-            rows.append(SalesRow(when, viewer.count(figure.parts if figure else 0),
-                                 viewer.money(figure.sold if figure else Money(0, currency))))
-    return rows
-
-
-@dataclass(frozen=True)
-class FlashRow:
-    sku_id: int
-    title: str
-    price: str
-    taken: str
-    ends: str
-
-
-@dataclass(frozen=True)
-class StockRow:
-    sku_id: int
-    title: str
-    sold: str
-    available: str
-    low: bool
-
-
-def _flash_rows(runtime: Runtime, actor: Actor, viewer: Viewer, zone_name: str) -> list[FlashRow]:
-    sales = inventory.flash_sales_running(runtime.uow(read_only=True), actor, limit=FLASH_SHOWN)
-    named = catalog.skus_named(runtime.uow(read_only=True), [s.sku_id for s in sales])
-    return [FlashRow(s.sku_id, named[s.sku_id].title if s.sku_id in named else "", viewer.money(s.price),
-                     f"{viewer.count(s.taken)} / {viewer.count(s.quantity)}",
-                     viewer.when(s.ends_at, zone_name))
-            for s in sales]
-
-
-def _stock_rows(runtime: Runtime, actor: Actor, viewer: Viewer) -> list[StockRow]:
-    levels = inventory.hottest_skus(runtime.uow(read_only=True), actor, limit=HOTTEST)
-    named = catalog.skus_named(runtime.uow(read_only=True), [level.sku_id for level in levels])
-    return [StockRow(level.sku_id, named[level.sku_id].title if level.sku_id in named else "",
-                     viewer.count(level.sold), viewer.count(level.available), running_low(level))
-            for level in levels]
-
-
 @router.get("/control", response_class=HTMLResponse)
 def overview(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     actor = operator(request, runtime)
@@ -135,9 +70,9 @@ def overview(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     return render(request, runtime, "control/overview.html", section="overview",
                   festival_name=festival.name if festival else None,
                   phase_now=phase_name(on_now, viewer.t) if on_now else viewer.t("phase.between"),
-                  sales=_sales_rows(runtime, actor, festival, viewer),
-                  flash=_flash_rows(runtime, actor, viewer, _zone(festival)),
-                  stock=_stock_rows(runtime, actor, viewer))
+                  sales=overview_rows.sales_rows(runtime, actor, festival, viewer),
+                  flash=overview_rows.flash_rows(runtime, actor, viewer, _zone(festival)),
+                  stock=overview_rows.stock_rows(runtime, actor, viewer))
 
 
 # --- the calendar ---------------------------------------------------------------------------
