@@ -234,7 +234,8 @@ def test_an_operator_admits_a_merchant_and_gives_it_a_staff_account(
         client: TestClient, runtime: Runtime, ops: TestClient) -> None:
     brand = catalog.create_brand(runtime.uow(), MACHINE, name="Lotus Tea", tier=BrandTier.REGULAR)
     created = post(ops, "/control/merchants", {"name": "Lotus Tea House", "kind": "online",
-                                               "settlement_currency": "cny", "brand_ids": f"{brand.id}"})
+                                               "settlement_currency": "cny", "brand_ids": f"{brand.id}",
+                                               "merchant_key": "lotus-1"})
     assert created.status_code == 303
     merchant_path = created.headers["location"].split("?")[0]
     page = ops.get(created.headers["location"]).text
@@ -252,14 +253,31 @@ def test_an_operator_admits_a_merchant_and_gives_it_a_staff_account(
     assert "/control/merchants" in ops.get("/control/merchants").text
 
 
+def test_a_merchant_form_posted_twice_admits_one_merchant(runtime: Runtime, ops: TestClient) -> None:
+    page = ops.get("/control/merchants").text
+    key = re.findall(r'name="merchant_key" value="([^"]+)"', page)[0]
+    form = {"name": "Twice Told Books", "kind": "online", "settlement_currency": "CNY", "brand_ids": "",
+            "merchant_key": key}
+
+    first, second = post(ops, "/control/merchants", form), post(ops, "/control/merchants", form)
+
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert [m.name for m in catalog.list_merchants(runtime.uow(), MACHINE, limit=10)] == ["Twice Told Books"]
+    keyless = post(ops, "/control/merchants", {**form, "merchant_key": ""})
+    assert keyless.status_code == 422 and "This form has expired" in keyless.text
+    assert len(catalog.list_merchants(runtime.uow(), MACHINE, limit=10)) == 1
+
+
 def test_merchant_and_staff_forms_say_what_is_wrong_beside_the_field(runtime: Runtime,
                                                                       ops: TestClient) -> None:
     unknown = post(ops, "/control/merchants", {"name": "Ghost", "kind": "online",
-                                               "settlement_currency": "CNY", "brand_ids": "999998, 999999"})
+                                               "settlement_currency": "CNY", "brand_ids": "999998, 999999",
+                                               "merchant_key": "ghost-1"})
     assert unknown.status_code == 422
     assert beside(unknown.text, "brand_ids") == "No brand has the IDs 999998, 999999."
     money = post(ops, "/control/merchants", {"name": "Ghost", "kind": "online", "settlement_currency": "XYZ",
-                                             "brand_ids": ""})
+                                             "brand_ids": "", "merchant_key": "ghost-2"})
     assert beside(money.text, "settlement_currency").startswith("Write a currency code")
     kind = post(ops, "/control/merchants", {"name": "Ghost", "kind": "castle", "brand_ids": "one"})
     assert beside(kind.text, "kind") == "Choose a kind from the list."

@@ -4,7 +4,8 @@ signed-in account is an operator; a shopper or a merchant's staff get the 403 pa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -21,6 +22,8 @@ from shopfest.core.errors import Conflict, DomainError, NotFound, UnknownCurrenc
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.festival import service as festival_service
 from shopfest.festival.model import Festival, Phase, PhaseKind, eleven_eleven
+from shopfest.payments import idempotency as keys
+from shopfest.payments import service as payments
 from shopfest.runtime import Runtime
 from shopfest.web import control_campaign_pages
 from shopfest.web import control_overview as overview_rows
@@ -241,6 +244,7 @@ class MerchantForm:
     settlement_currency: str = HOME_CURRENCY
     brand_ids: str = ""
     city: str = ""
+    key: str = field(default_factory=lambda: secrets.token_urlsafe(18))  # posted twice, one merchant
 
 
 def _merchants(request: Request, runtime: Runtime, actor: Actor, *, form: MerchantForm | None = None,
@@ -267,11 +271,13 @@ def _brand_ids(text: str) -> list[int] | None:
 
 @router.post("/control/merchants", response_class=HTMLResponse)
 def create_merchant(request: Request, runtime: RuntimeDep, name: Text = "", kind: Text = "",
-                    settlement_currency: Text = "", brand_ids: Text = "", city: Text = "") -> Response:
-    """Admit a merchant with the brands it sells; its page then opens staff accounts."""
+                    settlement_currency: Text = "", brand_ids: Text = "", city: Text = "",
+                    merchant_key: Text = "") -> Response:
+    """Admit a merchant with the brands it sells, once however often the form is posted; its page
+    then opens staff accounts."""
     actor = operator(request, runtime)
     t, errors = viewer_of(request).t, FormErrors()
-    form = MerchantForm(name, kind, settlement_currency, brand_ids, city)
+    form = MerchantForm(name, kind, settlement_currency, brand_ids, city, merchant_key)
     ids = _brand_ids(brand_ids)
     if kind not in {k.value for k in MerchantKind}:
         errors.by_field["kind"] = t("control.merchants.bad_kind")
@@ -282,10 +288,11 @@ def create_merchant(request: Request, runtime: RuntimeDep, name: Text = "", kind
     if errors:
         return _merchants(request, runtime, actor, form=form, errors=errors, status=422)
     try:
-        merchant = catalog.create_merchant(
-            runtime.uow(), actor, name=name[:200], kind=MerchantKind(kind),
-            settlement_currency=settlement_currency.strip().upper(), brand_ids=ids or [],
-            city=city.strip()[:100] or None)
+        merchant_id = _admit_once(runtime, actor, form, ids or [])
+    except keys.KeyInUse:
+        errors.by_field[""] = t("control.still_saving")
+    except keys.KeyReused:
+        errors.by_field[""], form.key = t("control.stale_form"), secrets.token_urlsafe(18)
     except UnknownCurrency:
         errors.by_field["settlement_currency"] = t("control.merchants.bad_currency")
     except DomainError as refusal:  # brands nobody has (the name was checked above)
@@ -293,7 +300,26 @@ def create_merchant(request: Request, runtime: RuntimeDep, name: Text = "", kind
         errors.by_field["brand_ids"] = t("control.merchants.unknown_brands", ids=", ".join(map(str, unknown)))
     if errors:
         return _merchants(request, runtime, actor, form=form, errors=errors, status=422)
-    return _see_other(f"/control/merchants/{merchant.id}?created=1")
+    return _see_other(f"/control/merchants/{merchant_id}?created=1")
+
+
+def _admit_once(runtime: Runtime, actor: Actor, form: MerchantForm, brand_ids: list[int]) -> int:
+    """The merchant's id: admitted now, or by the first post of this form. Raises KeyInUse, KeyReused,
+    and what admitting raises (the key then let go, so a corrected form can be sent)."""
+    name, currency, city = form.name[:200], form.settlement_currency.strip().upper(), form.city.strip()[:100]
+    try:
+        key = keys.key_of(f"user:{actor.user_id}", form.key, "POST /control/merchants",
+                          [name, form.kind, currency, brand_ids, city])
+    except DomainError:  # no key, or not one this page gave out
+        raise keys.KeyReused("the form's key is missing or malformed") from None
+
+    def admit() -> dict[str, object]:
+        merchant = catalog.create_merchant(runtime.uow(), actor, name=name, kind=MerchantKind(form.kind),
+                                           settlement_currency=currency, brand_ids=brand_ids,
+                                           city=city or None)
+        return {"id": merchant.id}
+
+    return int(payments.once(runtime.uow, key=key, run=admit, status_code=201).response["id"])
 
 
 def _merchant_page(request: Request, runtime: Runtime, actor: Actor, merchant_id: int, *,
