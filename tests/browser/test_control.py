@@ -86,7 +86,10 @@ def admits_a_merchant_with_staff(operator: Shopper, tag: str) -> str:
     page.get_by_label("Name", exact=True).fill(f"Lumière Lamps {tag}")
     page.get_by_role("button", name="Add brand").click()
     expect(page.locator(".notice")).to_have_text(f"Lumière Lamps {tag} is added.")
-    brand_id = page.locator("table.brands tbody tr").last.get_attribute("data-brand")
+    page.get_by_label("Name contains").fill(f"Lumière Lamps {tag}")
+    page.get_by_role("button", name="Find").click()
+    expect(page.locator("table.brands tbody tr")).to_have_count(1)
+    brand_id = page.locator("table.brands tbody tr").get_attribute("data-brand")
     operator.goto("/control/merchants")
     operator.look("control-6-merchants")
     page.get_by_label("Name", exact=True).fill(f"Lumière Boutique {tag}")
@@ -98,6 +101,7 @@ def admits_a_merchant_with_staff(operator: Shopper, tag: str) -> str:
     page.get_by_label("Password (10 characters or more, not a common one)").fill("lumiere-staff-secret")
     page.get_by_role("button", name="Add staff account").click()
     expect(page.locator("ul.staff li")).to_have_text(email)
+    expect(page.locator(".merchant-facts")).to_contain_text(f"Lumière Lamps {tag} ({brand_id})")
     operator.look("control-7-merchant")
     return email
 

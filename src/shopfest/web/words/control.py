@@ -22,7 +22,7 @@ WORDS: dict[str, tuple[str, str]] = {
                              "该表单的首次提交仍在保存中，请稍候。"),
     # overview
     "control.overview.title": ("Festival overview", "狂欢节总览"),
-    "control.overview.festival": ("{name}: {phase}", "{name}：{phase}"),
+    "control.overview.festival": ("{name} — on now: {phase}", "{name} —— 当前：{phase}"),
     "control.overview.no_festival": ("No festival is scheduled yet: schedule one on the calendar.",
                                      "尚未安排狂欢节：请在日程页安排。"),
     "control.overview.sales": ("Orders and GMV so far (paid)", "目前订单与成交额（已支付）"),
