@@ -57,6 +57,8 @@ SERVICE_SIDE: dict[str, str] = {
                                   "module of promotions, beside the model the pricing stages use",
     "shopfest.orders.checkout": "the checkout lane (PlaceOrder, Answer, IdempotencyKey, buyer_of) the "
                                 "pages post a cart to, as the API does",
+    "shopfest.orders.preview": "the use case that tries an offer not yet put on on a sample cart, which the "
+                               "seller centre's and the control room's forms show before saving",
 }
 
 # Imports that break an arrow today, each with why it is let be. Remove an entry once it is gone.

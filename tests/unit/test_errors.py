@@ -52,9 +52,9 @@ EXPECTED_STATUS = {
           "payment-amount-changed", "payment-in-flight", "refund-key-reused", "return-decided",
           "return-not-shipped", "shipped-goods-come-back-by-return", "sold-out", "too-many-unpaid"},
     422: {"brand-not-sold", "common-password", "currency-mismatch", "domain-error",
-          "idempotency-key-reused", "invalid-amount", "invalid-input", "refund-exceeds-payment",
-          "refund-too-large", "return-too-large", "too-many-coupons", "unknown-currency",
-          "unstorable-text", "verification-failed"},
+          "idempotency-key-reused", "invalid-amount", "invalid-input", "outside-the-festival",
+          "outside-the-sale", "refund-exceeds-payment", "refund-too-large", "return-too-large",
+          "too-many-coupons", "unknown-currency", "unstorable-text", "verification-failed"},
     429: {"rate-limited", "sign-in-locked"},
     503: {"busy"},
 }

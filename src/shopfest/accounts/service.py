@@ -25,6 +25,7 @@ from shopfest.accounts.model import (
     verification_mail,
 )
 from shopfest.accounts.store import AccountStore
+from shopfest.accounts.store import staff_of as store_staff_of
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
@@ -215,3 +216,10 @@ def resolve(uow: UnitOfWork, secret: str, kind: TokenKind = TokenKind.API) -> Us
 def get_user(uow: UnitOfWork, user_id: int) -> User | None:
     with uow:
         return AccountStore(uow.conn).by_id(user_id)
+
+
+def staff_of(uow: UnitOfWork, actor: Actor | None, merchant_id: int, *, limit: int) -> list[User]:
+    """Operators see the staff accounts of any merchant. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_staff_of(uow.conn, merchant_id, limit=limit)

@@ -111,3 +111,11 @@ class AccountStore:
         if to is not None:
             query = query.where(mail_outbox.c.to_address == to)
         return [dict(r._mapping) for r in self.conn.execute(query)]
+
+
+def staff_of(conn: Connection, merchant_id: int, *, limit: int) -> list[User]:
+    """A merchant's staff accounts, oldest first (the merchant id's index finds them)."""
+    rows = conn.execute(select(users)
+                        .where(users.c.merchant_id == merchant_id, users.c.role == Role.MERCHANT.value)
+                        .order_by(users.c.id).limit(limit))
+    return [_user(row) for row in rows]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from shopfest.catalog import search
+from shopfest.catalog import store as store_lists
 from shopfest.catalog.model import (
     Brand,
     BrandTier,
@@ -374,3 +375,62 @@ def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | No
         min_price=min_price, max_price=max_price,
         after_id=decode_cursor(cursor), limit=limit,
     )
+
+
+# --- the control room (operators) ------------------------------------------------------------
+
+def find_brands(uow: UnitOfWork, actor: Actor | None, *, words: str | None = None,
+                tier: BrandTier | None = None, after_id: int | None = None, limit: int) -> list[Brand]:
+    """Operators look brands up by a part of their name and by tier, a page at a time. Raises
+    Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_lists.find_brands(uow.conn, words=(words or "").strip() or None, tier=tier,
+                                       after_id=after_id, limit=limit)
+
+
+def brands_awaiting_approval(uow: UnitOfWork, actor: Actor | None, *, limit: int) -> list[Brand]:
+    """The luxury brands an operator has yet to open to the pavilion. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_lists.brands_awaiting_approval(uow.conn, limit=limit)
+
+
+def list_merchants(uow: UnitOfWork, actor: Actor | None, *, after_id: int | None = None,
+                   limit: int) -> list[Merchant]:
+    """Operators page through the merchants, by id. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        store = CatalogStore(uow.conn)
+        ids = store_lists.merchant_page(uow.conn, after_id=after_id, limit=limit)
+        found = store.merchants_by_id(ids)
+    return [found[i] for i in ids if i in found]
+
+
+def skus_named(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, SkuForSale]:
+    """Seller, title and list price of each known SKU among `sku_ids`, in a read of its own."""
+    with uow:
+        return skus_for_sale(uow, sku_ids)
+
+
+def sample_skus(uow: UnitOfWork, *, merchants: int, limit: int) -> list[SkuForSale]:
+    """A few SKUs on sale, of up to `merchants` sellers, to try offers on: the newest products first."""
+    with uow:
+        ids = store_lists.newest_skus(uow.conn, limit=limit * 25)
+        found = skus_for_sale(uow, ids)
+    each = max(1, limit // merchants)
+    picked: dict[int, list[SkuForSale]] = {}
+    for sku in (found[i] for i in ids if i in found):
+        of_seller = picked.get(sku.merchant_id)
+        if of_seller is None and len(picked) < merchants:
+            picked[sku.merchant_id] = [sku]
+        elif of_seller is not None and len(of_seller) < each:
+            of_seller.append(sku)
+    return [sku for skus in picked.values() for sku in skus][:limit]
+
+
+def brands_by_ids(uow: UnitOfWork, brand_ids: Sequence[int]) -> list[Brand]:
+    """The known brands among `brand_ids`, in their order."""
+    with uow:
+        found = CatalogStore(uow.conn).brands_by_id(brand_ids)
+    return [found[i] for i in brand_ids if i in found]

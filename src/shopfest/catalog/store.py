@@ -372,3 +372,44 @@ def _product(row: Row[Any], product_skus: list[Sku]) -> Product:
         skus=tuple(product_skus), title_zh=row.title_zh, brand_tier=BrandTier(row.brand_tier),
         id=row.id,
     )
+
+
+# --- the control room's lists (operators): bounded pages, newest rules untouched above ----------
+
+def find_brands(conn: Connection, *, words: str | None, tier: BrandTier | None, after_id: int | None,
+                limit: int) -> list[Brand]:
+    """Brands by id, those whose name holds `words` (either language), of one tier."""
+    query = select(brands).order_by(brands.c.id).limit(limit)
+    if words:
+        pattern = "%" + words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(func.lower(brands.c.name).like(pattern, escape="\\")
+                            | func.lower(brands.c.name_zh).like(pattern, escape="\\"))
+    if tier is not None:
+        query = query.where(brands.c.tier == tier.value)
+    if after_id is not None:
+        query = query.where(brands.c.id > after_id)
+    return [_brand(row) for row in conn.execute(query)]
+
+
+def brands_awaiting_approval(conn: Connection, *, limit: int) -> list[Brand]:
+    """Luxury brands no operator has approved yet, oldest first (the tier's index narrows them)."""
+    query = (select(brands).where(brands.c.tier == BrandTier.LUXURY.value, brands.c.approved.is_(False))
+             .order_by(brands.c.id).limit(limit))
+    return [_brand(row) for row in conn.execute(query)]
+
+
+def merchant_page(conn: Connection, *, after_id: int | None, limit: int) -> list[int]:
+    """The ids of a page of merchants, by id."""
+    query = select(merchants.c.id).order_by(merchants.c.id).limit(limit)
+    if after_id is not None:
+        query = query.where(merchants.c.id > after_id)
+    return list(conn.scalars(query))
+
+
+def newest_skus(conn: Connection, *, limit: int) -> list[int]:
+    """The ids of the newest SKUs of regular-tier shipped goods (the storefront's plainest goods)."""
+    query = (select(skus.c.id).join(products, products.c.id == skus.c.product_id)
+             .where(products.c.brand_tier == BrandTier.REGULAR.value,
+                    products.c.fulfilment == Fulfilment.SHIPPED.value)
+             .order_by(skus.c.id.desc()).limit(limit))
+    return list(conn.scalars(query))

@@ -308,3 +308,11 @@ class StockFigures:
     flash_taken: Mapping[int, int]
     flash_bought: Mapping[tuple[int, int], int]
     unpaid: Mapping[tuple[int, int], int]  # (shopper, SKU) → units held in orders not paid in full
+
+
+LOW_SHARE = 5  # a SKU runs low once a fifth or less of its units is left
+
+
+def running_low(level: StockLevel) -> bool:
+    """Whether a SKU is running low: a fifth or less of its units on hand still available."""
+    return level.available * LOW_SHARE <= level.on_hand

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from shopfest.catalog.model import SkuForSale
 from shopfest.catalog.service import SkusListed, merchant_of_sku, skus_for_sale
-from shopfest.core.actor import Actor, require_merchant_staff
+from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
+from shopfest.inventory import store as store_lists
 from shopfest.inventory.hot_path import sku_qty
 from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockFigures, StockLevel, shortfall
 from shopfest.inventory.store import InventoryStore, flash_bought_by, flash_sales_ahead
@@ -123,3 +124,18 @@ def flash_zone(uow: UnitOfWork, *, shopper_id: int | None, limit: int = 100) -> 
         taken = {} if shopper_id is None else flash_bought_by(uow.conn, shopper_id,
                                                                [sale.id or 0 for sale in sales])
         return FlashZone(sales, skus_for_sale(uow, sku_ids), available_stock(uow, sku_ids), taken)
+
+
+def flash_sales_running(uow: UnitOfWork, actor: Actor | None, *, limit: int) -> list[FlashSale]:
+    """Operators see the flash sales on now, ending soonest first. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_lists.flash_sales_running(uow.conn, uow.clock.now(), limit=limit)
+
+
+def hottest_skus(uow: UnitOfWork, actor: Actor | None, *, limit: int) -> list[StockLevel]:
+    """Operators see the SKUs that sold most, with what is left of each. Raises Unauthenticated,
+    Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return store_lists.most_sold(uow.conn, limit=limit)

@@ -286,3 +286,21 @@ def flash_bought_by(conn: Connection, shopper_id: int, flash_sale_ids: Sequence[
     rows = conn.execute(select(flash_buyers.c.flash_sale_id, flash_buyers.c.qty).where(
         flash_buyers.c.shopper_id == shopper_id, id_in(flash_buyers.c.flash_sale_id, flash_sale_ids)))
     return {r.flash_sale_id: r.qty for r in rows}
+# The control room asks which flash sales are on now: those ending after now, the soonest first.
+Index("ix_flash_sales_ends", flash_sales.c.ends_at)
+
+
+def flash_sales_running(conn: Connection, at: Any, *, limit: int) -> list[FlashSale]:
+    """Flash sales on at `at`, ending soonest first."""
+    rows = conn.execute(select(flash_sales).where(flash_sales.c.ends_at > at, flash_sales.c.starts_at <= at)
+                        .order_by(flash_sales.c.ends_at, flash_sales.c.id).limit(limit))
+    return [_flash_sale(r) for r in rows]
+
+
+def most_sold(conn: Connection, *, limit: int) -> list[StockLevel]:
+    """The SKUs with the most units sold. `sold` has no index on purpose: it changes with every
+    sale on the hot path, and an index would cost each of those writes (and PostgreSQL's HOT
+    updates); this scan is the control room's, a page load at a time."""
+    rows = conn.execute(select(stock_levels).where(stock_levels.c.sold > 0)
+                        .order_by(stock_levels.c.sold.desc(), stock_levels.c.sku_id).limit(limit))
+    return [StockLevel(r.sku_id, r.on_hand, r.reserved, r.sold) for r in rows]

@@ -18,6 +18,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, Shortfall
+from shopfest.orders import store as store_figures
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
     Order,
@@ -536,6 +537,8 @@ def refund_part(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, ord
         store.save(after)
         uow.commit()
         return view(store, actor, after)
+
+
 def vouchers_of_shopper(uow: UnitOfWork, actor: Actor | None, *, limit: int = 200) -> list[Voucher]:
     """The vouchers the signed-in shopper's paid orders issued, newest first; nobody else's.
 
@@ -543,3 +546,31 @@ def vouchers_of_shopper(uow: UnitOfWork, actor: Actor | None, *, limit: int = 20
     shopper = require_role(actor, Role.SHOPPER)
     with uow:
         return shopper_vouchers(uow.conn, shopper.user_id, limit=limit)
+
+
+@dataclass(frozen=True)
+class SalesFigure:
+    """Paid parts of orders and what they sold for, in one currency."""
+
+    parts: int
+    sold: Money
+
+
+@dataclass(frozen=True)
+class FestivalSales:
+    """The festival's sales so far, per currency: in all, and per span asked for (its phases)."""
+
+    overall: dict[str, SalesFigure]
+    per_span: list[dict[str, SalesFigure]]
+
+
+def festival_sales(uow: UnitOfWork, actor: Actor | None, *,
+                   spans: Sequence[tuple[datetime, datetime]] = ()) -> FestivalSales:
+    """Operators read the count and sum of paid order parts, in all and placed within each span.
+    Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        rows = store_figures.paid_parts(uow.conn, spans)
+    per_span = [{currency: SalesFigure(figures[n][0], Money(figures[n][1], currency))
+                 for currency, figures in rows} for n in range(len(spans) + 1)]
+    return FestivalSales(per_span[0], per_span[1:])

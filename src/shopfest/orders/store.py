@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     String,
     Table,
+    case,
     func,
     select,
     text,
@@ -419,6 +420,8 @@ def shopper_order_ids(conn: Connection, shopper_id: int, *, before: int | None, 
     if before is not None:
         query = query.where(orders.c.id < before)
     return list(conn.scalars(query.order_by(orders.c.id.desc()).limit(limit)))
+
+
 def shopper_vouchers(conn: Connection, shopper_id: int, *, limit: int) -> list[Voucher]:
     """The vouchers of a shopper's orders, newest first, each named by the title of its line."""
     rows = conn.execute(
@@ -431,3 +434,20 @@ def shopper_vouchers(conn: Connection, shopper_id: int, *, limit: int) -> list[V
     return [Voucher(r.code, r.kind, r.status, r.issued_at, r.order_id, r.merchant_id, r.sku_id,
                     next((d["title"] for d in r.lines if d["sku_id"] == r.sku_id), ""))
             for r in rows]
+# What counts as sold in the festival's figures: parts paid for, shipped or done, partly refunded.
+PAID_PARTS = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
+
+
+def paid_parts(conn: Connection, spans: Sequence[tuple[Any, Any]]) -> list[tuple[str, list[tuple[int, int]]]]:
+    """Per currency, the count and sum of the paid parts: in all first, then placed within each span
+    (start, end) in turn; one pass over the parts, whatever the number of spans."""
+    paid = merchant_orders.c.status.in_([s.value for s in PAID_PARTS])
+    columns: list[Any] = [func.count(), func.coalesce(func.sum(merchant_orders.c.total_minor), 0)]
+    for start, end in spans:
+        inside = (orders.c.placed_at >= start) & (orders.c.placed_at < end)
+        columns += [func.coalesce(func.sum(case((inside, 1), else_=0)), 0),
+                    func.coalesce(func.sum(case((inside, merchant_orders.c.total_minor), else_=0)), 0)]
+    rows = conn.execute(select(orders.c.currency, *columns)
+                        .join(orders, orders.c.id == merchant_orders.c.order_id)
+                        .where(paid).group_by(orders.c.currency).order_by(orders.c.currency))
+    return [(row[0], [(int(row[i]), int(row[i + 1])) for i in range(1, len(row), 2)]) for row in rows]

@@ -34,7 +34,7 @@ from shopfest.promotions.offers import (
     shelf_of,
 )
 from shopfest.promotions.stages import price
-from shopfest.promotions.store import PromotionStore
+from shopfest.promotions.store import PromotionStore, platform_offers_until
 
 
 def quote(request: object, *, now: datetime) -> dict[str, Any]:
@@ -100,8 +100,8 @@ def deposit_terms(uow: UnitOfWork, sku_ids: Sequence[int]) -> dict[int, DepositT
 def _check_in_festival(uow: UnitOfWork, window: Period) -> None:
     festival_now = festival.current_festival(uow)
     if not window.within(festival_now.starts_at, festival_now.ends_at):
-        raise InvalidInput(f"the window lies within {festival_now.name}, "
-                           f"{festival_now.starts_at.isoformat()} to {festival_now.ends_at.isoformat()}")
+        span = f"{festival_now.starts_at.isoformat()} to {festival_now.ends_at.isoformat()}"
+        raise OutsideTheFestival(f"the window lies within {festival_now.name}, {span}", field="starts_at")
 
 
 def _check_in_a_sale(uow: UnitOfWork, window: Period) -> None:
@@ -111,7 +111,8 @@ def _check_in_a_sale(uow: UnitOfWork, window: Period) -> None:
     if festival_now.sale_holding(window.starts_at, window.ends_at) is None:
         sales = "; ".join(f"{p.key} {p.starts_at.isoformat()} to {p.ends_at.isoformat()}"
                           for p in festival_now.sales)
-        raise InvalidInput(f"a promotion runs within one sale of {festival_now.name}: {sales}")
+        raise OutsideTheSale(f"a promotion runs within one sale of {festival_now.name}: {sales}",
+                             field="starts_at")
 
 
 def put_on_promotion(uow: UnitOfWork, actor: Actor | None, campaign: Campaign) -> Campaign:
@@ -263,3 +264,22 @@ def wallet_shelves(uow: UnitOfWork, actor: Actor | None) -> list[tuple[WalletShe
     held = wallet(uow, actor)
     now = uow.clock.now()
     return [(shelf_of(grant, issue, now=now), grant, issue) for grant, issue in reversed(held)]
+
+
+def platform_offers(uow: UnitOfWork, actor: Actor | None, *,
+                    limit: int) -> tuple[list[Campaign], list[CouponIssue]]:
+    """Operators see the platform's promotions and coupons on now or coming, with the coupons'
+    claimed counts. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    with uow:
+        return platform_offers_until(uow.conn, uow.clock.now(), limit=limit)
+
+
+class OutsideTheSale(InvalidInput):
+    code = "outside-the-sale"
+    title = "A promotion runs within one sale of the festival"
+
+
+class OutsideTheFestival(InvalidInput):
+    code = "outside-the-festival"
+    title = "A coupon runs within the festival"

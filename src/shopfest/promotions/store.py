@@ -238,3 +238,13 @@ class PromotionStore:
         rows = self.conn.execute(select(coupons).where(coupons.c.starts_at <= now, coupons.c.ends_at > now)
                                  .order_by(coupons.c.merchant_id.is_not(None), coupons.c.id).limit(limit))
         return [_coupon(r) for r in rows]
+
+def platform_offers_until(conn: Connection, after: datetime, *,
+                          limit: int) -> tuple[list[Campaign], list[CouponIssue]]:
+    """The platform's promotions and coupons (no merchant) that end after `after`, by start."""
+    found = conn.execute(select(promotions)
+                         .where(promotions.c.merchant_id.is_(None), promotions.c.ends_at > after)
+                         .order_by(promotions.c.starts_at, promotions.c.id).limit(limit))
+    issued = conn.execute(select(coupons).where(coupons.c.merchant_id.is_(None), coupons.c.ends_at > after)
+                          .order_by(coupons.c.starts_at, coupons.c.id).limit(limit))
+    return [_promotion(r) for r in found], [_coupon(r) for r in issued]
