@@ -476,3 +476,23 @@ def product_images(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, Pro
         found = ImageStore(uow.conn).of(product_ids)
     return {pid: ProductImage(pid, card, page) for pid, (card, page) in found.items()}
 
+
+
+def import_product_images(uow: UnitOfWork, pictures: Sequence[tuple[int, bytes]], *,
+                          storage: ImageStorage) -> list[ProductImage]:
+    """The seed path (the machine owner's, no actor): pictures of products, checked as an upload is,
+    their rows written in one transaction. Raises ImageNotAllowed, ImageTooHeavy, ImageTooSmall,
+    ImageTooLarge."""
+    made = []
+    for product_id, data in pictures:
+        thumbnails = {t.size: t for t in prepare_image(data)}
+        keys = {size: key_for(product_id, size) for size in thumbnails}
+        for size, thumbnail in thumbnails.items():
+            storage.put(keys[size], thumbnail.data, content_type=CONTENT_TYPE)
+        made.append(ProductImage(product_id, keys["card"], keys["page"]))
+    with uow:
+        store = ImageStore(uow.conn)
+        for image in made:
+            store.put(image.product_id, card_key=image.card_key, page_key=image.page_key, at=uow.clock.now())
+        uow.commit()
+    return made
