@@ -262,9 +262,12 @@ class RedisGate:
         return forgotten
 
     def change_on_hand(self, uow: UnitOfWork, sku_id: int, change: int) -> Callable[[], None]:
-        """Units taken off leave Redis at once, before the rows (which may still refuse); units added
-        join it once the rows are committed. Either way Redis never counts more than the rows hold,
-        and a counter Redis lacks is loaded from the rows when a batch next needs it."""
+        """Units taken off leave Redis at once, before the rows (which may still refuse: then they are
+        given back); units added join it once the rows are committed. So Redis does not count units
+        the rows lack, and a counter Redis lacks is loaded from the rows when a batch next needs it.
+        (One narrow case counts added units twice: a counter loaded from the committed rows just
+        before the units join it. The rows then refuse the batch that would oversell, and its
+        counters are loaded again, as after any miscount; see `reserve`.)"""
         AdjustmentStore(uow.conn).change_on_hand(sku_id, change)
         if change >= 0:
             uow.after_commit(lambda: self._shift(sku_id, change))
