@@ -14,7 +14,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "seller.nav.returns": ("Returns and refunds", "退货退款"),
     # the overview
     "seller.home.title": ("Seller centre", "商家中心"),
-    "seller.home.merchant": ("{name}", "{name}"),
     "seller.home.products": ("Products listed", "在售商品"),
     "seller.home.skus": ("Options (SKUs)", "规格（SKU）"),
     "seller.home.low": ("Options low on stock ({at_most} or fewer left)",
