@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import secrets
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import pytest
 from PIL import Image
@@ -14,6 +16,7 @@ from sqlalchemy import create_engine, text
 from tests.browser.harness import MERCHANT, Shopper
 
 pytestmark = pytest.mark.browser
+IN_THE_SALE = "2027-11-11T10:00:00+08:00"
 
 
 def approved_brand_of_the_demo_merchant(database_url: str) -> int:
@@ -33,7 +36,14 @@ def lantern_photo() -> bytes:
 
 
 def test_a_merchant_lists_a_product_with_a_picture_and_stock_and_shoppers_see_it(
-        shopper: Shopper, demo_database: str) -> None:
+        open_tab: Callable[..., Shopper], start_server: Callable[..., AbstractContextManager[str]],
+        demo_database: str) -> None:
+    # a server inside the 11.11 sale: no phase flips (and reloads the page) while the journey runs
+    with start_server(clock=IN_THE_SALE) as base_url:
+        merchant_journey(open_tab(base_url), demo_database)
+
+
+def merchant_journey(shopper: Shopper, demo_database: str) -> None:
     page = shopper.page
     word = f"lantern{secrets.token_hex(3)}"
     title = f"Paper Festival Lantern {word}"
