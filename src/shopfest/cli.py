@@ -297,6 +297,8 @@ def _prepare_demo(*, brands: int, products: int) -> str | None:
     if catalog.count_brands(runtime.uow(read_only=True)) == 0:
         with progress_bar() as bar:
             _seed(runtime, bar, brands=brands, products=products, seed=11)
+        from shopfest import demo
+        demo.seed_pictures(runtime)
         for email, password, role in DEMO_ACCOUNTS:
             merchant = 1 if role is Role.MERCHANT else None
             accounts.create_account_unchecked(runtime.uow(), email=email, password=password,

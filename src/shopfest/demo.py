@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import colorsys
+import io
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from shopfest.catalog.model import (
     Merchant,
     MerchantKind,
     ProductDraft,
+    ProductQuery,
     SkuDraft,
 )
 from shopfest.core.actor import MACHINE, Actor, Role
@@ -275,3 +278,49 @@ def hot_item(runtime: Runtime, *, stock: int, price: str = "5999.00", flash_quan
         quantity=flash_quantity, starts_at=now - timedelta(hours=12), ends_at=now + timedelta(hours=12),
         per_shopper_limit=per_shopper_limit))
     return HotItem(merchant.id or 0, sku_id, sale.id)
+
+
+# --- pictures --------------------------------------------------------------------------------------
+
+DEMO_PICTURES = 40  # products given a drawn picture, so the storefront's shelves look real
+PICTURE_SIZE = (960, 720)
+
+
+def demo_picture(initial: str, hue: int) -> bytes:
+    """A warm gradient with a brand's initial in the middle, as a PNG a merchant might upload."""
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+    turned = Image.linear_gradient("L").rotate(45, expand=True)  # a diagonal, its corners unfilled
+    middle = turned.width // 2
+    light = turned.crop((middle - 90, middle - 90, middle + 90, middle + 90)).resize(PICTURE_SIZE)
+    dark, bright = _hsl(hue, 0.75, 0.32), _hsl((hue + 24) % 360, 0.9, 0.62)
+    picture = ImageOps.colorize(light, black=dark, white=bright)
+    draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=360)
+    draw.text((PICTURE_SIZE[0] // 2, PICTURE_SIZE[1] // 2), initial, font=font, anchor="mm",
+              fill=(255, 255, 255))
+    out = io.BytesIO()
+    picture.save(out, "PNG", compress_level=1)  # quick to write: the thumbnails are what is kept
+    return out.getvalue()
+
+
+def _hsl(hue: int, saturation: float, lightness: float) -> tuple[int, int, int]:
+    red, green, blue = colorsys.hls_to_rgb(hue / 360, lightness, saturation)
+    return round(red * 255), round(green * 255), round(blue * 255)
+
+
+def seed_pictures(runtime: Runtime, *, count: int = DEMO_PICTURES) -> int:
+    """Draw a picture for the first `count` products and the newest debuts on the home page, checked
+    and made into thumbnails as an upload is; how many were given one."""
+    uow = runtime.uow
+    newest = catalog.search_products(uow(read_only=True), ProductQuery(limit=1)).items
+    ids = list(range(1, min(count, newest[0].id or 0) + 1)) if newest else []
+    fest = festival.current_festival(uow(read_only=True))
+    ids += [p.id or 0 for p in catalog.new_arrivals(uow(read_only=True), since=fest.starts_at, limit=8)[0]]
+    pictures = []
+    for product_id in dict.fromkeys(ids):
+        product = catalog.get_product(uow(read_only=True), product_id)
+        brand = catalog.get_brand(uow(read_only=True), product.brand_id)
+        hue = (345 + product_id * 37 % 50) % 360  # the festival's reds and oranges
+        pictures.append((product_id, demo_picture(brand.name[:1].upper(), hue)))
+    return len(catalog.import_product_images(uow(), pictures, storage=runtime.pictures()))

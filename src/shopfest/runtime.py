@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine
 
 from shopfest.accounts.hashing import HashingPool
+from shopfest.catalog.images import ImageStorage, LocalDiskStorage
 from shopfest.core.actor import Actor
 from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
@@ -78,6 +79,13 @@ class Runtime:
     signed_in: SignedIn = field(default_factory=SignedIn)
     limiter: Limiter = field(default_factory=lambda: Limiter({}))
     hashing: HashingPool = field(default_factory=HashingPool)
+    media: ImageStorage | None = None  # where product pictures are kept (app.py: local disk by default)
+
+    def pictures(self) -> ImageStorage:
+        """The picture storage, made on local disk under the settings' folder when none was given."""
+        if self.media is None:
+            self.media = LocalDiskStorage(self.settings.media_root())
+        return self.media
 
     def uow(self, *, read_only: bool = False, snapshot: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only,

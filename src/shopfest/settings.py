@@ -6,6 +6,9 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 
 from shopfest.core.clock import Clock, SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
@@ -55,6 +58,9 @@ class Settings:
     hashing_threads: int = 2  # passwords hashed at once per process (argon2 takes a core each)
     hashing_queue: int = 16  # sign-ins waiting for those; more are answered 503 at once
     max_body_bytes: int = 1_048_576  # a larger request body is refused with 413
+    # Where product pictures are kept on local disk; None: a `media` folder beside the SQLite file,
+    # or ./media for another database.
+    media_dir: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,6 +88,7 @@ class Settings:
                 hashing_threads=int(env.get("SHOPFEST_HASHING_THREADS", str(cls.hashing_threads))),
                 hashing_queue=int(env.get("SHOPFEST_HASHING_QUEUE", str(cls.hashing_queue))),
                 max_body_bytes=int(env.get("SHOPFEST_MAX_BODY_BYTES", str(cls.max_body_bytes))),
+                media_dir=env.get("SHOPFEST_MEDIA_DIR") or None,
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -142,3 +149,12 @@ class Settings:
         if self.clock_anchor is None:
             return SetClock(start, self.clock_speed)
         return SetClock(start, self.clock_speed, self.clock_anchor)
+
+    def media_root(self) -> Path:
+        """SHOPFEST_MEDIA_DIR, or `media` beside the SQLite file, or ./media."""
+        if self.media_dir:
+            return Path(self.media_dir)
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            return Path(url.database).parent / "media"
+        return Path("media")

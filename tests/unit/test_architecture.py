@@ -55,6 +55,8 @@ SERVICE_SIDE: dict[str, str] = {
                             "and the pages' approximate prices read the same one",
     "shopfest.promotions.offers": "pure coupon rules (CouponIssue) checkout prices with; a second model "
                                   "module of promotions, beside the model the pricing stages use",
+    "shopfest.catalog.images": "the pure checks of a product picture and the ImageStorage port (local "
+                               "disk ships) the seller centre uploads to and GET /media serves from",
     "shopfest.orders.checkout": "the checkout lane (PlaceOrder, Answer, IdempotencyKey, buyer_of) the "
                                 "pages post a cart to, as the API does",
     "shopfest.orders.preview": "the use case that tries an offer not yet put on on a sample cart, which the "

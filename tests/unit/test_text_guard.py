@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from shopfest.text_guard import unstorable_in
+from shopfest.text_guard import carries_files, unstorable_in
 
 JSON = b"application/json"
 FORM = b"application/x-www-form-urlencoded"
@@ -43,3 +43,10 @@ def test_nul_in_the_path_query_or_a_form_is_refused() -> None:
     assert unstorable_in(path="/search", query=b"q=a%00b", body=b"", content_type=b"") == "the query string"
     assert _body("email=a%00b&password=x", FORM) == "the body"
     assert _body("email=a%2500b&password=x", FORM) is None  # a percent sign, then two zeros
+
+
+def test_a_picture_upload_may_hold_nul_but_its_path_may_not() -> None:
+    assert carries_files({"method": "POST", "path": "/seller/products/12/image"})
+    assert not carries_files({"method": "POST", "path": "/seller/products/new"})
+    assert not carries_files({"method": "POST", "path": "/seller/products/12/image/x"})
+    assert not carries_files({"method": "GET", "path": "/seller/products/12/image"})

@@ -224,10 +224,15 @@ def check_listing(merchant: Merchant, brand: Brand) -> None:
         raise BrandNotApproved(f"brand {brand.name} is not approved yet", brand_id=brand.id)
 
 
+# The form field each title is written in, named in its error so a form shows it beside the field.
+_TITLE_FIELDS = {"title": "title", "Chinese title": "title_zh"}
+
+
 def _title(text: str, what: str) -> str:
     cleaned = " ".join(text.split()) if isinstance(text, str) else ""
     if not cleaned or len(cleaned) > MAX_TITLE:
-        raise InvalidInput(f"the {what} must be 1 to {MAX_TITLE} characters")
+        raise InvalidInput(f"the {what} must be 1 to {MAX_TITLE} characters",
+                           **({"field": _TITLE_FIELDS[what]} if what in _TITLE_FIELDS else {}))
     return cleaned
 
 

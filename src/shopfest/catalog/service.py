@@ -8,6 +8,13 @@ from datetime import datetime
 
 from shopfest.catalog import search
 from shopfest.catalog import store as store_lists
+from shopfest.catalog.images import (
+    CONTENT_TYPE,
+    ImageStorage,
+    ProductImage,
+    key_for,
+    prepare_image,
+)
 from shopfest.catalog.model import (
     Brand,
     BrandTier,
@@ -29,7 +36,7 @@ from shopfest.catalog.model import (
     search_tokens,
     words_of,
 )
-from shopfest.catalog.store import CatalogStore
+from shopfest.catalog.store import CatalogStore, ImageStore
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
@@ -434,3 +441,118 @@ def brands_by_ids(uow: UnitOfWork, brand_ids: Sequence[int]) -> list[Brand]:
     with uow:
         found = CatalogStore(uow.conn).brands_by_id(brand_ids)
     return [found[i] for i in brand_ids if i in found]
+
+
+# --- the seller centre: a merchant's own products and their pictures ---------------------------
+
+def merchant_products(uow: UnitOfWork, actor: Actor | None, *, q: str = "", cursor: str | None = None,
+                      limit: int = 20) -> Page:
+    """The staff's own merchant's products, newest first, found by title words; cursor paged.
+
+    Raises Unauthenticated, Forbidden, InvalidInput.
+    """
+    _, merchant_id = require_merchant_staff(actor)
+    query = ProductQuery(words=tuple(search_tokens(q)), merchant_id=merchant_id,
+                         after_id=decode_cursor(cursor), limit=limit)
+    return search_products(uow, query)
+
+
+def merchant_product(uow: UnitOfWork, actor: Actor | None, product_id: int) -> Product:
+    """One of the staff's own merchant's products; another merchant's is not found.
+
+    Raises Unauthenticated, Forbidden, NotFound.
+    """
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        product = CatalogStore(uow.conn).product(product_id)
+    if product is None or product.merchant_id != merchant_id:
+        raise NotFound(f"no product {product_id}", product_id=product_id)
+    return product
+
+
+def merchant_of_staff(uow: UnitOfWork, actor: Actor | None) -> Merchant:
+    """The merchant the staff work for. Raises Unauthenticated, Forbidden, NotFound."""
+    _, merchant_id = require_merchant_staff(actor)
+    return get_merchant(uow, merchant_id)
+
+
+def merchant_brands(uow: UnitOfWork, actor: Actor | None) -> list[Brand]:
+    """The brands the staff's merchant sells, by name. Raises Unauthenticated, Forbidden, NotFound."""
+    merchant = merchant_of_staff(uow, actor)
+    with uow:
+        found = CatalogStore(uow.conn).brands_by_id(merchant.brand_ids)
+    return sorted(found.values(), key=lambda b: b.name.casefold())
+
+
+@dataclass(frozen=True)
+class MerchantCounts:
+    products: int
+    sku_ids: list[int]
+
+
+def merchant_counts(uow: UnitOfWork, actor: Actor | None) -> MerchantCounts:
+    """How many products the staff's merchant lists, and its SKUs. Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        store = ImageStore(uow.conn)
+        return MerchantCounts(store.count_products_of(merchant_id), store.all_sku_ids_of(merchant_id))
+
+
+def merchant_skus(uow: UnitOfWork, actor: Actor | None,
+                  product_ids: Sequence[int]) -> list[tuple[int, str, int, str]]:
+    """(SKU id, code, product id, title) of the staff's own products among `product_ids`."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        return ImageStore(uow.conn).skus_of(merchant_id, product_ids)
+
+
+def put_product_image(uow: UnitOfWork, actor: Actor | None, product_id: int, data: bytes, *,
+                      storage: ImageStorage) -> ProductImage:
+    """Staff give their own product a picture (replacing any before): checked, made into thumbnails,
+    kept in `storage`. Raises NotFound, ImageNotAllowed, ImageTooHeavy, ImageTooSmall, ImageTooLarge."""
+    merchant_product(uow, actor, product_id)
+    thumbnails = {t.size: t for t in prepare_image(data)}
+    keys = {size: key_for(product_id, size) for size in thumbnails}
+    for size, thumbnail in thumbnails.items():
+        storage.put(keys[size], thumbnail.data, content_type=CONTENT_TYPE)
+    try:
+        with uow:
+            store = ImageStore(uow.conn)
+            before = store.of([product_id]).get(product_id)
+            store.put(product_id, card_key=keys["card"], page_key=keys["page"], at=uow.clock.now())
+            uow.commit()
+    except BaseException:
+        for key in keys.values():
+            storage.delete(key)
+        raise
+    for old in before or ():
+        storage.delete(old)
+    return ProductImage(product_id, keys["card"], keys["page"])
+
+
+def product_images(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, ProductImage]:
+    """The picture of each of these products that has one."""
+    with uow:
+        found = ImageStore(uow.conn).of(product_ids)
+    return {pid: ProductImage(pid, card, page) for pid, (card, page) in found.items()}
+
+
+
+def import_product_images(uow: UnitOfWork, pictures: Sequence[tuple[int, bytes]], *,
+                          storage: ImageStorage) -> list[ProductImage]:
+    """The seed path (the machine owner's, no actor): pictures of products, checked as an upload is,
+    their rows written in one transaction. Raises ImageNotAllowed, ImageTooHeavy, ImageTooSmall,
+    ImageTooLarge."""
+    made = []
+    for product_id, data in pictures:
+        thumbnails = {t.size: t for t in prepare_image(data)}
+        keys = {size: key_for(product_id, size) for size in thumbnails}
+        for size, thumbnail in thumbnails.items():
+            storage.put(keys[size], thumbnail.data, content_type=CONTENT_TYPE)
+        made.append(ProductImage(product_id, keys["card"], keys["page"]))
+    with uow:
+        store = ImageStore(uow.conn)
+        for image in made:
+            store.put(image.product_id, card_key=image.card_key, page_key=image.page_key, at=uow.clock.now())
+        uow.commit()
+    return made

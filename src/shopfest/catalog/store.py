@@ -413,3 +413,52 @@ def newest_skus(conn: Connection, *, limit: int) -> list[int]:
                     products.c.fulfilment == Fulfilment.SHIPPED.value)
              .order_by(skus.c.id.desc()).limit(limit))
     return list(conn.scalars(query))
+
+
+# A product's picture, one per product: the keys of its thumbnails in the picture storage (images.py).
+product_images = Table(
+    "product_images",
+    metadata,
+    Column("product_id", Id, ForeignKey("products.id"), primary_key=True, autoincrement=False),
+    Column("card_key", String(200), nullable=False),
+    Column("page_key", String(200), nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+)
+
+
+class ImageStore:
+    """The rows naming each product's picture."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def of(self, product_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(card key, page key) of each of these products that has a picture."""
+        if not product_ids:
+            return {}
+        rows = self.conn.execute(select(product_images).where(id_in(product_images.c.product_id,
+                                                                    list(product_ids))))
+        return {r.product_id: (r.card_key, r.page_key) for r in rows}
+
+    def put(self, product_id: int, *, card_key: str, page_key: str, at: Any) -> None:
+        self.conn.execute(product_images.delete().where(product_images.c.product_id == product_id))
+        self.conn.execute(insert(product_images).values(product_id=product_id, card_key=card_key,
+                                                        page_key=page_key, uploaded_at=at))
+
+    def count_products_of(self, merchant_id: int) -> int:
+        return self.conn.scalar(select(func.count()).select_from(products)
+                                .where(products.c.merchant_id == merchant_id)) or 0
+
+    def skus_of(self, merchant_id: int, product_ids: Sequence[int]) -> list[tuple[int, str, int, str]]:
+        """(SKU id, code, product id, title) of the merchant's SKUs among these products."""
+        rows = self.conn.execute(
+            select(skus.c.id, skus.c.code, products.c.id.label("product_id"), products.c.title)
+            .join(products, products.c.id == skus.c.product_id)
+            .where(products.c.merchant_id == merchant_id, id_in(products.c.id, list(product_ids)))
+            .order_by(products.c.id.desc(), skus.c.id))
+        return [(r.id, r.code, r.product_id, r.title) for r in rows]
+
+    def all_sku_ids_of(self, merchant_id: int) -> list[int]:
+        return list(self.conn.scalars(
+            select(skus.c.id).join(products, products.c.id == skus.c.product_id)
+            .where(products.c.merchant_id == merchant_id)))

@@ -13,7 +13,7 @@ from typing import Protocol
 from shopfest.core.errors import DomainError
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.model import Claim, Ledger
-from shopfest.inventory.store import InventoryStore
+from shopfest.inventory.store import AdjustmentStore, InventoryStore
 
 Outcomes = list[DomainError | None]
 # Unpaid units one shopper may hold of one SKU, unless SHOPFEST_MAX_UNPAID_UNITS says otherwise.
@@ -46,6 +46,11 @@ class StockGate(Protocol):
     def recount(self) -> int:
         """Forget the counters kept apart from the rows, so that each is loaded from the rows when a
         batch next needs it; how many were forgotten. For after a crash, before serving again."""
+
+    def change_on_hand(self, uow: UnitOfWork, sku_id: int, change: int) -> Callable[[], None]:
+        """Add `change` units (fewer than none: take them off) to a SKU's units on hand, with the rows
+        in the caller's transaction; the counters kept apart never count more than the rows. Returns
+        what gives the counters back if that transaction fails."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,3 +154,7 @@ class DatabaseGate:
 
     def recount(self) -> int:
         return 0  # the rows are the counters
+
+    def change_on_hand(self, uow: UnitOfWork, sku_id: int, change: int) -> Callable[[], None]:
+        AdjustmentStore(uow.conn).change_on_hand(sku_id, change)
+        return lambda: None  # the rows roll back with the transaction

@@ -316,3 +316,40 @@ LOW_SHARE = 5  # a SKU runs low once a fifth or less of its units is left
 def running_low(level: StockLevel) -> bool:
     """Whether a SKU is running low: a fifth or less of its units on hand still available."""
     return level.available * LOW_SHARE <= level.on_hand
+
+
+# --- a merchant's intake and stock-take corrections --------------------------------------------
+
+MAX_ON_HAND = 1_000_000_000
+MAX_REASON = 200
+
+
+class CountBelowHeld(Conflict):
+    code = "count-below-held"
+    title = "The count is below the units reserved and sold"
+
+
+def intake_change(level: StockLevel, units: int) -> int:
+    """Units received go on hand: 1 or more, and on hand stays within MAX_ON_HAND. Raises InvalidInput."""
+    if not 1 <= units <= MAX_ON_HAND - level.on_hand:
+        raise InvalidInput(f"receive 1 to {MAX_ON_HAND - level.on_hand} units", field="units",
+                           most=MAX_ON_HAND - level.on_hand)
+    return units
+
+
+def correction_change(level: StockLevel, counted: int, reason: str) -> int:
+    """A stock-take sets on hand to the units counted, never below those reserved by unpaid orders
+    and already sold (they are promised), with a reason. Returns the change to on hand.
+
+    Raises InvalidInput, CountBelowHeld.
+    """
+    if not reason.strip() or len(reason) > MAX_REASON:
+        raise InvalidInput(f"say why, in 1 to {MAX_REASON} characters", field="reason", most=MAX_REASON)
+    if not 0 <= counted <= MAX_ON_HAND:
+        raise InvalidInput(f"the count is 0 to {MAX_ON_HAND}", field="counted", most=MAX_ON_HAND)
+    held = level.reserved + level.sold
+    if counted < held:
+        raise CountBelowHeld(f"{level.reserved} units are reserved and {level.sold} sold: the count "
+                             f"must be {held} or more", field="counted", reserved=level.reserved,
+                             sold=level.sold, least=held)
+    return counted - level.on_hand

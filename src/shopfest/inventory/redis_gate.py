@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from shopfest.core.db import chunks
@@ -34,7 +34,7 @@ from shopfest.inventory.hot_path import (
     unpaid_qty,
 )
 from shopfest.inventory.model import Claim, LimitExceeded, SoldOut, TooManyUnpaid
-from shopfest.inventory.store import InventoryStore
+from shopfest.inventory.store import AdjustmentStore, InventoryStore
 
 # ARGV: the key prefix, then the batch as one string (one argument is far cheaper to send than
 # four per claim), then the most unpaid units a shopper holds of one SKU. The batch: runs of orders
@@ -162,6 +162,13 @@ end
 return 1
 """
 
+# KEYS[1]: a SKU's units counter; ARGV[1]: units to add (less than 0: to take off), only if the
+# counter exists (a missing one is loaded from the rows, which have the change already).
+_SHIFT_STOCK = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('INCRBY', KEYS[1], ARGV[1]) end
+return false
+"""
+
 
 KEYS_PER_COMMAND = 1000  # a recount asks for and forgets keys a thousand at a time
 
@@ -184,6 +191,7 @@ class RedisGate:
         self.max_unpaid = max_unpaid
         self._reserve = client.register_script(_RESERVE)
         self._give_back = client.register_script(_GIVE_BACK)
+        self._shift_stock = client.register_script(_SHIFT_STOCK)
 
     def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         decided, sold_out = self._decide(runs)
@@ -252,6 +260,24 @@ class RedisGate:
             for chunk in self._counters(kind):
                 forgotten += self._redis.unlink(*chunk)
         return forgotten
+
+    def change_on_hand(self, uow: UnitOfWork, sku_id: int, change: int) -> Callable[[], None]:
+        """Units taken off leave Redis at once, before the rows (which may still refuse: then they are
+        given back); units added join it once the rows are committed. So Redis does not count units
+        the rows lack, and a counter Redis lacks is loaded from the rows when a batch next needs it.
+        (One narrow case counts added units twice: a counter loaded from the committed rows just
+        before the units join it. The rows then refuse the batch that would oversell, and its
+        counters are loaded again, as after any miscount; see `reserve`.)"""
+        AdjustmentStore(uow.conn).change_on_hand(sku_id, change)
+        if change >= 0:
+            uow.after_commit(lambda: self._shift(sku_id, change))
+            return lambda: None
+        self._shift(sku_id, change)
+        return lambda: self._shift(sku_id, -change)
+
+    def _shift(self, sku_id: int, change: int) -> None:
+        if change:
+            self._shift_stock(keys=[f"{self._prefix}stock:{sku_id}"], args=[change])
 
     def _forget(self, claims: Sequence[Claim]) -> None:
         """Forget the counters of these claims' SKUs and flash sales (a SKU's units and unpaid units

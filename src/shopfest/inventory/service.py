@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from shopfest.catalog.model import SkuForSale
@@ -11,9 +11,18 @@ from shopfest.core.actor import Actor, Role, require_merchant_staff, require_rol
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import store as store_lists
-from shopfest.inventory.hot_path import sku_qty
-from shopfest.inventory.model import Claim, FlashSale, Shortfall, StockFigures, StockLevel, shortfall
-from shopfest.inventory.store import InventoryStore, flash_bought_by, flash_sales_ahead
+from shopfest.inventory.hot_path import StockGate, sku_qty
+from shopfest.inventory.model import (
+    Claim,
+    FlashSale,
+    Shortfall,
+    StockFigures,
+    StockLevel,
+    correction_change,
+    intake_change,
+    shortfall,
+)
+from shopfest.inventory.store import AdjustmentStore, InventoryStore, flash_bought_by, flash_sales_ahead
 
 
 def receive_listed_stock(uow: UnitOfWork, event: SkusListed) -> None:
@@ -139,3 +148,63 @@ def hottest_skus(uow: UnitOfWork, actor: Actor | None, *, limit: int) -> list[St
     require_role(actor, Role.OPERATOR)
     with uow:
         return store_lists.most_sold(uow.conn, limit=limit)
+
+
+# --- a merchant's stock: intake and stock-take corrections --------------------------------------
+
+LOW_STOCK = 5  # units available at or below which the seller centre calls a SKU low
+
+
+def levels_of_merchant(uow: UnitOfWork, actor: Actor | None, sku_ids: Sequence[int]) -> dict[int, StockLevel]:
+    """The stock of those of `sku_ids` the staff's own merchant sells (others are left out).
+
+    Raises Unauthenticated, Forbidden.
+    """
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        ours = [s for s in sku_ids if merchant_of_sku(uow, s) == merchant_id]
+        return InventoryStore(uow.conn).levels(ours)
+
+
+def low_on_stock(uow: UnitOfWork, sku_ids: Sequence[int], *, at_most: int = LOW_STOCK) -> int:
+    """How many of `sku_ids` have `at_most` units or fewer left to sell."""
+    with uow:
+        levels = InventoryStore(uow.conn).levels(sku_ids)
+    return sum(1 for level in levels.values() if level.available <= at_most)
+
+
+def take_in(uow: UnitOfWork, gate: StockGate, actor: Actor | None, *, sku_id: int, units: int) -> StockLevel:
+    """A merchant's staff receive `units` more of their own SKU: on hand grows, in the rows and in the
+    stock gate alike. Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
+    staff, merchant_id = require_merchant_staff(actor)
+    return _adjust(uow, gate, merchant_id, sku_id, kind="intake", staff_id=staff.user_id, reason="",
+                   change_of=lambda level: intake_change(level, units))
+
+
+def correct_count(uow: UnitOfWork, gate: StockGate, actor: Actor | None, *, sku_id: int, counted: int,
+                  reason: str) -> StockLevel:
+    """A stock-take: on hand becomes the units counted, never below those reserved and sold, with the
+    reason kept. Raises Unauthenticated, Forbidden, NotFound, InvalidInput, CountBelowHeld."""
+    staff, merchant_id = require_merchant_staff(actor)
+    return _adjust(uow, gate, merchant_id, sku_id, kind="correction", staff_id=staff.user_id,
+                   reason=reason.strip(), change_of=lambda level: correction_change(level, counted, reason))
+
+
+def _adjust(uow: UnitOfWork, gate: StockGate, merchant_id: int, sku_id: int, *, kind: str, staff_id: int,
+            reason: str, change_of: Callable[[StockLevel], int]) -> StockLevel:
+    with uow:
+        # Locked (PostgreSQL; SQLite holds its write lock): no batch of orders reserves in between.
+        level = InventoryStore(uow.conn).levels([sku_id], lock=True).get(sku_id)
+        if level is None or merchant_of_sku(uow, sku_id) != merchant_id:
+            raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
+        change = change_of(level)
+        after = StockLevel(sku_id, level.on_hand + change, level.reserved, level.sold)
+        undo = gate.change_on_hand(uow, sku_id, change)
+        try:
+            AdjustmentStore(uow.conn).record(sku_id=sku_id, kind=kind, change=change, on_hand=after.on_hand,
+                                             reason=reason, staff_id=staff_id, at=uow.clock.now())
+            uow.commit()
+        except BaseException:
+            undo()
+            raise
+    return after

@@ -304,3 +304,35 @@ def most_sold(conn: Connection, *, limit: int) -> list[StockLevel]:
     rows = conn.execute(select(stock_levels).where(stock_levels.c.sold > 0)
                         .order_by(stock_levels.c.sold.desc(), stock_levels.c.sku_id).limit(limit))
     return [StockLevel(r.sku_id, r.on_hand, r.reserved, r.sold) for r in rows]
+# Every intake and stock-take correction a merchant's staff made: what changed, why, by whom.
+stock_adjustments = Table(
+    "stock_adjustments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sku_id", Id, ForeignKey("skus.id"), nullable=False),
+    Column("kind", String(20), nullable=False),  # "intake" or "correction"
+    Column("change", BigInteger, nullable=False),  # units added to on hand (less than 0: taken off)
+    Column("on_hand", BigInteger, nullable=False),  # on hand after it
+    Column("reason", String(200), nullable=False),
+    Column("staff_id", Id, nullable=False),
+    Column("made_at", UtcDateTime, nullable=False),
+    Index("ix_stock_adjustments_sku", "sku_id", "id"),
+)
+
+
+class AdjustmentStore:
+    """Changes to a SKU's units on hand by its merchant, and their record."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def change_on_hand(self, sku_id: int, change: int) -> None:
+        # The row's CHECK refuses on hand below reserved + sold, whatever the caller read before.
+        self.conn.execute(stock_levels.update().where(stock_levels.c.sku_id == sku_id)
+                          .values(on_hand=stock_levels.c.on_hand + change))
+
+    def record(self, *, sku_id: int, kind: str, change: int, on_hand: int, reason: str, staff_id: int,
+               at: Any) -> None:
+        self.conn.execute(insert(stock_adjustments).values(
+            sku_id=sku_id, kind=kind, change=change, on_hand=on_hand, reason=reason, staff_id=staff_id,
+            made_at=at))

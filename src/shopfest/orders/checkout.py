@@ -167,6 +167,12 @@ class Checkout:
     def batches(self) -> int:
         return self._batches.batches
 
+    def restocked(self, sku_ids: Sequence[int]) -> None:
+        """Units just came on hand (a merchant's intake or count): this process stops refusing the SKUs
+        from memory at once, rather than after SOLD_OUT_SECONDS."""
+        for sku_id in sku_ids:
+            self._sold_out.pop(sku_id, None)
+
     def _apply(self, batch: Sequence[PlaceOrder]) -> list[Answer | BaseException]:
         outcomes: list[Answer | BaseException | None] = [None] * len(batch)
         uow = self._uow()

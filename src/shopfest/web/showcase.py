@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Category, Product
@@ -33,6 +33,7 @@ class ProductCard:
     category: str
     luxury: bool
     new: bool
+    image_url: str | None = None  # its picture's card thumbnail; the letter tile when None
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class ProductSheet:
     new: bool
     price: PriceView
     skus: list[SkuView]
+    image_url: str | None = None  # its picture, as large as the page shows it
 
 
 def price_view(money: Money, viewer: Viewer) -> PriceView:
@@ -72,7 +74,16 @@ def product_cards(runtime: Runtime, products: list[Product], viewer: Viewer) -> 
     if not products:
         return []
     categories = categories_by_slug(runtime)
-    return [_card(shown, categories.get(shown.category), viewer) for shown in listed(runtime, products)]
+    pictures = catalog.product_images(runtime.uow(read_only=True), [p.id or 0 for p in products])
+    return [replace(_card(shown, categories.get(shown.category), viewer),
+                    image_url=media_url(pictures[shown.product.id].card_key)
+                    if shown.product.id in pictures else None)
+            for shown in listed(runtime, products)]
+
+
+def media_url(key: str) -> str:
+    """Where a picture of the storage is served (web/seller_pages.py, GET /media/{key})."""
+    return f"/media/{key}"
 
 
 def listed(runtime: Runtime, products: list[Product]) -> list[catalog.Listed]:
@@ -101,6 +112,7 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
     brand = catalog.get_brand(uow, product.brand_id)
     category = categories_by_slug(runtime).get(shown.category)
     t = viewer.t
+    picture = catalog.product_images(uow, [product_id]).get(product_id)
     return ProductSheet(
         id=product.id or 0, title=viewer.name(product.title, product.title_zh),
         brand=viewer.name(brand.name, brand.name_zh), luxury=product.brand_tier is BrandTier.LUXURY,
@@ -113,4 +125,5 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
         skus=[SkuView(s.code, price_view(s.price, viewer), shown.stock[s.id or 0], s.id or 0,
                       deal_of(runtime, s.id or 0, viewer, zone_name=zone_name, shopper_id=shopper_id))
               for s in product.skus],
+        image_url=media_url(picture.page_key) if picture else None,
     )
