@@ -11,15 +11,18 @@ from functools import partial
 from typing import Any
 
 from shopfest.catalog.model import SkuForSale
-from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, Shortfall
+from shopfest.orders import preview as offer_preview
+from shopfest.orders import store
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
+    MerchantOrder,
     Order,
     OrderStatus,
     ReturnRequest,
@@ -36,6 +39,7 @@ from shopfest.payments.provider import Provider
 from shopfest.payments.service import PaymentSucceeded
 from shopfest.promotions import service as promotions
 from shopfest.promotions.model import Priced
+from shopfest.promotions.offers import Campaign, CouponIssue
 
 log = logging.getLogger(__name__)
 
@@ -459,3 +463,104 @@ def orders_after(uow: UnitOfWork, after_id: int, *, limit: int) -> list[Order]:
 def voucher_counts(uow: UnitOfWork) -> dict[tuple[int, int], int]:
     """Vouchers issued per (child order, SKU), inside the caller's transaction."""
     return OrderStore(uow.conn).voucher_counts()
+
+
+# --- the seller centre's orders (web/seller_desk.py) ----------------------------------------
+
+@dataclass(frozen=True)
+class Shipment:
+    carrier: str
+    tracking: str
+    shipped_at: datetime
+
+
+@dataclass(frozen=True)
+class MerchantPart:
+    """One merchant's part of an order as its staff see it: the order it belongs to, when it was
+    placed, its shipment and the returns asked of it. Orders keep no delivery address or buyer
+    country yet, so neither is here."""
+
+    order_id: int
+    placed_at: datetime
+    part: MerchantOrder
+    shipment: Shipment | None = None
+    returns: tuple[ReturnRequest, ...] = ()
+
+    @property
+    def id(self) -> int:
+        return self.part.id or 0
+
+
+def _parts(uow: UnitOfWork, found: Sequence[tuple[MerchantOrder, int, datetime]]) -> list[MerchantPart]:
+    child_ids = [child.id or 0 for child, _, _ in found]
+    shipped = store.shipments_of(uow.conn, child_ids)
+    returns = OrderStore(uow.conn).returns_of(child_ids)
+    return [MerchantPart(order_id, placed_at, child,
+                         Shipment(*shipped[child.id or 0]) if (child.id or 0) in shipped else None,
+                         tuple(returns.get(child.id or 0, ())))
+            for child, order_id, placed_at in found]
+
+
+def merchant_parts(uow: UnitOfWork, actor: Actor | None, *, status: OrderStatus | None = None,
+                   before_id: int | None = None, limit: int = 20) -> list[MerchantPart]:
+    """The staff's merchant's parts of orders, newest first, of one status if asked, paged by id.
+    Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        found = store.parts_of_merchant(uow.conn, merchant_id, status=status.value if status else None,
+                                        before_id=before_id, limit=limit)
+        return _parts(uow, found)
+
+
+def merchant_part(uow: UnitOfWork, actor: Actor | None, part_id: int) -> MerchantPart:
+    """One part of the staff's own merchant; anyone else's is not found.
+    Raises Unauthenticated, Forbidden, NotFound."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        found = store.part_of_merchant(uow.conn, merchant_id, part_id)
+        if found is None:
+            raise NotFound(f"no order part {part_id}", part_id=part_id)
+        return _parts(uow, [found])[0]
+
+
+@dataclass(frozen=True)
+class ReturnToDecide:
+    """A return asked of the staff's part, and what accepting it would give back to the shopper."""
+
+    part: MerchantPart
+    request: ReturnRequest
+    refund: Money
+
+
+def returns_to_decide(uow: UnitOfWork, actor: Actor | None, *, limit: int = 100) -> list[ReturnToDecide]:
+    """The returns asked of the staff's merchant's parts and not decided yet, oldest first.
+    Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        requests = store.open_returns_of_merchant(uow.conn, merchant_id, limit=limit)
+        orders = {o.id: o for o in OrderStore(uow.conn).by_ids(sorted({r.order_id for r in requests}))}
+        found = [store.part_of_merchant(uow.conn, merchant_id, r.merchant_order_id) for r in requests]
+        parts = {p.id: p for p in _parts(uow, [f for f in found if f is not None])}
+    return [ReturnToDecide(parts[r.merchant_order_id], r, _refund_of(orders[r.order_id], r))
+            for r in requests]
+
+
+def _refund_of(order: Order, request: ReturnRequest) -> Money:
+    """What accepting the return would give back, in the shopper's currency."""
+    child_index = next(i for i, c in enumerate(order.children) if c.id == request.merchant_order_id)
+    _, amount = order.refunding(request.wanted(child_index))
+    return amount
+
+
+# --- an offer tried on a sample cart, as the pages reach it (orders/preview.py) ---------------
+
+OfferPreview = offer_preview.OfferPreview
+# What the draft itself took off, as the engine's explanation names it.
+DRAFT_SOURCES = frozenset({f"promotion:{offer_preview.DRAFT_ID}", f"coupon:{offer_preview.DRAFT_ID}"})
+
+
+def preview_offer(uow: UnitOfWork, actor: Actor | None, *, sample: Sequence[tuple[int, int]],
+                  campaign: Campaign | None = None, coupon: CouponIssue | None = None) -> OfferPreview:
+    """A promotion or coupon the actor could put on, tried on a sample cart when it starts; nothing
+    is stored (orders/preview.py). Raises Unauthenticated, Forbidden, InvalidInput."""
+    return offer_preview.preview_offer(uow, actor, sample=sample, campaign=campaign, coupon=coupon)

@@ -394,3 +394,48 @@ def _return(row: Any) -> ReturnRequest:
                          requested_at=row.requested_at, status=ReturnStatus(row.status), id=row.id,
                          decided_at=row.decided_at, goods_back=row.goods_back, rejection=row.rejection,
                          refunded=refunded)
+
+
+# --- a merchant's parts, as the seller centre lists them (orders/service.py merchant_parts) -------
+
+def _part(row: Any) -> tuple[MerchantOrder, int, datetime]:
+    return _child(row, row.currency), row.order_id, row.placed_at
+
+
+def parts_of_merchant(conn: Connection, merchant_id: int, *, status: str | None, before_id: int | None,
+                      limit: int) -> list[tuple[MerchantOrder, int, datetime]]:
+    """A merchant's child orders, newest first, with their order's id and time placed."""
+    query = (select(merchant_orders, orders.c.currency, orders.c.placed_at)
+             .join(orders, orders.c.id == merchant_orders.c.order_id)
+             .where(merchant_orders.c.merchant_id == merchant_id))
+    if status is not None:
+        query = query.where(merchant_orders.c.status == status)
+    if before_id is not None:
+        query = query.where(merchant_orders.c.id < before_id)
+    return [_part(r) for r in conn.execute(query.order_by(merchant_orders.c.id.desc()).limit(limit))]
+
+
+def part_of_merchant(conn: Connection, merchant_id: int,
+                     part_id: int) -> tuple[MerchantOrder, int, datetime] | None:
+    row = conn.execute(select(merchant_orders, orders.c.currency, orders.c.placed_at)
+                       .join(orders, orders.c.id == merchant_orders.c.order_id)
+                       .where(merchant_orders.c.id == part_id,
+                              merchant_orders.c.merchant_id == merchant_id)).first()
+    return None if row is None else _part(row)
+
+
+def shipments_of(conn: Connection, child_ids: Sequence[int]) -> dict[int, tuple[str, str, datetime]]:
+    """The (latest) shipment of each of these child orders: carrier, tracking, when."""
+    rows = conn.execute(select(shipments).where(id_in(shipments.c.merchant_order_id, child_ids))
+                        .order_by(shipments.c.id))
+    return {r.merchant_order_id: (r.carrier, r.tracking, r.shipped_at) for r in rows}
+
+
+def open_returns_of_merchant(conn: Connection, merchant_id: int, *, limit: int) -> list[ReturnRequest]:
+    """Returns asked of a merchant's parts and not decided yet, oldest first."""
+    rows = conn.execute(select(order_returns)
+                        .join(merchant_orders, merchant_orders.c.id == order_returns.c.merchant_order_id)
+                        .where(merchant_orders.c.merchant_id == merchant_id,
+                               order_returns.c.status == ReturnStatus.REQUESTED.value)
+                        .order_by(order_returns.c.id).limit(limit))
+    return [_return(r) for r in rows]

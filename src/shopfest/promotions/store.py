@@ -232,3 +232,9 @@ class PromotionStore:
             values["order_id"] = None
         self.conn.execute(update(coupon_grants).where(
             id_in(coupon_grants.c.order_id, order_ids), coupon_grants.c.state == frm.value).values(**values))
+
+    def coupons_of(self, merchant_id: int) -> list[CouponIssue]:
+        """Every coupon a merchant put on, latest first, with how many were claimed."""
+        rows = self.conn.execute(select(coupons).where(coupons.c.merchant_id == merchant_id)
+                                 .order_by(coupons.c.id.desc()))
+        return [_coupon(r) for r in rows]
