@@ -221,12 +221,12 @@ def offer_preview(preview: OfferPreview, sample: list[tuple[int, int]], viewer: 
         hints=nudges(preview.with_offer.hints, currency, viewer))
 
 
-def flash_preview(preview: FlashPreview, sale_price: Money, viewer: Viewer, at: str) -> PreviewView:
+def flash_preview(preview: FlashPreview, viewer: Viewer, at: str) -> PreviewView:
     """The sample cart at list prices and with the flash price on the units one shopper may take."""
     lines = [PreviewLine(line.sku.title, line.qty, viewer.money(line.sku.price),
                          viewer.money(line.sku.price * line.qty), viewer.money(line.total))
              for line in preview.lines]
-    flash = [Saving(viewer.t("deal.flash_price"), viewer.money(sale_price), viewer.t("deal.by_merchant"))]
+    flash = [Saving(viewer.t("deal.flash_price"), viewer.money(preview.saved), viewer.t("deal.by_merchant"))]
     return PreviewView(at=at, lines=lines, before=viewer.money(preview.without),
                        after=viewer.money(preview.with_sale), saved=viewer.money(preview.saved),
                        savings=flash, draft_sources=[flash[0].label])

@@ -164,7 +164,7 @@ def _flash_sale_posted(request: Request, runtime: Runtime, form: dict[str, str])
             found = inventory.preview_flash_sale(runtime.uow(read_only=True), staff, sale, sample)
             at = viewer.when(sale.starts_at, zone_of(runtime))
             return tool_page(request, runtime, **page | {"reader": None},
-                             preview=forms.flash_preview(found, sale.price, viewer, at))
+                             preview=forms.flash_preview(found, viewer, at))
         saved = put_on_once(runtime, staff, form, "flash-sale",
                             lambda: _schedule(runtime, staff, sale, sample))
     except (InvalidInput, Conflict) as error:
