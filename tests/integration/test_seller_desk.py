@@ -435,3 +435,19 @@ def test_the_csv_export_streams_the_merchants_parts_with_formulas_neutralised(de
 def test_a_cell_that_a_spreadsheet_would_run_is_neutralised(cell: str) -> None:
     assert safe_cell(cell.replace("\\t", "\t")).startswith("'")
     assert safe_cell("Aster phone") == "Aster phone"
+
+
+def test_staff_refund_what_is_left_of_their_part_once(desk: Desk) -> None:
+    order_id, _ = paid_order(desk, "ann", [(desk.aster.sku_ids[0], 1), (desk.birch.sku_ids[0], 1)])
+    parts = part_ids(desk, order_id)
+    mine, theirs = parts[desk.aster.merchant_id], parts[desk.birch.merchant_id]
+    path = f"/seller/orders/{mine}"
+    page = desk.aster.tab.get(path).text
+    assert post(desk.aster.tab, f"/seller/orders/{theirs}/refund", {"back_on_shelf": "1"},
+                page=page).status_code == 404
+    for _ in range(2):
+        refunded = post(desk.aster.tab, f"{path}/refund", {"back_on_shelf": "1"}, page=page)
+        assert refunded.status_code == 303
+    assert rows_in(desk.runtime, refunds) == 1
+    assert "Refunded" in text_of(desk.aster.tab.get(refunded.headers["location"]))
+    assert 'data-status="paid"' in desk.birch.tab.get(f"/seller/orders/{theirs}").text

@@ -478,6 +478,7 @@ def _part_page(request: Request, runtime: Runtime, staff: Actor, part_id: int, *
     return render(request, runtime, "seller/order_part.html", status=status, section="orders",
                   part=views.part_row(found, viewer, zone_of(runtime)), shippable=found.shipment is None
                   and found.part.status in SHIPPABLE, open_returns=open_returns,
+                  refundable=found.part.status in REFUNDABLE,
                   errors=reader.errors if reader else FormErrors(),
                   form=reader.form if reader else {}, notice=notice, form_key=secrets.token_urlsafe(18))
 
@@ -488,7 +489,8 @@ SHIPPABLE = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED})
 @router.get("/seller/orders/{part_id}", response_class=HTMLResponse)
 def order_part(request: Request, runtime: RuntimeDep, part_id: str) -> HTMLResponse:
     staff = staff_of(request, runtime)
-    notice = viewer_of(request).t("desk.orders.shipped") if request.query_params.get("shipped") else None
+    done = next((what for what in ("shipped", "refunded") if request.query_params.get(what)), None)
+    notice = viewer_of(request).t(f"desk.orders.{done}_notice") if done else None
     return _part_page(request, runtime, staff, number(part_id), notice=notice)
 
 
@@ -567,3 +569,37 @@ def _decide(runtime: Runtime, staff: Actor, order_id: int, return_id: int, decis
     else:
         orders.reject_return(runtime.uow(), staff, order_id=order_id, return_id=return_id, reason=reason)
     return return_id
+
+
+# --- a merchant's refund of their part --------------------------------------------------------
+
+REFUNDABLE = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED, OrderStatus.FULFILLED})
+
+
+@router.post("/seller/orders/{part_id}/refund", response_class=HTMLResponse)
+async def refund_part(request: Request, runtime: RuntimeDep, part_id: str) -> Response:
+    form = await posted(request)
+    return await run_in_threadpool(_refund_posted, request, runtime, number(part_id), form)
+
+
+def _refund_posted(request: Request, runtime: Runtime, part_id: int, form: dict[str, str]) -> Response:
+    """Give back what is left of the part, once per form however often it is posted; the staff say
+    whether the units go back on the shelf."""
+    staff = staff_of(request, runtime)
+    order_id = orders.merchant_part(runtime.uow(read_only=True), staff, part_id).order_id
+    back_on_shelf = form.get("back_on_shelf") != "0"
+    refund_key = f"refund:{keys.fingerprint(f'user:{staff.user_id}', order_id, form.get('form_key', ''))}"
+    try:
+        put_on_once(runtime, staff, form, f"refund:{part_id}", lambda: _refund(
+            runtime, staff, order_id, back_on_shelf=back_on_shelf, refund_key=refund_key))
+    except (InvalidInput, Conflict) as error:
+        reader = FormReader(form, viewer_of(request))
+        reader.refused(error)
+        return _part_page(request, runtime, staff, part_id, reader=reader, status=status_of(error))
+    return RedirectResponse(f"/seller/orders/{part_id}?refunded=1", status_code=303)
+
+
+def _refund(runtime: Runtime, staff: Actor, order_id: int, *, back_on_shelf: bool, refund_key: str) -> int:
+    orders.refund_order(runtime.uow(), runtime.provider, staff, order_id=order_id, lines=None,
+                        back_on_shelf=back_on_shelf, refund_key=refund_key)
+    return order_id
