@@ -400,6 +400,12 @@ def test_a_return_is_shown_with_its_reason_and_refunded_once(desk: Desk) -> None
     assert "Cracked screen" not in desk.birch.tab.get("/seller/returns").text
     assert post(desk.birch.tab, f"/seller/returns/{part}/{return_id}/accept", {"goods_back": "1"},
                 page=desk.birch.tab.get("/seller/returns").text).status_code == 404
+    assert post(desk.birch.tab, f"/seller/returns/{part}/{return_id}/reject", {"reason": "No"},
+                page=desk.birch.tab.get("/seller/returns").text).status_code == 404
+    assert post(desk.aster.tab, f"/seller/returns/{part}/999999/accept", {"goods_back": "1"},
+                page=page).status_code == 404
+    unknown_decision = post(desk.aster.tab, f"/seller/returns/{part}/{return_id}/refund", {}, page=page)
+    assert unknown_decision.status_code == 404
     no_reason = post(desk.aster.tab, f"/seller/returns/{part}/{return_id}/reject", {"reason": " "}, page=page)
     assert no_reason.status_code == 422
     key = re.search(rf'name="form_key" value="([^"]*-a{return_id})"', page)
