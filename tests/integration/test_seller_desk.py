@@ -457,3 +457,24 @@ def test_staff_refund_what_is_left_of_their_part_once(desk: Desk) -> None:
     assert rows_in(desk.runtime, refunds) == 1
     assert "Refunded" in text_of(desk.aster.tab.get(refunded.headers["location"]))
     assert 'data-status="paid"' in desk.birch.tab.get(f"/seller/orders/{theirs}").text
+
+
+def test_the_parts_come_newest_first_a_page_at_a_time(desk: Desk) -> None:
+    shoppers = []
+    for name in ("ann", "bob", "cy"):
+        accounts.create_account_unchecked(desk.runtime.uow(), email=f"{name}@shoppers.test",
+                                          password="shop-secret-1", role=Role.SHOPPER)
+        shoppers.append(bearer(token_for(desk.client, f"{name}@shoppers.test", "shop-secret-1")))
+    for n in range(21):
+        placed = desk.client.post("/api/v1/orders", headers=shoppers[n % 3],
+                                  json={"lines": [{"sku_id": desk.aster.sku_ids[n % 2], "qty": 1}]})
+        assert placed.status_code == 201, placed.text
+    first = desk.aster.tab.get("/seller/orders").text
+    shown = [int(p) for p in re.findall(r'data-part="(\d+)"', first)]
+    assert len(shown) == 20 and shown == sorted(shown, reverse=True)
+    older = re.search(r'href="([^"]+)" rel="next"', first)
+    assert older is not None
+    second = desk.aster.tab.get(html.unescape(older.group(1))).text
+    rest = [int(p) for p in re.findall(r'data-part="(\d+)"', second)]
+    assert len(rest) == 1 and rest[0] < shown[-1]
+    assert 'rel="next"' not in desk.aster.tab.get("/seller/orders?status=paid").text
