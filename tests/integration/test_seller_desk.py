@@ -202,6 +202,15 @@ def test_a_bad_coupon_comes_back_with_the_reason_beside_each_field(desk: Desk) -
     assert rows_in(desk.runtime, coupons) == 0
 
 
+def test_a_form_without_its_key_is_shown_again_with_a_fresh_one(desk: Desk) -> None:
+    form = {**COUPON, "sample_sku_1": desk.aster.sku_ids[0], "sample_qty_1": "1", "action": "put_on",
+            "form_key": ""}
+    stale = post(desk.aster.tab, "/seller/coupons/new", form)
+    assert stale.status_code == 422 and "out of date" in text_of(stale)
+    assert re.search(r'name="form_key" value="[^"]+"', stale.text)
+    assert rows_in(desk.runtime, coupons) == 0
+
+
 def test_a_coupon_outside_the_festival_is_refused_by_the_service(desk: Desk) -> None:
     form = {**COUPON, "starts_at": "2030-01-01T00:00", "ends_at": "2030-01-02T00:00",
             "sample_sku_1": desk.aster.sku_ids[0], "sample_qty_1": "1", "action": "put_on"}

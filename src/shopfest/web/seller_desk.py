@@ -72,6 +72,8 @@ def put_on_once(runtime: Runtime, staff: Actor, form: dict[str, str], what: str,
     """Save what the form asks once per form: its hidden key makes a second post (a double click,
     a resend) get the first answer. Raises InvalidInput (no key), KeyReused, KeyInUse, and what
     `run` raises."""
+    if not form.get("form_key"):  # not a form this centre served (or one from before keys)
+        raise InvalidInput("the form is out of date: look it over and post it again", stale_form=True)
     fields = sorted((k, v) for k, v in form.items() if k not in NOT_FINGERPRINTED)
     key = keys.key_of(f"user:{staff.user_id}", form.get("form_key", ""), "seller-desk", what, fields)
     answer = payments.once(runtime.uow, key=key, run=lambda: {"id": run()}, status_code=201)
@@ -96,7 +98,10 @@ def fresh_form(defaults: dict[str, str]) -> dict[str, str]:
 def refused(request: Request, runtime: Runtime, template: str, *, staff: Actor, form: dict[str, str],
             reader: FormReader, error: DomainError | None = None, **context: Any) -> HTMLResponse:
     """The form again, with why it was refused, and a 4xx."""
-    if error is not None:
+    if error is not None and error.data.get("stale_form"):
+        reader.errors.by_field[""] = reader.viewer.t("desk.form.stale")
+        form["form_key"] = secrets.token_urlsafe(18)
+    elif error is not None:
         reader.refused(error)
     status = status_of(error) if error is not None else 422
     return tool_page(request, runtime, template, staff=staff, form=form, reader=reader, status=status,

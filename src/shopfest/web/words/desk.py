@@ -15,6 +15,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "desk.bad.time": ("Choose a date and time.", "请选择日期和时间。"),
     "desk.bad.window": ("The end comes after the start.", "结束时间须晚于开始时间。"),
     "desk.form.check": ("Please check the fields marked below.", "请检查下方标出的字段。"),
+    "desk.form.stale": ("This form is out of date: look it over and press the button again.",
+                        "此表单已过期：请检查后再次点击按钮。"),
     "desk.form.sku": ("SKU", "商品规格"),
     "desk.form.quantity": ("Quantity", "数量"),
     "desk.form.per_shopper_limit": ("Limit per shopper", "每人限量"),
