@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from shopfest.catalog.model import SkuForSale
-from shopfest.catalog.service import SkusListed, merchant_of_sku, skus_for_sale
+from shopfest.catalog.model import ProductQuery, SkuForSale
+from shopfest.catalog.service import SkusListed, merchant_of_sku, search_products, skus_for_sale
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, CurrencyMismatch, NotFound
+from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import store as store_lists
 from shopfest.inventory.hot_path import StockGate, sku_qty
@@ -208,3 +209,86 @@ def _adjust(uow: UnitOfWork, gate: StockGate, merchant_id: int, sku_id: int, *, 
             undo()
             raise
     return after
+
+
+# --- the seller centre's festival tools (web/seller_desk.py) ---------------------------------
+
+MERCHANT_SKUS_SHOWN = 100  # the newest products' SKUs a form offers to choose from
+
+
+def merchant_skus(uow: UnitOfWork, actor: Actor | None) -> list[SkuForSale]:
+    """The SKUs of the staff's merchant's newest products, newest first, for a form to choose
+    from. Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    found = search_products(uow, ProductQuery(merchant_id=merchant_id, limit=MERCHANT_SKUS_SHOWN))
+    sku_ids = [sku.id or 0 for product in found.items for sku in product.skus]
+    with uow:
+        listed = skus_for_sale(uow, sku_ids)
+    return [listed[sku_id] for sku_id in sku_ids if sku_id in listed]
+
+
+def own_skus(uow: UnitOfWork, actor: Actor | None, sku_ids: Sequence[int]) -> dict[int, SkuForSale]:
+    """The staff's own SKUs among `sku_ids`; another merchant's SKU, or an unknown one, is not
+    found. Raises Unauthenticated, Forbidden, NotFound."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        listed = skus_for_sale(uow, sorted(set(sku_ids)))
+    for sku_id in sku_ids:
+        if sku_id not in listed or listed[sku_id].merchant_id != merchant_id:
+            raise NotFound(f"no SKU {sku_id}", sku_id=sku_id, field="sku_id")
+    return listed
+
+
+def flash_sales_of_merchant(uow: UnitOfWork, actor: Actor | None) -> list[tuple[FlashSale, SkuForSale]]:
+    """The flash sales on the staff's merchant's SKUs, latest start first. Raises Unauthenticated,
+    Forbidden."""
+    skus = {sku.sku_id: sku for sku in merchant_skus(uow, actor)}
+    with uow:
+        sales = [sale for found in flash_sales_of(uow, sorted(skus)).values() for sale in found]
+    return [(sale, skus[sale.sku_id]) for sale in sorted(sales, key=lambda s: s.starts_at, reverse=True)]
+
+
+@dataclass(frozen=True)
+class FlashSampleLine:
+    sku: SkuForSale
+    qty: int
+    at_flash_price: int  # units charged at the flash price (at most the per-shopper limit)
+    total: Money
+
+
+@dataclass(frozen=True)
+class FlashPreview:
+    """A sample cart at list prices, and at the flash price for the units one shopper may take."""
+
+    lines: list[FlashSampleLine]
+    without: Money
+    with_sale: Money
+
+    @property
+    def saved(self) -> Money:
+        return self.without - self.with_sale
+
+
+def preview_flash_sale(uow: UnitOfWork, actor: Actor | None, sale: FlashSale,
+                       sample: Sequence[tuple[int, int]]) -> FlashPreview:
+    """What a flash sale not yet scheduled does to a sample cart of the staff's own SKUs, with the
+    checks scheduling makes (owner, currency, no overlap); nothing is stored.
+    Raises Unauthenticated, Forbidden, NotFound, CurrencyMismatch, Conflict."""
+    skus = own_skus(uow, actor, [sale.sku_id, *(sku_id for sku_id, _ in sample)])
+    if skus[sale.sku_id].price.currency != sale.price.currency:
+        raise CurrencyMismatch(f"SKU {sale.sku_id} sells in {skus[sale.sku_id].price.currency}",
+                               field="price")
+    with uow:
+        if any(sale.overlaps(other) for other in InventoryStore(uow.conn).flash_sales_of([sale.sku_id])):
+            raise Conflict("this SKU already has a flash sale in that time", sku_id=sale.sku_id,
+                           field="starts_at")
+    lines = []
+    for sku_id, qty in sample:
+        sku = skus[sku_id]
+        flash_units = min(qty, sale.per_shopper_limit) if sku_id == sale.sku_id else 0
+        total = sale.price * flash_units + sku.price * (qty - flash_units)
+        lines.append(FlashSampleLine(sku, qty, flash_units, total))
+    currency = skus[sale.sku_id].price.currency
+    without = sum((skus[sku_id].price * qty for sku_id, qty in sample), Money.zero(currency))
+    with_sale = sum((line.total for line in lines), Money.zero(currency))
+    return FlashPreview(lines, without, with_sale)

@@ -18,6 +18,8 @@ from shopfest.promotions.model import OnOffer, Priced
 from shopfest.promotions.offers import Campaign, CouponIssue, Period, as_promotion
 
 DRAFT_ID = 0  # the offer's id while it is a draft: the explanation names it "promotion:0" or "coupon:0"
+# What the draft itself took off, as the engine's explanation names it.
+DRAFT_SOURCES = frozenset({f"promotion:{DRAFT_ID}", f"coupon:{DRAFT_ID}"})
 LAST = 2**62  # a draft ranks after every offer already on, as it would once put on
 
 

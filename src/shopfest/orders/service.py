@@ -11,16 +11,17 @@ from functools import partial
 from typing import Any
 
 from shopfest.catalog.model import SkuForSale
-from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import StockGate
 from shopfest.inventory.model import Claim, Shortfall
-from shopfest.orders import store as store_figures
+from shopfest.orders import store as store_lists
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
+    MerchantOrder,
     Order,
     OrderStatus,
     ReturnRequest,
@@ -570,7 +571,87 @@ def festival_sales(uow: UnitOfWork, actor: Actor | None, *,
     Raises Unauthenticated, Forbidden."""
     require_role(actor, Role.OPERATOR)
     with uow:
-        rows = store_figures.paid_parts(uow.conn, spans)
+        rows = store_lists.paid_parts(uow.conn, spans)
     per_span = [{currency: SalesFigure(figures[n][0], Money(figures[n][1], currency))
                  for currency, figures in rows} for n in range(len(spans) + 1)]
     return FestivalSales(per_span[0], per_span[1:])
+
+
+# --- the seller centre's orders (web/seller_desk.py) ----------------------------------------
+
+@dataclass(frozen=True)
+class MerchantPart:
+    """One merchant's part of an order as its staff see it: the order it belongs to, when it was
+    placed, its shipment and the returns asked of it. Orders keep no delivery address or buyer
+    country yet, so neither is here."""
+
+    order_id: int
+    placed_at: datetime
+    part: MerchantOrder
+    shipment: Shipment | None = None
+    returns: tuple[ReturnRequest, ...] = ()
+
+    @property
+    def id(self) -> int:
+        return self.part.id or 0
+
+
+def _parts(uow: UnitOfWork, found: Sequence[tuple[MerchantOrder, int, datetime]]) -> list[MerchantPart]:
+    child_ids = [child.id or 0 for child, _, _ in found]
+    shipped = shipments_of(uow.conn, child_ids)
+    returns = OrderStore(uow.conn).returns_of(child_ids)
+    return [MerchantPart(order_id, placed_at, child,
+                         shipped[child.id or 0][-1] if (child.id or 0) in shipped else None,
+                         tuple(returns.get(child.id or 0, ())))
+            for child, order_id, placed_at in found]
+
+
+def merchant_parts(uow: UnitOfWork, actor: Actor | None, *, status: OrderStatus | None = None,
+                   before_id: int | None = None, limit: int = 20) -> list[MerchantPart]:
+    """The staff's merchant's parts of orders, newest first, of one status if asked, paged by id.
+    Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        found = store_lists.parts_of_merchant(uow.conn, merchant_id, status=status.value if status else None,
+                                        before_id=before_id, limit=limit)
+        return _parts(uow, found)
+
+
+def merchant_part(uow: UnitOfWork, actor: Actor | None, part_id: int) -> MerchantPart:
+    """One part of the staff's own merchant; anyone else's is not found.
+    Raises Unauthenticated, Forbidden, NotFound."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        found = store_lists.part_of_merchant(uow.conn, merchant_id, part_id)
+        if found is None:
+            raise NotFound(f"no order part {part_id}", part_id=part_id)
+        return _parts(uow, [found])[0]
+
+
+@dataclass(frozen=True)
+class ReturnToDecide:
+    """A return asked of the staff's part, and what accepting it would give back to the shopper."""
+
+    part: MerchantPart
+    request: ReturnRequest
+    refund: Money
+
+
+def returns_to_decide(uow: UnitOfWork, actor: Actor | None, *, limit: int = 100) -> list[ReturnToDecide]:
+    """The returns asked of the staff's merchant's parts and not decided yet, oldest first.
+    Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        requests = store_lists.open_returns_of_merchant(uow.conn, merchant_id, limit=limit)
+        orders = {o.id: o for o in OrderStore(uow.conn).by_ids(sorted({r.order_id for r in requests}))}
+        found = [store_lists.part_of_merchant(uow.conn, merchant_id, r.merchant_order_id) for r in requests]
+        parts = {p.id: p for p in _parts(uow, [f for f in found if f is not None])}
+    return [ReturnToDecide(parts[r.merchant_order_id], r, _refund_of(orders[r.order_id], r))
+            for r in requests]
+
+
+def _refund_of(order: Order, request: ReturnRequest) -> Money:
+    """What accepting the return would give back, in the shopper's currency."""
+    child_index = next(i for i, c in enumerate(order.children) if c.id == request.merchant_order_id)
+    _, amount = order.refunding(request.wanted(child_index))
+    return amount

@@ -451,3 +451,41 @@ def paid_parts(conn: Connection, spans: Sequence[tuple[Any, Any]]) -> list[tuple
                         .join(orders, orders.c.id == merchant_orders.c.order_id)
                         .where(paid).group_by(orders.c.currency).order_by(orders.c.currency))
     return [(row[0], [(int(row[i]), int(row[i + 1])) for i in range(1, len(row), 2)]) for row in rows]
+
+
+# --- a merchant's parts, as the seller centre lists them (orders/service.py merchant_parts) -------
+
+def _part(row: Any) -> tuple[MerchantOrder, int, datetime]:
+    return _child(row, row.currency), row.order_id, row.placed_at
+
+
+def parts_of_merchant(conn: Connection, merchant_id: int, *, status: str | None, before_id: int | None,
+                      limit: int) -> list[tuple[MerchantOrder, int, datetime]]:
+    """A merchant's child orders, newest first, with their order's id and time placed."""
+    query = (select(merchant_orders, orders.c.currency, orders.c.placed_at)
+             .join(orders, orders.c.id == merchant_orders.c.order_id)
+             .where(merchant_orders.c.merchant_id == merchant_id))
+    if status is not None:
+        query = query.where(merchant_orders.c.status == status)
+    if before_id is not None:
+        query = query.where(merchant_orders.c.id < before_id)
+    return [_part(r) for r in conn.execute(query.order_by(merchant_orders.c.id.desc()).limit(limit))]
+
+
+def part_of_merchant(conn: Connection, merchant_id: int,
+                     part_id: int) -> tuple[MerchantOrder, int, datetime] | None:
+    row = conn.execute(select(merchant_orders, orders.c.currency, orders.c.placed_at)
+                       .join(orders, orders.c.id == merchant_orders.c.order_id)
+                       .where(merchant_orders.c.id == part_id,
+                              merchant_orders.c.merchant_id == merchant_id)).first()
+    return None if row is None else _part(row)
+
+
+def open_returns_of_merchant(conn: Connection, merchant_id: int, *, limit: int) -> list[ReturnRequest]:
+    """Returns asked of a merchant's parts and not decided yet, oldest first."""
+    rows = conn.execute(select(order_returns)
+                        .join(merchant_orders, merchant_orders.c.id == order_returns.c.merchant_order_id)
+                        .where(merchant_orders.c.merchant_id == merchant_id,
+                               order_returns.c.status == ReturnStatus.REQUESTED.value)
+                        .order_by(order_returns.c.id).limit(limit))
+    return [_return(r) for r in rows]

@@ -4,7 +4,7 @@ pre-sale deposit holds (checkout prices its drafts with the pure `offers.price_c
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -283,3 +283,56 @@ class OutsideTheSale(InvalidInput):
 class OutsideTheFestival(InvalidInput):
     code = "outside-the-festival"
     title = "A coupon runs within the festival"
+
+
+# --- the seller centre's festival tools (web/seller_desk.py) ---------------------------------
+
+def store_promotions(uow: UnitOfWork, actor: Actor | None) -> list[Campaign]:
+    """The promotions the staff's merchant put on, latest first. Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    return list(reversed(promotions_of(uow, merchant_id)))
+
+
+def store_coupons(uow: UnitOfWork, actor: Actor | None) -> list[CouponIssue]:
+    """The coupons the staff's merchant put on, latest first, with how many shoppers claimed.
+    Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        return PromotionStore(uow.conn).coupons_of(merchant_id)
+
+
+def presales_of(uow: UnitOfWork, actor: Actor | None,
+                sku_ids: Sequence[int]) -> dict[int, tuple[Money, Money]]:
+    """The deposit and its worth of each of the staff's SKUs among `sku_ids` on pre-sale (another
+    merchant's SKUs are left out). Raises Unauthenticated, Forbidden."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        owned = [s for s, sku in skus_for_sale(uow, sku_ids).items() if sku.merchant_id == merchant_id]
+        return PromotionStore(uow.conn).deposits(owned)
+
+
+@dataclass(frozen=True)
+class PresalePreview:
+    """One unit of a SKU on pre-sale: its price, the deposit paid now, what the deposit counts for,
+    and the balance paid in the sale."""
+
+    price: Money
+    deposit: Money
+    worth: Money
+
+    @property
+    def balance(self) -> Money:
+        return self.price - self.worth
+
+
+def preview_presale(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, deposit: Money,
+                    worth: Money | None = None) -> PresalePreview:
+    """A pre-sale not yet offered, checked as offering it would be; nothing is stored.
+    Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
+    _, merchant_id = require_merchant_staff(actor)
+    with uow:
+        if merchant_of_sku(uow, sku_id) != merchant_id:
+            raise NotFound(f"no SKU {sku_id}", sku_id=sku_id, field="sku_id")
+        price = skus_for_sale(uow, [sku_id])[sku_id].price
+    check_deposit(deposit, price, worth)
+    return PresalePreview(price, deposit, worth or deposit)

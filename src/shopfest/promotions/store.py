@@ -239,6 +239,13 @@ class PromotionStore:
                                  .order_by(coupons.c.merchant_id.is_not(None), coupons.c.id).limit(limit))
         return [_coupon(r) for r in rows]
 
+    def coupons_of(self, merchant_id: int) -> list[CouponIssue]:
+        """Every coupon a merchant put on, latest first, with how many were claimed."""
+        rows = self.conn.execute(select(coupons).where(coupons.c.merchant_id == merchant_id)
+                                 .order_by(coupons.c.id.desc()))
+        return [_coupon(r) for r in rows]
+
+
 def platform_offers_until(conn: Connection, after: datetime, *,
                           limit: int) -> tuple[list[Campaign], list[CouponIssue]]:
     """The platform's promotions and coupons (no merchant) that end after `after`, by start."""

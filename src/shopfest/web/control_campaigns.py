@@ -14,7 +14,7 @@ from shopfest.catalog.model import SkuForSale
 from shopfest.core.clock import as_utc, local, zone
 from shopfest.core.errors import DomainError, InvalidInput
 from shopfest.core.money import Money
-from shopfest.orders.preview import DRAFT_ID, OfferPreview
+from shopfest.orders.preview import DRAFT_SOURCES, OfferPreview
 from shopfest.promotions.model import Priced
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
 from shopfest.web.forms import FormErrors
@@ -262,9 +262,8 @@ def preview_view(preview: OfferPreview, sample: list[tuple[int, int]], *, viewer
                          _cash(before.get(line.id, line.subtotal), without, viewer),
                          _cash(line.total, with_offer, viewer))
              for line in with_offer.lines]
-    drafts = {f"promotion:{DRAFT_ID}", f"coupon:{DRAFT_ID}"}
     discounts = [PreviewDiscount(viewer.t(f"deal.{a.kind}"), _cash(a.amount, with_offer, viewer),
-                                 viewer.t(f"deal.by_{a.funded_by}"), a.source in drafts)
+                                 viewer.t(f"deal.by_{a.funded_by}"), a.source in DRAFT_SOURCES)
                  for a in with_offer.applied]
     return PreviewView(viewer.when(preview.at, zone_name), lines, discounts,
                        _cash(without.total, without, viewer),
