@@ -22,7 +22,7 @@ from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
 from shopfest.deps import SESSION_COOKIE
 from shopfest.orders import service as orders
-from shopfest.orders.model import DeliveryAddress
+from shopfest.orders.model import MAX_ADDRESSES, DeliveryAddress
 from shopfest.orders.store import order_deliveries
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings
@@ -330,6 +330,27 @@ def test_a_shopper_adds_edits_and_deletes_addresses(client: TestClient, runtime:
     deleted = post_form(tab, f"/account/addresses/{address_id}/delete", {}, page="/account/addresses")
     assert deleted.status_code == 303
     assert address_ids(tab.get("/account/addresses").text) == []
+
+
+def test_an_address_added_from_the_cart_goes_back_to_the_cart(client: TestClient, runtime: Runtime) -> None:
+    new_shopper(runtime, "ann")
+    tab = signed_in(client, "ann")
+    page = tab.get("/account/addresses?next=/cart").text
+    assert 'name="next" value="/cart"' in page
+    added = post_form(tab, "/account/addresses?next=/cart", {**HOME, "next": "/cart"})
+    assert added.status_code == 303 and added.headers["location"] == "/cart"
+    outside = post_form(tab, "/account/addresses", {**HOME, "next": "https://evil.example"})
+    assert outside.headers["location"] == "/account/addresses?saved=added"
+
+
+def test_a_full_address_book_says_so_and_keeps_what_it_holds(client: TestClient, runtime: Runtime) -> None:
+    ann = new_shopper(runtime, "ann")
+    for n in range(MAX_ADDRESSES):
+        orders.add_delivery_address(runtime.uow(), ann, DeliveryAddress.typed(**{**HOME, "name": f"Ann {n}"}))
+    refused = add_address(signed_in(client, "ann"), name="One too many")
+    assert refused.status_code == 409
+    assert "Your address book is full: delete an address first." in text_of(refused)
+    assert len(orders.delivery_addresses(runtime.uow(), ann)) == MAX_ADDRESSES
 
 
 @pytest.mark.parametrize(("change", "field", "message"), [

@@ -291,7 +291,7 @@ def _addresses_page(request: Request, runtime: Runtime, actor: Actor, *, form: d
     saved = request.query_params.get("saved")
     return render(request, runtime, "account/addresses.html", status=status, section="settings",
                   addresses=found, form=form or {**dict.fromkeys(ADDRESS_FIELDS, ""), "country": "CN"},
-                  errors=errors or FormErrors(),
+                  errors=errors or FormErrors(), next_url=safe_next(request.query_params.get("next")),
                   saved=saved if saved in ("added", "changed", "deleted") else None, **_choices(request))
 
 
@@ -351,7 +351,9 @@ def addresses(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 
 
 @router.post("/account/addresses", response_class=HTMLResponse)
-def add_address(request: Request, runtime: RuntimeDep, form: AddressFields) -> Response:
+def add_address(request: Request, runtime: RuntimeDep, form: AddressFields,
+                next_url: Annotated[str, Form(alias="next", max_length=2000)] = "/") -> Response:
+    """Added, the shopper goes back where they came from (the cart), or to the address book."""
     actor, errors = _shopper(request, runtime), FormErrors()
     address = form.address(errors, viewer_of(request).t)
     if address is None:
@@ -362,7 +364,8 @@ def add_address(request: Request, runtime: RuntimeDep, form: AddressFields) -> R
         errors.by_field[""] = viewer_of(request).t("account.address.full")
         return _addresses_page(request, runtime, actor, form=form.asked(), errors=errors,
                                status=status_of(refusal))
-    return RedirectResponse("/account/addresses?saved=added", status_code=303)
+    back = safe_next(next_url)
+    return RedirectResponse(back if back != "/" else "/account/addresses?saved=added", status_code=303)
 
 
 @router.get("/account/addresses/{address_id}", response_class=HTMLResponse)
