@@ -287,6 +287,8 @@ def _prepare_demo(*, brands: int, products: int) -> str | None:
     from shopfest.accounts import service as accounts
     from shopfest.catalog import service as catalog
     from shopfest.core.migrate import upgrade
+    from shopfest.orders import service as orders
+    from shopfest.orders.model import DeliveryAddress
     from shopfest.payments import service as payments
     upgrade(_database_url())
     runtime = _runtime()
@@ -301,8 +303,12 @@ def _prepare_demo(*, brands: int, products: int) -> str | None:
         demo.seed_pictures(runtime)
         for email, password, role in DEMO_ACCOUNTS:
             merchant = 1 if role is Role.MERCHANT else None
-            accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
-                                              role=role, merchant_id=merchant, verified=True)
+            user = accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
+                                                     role=role, merchant_id=merchant, verified=True)
+            if role is Role.SHOPPER:  # shipped goods go to an address: the demo's shopper has one
+                orders.add_delivery_address(runtime.uow(), user.as_actor(), DeliveryAddress.typed(
+                    name="Demo Shopper", phone="+8613800138000", country="CN", city="Hangzhou",
+                    line1="969 Wenyi West Road", postcode="311121"))
     return kept
 
 

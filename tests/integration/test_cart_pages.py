@@ -22,6 +22,8 @@ from shopfest.core.money import Money
 from shopfest.demo import HotItem, hot_item
 from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
+from shopfest.orders import service as orders
+from shopfest.orders.model import DeliveryAddress
 from shopfest.orders.store import orders as orders_table
 from shopfest.promotions import service as promotions
 from shopfest.runtime import Runtime
@@ -49,9 +51,11 @@ def sku_row(page: str, sku_id: int) -> str:
 
 
 def signed_in_tab(client: TestClient, runtime: Runtime, name: str) -> TestClient:
-    """A browser of its own (cookies), signed in as a new shopper."""
-    accounts.create_account_unchecked(runtime.uow(), email=f"{name}@shoppers.test",
-                                      password="shop-secret-1", role=Role.SHOPPER)
+    """A browser of its own (cookies), signed in as a new shopper who has a delivery address."""
+    user = accounts.create_account_unchecked(runtime.uow(), email=f"{name}@shoppers.test",
+                                             password="shop-secret-1", role=Role.SHOPPER)
+    orders.add_delivery_address(runtime.uow(), user.as_actor(), DeliveryAddress.typed(
+        name=name.title(), phone="+8613800138000", country="CN", city="Hangzhou", line1="1 Wenyi Road"))
     tab = TestClient(client.app)
     signed_in = tab.post("/login", data={"email": f"{name}@shoppers.test", "password": "shop-secret-1",
                                          "csrf_token": token_in(tab.get("/login").text)},
@@ -96,8 +100,10 @@ def checkout_key(page: str) -> str:
 
 
 def checkout_form(page: str) -> dict[str, str]:
-    """The hidden fields of the cart page's checkout form."""
-    return {"checkout_key": checkout_key(page), "csrf_token": token_in(page)}
+    """The hidden fields of the cart page's checkout form, and the first address it offers."""
+    address = re.search(r'<option value="(\d+)"', page.partition('name="address_id"')[2])
+    return {"checkout_key": checkout_key(page), "csrf_token": token_in(page),
+            **({"address_id": address.group(1)} if address else {})}
 
 
 def check_out(tab: TestClient) -> Any:

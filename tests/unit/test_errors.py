@@ -60,6 +60,9 @@ EXPECTED_STATUS = {
     429: {"rate-limited", "sign-in-locked"},
     503: {"busy"},
 }
+# The shopper's account and delivery addresses (issue 17).
+EXPECTED_STATUS[409] |= {"address-book-full"}
+EXPECTED_STATUS[422] |= {"address-needed", "bad-address", "wrong-password"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

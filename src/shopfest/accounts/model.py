@@ -131,3 +131,12 @@ class Token:
     def check_alive(self, now: datetime) -> None:
         if now >= self.expires_at:
             raise TokenExpired("the token has expired; sign in again")
+
+
+class WrongPassword(InvalidInput):
+    code = "wrong-password"
+    title = "The current password is wrong"
+
+
+# The tokens that let someone in: signing out everywhere ends them all (a verification link is not one).
+SIGNED_IN_KINDS = (TokenKind.API, TokenKind.SESSION)

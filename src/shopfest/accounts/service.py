@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from shopfest.accounts.common_passwords import common_passwords
 from shopfest.accounts.model import (
+    SIGNED_IN_KINDS,
     BadCredentials,
     EmailTaken,
     Profile,
@@ -19,6 +20,7 @@ from shopfest.accounts.model import (
     TokenKind,
     User,
     VerificationFailed,
+    WrongPassword,
     check_password,
     normal_email,
     normal_phone,
@@ -223,3 +225,70 @@ def staff_of(uow: UnitOfWork, actor: Actor | None, merchant_id: int, *, limit: i
     require_role(actor, Role.OPERATOR)
     with uow:
         return store_staff_of(uow.conn, merchant_id, limit=limit)
+
+
+def sign_up(uow: UnitOfWork, *, email: str, password: str, profile: Profile) -> tuple[User, IssuedToken]:
+    """A shopper opens an account on the sign-up page and is signed in at once, with a session; the
+    verification mail goes to the outbox as for the API. Raises InvalidInput, CommonPassword,
+    EmailTaken."""
+    user = register_shopper(uow, email=email, password=password, profile=profile)
+    with uow:
+        expires_at = uow.clock.now() + TOKEN_LIFETIME[TokenKind.SESSION]
+        secret = new_secret()
+        AccountStore(uow.conn).add_token(Token(digest(secret), user.id or 0, TokenKind.SESSION, expires_at))
+        uow.commit()
+    return user, IssuedToken(secret, expires_at)
+
+
+def _signed_in(actor: Actor | None) -> Actor:
+    return require_role(actor, Role.SHOPPER, Role.MERCHANT, Role.OPERATOR)
+
+
+def change_profile(uow: UnitOfWork, actor: Actor | None, *, profile: Profile) -> User:
+    """The signed-in account's country, language and currency. Raises Unauthenticated."""
+    account = _signed_in(actor)
+    with uow:
+        store = AccountStore(uow.conn)
+        store.set_profile(account.user_id, profile)
+        user = store.by_id(account.user_id)
+        uow.commit()
+    if user is None:
+        raise Unauthenticated("the account is gone")
+    return user
+
+
+def change_password(uow: UnitOfWork, actor: Actor | None, *, current: str, new: str,
+                    keep_session: str | None, lockout: Lockout) -> None:
+    """A new password, for whoever knows the current one; the new one follows the sign-up rules.
+    Every other session and API token of the account ends (someone who knew the old password is
+    out); `keep_session`, the session asking, stays. Wrong guesses count as wrong sign-ins, and the
+    hashes are checked outside any transaction (see `sign_in_watched`). Raises Unauthenticated,
+    SignInLocked, WrongPassword, InvalidInput, CommonPassword."""
+    account = _signed_in(actor)
+    with uow:
+        store = AccountStore(uow.conn)
+        user, known_hash = store.by_id(account.user_id), store.password_hash(account.user_id)
+    if user is None or known_hash is None:
+        raise Unauthenticated("the account is gone")
+    lockout.check(user.email)
+    if not _password_matches(known_hash, current):
+        lockout.failed(user.email)
+        raise WrongPassword("the current password is wrong", field="current_password")
+    new_hash = _hasher.hash(check_password(new, common=common_passwords()))
+    with uow:
+        store = AccountStore(uow.conn)
+        store.set_password_hash(account.user_id, new_hash)
+        keep = digest(keep_session) if keep_session else None
+        store.drop_tokens(account.user_id, SIGNED_IN_KINDS, keep=keep)
+        uow.commit()
+    lockout.succeeded(user.email)
+
+
+def sign_out_everywhere(uow: UnitOfWork, actor: Actor | None) -> int:
+    """End every session and API token of the signed-in account, this one too: a lost phone, a
+    shared computer. How many ended. Raises Unauthenticated."""
+    account = _signed_in(actor)
+    with uow:
+        ended = AccountStore(uow.conn).drop_tokens(account.user_id, SIGNED_IN_KINDS)
+        uow.commit()
+    return ended

@@ -112,6 +112,26 @@ class AccountStore:
             query = query.where(mail_outbox.c.to_address == to)
         return [dict(r._mapping) for r in self.conn.execute(query)]
 
+    # What the shopper's settings change: the profile, the password, and every token at once.
+
+    def set_profile(self, user_id: int, profile: Profile) -> None:
+        self.conn.execute(update(users).where(users.c.id == user_id).values(
+            country=profile.country, language=profile.language, currency=profile.currency))
+
+    def password_hash(self, user_id: int) -> str | None:
+        found: str | None = self.conn.scalar(select(users.c.password_hash).where(users.c.id == user_id))
+        return found
+
+    def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        self.conn.execute(update(users).where(users.c.id == user_id).values(password_hash=password_hash))
+
+    def drop_tokens(self, user_id: int, kinds: tuple[TokenKind, ...], *, keep: str | None = None) -> int:
+        """Drop the account's tokens of these kinds, but the one whose digest is `keep`; how many went."""
+        query = delete(tokens).where(tokens.c.user_id == user_id, tokens.c.kind.in_([k.value for k in kinds]))
+        if keep is not None:
+            query = query.where(tokens.c.digest != keep)
+        return int(self.conn.execute(query).rowcount or 0)
+
 
 def staff_of(conn: Connection, merchant_id: int, *, limit: int) -> list[User]:
     """A merchant's staff accounts, oldest first (the merchant id's index finds them)."""

@@ -10,6 +10,7 @@ import orjson
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool
+from starlette.concurrency import run_in_threadpool
 
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.ids import decode_cursor, encode_cursor
@@ -27,6 +28,7 @@ from shopfest.deps import (
 )
 from shopfest.orders import service
 from shopfest.orders.drafting import PlaceOrder, buyer_of, check_lines
+from shopfest.orders.model import DeliveryAddress
 from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
 from shopfest.problems import problem_responses
@@ -52,6 +54,8 @@ class OrderIn(InputModel):
                                  description="the currency the shopper pays in; the catalog's when left out")
     coupons: list[Id] = Field(default_factory=list, max_length=20, description=(
         "ids of coupons in the shopper's wallet to offer; pricing uses those that lower the total most"))
+    address_id: Id | None = Field(None, description=(
+        "one of the shopper's delivery addresses: the order keeps a copy of it for its shipped goods"))
 
 
 class AdjustmentJson(BaseModel):
@@ -160,7 +164,8 @@ def _scope(actor: Actor) -> str:
     return f"user:{actor.user_id}"
 
 
-def order_command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
+def order_command(actor: Actor, body: OrderIn, key: str | None,
+                  delivery: DeliveryAddress | None = None) -> PlaceOrder:
     """The checkout command of a shopper's order body and Idempotency-Key. Raises InvalidInput."""
     currency = body.currency.upper() if body.currency else None
     if currency is not None:
@@ -168,9 +173,12 @@ def order_command(actor: Actor, body: OrderIn, key: str | None) -> PlaceOrder:
     lines = check_lines([(line.sku_id, line.qty) for line in body.lines])
     idempotency = None
     if key is not None:
-        idempotency = keys.key_of(_scope(actor), key, "POST /orders", body.model_dump(mode="json"))
+        # Without an address the body reads as it did before there were any: a retry keeps its key.
+        unset = {"address_id"} if body.address_id is None else None
+        asked = body.model_dump(mode="json", exclude=unset)
+        idempotency = keys.key_of(_scope(actor), key, "POST /orders", asked)
     return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)),
-                      buyer_of(actor))
+                      buyer_of(actor), delivery)
 
 
 def _next_steps(status: int, *steps: str) -> dict[str, Any]:
@@ -214,7 +222,11 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     shopper = require_role(actor_resolved(request), Role.SHOPPER)
     runtime.limiter.hit("order", account=str(shopper.user_id), address=client_address(request))
     key = request.headers.get("idempotency-key")
-    answer = await runtime.checkout.place_async(order_command(shopper, body, key))
+    delivery = None
+    if body.address_id is not None:  # the shopper's own address, copied into the order
+        delivery = await run_in_threadpool(service.delivery_address, runtime.uow(read_only=True), shopper,
+                                           body.address_id)
+    answer = await runtime.checkout.place_async(order_command(shopper, body, key, delivery))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
                     media_type="application/json")
 

@@ -23,9 +23,10 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import Run, StockGate
 from shopfest.inventory.model import Claim, SoldOut
 from shopfest.orders.drafting import Draft, Offered, PlaceOrder, Shelf, claims_of, draft_order
+from shopfest.orders.model import DeliveryAddress
 from shopfest.orders.receipts import ReceiptsAlike
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import OrderStore, SpareIds
+from shopfest.orders.store import AddressBook, OrderStore, SpareIds
 from shopfest.payments import service as payments
 from shopfest.payments.idempotency import IdempotencyKey, KeyInUse, Remembered
 from shopfest.promotions import service as promotions
@@ -82,6 +83,7 @@ _idempotency = attrgetter("idempotency")
 _coupons = attrgetter("coupons")
 _lines = attrgetter("lines")
 _currency = attrgetter("currency")
+_delivery = attrgetter("delivery")
 Cart = tuple[tuple[tuple[int, int], ...], str | None]  # (SKU, units) lines, and the currency asked
 
 
@@ -287,8 +289,11 @@ class Checkout:
         """Store the orders the gate let through, the copies of each draft together, and answer them."""
         store = OrderStore(uow.conn, spare=self._spare_ids)
         remembered = []
+        deliveries: list[tuple[int, DeliveryAddress]] | None = [] if any(map(_delivery, batch)) else None
         for draft, indexes in placed:
             copies = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
+            if deliveries is not None:  # orders placed from the pages: most of the peak has none
+                deliveries += _deliveries(batch, indexes, copies.order_ids)
             if draft.grants:  # priced alone: one order
                 promotions.hold_coupons(uow, copies.order_ids[0], draft.grants)
             answers = _placed(ReceiptsAlike(draft.order, copies), len(indexes))
@@ -297,6 +302,8 @@ class Checkout:
                 if (key := batch[i].idempotency) is not None:
                     remembered.append((key, 201, answer.receipt))
         payments.finish(uow, remembered)
+        if deliveries:
+            AddressBook(uow.conn).record_deliveries(deliveries)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                            outcomes: list[Answer | BaseException | None]) -> None:
@@ -336,6 +343,13 @@ def _placed_by_draft(placing: list[Placing], decided: Sequence[DomainError | Non
             else:
                 outcomes[i] = refusal
     return [(draft, indexes) for draft, indexes in placed.values() if indexes]
+
+
+def _deliveries(batch: Sequence[PlaceOrder], indexes: list[int],
+                order_ids: Sequence[int]) -> list[tuple[int, DeliveryAddress]]:
+    """The stored orders that carry a delivery address, with it."""
+    return [(order_id, address) for i, order_id in zip(indexes, order_ids, strict=True)
+            if (address := batch[i].delivery) is not None]
 
 
 def _sold_out(command: PlaceOrder) -> SoldOut:

@@ -13,7 +13,15 @@ from shopfest.core.actor import Actor
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.inventory.model import Buyer, Claim, FlashSale, check_quantity
-from shopfest.orders.model import MerchantOrder, Order, OrderLine, OrderStatus, Presale, expiry
+from shopfest.orders.model import (
+    DeliveryAddress,
+    MerchantOrder,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Presale,
+    expiry,
+)
 from shopfest.payments import fx
 from shopfest.payments.idempotency import IdempotencyKey
 from shopfest.promotions.model import CartLine, DepositTerms, FlashTerms, OnOffer, Priced
@@ -32,6 +40,7 @@ class PlaceOrder(NamedTuple):
     idempotency: IdempotencyKey | None = None
     coupons: tuple[int, ...] = ()  # coupon ids the shopper offers from their wallet
     buyer: Buyer | None = None  # the account's standing, for flash sales that ask (None: unknown)
+    delivery: DeliveryAddress | None = None  # where shipped goods go, as the order is to keep it
 
 
 def buyer_of(actor: Actor) -> Buyer | None:

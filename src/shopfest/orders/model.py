@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
@@ -417,3 +418,64 @@ class Voucher:
     @property
     def redeemed(self) -> bool:
         return self.status == "redeemed"
+
+
+# --- where shipped goods go ---------------------------------------------------------------------
+
+class BadAddress(InvalidInput):
+    code = "bad-address"
+    title = "The delivery address has a field to fix"
+
+
+class AddressNeeded(InvalidInput):
+    code = "address-needed"
+    title = "Shipped goods need a delivery address"
+
+
+_ADDRESS_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164, as couriers dial it
+_ADDRESS_COUNTRY = re.compile(r"^[A-Z]{2}$")
+_POSTCODE = re.compile(r"^[A-Z0-9][A-Z0-9 -]{0,11}$")
+# Each text field: (its longest, whether it may be left empty).
+_ADDRESS_TEXT = {"name": (80, False), "city": (80, False), "line1": (120, False), "line2": (120, True)}
+MAX_ADDRESSES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAddress:
+    """Where a shopper's shipped goods go. An order keeps a copy of it as it was at checkout, so a
+    later edit of the shopper's address book never rewrites where an order went."""
+
+    name: str
+    phone: str
+    country: str
+    city: str
+    line1: str
+    line2: str = ""
+    postcode: str = ""
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        for name, (longest, optional) in _ADDRESS_TEXT.items():
+            value = getattr(self, name)
+            if not isinstance(value, str) or not (optional or value) or len(value) > longest \
+                    or any(ord(c) < 0x20 for c in value):
+                raise BadAddress(f"{name} is 1 to {longest} characters of text", field=name)
+        if not _ADDRESS_PHONE.match(self.phone):
+            raise BadAddress(f"{self.phone!r} is not a phone number like +8613800138000", field="phone")
+        if not _ADDRESS_COUNTRY.match(self.country):
+            raise BadAddress(f"{self.country!r} is not a country code like CN or GB", field="country")
+        if self.postcode and not _POSTCODE.match(self.postcode):
+            raise BadAddress(f"{self.postcode!r} is not a postcode", field="postcode")
+
+    @classmethod
+    def typed(cls, *, name: str, phone: str, country: str, city: str, line1: str, line2: str = "",
+              postcode: str = "", id: int | None = None) -> DeliveryAddress:
+        """An address as a person types it: spaces trimmed, the phone's spaces and dashes dropped,
+        country and postcode in capitals. Raises BadAddress."""
+        return cls(name.strip(), re.sub(r"[\s()-]", "", phone), country.strip().upper(), city.strip(),
+                   line1.strip(), line2.strip(), postcode.strip().upper(), id)
+
+    def snapshot(self) -> dict[str, str]:
+        """The copy an order keeps (without the address book's id)."""
+        return {"name": self.name, "phone": self.phone, "country": self.country, "city": self.city,
+                "line1": self.line1, "line2": self.line2, "postcode": self.postcode}

@@ -10,7 +10,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from shopfest.catalog.model import SkuForSale
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import Fulfilment, SkuForSale
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.money import Money
@@ -21,6 +22,9 @@ from shopfest.inventory.model import Claim, Shortfall
 from shopfest.orders import store as store_lists
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
+    MAX_ADDRESSES,
+    AddressNeeded,
+    DeliveryAddress,
     MerchantOrder,
     Order,
     OrderStatus,
@@ -33,7 +37,7 @@ from shopfest.orders.model import (
 )
 from shopfest.orders.receipts import receipt
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import OrderStore, shipments_of, shopper_order_ids, shopper_vouchers
+from shopfest.orders.store import AddressBook, OrderStore, shipments_of, shopper_order_ids, shopper_vouchers
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
@@ -655,3 +659,94 @@ def _refund_of(order: Order, request: ReturnRequest) -> Money:
     child_index = next(i for i, c in enumerate(order.children) if c.id == request.merchant_order_id)
     _, amount = order.refunding(request.wanted(child_index))
     return amount
+
+
+# --- delivery addresses -------------------------------------------------------------------------
+
+class AddressBookFull(Conflict):
+    code = "address-book-full"
+    title = "The address book is full"
+
+
+def delivery_addresses(uow: UnitOfWork, actor: Actor | None) -> list[DeliveryAddress]:
+    """The signed-in shopper's delivery addresses, oldest first. Raises Unauthenticated, Forbidden."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        return AddressBook(uow.conn).of_shopper(shopper.user_id)
+
+
+def delivery_address(uow: UnitOfWork, actor: Actor | None, address_id: int) -> DeliveryAddress:
+    """One of the shopper's own addresses; anyone else's is not found. Raises Unauthenticated,
+    Forbidden, NotFound."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        found = AddressBook(uow.conn).get(shopper.user_id, address_id)
+    if found is None:
+        raise NotFound(f"no address {address_id}", address_id=address_id)
+    return found
+
+
+def add_delivery_address(uow: UnitOfWork, actor: Actor | None, address: DeliveryAddress) -> DeliveryAddress:
+    """Keep an address in the shopper's book, up to MAX_ADDRESSES. Raises Unauthenticated,
+    Forbidden, AddressBookFull."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        book = AddressBook(uow.conn)
+        if book.count(shopper.user_id) >= MAX_ADDRESSES:
+            raise AddressBookFull(f"an address book holds {MAX_ADDRESSES} addresses; delete one first",
+                                  most=MAX_ADDRESSES)
+        saved = book.add(shopper.user_id, address)
+        uow.commit()
+    return saved
+
+
+def change_delivery_address(uow: UnitOfWork, actor: Actor | None,
+                            address: DeliveryAddress) -> DeliveryAddress:
+    """Edit one of the shopper's own addresses; orders placed to it keep their copy. Raises
+    Unauthenticated, Forbidden, NotFound."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        if address.id is None or not AddressBook(uow.conn).change(shopper.user_id, address):
+            raise NotFound(f"no address {address.id}", address_id=address.id)
+        uow.commit()
+    return address
+
+
+def remove_delivery_address(uow: UnitOfWork, actor: Actor | None, address_id: int) -> None:
+    """Delete one of the shopper's own addresses; orders placed to it keep their copy. Raises
+    Unauthenticated, Forbidden, NotFound."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        if not AddressBook(uow.conn).remove(shopper.user_id, address_id):
+            raise NotFound(f"no address {address_id}", address_id=address_id)
+        uow.commit()
+
+
+def needs_delivery(uow: UnitOfWork, sku_ids: Sequence[int]) -> bool:
+    """Whether any of these SKUs is shipped goods, which go to an address (vouchers do not)."""
+    with uow:
+        skus = catalog.skus_for_sale(uow, sku_ids)
+    return any(sku.fulfilment is Fulfilment.SHIPPED for sku in skus.values())
+
+
+def delivery_for_checkout(uow: UnitOfWork, actor: Actor | None, *, sku_ids: Sequence[int],
+                          address_id: int | None, required: bool) -> DeliveryAddress | None:
+    """Where a checkout's shipped goods go: the shopper's address `address_id` (another's is not
+    found); without one, None, unless `required` (the pages) and the cart holds shipped goods.
+    Raises Unauthenticated, Forbidden, NotFound, AddressNeeded."""
+    if address_id is not None:
+        return delivery_address(uow, actor, address_id)
+    require_role(actor, Role.SHOPPER)
+    if required and needs_delivery(uow, sku_ids):
+        raise AddressNeeded("the cart holds goods to ship: choose the address they go to",
+                            field="address_id")
+    return None
+
+
+def delivery_of_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> DeliveryAddress | None:
+    """Where the order's shipped goods go, as it was at checkout; None when it was given none.
+    Raises Unauthenticated, Forbidden, NotFound."""
+    with uow:
+        store = OrderStore(uow.conn)
+        _readable(store, actor, order_id)
+        return AddressBook(uow.conn).delivery_of(order_id)

@@ -32,6 +32,7 @@ from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import (
     HOLDING_STOCK,
     Copies,
+    DeliveryAddress,
     MerchantOrder,
     Order,
     OrderLine,
@@ -489,3 +490,83 @@ def open_returns_of_merchant(conn: Connection, merchant_id: int, *, limit: int) 
                                order_returns.c.status == ReturnStatus.REQUESTED.value)
                         .order_by(order_returns.c.id).limit(limit))
     return [_return(r) for r in rows]
+
+
+# --- delivery addresses: the shopper's address book, and the copy each order keeps (migration 0013) ---
+
+delivery_addresses = Table(
+    "delivery_addresses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("shopper_id", Id, nullable=False, index=True),
+    Column("name", String(80), nullable=False),
+    Column("phone", String(16), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("city", String(80), nullable=False),
+    Column("line1", String(120), nullable=False),
+    Column("line2", String(120), nullable=False),
+    Column("postcode", String(12), nullable=False),
+)
+
+# Only orders of shipped goods placed from the pages (or with an address id over the API) have one:
+# a table of its own keeps the order rows, written by the thousand at the peak, as narrow as before.
+order_deliveries = Table(
+    "order_deliveries",
+    metadata,
+    Column("order_id", Id, primary_key=True, autoincrement=False),
+    Column("address", JSON, nullable=False),  # DeliveryAddress.snapshot() at checkout
+)
+
+
+def _address(row: Any) -> DeliveryAddress:
+    return DeliveryAddress(row.name, row.phone, row.country, row.city, row.line1, row.line2, row.postcode,
+                           row.id)
+
+
+class AddressBook:
+    """A shopper's delivery addresses; every read and write names the shopper, so one never reaches
+    another's."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def of_shopper(self, shopper_id: int) -> list[DeliveryAddress]:
+        rows = self.conn.execute(select(delivery_addresses).where(
+            delivery_addresses.c.shopper_id == shopper_id).order_by(delivery_addresses.c.id))
+        return [_address(r) for r in rows]
+
+    def get(self, shopper_id: int, address_id: int) -> DeliveryAddress | None:
+        row = self.conn.execute(select(delivery_addresses).where(
+            delivery_addresses.c.id == address_id, delivery_addresses.c.shopper_id == shopper_id)).first()
+        return _address(row) if row else None
+
+    def count(self, shopper_id: int) -> int:
+        return int(self.conn.scalar(select(func.count()).select_from(delivery_addresses).where(
+            delivery_addresses.c.shopper_id == shopper_id)) or 0)
+
+    def add(self, shopper_id: int, address: DeliveryAddress) -> DeliveryAddress:
+        new_id = self.conn.execute(delivery_addresses.insert().values(
+            shopper_id=shopper_id, **address.snapshot())).inserted_primary_key
+        assert new_id is not None
+        return replace(address, id=new_id[0])
+
+    def change(self, shopper_id: int, address: DeliveryAddress) -> bool:
+        done = self.conn.execute(update(delivery_addresses).where(
+            delivery_addresses.c.id == address.id, delivery_addresses.c.shopper_id == shopper_id)
+            .values(**address.snapshot()))
+        return bool(done.rowcount)
+
+    def remove(self, shopper_id: int, address_id: int) -> bool:
+        done = self.conn.execute(delivery_addresses.delete().where(
+            delivery_addresses.c.id == address_id, delivery_addresses.c.shopper_id == shopper_id))
+        return bool(done.rowcount)
+
+    def record_deliveries(self, deliveries: Sequence[tuple[int, DeliveryAddress]]) -> None:
+        """Each order's copy of the address its shipped goods go to."""
+        bulk_insert(self.conn, order_deliveries,
+                    [{"order_id": order_id, "address": a.snapshot()} for order_id, a in deliveries])
+
+    def delivery_of(self, order_id: int) -> DeliveryAddress | None:
+        found = self.conn.scalar(select(order_deliveries.c.address)
+                                 .where(order_deliveries.c.order_id == order_id))
+        return DeliveryAddress(**found) if found else None

@@ -12,7 +12,7 @@ from shopfest.inventory.model import Buyer, Shortfall
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Answer
 from shopfest.orders.drafting import PlaceOrder
-from shopfest.orders.model import Order
+from shopfest.orders.model import DeliveryAddress, Order
 from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
@@ -198,7 +198,8 @@ def _coupon_ids(priced: Priced) -> list[int]:
 
 
 def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int, key: str,
-               buyer: Buyer | None = None) -> tuple[Answer, CartQuote]:
+               buyer: Buyer | None = None,
+               delivery: DeliveryAddress | None = None) -> tuple[Answer, CartQuote]:
     """Place the cart as one order, with the coupons its pricing chose from the shopper's wallet.
     `key` is the checkout form's: the same form posted again (a double click, a second tab's
     resend) gets the first order's answer, never a second order.
@@ -211,7 +212,7 @@ def place_cart(runtime: Runtime, cart: dict[int, int], *, shopper_id: int, key: 
     idempotency = keys.key_of(f"user:{shopper_id}", key, "POST /cart/checkout", sorted(lines))
     quote = orders.quote_cart(runtime.uow(), lines, shopper_id=shopper_id)
     command = PlaceOrder(shopper_id, lines, idempotency=idempotency, coupons=tuple(_coupon_ids(quote.priced)),
-                         buyer=buyer)
+                         buyer=buyer, delivery=delivery)
     for _ in range(PLACING_WAITS):
         try:
             return runtime.checkout.place(command).result(timeout=30), quote

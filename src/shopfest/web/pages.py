@@ -23,12 +23,13 @@ from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of
 from shopfest.festival.model import Festival
 from shopfest.orders.drafting import buyer_of
-from shopfest.orders.model import Order, OrderStatus
+from shopfest.orders.model import AddressNeeded, Order, OrderStatus
 from shopfest.payments import idempotency as keys
 from shopfest.problems import status_of
 from shopfest.rate_limits import client_address, email_key
 from shopfest.runtime import Runtime
 from shopfest.web import csrf
+from shopfest.web.account_pages import checkout_delivery, delivery_choice
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
 from shopfest.web.layout import current_festival, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
@@ -156,7 +157,8 @@ def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, plac
     if refused is not None and view is not None and not view.blocked:
         problem = refused.detail  # a refusal of the whole order (an account rule, a coupon): said on top
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
-                  shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18), pay_url=pay_url)
+                  shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18), pay_url=pay_url,
+                  delivery=delivery_choice(request, runtime, cart))
 
 
 def _with_cart(response: Response, cart: dict[int, int]) -> Response:
@@ -182,7 +184,8 @@ def remove_from_cart(request: Request, sku_id: Annotated[int, Form(ge=1)]) -> Re
 
 @router.post("/cart/checkout", response_class=HTMLResponse)
 def checkout(request: Request, runtime: RuntimeDep,
-             checkout_key: Annotated[str, Form(max_length=255)] = "") -> Response:
+             checkout_key: Annotated[str, Form(max_length=255)] = "",
+             address_id: Annotated[str, Form(max_length=20)] = "") -> Response:
     """Place the cart as one order, once however often its form is posted; refused, the cart comes
     back with the reason on the line."""
     actor = require_role(actor_of(request, runtime), Role.SHOPPER)
@@ -192,9 +195,13 @@ def checkout(request: Request, runtime: RuntimeDep,
     viewer = viewer_of(request)
     if not checkout_key:  # a form from before keys, or not ours: show the cart, with a fresh key
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.stale"), status=422)
+    try:  # shipped goods go to an address the shopper chose (web/account_pages.py)
+        delivery = checkout_delivery(runtime, actor, cart, address_id)
+    except AddressNeeded:
+        return _cart_page(request, runtime, cart, problem=viewer.t("account.address.needed"), status=422)
     try:
         answer, quote = place_cart(runtime, cart, shopper_id=actor.user_id, key=checkout_key,
-                                   buyer=buyer_of(actor))
+                                   buyer=buyer_of(actor), delivery=delivery)
     except keys.KeyInUse:
         return _cart_page(request, runtime, cart, problem=viewer.t("cart.placing"), status=409)
     except DomainError as refusal:
