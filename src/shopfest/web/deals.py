@@ -17,6 +17,7 @@ from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
 from shopfest.runtime import Runtime
+from shopfest.web.forms import problem_message
 from shopfest.web.viewer import Viewer
 
 MAX_CART_LINES = 100
@@ -172,7 +173,8 @@ def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer,
         sku = quote.skus[int(line.id)]
         problem = _problem(quote.shortfalls.get(sku.sku_id), viewer)
         if problem is None and refused is not None and refused_sku == sku.sku_id:
-            problem = refused.detail  # refused for a reason gone by now (units given back meanwhile)
+            # refused for a reason gone by now (units given back meanwhile)
+            problem = problem_message(refused, viewer.t)
         views.append(CartLineView(
             sku.sku_id, sku.title, cart[sku.sku_id], viewer.money(sku.price),
             _money(line.subtotal, quote.priced.currency, viewer),

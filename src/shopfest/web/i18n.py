@@ -88,7 +88,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "没有匹配的商品，请减少关键词或筛选条件。"),
     "search.next": ("Next page →", "下一页 →"),
     "search.first": ("← First page", "← 第一页"),
-    "search.error": ("Please check the search: {detail}", "请检查搜索条件：{detail}"),
+    "search.error": ("Please check the search: {detail}", "请检查搜索条件（{detail}）"),
     "tier.regular": ("Regular", "普通品牌"),
     "tier.luxury": ("Luxury", "奢品"),
     "fulfilment.shipped": ("Shipped", "快递配送"),
@@ -190,6 +190,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.422": ("Please check your request", "请检查您的请求"),
     "error.other": ("Something went wrong", "出错了"),
     "error.back": ("Back to the festival", "返回狂欢节首页"),
+    "error.malformed": ("The address has a malformed value.", "网址中有格式不正确的值。"),
 }
 
 for area in (account, orders, deals, seller, desk, control, problems):

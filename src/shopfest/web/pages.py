@@ -30,6 +30,7 @@ from shopfest.rate_limits import client_address, email_key
 from shopfest.runtime import Runtime
 from shopfest.web import csrf
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
+from shopfest.web.forms import problem_message
 from shopfest.web.layout import current_festival, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
 from shopfest.web.routing import PageRoute, safe_next
@@ -101,8 +102,8 @@ def search(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     try:
         page = catalog.search_products(runtime.uow(read_only=True), form.to_query(runtime))
     except DomainError as error:
-        return render(request, runtime, "search.html", status=status_of(error), error=error.detail,
-                      results=None, next_url=None, **context)
+        return render(request, runtime, "search.html", status=status_of(error),
+                      error=problem_message(error, viewer.t), results=None, next_url=None, **context)
     next_url = form.url(cursor=encode_cursor(page.next_after_id)) if page.next_after_id else None
     return render(request, runtime, "search.html", error=None, next_url=next_url,
                   results=product_cards(runtime, page.items, viewer), **context)
@@ -152,9 +153,10 @@ def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, plac
             view = cart_view(runtime, cart, viewer, shopper_id=shopper_id, zone_name=_zone(runtime),
                              refused=refused)
         except DomainError as refusal:
-            problem = refusal.detail
+            problem = problem_message(refusal, viewer.t)
     if refused is not None and view is not None and not view.blocked:
-        problem = refused.detail  # a refusal of the whole order (an account rule, a coupon): said on top
+        # a refusal of the whole order (an account rule, a coupon): said on top
+        problem = problem_message(refused, viewer.t)
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
                   shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18))
 
