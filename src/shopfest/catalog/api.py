@@ -169,6 +169,7 @@ class SkuIn(InputModel):
     code: str = Field(min_length=1, max_length=64)
     price: MoneyJson
     stock: int = Field(strict=True, ge=0, le=1_000_000_000)
+    name_zh: str | None = Field(None, max_length=64, description="the option's Chinese name")
 
 
 class ProductIn(InputModel):
@@ -193,6 +194,7 @@ class SkuJson(BaseModel):
     code: str
     price: MoneyJson
     stock: int = Field(description="units available to buy now")
+    name_zh: str | None = None
 
 
 class ProductJson(BaseModel):
@@ -230,7 +232,7 @@ def _product_json(shown: service.Listed) -> ProductJson:
         fulfilment=p.fulfilment, debut_at=p.debut_at, new=shown.new,
         price=MoneyJson.of(p.from_price),
         skus=[SkuJson(id=s.id or 0, code=s.code, price=MoneyJson.of(s.price),
-                      stock=shown.stock[s.id or 0]) for s in p.skus],
+                      stock=shown.stock[s.id or 0], name_zh=s.name_zh) for s in p.skus],
     )
 
 
@@ -242,7 +244,7 @@ def create_product(body: ProductIn, runtime: RuntimeDep, actor: SignedInActor) -
         category_id=service.category_id_for(runtime.uow(read_only=True), body.category),
         fulfilment=body.fulfilment,
         debut_at=body.debut_at or runtime.clock.now(),
-        skus=tuple(SkuDraft(s.code, s.price.to_money(), s.stock) for s in body.skus),
+        skus=tuple(SkuDraft(s.code, s.price.to_money(), s.stock, s.name_zh) for s in body.skus),
     )
     product = service.list_product(runtime.uow(), actor, draft)
     return products_json(runtime, [product])[0]

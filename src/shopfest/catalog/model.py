@@ -114,6 +114,7 @@ class Sku:
     code: str
     price: Money
     id: int | None = None
+    name_zh: str | None = None  # the option as a Chinese page names it ("黑色"); the code otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class SkuDraft:
     code: str
     price: Money
     stock: int
+    name_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ class SkuForSale:
     title: str
     fulfilment: Fulfilment
     price: Money
+    title_zh: str | None = None
+    option: str = ""  # the SKU's code, which names the option
+    option_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,8 @@ def check_skus(skus: tuple[SkuDraft, ...]) -> None:
     for sku in skus:
         if not sku.code.strip() or len(sku.code) > 64:
             raise InvalidInput("a SKU code is 1 to 64 characters", code=sku.code)
+        if sku.name_zh is not None and len(sku.name_zh) > 64:
+            raise InvalidInput("a SKU's Chinese name is at most 64 characters", code=sku.code)
         if sku.price.is_negative:
             raise InvalidInput(f"SKU {sku.code} has a negative price", code=sku.code)
         if not 0 <= sku.stock <= MAX_STOCK:

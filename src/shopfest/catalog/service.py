@@ -250,7 +250,7 @@ def _product_of(merchant_id: int, draft: ProductDraft, brand: Brand) -> Product:
         merchant_id=merchant_id, brand_id=draft.brand_id, category_id=draft.category_id,
         title=draft.title, title_zh=draft.title_zh, fulfilment=draft.fulfilment,
         debut_at=draft.debut_at, brand_tier=brand.tier,
-        skus=tuple(Sku(s.code, s.price) for s in draft.skus),
+        skus=tuple(Sku(s.code, s.price, name_zh=s.name_zh) for s in draft.skus),
     )
 
 
@@ -374,3 +374,9 @@ def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | No
         min_price=min_price, max_price=max_price,
         after_id=decode_cursor(cursor), limit=limit,
     )
+
+
+def merchants_by_id(uow: UnitOfWork, merchant_ids: Sequence[int]) -> dict[int, Merchant]:
+    """The merchants among `merchant_ids` that exist, by id: who sells a product, as the pages name them."""
+    with uow:
+        return CatalogStore(uow.conn).merchants_by_id(merchant_ids)
