@@ -266,6 +266,16 @@ def words_of(title: str, title_zh: str | None, brand: Brand, category: Category)
     return search_text(title, title_zh, brand.name, brand.name_zh, category.name, category.name_zh)
 
 
+class ProductSort(StrEnum):
+    """The orders a search lists in. Relevance is the catalog's own: every word must match (there is
+    no ranking), so among the matches the newest listed come first."""
+
+    RELEVANCE = "relevance"
+    NEWEST = "newest"  # latest debut first
+    PRICE_UP = "price_up"  # lowest list price first
+    PRICE_DOWN = "price_down"
+
+
 @dataclass(frozen=True)
 class ProductQuery:
     """A storefront search: words, filters and a cursor. Every product found matches all of them."""
@@ -281,6 +291,10 @@ class ProductQuery:
     after_id: int | None = None
     limit: int = PAGE_LIMIT_DEFAULT
     merchant_id: int | None = None
+    sort: ProductSort = ProductSort.RELEVANCE
+    # A sorted search's cursor: the last product's sort value (price minor units, or debut in
+    # microseconds since the epoch) beside its id in after_id.
+    after_key: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= PAGE_LIMIT_MAX:
@@ -300,3 +314,4 @@ class ProductQuery:
 class Page:
     items: list[Product] = field(default_factory=list)
     next_after_id: int | None = None
+    next_after_key: int | None = None  # a sorted search's: see ProductQuery.after_key

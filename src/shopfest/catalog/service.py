@@ -18,6 +18,7 @@ from shopfest.catalog.model import (
     Product,
     ProductDraft,
     ProductQuery,
+    ProductSort,
     Sku,
     SkuForSale,
     check_listing,
@@ -32,7 +33,7 @@ from shopfest.catalog.store import CatalogStore
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
-from shopfest.core.ids import decode_cursor
+from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import Money, minor_units
 from shopfest.core.uow import UnitOfWork
 
@@ -361,7 +362,8 @@ def listed(uow: UnitOfWork, products: Sequence[Product], *, stock_of: StockOf,
 def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | None, category: str | None,
                   brand_id: int | None, merchant_id: int | None = None, tier: BrandTier | None,
                   fulfilment: Fulfilment | None, new: bool, min_price: Money | None,
-                  max_price: Money | None, cursor: str | None, limit: int) -> ProductQuery:
+                  max_price: Money | None, cursor: str | None, limit: int,
+                  sort: ProductSort = ProductSort.RELEVANCE) -> ProductQuery:
     """The search the storefront's query string asks for (shared by the API and the pages)."""
     since = festival_start(uow) if new else None
     if new and since is None:
@@ -371,8 +373,8 @@ def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | No
         category_ids=category_ids_under(uow, category) if category else None,
         brand_id=brand_id, merchant_id=merchant_id, tier=tier, fulfilment=fulfilment,
         debuted_between=(since, uow.clock.now()) if since else None,
-        min_price=min_price, max_price=max_price,
-        after_id=decode_cursor(cursor), limit=limit,
+        min_price=min_price, max_price=max_price, limit=limit, sort=sort,
+        **_after(sort, cursor),
     )
 
 
@@ -380,3 +382,29 @@ def merchants_by_id(uow: UnitOfWork, merchant_ids: Sequence[int]) -> dict[int, M
     """The merchants among `merchant_ids` that exist, by id: who sells a product, as the pages name them."""
     with uow:
         return CatalogStore(uow.conn).merchants_by_id(merchant_ids)
+
+
+def _after(sort: ProductSort, cursor: str | None) -> dict[str, int | None]:
+    """Where a page starts: after an id (relevance), or after a sort value and an id. A cursor of
+    another order is refused (InvalidInput), as any cursor we did not make."""
+    if sort is ProductSort.RELEVANCE or not cursor:
+        return {"after_id": decode_cursor(cursor)}
+    key, _, after = cursor.partition(".")
+    if not key.isascii() or not key.isdigit() or len(key) > 19:
+        raise InvalidInput(f"{cursor!r} is not a cursor this search gave out")
+    return {"after_key": int(key), "after_id": decode_cursor(after)}
+
+
+def next_cursor(query: ProductQuery, page: Page) -> str | None:
+    """The cursor of the page after `page`, in the query's order; None on the last page."""
+    if page.next_after_id is None:
+        return None
+    if query.sort is ProductSort.RELEVANCE:
+        return encode_cursor(page.next_after_id)
+    return f"{page.next_after_key}.{encode_cursor(page.next_after_id)}"
+
+
+def count_products(uow: UnitOfWork, query: ProductQuery, *, at_most: int) -> int:
+    """How many products the search finds, counted up to `at_most`."""
+    with uow:
+        return search.count(uow.conn, query, at_most=at_most)

@@ -108,6 +108,9 @@ products = Table(
     Index("ix_products_fulfilment", "fulfilment", "id"),
     Index("ix_products_debut", "debut_at"),
     Index("ix_products_price", "currency", "price_minor"),
+    # The storefront's sorted searches walk these, and start a page after a (value, id) cursor.
+    Index("ix_products_debut_sort", "debut_at", "id"),
+    Index("ix_products_price_sort", "price_minor", "id"),
 )
 
 skus = Table(
