@@ -203,6 +203,10 @@ def test_chinese_pages_name_the_product_and_its_option_in_chinese(client: TestCl
 def test_refusals_read_in_chinese_on_the_chinese_pages(client: TestClient, runtime: Runtime) -> None:
     missing = client.get("/products/999999?lang=zh")
     assert missing.status_code == 404 and "找不到您要的内容" in missing.text
+    nowhere = client.get("/no-such-page?lang=zh", headers={"Accept": "text/html"})
+    assert nowhere.status_code == 404 and "此网址没有页面" in nowhere.text
+    malformed = client.get("/search?q=%00", headers={"Accept": "text/html"})
+    assert malformed.status_code == 422 and "文本中含有无法保存的字符" in malformed.text
     bad_search = client.get("/search?min_price=abc&lang=zh")
     assert bad_search.status_code == 422 and "金额无效" in bad_search.text
     unknown = client.get("/search?category=no-such-shelf&lang=en")

@@ -209,6 +209,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.422": ("Please check your request", "请检查您的请求"),
     "error.other": ("Something went wrong", "出错了"),
     "error.back": ("Back to the festival", "返回狂欢节首页"),
+    "error.http.404": ("There is no page at this address.", "此网址没有页面。"),
+    "error.http.405": ("This address does not take that kind of request.", "此网址不接受这种请求。"),
     "error.malformed": ("The address has a malformed value.", "网址中有格式不正确的值。"),
 }
 
