@@ -18,6 +18,7 @@ from shopfest.core.money import Money
 from shopfest.demo import hot_item, seed_categories
 from shopfest.runtime import Runtime
 from tests.integration.helpers import token_in
+from tests.integration.test_cart_pages import check_out, signed_in_tab, with_cart
 
 
 @pytest.fixture
@@ -276,3 +277,17 @@ def test_a_bad_sort_or_tampered_cursor_is_a_readable_422(client: TestClient, run
         tampered = client.get(f"/search?sort=price_up&cursor={cursor}")
         assert tampered.status_code == 422, cursor
     assert client.get("/search?q=x&cursor=aWQ6MQ&back=<script>").status_code == 200
+
+
+def test_a_card_offers_no_flash_price_to_a_shopper_who_used_the_flash_limit(
+        client: TestClient, runtime: Runtime) -> None:
+    # given a phone on a flash sale at 2999.50, one per shopper, which ann bought
+    phone = hot_item(runtime, stock=10, flash_quantity=5, per_shopper_limit=1, name="Pulsar")
+    ann = with_cart(signed_in_tab(client, runtime, "ann"), {phone.sku_id: 1})
+    assert "is placed" in check_out(ann).text
+    product_id = _product_of(runtime, phone.sku_id)
+    # then her card shows no festival price (checkout would refuse it), while bob's still does
+    assert "Festival price" not in text_of(card_of(ann.get("/search?q=pulsar&lang=en").text, product_id))
+    bob = signed_in_tab(client, runtime, "bob")
+    assert "Festival price CN¥2,999.50" in text_of(card_of(bob.get("/search?q=pulsar&lang=en").text,
+                                                           product_id))

@@ -138,12 +138,14 @@ def deal_of(runtime: Runtime, sku_id: int, viewer: Viewer, *, zone_name: str,
 
 def unit_price_now(runtime: Runtime, sku_id: int, *, shopper_id: int | None = None) -> Money | None:
     """What checkout would charge for one unit of the SKU now (as deal_of prices it); None when it
-    cannot be priced."""
+    cannot be priced, or checkout would refuse the unit (a flash sale sold out, its limit used)."""
     try:
-        priced = orders.quote_cart(runtime.uow(), [(sku_id, 1)], shopper_id=shopper_id).priced
+        quote = orders.quote_cart(runtime.uow(), [(sku_id, 1)], shopper_id=shopper_id)
     except DomainError:
         return None
-    return Money(priced.total, priced.currency)
+    if sku_id in quote.shortfalls:
+        return None
+    return Money(quote.priced.total, quote.priced.currency)
 
 
 def parse_cart(cookie: str | None) -> dict[int, int]:
