@@ -92,10 +92,10 @@ def _with_festival_price(runtime: Runtime, card: ProductCard, shown: catalog.Lis
         return replace(card, sold_out=True)
     prices = [p for s in on_sale if (p := unit_price_now(runtime, s.id or 0, shopper_id=shopper_id))]
     lowest = min(prices, key=lambda p: p.minor) if prices else None
-    listed_at = shown.product.from_price
+    listed_at = min((s.price for s in on_sale), key=lambda p: p.minor)  # of what can be bought
     if lowest is None or lowest.currency != listed_at.currency or lowest.minor >= listed_at.minor:
         return card
-    return replace(card, festival_price=price_view(lowest, viewer))
+    return replace(card, festival_price=price_view(lowest, viewer), price=price_view(listed_at, viewer))
 
 
 def listed(runtime: Runtime, products: list[Product]) -> list[catalog.Listed]:
@@ -140,4 +140,3 @@ def product_sheet(runtime: Runtime, product_id: int, *, viewer: Viewer, zone_nam
               for s in product.skus],
         seller=seller_view(merchant, viewer),
     )
-
