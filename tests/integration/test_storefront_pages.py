@@ -291,3 +291,17 @@ def test_a_card_offers_no_flash_price_to_a_shopper_who_used_the_flash_limit(
     bob = signed_in_tab(client, runtime, "bob")
     assert "Festival price CN¥2,999.50" in text_of(card_of(bob.get("/search?q=pulsar&lang=en").text,
                                                            product_id))
+
+
+def test_the_api_sorts_its_product_search_as_the_pages_do(client: TestClient, runtime: Runtime) -> None:
+    lamps = shelf_of_lamps(runtime, "Astrolabe", 7)
+    seen, cursor = [], None
+    while True:
+        answer = client.get("/api/v1/products", params={"q": "astrolabe", "sort": "price_down", "limit": 3,
+                                                        **({"cursor": cursor} if cursor else {})}).json()
+        seen += [p["id"] for p in answer["data"]]
+        cursor = answer["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [p.id for p in reversed(lamps)]
+    assert client.get("/api/v1/products?sort=cheapest").status_code == 422

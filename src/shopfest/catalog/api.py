@@ -18,6 +18,7 @@ from shopfest.catalog.model import (
     MerchantKind,
     Product,
     ProductDraft,
+    ProductSort,
     SkuDraft,
 )
 from shopfest.core.ids import decode_cursor, encode_cursor
@@ -286,9 +287,12 @@ def search_products(
                                    description="currency of the price bounds")] = "CNY",
     cursor: Cursor = None,
     limit: Limit = 20,
+    sort: Annotated[ProductSort, Query(description="relevance (newest listed first), newest debut, "
+                                                   "or list price up or down")] = ProductSort.RELEVANCE,
 ) -> ProductPage:
-    """Search the storefront: every word and filter must match; newest first; cursor paged. Too many
-    searches from one address are 429 `/problems/rate-limited`."""
+    """Search the storefront: every word and filter must match; in the order asked (newest listed
+    first by default); cursor paged. Too many searches from one address are 429
+    `/problems/rate-limited`."""
     runtime.limiter.hit("search", address=client_address(request))
     query = service.product_query(
         runtime.uow(read_only=True), festival_start=runtime.ports.festival_start,
@@ -296,8 +300,7 @@ def search_products(
         fulfilment=fulfilment, new=new,
         min_price=Money.exact(min_price, currency.upper()) if min_price else None,
         max_price=Money.exact(max_price, currency.upper()) if max_price else None,
-        cursor=cursor, limit=limit,
+        cursor=cursor, limit=limit, sort=sort,
     )
     page = service.search_products(runtime.uow(read_only=True), query)
-    next_cursor = encode_cursor(page.next_after_id) if page.next_after_id else None
-    return ProductPage(data=products_json(runtime, page.items), next_cursor=next_cursor)
+    return ProductPage(data=products_json(runtime, page.items), next_cursor=service.next_cursor(query, page))
