@@ -273,10 +273,12 @@ def test_a_later_page_links_back_to_the_page_before(client: TestClient, runtime:
 def test_a_bad_sort_or_tampered_cursor_is_a_readable_422(client: TestClient, runtime: Runtime) -> None:
     bad_sort = client.get("/search?sort=cheapest")
     assert bad_sort.status_code == 422 and "is not a sort order" in html.unescape(bad_sort.text)
-    for cursor in ("x.y", "99999999999999999999.abc", "abc"):
+    for cursor in ("x.y", "99999999999999999999.abc", "abc", "99999999999999999.aWQ6MQ", "-5.aWQ6MQ"):
         tampered = client.get(f"/search?sort=price_up&cursor={cursor}")
         assert tampered.status_code == 422, cursor
     assert client.get("/search?q=x&cursor=aWQ6MQ&back=<script>").status_code == 200
+    for sort in ("newest", "price_up", "price_down"):  # the largest key a cursor may carry
+        assert client.get(f"/search?sort={sort}&cursor=9999999999999999.aWQ6MQ").status_code == 200
 
 
 def test_a_card_offers_no_flash_price_to_a_shopper_who_used_the_flash_limit(

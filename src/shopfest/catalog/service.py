@@ -390,7 +390,8 @@ def _after(sort: ProductSort, cursor: str | None) -> dict[str, int | None]:
     if sort is ProductSort.RELEVANCE or not cursor:
         return {"after_id": decode_cursor(cursor)}
     key, _, after = cursor.partition(".")
-    if not key.isascii() or not key.isdigit() or len(key) > 19:
+    # A price in minor units or a debut in microseconds since 1970: at most 16 digits until 2286.
+    if not key.isascii() or not key.isdigit() or len(key) > 16:
         raise InvalidInput(f"{cursor!r} is not a cursor this search gave out")
     return {"after_key": int(key), "after_id": decode_cursor(after)}
 
