@@ -70,6 +70,7 @@ from shopfest.web import (
 )
 from shopfest.web.headers import SecurityHeaders
 from shopfest.web.layout import error_page
+from shopfest.web.viewer import viewer_of
 
 log = logging.getLogger("shopfest")
 
@@ -278,8 +279,10 @@ async def _page_or_problem(request: Request, error: HTTPException) -> Response:
         error = HTTPException(405, str(error.detail), headers={**(error.headers or {}), "Allow": allow})
     wants_page = "text/html" in request.headers.get("accept", "")
     if wants_page and not request.url.path.startswith("/api/"):
+        t = viewer_of(request).t  # the page's own words for a missing page or a wrong method
+        said = t(f"error.http.{error.status_code}") if t.has(f"error.http.{error.status_code}") else None
         return await run_in_threadpool(error_page, request, request.app.state.runtime,
-                                       status=error.status_code, detail=str(error.detail))
+                                       status=error.status_code, detail=said or str(error.detail))
     return await problems.http_error(request, error)
 
 

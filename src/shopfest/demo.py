@@ -179,14 +179,16 @@ def demo_products(
         )
 
 
-VARIANTS = (("standard",), ("s", "m", "l"), ("black", "white"))
+# Each option's code and its Chinese name.
+VARIANTS = ((("standard", "标准款"),), (("s", "S 码"), ("m", "M 码"), ("l", "L 码")),
+            (("black", "黑色"), ("white", "白色")))
 
 
 def _skus(shelf: Shelf, price_minor: int, rng: random.Random) -> tuple[SkuDraft, ...]:
     variants = rng.choice(VARIANTS) if shelf.fulfilment is Fulfilment.SHIPPED else VARIANTS[0]
     return tuple(
-        SkuDraft(code, Money(price_minor + i * 1000, "CNY"), int(rng.random() * 501))
-        for i, code in enumerate(variants)
+        SkuDraft(code, Money(price_minor + i * 1000, "CNY"), int(rng.random() * 501), name_zh)
+        for i, (code, name_zh) in enumerate(variants)
     )
 
 
@@ -268,7 +270,7 @@ def hot_item(runtime: Runtime, *, stock: int, price: str = "5999.00", flash_quan
     product = catalog.import_products(runtime.uow(), [(merchant.id or 0, ProductDraft(
         title=f"{name} X1 phone", brand_id=brand.id or 0, category_id=categories["electronics"].id or 0,
         fulfilment=fulfilment, debut_at=now - timedelta(days=1),
-        skus=(SkuDraft("x1-256", Money.parse(price, "CNY"), stock),)))])[0]
+        skus=(SkuDraft("x1-256", Money.parse(price, "CNY"), stock, "X1 256GB"),)))])[0]
     sku_id = product.skus[0].id or 0
     if flash_quantity is None:
         return HotItem(merchant.id or 0, sku_id, None)

@@ -18,7 +18,9 @@ from shopfest.body_cap import WIDER
 from shopfest.core.errors import InvalidInput
 from shopfest.deps import runtime_of_app
 from shopfest.problems import refusal, status_of
+from shopfest.web.forms import problem_message
 from shopfest.web.layout import error_page
+from shopfest.web.viewer import viewer_of
 
 
 class UnstorableText(InvalidInput):
@@ -100,7 +102,8 @@ async def _answer(scope: Scope, error: UnstorableText) -> ASGIApp:
     request = Request(scope)
     if not scope["path"].startswith("/api/") and "text/html" in request.headers.get("accept", ""):
         return await run_in_threadpool(error_page, request, runtime_of_app(scope["app"]),
-                                       status=status_of(error), detail=error.detail)
+                                       status=status_of(error),
+                                       detail=problem_message(error, viewer_of(request).t))
     return refusal(error)
 
 

@@ -58,7 +58,7 @@ def festival_price_nudges_and_the_cart_explains_every_discount(shopper: Shopper,
     row.locator("input[name=qty]").fill("2")
     row.locator(".add-to-cart button").click()
     page.wait_for_url(shopper.base_url + "/cart")
-    expect(page.locator(".cart-lines .qty")).to_have_text("2")
+    expect(page.locator(".cart-lines .qty input[name=qty]")).to_have_value("2")
     expect(page.locator(".cart-totals .subtotal")).to_have_text(yuan(2 * price))
     expect(page.locator(".cart-totals .total")).to_have_text(yuan(2 * price - OFF))
     expect(page.locator(".cart ul.savings li")).to_have_text(f"Across stores −{yuan(OFF)} (from the store)")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.browser.harness import EVE_OF_ELEVEN_ELEVEN, Shopper
 
@@ -168,3 +168,143 @@ def test_browsing_works_with_javascript_off(open_tab: Callable[..., Shopper], se
     expect(page.locator(".price.big")).to_have_text(PRICE)
     expect(page.locator(".crumbs a")).to_have_text("Groceries")
     expect(page.locator(".fulfilment")).to_contain_text("Shipped")
+
+
+# --- a phone and a laptop ---------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+FITS = "() => document.scrollingElement.scrollWidth <= window.innerWidth"
+
+
+def on_screen(page: Page, locator: Locator) -> bool:
+    """Visible, and wholly inside the window's width: no sideways scroll needed to reach it."""
+    box = locator.bounding_box()
+    return (locator.is_visible() and box is not None
+            and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"])
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_shopper_page_fits_a_phone_and_its_buttons_are_in_reach(
+        browser: Browser, server: str, lang: str) -> None:
+    # given a phone 390 px wide
+    context = browser.new_context(viewport=PHONE, locale="en-US")
+    try:
+        shopper = Shopper(context.new_page(), server)
+        page = shopper.page
+        page.set_default_timeout(10_000)
+        shopper.goto(f"/?lang={lang}")
+        product = page.locator(".new-arrivals .card a").first.get_attribute("href") or ""
+        for path in ("/", "/search?q=a&sort=price_down", product, "/cart", "/login", "/products/999999999"):
+            shopper.goto(path)
+            assert page.evaluate(FITS), f"{path} scrolls sideways at 390 px"
+        shopper.screenshot(f"9-phone-{lang}-home")
+
+        # then "Add to cart" is on screen and works
+        shopper.goto(product)
+        add = page.locator("form.add-to-cart button").first
+        assert on_screen(page, add)
+        shopper.screenshot(f"9-phone-{lang}-product")
+        add.click()
+        page.wait_for_url(re.compile(r"/cart$"))
+
+        # and in the cart Update and Remove are on screen and work
+        assert page.evaluate(FITS)
+        line = page.locator("table.cart-lines tbody tr").first
+        update, remove = line.locator("button.update"), line.locator("button.remove")
+        assert on_screen(page, update) and on_screen(page, remove)
+        shopper.screenshot(f"9-phone-{lang}-cart")
+        line.locator("input[name=qty]").fill("2")
+        update.click()
+        expect(page.locator("table.cart-lines tbody tr").first.locator("input[name=qty]")).to_have_value("2")
+        page.locator("table.cart-lines tbody tr").first.locator("button.remove").click()
+        expect(page.locator("table.cart-lines")).to_have_count(0)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("currency", ["USD", "KRW"])
+def test_card_prices_are_whole_on_a_laptop(browser: Browser, server: str, currency: str) -> None:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="en-US")
+    try:
+        shopper = Shopper(context.new_page(), server)
+        for path in (f"/?currency={currency}", "/search?q=a", "/search?tier=luxury"):
+            shopper.goto(path)
+            clipped = shopper.page.evaluate(
+                "() => [...document.querySelectorAll('.card .price, .card .price > *, .card .list-price')]"
+                ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.innerText)")
+            assert clipped == [], f"{path}: {clipped}"
+            assert shopper.page.locator(".card .approx").count() > 0
+        shopper.screenshot(f"10-laptop-{currency}-luxury")
+    finally:
+        context.close()
+
+
+# --- the deals on cards, the cart's quantities, a sorted search paged both ways ----------------
+
+IN_THE_SALE = "2027-11-11T00:30:00+08:00"
+
+
+def test_a_cards_festival_price_is_what_the_product_page_and_the_cart_charge(
+        open_tab: Callable[..., Shopper], start_server: Callable[..., AbstractContextManager[str]]) -> None:
+    # given the festival in its sale, and a card of one option priced below its list price
+    with start_server(clock=IN_THE_SALE) as base_url:
+        shopper = open_tab(base_url)
+        page = shopper.page
+        shopper.goto("/search?sort=price_up&min_price=300")
+        card = page.locator(".card:has([data-festival-price]):not(:has(.badge.sold-out-badge))").first
+        festival = price_of(card.locator("[data-festival-price] .amount").inner_text())
+        shopper.look("11-search-festival-prices")
+
+        # when the shopper opens it, then its cheapest option's festival price is the card's
+        card.locator("a").click()
+        page.wait_for_url(re.compile(r"/products/\d+$"))
+        rows = page.locator("table.skus tbody tr:has(.add-to-cart)")
+        deals = [price_of(text) for text in rows.locator(".festival-price").all_inner_texts()]
+        assert min(deals) == festival, deals
+        expect(page.locator(".facts .seller")).not_to_be_empty()
+        shopper.look("12-product-seller")
+
+        # and one unit of it in the cart costs that; the shopper makes it three, then none
+        rows.nth(deals.index(festival)).locator(".add-to-cart button").click()
+        page.wait_for_url(re.compile(r"/cart$"))
+        assert price_of(page.locator(".cart-totals .total").inner_text()) == festival
+        expect(page.locator(".cart-lines .seller")).to_contain_text("Sold by")
+        quantity = page.locator("table.cart-lines tbody tr input[name=qty]").first
+        quantity.fill("3")
+        page.locator("table.cart-lines tbody tr button.update").first.click()
+        expect(quantity).to_have_value("3")
+        shopper.look("13-cart-three")
+        quantity.fill("0")
+        page.locator("table.cart-lines tbody tr button.update").first.click()
+        expect(page.locator(".cart .empty")).to_be_visible()
+
+
+def test_a_sorted_search_says_how_many_it_found_and_pages_back_and_forth(shopper: Shopper) -> None:
+    page = shopper.page
+    shopper.goto("/search")
+    page.locator("select[name=sort]").select_option("price_down")
+    page.locator(".search-form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"sort=price_down"))
+    expect(page.locator("[data-found]")).to_have_text(re.compile(r"^[\d,]+ found$"))
+    first = page.locator(".results .card-title").all_inner_texts()
+    listed = page.locator(".results .card .list-price, .results .card .price:not(.festival)")
+    prices = [price_of(text) for text in listed.all_inner_texts()]
+    assert prices == sorted(prices, reverse=True), prices
+    shopper.look("14-search-sorted")
+
+    page.locator(".pager .next").click()
+    expect(page.locator(".pager .previous")).to_be_visible()
+    second = page.locator(".results .card-title").all_inner_texts()
+    assert second and not set(second) & set(first)
+    page.locator(".pager .next").click()
+    page.locator(".pager .previous").click()
+    assert page.locator(".results .card-title").all_inner_texts() == second
+    page.locator(".pager .previous").click()
+    assert page.locator(".results .card-title").all_inner_texts() == first
+    expect(page.locator(".pager .previous")).to_have_count(0)
+
+
+def price_of(text: str) -> float:
+    found = PRICE.search(text)
+    assert found is not None, text
+    return float(found.group(0).removeprefix("CN¥").replace(",", ""))

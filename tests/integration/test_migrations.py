@@ -110,15 +110,13 @@ def test_order_ids_stay_unique_when_the_id_blocks_are_migrated_away(postgres_url
         upgrade(postgres_url)
 
 
-def test_flash_sale_buyers_take_their_sales_limit_when_migrated(tmp_path: Path, clock: SetClock) -> None:
+def test_flash_sale_buyers_take_their_sales_limit_when_migrated(tmp_path: Path) -> None:
     # given a database at revision 0005: a flash sale of at most 2 per shopper, a buyer within it and
     # one past it
     path = tmp_path / "older.db"
     command.upgrade(alembic_config(f"sqlite:///{path}"), "0005")
-    runtime = make_runtime(Settings(database_url=f"sqlite:///{path}"), clock=clock)
-    sku_id = hot_item(runtime, stock=10).sku_id
-    runtime.engine.dispose()
     with contextlib.closing(sqlite3.connect(path)) as db, db:  # as that revision's code wrote them
+        sku_id = _a_sku_at_0005(db)
         sale = db.execute(
             "INSERT INTO flash_sales (sku_id, price_minor, currency, quantity, taken, per_shopper_limit, "
             "starts_at, ends_at) VALUES (?, 299950, 'CNY', 5, 5, 2, '2027-11-10 12:00:00.000000', "
@@ -135,6 +133,19 @@ def test_flash_sale_buyers_take_their_sales_limit_when_migrated(tmp_path: Path, 
         assert rows.fetchall() == [(7, 2, 2), (8, 3, 3)]
         with pytest.raises(sqlite3.IntegrityError, match="flash_buyer_within_limit"):
             db.execute("UPDATE flash_buyers SET qty = qty + 1 WHERE shopper_id = 7")
+
+
+def _a_sku_at_0005(db: sqlite3.Connection) -> int:
+    """One SKU written as that revision's tables hold it (today's code writes columns added since)."""
+    db.execute("INSERT INTO brands (id, name, tier, approved) VALUES (1, 'Acme', 'regular', 1)")
+    db.execute("INSERT INTO merchants (id, name, kind, settlement_currency) "
+               "VALUES (1, 'Acme', 'online', 'CNY')")
+    db.execute("INSERT INTO categories (id, slug, name) VALUES (1, 'phones', 'Phones')")
+    db.execute("INSERT INTO products (id, merchant_id, brand_id, category_id, title, fulfilment, debut_at, "
+               "brand_tier, currency, price_minor, search_text) VALUES (1, 1, 1, 1, 'X1', 'shipped', "
+               "'2027-11-01 00:00:00.000000', 'regular', 'CNY', 599900, 'x1')")
+    return int(db.execute("INSERT INTO skus (product_id, code, price_minor, currency) "
+                          "VALUES (1, 'x1', 599900, 'CNY')").lastrowid or 0)
 
 
 def test_the_units_shoppers_hold_unpaid_are_counted_when_migrated(tmp_path: Path, postgres_url: str) -> None:

@@ -18,6 +18,7 @@ from shopfest.catalog.model import (
     MerchantKind,
     Product,
     ProductDraft,
+    ProductSort,
     SkuDraft,
 )
 from shopfest.core.ids import decode_cursor, encode_cursor
@@ -169,6 +170,7 @@ class SkuIn(InputModel):
     code: str = Field(min_length=1, max_length=64)
     price: MoneyJson
     stock: int = Field(strict=True, ge=0, le=1_000_000_000)
+    name_zh: str | None = Field(None, max_length=64, description="the option's Chinese name")
 
 
 class ProductIn(InputModel):
@@ -193,6 +195,7 @@ class SkuJson(BaseModel):
     code: str
     price: MoneyJson
     stock: int = Field(description="units available to buy now")
+    name_zh: str | None = None
 
 
 class ProductJson(BaseModel):
@@ -230,7 +233,7 @@ def _product_json(shown: service.Listed) -> ProductJson:
         fulfilment=p.fulfilment, debut_at=p.debut_at, new=shown.new,
         price=MoneyJson.of(p.from_price),
         skus=[SkuJson(id=s.id or 0, code=s.code, price=MoneyJson.of(s.price),
-                      stock=shown.stock[s.id or 0]) for s in p.skus],
+                      stock=shown.stock[s.id or 0], name_zh=s.name_zh) for s in p.skus],
     )
 
 
@@ -242,7 +245,7 @@ def create_product(body: ProductIn, runtime: RuntimeDep, actor: SignedInActor) -
         category_id=service.category_id_for(runtime.uow(read_only=True), body.category),
         fulfilment=body.fulfilment,
         debut_at=body.debut_at or runtime.clock.now(),
-        skus=tuple(SkuDraft(s.code, s.price.to_money(), s.stock) for s in body.skus),
+        skus=tuple(SkuDraft(s.code, s.price.to_money(), s.stock, s.name_zh) for s in body.skus),
     )
     product = service.list_product(runtime.uow(), actor, draft)
     return products_json(runtime, [product])[0]
@@ -284,9 +287,12 @@ def search_products(
                                    description="currency of the price bounds")] = "CNY",
     cursor: Cursor = None,
     limit: Limit = 20,
+    sort: Annotated[ProductSort, Query(description="relevance (newest listed first), newest debut, "
+                                                   "or list price up or down")] = ProductSort.RELEVANCE,
 ) -> ProductPage:
-    """Search the storefront: every word and filter must match; newest first; cursor paged. Too many
-    searches from one address are 429 `/problems/rate-limited`."""
+    """Search the storefront: every word and filter must match; in the order asked (newest listed
+    first by default); cursor paged. Too many searches from one address are 429
+    `/problems/rate-limited`."""
     runtime.limiter.hit("search", address=client_address(request))
     query = service.product_query(
         runtime.uow(read_only=True), festival_start=runtime.ports.festival_start,
@@ -294,8 +300,7 @@ def search_products(
         fulfilment=fulfilment, new=new,
         min_price=Money.exact(min_price, currency.upper()) if min_price else None,
         max_price=Money.exact(max_price, currency.upper()) if max_price else None,
-        cursor=cursor, limit=limit,
+        cursor=cursor, limit=limit, sort=sort,
     )
     page = service.search_products(runtime.uow(read_only=True), query)
-    next_cursor = encode_cursor(page.next_after_id) if page.next_after_id else None
-    return ProductPage(data=products_json(runtime, page.items), next_cursor=next_cursor)
+    return ProductPage(data=products_json(runtime, page.items), next_cursor=service.next_cursor(query, page))

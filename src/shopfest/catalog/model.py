@@ -114,6 +114,7 @@ class Sku:
     code: str
     price: Money
     id: int | None = None
+    name_zh: str | None = None  # the option as a Chinese page names it ("黑色"); the code otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,7 @@ class SkuDraft:
     code: str
     price: Money
     stock: int
+    name_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,9 @@ class SkuForSale:
     title: str
     fulfilment: Fulfilment
     price: Money
+    title_zh: str | None = None
+    option: str = ""  # the SKU's code, which names the option
+    option_zh: str | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,8 @@ def check_skus(skus: tuple[SkuDraft, ...]) -> None:
     for sku in skus:
         if not sku.code.strip() or len(sku.code) > 64:
             raise InvalidInput("a SKU code is 1 to 64 characters", code=sku.code)
+        if sku.name_zh is not None and len(sku.name_zh) > 64:
+            raise InvalidInput("a SKU's Chinese name is at most 64 characters", code=sku.code)
         if sku.price.is_negative:
             raise InvalidInput(f"SKU {sku.code} has a negative price", code=sku.code)
         if not 0 <= sku.stock <= MAX_STOCK:
@@ -264,6 +271,16 @@ def words_of(title: str, title_zh: str | None, brand: Brand, category: Category)
     return search_text(title, title_zh, brand.name, brand.name_zh, category.name, category.name_zh)
 
 
+class ProductSort(StrEnum):
+    """The orders a search lists in. Relevance is the catalog's own: every word must match (there is
+    no ranking), so among the matches the newest listed come first."""
+
+    RELEVANCE = "relevance"
+    NEWEST = "newest"  # latest debut first
+    PRICE_UP = "price_up"  # lowest list price first
+    PRICE_DOWN = "price_down"
+
+
 @dataclass(frozen=True)
 class ProductQuery:
     """A storefront search: words, filters and a cursor. Every product found matches all of them."""
@@ -279,6 +296,10 @@ class ProductQuery:
     after_id: int | None = None
     limit: int = PAGE_LIMIT_DEFAULT
     merchant_id: int | None = None
+    sort: ProductSort = ProductSort.RELEVANCE
+    # A sorted search's cursor: the last product's sort value (price minor units, or debut in
+    # microseconds since the epoch) beside its id in after_id.
+    after_key: int | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= PAGE_LIMIT_MAX:
@@ -298,3 +319,4 @@ class ProductQuery:
 class Page:
     items: list[Product] = field(default_factory=list)
     next_after_id: int | None = None
+    next_after_key: int | None = None  # a sorted search's: see ProductQuery.after_key

@@ -4,11 +4,13 @@ through the products' text search vector; every word and filter must match, newe
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, literal_column, select, text
+from sqlalchemy import Connection, and_, bindparam, func, literal_column, select, text, tuple_
 
-from shopfest.catalog.model import Page, ProductQuery
+from shopfest.catalog.model import Page, ProductQuery, ProductSort
 from shopfest.catalog.store import CatalogStore, products
 
 # How many of the newest products a PostgreSQL text search reads before it takes a word for rare.
@@ -17,6 +19,8 @@ NEWEST_WINDOW = 20_000
 
 def search(conn: Connection, query: ProductQuery) -> Page:
     """Products matching every word and filter, newest id first, one page after the cursor."""
+    if query.sort is not ProductSort.RELEVANCE:
+        return _sorted_search(conn, query)
     if query.words and conn.dialect.name == "postgresql":
         ids = _postgres_text_search(conn, query)
     else:
@@ -117,3 +121,55 @@ def _tsquery(words: Sequence[str]) -> str:
     quoted = ["'" + w.replace("'", "''").replace("\\", "\\\\") + "'" for w in words]
     quoted[-1] += ":*"
     return " & ".join(quoted)
+
+
+# --- sorted by debut or price, and counted ---------------------------------------------------
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sorted_search(conn: Connection, query: ProductQuery) -> Page:
+    """One page in the order asked for, after the cursor (the last product's sort value and id);
+    the indexes on (debut_at, id) and (price_minor, id) serve the order and the cursor."""
+    column = products.c.debut_at if query.sort is ProductSort.NEWEST else products.c.price_minor
+    descending = query.sort in (ProductSort.NEWEST, ProductSort.PRICE_DOWN)
+    statement = _matching(conn.dialect.name, replace(query, after_id=None), select(products.c.id, column))
+    if query.after_id is not None and query.after_key is not None:
+        after = tuple_(column, products.c.id)
+        mark = tuple_(_key_value(query.sort, query.after_key), query.after_id)
+        statement = statement.where(after < mark if descending else after > mark)
+    order = (column.desc(), products.c.id.desc()) if descending else (column.asc(), products.c.id.asc())
+    rows = conn.execute(statement.order_by(*order).limit(query.limit + 1)).all()
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    last = rows[-1] if more else None
+    return Page(CatalogStore(conn).products_by_id([r[0] for r in rows]),
+                last[0] if last else None, _key_of(last[1]) if last else None)
+
+
+def _matching(dialect: str, query: ProductQuery, statement: Any) -> Any:
+    """`statement` over the products matching the query's words and filters."""
+    statement = statement.where(*filters(query))
+    if query.words and dialect == "sqlite":
+        fts_rowid: Any = literal_column("product_search.rowid")
+        return (statement.select_from(products.join(text("product_search"), fts_rowid == products.c.id))
+                .where(text("product_search MATCH :match").bindparams(match=_fts5_match(query.words))))
+    return statement.where(_postgres_match(query.words)) if query.words else statement
+
+
+def _key_value(sort: ProductSort, key: int) -> Any:
+    return EPOCH + timedelta(microseconds=key) if sort is ProductSort.NEWEST else key
+
+
+def _key_of(value: int | datetime) -> int:
+    if isinstance(value, datetime):
+        return (value - EPOCH) // timedelta(microseconds=1)
+    return int(value)
+
+
+def count(conn: Connection, query: ProductQuery, *, at_most: int) -> int:
+    """How many products match the query's words and filters (the cursor aside), counting no
+    further than `at_most`: a common word on a big catalog is not worth reading to the end."""
+    whole = replace(query, after_id=None, after_key=None)
+    found = _matching(conn.dialect.name, whole, select(products.c.id)).limit(at_most).subquery()
+    return int(conn.scalar(select(func.count()).select_from(found)) or 0)

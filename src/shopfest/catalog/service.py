@@ -26,6 +26,7 @@ from shopfest.catalog.model import (
     Product,
     ProductDraft,
     ProductQuery,
+    ProductSort,
     Sku,
     SkuForSale,
     check_listing,
@@ -40,7 +41,7 @@ from shopfest.catalog.store import CatalogStore, ImageStore
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
-from shopfest.core.ids import decode_cursor
+from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import Money, minor_units
 from shopfest.core.uow import UnitOfWork
 
@@ -258,7 +259,7 @@ def _product_of(merchant_id: int, draft: ProductDraft, brand: Brand) -> Product:
         merchant_id=merchant_id, brand_id=draft.brand_id, category_id=draft.category_id,
         title=draft.title, title_zh=draft.title_zh, fulfilment=draft.fulfilment,
         debut_at=draft.debut_at, brand_tier=brand.tier,
-        skus=tuple(Sku(s.code, s.price) for s in draft.skus),
+        skus=tuple(Sku(s.code, s.price, name_zh=s.name_zh) for s in draft.skus),
     )
 
 
@@ -369,7 +370,8 @@ def listed(uow: UnitOfWork, products: Sequence[Product], *, stock_of: StockOf,
 def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | None, category: str | None,
                   brand_id: int | None, merchant_id: int | None = None, tier: BrandTier | None,
                   fulfilment: Fulfilment | None, new: bool, min_price: Money | None,
-                  max_price: Money | None, cursor: str | None, limit: int) -> ProductQuery:
+                  max_price: Money | None, cursor: str | None, limit: int,
+                  sort: ProductSort = ProductSort.RELEVANCE) -> ProductQuery:
     """The search the storefront's query string asks for (shared by the API and the pages)."""
     since = festival_start(uow) if new else None
     if new and since is None:
@@ -379,8 +381,8 @@ def product_query(uow: UnitOfWork, *, festival_start: FestivalStart, q: str | No
         category_ids=category_ids_under(uow, category) if category else None,
         brand_id=brand_id, merchant_id=merchant_id, tier=tier, fulfilment=fulfilment,
         debuted_between=(since, uow.clock.now()) if since else None,
-        min_price=min_price, max_price=max_price,
-        after_id=decode_cursor(cursor), limit=limit,
+        min_price=min_price, max_price=max_price, limit=limit, sort=sort,
+        **_after(sort, cursor),
     )
 
 
@@ -556,3 +558,36 @@ def import_product_images(uow: UnitOfWork, pictures: Sequence[tuple[int, bytes]]
             store.put(image.product_id, card_key=image.card_key, page_key=image.page_key, at=uow.clock.now())
         uow.commit()
     return made
+
+
+def merchants_by_id(uow: UnitOfWork, merchant_ids: Sequence[int]) -> dict[int, Merchant]:
+    """The merchants among `merchant_ids` that exist, by id: who sells a product, as the pages name them."""
+    with uow:
+        return CatalogStore(uow.conn).merchants_by_id(merchant_ids)
+
+
+def _after(sort: ProductSort, cursor: str | None) -> dict[str, int | None]:
+    """Where a page starts: after an id (relevance), or after a sort value and an id. A cursor of
+    another order is refused (InvalidInput), as any cursor we did not make."""
+    if sort is ProductSort.RELEVANCE or not cursor:
+        return {"after_id": decode_cursor(cursor)}
+    key, _, after = cursor.partition(".")
+    # A price in minor units or a debut in microseconds since 1970: at most 16 digits until 2286.
+    if not key.isascii() or not key.isdigit() or len(key) > 16:
+        raise InvalidInput(f"{cursor!r} is not a cursor this search gave out")
+    return {"after_key": int(key), "after_id": decode_cursor(after)}
+
+
+def next_cursor(query: ProductQuery, page: Page) -> str | None:
+    """The cursor of the page after `page`, in the query's order; None on the last page."""
+    if page.next_after_id is None:
+        return None
+    if query.sort is ProductSort.RELEVANCE:
+        return encode_cursor(page.next_after_id)
+    return f"{page.next_after_key}.{encode_cursor(page.next_after_id)}"
+
+
+def count_products(uow: UnitOfWork, query: ProductQuery, *, at_most: int) -> int:
+    """How many products the search finds, counted up to `at_most`."""
+    with uow:
+        return search.count(uow.conn, query, at_most=at_most)

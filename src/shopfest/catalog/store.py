@@ -108,6 +108,9 @@ products = Table(
     Index("ix_products_fulfilment", "fulfilment", "id"),
     Index("ix_products_debut", "debut_at"),
     Index("ix_products_price", "currency", "price_minor"),
+    # The storefront's sorted searches walk these, and start a page after a (value, id) cursor.
+    Index("ix_products_debut_sort", "debut_at", "id"),
+    Index("ix_products_price_sort", "price_minor", "id"),
 )
 
 skus = Table(
@@ -118,6 +121,7 @@ skus = Table(
     Column("code", String(64), nullable=False),
     Column("price_minor", Id, nullable=False),
     Column("currency", String(3), nullable=False),
+    Column("name_zh", String(64)),
     UniqueConstraint("product_id", "code", name="uq_skus_product_code"),
 )
 
@@ -237,7 +241,8 @@ class CatalogStore:
         rows: list[dict[str, Any]] = []
         sku_rows: list[dict[str, Any]] = []
         for product, search in listed:
-            product_skus = tuple(Sku(s.code, s.price, sku_id + i) for i, s in enumerate(product.skus))
+            product_skus = tuple(Sku(s.code, s.price, sku_id + i, s.name_zh)
+                                 for i, s in enumerate(product.skus))
             with_ids = replace(product, id=product_id, skus=product_skus)
             stored.append(with_ids)
             rows.append(_product_row(with_ids, search))
@@ -282,7 +287,7 @@ class CatalogStore:
         by_product: dict[int, list[Sku]] = {}
         for s in sku_rows:
             by_product.setdefault(s.product_id, []).append(
-                Sku(s.code, Money(s.price_minor, s.currency), s.id))
+                Sku(s.code, Money(s.price_minor, s.currency), s.id, s.name_zh))
         found = {row.id: _product(row, by_product.get(row.id, [])) for row in rows}
         return [found[i] for i in product_ids if i in found]
 
@@ -321,7 +326,7 @@ class CatalogStore:
             select(skus.c.id, skus.c.price_minor, skus.c.currency, products.c.id.label("product_id"),
                    products.c.merchant_id, products.c.brand_id, products.c.brand_tier,
                    products.c.category_id, products.c.title, products.c.fulfilment,
-                   merchants.c.settlement_currency)
+                   merchants.c.settlement_currency, products.c.title_zh, skus.c.code, skus.c.name_zh)
             .join(products, products.c.id == skus.c.product_id)
             .join(merchants, merchants.c.id == products.c.merchant_id)
             .where(id_in(skus.c.id, sku_ids))
@@ -331,6 +336,7 @@ class CatalogStore:
             settlement_currency=r.settlement_currency, brand_id=r.brand_id,
             brand_tier=BrandTier(r.brand_tier), category_id=r.category_id, title=r.title,
             fulfilment=Fulfilment(r.fulfilment), price=Money(r.price_minor, r.currency),
+            title_zh=r.title_zh, option=r.code, option_zh=r.name_zh,
         ) for r in rows}
 
     def count_debuts(self, *, since: Any, until: Any) -> int:
@@ -351,7 +357,7 @@ class CatalogStore:
 
 def _sku_row(product_id: int, sku: Sku) -> dict[str, Any]:
     return {"id": sku.id, "product_id": product_id, "code": sku.code,
-            "price_minor": sku.price.minor, "currency": sku.price.currency}
+            "price_minor": sku.price.minor, "currency": sku.price.currency, "name_zh": sku.name_zh}
 
 
 def _product_row(product: Product, search: str) -> dict[str, Any]:

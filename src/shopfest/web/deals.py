@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from shopfest.catalog import service as catalog
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
 from shopfest.inventory.model import Buyer, Shortfall
@@ -17,6 +18,8 @@ from shopfest.orders.service import CartQuote
 from shopfest.payments import idempotency as keys
 from shopfest.promotions.model import Applied, Hint, Priced
 from shopfest.runtime import Runtime
+from shopfest.web.forms import problem_message
+from shopfest.web.sellers import SellerView, seller_view
 from shopfest.web.viewer import Viewer
 
 MAX_CART_LINES = 100
@@ -61,6 +64,9 @@ class CartLineView:
     total: str
     adjustments: list[Saving]
     problem: str | None = None  # why checkout would refuse the line now
+    option: str = ""  # the option in the viewer's language
+    seller: SellerView | None = None
+    product_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,18 @@ def deal_of(runtime: Runtime, sku_id: int, viewer: Viewer, *, zone_name: str,
                 _problem(quote.shortfalls.get(sku_id), viewer, where="deal"), paid.now, paid.later)
 
 
+def unit_price_now(runtime: Runtime, sku_id: int, *, shopper_id: int | None = None) -> Money | None:
+    """What checkout would charge for one unit of the SKU now (as deal_of prices it); None when it
+    cannot be priced, or checkout would refuse the unit (a flash sale sold out, its limit used)."""
+    try:
+        quote = orders.quote_cart(runtime.uow(), [(sku_id, 1)], shopper_id=shopper_id)
+    except DomainError:
+        return None
+    if sku_id in quote.shortfalls:
+        return None
+    return Money(quote.priced.total, quote.priced.currency)
+
+
 def parse_cart(cookie: str | None) -> dict[int, int]:
     """The cart kept in the browser: "sku:qty,sku:qty"; anything malformed is dropped."""
     cart: dict[int, int] = {}
@@ -151,7 +169,10 @@ def cart_view(runtime: Runtime, cart: dict[int, int], viewer: Viewer, *, shopper
     InvalidInput (an unknown SKU, mixed currencies)."""
     quote = orders.quote_cart(runtime.uow(), list(cart.items()), shopper_id=shopper_id)
     priced = quote.priced
-    lines = _lines(quote, cart, viewer, refused)
+    merchants = catalog.merchants_by_id(runtime.uow(read_only=True),
+                                        sorted({s.merchant_id for s in quote.skus.values()}))
+    sellers = {m: seller_view(merchant, viewer) for m, merchant in merchants.items()}
+    lines = _lines(quote, cart, viewer, refused, sellers)
     paid = payments(quote.order, viewer, zone_name)
     return CartView(
         lines=lines, subtotal=_money(priced.subtotal, priced.currency, viewer),
@@ -163,8 +184,8 @@ def cart_view(runtime: Runtime, cart: dict[int, int], viewer: Viewer, *, shopper
         pay_now=paid.now, pay_later=paid.later)
 
 
-def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer,
-           refused: DomainError | None) -> list[CartLineView]:
+def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer, refused: DomainError | None,
+           sellers: dict[int, SellerView | None]) -> list[CartLineView]:
     kinds = {a.source: a.kind for a in quote.priced.applied}
     refused_sku = refused.data.get("sku_id") if refused is not None else None
     views = []
@@ -172,14 +193,16 @@ def _lines(quote: CartQuote, cart: dict[int, int], viewer: Viewer,
         sku = quote.skus[int(line.id)]
         problem = _problem(quote.shortfalls.get(sku.sku_id), viewer)
         if problem is None and refused is not None and refused_sku == sku.sku_id:
-            problem = refused.detail  # refused for a reason gone by now (units given back meanwhile)
+            # refused for a reason gone by now (units given back meanwhile)
+            problem = problem_message(refused, viewer.t)
         views.append(CartLineView(
-            sku.sku_id, sku.title, cart[sku.sku_id], viewer.money(sku.price),
+            sku.sku_id, viewer.name(sku.title, sku.title_zh), cart[sku.sku_id], viewer.money(sku.price),
             _money(line.subtotal, quote.priced.currency, viewer),
             _money(line.total, quote.priced.currency, viewer),
             [Saving(_label(kinds.get(a.source, "deposit"), viewer),
                     _money(a.amount, quote.priced.currency, viewer), "") for a in line.adjustments],
-            problem=problem))
+            problem=problem, option=viewer.name(sku.option, sku.option_zh),
+            seller=sellers.get(sku.merchant_id), product_id=sku.product_id))
     return views
 
 

@@ -12,14 +12,15 @@ from shopfest.web.i18n import Translator
 
 def problem_message(error: DomainError, t: Translator) -> str:
     """The error's own words in the viewer's language, or its English detail where none are written
-    (or where the words name data this error did not carry)."""
+    (or where the words name data this error did not carry). `{detail}` in the words is the detail."""
     key = f"problem.{error.code}"
     if not t.has(key):
         return error.detail
+    given = {**error.data, "detail": error.detail}
     wanted = {name for _, name, _, _ in Formatter().parse(t(key)) if name}
-    if not wanted <= error.data.keys():
+    if not wanted <= given.keys():
         return error.detail
-    return t(key, **{name: error.data[name] for name in wanted})
+    return t(key, **{name: given[name] for name in wanted})
 
 
 @dataclass

@@ -14,11 +14,11 @@ from starlette.concurrency import run_in_threadpool
 from shopfest.accounts import service as accounts
 from shopfest.accounts.model import BadCredentials, TokenKind
 from shopfest.catalog import service as catalog
-from shopfest.catalog.model import BrandTier, Fulfilment, Product
+from shopfest.catalog.model import BrandTier, Fulfilment, Product, ProductSort
 from shopfest.core.actor import Role, require_role
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
-from shopfest.core.ids import encode_cursor, new_secret
+from shopfest.core.ids import new_secret
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of
 from shopfest.festival.model import Festival
@@ -31,6 +31,7 @@ from shopfest.runtime import Runtime
 from shopfest.web import csrf
 from shopfest.web.account_pages import checkout_delivery, delivery_choice
 from shopfest.web.deals import CART_COOKIE, cart_view, parse_cart, place_cart, write_cart
+from shopfest.web.forms import problem_message
 from shopfest.web.layout import current_festival, phase_name, render
 from shopfest.web.prices import HOME_CURRENCY
 from shopfest.web.routing import PageRoute, safe_next
@@ -39,6 +40,8 @@ from shopfest.web.showcase import product_cards, product_sheet
 from shopfest.web.viewer import Viewer, viewer_of
 
 SHELF_SIZE = 8
+MAX_QTY = 999  # the most of one SKU a cart line holds
+COUNT_AT_MOST = 1000  # a search counts its results this far, then says "more than"
 
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -53,12 +56,13 @@ def home(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     now = runtime.clock.now()
     new_products, new_count = ([], 0) if festival is None else catalog.new_arrivals(
         runtime.uow(read_only=True), since=festival.starts_at, limit=SHELF_SIZE)
+    shopper_id = _shopper_id(request, runtime)
     return render(
         request, runtime, "home.html",
         calendar=_calendar(festival, now, viewer),
-        new_arrivals=product_cards(runtime, new_products, viewer),
+        new_arrivals=product_cards(runtime, new_products, viewer, shopper_id=shopper_id),
         new_count=viewer.count(new_count),
-        luxury=product_cards(runtime, _luxury_shelf(runtime), viewer),
+        luxury=product_cards(runtime, _luxury_shelf(runtime), viewer, shopper_id=shopper_id),
         category_groups=category_groups(catalog.all_categories(runtime.uow(read_only=True))),
         has_festival=festival is not None,
     )
@@ -98,15 +102,27 @@ def search(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     context: dict[str, Any] = {
         "form": form, "categories": category_tree(catalog.all_categories(runtime.uow(read_only=True))),
         "tiers": list(BrandTier), "fulfilments": list(Fulfilment), "price_currency": HOME_CURRENCY,
+        "sorts": list(ProductSort), "previous_url": form.previous_url(),
     }
     try:
-        page = catalog.search_products(runtime.uow(read_only=True), form.to_query(runtime))
+        query = form.to_query(runtime)
+        page = catalog.search_products(runtime.uow(read_only=True), query)
+        found = catalog.count_products(runtime.uow(read_only=True), query, at_most=COUNT_AT_MOST + 1)
     except DomainError as error:
-        return render(request, runtime, "search.html", status=status_of(error), error=error.detail,
-                      results=None, next_url=None, **context)
-    next_url = form.url(cursor=encode_cursor(page.next_after_id)) if page.next_after_id else None
-    return render(request, runtime, "search.html", error=None, next_url=next_url,
-                  results=product_cards(runtime, page.items, viewer), **context)
+        return render(request, runtime, "search.html", status=status_of(error),
+                      error=problem_message(error, viewer.t), results=None, next_url=None, found=None,
+                      **context)
+    after = catalog.next_cursor(query, page)
+    return render(request, runtime, "search.html", error=None,
+                  next_url=form.next_url(after) if after else None, found=_found(found, viewer),
+                  results=product_cards(runtime, page.items, viewer,
+                                        shopper_id=_shopper_id(request, runtime)), **context)
+
+
+def _found(count: int, viewer: Viewer) -> str:
+    if count > COUNT_AT_MOST:
+        return viewer.t("search.found_over", count=viewer.count(COUNT_AT_MOST))
+    return viewer.t("search.found", count=viewer.count(count))
 
 
 # --- a product ------------------------------------------------------------------------------
@@ -153,9 +169,10 @@ def _cart_page(request: Request, runtime: Runtime, cart: dict[int, int], *, plac
             view = cart_view(runtime, cart, viewer, shopper_id=shopper_id, zone_name=_zone(runtime),
                              refused=refused)
         except DomainError as refusal:
-            problem = refusal.detail
+            problem = problem_message(refusal, viewer.t)
     if refused is not None and view is not None and not view.blocked:
-        problem = refused.detail  # a refusal of the whole order (an account rule, a coupon): said on top
+        # a refusal of the whole order (an account rule, a coupon): said on top
+        problem = problem_message(refused, viewer.t)
     return render(request, runtime, "cart.html", status=status, cart=view, problem=problem, placed=placed,
                   shopper=shopper_id is not None, checkout_key=secrets.token_urlsafe(18), pay_url=pay_url,
                   delivery=delivery_choice(request, runtime, cart))
@@ -179,6 +196,25 @@ def add_to_cart(request: Request, sku_id: Annotated[int, Form(ge=1)],
 def remove_from_cart(request: Request, sku_id: Annotated[int, Form(ge=1)]) -> Response:
     cart = parse_cart(request.cookies.get(CART_COOKIE))
     cart.pop(sku_id, None)
+    return _with_cart(RedirectResponse("/cart", status_code=303), cart)
+
+
+@router.post("/cart/update", response_class=HTMLResponse)
+def update_cart(request: Request, runtime: RuntimeDep, sku_id: Annotated[int, Form(ge=1)],
+                qty: Annotated[str, Form(max_length=20)] = "") -> Response:
+    """A line's new quantity; 0 takes it out. More than is left, or than a flash sale lets this
+    shopper take, is kept and flagged on the line as checkout would refuse it. A quantity that is
+    not a whole number from 0 to 999 changes nothing and says so."""
+    cart = parse_cart(request.cookies.get(CART_COOKIE))
+    typed = qty.strip()
+    if not (typed.isascii() and typed.isdigit()) or int(typed) > MAX_QTY:
+        return _cart_page(request, runtime, cart, status=422,
+                          problem=viewer_of(request).t("cart.bad_qty", most=MAX_QTY))
+    if sku_id in cart:  # a line not in this cart is not added by an edit
+        if int(typed) == 0:
+            cart.pop(sku_id)
+        else:
+            cart[sku_id] = int(typed)
     return _with_cart(RedirectResponse("/cart", status_code=303), cart)
 
 
@@ -228,7 +264,7 @@ def _placed(runtime: Runtime, viewer: Viewer, receipt: dict[str, Any], order: Or
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, runtime: RuntimeDep) -> HTMLResponse:
-    return render(request, runtime, "login.html", email="", failed=False,
+    return render(request, runtime, "login.html", email="", failed=None,
                   next_url=safe_next(request.query_params.get("next")))
 
 
@@ -244,9 +280,10 @@ async def login(request: Request, runtime: RuntimeDep, email: Annotated[str, For
         issued = await runtime.hashing.run(accounts.sign_in_watched, runtime.uow(), email=email,
                                            password=password, kind=TokenKind.SESSION,
                                            lockout=runtime.limiter.lockout(address))
-    except BadCredentials:
+    except BadCredentials as refusal:
         return await run_in_threadpool(render, request, runtime, "login.html", status=401, email=email,
-                                       failed=True, next_url=safe_next(next_url))
+                                       failed=problem_message(refusal, viewer_of(request).t),
+                                       next_url=safe_next(next_url))
     response = RedirectResponse(safe_next(next_url), status_code=303)
     # The lifetime is counted on the festival clock; the browser counts on its own, so give it a span.
     lifetime = int((issued.expires_at - runtime.clock.now()).total_seconds())

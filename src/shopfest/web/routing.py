@@ -18,7 +18,9 @@ from shopfest.core.errors import DomainError, Unauthenticated
 from shopfest.deps import runtime_of
 from shopfest.problems import status_of
 from shopfest.web import csrf
+from shopfest.web.forms import problem_message
 from shopfest.web.layout import error_page
+from shopfest.web.viewer import viewer_of
 
 
 class PageRoute(APIRoute):
@@ -33,14 +35,20 @@ class PageRoute(APIRoute):
             except Unauthenticated as error:
                 if request.method == "GET":
                     return RedirectResponse(sign_in_then(request), status_code=303)
-                return await page_error(request, status=status_of(error), detail=error.detail)
+                return await page_error(request, status=status_of(error), detail=_said(request, error))
             except DomainError as error:
-                return await page_error(request, status=status_of(error), detail=error.detail,
+                return await page_error(request, status=status_of(error), detail=_said(request, error),
                                         retry_after=error.data.get("retry_after"))
             except RequestValidationError:
-                return await page_error(request, status=422, detail="the address has a malformed value")
+                t = viewer_of(request).t
+                return await page_error(request, status=422, detail=t("error.malformed"))
 
         return guarded
+
+
+def _said(request: Request, error: DomainError) -> str:
+    """The refusal in the page's language (web/words/problems.py)."""
+    return problem_message(error, viewer_of(request).t)
 
 
 def sign_in_then(request: Request) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import TypeVar
@@ -10,7 +11,7 @@ from urllib.parse import urlencode
 from starlette.datastructures import QueryParams
 
 from shopfest.catalog import service as catalog
-from shopfest.catalog.model import BrandTier, Category, Fulfilment, ProductQuery
+from shopfest.catalog.model import BrandTier, Category, Fulfilment, ProductQuery, ProductSort
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.runtime import Runtime
@@ -18,6 +19,11 @@ from shopfest.web.prices import HOME_CURRENCY
 
 PAGE_SIZE = 20
 MAX_QUERY = 200
+# The pages before this one, kept in the address so "previous page" needs no state on the server:
+# their cursors, FIRST_PAGE for the first, at most BACK_PAGES of them (older ones fall off).
+FIRST_PAGE = "_"
+BACK_PAGES = 20
+_CURSOR_TEXT = re.compile(r"^[A-Za-z0-9_.\-]{1,80}$")
 TRUE_WORDS = ("1", "on", "true", "yes")
 E = TypeVar("E", bound=StrEnum)
 
@@ -33,7 +39,9 @@ class SearchForm:
     new: str | None = None
     min_price: str | None = None
     max_price: str | None = None
+    sort: str | None = None
     cursor: str | None = None
+    back: str | None = None  # the cursors of the pages before, oldest first (see FIRST_PAGE)
 
     @classmethod
     def of(cls, params: QueryParams) -> SearchForm:
@@ -55,7 +63,30 @@ class SearchForm:
             fulfilment=_choice(Fulfilment, self.fulfilment, "fulfilment"),
             new=self.only_new, min_price=_price(self.min_price), max_price=_price(self.max_price),
             cursor=self.cursor, limit=limit,
+            sort=_choice(ProductSort, self.sort, "sort order") or ProductSort.RELEVANCE,
         )
+
+    @property
+    def pages_before(self) -> list[str]:
+        """The cursors of the pages before this one; a tampered list is forgotten, not an error."""
+        if not self.cursor or not self.back:
+            return []
+        stack = self.back.split(",")
+        return stack if all(_CURSOR_TEXT.match(c) for c in stack) else []
+
+    def previous_url(self) -> str | None:
+        """The page before this one, with the pages before that; None on the first page."""
+        stack = self.pages_before
+        if not self.cursor:
+            return None
+        if not stack or stack[-1] == FIRST_PAGE:
+            return self.url(cursor=None, back=None)
+        return self.url(cursor=stack[-1], back=",".join(stack[:-1]) or None)
+
+    def next_url(self, cursor: str) -> str:
+        """The page after this one, which remembers this one to come back to."""
+        stack = [*self.pages_before, self.cursor or FIRST_PAGE][-BACK_PAGES:]
+        return self.url(cursor=cursor, back=",".join(stack))
 
     def url(self, **changes: str | None) -> str:
         """/search with this form's values (and `changes`), leaving out the empty ones."""

@@ -1,0 +1,39 @@
+"""axe-core on every storefront page, in English and in Chinese: no serious or critical violation on
+the home page, a search, a product, a cart with items, the sign-in page and an error page."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.harness import Shopper
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_storefront_pages_pass_axe(shopper: Shopper, lang: str) -> None:
+    page = shopper.page
+    shopper.goto(f"/?lang={lang}")
+    shopper.look(f"a11y-{lang}-1-home")
+
+    shopper.goto("/search?new=1&sort=price_up")
+    shopper.look(f"a11y-{lang}-2-search")
+
+    shopper.goto("/")
+    product = page.locator(".new-arrivals .card a").first.get_attribute("href")
+    assert product is not None
+    shopper.goto(product)
+    shopper.look(f"a11y-{lang}-3-product")
+
+    page.locator("form.add-to-cart button").first.click()
+    page.wait_for_url(re.compile(r"/cart$"))
+    assert page.locator("table.cart-lines tbody tr").count() == 1
+    shopper.look(f"a11y-{lang}-4-cart")
+
+    shopper.goto("/login")
+    shopper.look(f"a11y-{lang}-5-login")
+
+    shopper.goto("/products/999999999")
+    shopper.look(f"a11y-{lang}-6-error")
