@@ -301,3 +301,19 @@ def test_auto_complete_days_is_a_setting() -> None:
     with pytest.raises(InvalidInput):
         Settings.from_env({"SHOPFEST_AUTO_COMPLETE_DAYS": "0"})
 
+
+
+def test_a_part_received_before_the_other_ships_leaves_the_order_to_complete_with_the_last(
+        client: TestClient, runtime: Runtime, clock: SetClock) -> None:
+    phone, scarf = hot_item(runtime, stock=5), hot_item(runtime, stock=5, price="199.00", name="Birch")
+    ann = shopper(client, runtime, "ann")
+    placed = order(client, ann, [{"sku_id": item.sku_id, "qty": 1} for item in (phone, scarf)]).json()
+    order_id = placed["id"]
+    parts = {c["merchant_id"]: c["id"] for c in placed["children"]}
+    pay_api(client, ann, order_id)
+    orders.ship(runtime.uow(), staff_of(phone), order_id=order_id, carrier="SF Express", tracking="SF1")
+    url = f"/api/v1/orders/{order_id}/parts/{{}}/receipt"
+    assert client.post(url.format(parts[phone.merchant_id]), headers=ann).json()["status"] == "paid"
+    shipped = orders.ship(runtime.uow(), staff_of(scarf), order_id=order_id, carrier="EMS", tracking="E1")
+    assert shipped["status"] == "fulfilled"
+    assert client.post(url.format(parts[scarf.merchant_id]), headers=ann).json()["status"] == "completed"
