@@ -7,7 +7,7 @@ import io
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import (
@@ -17,8 +17,10 @@ from shopfest.catalog.model import (
     Fulfilment,
     Merchant,
     MerchantKind,
+    Product,
     ProductDraft,
     ProductQuery,
+    Sku,
     SkuDraft,
 )
 from shopfest.core.actor import MACHINE, Actor, Role
@@ -220,11 +222,14 @@ def seed(runtime: Runtime, *, brands: int, products: int, seed: int = 11,
         saved_merchants += catalog.import_catalog(runtime.uow(), merchants=merchant_batch)[1]
         tick("merchants", len(merchant_batch))
     listings = demo_products(products, saved_merchants, categories, fest, seed)
+    first_store: list[Product] = []
     for product_batch in chunks(listings, batch):
-        catalog.import_products(runtime.uow(), product_batch)
+        listed = catalog.import_products(runtime.uow(), product_batch)
+        first_store += [p for p in listed if p.merchant_id == saved_merchants[0].id]
         tick("products", len(product_batch))
     catalog.refresh_search_statistics(runtime.uow())
     seed_promotions(runtime, fest, saved_merchants)
+    seed_deals(runtime, fest, first_store)
     return fest
 
 
@@ -245,6 +250,35 @@ def seed_promotions(runtime: Runtime, fest: Festival, merchants: list[Merchant])
             "platform_coupon", None, "CNY", 100000, 10000, 1_000_000, 1, period))
         promotions.put_on_coupon(runtime.uow(), MACHINE, CouponIssue(
             "red_envelope", None, "CNY", 0, 1111, 1_000_000, 1, period))
+
+
+def seed_deals(runtime: Runtime, fest: Festival, products: list[Product]) -> None:
+    """The demo merchant's (the first store's) deals, so the flash zone and a pre-sale have something
+    to show: a flash sale on from three hours before 11.11's midnight to two after, one from midnight
+    for an hour, each at half price, and a pre-sale taking a tenth of the price as deposit in the
+    deposit windows. On SKUs already on sale by then, with units to spare."""
+    if not products:
+        return
+    midnight = fest.sales[-1].starts_at
+    staff = Actor(0, Role.MERCHANT, products[0].merchant_id)
+    picks = _deal_skus(runtime, products, before=min(midnight, runtime.clock.now()) - timedelta(hours=3))
+    for sku, (starts, hours) in zip(picks, ((midnight - timedelta(hours=3), 5), (midnight, 1)), strict=False):
+        inventory.schedule_flash_sale(runtime.uow(), staff, FlashSale(
+            sku_id=sku.id or 0, price=Money(sku.price.minor // 2, sku.price.currency), quantity=20,
+            starts_at=starts, ends_at=starts + timedelta(hours=hours), per_shopper_limit=2))
+    if len(picks) > 2:
+        presale = picks[2]
+        promotions.offer_presale(runtime.uow(), staff, sku_id=presale.id or 0,
+                                 deposit=Money(presale.price.minor // 10, presale.price.currency))
+
+
+def _deal_skus(runtime: Runtime, products: list[Product], *, before: datetime) -> list[Sku]:
+    """Up to three SKUs of shipped products that debuted `before`, priced 300.00 or more, each with
+    50 units or more left, one per product."""
+    candidates = [p.skus[0] for p in products if p.fulfilment is Fulfilment.SHIPPED and p.debut_at < before
+                  and p.skus[0].price.minor >= 30000]
+    left = inventory.available_stock_in(runtime.uow(read_only=True), [s.id or 0 for s in candidates])
+    return [sku for sku in candidates if left.get(sku.id or 0, 0) >= 50][:3]
 
 
 @dataclass(frozen=True)

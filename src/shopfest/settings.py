@@ -19,6 +19,7 @@ WEBHOOK_SECRET_MIN = 16  # characters; shorter ones can be guessed
 # The secret ShopFest's source once defaulted to: public, so anyone could sign with it.
 PUBLISHED_WEBHOOK_SECRET = "shopfest-sandbox-webhook-secret"
 MAX_UNPAID_UNITS = 10**12  # far above any stock: a bench's few shoppers ordering again and again
+MAX_AUTO_COMPLETE_DAYS = 365
 
 
 def unshared_secret() -> str:
@@ -61,6 +62,7 @@ class Settings:
     # Where product pictures are kept on local disk; None: a `media` folder beside the SQLite file,
     # or ./media for another database.
     media_dir: str | None = None
+    auto_complete_days: int = 10  # a shipped part its shopper did not say they received completes then
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -89,6 +91,7 @@ class Settings:
                 hashing_queue=int(env.get("SHOPFEST_HASHING_QUEUE", str(cls.hashing_queue))),
                 max_body_bytes=int(env.get("SHOPFEST_MAX_BODY_BYTES", str(cls.max_body_bytes))),
                 media_dir=env.get("SHOPFEST_MEDIA_DIR") or None,
+                auto_complete_days=int(env.get("SHOPFEST_AUTO_COMPLETE_DAYS", str(cls.auto_complete_days))),
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -96,6 +99,8 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.checkout_lanes <= MAX_CHECKOUT_LANES:
             raise InvalidInput(f"SHOPFEST_CHECKOUT_LANES is from 1 to {MAX_CHECKOUT_LANES}")
+        if not 1 <= self.auto_complete_days <= MAX_AUTO_COMPLETE_DAYS:
+            raise InvalidInput(f"SHOPFEST_AUTO_COMPLETE_DAYS is from 1 to {MAX_AUTO_COMPLETE_DAYS}")
         if self.flash_reservation_minutes < 1:
             raise InvalidInput("SHOPFEST_FLASH_RESERVATION_MINUTES is 1 or more")
         if not 1 <= self.max_unpaid_units <= MAX_UNPAID_UNITS:

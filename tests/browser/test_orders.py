@@ -1,9 +1,11 @@
 """The shopper's orders in Chromium: a new shopper checks out, pays (declined, then approved), finds the
-order in My orders, the merchant ships it, the shopper asks for a return and sees the refund; and a
-pre-sale's deposit, then its balance in the balance window. Every page is looked at (axe-core)."""
+order in My orders, the merchant ships it, the shopper says it arrived (completed, with its time), asks
+for a return and sees the refund; and a pre-sale's deposit, then its balance in the balance window.
+Every page is looked at (axe-core)."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -124,6 +126,17 @@ def test_a_shopper_pays_declined_then_approved_and_gets_a_return_refunded(
             json={"carrier": "SF Express", "tracking": "SF20271111"})
         page.reload()
         expect(page.locator(".timeline").first).to_contain_text("SF Express, tracking number SF20271111")
+
+        # the parcel arrives: the shopper says so, and the part is completed, with its time
+        page.get_by_role("button", name="I have received it").click()
+        expect(page.locator(".order-detail .notice")).to_have_text("Thank you: the part is completed.")
+        expect(page.locator(".part .status")).to_have_text("Completed")
+        completed = page.locator(".timeline").first.locator("li", has_text="Completed")
+        expect(completed.locator(".when")).to_have_text(re.compile(r"^Nov 11, 2027, \d\d:\d\d \(.+ time\)$"))
+        expect(page.get_by_role("button", name="I have received it")).to_have_count(0)
+        shopper.look("orders-5b-completed")
+
+        # a completed part may still be sent back
         page.locator(f"input[name='units-{sku_id}']").fill("1")
         page.get_by_label("Why are you returning them?").fill("It arrived scratched")
         page.get_by_role("button", name="Ask for a return").click()

@@ -51,7 +51,7 @@ EXPECTED_STATUS = {
           "illegal-transition", "limit-exceeded", "order-expired", "outside-balance-window",
           "payment-amount-changed", "payment-in-flight", "refund-key-reused", "return-decided",
           "return-not-shipped", "shipped-goods-come-back-by-return", "sold-out", "too-many-unpaid",
-          "count-below-held"},
+          "count-below-held", "part-not-receivable", "part-already-received"},
     422: {"brand-not-sold", "common-password", "currency-mismatch", "domain-error",
           "idempotency-key-reused", "invalid-amount", "invalid-input", "outside-the-festival",
           "outside-the-sale", "refund-exceeds-payment", "refund-too-large", "return-too-large",

@@ -338,3 +338,13 @@ def list_orders(uow: ReadUowDep, actor: SignedInActor, cursor: Cursor = None,
     return JSONResponse({"data": found, "next_cursor": encode_cursor(found[-1]["id"]) if more else None})
 
 
+
+
+@router.post("/orders/{order_id}/parts/{part_id}/receipt", response_model=OrderJson)
+def confirm_receipt(order_id: OrderId, part_id: IdParam, runtime: RuntimeDep,
+                    actor: SignedInActor) -> JSONResponse:
+    """Say you have received a shipped part of your order (shopper): it is completed, once. A part not
+    shipped, refunded or already received is 409 (`/problems/part-not-receivable`,
+    `/problems/part-already-received`); a completed part may still be returned."""
+    return JSONResponse(service.confirm_receipt(runtime.uow(), actor, order_id=order_id,
+                                                merchant_order_id=part_id))

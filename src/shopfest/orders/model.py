@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from shopfest.core.errors import Conflict, InvalidInput
+from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.money import ExchangeRate, Money
 
 RESERVATION_MINUTES = 15
@@ -479,3 +479,55 @@ class DeliveryAddress:
         """The copy an order keeps (without the address book's id)."""
         return {"name": self.name, "phone": self.phone, "country": self.country, "city": self.city,
                 "line1": self.line1, "line2": self.line2, "postcode": self.postcode}
+RECEIVABLE = frozenset({S.FULFILLED, S.PARTIALLY_REFUNDED})
+
+
+class NotReceivable(Conflict):
+    code = "part-not-receivable"
+    title = "Only a shipped part that is not completed or refunded is received"
+
+
+class AlreadyReceived(Conflict):
+    code = "part-already-received"
+    title = "The part was received already"
+
+
+def received(order: Order, merchant_order_id: int, *, shipped: AbstractSet[int]) -> Order:
+    """The order once the shopper has received one shipped part: the part is completed, and the
+    order too once every part is. A completed part may still be returned under the return rules.
+    Raises NotFound (no such part), AlreadyReceived, NotReceivable."""
+    index = next((i for i, c in enumerate(order.children) if c.id == merchant_order_id), None)
+    if index is None:
+        raise NotFound(f"no part {merchant_order_id} in order {order.id}",
+                       merchant_order_id=merchant_order_id)
+    child = order.children[index]
+    if child.status is S.COMPLETED:
+        raise AlreadyReceived(f"part {merchant_order_id} was received already",
+                              merchant_order_id=merchant_order_id)
+    if child.id not in shipped or child.status not in RECEIVABLE:
+        raise NotReceivable(f"part {merchant_order_id} is {child.status.value}, not shipped and open",
+                            merchant_order_id=merchant_order_id, status=child.status.value)
+    children = list(order.children)
+    children[index] = replace(child, status=moved(child.status, S.COMPLETED))
+    after = replace(order, children=tuple(children))
+    if all(c.status is S.COMPLETED for c in children):
+        status = order.status
+        if status is S.PAID:  # a part completed before the last one shipped left the order paid
+            status = moved(status, S.FULFILLED)
+        after = replace(after, status=moved(status, S.COMPLETED))
+    return after
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """When one merchant's part moved to a state: what its timeline shows the time of."""
+
+    merchant_order_id: int
+    status: OrderStatus
+    at: datetime
+
+
+def changes_between(before: Order, after: Order, at: datetime) -> list[StatusChange]:
+    """The parts whose state `after` moved, each with the moment it did."""
+    was = {c.id: c.status for c in before.children}
+    return [StatusChange(c.id or 0, c.status, at) for c in after.children if was.get(c.id) is not c.status]

@@ -6,7 +6,7 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -23,6 +23,7 @@ from shopfest.orders import store as store_lists
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
     MAX_ADDRESSES,
+    RECEIVABLE,
     AddressNeeded,
     DeliveryAddress,
     MerchantOrder,
@@ -30,14 +31,26 @@ from shopfest.orders.model import (
     OrderStatus,
     ReturnRequest,
     Shipment,
+    StatusChange,
     Voucher,
+    changes_between,
     check_unshipped,
     moved,
+    received,
     returns_asked,
 )
 from shopfest.orders.receipts import receipt
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import AddressBook, OrderStore, shipments_of, shopper_order_ids, shopper_vouchers
+from shopfest.orders.store import (
+    AddressBook,
+    OrderStore,
+    add_status_changes,
+    received_before,
+    shipments_of,
+    shopper_order_ids,
+    shopper_vouchers,
+    status_changes_of,
+)
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
 from shopfest.payments.provider import Provider
@@ -170,15 +183,18 @@ def cancel_order(uow: UnitOfWork, gate: StockGate, actor: Actor | None, order_id
                                   "order can be cancelled, once it succeeds refunded", order_id=order_id)
         gate.release(uow, _claims(order))
         promotions.give_back_coupons(uow, [order_id])
-        store.save(cancelled)
+        _save(store, order, cancelled, at=uow.clock.now())
         uow.commit()
         return view(store, actor, cancelled)
 
 
-def release_lapsed(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000) -> int:
+def release_lapsed(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000,
+                   complete_after: timedelta | None = None) -> int:
     """The sweeper: unpaid orders past their expiry are cancelled, pre-sales whose balance window
     closed unpaid forfeit their deposit; either way their units go back on sale. Pre-sales whose
-    balance window opened now await their balance. How many orders let go of their units.
+    balance window opened now await their balance. Given `complete_after`, parts shipped that long
+    ago and not completed or refunded are completed, as if their shopper said they had them. How
+    many orders let go of their units.
 
     Each order moves in a transaction of its own: one that fails (the database refuses it, or it
     cannot be read) is logged and stays as it is, and every other one moves.
@@ -188,6 +204,10 @@ def release_lapsed(uow: UnitOfWork, gate: StockGate, *, limit: int = 1000) -> in
                            partial(_let_go, uow, gate, now=now), page=limit)
     _one_by_one(uow, lambda store, n: store.balances_opening(now, limit=n),
                 partial(_open_balance, uow), page=limit)
+    if complete_after is not None:
+        cutoff = now - complete_after
+        _one_by_one(uow, lambda store, n: received_before(store.conn, cutoff, limit=n),
+                    partial(_complete_shipped, uow, cutoff=cutoff), page=limit)
     return released
 
 
@@ -222,7 +242,7 @@ def _let_go(uow: UnitOfWork, gate: StockGate, order_id: int, *, now: datetime) -
             return False
         gate.release(uow, _claims(order))
         promotions.give_back_coupons(uow, [order_id])
-        store.save(order.with_status(status))
+        _save(store, order, order.with_status(status), at=uow.clock.now())
         uow.commit()
     return True
 
@@ -234,7 +254,7 @@ def _open_balance(uow: UnitOfWork, order_id: int) -> bool:
         order = store.get(order_id, lock=True)
         if order is None or order.status is not OrderStatus.DEPOSIT_PAID:
             return False
-        store.save(order.with_status(OrderStatus.AWAITING_BALANCE))
+        _save(store, order, order.with_status(OrderStatus.AWAITING_BALANCE), at=uow.clock.now())
         uow.commit()
     return True
 
@@ -279,7 +299,7 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provid
                                refund_key=unwanted_payment_key(event.intent_id))
         return
     paid = order.paid_for(event.purpose)
-    store.save(paid)
+    _save(store, order, paid, at=uow.clock.now())
     if paid.status is not OrderStatus.PAID:
         return
     gate.sell(uow, _claims(order))
@@ -319,7 +339,7 @@ def refund_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, or
             check_unshipped(order, wanted, store.shipped([c.id or 0 for c in order.children]))
         on_shelf = back_on_shelf or actor.role is Role.SHOPPER  # a shopper's goods never left
         after, _ = _refund(uow, provider, order, wanted, back_on_shelf=on_shelf, refund_key=refund_key)
-        store.save(after)
+        _save(store, order, after, at=uow.clock.now())
         uow.commit()
         return view(store, actor, after)
 
@@ -386,9 +406,10 @@ def ship(uow: UnitOfWork, actor: Actor | None, *, order_id: int, carrier: str,
                 child = replace(child, status=moved(child.status, OrderStatus.FULFILLED))
             children.append(child)
         after = replace(order, children=tuple(children))
-        if all(c.status is OrderStatus.FULFILLED for c in children):
+        # A part its shopper received before the last one shipped is completed, and was shipped too.
+        if all(c.status in (OrderStatus.FULFILLED, OrderStatus.COMPLETED) for c in children):
             after = replace(after, status=moved(order.status, OrderStatus.FULFILLED))
-        store.save(after)
+        _save(store, order, after, at=uow.clock.now())
         uow.commit()
         return view(store, staff, after)
 
@@ -425,7 +446,7 @@ def accept_return(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, o
         request.check_open()
         after, amount = _refund(uow, provider, order, request.wanted(child_index), back_on_shelf=goods_back,
                                 refund_key=f"return:{return_id}")
-        store.save(after)
+        _save(store, order, after, at=uow.clock.now())
         store.save_return(request.accepted(goods_back=goods_back, refunded=amount, at=uow.clock.now()))
         uow.commit()
         return view(store, actor, after)
@@ -480,6 +501,7 @@ class OrderFile:
     vouchers: dict[int, list[str]]
     payments: payments.PaymentRecord
     now: datetime
+    changes: dict[int, list[StatusChange]] = field(default_factory=dict)  # by child order id
 
 
 def shopper_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> OrderFile:
@@ -494,7 +516,7 @@ def shopper_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> OrderF
         child_ids = [c.id or 0 for c in order.children]
         return OrderFile(order, shipments_of(uow.conn, child_ids), store.returns_of(child_ids),
                          store.vouchers_of(child_ids), payments.payment_record(uow, order_id),
-                         uow.clock.now())
+                         uow.clock.now(), status_changes_of(uow.conn, child_ids))
 
 
 @dataclass(frozen=True)
@@ -539,7 +561,7 @@ def refund_part(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, ord
                   for j, line in enumerate(order.children[index].lines) if line.qty > line.refunded_qty}
         check_unshipped(order, wanted, store.shipped([c.id or 0 for c in order.children]))
         after, _ = _refund(uow, provider, order, wanted, back_on_shelf=True, refund_key=refund_key)
-        store.save(after)
+        _save(store, order, after, at=uow.clock.now())
         uow.commit()
         return view(store, actor, after)
 
@@ -750,3 +772,46 @@ def delivery_of_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> De
         store = OrderStore(uow.conn)
         _readable(store, actor, order_id)
         return AddressBook(uow.conn).delivery_of(order_id)
+
+def _save(store: OrderStore, before: Order, after: Order, *, at: datetime) -> None:
+    """Write back an order that moved, and when each of its parts moved, for the timeline."""
+    store.save(after)
+    add_status_changes(store.conn, changes_between(before, after, at))
+
+
+def confirm_receipt(uow: UnitOfWork, actor: Actor | None, *, order_id: int,
+                    merchant_order_id: int) -> dict[str, Any]:
+    """The shopper says they have received one shipped part of their own order: it is completed,
+    once. A completed part may still be returned under the return rules.
+
+    Raises Unauthenticated, Forbidden, NotFound, NotReceivable, AlreadyReceived.
+    """
+    with uow:
+        store = OrderStore(uow.conn)
+        order = _own(store, actor, order_id)
+        after = received(order, merchant_order_id, shipped=store.shipped([c.id or 0 for c in order.children]))
+        _save(store, order, after, at=uow.clock.now())
+        uow.commit()
+        return view(store, actor, after)
+
+
+def _complete_shipped(uow: UnitOfWork, order_id: int, *, cutoff: datetime) -> bool:
+    """Every part of the order shipped before `cutoff` and still open is completed; False if none was
+    (completed or refunded meanwhile)."""
+    with uow:
+        store = OrderStore(uow.conn)
+        order = store.get(order_id, lock=True)
+        if order is None:
+            return False
+        child_ids = [c.id or 0 for c in order.children]
+        due = {child_id for child_id, found in shipments_of(uow.conn, child_ids).items()
+               if max(s.shipped_at for s in found) <= cutoff}
+        after = order
+        for child in order.children:
+            if child.id in due and child.status in RECEIVABLE:
+                after = received(after, child.id or 0, shipped=due)
+        if after is order:
+            return False
+        _save(store, order, after, at=uow.clock.now())
+        uow.commit()
+    return True

@@ -41,6 +41,7 @@ from shopfest.orders.model import (
     ReturnRequest,
     ReturnStatus,
     Shipment,
+    StatusChange,
     Voucher,
 )
 
@@ -64,6 +65,8 @@ orders = Table(
     Index("ix_orders_expiry", "status", "expires_at"),
 )
 
+RECEIVABLE_SQL = "status IN ('fulfilled', 'partially_refunded')"  # model.RECEIVABLE
+
 merchant_orders = Table(
     "merchant_orders",
     metadata,
@@ -78,6 +81,11 @@ merchant_orders = Table(
     Column("settlement_minor", BigInteger, nullable=False),
     Column("lines", JSON, nullable=False),
     Index("ix_merchant_orders_merchant", "merchant_id", "id"),
+    # Only parts shipped and not yet completed or refunded, for the sweeper that completes them
+    # (migration 0015): a part placed at the peak is awaiting payment, outside it, so checkout
+    # writes nothing more into it.
+    Index("ix_merchant_orders_receivable", "id", sqlite_where=text(RECEIVABLE_SQL),
+          postgresql_where=text(RECEIVABLE_SQL)),
 )
 
 shipments = Table(
@@ -99,6 +107,18 @@ vouchers = Table(
     Column("kind", String(20), nullable=False),
     Column("status", String(12), nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
+)
+
+
+# When each part moved to a state, written by the services that move it after checkout (migration
+# 0011); a part's placing is its order's placed_at, so checkout writes no row here.
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_order_id", Id, ForeignKey("merchant_orders.id"), nullable=False, index=True),
+    Column("status", String(24), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
 )
 
 
@@ -570,3 +590,29 @@ class AddressBook:
         found = self.conn.scalar(select(order_deliveries.c.address)
                                  .where(order_deliveries.c.order_id == order_id))
         return DeliveryAddress(**found) if found else None
+
+
+def add_status_changes(conn: Connection, changes: Sequence[StatusChange]) -> None:
+    if changes:
+        conn.execute(status_changes.insert(), [{"merchant_order_id": c.merchant_order_id,
+                                                "status": c.status.value, "at": c.at} for c in changes])
+
+
+def status_changes_of(conn: Connection, child_ids: Sequence[int]) -> dict[int, list[StatusChange]]:
+    """The recorded state changes of each of these child orders, oldest first."""
+    found: dict[int, list[StatusChange]] = {}
+    for r in conn.execute(select(status_changes).where(id_in(status_changes.c.merchant_order_id, child_ids))
+                          .order_by(status_changes.c.id)):
+        found.setdefault(r.merchant_order_id, []).append(
+            StatusChange(r.merchant_order_id, OrderStatus(r.status), r.at))
+    return found
+
+
+def received_before(conn: Connection, shipped_before: datetime, *, limit: int) -> list[int]:
+    """Orders holding a part shipped before `shipped_before` and neither completed nor refunded yet,
+    read through the partial index of such parts."""
+    query = (select(merchant_orders.c.order_id).distinct()
+             .join(shipments, shipments.c.merchant_order_id == merchant_orders.c.id)
+             .where(text(f"merchant_orders.{RECEIVABLE_SQL}"), shipments.c.shipped_at <= shipped_before)
+             .order_by(merchant_orders.c.order_id).limit(limit))
+    return list(conn.scalars(query))

@@ -15,6 +15,7 @@ from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import DomainError, InvalidInput, NotFound
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.orders import service as orders
+from shopfest.orders.model import AlreadyReceived
 from shopfest.orders.service import OrderFile
 from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
@@ -39,7 +40,7 @@ router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 Key = Annotated[str, Form(max_length=255)]
 REASON_MAX = 500
-DONE = frozenset({"cancelled", "refunded", "return_asked"})
+DONE = frozenset({"cancelled", "refunded", "return_asked", "received"})
 
 
 def _order_id(text: str) -> int:
@@ -199,6 +200,24 @@ def _ask_return(request: Request, runtime: Runtime, number: int, form: dict[str,
     except DomainError as refused:
         return _refused(request, runtime, number, refused, field=f"units-{part}")
     return RedirectResponse(f"/account/orders/{number}?done=return_asked", status_code=303)
+
+
+@router.post("/account/orders/{order_id}/received", response_class=HTMLResponse)
+def confirm_receipt(request: Request, runtime: RuntimeDep, order_id: str,
+                    part: Annotated[str, Form(max_length=18)] = "") -> Response:
+    """The shopper has received a shipped part: it is completed. Posted twice (a double click), the
+    second finds it received already and shows the page as the first left it."""
+    number, actor = _order_id(order_id), _shopper(request, runtime)
+    part_id = _cursor(part)
+    try:
+        if part_id is None:
+            raise NotFound(f"no part {part} in order {number}")
+        orders.confirm_receipt(runtime.uow(), actor, order_id=number, merchant_order_id=part_id)
+    except AlreadyReceived:
+        pass
+    except DomainError as refused:
+        return _refused(request, runtime, number, refused, field=f"received-{part}")
+    return RedirectResponse(f"/account/orders/{number}?done=received", status_code=303)
 
 
 def _return_lines(form: dict[str, str]) -> list[tuple[int, int]]:

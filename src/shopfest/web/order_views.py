@@ -13,6 +13,7 @@ from shopfest.core.errors import NotFound
 from shopfest.core.money import Money
 from shopfest.orders.model import (
     PAID_FOR,
+    RECEIVABLE,
     UNPAID,
     IllegalTransition,
     MerchantOrder,
@@ -30,7 +31,9 @@ from shopfest.web.viewer import Viewer
 
 PAGE_SIZE = 10
 S = OrderStatus
-# A part's last state, which nothing records a time for: the timeline shows it without one.
+# The states a part ends in (or passes, for partly refunded and completed ones): the timeline shows
+# when each was reached, from the recorded changes; a part moved before they were recorded shows its
+# state without a time.
 ENDINGS = {S.COMPLETED: "completed", S.CANCELLED: "cancelled", S.REFUNDED: "refunded",
            S.PARTIALLY_REFUNDED: "partially_refunded", S.DEPOSIT_FORFEITED: "forfeited"}
 REFUNDABLE_PARTS = frozenset({S.PAID, S.PARTIALLY_REFUNDED})
@@ -219,6 +222,7 @@ class Step:
     label: str
     when: str | None  # None: no time is recorded for this step
     detail: str | None = None
+    at: datetime | None = None  # the instant, to put the steps in the order they happened
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,7 @@ class PartView:
     can_refund: bool
     can_return: bool
     returnable: list[tuple[int, str, int]]  # (SKU, title, units not refunded) for the return form
+    can_confirm: bool = False  # shipped and open: the shopper may say they received it
 
 
 @dataclass(frozen=True)
@@ -292,7 +297,8 @@ def _part(runtime: Runtime, file: OrderFile, child: MerchantOrder, viewer: Viewe
         lines=[_line(line, viewer) for line in child.lines], total=viewer.money(child.total),
         steps=timeline(file, child, viewer, zone), vouchers=file.vouchers.get(child.id or 0, []),
         can_refund=child.status in REFUNDABLE_PARTS and not shipped and unrefunded,
-        can_return=shipped and unrefunded and child.status is not S.REFUNDED, returnable=_returnable(child))
+        can_return=shipped and unrefunded and child.status is not S.REFUNDED, returnable=_returnable(child),
+        can_confirm=shipped and child.status in RECEIVABLE)
 
 
 def _returnable(child: MerchantOrder) -> list[tuple[int, str, int]]:
@@ -308,7 +314,8 @@ def _returnable(child: MerchantOrder) -> list[tuple[int, str, int]]:
 def done_holds(done: str, file: OrderFile) -> bool:
     """Whether what a form says it did (?done=) is so: a link cannot make the page claim otherwise."""
     return {"cancelled": file.order.status is S.CANCELLED, "refunded": bool(file.payments.refunds),
-            "return_asked": any(file.returns.values())}.get(done, False)
+            "return_asked": any(file.returns.values()),
+            "received": any(c.status is S.COMPLETED for c in file.order.children)}.get(done, False)
 
 
 def _line(line: OrderLine, viewer: Viewer) -> LineView:
@@ -329,32 +336,63 @@ def timeline(file: OrderFile, child: MerchantOrder, viewer: Viewer, zone: str) -
     """A part's road from placed to its last state, each step with the time the rooms recorded."""
     order, t, paid = file.order, viewer.t, file.payments.paid_at
 
-    def when(at: datetime | None) -> str | None:
-        return viewer.when(at, zone) if at else None
+    def step(label: str, at: datetime | None, detail: str | None = None) -> Step:
+        return Step(label, viewer.when(at, zone) if at else None, detail, at)
 
-    steps = [Step(t("orders.step.placed"), when(order.placed_at))]
+    steps = [step(t("orders.step.placed"), order.placed_at)]
     deposit_passed = order.presale is not None and child.status not in (S.AWAITING_DEPOSIT, S.CANCELLED)
     if "deposit" in paid or deposit_passed:
-        steps.append(Step(t("orders.step.deposit_paid"), when(paid.get("deposit"))))
+        steps.append(step(t("orders.step.deposit_paid"), paid.get("deposit")))
     if child.status in PAID_FOR:
-        steps.append(Step(t("orders.step.paid"), when(paid.get("balance") or paid.get("full"))))
+        steps.append(step(t("orders.step.paid"), paid.get("balance") or paid.get("full")
+                          or _reached(file, child, S.PAID)))
     for shipment in file.shipments.get(child.id or 0, []):
-        steps.append(Step(t("orders.step.shipped"), when(shipment.shipped_at),
+        steps.append(step(t("orders.step.shipped"), shipment.shipped_at,
                           t("orders.step.shipped_by", carrier=shipment.carrier, tracking=shipment.tracking)))
     for request in file.returns.get(child.id or 0, []):
         units = ", ".join(f"{child.lines[j].title} × {qty}" for j, qty in request.lines)
-        steps.append(Step(t("orders.step.return_asked"), when(request.requested_at),
+        steps.append(step(t("orders.step.return_asked"), request.requested_at,
                           t("orders.step.return_what", units=units, reason=request.reason)))
         if request.status is ReturnStatus.ACCEPTED:
             back = viewer.money(request.refunded or Money.zero(order.to_pay.currency))
-            steps.append(Step(t("orders.step.return_accepted"), when(request.decided_at),
+            steps.append(step(t("orders.step.return_accepted"), request.decided_at,
                               t("orders.step.refunded_amount", amount=back)))
         elif request.status is ReturnStatus.REJECTED:
-            steps.append(Step(t("orders.step.return_rejected"), when(request.decided_at), request.rejection))
-    ending = ENDINGS.get(child.status)
-    if ending is not None:
-        steps.append(Step(t(f"orders.step.{ending}"), None))
-    return steps
+            steps.append(step(t("orders.step.return_rejected"), request.decided_at, request.rejection))
+    return in_time_order(steps + _endings(file, child, viewer, zone))
+
+
+def _endings(file: OrderFile, child: MerchantOrder, viewer: Viewer, zone: str) -> list[Step]:
+    """A step for each ending state the part reached, at the last time it did; the part's present
+    state with no time when none was recorded for it."""
+    reached: dict[OrderStatus, datetime] = {}
+    for change in file.changes.get(child.id or 0, []):
+        if change.status in ENDINGS:
+            reached[change.status] = change.at
+    if child.status in ENDINGS and child.status not in reached:
+        return [*_ending_steps(reached, viewer, zone), Step(viewer.t(f"orders.step.{ENDINGS[child.status]}"),
+                                                            None)]
+    return _ending_steps(reached, viewer, zone)
+
+
+def _ending_steps(reached: dict[OrderStatus, datetime], viewer: Viewer, zone: str) -> list[Step]:
+    return [Step(viewer.t(f"orders.step.{ENDINGS[status]}"), viewer.when(at, zone), at=at)
+            for status, at in sorted(reached.items(), key=lambda item: item[1])]
+
+
+def _reached(file: OrderFile, child: MerchantOrder, status: OrderStatus) -> datetime | None:
+    """When the part last moved to `status`, if that was recorded."""
+    return next((c.at for c in reversed(file.changes.get(child.id or 0, [])) if c.status is status), None)
+
+
+def in_time_order(steps: list[Step]) -> list[Step]:
+    """The steps by the time they happened; a step without a time stays after the one before it."""
+    keyed, last = [], None
+    for step in steps:
+        last = step.at or last
+        keyed.append((last, step))
+    first = min((at for at, _ in keyed if at is not None), default=None)
+    return [step for _, step in sorted(keyed, key=lambda pair: pair[0] or first or datetime.min)]
 
 
 # --- the receipt -------------------------------------------------------------------------------

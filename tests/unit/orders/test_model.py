@@ -9,11 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shopfest.core.clock import parse_instant
-from shopfest.core.errors import InvalidInput
+from shopfest.core.errors import InvalidInput, NotFound
 from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import (
+    AlreadyReceived,
     IllegalTransition,
     MerchantOrder,
+    NotReceivable,
     NotShipped,
     Order,
     OrderLine,
@@ -25,8 +27,11 @@ from shopfest.orders.model import (
     ReturnStatus,
     ReturnTooLarge,
     ShippedGoodsComeBack,
+    StatusChange,
+    changes_between,
     check_unshipped,
     moved,
+    received,
     returns_asked,
 )
 from shopfest.payments import fx
@@ -236,3 +241,30 @@ def test_a_rejected_return_frees_its_units_and_a_return_is_decided_once() -> Non
             decided.accepted(goods_back=False, refunded=amount, at=MIDNIGHT)
         with pytest.raises(ReturnDecided):
             decided.rejected(reason="again", at=MIDNIGHT)
+
+
+def test_a_received_part_completes_and_the_order_with_its_last_part() -> None:
+    order = shipped_and_not()
+    first = received(order, 11, shipped={11})
+    assert [c.status for c in first.children] == [S.COMPLETED, S.PAID] and first.status is S.PAID
+    assert changes_between(order, first, MIDNIGHT) == [StatusChange(11, S.COMPLETED, MIDNIGHT)]
+    with pytest.raises(AlreadyReceived):
+        received(first, 11, shipped={11})
+    with pytest.raises(NotReceivable):  # the gloves were not shipped
+        received(first, 12, shipped={11})
+    with pytest.raises(NotFound):
+        received(first, 99, shipped={11})
+    gloves = replace(first.children[1], status=S.FULFILLED)
+    gloves_shipped = replace(first, children=(first.children[0], gloves))
+    last = received(gloves_shipped, 12, shipped={11, 12})
+    assert last.status is S.COMPLETED  # from paid, by way of fulfilled: every part is completed
+
+
+def test_a_refunded_part_is_not_received_and_a_completed_one_is_still_refunded() -> None:
+    order = shipped_and_not()
+    refunded, _ = order.refunding({(0, 0): 2, (0, 1): 1})
+    with pytest.raises(NotReceivable):
+        received(refunded, 11, shipped={11})
+    completed = received(order, 11, shipped={11})
+    after, _ = completed.refunding({(0, 0): 1})
+    assert after.children[0].status is S.PARTIALLY_REFUNDED

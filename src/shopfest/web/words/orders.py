@@ -137,4 +137,9 @@ WORDS: dict[str, tuple[str, str]] = {
                       "您支付的定金 {deposit} 不予退还。定金一经支付，不可取消或退款。"),
     "presale.opens_in": ("Balance window opens in", "距尾款支付开始"),
     "presale.closes_in": ("Balance window closes in", "距尾款支付截止"),
+    # confirming receipt
+    "orders.received": ("I have received it", "确认收货"),
+    "orders.received_explain": ("Got this part? Say so and it is completed; you can still ask for a return.",
+                                "收到这个包裹了吗？确认后订单完成，仍可申请退货。"),
+    "orders.done.received": ("Thank you: the part is completed.", "已确认收货，订单已完成。"),
 }

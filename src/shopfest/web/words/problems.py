@@ -137,4 +137,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem.address-book-full": ("An address book holds {most} addresses; delete one first.",
                                   "地址簿最多保存 {most} 个地址：请先删除一个。"),
     "problem.wrong-password": ("The current password is wrong.", "当前密码不正确。"),
+    "problem.part-not-receivable": (
+        "Only a part that was shipped, and is not completed or refunded, can be confirmed as received.",
+        "只有已发货且未完成、未退款的包裹才能确认收货。"),
+    "problem.part-already-received": ("You confirmed receiving this part already.",
+                                      "这个包裹已经确认收货了。"),
 }
