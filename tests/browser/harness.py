@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.browser.axe import assert_accessible
 
@@ -49,3 +49,17 @@ class Shopper:
         self.page.locator("input[name=password]").fill(account[1])
         self.page.locator("form[action='/login'] button[type=submit]").click()
         self.page.wait_for_url(f"{self.base_url}{then}")
+
+
+def add_a_delivery_address(shopper: Shopper) -> None:
+    """On the cart of a new account with goods to ship: the cart's "Add an address" link, the address
+    form, and back to the cart with the address chosen for its checkout."""
+    page = shopper.page
+    page.get_by_role("link", name="Add an address").click()
+    page.get_by_label("Recipient's name").fill("Lin Xiaoyu")
+    page.get_by_label("Phone, with country code").fill("+86 139 0000 1111")
+    page.get_by_label("City").fill("Hangzhou")
+    page.get_by_label("Street address").fill("969 Wenyi West Road")
+    page.get_by_role("button", name="Save address").click()
+    page.wait_for_url(f"{shopper.base_url}/cart")
+    expect(page.get_by_label("Deliver to")).to_contain_text("Lin Xiaoyu, 969 Wenyi West Road, Hangzhou")
