@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from functools import partial
 from pathlib import Path
 
@@ -41,6 +42,17 @@ def server(demo_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 def start_server(demo_database: str, tmp_path: Path) -> Callable[..., AbstractContextManager[str]]:
     """Another server on the same data, for a test that needs its festival clock at a known moment."""
     return partial(running_server, demo_database, log_dir=tmp_path)
+
+
+@pytest.fixture
+def start_private_server(demo_database: str, tmp_path: Path) -> Callable[..., AbstractContextManager[str]]:
+    """Servers on a copy of the demo data, for a test whose clock must not meet the shared server's
+    sweeper: at its own moment that one would let, say, a pre-sale's deposit window lapse."""
+    copy = tmp_path / "own.db"
+    with closing(sqlite3.connect(demo_database.removeprefix("sqlite:///"))) as source, \
+            closing(sqlite3.connect(copy)) as target:
+        source.backup(target)
+    return partial(running_server, f"sqlite:///{copy}", log_dir=tmp_path)
 
 
 @pytest.fixture(scope="session")

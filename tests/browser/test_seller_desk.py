@@ -4,6 +4,7 @@ page on the way is checked by axe-core."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -108,7 +109,9 @@ def flash_sale(merchant: Shopper, sku_id: int, title: str, price: int) -> None:
 def ship(merchant: Shopper, order_id: int, title: str) -> None:
     page = merchant.page
     merchant.goto("/seller/orders?status=paid")
-    row = page.locator("tr[data-part]").filter(has_text=f"of order {order_id}")
+    # the whole link's name: "of order 1" is also in "of order 14"
+    link = page.get_by_role("link", name=re.compile(rf"^Part \d+ of order {order_id}$"))
+    row = page.locator("tr[data-part]").filter(has=link)
     expect(row).to_contain_text(title)
     merchant.look("desk-7-orders")
     row.get_by_role("link").click()
