@@ -1,13 +1,15 @@
 """axe-core on every storefront page, in English and in Chinese: no serious or critical violation on
-the home page, a search, a product, a cart with items, the sign-in page and an error page."""
+the home page, a search, a product, a cart with items, the sign-in page and an error page; and on the
+pages no journey passes (editing an address or a product, a side's refusal)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
-from tests.browser.harness import Shopper
+from tests.browser.harness import MERCHANT, SHOPPER, Shopper
 
 pytestmark = pytest.mark.browser
 
@@ -37,3 +39,23 @@ def test_the_storefront_pages_pass_axe(shopper: Shopper, lang: str) -> None:
 
     shopper.goto("/products/999999999")
     shopper.look(f"a11y-{lang}-6-error")
+
+
+def test_the_edit_pages_and_the_sides_refusals_pass_axe(open_tab: Callable[..., Shopper],
+                                                         server: str) -> None:
+    # the demo shopper's address, edited; the demo merchant's first product, edited
+    shopper = open_tab(server)
+    shopper.sign_in(SHOPPER, then="/account/addresses")
+    shopper.page.locator("a[href^='/account/addresses/']").first.click()
+    shopper.page.wait_for_url(re.compile(r"/account/addresses/\d+$"))
+    shopper.look("a11y-address-edit")
+    shopper.goto("/seller")  # a shopper in the seller centre: the refusal page
+    shopper.look("a11y-seller-refused")
+
+    merchant = open_tab(server)
+    merchant.sign_in(MERCHANT, then="/seller/products")
+    merchant.page.locator("a[href$='/edit']").first.click()
+    merchant.page.wait_for_url(re.compile(r"/seller/products/\d+/edit$"))
+    merchant.look("a11y-product-edit")
+    merchant.goto("/control")
+    merchant.look("a11y-control-refused")

@@ -226,6 +226,18 @@ def test_the_profile_is_kept_on_the_account_and_the_pages_follow_it(client: Test
     assert "我的订单" in text_of(tab.get("/"))  # the storefront follows too
 
 
+def test_signing_in_on_another_browser_reads_in_the_accounts_language(client: TestClient,
+                                                                     runtime: Runtime) -> None:
+    # given an account whose settings say Chinese and US dollars
+    new_shopper(runtime, "ann")
+    post_form(signed_in(client, "ann"), "/account/profile",
+              {"country": "GB", "language": "zh", "currency": "USD"}, page="/account")
+    # when it signs in on a browser that chose nothing, then that browser follows the account
+    elsewhere = signed_in(client, "ann")
+    assert elsewhere.cookies.get(LANG_COOKIE) == "zh" and elsewhere.cookies.get(CURRENCY_COOKIE) == "USD"
+    assert '<html lang="zh-CN">' in text_of(elsewhere.get("/"))
+
+
 def test_a_profile_the_rules_refuse_changes_nothing(client: TestClient, runtime: Runtime) -> None:
     ann = new_shopper(runtime, "ann")
     tab = signed_in(client, "ann")

@@ -40,7 +40,7 @@ from shopfest.web.i18n import Translator
 from shopfest.web.layout import render
 from shopfest.web.prices import VIEWER_CURRENCIES
 from shopfest.web.routing import PageRoute, safe_next
-from shopfest.web.viewer import CHOICE_MAX_AGE, CURRENCY_COOKIE, LANG_COOKIE, viewer_of
+from shopfest.web.viewer import follow_profile, viewer_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
@@ -78,14 +78,6 @@ def _signed_in(request: Request, runtime: Runtime) -> Actor:
     if actor is None:
         raise Unauthenticated("sign in first")
     return actor
-
-
-def _remember_profile(response: Response, profile: Profile) -> None:
-    """The pages follow the account's language and currency: the viewer's cookies are set to them."""
-    response.set_cookie(LANG_COOKIE, profile.language, max_age=CHOICE_MAX_AGE, samesite="lax", path="/")
-    if profile.currency in VIEWER_CURRENCIES:
-        response.set_cookie(CURRENCY_COOKIE, profile.currency, max_age=CHOICE_MAX_AGE, samesite="lax",
-                            path="/")
 
 
 def _profile_or_errors(errors: FormErrors, t: Translator, *, country: str, language: str,
@@ -166,7 +158,7 @@ async def signup(request: Request, runtime: RuntimeDep, email: Text = "", passwo
                                        errors=errors, status=status_of(refusal))
     response = RedirectResponse(safe_next(next_url), status_code=303)
     _start_session(request, runtime, response, issued)
-    _remember_profile(response, profile)
+    follow_profile(response, profile)
     return response
 
 
@@ -227,7 +219,7 @@ def change_profile(request: Request, runtime: RuntimeDep, country: Text = "", la
         return _settings_page(request, runtime, actor, errors=errors, asked=asked, status=422)
     accounts.change_profile(runtime.uow(), actor, profile=profile)
     response = RedirectResponse("/account?saved=profile", status_code=303)
-    _remember_profile(response, profile)
+    follow_profile(response, profile)
     return response
 
 

@@ -37,7 +37,7 @@ from shopfest.web.prices import HOME_CURRENCY
 from shopfest.web.routing import PageRoute, safe_next
 from shopfest.web.search_form import SearchForm, category_groups, category_tree
 from shopfest.web.showcase import product_cards, product_sheet
-from shopfest.web.viewer import Viewer, viewer_of
+from shopfest.web.viewer import Viewer, follow_profile, viewer_of
 
 SHELF_SIZE = 8
 MAX_QTY = 999  # the most of one SKU a cart line holds
@@ -290,7 +290,16 @@ async def login(request: Request, runtime: RuntimeDep, email: Annotated[str, For
     response.set_cookie(SESSION_COOKIE, issued.secret, max_age=lifetime, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", path="/")
     csrf.keep_token(request, response, new_secret())  # a form token planted before signing in dies here
+    await run_in_threadpool(_follow_account, runtime, response, issued.secret)
     return response
+
+
+def _follow_account(runtime: Runtime, response: Response, secret: str) -> None:
+    """Signed in, the pages read in the account's language and currency (its settings)."""
+    actor = runtime.ports.actor_for_session(runtime.uow(read_only=True), secret)
+    user = accounts.get_user(runtime.uow(read_only=True), actor.user_id)
+    if user is not None:
+        follow_profile(response, user.profile)
 
 
 @router.post("/logout")

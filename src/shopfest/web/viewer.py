@@ -8,6 +8,7 @@ from datetime import datetime
 from babel.dates import format_datetime
 from fastapi import Request, Response
 
+from shopfest.accounts.model import Profile
 from shopfest.core.clock import local
 from shopfest.core.money import Money
 from shopfest.web import prices
@@ -84,3 +85,13 @@ def _browser_language(request: Request) -> str | None:
 def remember_choices(response: Response, viewer: Viewer) -> None:
     for cookie, value in viewer.chosen:
         response.set_cookie(cookie, value, max_age=CHOICE_MAX_AGE, samesite="lax", path="/")
+
+
+def follow_profile(response: Response, profile: Profile) -> None:
+    """The pages follow the account's language and currency: the viewer's cookies are set to them
+    (on signing in, and when the account's settings change)."""
+    if language_or_none(profile.language):
+        response.set_cookie(LANG_COOKIE, profile.language, max_age=CHOICE_MAX_AGE, samesite="lax", path="/")
+    if prices.currency_or_none(profile.currency):
+        response.set_cookie(CURRENCY_COOKIE, profile.currency, max_age=CHOICE_MAX_AGE, samesite="lax",
+                            path="/")
