@@ -153,5 +153,6 @@ class AccountFirstRoute(APIRoute):
 
         return signed_in_first
 
+
 Cursor = Annotated[str | None, Query(description="the `next_cursor` of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100, description="items per page, at most 100")]

@@ -302,7 +302,6 @@ def test_auto_complete_days_is_a_setting() -> None:
         Settings.from_env({"SHOPFEST_AUTO_COMPLETE_DAYS": "0"})
 
 
-
 def test_a_part_received_before_the_other_ships_leaves_the_order_to_complete_with_the_last(
         client: TestClient, runtime: Runtime, clock: SetClock) -> None:
     phone, scarf = hot_item(runtime, stock=5), hot_item(runtime, stock=5, price="199.00", name="Birch")

@@ -261,7 +261,6 @@ def test_a_refund_webhook_is_only_recorded(runtime: Runtime, sandbox: SandboxPro
     assert intents(runtime) == after_refund and rows_in(runtime, payment_events) == 1
 
 
-
 def test_keys_are_kept_a_day_and_then_forgotten(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(payments, "KEYS_PURGED_PER_TRANSACTION", 1)  # one key per transaction
     now = runtime.clock.now()

@@ -30,13 +30,15 @@ from shopfest.catalog.model import (
     ProductDraft,
     SkuDraft,
 )
-from shopfest.core.actor import Role
+from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.core.money import Money
 from shopfest.demo import seed_categories
 from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
 from shopfest.inventory.store import flash_sales
+from shopfest.orders import service as orders_service
+from shopfest.orders.model import DeliveryAddress
 from shopfest.orders.store import order_returns
 from shopfest.payments.store import payment_refunds as refunds
 from shopfest.promotions.store import coupons, presale_offers, promotions
@@ -391,6 +393,33 @@ def test_staff_list_filter_and_ship_their_own_part_only(desk: Desk) -> None:
     again = post(tab, f"{path}/ship", {"carrier": "SF Express", "tracking": "SF1002"}, page=detail)
     assert again.status_code == 409
     assert "awaiting_payment" not in desk.birch.tab.get(f"/seller/orders/{theirs}").text
+
+
+def test_the_part_page_says_where_the_part_goes_and_only_to_its_merchant(desk: Desk) -> None:
+    # given a shopper's order of both merchants' goods, to an address chosen at checkout
+    accounts.create_account_unchecked(desk.runtime.uow(), email="cy@shoppers.test", password="shop-secret-1",
+                                      role=Role.SHOPPER)
+    cy = bearer(token_for(desk.client, "cy@shoppers.test", "shop-secret-1"))
+    me = desk.client.get("/api/v1/me", headers=cy).json()
+    home = orders_service.add_delivery_address(
+        desk.runtime.uow(), Actor(me["id"], Role.SHOPPER),
+        DeliveryAddress(name="Cy Lin", phone="+8613800138000", country="CN", city="Hangzhou",
+                        line1="1 West Lake Road"))
+    placed = desk.client.post("/api/v1/orders", headers=cy, json={
+        "lines": [{"sku_id": desk.aster.sku_ids[0], "qty": 1}, {"sku_id": desk.birch.sku_ids[0], "qty": 1}],
+        "address_id": home.id})
+    assert placed.status_code == 201, placed.text
+    parts = part_ids(desk, placed.json()["id"])
+
+    # then each merchant's part page shows the address; an order without one says so
+    page = text_of(desk.aster.tab.get(f"/seller/orders/{parts[desk.aster.merchant_id]}"))
+    assert "Cy Lin, +8613800138000" in page and "1 West Lake Road" in page and "Hangzhou" in page
+    theirs = text_of(desk.birch.tab.get(f"/seller/orders/{parts[desk.birch.merchant_id]}"))
+    assert "1 West Lake Road" in theirs
+    assert desk.birch.tab.get(f"/seller/orders/{parts[desk.aster.merchant_id]}").status_code == 404
+    order_id, _ = paid_order(desk, "dee", [(desk.aster.sku_ids[0], 1)])
+    unaddressed = part_ids(desk, order_id)[desk.aster.merchant_id]
+    assert "No delivery address" in text_of(desk.aster.tab.get(f"/seller/orders/{unaddressed}"))
 
 
 def test_a_return_is_shown_with_its_reason_and_refunded_once(desk: Desk) -> None:

@@ -539,7 +539,6 @@ def product_images(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, Pro
     return {pid: ProductImage(pid, card, page) for pid, (card, page) in found.items()}
 
 
-
 def import_product_images(uow: UnitOfWork, pictures: Sequence[tuple[int, bytes]], *,
                           storage: ImageStorage) -> list[ProductImage]:
     """The seed path (the machine owner's, no actor): pictures of products, checked as an upload is,

@@ -114,7 +114,6 @@ def stock_figures(uow: UnitOfWork) -> StockFigures:
     return StockFigures(store.all_levels(), taken, bought, store.all_unpaid())
 
 
-
 @dataclass(frozen=True)
 class FlashZone:
     """The flash sales on now and coming, soonest first, with what a shopper weighs them by."""

@@ -286,6 +286,8 @@ def flash_bought_by(conn: Connection, shopper_id: int, flash_sale_ids: Sequence[
     rows = conn.execute(select(flash_buyers.c.flash_sale_id, flash_buyers.c.qty).where(
         flash_buyers.c.shopper_id == shopper_id, id_in(flash_buyers.c.flash_sale_id, flash_sale_ids)))
     return {r.flash_sale_id: r.qty for r in rows}
+
+
 # The control room asks which flash sales are on now: those ending after now, the soonest first.
 Index("ix_flash_sales_ends", flash_sales.c.ends_at)
 
@@ -304,6 +306,8 @@ def most_sold(conn: Connection, *, limit: int) -> list[StockLevel]:
     rows = conn.execute(select(stock_levels).where(stock_levels.c.sold > 0)
                         .order_by(stock_levels.c.sold.desc(), stock_levels.c.sku_id).limit(limit))
     return [StockLevel(r.sku_id, r.on_hand, r.reserved, r.sold) for r in rows]
+
+
 # Every intake and stock-take correction a merchant's staff made: what changed, why, by whom.
 stock_adjustments = Table(
     "stock_adjustments",

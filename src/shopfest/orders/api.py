@@ -338,8 +338,6 @@ def list_orders(uow: ReadUowDep, actor: SignedInActor, cursor: Cursor = None,
     return JSONResponse({"data": found, "next_cursor": encode_cursor(found[-1]["id"]) if more else None})
 
 
-
-
 @router.post("/orders/{order_id}/parts/{part_id}/receipt", response_model=OrderJson)
 def confirm_receipt(order_id: OrderId, part_id: IdParam, runtime: RuntimeDep,
                     actor: SignedInActor) -> JSONResponse:

@@ -479,6 +479,8 @@ class DeliveryAddress:
         """The copy an order keeps (without the address book's id)."""
         return {"name": self.name, "phone": self.phone, "country": self.country, "city": self.city,
                 "line1": self.line1, "line2": self.line2, "postcode": self.postcode}
+
+
 RECEIVABLE = frozenset({S.FULFILLED, S.PARTIALLY_REFUNDED})
 
 

@@ -608,14 +608,14 @@ def festival_sales(uow: UnitOfWork, actor: Actor | None, *,
 @dataclass(frozen=True)
 class MerchantPart:
     """One merchant's part of an order as its staff see it: the order it belongs to, when it was
-    placed, its shipment and the returns asked of it. Orders keep no delivery address or buyer
-    country yet, so neither is here."""
+    placed, its shipment, the returns asked of it, and (read one part at a time) where it goes."""
 
     order_id: int
     placed_at: datetime
     part: MerchantOrder
     shipment: Shipment | None = None
     returns: tuple[ReturnRequest, ...] = ()
+    delivery: DeliveryAddress | None = None
 
     @property
     def id(self) -> int:
@@ -651,7 +651,8 @@ def merchant_part(uow: UnitOfWork, actor: Actor | None, part_id: int) -> Merchan
         found = store_lists.part_of_merchant(uow.conn, merchant_id, part_id)
         if found is None:
             raise NotFound(f"no order part {part_id}", part_id=part_id)
-        return _parts(uow, [found])[0]
+        part = _parts(uow, [found])[0]
+        return replace(part, delivery=AddressBook(uow.conn).delivery_of(part.order_id))
 
 
 @dataclass(frozen=True)
@@ -772,6 +773,7 @@ def delivery_of_order(uow: UnitOfWork, actor: Actor | None, order_id: int) -> De
         store = OrderStore(uow.conn)
         _readable(store, actor, order_id)
         return AddressBook(uow.conn).delivery_of(order_id)
+
 
 def _save(store: OrderStore, before: Order, after: Order, *, at: datetime) -> None:
     """Write back an order that moved, and when each of its parts moved, for the timeline."""

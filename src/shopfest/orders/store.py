@@ -399,7 +399,6 @@ def _order(row: Any, children: tuple[MerchantOrder, ...]) -> Order:
                  presale=presale)
 
 
-
 def _return_columns(request: ReturnRequest) -> dict[str, Any]:
     refunded = request.refunded
     return {"status": request.status.value, "reason": request.reason, "decided_at": request.decided_at,
@@ -455,6 +454,8 @@ def shopper_vouchers(conn: Connection, shopper_id: int, *, limit: int) -> list[V
     return [Voucher(r.code, r.kind, r.status, r.issued_at, r.order_id, r.merchant_id, r.sku_id,
                     next((d["title"] for d in r.lines if d["sku_id"] == r.sku_id), ""))
             for r in rows]
+
+
 # What counts as sold in the festival's figures: parts paid for, shipped or done, partly refunded.
 PAID_PARTS = (OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.COMPLETED, OrderStatus.PARTIALLY_REFUNDED)
 

@@ -122,7 +122,6 @@ class Reach(NamedTuple):
     part: frozenset[int]
 
 
-
 class _Promotions(NamedTuple):
     """The active promotions by stage, each with its request position (which breaks ties); `parts`
     are the reaches covering part of the cart only."""

@@ -486,7 +486,8 @@ def _part_page(request: Request, runtime: Runtime, staff: Actor, part_id: int, *
                   and found.part.status in SHIPPABLE, open_returns=open_returns,
                   refundable=found.part.status in REFUNDABLE,
                   errors=reader.errors if reader else FormErrors(),
-                  form=reader.form if reader else {}, notice=notice, form_key=secrets.token_urlsafe(18))
+                  form=reader.form if reader else {}, notice=notice, form_key=secrets.token_urlsafe(18),
+                  delivery=found.delivery)
 
 
 SHIPPABLE = frozenset({OrderStatus.PAID, OrderStatus.PARTIALLY_REFUNDED})

@@ -136,6 +136,8 @@ def test_a_shortfall_is_exactly_what_the_ledger_refuses_and_the_most_it_grants(
     if short is not None:  # the most it names is the most the ledger grants
         assert short.most < qty and (short.most == 0 or fits(short.most)) and not fits(short.most + 1)
         assert short.reason in ({"sold-out", "flash-sold-out", "limit-exceeded"} if flash else {"sold-out"})
+
+
 def test_a_shopper_holds_at_most_the_cap_of_unpaid_units_of_one_sku() -> None:
     ledger = Ledger({PHONE: 100, SCARF: 100}, unpaid={(1, PHONE): 3}, max_unpaid=5)
     with pytest.raises(TooManyUnpaid) as refused:  # the whole order, its scarf too

@@ -240,4 +240,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "desk.orders.refunded_notice": ("Refunded: the money is on its way back to the shopper.",
                                     "已退款：款项正在退回顾客。"),
     "desk.returns.none": ("No returns wait for a decision.", "暂无待处理的退货。"),
+    "desk.orders.deliver_to": ("Deliver to", "收货地址"),
+    "desk.orders.no_delivery": ("No delivery address: the order holds vouchers, or was placed through "
+                                "the API without one.",
+                                "无收货地址：订单为凭证类商品，或经 API 下单时未提供地址。"),
 }
