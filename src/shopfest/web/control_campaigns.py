@@ -17,6 +17,7 @@ from shopfest.core.money import Money
 from shopfest.orders.preview import DRAFT_SOURCES, OfferPreview
 from shopfest.promotions.model import Priced
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
+from shopfest.web.deals import savings
 from shopfest.web.forms import FormErrors
 from shopfest.web.i18n import Translator
 from shopfest.web.viewer import Viewer
@@ -262,9 +263,10 @@ def preview_view(preview: OfferPreview, sample: list[tuple[int, int]], *, viewer
                          _cash(before.get(line.id, line.subtotal), without, viewer),
                          _cash(line.total, with_offer, viewer))
              for line in with_offer.lines]
-    discounts = [PreviewDiscount(viewer.t(f"deal.{a.kind}"), _cash(a.amount, with_offer, viewer),
-                                 viewer.t(f"deal.by_{a.funded_by}"), a.source in DRAFT_SOURCES)
-                 for a in with_offer.applied]
+    # the storefront's words for each discount, the draft's own marked
+    discounts = [PreviewDiscount(s.label, s.amount, s.funded_by, a.source in DRAFT_SOURCES)
+                 for a, s in zip(with_offer.applied, savings(with_offer.applied, with_offer.currency, viewer),
+                                 strict=True)]
     return PreviewView(viewer.when(preview.at, zone_name), lines, discounts,
                        _cash(without.total, without, viewer),
                        _cash(with_offer.total, with_offer, viewer), _cash(preview.saved, with_offer, viewer))

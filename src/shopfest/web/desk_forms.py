@@ -212,12 +212,11 @@ def offer_preview(preview: OfferPreview, sample: list[tuple[int, int]], viewer: 
                          cash(before.get(str(sku_id), 0)), cash(after.get(str(sku_id), 0)))
              for sku_id, qty in sample]
     applied = preview.with_offer.applied
+    taken = savings(applied, currency, viewer)
     return PreviewView(
         at=viewer.when(preview.at, zone_name), lines=lines, before=cash(preview.without.total),
-        after=cash(preview.with_offer.total), saved=cash(preview.saved),
-        savings=savings(applied, currency, viewer),
-        draft_sources=[s.label for a, s in zip(applied, savings(applied, currency, viewer), strict=True)
-                       if a.source in DRAFT_SOURCES],
+        after=cash(preview.with_offer.total), saved=cash(preview.saved), savings=taken,
+        draft_sources=[s.label for a, s in zip(applied, taken, strict=True) if a.source in DRAFT_SOURCES],
         hints=nudges(preview.with_offer.hints, currency, viewer))
 
 
