@@ -45,6 +45,11 @@ from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate
 from shopfest.inventory.redis_gate import RedisGate
+from shopfest.live import api as live_api
+from shopfest.live import service as live
+from shopfest.live.hub import Hub, LocalHub, RedisHub
+from shopfest.live.model import LiveEvent
+from shopfest.live.room import Rooms
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -158,7 +163,20 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         limiter=Limiter(settings.rates(), lock_rule=settings.lock_rule(), redis_client=shared,
                         prefix=settings.redis_prefix, sync_seconds=settings.rate_sync_seconds),
         hashing=HashingPool(threads=settings.hashing_threads, queue=settings.hashing_queue),
+        rooms=make_rooms(settings, uow),
     )
+
+
+def make_rooms(settings: Settings, uow: Callable[[], UnitOfWork]) -> Rooms:
+    """The live rooms of this process: over Redis when there is one, so that every worker's viewers
+    see one room; in memory otherwise (one process)."""
+    hub: Hub = (RedisHub(settings.redis_url, prefix=settings.redis_prefix) if settings.redis_url
+                else LocalHub())
+
+    async def load_event(event_id: int) -> LiveEvent | None:
+        return await run_in_threadpool(live.find_event, uow(), event_id)
+
+    return Rooms(hub, load_event=load_event, simple_fanout=settings.live_fanout == "simple")
 
 
 def _checkout_lanes(settings: Settings, engine: Engine) -> int:
@@ -223,6 +241,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
+        await runtime.live().shutdown()
         runtime.checkout.close()
 
 
@@ -243,7 +262,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     problems.install(app)
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
-                   orders_api.router, payments_api.router, promotions_api.router):
+                   orders_api.router, payments_api.router, promotions_api.router, live_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
                      control_pages):

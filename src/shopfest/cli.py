@@ -216,6 +216,9 @@ def price(
     typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+WS_MAX_BYTES = 65_536
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -235,8 +238,10 @@ def serve(
     _anchor_clock()
     os.environ.setdefault("SHOPFEST_CHECKOUT_LANES", str(Settings.lanes_for(workers)))
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    # A live room's command frame is at most 4 KB (docs/live.md); a WebSocket message past 64 KB is not
+    # read at all (uvicorn closes that socket with 1009) instead of the library's default 16 MB.
     uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False)
+                log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES)
 
 
 def _anchor_clock() -> None:

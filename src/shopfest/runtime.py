@@ -19,6 +19,7 @@ from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
+from shopfest.live.room import Rooms
 from shopfest.orders.checkout import Checkout
 from shopfest.payments.provider import Provider
 from shopfest.rate_limits import Limiter
@@ -80,6 +81,13 @@ class Runtime:
     limiter: Limiter = field(default_factory=lambda: Limiter({}))
     hashing: HashingPool = field(default_factory=HashingPool)
     media: ImageStorage | None = None  # where product pictures are kept (app.py: local disk by default)
+    rooms: Rooms | None = None  # the live rooms open in this process (app.py makes them)
+
+    def live(self) -> Rooms:
+        """The live rooms of this process. Raises RuntimeError when the app did not make them."""
+        if self.rooms is None:
+            raise RuntimeError("this runtime has no live rooms; app.make_runtime makes them")
+        return self.rooms
 
     def pictures(self) -> ImageStorage:
         """The picture storage, made on local disk under the settings' folder when none was given."""

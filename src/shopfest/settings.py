@@ -63,6 +63,9 @@ class Settings:
     # or ./media for another database.
     media_dir: str | None = None
     auto_complete_days: int = 10  # a shipped part its shopper did not say they received completes then
+    # How a live room sends its frames: "queued" (each viewer's own bounded queue, batched), or
+    # "simple" (one send per viewer per frame, awaited in turn: the benchmark's baseline only).
+    live_fanout: str = "queued"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -92,6 +95,7 @@ class Settings:
                 max_body_bytes=int(env.get("SHOPFEST_MAX_BODY_BYTES", str(cls.max_body_bytes))),
                 media_dir=env.get("SHOPFEST_MEDIA_DIR") or None,
                 auto_complete_days=int(env.get("SHOPFEST_AUTO_COMPLETE_DAYS", str(cls.auto_complete_days))),
+                live_fanout=env.get("SHOPFEST_LIVE_FANOUT", cls.live_fanout),
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -101,6 +105,8 @@ class Settings:
             raise InvalidInput(f"SHOPFEST_CHECKOUT_LANES is from 1 to {MAX_CHECKOUT_LANES}")
         if not 1 <= self.auto_complete_days <= MAX_AUTO_COMPLETE_DAYS:
             raise InvalidInput(f"SHOPFEST_AUTO_COMPLETE_DAYS is from 1 to {MAX_AUTO_COMPLETE_DAYS}")
+        if self.live_fanout not in ("queued", "simple"):
+            raise InvalidInput("SHOPFEST_LIVE_FANOUT is queued or simple")
         if self.flash_reservation_minutes < 1:
             raise InvalidInput("SHOPFEST_FLASH_RESERVATION_MINUTES is 1 or more")
         if not 1 <= self.max_unpaid_units <= MAX_UNPAID_UNITS:

@@ -63,6 +63,11 @@ EXPECTED_STATUS = {
 # The shopper's account and delivery addresses (issue 17).
 EXPECTED_STATUS[409] |= {"address-book-full"}
 EXPECTED_STATUS[422] |= {"address-needed", "bad-address", "wrong-password"}
+# Live rooms (issue 18): also the `code` of a room's error frames (docs/live.md).
+EXPECTED_STATUS[409] |= {"room-closed"}
+EXPECTED_STATUS[403] |= {"not-allowed", "muted", "banned"}
+EXPECTED_STATUS[422] |= {"chat-refused", "message-too-long", "banned-words"}
+EXPECTED_STATUS[429] |= {"slow-down"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

@@ -65,6 +65,16 @@ orders = Table(
     Index("ix_orders_expiry", "status", "expires_at"),
 )
 
+# Where an order was placed from, for the sales attributed to it (`live:12`: a live event's room); the
+# orders placed in the store have no row, so the rows checkout writes at the peak stay as they were.
+order_sources = Table(
+    "order_sources",
+    metadata,
+    Column("order_id", Id, primary_key=True, autoincrement=False),
+    Column("source", String(40), nullable=False),
+    Index("ix_order_sources_source", "source", "order_id"),
+)
+
 RECEIVABLE_SQL = "status IN ('fulfilled', 'partially_refunded')"  # model.RECEIVABLE
 
 merchant_orders = Table(

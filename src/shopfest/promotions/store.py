@@ -63,6 +63,9 @@ coupons = Table(
     Column("per_shopper_limit", BigInteger, nullable=False),
     Column("starts_at", UtcDateTime, nullable=False),
     Column("ends_at", UtcDateTime, nullable=False),
+    # A live coupon's scope: the SKUs it applies to (None: the whole store), and the room it dropped in.
+    Column("sku_ids", JSON, nullable=True),
+    Column("live_event_id", Id, nullable=True),
     # The last guard: never more claimed than there are.
     CheckConstraint("claimed >= 0 AND claimed <= quantity", name="never_overclaimed"),
 )

@@ -142,4 +142,15 @@ WORDS: dict[str, tuple[str, str]] = {
         "只有已发货且未完成、未退款的包裹才能确认收货。"),
     "problem.part-already-received": ("You confirmed receiving this part already.",
                                       "这个包裹已经确认收货了。"),
+    # live rooms (issue 18); the room's page shows these for its error frames too
+    "problem.room-closed": ("This live event has ended.", "本场直播已结束。"),
+    "problem.not-allowed": ("Your role in this room may not do that.", "你在本直播间的身份不能进行此操作。"),
+    "problem.chat-refused": ("That message cannot be posted.", "这条消息无法发送。"),
+    "problem.message-too-long": ("A message has at most {max_chars} characters.",
+                                 "消息最多 {max_chars} 个字符。"),
+    "problem.banned-words": ("The message holds a word this room does not allow.",
+                             "消息含有本直播间不允许的词语。"),
+    "problem.slow-down": ("Slow down: wait a moment before your next message.", "发言太快了：请稍候再发。"),
+    "problem.muted": ("A moderator muted you in this room for now.", "你已被房管暂时禁言。"),
+    "problem.banned": ("A moderator banned you from this room.", "你已被房管移出本直播间。"),
 }

@@ -1,0 +1,243 @@
+"""Live events and their rooms, as pure rules: the schedule (events, segments, who hosts), who may do
+what in a room, and what a chat message must be. No I/O; the room's moving parts are in `room.py`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from shopfest.core.actor import Actor, Role
+from shopfest.core.errors import Conflict, Forbidden, InvalidInput
+from shopfest.core.rates import RateLimited
+
+TITLE_MAX = 140
+LANGUAGES = frozenset({"en", "zh"})
+LONGEST_EVENT = timedelta(hours=24)
+
+
+class EventStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+class SegmentKind(StrEnum):
+    EXECUTIVE = "executive"
+    BRAND_INTERVIEW = "brand_interview"
+    EXPERT = "expert"
+    CELEBRITY = "celebrity"
+    BEHIND_THE_SCENES = "behind_the_scenes"
+    SHOWCASE = "showcase"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A part of the show: what it is, when it starts (UTC), and the products it features."""
+
+    kind: SegmentKind
+    title: str
+    starts_at: datetime
+    product_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """A livestream on the schedule. `host_ids` are merchant staff (of a featured brand's merchant)
+    or operators; `moderator_ids` may moderate besides the hosts and every operator. Times in UTC;
+    `went_live_at` is when the host actually went live: replays count offsets from it."""
+
+    title: str
+    language: str
+    starts_at: datetime
+    ends_at: datetime
+    brand_ids: tuple[int, ...] = ()
+    host_ids: tuple[int, ...] = ()
+    moderator_ids: tuple[int, ...] = ()
+    segments: tuple[Segment, ...] = ()
+    playback_url: str | None = None
+    poster_url: str | None = None
+    status: EventStatus = EventStatus.SCHEDULED
+    went_live_at: datetime | None = None
+    ended_at: datetime | None = None
+    slow_mode_seconds: int = 0
+    pinned_product_id: int | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_schedule(self.title, self.language, self.starts_at, self.ends_at)
+
+    @property
+    def product_ids(self) -> tuple[int, ...]:
+        """Every product the show features, in the order its segments show them."""
+        return tuple(dict.fromkeys(p for s in self.segments for p in s.product_ids))
+
+    def go_live(self, now: datetime) -> LiveEvent:
+        """Raises RoomClosed once the event has ended."""
+        if self.status is EventStatus.ENDED:
+            raise RoomClosed("this event has ended", event_id=self.id)
+        if self.status is EventStatus.LIVE:
+            return self
+        return replace(self, status=EventStatus.LIVE, went_live_at=now)
+
+    def end(self, now: datetime) -> LiveEvent:
+        """Raises Conflict unless the event is live."""
+        if self.status is not EventStatus.LIVE:
+            raise Conflict(f"the event is {self.status.value}, not live", event_id=self.id)
+        return replace(self, status=EventStatus.ENDED, ended_at=now)
+
+    def offset_ms(self, at: datetime) -> int:
+        """Milliseconds from going live (from the scheduled start before that) to `at`."""
+        start = self.went_live_at or self.starts_at
+        return max(0, int((at - start) / timedelta(milliseconds=1)))
+
+
+def check_schedule(title: str, language: str, starts_at: datetime, ends_at: datetime) -> None:
+    """Raises InvalidInput for an empty or long title, an unknown language, or a bad time span."""
+    if not title.strip() or len(title) > TITLE_MAX:
+        raise InvalidInput(f"a title has 1 to {TITLE_MAX} characters")
+    if language not in LANGUAGES:
+        raise InvalidInput(f"language is one of {', '.join(sorted(LANGUAGES))}", language=language)
+    if not starts_at < ends_at <= starts_at + LONGEST_EVENT:
+        raise InvalidInput("an event ends after it starts, within 24 hours")
+
+
+class RoomRole(StrEnum):
+    """What a connection may do in a room; each role may do what the ones before it may."""
+
+    VIEWER = "viewer"  # anonymous: watches
+    SHOPPER = "shopper"  # signed in: chats, reacts, claims coupons, buys
+    MODERATOR = "moderator"  # hides messages, mutes and bans; exempt from slow mode
+    HOST = "host"  # goes live and ends, pins, drops coupons, starts deals
+
+
+_RANK = {RoomRole.VIEWER: 0, RoomRole.SHOPPER: 1, RoomRole.MODERATOR: 2, RoomRole.HOST: 3}
+
+
+def role_in(event: LiveEvent, actor: Actor | None) -> RoomRole:
+    """The room role of a signed-in account (or an anonymous viewer, None)."""
+    if actor is None:
+        return RoomRole.VIEWER
+    if actor.user_id in event.host_ids:
+        return RoomRole.HOST
+    if actor.role is Role.OPERATOR or actor.user_id in event.moderator_ids:
+        return RoomRole.MODERATOR
+    return RoomRole.SHOPPER
+
+
+def require_room_role(role: RoomRole, needed: RoomRole) -> None:
+    """Raises NotAllowedHere unless `role` may do what `needed` may."""
+    if _RANK[role] < _RANK[needed]:
+        raise NotAllowedHere(f"this needs the room role {needed.value}", role=role.value, needs=needed.value)
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+CHAT_MAX_CHARS = 200
+SLOW_MODE_MAX_SECONDS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRules:
+    """A room's chat: `max_chars` a message, `burst` messages per viewer within `per_seconds`, slow
+    mode (one message per `slow_mode_seconds`; moderators exempt), and words nobody may post."""
+
+    max_chars: int = CHAT_MAX_CHARS
+    burst: int = 5
+    per_seconds: float = 10.0
+    slow_mode_seconds: int = 0
+    banned_words: frozenset[str] = field(default_factory=frozenset)
+
+
+def clean_chat(text: object, rules: ChatRules) -> str:
+    """The message as posted: NFC, surrounding space stripped, control characters refused.
+    Raises ChatRefused (empty, too long, control characters, a banned word)."""
+    if not isinstance(text, str):
+        raise ChatRefused("a message is text", reason="not-text")
+    cleaned = unicodedata.normalize("NFC", text).strip()
+    if not cleaned:
+        raise ChatRefused("a message is not empty", reason="empty")
+    if len(cleaned) > rules.max_chars:
+        raise MessageTooLong(f"a message has at most {rules.max_chars} characters", max_chars=rules.max_chars)
+    if any(unicodedata.category(c) in ("Cc", "Cs", "Co") and c not in "\n" for c in cleaned):
+        raise ChatRefused("a message has no control characters", reason="control-characters")
+    if banned_word_in(cleaned, rules.banned_words):
+        raise BannedWords("the message holds a word this room does not allow")
+    return cleaned
+
+
+def banned_word_in(text: str, banned: Iterable[str]) -> str | None:
+    """The first banned word in `text`, case- and width-blind (Ｓｐａｍ is spam); words of Latin
+    letters match whole words only, words of Chinese characters anywhere (Chinese has no spaces)."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    for word in banned:
+        needle = unicodedata.normalize("NFKC", word).casefold().strip()
+        if not needle:
+            continue
+        if needle.isascii():
+            if re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", folded):
+                return word
+        elif needle in folded:
+            return word
+    return None
+
+
+def next_allowed(sent: Sequence[float], *, now: float, role: RoomRole, rules: ChatRules) -> float | None:
+    """When a viewer who posted at the monotonic times `sent` (oldest first) may post again; None: now.
+    Moderators and hosts are exempt from slow mode, not from the burst limit."""
+    waits = []
+    recent = [t for t in sent if now - t < rules.per_seconds]
+    if len(recent) >= rules.burst:
+        waits.append(recent[-rules.burst] + rules.per_seconds)
+    if rules.slow_mode_seconds and sent and _RANK[role] < _RANK[RoomRole.MODERATOR]:
+        waits.append(sent[-1] + rules.slow_mode_seconds)
+    later = max(waits, default=now)
+    return later if later > now else None
+
+
+REACTIONS = frozenset({"heart", "like", "fire", "clap", "wow", "laugh"})
+
+
+# --- errors: each code is also an error frame's `code` (docs/live.md) --------------------------
+
+class RoomClosed(Conflict):
+    code = "room-closed"
+    title = "The live event has ended"
+
+
+class NotAllowedHere(Forbidden):
+    code = "not-allowed"
+    title = "Your role in this room may not do that"
+
+
+class ChatRefused(InvalidInput):
+    code = "chat-refused"
+    title = "The chat message cannot be posted"
+
+
+class MessageTooLong(ChatRefused):
+    code = "message-too-long"
+    title = "The chat message is too long"
+
+
+class BannedWords(ChatRefused):
+    code = "banned-words"
+    title = "The chat message holds a word the room does not allow"
+
+
+class SlowDown(RateLimited):
+    code = "slow-down"
+    title = "Too many messages: wait before the next"
+
+
+class Muted(Forbidden):
+    code = "muted"
+    title = "A moderator muted you in this room"
+
+
+class Banned(Forbidden):
+    code = "banned"
+    title = "A moderator banned you from this room"
