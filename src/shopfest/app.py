@@ -155,7 +155,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     # The gateway's webhooks are applied in units of work on that bus, whose handlers may refund
     # through the gateway: it is given where to deliver once both exist.
     provider.deliver = _webhook_inbox(uow, settings.webhook_secret)
-    return Runtime(
+    runtime = Runtime(
         settings=settings, engine=engine, bus=bus, clock=clock, ports=make_ports(), gate=gate,
         provider=provider, checkout=Checkout(uow=uow, gate=gate, minutes=settings.reservation_minutes,
                                              lanes=_checkout_lanes(settings, engine),
@@ -165,6 +165,8 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         hashing=HashingPool(threads=settings.hashing_threads, queue=settings.hashing_queue),
         rooms=make_rooms(settings, uow),
     )
+    runtime.live().runtime = runtime
+    return runtime
 
 
 def make_rooms(settings: Settings, uow: Callable[[], UnitOfWork]) -> Rooms:

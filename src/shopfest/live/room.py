@@ -259,6 +259,9 @@ class Rooms:
         self.load_event = load_event
         self.simple_fanout = simple_fanout
         self.tasks: set[asyncio.Task[None]] = set()  # the baseline's senders, cancelled on shutdown
+        # The process's Runtime (set by app.make_runtime; Any, since runtime.py imports this module):
+        # command handlers reach services, the checkout and the clock through it.
+        self.runtime: Any = None
         self._rooms: dict[int, Room] = {}
         self._opening: dict[int, asyncio.Lock] = {}
         self._clock: asyncio.Task[None] | None = None
