@@ -239,12 +239,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep, args=(runtime, stop), name="sweeper", daemon=True)
     sweeper.start()
+    runtime.serving += 1
     try:
         yield
     finally:
         stop.set()
-        await runtime.live().shutdown()
-        runtime.checkout.close()
+        runtime.serving -= 1
+        await runtime.live().shutdown()  # the rooms of this event loop only
+        if not runtime.serving:  # a runtime serving two apps at once (tests) closes with the last
+            runtime.checkout.close()
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:

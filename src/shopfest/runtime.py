@@ -82,6 +82,7 @@ class Runtime:
     hashing: HashingPool = field(default_factory=HashingPool)
     media: ImageStorage | None = None  # where product pictures are kept (app.py: local disk by default)
     rooms: Rooms | None = None  # the live rooms open in this process (app.py makes them)
+    serving: int = 0  # apps serving on this runtime now (their lifespans entered and not left)
 
     def live(self) -> Rooms:
         """The live rooms of this process. Raises RuntimeError when the app did not make them."""

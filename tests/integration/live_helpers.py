@@ -1,5 +1,9 @@
 """Live rooms under test: the app served by a real uvicorn on a loopback port (in a thread, sharing the
-test's runtime), and real WebSocket clients (the `websockets` library) that read its frames."""
+test's runtime), and real WebSocket clients (the `websockets` library) that read its frames.
+
+While an app is served, talk to it over HTTP with `http(address)`, not a TestClient of the same runtime:
+leaving a TestClient runs the app's shutdown, which closes the runtime's checkout. Accounts and tokens
+come from the services (`account`), before or during serving."""
 
 from __future__ import annotations
 
@@ -13,12 +17,14 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
+from shopfest.accounts import service as accounts
 from shopfest.cli import WS_MAX_BYTES
-from shopfest.core.actor import MACHINE
+from shopfest.core.actor import MACHINE, Role
 from shopfest.live import service as live
 from shopfest.live.model import LiveEvent, Segment, SegmentKind
 from shopfest.runtime import Runtime
@@ -103,3 +109,18 @@ def an_event(runtime: Runtime, *, host_ids: tuple[int, ...] = (), product_ids: t
     return live.schedule_event(runtime.uow(), MACHINE, LiveEvent(
         title, "en", now, now + timedelta(minutes=90), brand_ids=brand_ids, host_ids=host_ids,
         segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now, product_ids),)))
+
+
+def account(runtime: Runtime, email: str, *, role: Role = Role.SHOPPER,
+            merchant_id: int | None = None) -> tuple[int, str]:
+    """A new verified account and a bearer token for it: (user id, token)."""
+    user = accounts.create_account_unchecked(runtime.uow(), email=email, password="live-secret-1", role=role,
+                                             merchant_id=merchant_id, verified=True)
+    assert user.id is not None
+    return user.id, accounts.sign_in(runtime.uow(), email=email, password="live-secret-1").secret
+
+
+def http(address: str, token: str | None = None) -> httpx.Client:
+    """An HTTP client of the served app, signed in with `token` when given."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=f"http://{address}", headers=headers, timeout=WAIT_S)

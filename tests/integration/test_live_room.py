@@ -5,22 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
 from shopfest.app import create_app
+from shopfest.core.actor import Role
 from shopfest.runtime import Runtime
-from tests.integration.helpers import bearer, operator_token
-from tests.integration.live_helpers import Viewer, an_event, served
+from tests.integration.live_helpers import Viewer, account, an_event, http, served
 
 
 @pytest.fixture
 def room(runtime: Runtime) -> Iterator[tuple[str, int, str]]:
-    app = create_app(runtime=runtime)
-    with TestClient(app) as client:
-        ops = operator_token(client, runtime)
+    _, ops = account(runtime, "ops@festival.test", role=Role.OPERATOR)
     event = an_event(runtime)
     assert event.id is not None
-    with served(app) as address:
+    with served(create_app(runtime=runtime)) as address:
         yield address, event.id, ops
 
 
@@ -48,14 +45,14 @@ def test_bad_frames_get_error_frames_and_the_room_goes_on(room: tuple[str, int, 
     viewer.close()
 
 
-def test_a_viewer_resumes_after_the_last_frame_it_saw(room: tuple[str, int, str], runtime: Runtime) -> None:
+def test_a_viewer_resumes_after_the_last_frame_it_saw(room: tuple[str, int, str]) -> None:
     address, event_id, ops = room
     first = Viewer(address, event_id)
-    with TestClient(create_app(runtime=runtime)) as client:
-        assert client.post(f"/api/v1/live/events/{event_id}/start", headers=bearer(ops)).status_code == 200
+    with http(address, ops) as client:
+        assert client.post(f"/api/v1/live/events/{event_id}/start").status_code == 200
         went_live = first.wait_for("status")
         first.close()
-        assert client.post(f"/api/v1/live/events/{event_id}/end", headers=bearer(ops)).status_code == 200
+        assert client.post(f"/api/v1/live/events/{event_id}/end").status_code == 200
     again = Viewer(address, event_id, after=went_live["id"])
     assert again.welcome["resumed"] is True
     assert again.wait_for("status")["status"] == "ended"

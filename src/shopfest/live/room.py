@@ -265,6 +265,7 @@ class Rooms:
         self._rooms: dict[int, Room] = {}
         self._opening: dict[int, asyncio.Lock] = {}
         self._clock: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the rooms run on
 
     def here(self, event_id: int) -> Room | None:
         return self._rooms.get(event_id)
@@ -278,6 +279,7 @@ class Rooms:
         room = self._rooms.get(event_id)
         if room is not None:
             return room
+        self._loop = self._loop or asyncio.get_running_loop()
         async with self._opening.setdefault(event_id, asyncio.Lock()):
             room = self._rooms.get(event_id)
             if room is not None:
@@ -334,6 +336,10 @@ class Rooms:
         await self.hub.close(room.event_id)
 
     async def shutdown(self) -> None:
+        """Close the rooms, if they run on this event loop (an app served twice on one runtime, as
+        tests do, shuts its other loop's rooms down there)."""
+        if self._loop is not asyncio.get_running_loop():
+            return
         for room in list(self._rooms.values()):
             for viewer in list(room.viewers):
                 await viewer.close(1001, "server-shutting-down")
@@ -341,6 +347,7 @@ class Rooms:
         for task in [*self.tasks, *([self._clock] if self._clock else [])]:
             task.cancel()
         await self.hub.shutdown()
+        self._loop = None
 
 
 async def dispatch(room: Room, viewer: Connection, raw: str | bytes | None) -> None:
