@@ -11,7 +11,6 @@ import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +18,16 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from shopfest.accounts import service as accounts
 from shopfest.app import create_app, make_runtime
-from shopfest.core.actor import MACHINE, Role
+from shopfest.core.actor import MACHINE
 from shopfest.core.clock import SetClock
 from shopfest.live import service as live
-from shopfest.live.model import LiveEvent, Segment, SegmentKind
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 from tests.conftest import FESTIVAL_EVE
-from tests.integration.live_helpers import WAIT_S, Viewer, served
+from tests.integration.live_helpers import WAIT_S, Viewer, a_moderated_event, served, sign_up
 
-PEOPLE = ("ops", "host", "mod", "alice", "bob", "carol", "chen")
+PEOPLE = ("ops", "host", "mod", "alice", "bob", "carol", "陈晨")
 
 
 @dataclass
@@ -43,27 +40,10 @@ class Stage:
     ids: dict[str, int]
 
     def event(self) -> int:
-        now = self.runtime.clock.now()
-        event = live.schedule_event(self.runtime.uow(), MACHINE, LiveEvent(
-            "Global Brands Night", "en", now, now + timedelta(minutes=90), host_ids=(self.ids["host"],),
-            moderator_ids=(self.ids["mod"],), segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now),)))
-        assert event.id is not None
-        return event.id
+        return a_moderated_event(self.runtime, host_id=self.ids["host"], moderator_id=self.ids["mod"])
 
     def viewer(self, event_id: int, who: str | None = None, **kwargs: Any) -> Viewer:
         return Viewer(self.address, event_id, token=self.tokens[who] if who else None, **kwargs)
-
-
-def sign_up_cast(runtime: Runtime) -> tuple[dict[str, str], dict[str, int]]:
-    tokens, ids = {}, {}
-    for name in PEOPLE:
-        email = "陈晨@festival.test" if name == "chen" else f"{name}@festival.test"
-        user = accounts.create_account_unchecked(
-            runtime.uow(), email=email, password="room-secret-1",
-            role=Role.OPERATOR if name == "ops" else Role.SHOPPER)
-        ids[name] = user.id or 0
-        tokens[name] = accounts.sign_in(runtime.uow(), email=email, password="room-secret-1").secret
-    return tokens, ids
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +53,7 @@ def stage(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     runtime = make_runtime(Settings(database_url=f"sqlite:///{path}", pool_size=4,
                                     live_banned_words="knockoff, 假货"),
                            clock=SetClock(FESTIVAL_EVE, speed=0))
-    tokens, ids = sign_up_cast(runtime)
+    tokens, ids = sign_up(runtime, PEOPLE, operators=("ops",))
     with served(create_app(runtime=runtime)) as address:
         yield Stage(address, runtime, tokens, ids)
     runtime.engine.dispose()
@@ -107,7 +87,7 @@ def error_to(viewer: Viewer, frame: dict[str, Any]) -> dict[str, Any]:
 def test_shoppers_chat_in_english_and_chinese_and_bad_messages_are_refused(stage: Stage) -> None:
     event_id = stage.event()
     watcher = stage.viewer(event_id)
-    alice, chen = stage.viewer(event_id, "alice"), stage.viewer(event_id, "chen")
+    alice, chen = stage.viewer(event_id, "alice"), stage.viewer(event_id, "陈晨")
     assert error_to(watcher, {"type": "chat", "text": "hello"})["code"] == "unauthenticated"
     alice.send({"type": "chat", "text": "  Hello from London!  "})
     chen.send({"type": "chat", "text": "大家好，这条围巾真好看"})
