@@ -91,6 +91,13 @@ def test_two_servers_show_one_room_in_one_order_and_a_ban_reaches_across(pair: P
     assert sorted(text for _, _, text in seen_one) == sorted(
         [f"hello from London {n}" for n in range(3)] + [f"上海的朋友们好 {n}" for n in range(3)])
 
+    bob_on_one = pair.viewer(pair.one, event_id, "bob")  # his chat limit counts across both servers
+    for n in range(2):
+        bob_on_one.send({"type": "chat", "text": f"from my laptop {n}"})
+        assert watcher_two.wait_for("chat")["text"] == f"from my laptop {n}"
+    bob_on_one.send({"type": "chat", "text": "one too many", "ref": 6})
+    assert bob_on_one.wait_for("error")["code"] == "slow-down"
+
     watcher_one.send({"type": "react", "kind": "heart"})
     watcher_two.send({"type": "react", "kind": "fire"})
     assert watcher_one.wait_for("reactions", where=lambda f: f["totals"] == {"heart": 1, "fire": 1})
@@ -102,8 +109,8 @@ def test_two_servers_show_one_room_in_one_order_and_a_ban_reaches_across(pair: P
         while True:
             alice.read()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4003
-    assert watcher_two.wait_for("viewers", where=lambda f: f["count"] == 4, timeout=10)
-    for viewer in (watcher_one, watcher_two, bob, mod):
+    assert watcher_two.wait_for("viewers", where=lambda f: f["count"] == 5, timeout=10)
+    for viewer in (watcher_one, watcher_two, bob, bob_on_one, mod):
         viewer.close()
 
 
