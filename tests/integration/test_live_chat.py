@@ -186,6 +186,12 @@ def test_moderators_hide_mute_and_ban_and_a_ban_disconnects_and_keeps_out(stage:
     assert live.is_banned(stage.runtime.uow(), event_id, stage.ids["alice"])
     assert not live.is_banned(stage.runtime.uow(), event_id, stage.ids["bob"])
     assert [m["message_id"] for m in stage.viewer(event_id).welcome["chat"]] == [nice]
+    operator = stage.viewer(event_id, "ops")  # operators moderate every room, listed or not
+    assert operator.welcome["you"] == {"role": "moderator", "user_id": stage.ids["ops"],
+                                       "name": "ops*** (operator)"}
+    operator.send({"type": "hide", "message_id": nice})
+    assert watcher.wait_for("hidden")["message_ids"] == [nice]
+    operator.close()
     for viewer in (watcher, mod, bob):
         viewer.close()
 
