@@ -124,3 +124,28 @@ def http(address: str, token: str | None = None) -> httpx.Client:
     """An HTTP client of the served app, signed in with `token` when given."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.Client(base_url=f"http://{address}", headers=headers, timeout=WAIT_S)
+
+
+def sign_up(runtime: Runtime, names: tuple[str, ...], *,
+            operators: tuple[str, ...] = ()) -> tuple[dict[str, str], dict[str, int]]:
+    """Accounts `<name>@festival.test` (shoppers, or operators), each signed in: tokens and user ids
+    by name."""
+    tokens, ids = {}, {}
+    for name in names:
+        email = f"{name}@festival.test"
+        user = accounts.create_account_unchecked(
+            runtime.uow(), email=email, password="room-secret-1",
+            role=Role.OPERATOR if name in operators else Role.SHOPPER)
+        ids[name] = user.id or 0
+        tokens[name] = accounts.sign_in(runtime.uow(), email=email, password="room-secret-1").secret
+    return tokens, ids
+
+
+def a_moderated_event(runtime: Runtime, *, host_id: int, moderator_id: int) -> int:
+    """An event starting now with one host and one moderator; its id."""
+    now = runtime.clock.now()
+    event = live.schedule_event(runtime.uow(), MACHINE, LiveEvent(
+        "Global Brands Night", "en", now, now + timedelta(minutes=90), host_ids=(host_id,),
+        moderator_ids=(moderator_id,), segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now),)))
+    assert event.id is not None
+    return event.id
