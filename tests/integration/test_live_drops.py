@@ -172,6 +172,12 @@ def test_a_host_drops_coupons_exactly_n_are_claimed_and_they_price_the_events_pr
     assert state["coupon_dropped"]["coupon_id"] == coupon_id and state["coupon_left"]["left"] == 0
     assert [m["coupon_id"] for m in moments(runtime, show.event_id, "coupon")] == [coupon_id]
 
+    # a banned viewer claims nothing (banned here by the table: the moderators' commands are the chat's)
+    with runtime.engine.begin() as conn:
+        LiveStore(conn).sanction(event_id=show.event_id, user_id=cy.welcome["you"]["user_id"], kind="ban",
+                                 until=None, by_id=1, at=clock.now())
+    assert refused(cy, {"type": "claim", "coupon_id": coupon_id}) == "banned"
+
     # a live coupon is the room's: not in the coupon centre
     assert coupon_id not in [c.id for c in promotions.coupon_centre(runtime.uow(read_only=True))]
 
