@@ -214,6 +214,7 @@ def test_a_host_starts_a_flash_deal_that_sells_through_the_checkout_and_the_room
     assert refused(host, {**deal, "sku_id": show.gloves_sku}) == "not-found"  # not on the show
     assert refused(host, {**deal, "minutes": 0}) == "invalid-input"
     assert refused(host, {**deal, "price": "0.00"}) == "invalid-input"
+    assert refused(host, {**deal, "price": "299.00"}) == "invalid-input"  # no cheaper than its list price
 
     # when the host starts the deal, everyone sees it with its stock
     host.send(deal)

@@ -119,6 +119,9 @@ async def start_deal(room: Room, viewer: Connection, frame: dict[str, Any]) -> N
     if sku is None:
         raise NotFound(f"SKU {sku_id} is not one of this event's products of your store", sku_id=sku_id)
     price = amount_in(frame, "price", sku.price.currency, above_zero=True)
+    if price >= sku.price:
+        raise InvalidInput(f"a deal sells below the SKU's price, {sku.price.amount} {sku.price.currency}",
+                           field="price")
     opens = runtime.clock.now() + timedelta(seconds=countdown)
     sale = await to_thread.run_sync(inventory.schedule_flash_sale, runtime.uow(), viewer.actor, FlashSale(
         sku_id=sku_id, price=price, quantity=quantity, starts_at=opens,
