@@ -31,7 +31,10 @@ from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money
-from shopfest.demo import seed_categories
+from shopfest.demo import hot_item, seed_categories
+from shopfest.inventory import service as inventory
+from shopfest.inventory.hot_path import Run
+from shopfest.inventory.model import Claim
 from shopfest.live import service as live
 from shopfest.live.store import LiveStore
 from shopfest.promotions import service as promotions
@@ -236,3 +239,19 @@ def test_a_host_starts_a_flash_deal_that_sells_through_the_checkout_and_the_room
                        json={"lines": [{"sku_id": show.scarf_sku, "qty": 1}]}, timeout=10)
     assert again.status_code == 409 and again.json()["type"].endswith("limit-exceeded")
     assert [m["flash_sale_id"] for m in moments(runtime, show.event_id, "deal")] == [started["flash_sale_id"]]
+
+
+@pytest.mark.parametrize("store_settings", ["postgresql+redis"], indirect=True)
+def test_a_deals_stock_left_reads_what_the_redis_gate_let_through(hot_runtime: Runtime) -> None:
+    # given a flash sale of 5 units, 2 of them taken by an order the Redis gate decided
+    phone = hot_item(hot_runtime, stock=8, flash_quantity=5, per_shopper_limit=2)
+    sale_id = phone.flash_sale_id or 0
+    assert inventory.flash_sale_left(hot_runtime.uow(read_only=True), sale_id) == 5
+    with hot_runtime.uow() as uow:
+        reservation = hot_runtime.gate.reserve(uow, [Run((Claim(phone.sku_id, 2, 7, sale_id),), 1)])
+        reservation.record()
+        uow.commit()
+    assert reservation.outcomes == [None]
+    # then the deal's ticker reads 3 left
+    assert inventory.flash_sale_left(hot_runtime.uow(read_only=True), sale_id) == 3
+    assert inventory.flash_sale_left(hot_runtime.uow(read_only=True), sale_id + 1) is None
