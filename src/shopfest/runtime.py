@@ -35,6 +35,9 @@ class Ports:
     festival_start: Callable[[UnitOfWork], datetime | None]
     actor_for_token: Callable[[UnitOfWork, str], Actor]
     actor_for_session: Callable[[UnitOfWork, str], Actor]
+    # Live checks an event's hosts (role, merchant) and reads a viewer's country for their time zone.
+    account_actor: Callable[[UnitOfWork, int], Actor | None]
+    account_country: Callable[[UnitOfWork, int], str | None]
 
 
 class SignedIn:

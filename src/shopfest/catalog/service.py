@@ -590,3 +590,9 @@ def count_products(uow: UnitOfWork, query: ProductQuery, *, at_most: int) -> int
     """How many products the search finds, counted up to `at_most`."""
     with uow:
         return search.count(uow.conn, query, at_most=at_most)
+
+
+def products_by_ids(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, Product]:
+    """The products among `product_ids` that exist, by id."""
+    with uow:
+        return {p.id or 0: p for p in CatalogStore(uow.conn).products_by_id(list(dict.fromkeys(product_ids)))}
