@@ -9,8 +9,9 @@
   if (kept()) return;
   var zone;
   try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
-  if (!zone || zone.length > 64) return;
-  document.cookie = COOKIE + "=" + encodeURIComponent(zone) + "; path=/; max-age=31536000; samesite=lax";
+  // IANA names are letters, digits and / _ + -: written as they are, as the server reads them.
+  if (!zone || zone.length > 64 || !/^[A-Za-z0-9\/_+-]+$/.test(zone)) return;
+  document.cookie = COOKIE + "=" + zone + "; path=/; max-age=31536000; samesite=lax";
   var shown = document.querySelector("[data-zone]");
   var asked = new URLSearchParams(location.search).has("tz");
   if (kept() && shown && !asked && shown.getAttribute("data-zone") !== zone) location.reload();
