@@ -190,6 +190,40 @@ def test_only_operators_schedule_and_what_they_schedule_is_checked(scene: Scene)
                               headers=bearer(scene.ops)).status_code == 409
 
 
+def test_the_control_room_schedules_through_its_form_and_the_schedule_pages(scene: Scene) -> None:
+    accounts.create_account_unchecked(scene.runtime.uow(), email="ops-page@festival.test",
+                                      password="ops-secret-1", role=Role.OPERATOR)
+    ops = TestClient(scene.client.app)
+    ops.post("/login", data={"email": "ops-page@festival.test", "password": "ops-secret-1",
+                             "csrf_token": token_in(ops.get("/login").text)})
+    form = {"title": "Orchid Morning", "language": "en", "starts_at": "2027-11-11T01:00:00Z",
+            "ends_at": "2027-11-11T02:00:00Z", "brand_ids": str(scene.orchid),
+            "host_ids": str(scene.outsider),
+            "segments": f"showcase | 2027-11-11T01:10:00Z | Best buys | {scene.scarf}",
+            "csrf_token": token_in(ops.get("/control/live").text)}
+    refused = ops.post("/control/live", data=form)
+    assert refused.status_code == 422 and "works for no merchant" in refused.text
+    assert ops.post("/control/live", data={**form, "segments": "karaoke | soon"}).status_code == 422
+    done = ops.post("/control/live", data={**form, "host_ids": str(scene.host)}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/control/live?scheduled=1"
+    listed = ops.get("/control/live").text
+    assert "Orchid Morning" in listed and 'href="/control/live" aria-current="page"' in listed
+    assert '<a href="/live">Live</a>' in listed
+    assert scene.client.get("/control/live", follow_redirects=False).status_code == 303  # sign in first
+    scene.shopper("mei", "CN")
+    assert scene.tab("mei").get("/control/live").status_code == 403
+
+    scene.plan(starts_at="2027-11-12T15:00:00Z", ends_at="2027-11-12T16:00:00Z", segments=[])
+    first = _listed(scene, limit="1", **{"from": "2027-11-11T00:00:00Z", "to": "2027-11-13T00:00:00+08:00"})
+    assert [e["title"] for e in first["data"]] == ["Orchid Morning"] and first["next_cursor"]
+    second = _listed(scene, limit="1", cursor=first["next_cursor"],
+                     **{"from": "2027-11-11T00:00:00Z", "to": "2027-11-13T00:00:00+08:00"})
+    assert [e["title"] for e in second["data"]] == ["Global Brands Night"] and second["next_cursor"] is None
+    assert _listed(scene, status="live")["data"] == []
+    assert scene.client.get("/api/v1/live/events", params={"status": "paused"}).status_code == 422
+    assert scene.client.get("/api/v1/live/events", params={"cursor": "bogus"}).status_code == 422
+
+
 def test_reminders_go_out_once_when_the_host_goes_live_or_the_start_passes(scene: Scene) -> None:
     hosted = scene.plan()["id"]
     later = scene.plan(title="Orchid After Dark", starts_at="2027-11-10T18:00:00Z",

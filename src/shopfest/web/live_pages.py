@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
+from urllib.parse import unquote
 
 from babel.dates import format_date
 from fastapi import APIRouter, Form, Request
@@ -39,7 +40,7 @@ EVENTS_SHOWN = 100
 def viewer_zone(request: Request, runtime: Runtime) -> str:
     """The zone the viewer reads times in: `?tz=` (InvalidInput when unknown), else the browser's
     (its cookie), else the signed-in account's country's, else UTC."""
-    asked, browser = request.query_params.get("tz"), request.cookies.get(TZ_COOKIE)
+    asked, browser = request.query_params.get("tz"), unquote(request.cookies.get(TZ_COOKIE) or "")
     country = None
     if asked is None and known_zone(browser) is None:
         country = _account_country(request, runtime)
