@@ -155,6 +155,10 @@ def test_only_operators_schedule_and_what_they_schedule_is_checked(scene: Scene)
     _, shopper = scene.shopper("mei", "CN")
     path = "/api/v1/live/events"
     assert scene.client.post(path, json=scene.event_body()).status_code == 401
+    for method, where in (("POST", path), ("PATCH", f"{path}/1"), ("POST", f"{path}/1/reminder")):
+        stranger = scene.client.request(method, where, content=b"{not json",
+                                        headers={"content-type": "application/json"})
+        assert stranger.status_code == 401, (method, where)  # who asks comes before what they ask
     assert scene.client.post(path, json=scene.event_body(), headers=bearer(shopper)).status_code == 403
     host = bearer(scene.host_token)
     assert scene.client.post(path, json=scene.event_body(), headers=host).status_code == 403

@@ -21,6 +21,7 @@ from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.zones import pick_zone
 from shopfest.deps import (
     SESSION_COOKIE,
+    AccountFirstRoute,
     Cursor,
     Limit,
     RuntimeDep,
@@ -48,7 +49,9 @@ from shopfest.problems import problem_responses
 from shopfest.runtime import Runtime
 from shopfest.schemas import Id, IdParam, InputModel, Instant
 
-router = APIRouter(prefix="/api/v1/live", tags=["live"], responses=problem_responses(401, 403, 404, 409, 422))
+# Account first: a stranger is told to sign in before any rule of a body is checked (deps.AccountFirstRoute).
+router = APIRouter(prefix="/api/v1/live", tags=["live"], responses=problem_responses(401, 403, 404, 409, 422),
+                   route_class=AccountFirstRoute)
 
 
 class SegmentJson(BaseModel):
