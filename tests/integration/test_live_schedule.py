@@ -265,6 +265,9 @@ def test_reminders_go_out_once_when_the_host_goes_live_or_the_start_passes(scene
     assert subjects == ["Live now: Global Brands Night", "Live now: Orchid After Dark"]
     assert len(scene.mails_to("lin")) == 1
     assert live.get_event(scene.runtime.uow(), later).status is EventStatus.SCHEDULED  # reminded, not started
+    scene.clock.set(parse_instant("2027-11-10T19:00:00Z"))  # over, though nobody went live
+    assert scene.client.post(f"/api/v1/live/events/{later}/reminder", headers=bearer(kai)).status_code == 409
+    assert live.remind_due(scene.runtime.uow) == 0
 
 
 def test_the_demo_seeds_the_english_streams_and_the_stores_chinese_streams(runtime: Runtime,

@@ -216,8 +216,9 @@ def ask_reminder(uow: UnitOfWork, actor: Actor | None, event_id: int) -> bool:
                 raise NotFound(f"no live event {event_id}", event_id=event_id)
             if store.reminded(event_id, shopper.user_id):
                 return False
-            if event.status is not EventStatus.SCHEDULED:
-                raise Conflict(f"the event is {event.status.value}: nothing to remind of", event_id=event_id)
+            if event.status is not EventStatus.SCHEDULED or uow.clock.now() >= event.ends_at:
+                state = event.status.value if event.status is not EventStatus.SCHEDULED else "over"
+                raise Conflict(f"the event is {state}: nothing to remind of", event_id=event_id)
             store.remind(event_id, shopper.user_id, now=uow.clock.now())
             uow.commit()
     except IntegrityError:  # the same shopper's other request asked at the same moment

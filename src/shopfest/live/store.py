@@ -303,11 +303,12 @@ class LiveStore:
         return [_event(r, segments.get(r.id, [])) for r in rows]
 
     def reminders_due(self, now: datetime, *, limit: int) -> list[tuple[int, str]]:
-        """(id, title) of events not ended whose start has come with reminders still unsent."""
+        """(id, title) of events on now (their start come, their end not) with reminders still unsent:
+        an event over, or ended early, tells nobody it is live."""
         unsent = select(live_reminders.c.event_id).where(live_reminders.c.sent_at.is_(None))
         return [(r.id, r.title) for r in self.conn.execute(
             select(live_events.c.id, live_events.c.title).where(
-                live_events.c.id.in_(unsent), live_events.c.starts_at <= now,
+                live_events.c.id.in_(unsent), live_events.c.starts_at <= now, live_events.c.ends_at > now,
                 live_events.c.status != EventStatus.ENDED.value)
             .order_by(live_events.c.starts_at).limit(limit))]
 
