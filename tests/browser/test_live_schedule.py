@@ -32,6 +32,7 @@ def test_the_schedule_shows_the_browsers_zone_and_the_one_picked(in_new_york: Sh
     english = page.locator(".live-event", has_text="11.11 Global Live").first
     expect(english.locator(".live-when")).to_have_text("10:00 – 11:30")
     expect(english.locator(".segment-kind").first).to_have_text("Executive talk")
+    assert page.evaluate("() => document.scrollingElement.scrollWidth <= window.innerWidth")  # 390 px
     in_new_york.look("live-1-schedule-new-york")
     page.get_by_label("Time zone").select_option("Asia/Shanghai")
     page.get_by_role("button", name="Show times").click()
