@@ -368,7 +368,7 @@ def seed_pictures(runtime: Runtime, *, count: int = DEMO_PICTURES) -> int:
 # --- live shopping ---------------------------------------------------------------------------------
 
 LIVE_POSTER = "/static/live/poster.svg"
-LIVE_VIDEO: str | None = None  # the room page's module ships the demo video; None until it does
+LIVE_VIDEO = "/static/live/demo-stream.webm"  # the short stream the room page's module (live-pages) ships
 ENGLISH_STREAM = (timedelta(hours=15), timedelta(minutes=90))  # 15:00–16:30 GMT, Nov 10 and 11
 STORE_STREAM = (timedelta(hours=20), timedelta(hours=2))  # 20:00–22:00 on the festival's wall clocks
 ENGLISH_SEGMENTS = (

@@ -286,6 +286,7 @@ def test_the_demo_seeds_the_english_streams_and_the_stores_chinese_streams(runti
         assert (event.ends_at - event.starts_at).total_seconds() == 90 * 60
         assert {s.kind for s in event.segments} == set(SegmentKind) and event.product_ids
         assert event.host_ids == (staff.id,) and event.poster_url == demo.LIVE_POSTER
+        assert event.playback_url == "/static/live/demo-stream.webm"
     chinese = [e for e in events if e.language == "zh"]
     assert [e.starts_at.day for e in chinese] == [1, 2, 3, 11] and all("直播" in e.title for e in chinese)
     page = TestClient(create_app(runtime=runtime)).get("/live", params={"tz": "Europe/London"}).text
