@@ -37,6 +37,7 @@ from shopfest.inventory.hot_path import Run
 from shopfest.inventory.model import Claim
 from shopfest.live import service as live
 from shopfest.live.store import LiveStore
+from shopfest.orders.drafting import PlaceOrder
 from shopfest.promotions import service as promotions
 from shopfest.runtime import Runtime
 from tests.integration.helpers import bearer, operator_token, token_for
@@ -194,9 +195,14 @@ def test_a_host_drops_coupons_exactly_n_are_claimed_and_they_price_the_events_pr
     assert adjusted == {show.scarf_sku: [(f"coupon:{coupon_id}", "50.00")], show.gloves_sku: []}
     assert placed.json()["total"] == {"amount": "448.00", "currency": "CNY"}
 
-    # after its minute nobody claims one
+    # after its minute nobody claims one, and a shopper who claimed in time still uses theirs
     clock.set(clock.now() + timedelta(seconds=61))
     assert refused(bob, {"type": "claim", "coupon_id": coupon_id}) == "coupon-expired"
+    holder = next(n for n in range(9_000, 9_017) if any(
+        g.coupon_id == coupon_id for g, _ in promotions.wallet(runtime.uow(), Actor(n, Role.SHOPPER))))
+    late_order = runtime.checkout.place(PlaceOrder(holder, ((show.scarf_sku, 1),), coupons=(coupon_id,)))
+    lines = late_order.result(timeout=10).receipt["children"][0]["lines"]
+    assert [a["source"] for a in lines[0]["adjustments"]] == [f"coupon:{coupon_id}"]
 
 
 def _answer(frame: dict[str, Any]) -> str:

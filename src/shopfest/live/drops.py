@@ -77,9 +77,10 @@ async def drop_coupon(room: Room, viewer: Connection, frame: dict[str, Any]) -> 
     coupon = await to_thread.run_sync(partial(
         promotions.drop_live_coupon, runtime.uow(), viewer.actor, event_id=room.event_id,
         merchant_id=scope.merchant_id, sku_ids=scope.sku_ids, off=off, min_spend=min_spend, quantity=quantity,
-        seconds=seconds))
+        seconds=seconds, use_until=scope.event.ends_at))
     dropped = {"coupon_id": coupon.id, "off": off.amount, "min_spend": min_spend.amount,
-               "currency": off.currency, "quantity": quantity, "ends_at": _instant(coupon.window.ends_at),
+               "currency": off.currency, "quantity": quantity, "ends_at": _instant(coupon.claimable_until),
+               "use_until": _instant(coupon.window.ends_at),
                "sku_ids": list(coupon.sku_ids or ())}
     await to_thread.run_sync(live.record_moment, runtime.uow(), room.event_id, "coupon", dropped)
     await room.publish({"type": "coupon_dropped", **dropped})

@@ -115,6 +115,13 @@ class CouponIssue:
     # A live coupon: the SKUs it covers (None: every line of its merchant), and the room it dropped in.
     sku_ids: tuple[int, ...] | None = None
     live_event_id: int | None = None
+    # Claimed until then (None: until the window ends); a live coupon is claimed in its drop's seconds
+    # and used within its window, until the show is over.
+    claim_until: datetime | None = None
+
+    @property
+    def claimable_until(self) -> datetime:
+        return self.claim_until or self.window.ends_at
 
     def __post_init__(self) -> None:
         if self.sku_ids is not None and not self.sku_ids:
@@ -172,7 +179,7 @@ def check_claim(coupon: CouponIssue, *, left: bool, held: int, now: datetime) ->
     """May a shopper who already holds `held` of this coupon claim one more, when `left` says
     whether one was left to count? Raises CouponExpired, InvalidInput (not on yet), CouponsGone,
     CouponLimitReached."""
-    if coupon.window.ends_at <= now:
+    if coupon.claimable_until <= now:
         raise CouponExpired("the coupon's time to claim it is over", coupon_id=coupon.id)
     if not coupon.window.is_on(now):
         raise InvalidInput("the coupon cannot be claimed now", coupon_id=coupon.id)

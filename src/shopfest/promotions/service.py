@@ -344,10 +344,11 @@ def preview_presale(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, deposi
 
 def drop_live_coupon(uow: UnitOfWork, actor: Actor | None, *, event_id: int, merchant_id: int,
                      sku_ids: Sequence[int], off: Money, min_spend: Money, quantity: int,
-                     seconds: int) -> CouponIssue:
+                     seconds: int, use_until: datetime) -> CouponIssue:
     """A host drops `quantity` store coupons in a live room, one per shopper, to claim for the next
-    `seconds`; each takes `off` from the host's merchant's lines of `sku_ids` (the event's products)
-    once they reach `min_spend`. Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
+    `seconds` and use until `use_until` (the show's end; at least as long as the claiming); each
+    takes `off` from the host's merchant's lines of `sku_ids` (the event's products) once they reach
+    `min_spend`. Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
     _, staff_merchant = require_merchant_staff(actor)
     if staff_merchant != merchant_id:
         raise Forbidden("staff drop coupons of their own merchant only", merchant_id=merchant_id)
@@ -359,9 +360,11 @@ def drop_live_coupon(uow: UnitOfWork, actor: Actor | None, *, event_id: int, mer
             if sku_id not in found or found[sku_id].merchant_id != merchant_id:
                 raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
         now = uow.clock.now()
+        claim_until = now + timedelta(seconds=seconds)
         issue = CouponIssue("store_coupon", merchant_id, off.currency, min_spend.minor, off.minor,
-                            quantity, 1, Period(now, now + timedelta(seconds=seconds)),
-                            sku_ids=tuple(sorted(set(sku_ids))), live_event_id=event_id)
+                            quantity, 1, Period(now, max(claim_until, use_until)),
+                            sku_ids=tuple(sorted(set(sku_ids))), live_event_id=event_id,
+                            claim_until=claim_until)
         coupon_id = PromotionStore(uow.conn).add_coupon(issue)
         uow.commit()
     return replace(issue, id=coupon_id)

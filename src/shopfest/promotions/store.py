@@ -66,6 +66,7 @@ coupons = Table(
     # A live coupon's scope: the SKUs it applies to (None: the whole store), and the room it dropped in.
     Column("sku_ids", JSON, nullable=True),
     Column("live_event_id", Id, nullable=True),
+    Column("claim_until", UtcDateTime, nullable=True),  # None: claimed while its window lasts
     # The last guard: never more claimed than there are.
     CheckConstraint("claimed >= 0 AND claimed <= quantity", name="never_overclaimed"),
 )
@@ -91,7 +92,7 @@ def _promotion(r: Any) -> Campaign:
 def _coupon(r: Any) -> CouponIssue:
     return CouponIssue(r.kind, r.merchant_id, r.currency, r.min_spend_minor, r.off_minor, r.quantity,
                   r.per_shopper_limit, Period(r.starts_at, r.ends_at), r.claimed, r.id,
-                  None if r.sku_ids is None else tuple(r.sku_ids), r.live_event_id)
+                  None if r.sku_ids is None else tuple(r.sku_ids), r.live_event_id, r.claim_until)
 
 
 def _grant(r: Any) -> Grant:
@@ -141,7 +142,7 @@ class PromotionStore:
             off_minor=c.off, quantity=c.quantity, claimed=0, per_shopper_limit=c.per_shopper_limit,
             starts_at=c.window.starts_at, ends_at=c.window.ends_at,
             sku_ids=None if c.sku_ids is None else list(c.sku_ids),
-            live_event_id=c.live_event_id)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
+            live_event_id=c.live_event_id, claim_until=c.claim_until)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
 
     def coupon(self, coupon_id: int) -> CouponIssue | None:
         row = self.conn.execute(select(coupons).where(coupons.c.id == coupon_id)).first()
