@@ -10,8 +10,8 @@ from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import NotFound
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
-from shopfest.live.model import LiveEvent, RoomRole, require_room_role, role_in
-from shopfest.live.store import LiveStore
+from shopfest.live.model import LiveEvent, RoomRole, pin, require_room_role, role_in, unpin
+from shopfest.live.store import LiveStore, write_pin
 
 EVENTS_LISTED = 200
 
@@ -97,3 +97,29 @@ def record(store: LiveStore, event: LiveEvent, kind: str, payload: dict[str, Any
     assert event.id is not None
     return store.add_moment(event_id=event.id, kind=kind, payload=payload, at=at,
                             offset_ms=event.offset_ms(at))
+
+
+def pin_product(uow: UnitOfWork, actor: Actor | None, event_id: int, *, product_id: int,
+                brand_id: int, card: dict[str, Any]) -> LiveEvent:
+    """A host of the event (or an operator) pins one of its products (model.features); the replay
+    keeps the moment with the card shown. Raises NotFound, NotAllowedHere, RoomClosed,
+    NotAnEventProduct."""
+    with uow:
+        store, event = _host_moves(uow, actor, event_id)
+        pinned = pin(event, product_id=product_id, brand_id=brand_id)
+        write_pin(store, event_id, product_id)
+        record(store, pinned, "pin", {"product": card}, at=uow.clock.now())
+        uow.commit()
+    return pinned
+
+
+def unpin_product(uow: UnitOfWork, actor: Actor | None, event_id: int) -> LiveEvent:
+    """A host of the event (or an operator) takes the pinned product down. Raises NotFound,
+    NotAllowedHere, RoomClosed."""
+    with uow:
+        store, event = _host_moves(uow, actor, event_id)
+        unpinned = unpin(event)
+        write_pin(store, event_id, None)
+        record(store, unpinned, "unpin", {"product_id": event.pinned_product_id}, at=uow.clock.now())
+        uow.commit()
+    return unpinned

@@ -286,3 +286,10 @@ class LiveStore:
             live_sanctions.c.event_id == event_id, live_sanctions.c.user_id == user_id,
             or_(live_sanctions.c.until.is_(None), live_sanctions.c.until > now)))
         return {r.kind: r.until for r in rows}
+
+
+
+def write_pin(store: LiveStore, event_id: int, product_id: int | None) -> None:
+    """The event's pinned product (None: nothing pinned), its segments left as they are."""
+    store.conn.execute(update(live_events).where(live_events.c.id == event_id)
+                       .values(pinned_product_id=product_id))
