@@ -51,6 +51,7 @@ from shopfest.live import service as live
 from shopfest.live.hub import Hub, LocalHub, RedisHub
 from shopfest.live.model import LiveEvent
 from shopfest.live.room import Rooms
+from shopfest.live_counter import LiveCounter
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -136,6 +137,7 @@ def make_ports() -> Ports:
         festival_start=_festival_start,
         actor_for_token=_actor(TokenKind.API),
         actor_for_session=_actor(TokenKind.SESSION),
+        live_event_exists=lambda uow, event_id: live.find_event(uow, event_id) is not None,
     )
 
 
@@ -167,6 +169,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         rooms=make_rooms(settings, uow),
     )
     runtime.live().runtime = runtime
+    runtime.ports.live_counter = LiveCounter(runtime)
     return runtime
 
 

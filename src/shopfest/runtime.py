@@ -19,6 +19,7 @@ from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
+from shopfest.live.model import Counter
 from shopfest.live.room import Rooms
 from shopfest.orders.checkout import Checkout
 from shopfest.payments.provider import Provider
@@ -35,6 +36,10 @@ class Ports:
     festival_start: Callable[[UnitOfWork], datetime | None]
     actor_for_token: Callable[[UnitOfWork, str], Actor]
     actor_for_session: Callable[[UnitOfWork, str], Actor]
+    # Orders say which live event's room they were placed from: the event must exist.
+    live_event_exists: Callable[[UnitOfWork, int], bool] = lambda uow, event_id: False
+    # What a live room's shoppers price, buy and pay through the checkout (live.model.Counter).
+    live_counter: Counter | None = None
 
 
 class SignedIn:

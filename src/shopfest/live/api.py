@@ -209,3 +209,25 @@ def chat_name(runtime: Runtime, actor: Actor | None) -> str:
     if actor is None:
         return ""
     return f"{actor.role.value} {actor.user_id}"
+
+
+class TotalsJson(BaseModel):
+    orders: int
+    units: int
+    totals: list[dict[str, str]] = Field(description="per currency: {amount, currency}")
+
+
+class SalesJson(BaseModel):
+    source: str = Field(examples=["live:12"])
+    paid: TotalsJson
+    unpaid: TotalsJson = Field(description="placed, holding units unpaid (a pre-sale until its balance)")
+
+
+@router.get("/events/{event_id}/sales", response_model=SalesJson)
+def event_sales(event_id: IdParam, runtime: RuntimeDep, actor: SignedInActor) -> dict[str, Any]:
+    """What the orders placed in the event's room sold (its hosts and operators): paid orders, their
+    units and totals per currency, and the unpaid ones apart."""
+    counter = runtime.ports.live_counter
+    if counter is None:
+        raise RuntimeError("this runtime has no live counter; app.make_runtime plugs it in")
+    return service.event_sales(runtime.uow(read_only=True), actor, event_id, counter=counter)

@@ -7,10 +7,22 @@ from datetime import datetime
 from typing import Any
 
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import NotFound
+from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
-from shopfest.live.model import LiveEvent, RoomRole, pin, require_room_role, role_in, unpin
+from shopfest.live.model import (
+    Banned,
+    Counter,
+    EventStatus,
+    LiveEvent,
+    NotAllowedHere,
+    RoomClosed,
+    RoomRole,
+    pin,
+    require_room_role,
+    role_in,
+    unpin,
+)
 from shopfest.live.store import LiveStore, write_pin
 
 EVENTS_LISTED = 200
@@ -102,8 +114,7 @@ def record(store: LiveStore, event: LiveEvent, kind: str, payload: dict[str, Any
 def pin_product(uow: UnitOfWork, actor: Actor | None, event_id: int, *, product_id: int,
                 brand_id: int, card: dict[str, Any]) -> LiveEvent:
     """A host of the event (or an operator) pins one of its products (model.features); the replay
-    keeps the moment with the card shown. Raises NotFound, NotAllowedHere, RoomClosed,
-    NotAnEventProduct."""
+    keeps the moment with the card shown. Raises NotFound, NotAllowedHere, RoomClosed, InvalidInput."""
     with uow:
         store, event = _host_moves(uow, actor, event_id)
         pinned = pin(event, product_id=product_id, brand_id=brand_id)
@@ -123,3 +134,33 @@ def unpin_product(uow: UnitOfWork, actor: Actor | None, event_id: int) -> LiveEv
         record(store, unpinned, "unpin", {"product_id": event.pinned_product_id}, at=uow.clock.now())
         uow.commit()
     return unpinned
+
+
+def check_shopping(uow: UnitOfWork, event_id: int, user_id: int) -> None:
+    """A viewer may buy in the room while the event has not ended and no moderator banned them.
+    Raises NotFound, RoomClosed, Banned."""
+    with uow:
+        store = LiveStore(uow.conn)
+        event = store.event(event_id)
+        if event is None:
+            raise NotFound(f"no live event {event_id}", event_id=event_id)
+        if event.status is EventStatus.ENDED:
+            raise RoomClosed("this event has ended: no more buying here", event_id=event_id)
+        if "ban" in store.sanctions_on(event_id, user_id, now=uow.clock.now()):
+            raise Banned("a moderator banned you from this room")
+
+
+def source_of(event_id: int) -> str:
+    """What orders placed in the event's room say they were placed from."""
+    return f"live:{event_id}"
+
+
+def event_sales(uow: UnitOfWork, actor: Actor | None, event_id: int, *, counter: Counter) -> dict[str, Any]:
+    """What the orders placed in the event's room sold, paid and unpaid, for its hosts and operators.
+    Raises Unauthenticated, NotFound, NotAllowedHere."""
+    if actor is None:
+        raise Unauthenticated("sign in first")
+    event = get_event(uow, event_id)
+    if not (actor.is_operator or actor.user_id in event.host_ids):
+        raise NotAllowedHere("only the event's hosts and operators see its sales", event_id=event_id)
+    return counter.sales_from(source_of(event_id))
