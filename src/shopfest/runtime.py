@@ -36,6 +36,9 @@ class Ports:
     festival_start: Callable[[UnitOfWork], datetime | None]
     actor_for_token: Callable[[UnitOfWork, str], Actor]
     actor_for_session: Callable[[UnitOfWork, str], Actor]
+    # An account as others may know it (its actor and public name; None: no such account): a live
+    # room names chat authors and checks whom a moderator sanctions.
+    public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None]
     # Orders say which live event's room they were placed from: the event must exist.
     live_event_exists: Callable[[UnitOfWork, int], bool] = lambda uow, event_id: False
     # What a live room's shoppers price, buy and pay through the checkout (live.model.Counter).

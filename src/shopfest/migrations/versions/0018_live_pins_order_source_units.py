@@ -4,8 +4,8 @@ A live room tells its viewers, every second while it changes, how many orders an
 with the units on the order's source row, that is one read of the source's rows, never of the
 orders' lines. Rows written before this migration count no units.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0017'
-down_revision = '0016'
+revision = '0018'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 
