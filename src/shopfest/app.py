@@ -48,11 +48,13 @@ from shopfest.inventory.redis_gate import RedisGate
 from shopfest.live import api as live_api
 from shopfest.live import chat as _live_chat  # noqa: F401  registers the room's chat commands
 from shopfest.live import drops as _live_drops  # noqa: F401  registers the room's coupon and deal commands
+from shopfest.live import pins as _live_pins  # noqa: F401  registers the room's shopping commands
 from shopfest.live import service as live
 from shopfest.live.hub import Hub, LocalHub, RedisHub
 from shopfest.live.model import LiveEvent, reminder_mail
 from shopfest.live.room import Rooms
 from shopfest.live.service import LiveEventStarted, RemindersDue
+from shopfest.live_counter import LiveCounter
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -144,6 +146,7 @@ def make_ports() -> Ports:
         public_profile=accounts.public_profile,
         account_actor=_account_actor,
         account_country=_account_country,
+        live_event_exists=lambda uow, event_id: live.find_event(uow, event_id) is not None,
     )
 
 
@@ -175,6 +178,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         rooms=make_rooms(settings, uow),
     )
     runtime.live().runtime = runtime
+    runtime.ports.live_counter = LiveCounter(runtime)
     return runtime
 
 
