@@ -601,4 +601,4 @@ def products_in(uow: UnitOfWork, product_ids: Sequence[int]) -> list[Product]:
 def products_by_ids(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, Product]:
     """The products among `product_ids` that exist, by id."""
     with uow:
-        return {p.id or 0: p for p in CatalogStore(uow.conn).products_by_id(list(dict.fromkeys(product_ids)))}
+        return {p.id or 0: p for p in products_in(uow, list(dict.fromkeys(product_ids)))}
