@@ -1,0 +1,523 @@
+"""The live room under load: `shopfest serve` with thousands of real WebSocket viewers, chat posted at a
+steady rate and a pin every few seconds, measured from the viewers' side (every frame counted, every
+chat message's delivery timed) and the server's (CPU and memory).
+
+Three set-ups run in one go, each on a fresh SQLite database: the baseline (one process, the fan-out
+written the simple way: one send per viewer per frame, awaited in turn), the queued fan-out in one
+process, and the queued fan-out in two processes over Redis. The viewers live in a few client
+processes on the same machine as the server; their CPU is reported beside the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import multiprocessing
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from multiprocessing.sharedctypes import RawArray
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil  # type: ignore[import-untyped]  # ships no type information
+
+from shopfest.accounts import service as accounts
+from shopfest.bench import places
+from shopfest.bench.measure import Latency
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import (
+    Brand,
+    BrandTier,
+    Fulfilment,
+    Merchant,
+    MerchantKind,
+    ProductDraft,
+    SkuDraft,
+)
+from shopfest.core.actor import MACHINE, Role
+from shopfest.core.money import Money
+from shopfest.demo import seed_categories
+from shopfest.live import service as live
+from shopfest.live.model import LiveEvent, Segment, SegmentKind
+from shopfest.runtime import Runtime
+
+CLOSE_TOO_SLOW = 4008  # docs/live.md: the viewer fell more than 1,000 frames behind
+KEPT_UP_SECONDS = 1.0  # a dropped viewer whose last chat message came this fresh was keeping up
+START_SECONDS = 60  # for a server or a client process to start
+TAIL_SECONDS = 1.0  # viewers read on this long after the window, for what was sent in it
+PASSWORD = "live-bench-secret-1"
+CHAT_BURST, CHAT_PER_SECONDS = 5, 10.0  # each account's chat limit (live.model.ChatRules)
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    fanout: str  # SHOPFEST_LIVE_FANOUT
+    workers: int  # `serve --workers`; more than one needs Redis
+
+
+BASELINE = Setup("baseline", "simple", 1)
+QUEUED = Setup("queued", "queued", 1)
+OVER_REDIS = Setup("queued-redis", "queued", 2)
+SETUPS = {s.name: s for s in (BASELINE, QUEUED, OVER_REDIS)}
+
+
+@dataclass(frozen=True)
+class Load:
+    viewers: int
+    rate: float  # chat messages a second, in all
+    duration: float  # seconds measured
+    warmup: float  # seconds of chat before the window opens
+    client_processes: int
+    connect_rate: float  # new viewers a second, in all
+    pin_every: float  # seconds between the host's pins
+
+
+@dataclass(frozen=True)
+class Stage:
+    """What a room needs before its server starts: the event, its host's and chatters' tokens, and
+    the products the host pins."""
+
+    event_id: int
+    host_token: str
+    chatter_tokens: tuple[str, ...]
+    product_ids: tuple[int, ...]
+
+
+def chatters_for(rate: float) -> int:
+    """Signed-in shoppers enough that `rate` messages a second stay within each one's chat limit."""
+    return max(1, math.ceil(rate * CHAT_PER_SECONDS / CHAT_BURST * 1.25))
+
+
+def stage(runtime: Runtime, *, chatters: int) -> Stage:
+    """A brand's merchant with two products, its staff member hosting an event live now, and
+    `chatters` shoppers, each with a bearer token."""
+    now = runtime.clock.now()
+    categories = seed_categories(runtime)
+    brand = catalog.import_catalog(runtime.uow(), brands=[Brand("Live Bench", BrandTier.REGULAR, True)])[0][0]
+    merchant = catalog.import_catalog(runtime.uow(), merchants=[Merchant(
+        "Live Bench Flagship", MerchantKind.ONLINE, "CNY", frozenset({brand.id or 0}))])[1][0]
+    products = catalog.import_products(runtime.uow(), [(merchant.id or 0, ProductDraft(
+        title=f"Live Bench phone {n}", brand_id=brand.id or 0, category_id=categories["electronics"].id or 0,
+        fulfilment=Fulfilment.SHIPPED, debut_at=now - timedelta(days=1),
+        skus=(SkuDraft(f"lb-{n}", Money.parse("999.00", "CNY"), 1000, "128GB"),))) for n in (1, 2)])
+    host = accounts.create_account_unchecked(runtime.uow(), email="host@live-bench.test", password=PASSWORD,
+                                             role=Role.MERCHANT, merchant_id=merchant.id, verified=True)
+    product_ids = tuple(p.id or 0 for p in products)
+    event = live.schedule_event(runtime.uow(), MACHINE, LiveEvent(
+        "Live Bench Night", "en", now - timedelta(minutes=1), now + timedelta(minutes=90),
+        brand_ids=(brand.id or 0,), host_ids=(host.id or 0,),
+        segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now, product_ids),)))
+    assert event.id is not None
+    live.go_live(runtime.uow(), host.as_actor(), event.id)
+    tokens = []
+    for n in range(chatters):
+        email = f"chatter-{n}@live-bench.test"
+        accounts.create_account_unchecked(runtime.uow(), email=email, password=PASSWORD, role=Role.SHOPPER,
+                                          verified=True)
+        tokens.append(_token(runtime, email))
+    return Stage(event.id, _token(runtime, host.email), tuple(tokens), product_ids)
+
+
+def _token(runtime: Runtime, email: str) -> str:
+    return accounts.sign_in(runtime.uow(), email=email, password=PASSWORD).secret
+
+
+# --- the server -------------------------------------------------------------------------------------
+
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    address: str  # host:port
+    log: Path
+
+    def processes(self) -> list[psutil.Process]:
+        """The `serve` process and its workers (uvicorn's with --workers 2)."""
+        main = psutil.Process(self.process.pid)
+        return [main, *main.children(recursive=True)]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(setup: Setup, *, database_url: str, redis_url: str | None, clock: str,
+            folder: Path) -> Iterator[Server]:
+    """`shopfest serve` for the set-up, answering /healthz; stopped at the end."""
+    port = free_port()
+    env = dict(os.environ, SHOPFEST_DATABASE_URL=database_url, SHOPFEST_CLOCK=clock, SHOPFEST_CLOCK_SPEED="0",
+               SHOPFEST_REDIS_URL=redis_url or "", SHOPFEST_REDIS_PREFIX=f"live-bench-{port}:",
+               SHOPFEST_LIVE_FANOUT=setup.fanout, SHOPFEST_RATE_LIMITS="off",
+               SHOPFEST_WEBHOOK_SECRET="live-bench-webhook-secret-not-for-payments")
+    env.pop("SHOPFEST_CLOCK_ANCHOR", None)
+    log = folder / f"server-{setup.name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
+                                    "--port", str(port), "--workers", str(setup.workers)],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(process, f"127.0.0.1:{port}", log)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the server exited:\n{server.log.read_text()}")
+        try:
+            with _LOCAL.open(f"http://{server.address}/healthz", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the server did not start:\n{server.log.read_text()}")
+
+
+@dataclass(frozen=True)
+class Usage:
+    cpu_seconds: float
+    rss_bytes: int
+
+
+def usage(processes: list[psutil.Process]) -> Usage:
+    cpu, rss = 0.0, 0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            cpu += times.user + times.system
+            rss += process.memory_info().rss
+    return Usage(cpu, rss)
+
+
+# --- the clients ------------------------------------------------------------------------------------
+
+Window = Any  # a RawArray of two doubles: the measured window's start and end (time.time()); 0 until set
+
+
+@dataclass(frozen=True)
+class Part:
+    """One client process's share: `viewers` anonymous viewers, or (`chat`) the host and the chatters."""
+
+    address: str
+    event_id: int
+    viewers: int
+    connect_rate: float
+    chat: Stage | None = None
+    load: Load | None = None
+
+
+@dataclass
+class Tally:
+    """What one client process saw."""
+
+    chat: bool = False  # the host's and chatters' process
+    connected: int = 0
+    refused: int = 0  # could not connect
+    frames: int = 0  # frames read in the window
+    chat_frames: int = 0
+    latencies: list[float] = field(default_factory=list)  # chat messages read in the window
+    dropped: int = 0  # closed 4008
+    dropped_kept_up: int = 0
+    closed_otherwise: int = 0
+    sent: int = 0  # chat messages posted in the window (the chat part)
+    pins: int = 0
+    errors: dict[str, int] = field(default_factory=dict)  # error frames' codes the chat part was sent
+
+
+def _url(part: Part) -> str:
+    return f"ws://{part.address}/api/v1/live/events/{part.event_id}/ws"
+
+
+async def _connect(part: Part, token: str | None = None) -> Any:  # noqa: ANN401  # a websockets ClientConnection
+    from websockets.asyncio.client import connect
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    # Offers permessage-deflate, as browsers do.
+    return await connect(_url(part), additional_headers=headers, max_size=None, open_timeout=START_SECONDS,
+                         ping_interval=None)
+
+
+async def _watch(part: Part, tally: Tally, window: Window) -> None:
+    """One viewer: reads every message (a JSON array of frames), counts what arrives in the window and
+    times each chat message from its send time (the text's first word)."""
+    from websockets.exceptions import ConnectionClosed
+    try:
+        ws = await _connect(part)
+    except Exception:  # noqa: BLE001  # counted: a viewer the server did not take
+        tally.refused += 1
+        return
+    tally.connected += 1
+    latest = 0.0
+    try:
+        async for message in ws:
+            now = time.time()
+            frames = orjson.loads(message)
+            counted = window[0] <= now < window[1]
+            if counted:
+                tally.frames += len(frames)
+            for frame in frames:
+                if frame.get("type") == "chat":
+                    latest = now - float(frame["text"].split(" ", 1)[0])
+                    if counted:
+                        tally.chat_frames += 1
+                        tally.latencies.append(latest)
+    except ConnectionClosed as closed:
+        code = closed.rcvd.code if closed.rcvd else None
+        if code == CLOSE_TOO_SLOW:
+            tally.dropped += 1
+            tally.dropped_kept_up += latest < KEPT_UP_SECONDS
+        else:
+            tally.closed_otherwise += 1
+
+
+async def _viewers(part: Part, tally: Tally, window: Window, connected: queue.Queue[Any]) -> None:
+    watching = []
+    for _ in range(part.viewers):
+        watching.append(asyncio.create_task(_watch(part, tally, window)))
+        await asyncio.sleep(1 / part.connect_rate)
+    while tally.connected + tally.refused < part.viewers:
+        await asyncio.sleep(0.05)
+    connected.put(("connected", tally.connected))
+    await _until_over(window)
+    for task in watching:
+        task.cancel()
+
+
+async def _until_over(window: Window) -> None:
+    while not window[1] or time.time() < window[1] + TAIL_SECONDS:
+        await asyncio.sleep(0.05)
+
+
+async def _drain(ws: Any, tally: Tally) -> None:  # noqa: ANN401  # a websockets ClientConnection
+    """The chat part reads what it is sent (or it would be dropped), keeping the error codes."""
+    with contextlib.suppress(Exception):
+        async for message in ws:
+            for frame in orjson.loads(message):
+                if frame.get("type") == "error":
+                    tally.errors[frame["code"]] = tally.errors.get(frame["code"], 0) + 1
+
+
+async def _chat(part: Part, tally: Tally, window: Window, connected: queue.Queue[Any]) -> None:
+    """The host pins every few seconds and the chatters post `rate` messages a second between them,
+    each text starting with its send time, from the warm-up to the window's end."""
+    assert part.chat is not None and part.load is not None
+    host = await _connect(part, part.chat.host_token)
+    chatters = [await _connect(part, token) for token in part.chat.chatter_tokens]
+    readers = [asyncio.create_task(_drain(ws, tally)) for ws in (host, *chatters)]
+    connected.put(("connected", 0))
+    while not window[1]:
+        await asyncio.sleep(0.01)
+    pinning = asyncio.create_task(_pin(host, part, tally, window))
+    started, n = time.time(), 0
+    while (now := time.time()) < window[1]:
+        await asyncio.sleep(max(0.0, started + n / part.load.rate - now))
+        sent = time.time()
+        await chatters[n % len(chatters)].send(orjson.dumps(
+            {"type": "chat", "text": f"{sent:.6f} live bench message {n}"}).decode())
+        tally.sent += window[0] <= sent < window[1]
+        n += 1
+    await _until_over(window)
+    for task in (pinning, *readers):
+        task.cancel()
+
+
+async def _pin(host: Any, part: Part, tally: Tally, window: Window) -> None:  # noqa: ANN401  # a ClientConnection
+    assert part.chat is not None and part.load is not None
+    n = 0
+    while time.time() < window[1]:
+        product_id = part.chat.product_ids[n % len(part.chat.product_ids)]
+        await host.send(orjson.dumps({"type": "pin", "product_id": product_id}).decode())
+        tally.pins += 1
+        n += 1
+        await asyncio.sleep(part.load.pin_every)
+
+
+def client(part: Part, window: Window, told: queue.Queue[Any]) -> None:
+    """A client process: its viewers (or the host and chatters) on uvloop; its tally sent home."""
+    import uvloop
+    tally = Tally(chat=part.chat is not None)
+    try:
+        run = _chat if part.chat is not None else _viewers
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(run(part, tally, window, told))
+    except BaseException:  # noqa: BLE001  # told home, where the run stops with it
+        told.put(("failed", traceback.format_exc()))
+        return
+    told.put(("tally", tally))
+
+
+# --- a run --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SetupResult:
+    setup: str
+    fanout: str
+    server_processes: int
+    viewers: int  # asked for
+    connected: int
+    chat_sent_per_second: float
+    delivered_per_second: float  # frames read by every viewer together
+    chat_delivered_share: float  # chat messages read / (sent in the window × viewers connected)
+    latency: Latency  # of every chat message read in the window, from its sending
+    dropped: int  # closed 4008 (too slow)
+    dropped_kept_up: int  # of those, viewers that had been keeping up
+    closed_otherwise: int
+    server_cpu_percent: float  # of one core, over the window
+    server_rss_mb: float
+    rss_per_viewer_kb: float  # the server's growth from before the viewers came, per viewer
+    clients_cpu_percent: float  # the client processes', of one core (they share the machine)
+    redis_cpu_percent: float | None
+    pins_sent: int
+    chat_errors: dict[str, int]
+
+
+def run_setup(setup: Setup, load: Load, *, database_url: str, redis_url: str | None, clock: str,
+              chat: Stage, folder: Path) -> SetupResult:
+    """The server of one set-up, the client processes against it, and what both measured."""
+    context = multiprocessing.get_context("spawn")
+    window = RawArray("d", 2)
+    told: Any = context.Queue()
+    with serving(setup, database_url=database_url, redis_url=redis_url, clock=clock, folder=folder) as server:
+        time.sleep(0.5)  # uvicorn's workers start after /healthz first answers
+        before = usage(server.processes())
+        parts = [Part(server.address, chat.event_id, share, load.connect_rate / load.client_processes)
+                 for share in _shares(load.viewers, load.client_processes)]
+        parts.append(Part(server.address, chat.event_id, 0, 1.0, chat=chat, load=load))
+        clients = [context.Process(target=client, args=(part, window, told), name=f"live-bench-{k}")
+                   for k, part in enumerate(parts)]
+        for process in clients:
+            process.start()
+        try:
+            _told(told, clients, kind="connected", seconds=START_SECONDS + load.viewers / load.connect_rate)
+            measured = _measure(load, window, server, clients)
+            tallies = _told(told, clients, kind="tally", seconds=START_SECONDS + load.duration)
+        finally:
+            for process in clients:
+                process.join(timeout=10)
+                if process.is_alive():
+                    process.kill()
+    return _result(setup, load, tallies, before=before, measured=measured)
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    return [total // parts + (k < total % parts) for k in range(parts)]
+
+
+def _told(told: Any, clients: list[Any], *, kind: str, seconds: float) -> list[Any]:  # noqa: ANN401  # a Queue
+    """What each client process says of `kind` ("connected", "tally"). Raises RuntimeError when one
+    failed or ended without saying, or the time ran out."""
+    deadline = time.monotonic() + seconds
+    said: list[Any] = []
+    while len(said) < len(clients):
+        try:
+            what, data = told.get(timeout=1)
+        except queue.Empty:
+            if any(c.exitcode not in (None, 0) for c in clients):
+                raise RuntimeError("a live bench client ended without its tally") from None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the live bench's clients did not say '{kind}' in time") from None
+            continue
+        if what == "failed":
+            raise RuntimeError(f"a live bench client failed:\n{data}")
+        if what == kind:
+            said.append(data)
+    return said
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    server: Usage  # over the window (cpu) and at its end (rss)
+    clients_cpu: float
+    redis_cpu: float | None
+
+
+def _measure(load: Load, window: Window, server: Server, clients: list[Any]) -> Measured:
+    """Open the window after the warm-up; the server's, the clients' and Redis's CPU over it."""
+    start = time.time() + load.warmup
+    window[0], window[1] = start, start + load.duration
+    time.sleep(max(0.0, start - time.time()))
+    watched = server.processes()
+    client_processes = [psutil.Process(c.pid) for c in clients]
+    redis = [p for p in psutil.Process().children(recursive=True) if "redis" in p.name()]
+    server_at, clients_at, redis_at = usage(watched), usage(client_processes), usage(redis)
+    time.sleep(max(0.0, window[1] - time.time()))
+    end = usage(watched)
+    return Measured(load.duration, Usage(end.cpu_seconds - server_at.cpu_seconds, end.rss_bytes),
+                    usage(client_processes).cpu_seconds - clients_at.cpu_seconds,
+                    usage(redis).cpu_seconds - redis_at.cpu_seconds if redis else None)
+
+
+def _result(setup: Setup, load: Load, tallies: list[Tally], *, before: Usage,
+            measured: Measured) -> SetupResult:
+    (chat,) = [t for t in tallies if t.chat]
+    viewers = [t for t in tallies if not t.chat]
+    connected = sum(t.connected for t in viewers)
+    chat_frames = sum(t.chat_frames for t in viewers)
+    seconds = measured.seconds
+    return SetupResult(
+        setup.name, setup.fanout, setup.workers, load.viewers, connected, round(chat.sent / seconds, 1),
+        round(sum(t.frames for t in viewers) / seconds, 1),
+        round(chat_frames / (chat.sent * connected), 3) if chat.sent and connected else 0.0,
+        Latency.of([latency for t in viewers for latency in t.latencies]),
+        sum(t.dropped for t in viewers), sum(t.dropped_kept_up for t in viewers),
+        sum(t.closed_otherwise for t in viewers),
+        round(measured.server.cpu_seconds / seconds * 100, 1), round(measured.server.rss_bytes / 2**20, 1),
+        round((measured.server.rss_bytes - before.rss_bytes) / 1024 / max(1, connected), 1),
+        round(measured.clients_cpu / seconds * 100, 1),
+        round(measured.redis_cpu / seconds * 100, 1) if measured.redis_cpu is not None else None,
+        chat.pins, dict(chat.errors))
+
+
+def run(load: Load, setups: list[Setup], *, redis_url: str | None = None) -> list[SetupResult]:
+    """Every set-up in turn, each on a fresh copy of one staged SQLite database."""
+    folder = Path(tempfile.mkdtemp(prefix="shopfest-live-bench-"))
+    try:
+        template = folder / "template.db"
+        runtime = places.runtime_for(f"sqlite:///{template}")
+        try:
+            chat = stage(runtime, chatters=chatters_for(load.rate))
+            places.settle(runtime)
+            clock = runtime.clock.now().isoformat()
+        finally:
+            runtime.checkout.close()
+            runtime.engine.dispose()
+        redis_needed = any(s.workers > 1 for s in setups)
+        with places.redis_server(redis_url) if redis_needed else contextlib.nullcontext(None) as redis:
+            results = []
+            for setup in setups:
+                database = folder / f"{setup.name}.db"
+                shutil.copyfile(template, database)
+                results.append(run_setup(setup, load, database_url=f"sqlite:///{database}",
+                                         redis_url=redis if setup.workers > 1 else None, clock=clock,
+                                         chat=chat, folder=folder))
+        return results
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
