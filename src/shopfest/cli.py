@@ -240,8 +240,11 @@ def serve(
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     # A live room's command frame is at most 4 KB (docs/live.md); a WebSocket message past 64 KB is not
     # read at all (uvicorn closes that socket with 1009) instead of the library's default 16 MB.
+    # Live rooms' sockets go uncompressed: permessage-deflate doubled the server's CPU per frame sent and
+    # the memory per viewer (`shopfest bench live-room`, benchmarks/README.md).
     uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES)
+                log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
+                ws_per_message_deflate=False)
 
 
 def _anchor_clock() -> None:
@@ -547,14 +550,15 @@ def bench_live_room(
     from dataclasses import asdict
 
     from shopfest.bench import live_room
+    from shopfest.bench.live_clients import Load
     from shopfest.bench.measure import machine
     chosen = [name.strip() for name in setups.split(",") if name.strip()]
     unknown = [name for name in chosen if name not in live_room.SETUPS]
     if unknown or not chosen:
         console.print(f"[red]error:[/red] --setups is a list of {', '.join(live_room.SETUPS)}")
         raise typer.Exit(2)
-    load = live_room.Load(viewers=viewers, rate=rate, duration=duration, warmup=warmup,
-                          client_processes=client_processes, connect_rate=connect_rate, pin_every=pin_every)
+    load = Load(viewers=viewers, rate=rate, duration=duration, warmup=warmup,
+                client_processes=client_processes, connect_rate=connect_rate, pin_every=pin_every)
     results = live_room.run(load, [live_room.SETUPS[name] for name in chosen], redis_url=redis_url)
     if as_json:
         report = {"scenario": "live-room", "machine": machine(), "load": asdict(load),
@@ -579,5 +583,7 @@ def _print_live_room_report(results: list[Any], load: Any) -> None:  # noqa: ANN
                       f"{r.clients_cpu_percent:.0f}")
     Console().print(table)
     for r in results:
-        if r.chat_errors:
-            console.print(f"{r.setup}: error frames the host and chatters got: {r.chat_errors}")
+        if not r.pins_available:
+            console.print(f"{r.setup}: the server has no `pin` command yet: the host posted no pins")
+        if r.chat_errors or (r.pin_errors and r.pins_available):
+            console.print(f"{r.setup}: error frames: chatters {r.chat_errors}, host {r.pin_errors}")
