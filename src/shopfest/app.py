@@ -52,6 +52,7 @@ from shopfest.live import service as live
 from shopfest.live.hub import Hub, LocalHub, RedisHub
 from shopfest.live.model import LiveEvent
 from shopfest.live.room import Rooms
+from shopfest.live_counter import LiveCounter
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -138,6 +139,7 @@ def make_ports() -> Ports:
         actor_for_token=_actor(TokenKind.API),
         actor_for_session=_actor(TokenKind.SESSION),
         public_profile=accounts.public_profile,
+        live_event_exists=lambda uow, event_id: live.find_event(uow, event_id) is not None,
     )
 
 
@@ -169,6 +171,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         rooms=make_rooms(settings, uow),
     )
     runtime.live().runtime = runtime
+    runtime.ports.live_counter = LiveCounter(runtime)
     return runtime
 
 

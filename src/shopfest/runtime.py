@@ -19,6 +19,7 @@ from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
+from shopfest.live.model import Counter
 from shopfest.live.room import Rooms
 from shopfest.orders.checkout import Checkout
 from shopfest.payments.provider import Provider
@@ -37,7 +38,11 @@ class Ports:
     actor_for_session: Callable[[UnitOfWork, str], Actor]
     # An account as others may know it (its actor and public name; None: no such account): a live
     # room names chat authors and checks whom a moderator sanctions.
-    public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None] = lambda uow, user_id: None
+    public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None]
+    # Orders say which live event's room they were placed from: the event must exist.
+    live_event_exists: Callable[[UnitOfWork, int], bool] = lambda uow, event_id: False
+    # What a live room's shoppers price, buy and pay through the checkout (live.model.Counter).
+    live_counter: Counter | None = None
 
 
 class SignedIn:

@@ -108,5 +108,6 @@ def test_the_live_room_benchmark_delivers_the_chat_to_every_viewer_in_each_setup
         assert setup["chat_sent_per_second"] > 0 and setup["delivered_per_second"] > 0
         assert setup["latency"]["count"] > 0  # the viewers read the chat, timed from its sending
         assert setup["chat_errors"] == {}  # the chatters stayed within the chat limit
-        assert setup["server_cpu_percent"] > 0 and setup["server_rss_mb"] > 0
+        # A second of four viewers may cost the server less CPU than the clock's tick: read, not zero.
+        assert setup["server_cpu_percent"] >= 0 and setup["server_rss_mb"] > 0
     assert report["results"][2]["server_processes"] == 2

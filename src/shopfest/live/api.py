@@ -169,7 +169,9 @@ async def _listen(websocket: WebSocket, room: Room, viewer: Connection) -> None:
             return
         if not viewer.inflow.admit():
             if viewer.inflow.flooding:
-                room.drop(viewer, CLOSE_FLOOD, "flood")
+                # Closed here, before the socket's handler returns: a close left to a task would find
+                # the connection marked closed on the way out, and the client would get no 4029.
+                await viewer.close(CLOSE_FLOOD, "flood")
                 return
             viewer.fail("flood", "too many frames; slow down")
             continue
@@ -213,3 +215,25 @@ def chat_name(runtime: Runtime, actor: Actor | None, role: RoomRole = RoomRole.S
     found = runtime.ports.public_profile(runtime.uow(read_only=True), actor.user_id)
     public = found[1] if found is not None else f"{actor.role.value} {actor.user_id}"
     return display_name(public, role=role, operator=actor.is_operator)
+
+
+class TotalsJson(BaseModel):
+    orders: int
+    units: int
+    totals: list[dict[str, str]] = Field(description="per currency: {amount, currency}")
+
+
+class SalesJson(BaseModel):
+    source: str = Field(examples=["live:12"])
+    paid: TotalsJson
+    unpaid: TotalsJson = Field(description="placed, holding units unpaid (a pre-sale until its balance)")
+
+
+@router.get("/events/{event_id}/sales", response_model=SalesJson)
+def event_sales(event_id: IdParam, runtime: RuntimeDep, actor: SignedInActor) -> dict[str, Any]:
+    """What the orders placed in the event's room sold (its hosts and operators): paid orders, their
+    units and totals per currency, and the unpaid ones apart."""
+    counter = runtime.ports.live_counter
+    if counter is None:
+        raise RuntimeError("this runtime has no live counter; app.make_runtime plugs it in")
+    return service.event_sales(runtime.uow(read_only=True), actor, event_id, counter=counter)
