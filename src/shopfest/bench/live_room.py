@@ -51,12 +51,11 @@ from shopfest.core.actor import MACHINE, Role
 from shopfest.core.money import Money
 from shopfest.demo import seed_categories
 from shopfest.live import service as live
-from shopfest.live.model import LiveEvent, Segment, SegmentKind
+from shopfest.live.model import ChatRules, LiveEvent, Segment, SegmentKind
 from shopfest.runtime import Runtime
 
 START_SECONDS = 60  # for a server or a client process to start
 PASSWORD = "live-bench-secret-1"
-CHAT_BURST, CHAT_PER_SECONDS = 5, 10.0  # each account's chat limit (live.model.ChatRules)
 
 
 @dataclass(frozen=True)
@@ -74,7 +73,8 @@ SETUPS = {s.name: s for s in (BASELINE, QUEUED, OVER_REDIS)}
 
 def chatters_for(rate: float) -> int:
     """Signed-in shoppers enough that `rate` messages a second stay within each one's chat limit."""
-    return max(1, math.ceil(rate * CHAT_PER_SECONDS / CHAT_BURST * 1.25))
+    limit = ChatRules()  # each account's, hosts' too
+    return max(1, math.ceil(rate * limit.per_seconds / limit.burst * 1.25))
 
 
 def stage(runtime: Runtime, *, chatters: int) -> Stage:
