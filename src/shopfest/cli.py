@@ -240,8 +240,11 @@ def serve(
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     # A live room's command frame is at most 4 KB (docs/live.md); a WebSocket message past 64 KB is not
     # read at all (uvicorn closes that socket with 1009) instead of the library's default 16 MB.
+    # Live rooms' sockets go uncompressed: permessage-deflate doubled the server's CPU per frame sent and
+    # the memory per viewer (`shopfest bench live-room`, benchmarks/README.md).
     uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES)
+                log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
+                ws_per_message_deflate=False)
 
 
 def _anchor_clock() -> None:
@@ -525,3 +528,64 @@ def _safe(url: str) -> str:
 
 def main() -> None:  # pragma: no cover
     sys.exit(app())
+
+
+@bench_app.command("live-room")
+def bench_live_room(
+    viewers: Annotated[int, typer.Option(min=1, help="WebSocket viewers in the room")] = 1000,
+    rate: Annotated[float, typer.Option(min=0.1, max=1000, help="chat messages a second, in all")] = 20.0,
+    duration: Annotated[float, typer.Option(min=0.5, help="seconds measured, after the warm-up")] = 10.0,
+    warmup: Annotated[float, typer.Option(min=0, help="seconds of chat before measuring")] = 3.0,
+    client_processes: Annotated[int, typer.Option(min=1, max=16, help="processes the viewers live in")] = 2,
+    connect_rate: Annotated[float, typer.Option(min=1, help="new viewers a second, in all")] = 500.0,
+    pin_every: Annotated[float, typer.Option(min=0.5, help="seconds between the host's pins")] = 3.0,
+    setups: Annotated[str, typer.Option(help="comma-separated: baseline, queued, queued-redis")] = (
+        "baseline,queued,queued-redis"),
+    redis_url: Annotated[str | None, typer.Option(
+        help="a Redis for the two processes; default: a private one for the run")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """A live room under load: `shopfest serve` with real WebSocket viewers, chat at a steady rate and
+    a pin every few seconds; delivery, latency, drops, CPU and memory, in one process and in two over
+    Redis, beside the simple fan-out as the baseline."""
+    import json
+    from dataclasses import asdict
+
+    from shopfest.bench import live_room
+    from shopfest.bench.live_clients import Load
+    from shopfest.bench.measure import machine
+    chosen = [name.strip() for name in setups.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in live_room.SETUPS]
+    if unknown or not chosen:
+        console.print(f"[red]error:[/red] --setups is a list of {', '.join(live_room.SETUPS)}")
+        raise typer.Exit(2)
+    load = Load(viewers=viewers, rate=rate, duration=duration, warmup=warmup,
+                client_processes=client_processes, connect_rate=connect_rate, pin_every=pin_every)
+    results = live_room.run(load, [live_room.SETUPS[name] for name in chosen], redis_url=redis_url)
+    if as_json:
+        report = {"scenario": "live-room", "machine": machine(), "load": asdict(load),
+                  "chatters": live_room.chatters_for(rate), "results": [asdict(r) for r in results]}
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_live_room_report(results, load)
+
+
+def _print_live_room_report(results: list[Any], load: Any) -> None:  # noqa: ANN401  # live_room's types
+    from rich.table import Table
+    table = Table(title=f"live room: {load.viewers:,} viewers, {load.rate:g} chat messages/s, "
+                        f"{load.duration:g} s measured (clients on the same machine)")
+    for column in ("set-up", "processes", "connected", "delivered/s", "chat read", "p50 ms", "p99 ms",
+                   "dropped (kept up)", "server CPU %", "RSS MB", "KB/viewer", "clients CPU %"):
+        table.add_column(column, justify="right")
+    for r in results:
+        table.add_row(r.setup, str(r.server_processes), f"{r.connected:,}", f"{r.delivered_per_second:,.0f}",
+                      f"{r.chat_delivered_share:.1%}", f"{r.latency.p50_ms:,.1f}", f"{r.latency.p99_ms:,.1f}",
+                      f"{r.dropped} ({r.dropped_kept_up})", f"{r.server_cpu_percent:.0f}",
+                      f"{r.server_rss_mb:,.0f}", f"{r.rss_per_viewer_kb:,.1f}",
+                      f"{r.clients_cpu_percent:.0f}")
+    Console().print(table)
+    for r in results:
+        if not r.pins_available:
+            console.print(f"{r.setup}: the server has no `pin` command yet: the host posted no pins")
+        if r.chat_errors or (r.pin_errors and r.pins_available):
+            console.print(f"{r.setup}: error frames: chatters {r.chat_errors}, host {r.pin_errors}")

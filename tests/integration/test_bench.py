@@ -93,3 +93,21 @@ def test_the_naive_designs_orders_hold_their_units_as_long_as_real_ones(runtime:
     with runtime.engine.connect() as conn:
         assert OrderStore(conn).lapsed(held_until - timedelta(seconds=1), limit=10) == []
         assert len(OrderStore(conn).lapsed(held_until, limit=10)) == 5
+
+
+def test_the_live_room_benchmark_delivers_the_chat_to_every_viewer_in_each_setup(redis_url: str) -> None:
+    result = CliRunner().invoke(app, [
+        "bench", "live-room", "--viewers", "4", "--rate", "2", "--duration", "1", "--warmup", "0.5",
+        "--client-processes", "1", "--redis-url", redis_url, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert report["scenario"] == "live-room" and report["load"]["viewers"] == 4
+    assert [r["setup"] for r in report["results"]] == ["baseline", "queued", "queued-redis"]
+    for setup in report["results"]:
+        assert setup["connected"] == 4 and setup["dropped"] == 0
+        assert setup["chat_sent_per_second"] > 0 and setup["delivered_per_second"] > 0
+        assert setup["latency"]["count"] > 0  # the viewers read the chat, timed from its sending
+        assert setup["chat_errors"] == {}  # the chatters stayed within the chat limit
+        # A second of four viewers may cost the server less CPU than the clock's tick: read, not zero.
+        assert setup["server_cpu_percent"] >= 0 and setup["server_rss_mb"] > 0
+    assert report["results"][2]["server_processes"] == 2

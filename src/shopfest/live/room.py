@@ -32,6 +32,10 @@ MAX_FRAME_BYTES = 4096  # a bigger command is refused with `frame-too-large`
 QUEUE_FRAMES = 1000  # frames a viewer may fall behind before it is dropped (`too-slow`)
 TICK_SECONDS = 1.0  # the viewer count and the reaction totals go out this often
 ROOM_LINGERS = 30.0  # seconds an empty room stays open here, for viewers who come straight back
+# After a send, a viewer's next batch waits this long, gathering what arrives meanwhile: a socket's
+# send costs the same for one frame or twenty, and at thousands of viewers the sends are the room's
+# work (benchmarks/README.md, `shopfest bench live-room`). The first frame after a lull goes at once.
+SEND_GAP_SECONDS = 0.1
 
 
 @dataclass(slots=True)
@@ -123,6 +127,8 @@ class Connection:
                 continue
             batch, self._queue = self._queue, deque()
             await self._send("[" + ",".join(batch) + "]")
+            if SEND_GAP_SECONDS:
+                await asyncio.sleep(SEND_GAP_SECONDS)
 
     async def close(self, code: int, reason: str) -> None:
         if not self.closed:
