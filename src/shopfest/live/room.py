@@ -36,6 +36,7 @@ ROOM_LINGERS = 30.0  # seconds an empty room stays open here, for viewers who co
 # send costs the same for one frame or twenty, and at thousands of viewers the sends are the room's
 # work (benchmarks/README.md, `shopfest bench live-room`). The first frame after a lull goes at once.
 SEND_GAP_SECONDS = 0.1
+FLUSH_SECONDS = 1.0  # the longest a closing socket waits to send its last frames
 
 
 @dataclass(slots=True)
@@ -130,11 +131,16 @@ class Connection:
             if SEND_GAP_SECONDS:
                 await asyncio.sleep(SEND_GAP_SECONDS)
 
-    async def close(self, code: int, reason: str) -> None:
+    async def close(self, code: int, reason: str, *, flush: bool = False) -> None:
+        """Close the socket; with `flush`, send what is queued first (its pump may be waiting out
+        SEND_GAP_SECONDS), for at most FLUSH_SECONDS."""
         if not self.closed:
             self.closed = True
             self._wake.set()
             try:
+                if flush and self._queue:
+                    batch, self._queue = self._queue, deque()
+                    await asyncio.wait_for(self._send("[" + ",".join(batch) + "]"), FLUSH_SECONDS)
                 await self._close(code, reason)
             except Exception:  # noqa: BLE001  # the socket may already be gone; closing is best effort
                 log.debug("closing a live socket failed", exc_info=True)
@@ -227,15 +233,17 @@ class Room:
                     except Exception:  # noqa: BLE001  # a viewer gone: the next one
                         self.viewers.discard(viewer)
 
-    def drop(self, viewer: Connection, code: int, reason: str) -> None:
+    def drop(self, viewer: Connection, code: int, reason: str, *, last_words: bool = False) -> None:
+        """Disconnect a viewer; with `last_words`, what is queued for them (the error that says why)
+        goes first. A viewer too slow to keep up gets nothing more."""
         self.viewers.discard(viewer)
-        asyncio.get_running_loop().create_task(viewer.close(code, reason))
+        asyncio.get_running_loop().create_task(viewer.close(code, reason, flush=last_words))
 
     def close_user(self, user_id: int, code: int, reason: str) -> None:
         """Disconnect every socket of one account here (a ban)."""
         for viewer in [v for v in self.viewers if v.user_id == user_id]:
             viewer.fail(reason, "a moderator banned you from this room")
-            self.drop(viewer, code, reason)
+            self.drop(viewer, code, reason, last_words=True)
 
     def to_everyone_here(self, frame: dict[str, Any]) -> None:
         """A frame for this process's viewers alone, not kept (the viewer count, which each counts)."""
