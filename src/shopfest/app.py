@@ -46,6 +46,7 @@ from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate
 from shopfest.inventory.redis_gate import RedisGate
 from shopfest.live import api as live_api
+from shopfest.live import chat as _live_chat  # noqa: F401  registers the room's chat commands
 from shopfest.live import service as live
 from shopfest.live.hub import Hub, LocalHub, RedisHub
 from shopfest.live.model import LiveEvent
@@ -136,6 +137,7 @@ def make_ports() -> Ports:
         festival_start=_festival_start,
         actor_for_token=_actor(TokenKind.API),
         actor_for_session=_actor(TokenKind.SESSION),
+        public_profile=accounts.public_profile,
     )
 
 

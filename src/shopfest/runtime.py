@@ -35,6 +35,9 @@ class Ports:
     festival_start: Callable[[UnitOfWork], datetime | None]
     actor_for_token: Callable[[UnitOfWork, str], Actor]
     actor_for_session: Callable[[UnitOfWork, str], Actor]
+    # An account as others may know it (its actor and public name; None: no such account): a live
+    # room names chat authors and checks whom a moderator sanctions.
+    public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None] = lambda uow, user_id: None
 
 
 class SignedIn:

@@ -66,6 +66,8 @@ class Settings:
     # How a live room sends its frames: "queued" (each viewer's own bounded queue, batched), or
     # "simple" (one send per viewer per frame, awaited in turn: the benchmark's baseline only).
     live_fanout: str = "queued"
+    # Words no live room's chat may hold, comma-separated, besides the defaults (live/model.py).
+    live_banned_words: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,6 +98,7 @@ class Settings:
                 media_dir=env.get("SHOPFEST_MEDIA_DIR") or None,
                 auto_complete_days=int(env.get("SHOPFEST_AUTO_COMPLETE_DAYS", str(cls.auto_complete_days))),
                 live_fanout=env.get("SHOPFEST_LIVE_FANOUT", cls.live_fanout),
+                live_banned_words=env.get("SHOPFEST_LIVE_BANNED_WORDS") or None,
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None

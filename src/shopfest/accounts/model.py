@@ -140,3 +140,9 @@ class WrongPassword(InvalidInput):
 
 # The tokens that let someone in: signing out everywhere ends them all (a verification link is not one).
 SIGNED_IN_KINDS = (TokenKind.API, TokenKind.SESSION)
+
+
+def public_name(user: User) -> str:
+    """The name an account shows where others see it (a live room's chat): the first three characters
+    of its email's local part and stars, so that an address is never shown whole."""
+    return f"{user.email.partition('@')[0][:3]}***"

@@ -24,6 +24,7 @@ from shopfest.accounts.model import (
     check_password,
     normal_email,
     normal_phone,
+    public_name,
     verification_mail,
 )
 from shopfest.accounts.store import AccountStore
@@ -292,3 +293,12 @@ def sign_out_everywhere(uow: UnitOfWork, actor: Actor | None) -> int:
         ended = AccountStore(uow.conn).drop_tokens(account.user_id, SIGNED_IN_KINDS)
         uow.commit()
     return ended
+
+
+def public_profile(uow: UnitOfWork, user_id: int) -> tuple[Actor, str] | None:
+    """An account as others may know it: its actor (role, merchant) and its public name; None: no such
+    account."""
+    user = get_user(uow, user_id)
+    if user is None:
+        return None
+    return user.as_actor(), public_name(user)

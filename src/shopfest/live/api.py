@@ -17,7 +17,7 @@ from shopfest.core.actor import Actor
 from shopfest.core.errors import DomainError, Unauthenticated
 from shopfest.deps import SESSION_COOKIE, RuntimeDep, SignedInActor, bearer_secret, runtime_of_app
 from shopfest.live import service
-from shopfest.live.model import LiveEvent, role_in
+from shopfest.live.model import LiveEvent, RoomRole, display_name, role_in
 from shopfest.live.room import CLOSE_FLOOD, CLOSE_NO_EVENT, Connection, Room, dispatch, frame_id_of
 from shopfest.problems import problem_responses
 from shopfest.runtime import Runtime
@@ -132,13 +132,14 @@ async def room_socket(websocket: WebSocket, event_id: int) -> None:
     try:
         role = role_in(room.event, actor)
         await to_thread.run_sync(admit, runtime, room, actor)
-        name = await to_thread.run_sync(chat_name, runtime, actor)
+        name = await to_thread.run_sync(chat_name, runtime, actor, role)
     except DomainError as refused:
         await _refuse(websocket, 4003, refused.code, refused.detail)
         return
     await websocket.accept()
     await _seat(websocket, room, Connection(
-        send=websocket.send_text, close=websocket.close, actor=actor, role=role, name=name))
+        send=websocket.send_text, close=websocket.close, actor=actor, role=role, name=name,
+        queue_frames=rooms.queue_frames))
 
 
 async def _seat(websocket: WebSocket, room: Room, viewer: Connection) -> None:
@@ -204,8 +205,11 @@ def admit(runtime: Runtime, room: Room, actor: Actor | None) -> None:
         check(runtime, room, actor)
 
 
-def chat_name(runtime: Runtime, actor: Actor | None) -> str:
-    """The name a viewer chats under; anonymous viewers have none."""
+def chat_name(runtime: Runtime, actor: Actor | None, role: RoomRole = RoomRole.SHOPPER) -> str:
+    """The name a viewer chats under (the account's public name; hosts and operators say what they
+    are); anonymous viewers have none."""
     if actor is None:
         return ""
-    return f"{actor.role.value} {actor.user_id}"
+    found = runtime.ports.public_profile(runtime.uow(read_only=True), actor.user_id)
+    public = found[1] if found is not None else f"{actor.role.value} {actor.user_id}"
+    return display_name(public, role=role, operator=actor.is_operator)

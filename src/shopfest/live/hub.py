@@ -211,3 +211,11 @@ def _stream_id(text: str) -> bool:
 def _order(frame_id: str) -> tuple[int, int]:
     ms, _, seq = frame_id.partition("-")
     return int(ms), int(seq)
+
+
+def room_redis(hub: Hub) -> tuple[Any, str] | None:
+    """For a hub over Redis, the client of the running loop and the keys' prefix, for a room's other
+    keys (its reaction totals, `<prefix>live:{<id>}:reactions`); None for a hub in memory."""
+    if not isinstance(hub, RedisHub):
+        return None
+    return hub._redis(), hub._prefix  # noqa: SLF001  # this module's own class

@@ -241,3 +241,57 @@ class Muted(Forbidden):
 class Banned(Forbidden):
     code = "banned"
     title = "A moderator banned you from this room"
+
+
+# --- the chat's words, names and sanctions ------------------------------------------------------
+
+# Words no room allows, whatever its setting adds (SHOPFEST_LIVE_BANNED_WORDS): insults and the
+# scammer's bait, in English and Chinese.
+DEFAULT_BANNED_WORDS = frozenset({"scam", "idiot", "moron", "骗子", "傻逼", "滚蛋"})
+MUTE_MAX_SECONDS = 86_400
+
+
+def banned_words(setting: str | None) -> frozenset[str]:
+    """The defaults and the setting's comma-separated words (in either language)."""
+    extra = (w.strip() for w in (setting or "").replace("，", ",").split(","))
+    return DEFAULT_BANNED_WORDS | {w for w in extra if w}
+
+
+def chat_rules(event: LiveEvent, words: frozenset[str]) -> ChatRules:
+    """The room's chat rules as the event has them now (its slow mode)."""
+    return ChatRules(slow_mode_seconds=event.slow_mode_seconds, banned_words=words)
+
+
+def display_name(public: str, *, role: RoomRole, operator: bool) -> str:
+    """How an author reads in the chat: hosts and the platform's operators say what they are."""
+    if role is RoomRole.HOST:
+        return f"{public} (host)"
+    if operator:
+        return f"{public} (operator)"
+    return public
+
+
+def check_not_sanctioned(sanctions: dict[str, datetime | None], *, now: datetime) -> None:
+    """Raises Banned, or Muted with `until`, for the sanctions in force on a viewer (kind → until)."""
+    if "ban" in sanctions:
+        raise Banned("a moderator banned you from this room")
+    until = sanctions.get("mute")
+    if "mute" in sanctions and (until is None or until > now):
+        raise Muted("a moderator muted you in this room",
+                    until=None if until is None else until.isoformat().replace("+00:00", "Z"))
+
+
+def may_sanction(*, by: RoomRole, target: RoomRole, target_is_operator: bool) -> None:
+    """Moderators mute and ban viewers below them, never a host nor an operator.
+    Raises NotAllowedHere."""
+    require_room_role(by, RoomRole.MODERATOR)
+    if target_is_operator or _RANK[target] >= _RANK[by]:
+        raise NotAllowedHere("moderators cannot mute or ban a host, an operator or a fellow moderator",
+                             target=target.value)
+
+
+def check_seconds(seconds: object, *, low: int, high: int, name: str) -> int:
+    """A whole number of seconds within [low, high]. Raises InvalidInput."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
+        raise InvalidInput(f"{name} is a whole number of seconds from {low} to {high}", field=name)
+    return seconds

@@ -258,6 +258,7 @@ class Rooms:
         self.hub = hub
         self.load_event = load_event
         self.simple_fanout = simple_fanout
+        self.queue_frames = QUEUE_FRAMES  # how far a viewer may fall behind here (tests make it small)
         self.tasks: set[asyncio.Task[None]] = set()  # the baseline's senders, cancelled on shutdown
         # The process's Runtime (set by app.make_runtime; Any, since runtime.py imports this module):
         # command handlers reach services, the checkout and the clock through it.

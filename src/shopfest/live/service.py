@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import NotFound
+from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
-from shopfest.live.model import LiveEvent, RoomRole, require_room_role, role_in
+from shopfest.live.model import (
+    SLOW_MODE_MAX_SECONDS,
+    EventStatus,
+    LiveEvent,
+    RoomClosed,
+    RoomRole,
+    check_not_sanctioned,
+    check_seconds,
+    may_sanction,
+    require_room_role,
+    role_in,
+)
 from shopfest.live.store import LiveStore
+from shopfest.live.store import set_slow_mode as store_slow_mode
 
 EVENTS_LISTED = 200
 
@@ -148,3 +160,133 @@ def replay_of(uow: UnitOfWork, event_id: int) -> Replay:
         event,
         tuple(ReplayMessage(m.author_name, m.text, m.at, m.offset_ms) for m in messages),
         tuple(ReplayMoment(m.kind, dict(m.payload or {}), m.offset_ms) for m in moments))
+
+
+# --- the room's chat and its moderation ---------------------------------------------------------
+
+RECENT_CHAT = 50  # messages a newcomer's welcome shows
+
+
+def is_banned(uow: UnitOfWork, event_id: int, user_id: int) -> bool:
+    """A moderator banned the account from the event's room: it may not watch, chat nor buy there."""
+    with uow:
+        return "ban" in LiveStore(uow.conn).sanctions_on(event_id, user_id, now=uow.clock.now())
+
+
+def chat_frame(row: Any) -> dict[str, Any]:  # noqa: ANN401  # a live_messages row
+    """A message as the room shows it (docs/live.md `chat`)."""
+    return {"type": "chat", "message_id": row.id,
+            "author": {"id": row.author_id, "name": row.author_name,
+                       "role": row.author_role or RoomRole.SHOPPER.value},
+            "text": row.text, "at": row.at.isoformat().replace("+00:00", "Z"), "offset_ms": row.offset_ms}
+
+
+def post_message(uow: UnitOfWork, actor: Actor | None, *, event_id: int, name: str,
+                 text: str) -> dict[str, Any]:
+    """A signed-in viewer's message (cleaned by the caller), kept for the replay at its offset; the
+    `chat` frame to publish. Raises Unauthenticated, NotFound, RoomClosed, Muted, Banned."""
+    author = require_signed_in(actor)
+    with uow:
+        store = LiveStore(uow.conn)
+        event = _event_in(store, event_id)
+        if event.status is EventStatus.ENDED:
+            raise RoomClosed("this event has ended: the chat is closed", event_id=event_id)
+        now = uow.clock.now()
+        check_not_sanctioned(store.sanctions_on(event_id, author.user_id, now=now), now=now)
+        message_id = store.add_message(event_id=event_id, author_id=author.user_id, author_name=name,
+                                       text=text, at=now, offset_ms=event.offset_ms(now),
+                                       author_role=role_in(event, author).value)
+        uow.commit()
+    return {"type": "chat", "message_id": message_id,
+            "author": {"id": author.user_id, "name": name, "role": role_in(event, author).value},
+            "text": text, "at": now.isoformat().replace("+00:00", "Z"), "offset_ms": event.offset_ms(now)}
+
+
+def recent_chat(uow: UnitOfWork, event_id: int, *, limit: int = RECENT_CHAT) -> list[dict[str, Any]]:
+    """The newest visible messages of the room, oldest first."""
+    with uow:
+        return [chat_frame(r) for r in LiveStore(uow.conn).latest_messages(event_id, limit=limit)]
+
+
+def require_signed_in(actor: Actor | None) -> Actor:
+    """Raises Unauthenticated for an anonymous viewer."""
+    if actor is None:
+        raise Unauthenticated("sign in to chat")
+    return actor
+
+
+def _event_in(store: LiveStore, event_id: int) -> LiveEvent:
+    event = store.event(event_id)
+    if event is None:
+        raise NotFound(f"no live event {event_id}", event_id=event_id)
+    return event
+
+
+def _moderating(store: LiveStore, actor: Actor | None, event_id: int) -> tuple[Actor, LiveEvent, RoomRole]:
+    """The moderator (or host, or operator), the event and their room role. Raises Unauthenticated,
+    NotFound, NotAllowedHere."""
+    moderator = require_signed_in(actor)
+    event = _event_in(store, event_id)
+    role = role_in(event, moderator)
+    require_room_role(role, RoomRole.MODERATOR)
+    return moderator, event, role
+
+
+def hide_message(uow: UnitOfWork, actor: Actor | None, *, event_id: int, message_id: int) -> None:
+    """A moderator hides one message of the room. Raises NotAllowedHere, NotFound."""
+    with uow:
+        store = LiveStore(uow.conn)
+        _moderating(store, actor, event_id)
+        if not store.hide_message(event_id, message_id):
+            raise NotFound(f"no message {message_id} in this room", message_id=message_id)
+        uow.commit()
+
+
+def mute(uow: UnitOfWork, actor: Actor | None, *, event_id: int, target: tuple[Actor, str] | None,
+         seconds: int) -> datetime:
+    """A moderator mutes a viewer below them for `seconds`; when it ends. Raises NotAllowedHere,
+    NotFound."""
+    with uow:
+        store = LiveStore(uow.conn)
+        moderator, user = _sanctioning(store, actor, event_id, target)
+        until = uow.clock.now() + timedelta(seconds=seconds)
+        store.sanction(event_id=event_id, user_id=user.user_id, kind="mute", until=until,
+                       by_id=moderator.user_id, at=uow.clock.now())
+        uow.commit()
+    return until
+
+
+def ban(uow: UnitOfWork, actor: Actor | None, *, event_id: int,
+        target: tuple[Actor, str] | None) -> list[int]:
+    """A moderator bans a viewer below them from the room for the rest of the event and hides every
+    message they posted; the ids hidden. Raises NotAllowedHere, NotFound."""
+    with uow:
+        store = LiveStore(uow.conn)
+        moderator, user = _sanctioning(store, actor, event_id, target)
+        store.sanction(event_id=event_id, user_id=user.user_id, kind="ban", until=None,
+                       by_id=moderator.user_id, at=uow.clock.now())
+        hidden = store.hide_messages_of(event_id, user.user_id)
+        uow.commit()
+    return hidden
+
+
+def _sanctioning(store: LiveStore, actor: Actor | None, event_id: int,
+                 target: tuple[Actor, str] | None) -> tuple[Actor, Actor]:
+    moderator, event, role = _moderating(store, actor, event_id)
+    if target is None:
+        raise NotFound("no such account")
+    user = target[0]
+    may_sanction(by=role, target=role_in(event, user), target_is_operator=user.is_operator)
+    return moderator, user
+
+
+def set_slow_mode(uow: UnitOfWork, actor: Actor | None, *, event_id: int, seconds: object) -> int:
+    """A host or moderator sets the room's slow mode (0: off). Raises NotAllowedHere, NotFound,
+    InvalidInput."""
+    seconds = check_seconds(seconds, low=0, high=SLOW_MODE_MAX_SECONDS, name="seconds")
+    with uow:
+        store = LiveStore(uow.conn)
+        _moderating(store, actor, event_id)
+        store_slow_mode(uow.conn, event_id, seconds)
+        uow.commit()
+    return seconds

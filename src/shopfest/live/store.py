@@ -84,6 +84,7 @@ live_messages = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("offset_ms", BigInteger, nullable=False),
     Column("hidden", Boolean, nullable=False, default=False),
+    Column("author_role", String(10), nullable=True),  # the room role it was posted with (0017)
     Index("ix_live_messages_event", "event_id", "id"),
     Index("ix_live_messages_author", "event_id", "author_id"),
 )
@@ -219,10 +220,11 @@ class LiveStore:
     # --- the room's record ---
 
     def add_message(self, *, event_id: int, author_id: int, author_name: str, text: str, at: datetime,
-                    offset_ms: int) -> int:
+                    offset_ms: int, author_role: str | None = None) -> int:
         return int(self.conn.execute(insert(live_messages).values(
             event_id=event_id, author_id=author_id, author_name=author_name, text=text, at=at,
-            offset_ms=offset_ms, hidden=False)).inserted_primary_key[0])  # type: ignore[index]  # as above
+            offset_ms=offset_ms, hidden=False, author_role=author_role,
+        )).inserted_primary_key[0])  # type: ignore[index]  # as above
 
     def hide_message(self, event_id: int, message_id: int) -> bool:
         """False when the event holds no such message."""
@@ -286,3 +288,8 @@ class LiveStore:
             live_sanctions.c.event_id == event_id, live_sanctions.c.user_id == user_id,
             or_(live_sanctions.c.until.is_(None), live_sanctions.c.until > now)))
         return {r.kind: r.until for r in rows}
+
+
+def set_slow_mode(conn: Connection, event_id: int, seconds: int) -> None:
+    """The room's slow mode, alone (the event's other columns and its segments untouched)."""
+    conn.execute(update(live_events).where(live_events.c.id == event_id).values(slow_mode_seconds=seconds))
