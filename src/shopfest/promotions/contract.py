@@ -225,7 +225,7 @@ def _coupon(data: object, where: str, currency: str) -> Coupon:
     if kind == "store_coupon":
         return StoreCoupon(coupon_id, _text(item, "merchant", where),
                            _amount(item, "min_spend", where, currency), _amount(item, "off", where, currency),
-                           window)
+                           window, _scope(item, where))
     if kind == "platform_coupon":
         return PlatformCoupon(coupon_id, _amount(item, "min_spend", where, currency),
                               _amount(item, "off", where, currency), window)
@@ -285,7 +285,7 @@ _PROMOTION_FIELDS = {
 }
 _TIER_FIELDS = frozenset({"spend", "off"})
 _COUPON_FIELDS = {
-    "store_coupon": _OFFER_FIELDS | {"merchant", "min_spend", "off"},
+    "store_coupon": _OFFER_FIELDS | {"merchant", "min_spend", "off", "skus"},
     "platform_coupon": _OFFER_FIELDS | {"min_spend", "off"},
     "red_envelope": _OFFER_FIELDS | {"amount"},
 }
@@ -443,3 +443,14 @@ def _check_unique(ids: list[str], where: str) -> None:
             raise InvalidInput(f"{where} use the id {value!r} twice; each id is unique",
                                field=where, id=value)
         seen.add(value)
+
+
+def _scope(item: Fields, where: str) -> frozenset[str] | None:
+    """A store coupon's `skus`: the SKUs it covers (absent or null: every line of its merchant)."""
+    if item.get("skus") is None:
+        return None
+    skus = _names(item, "skus", where)
+    if not skus or not all(skus):
+        raise InvalidInput(f"{where}.skus must name at least one SKU, each a non-empty string",
+                           field=f"{where}.skus")
+    return skus

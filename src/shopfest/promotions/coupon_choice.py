@@ -81,8 +81,9 @@ def choose_coupons(ledger: Ledger, cart: Cart, *, finish: Finish) -> Choice:
 
 def _store_menus(ledger: Ledger, cart: Cart) -> list[Menu]:
     """Per merchant holding a usable store coupon: none, or one of them. A merchant's coupons taking
-    off the same amount split it the same way, so only the earliest is kept: it always wins the tie."""
-    menus: dict[str, dict[int, StoreOption]] = {}
+    off the same amount over the same lines split it the same way, so only the earliest is kept: it
+    always wins the tie. A coupon scoped to SKUs weighs the merchant's lines of those SKUs only."""
+    menus: dict[str, dict[object, StoreOption]] = {}
     for position, coupon in cart.store_coupons:
         options = menus.get(coupon.merchant)
         if options is None:
@@ -90,12 +91,23 @@ def _store_menus(ledger: Ledger, cart: Cart) -> list[Menu]:
         lines = cart.merchants.get(coupon.merchant)
         if lines is None:
             continue
+        if coupon.skus is not None:
+            lines = _scoped(cart, lines, coupon.skus)
+            if not lines:
+                continue
         base = ledger.base(lines)
         off = coupon.off if coupon.off < base else base
-        if base >= coupon.min_spend and off > 0 and off not in options:
-            options[off] = _new_tuple(StoreOption, (position, coupon, off, lines,
+        # Over every line of the merchant the amount alone tells how a coupon splits.
+        key: object = off if coupon.skus is None else (off, *lines)
+        if base >= coupon.min_spend and off > 0 and key not in options:
+            options[key] = _new_tuple(StoreOption, (position, coupon, off, lines,
                                                      *_reach_cuts(ledger, cart, off, lines)))
     return [[None, *options.values()] for options in menus.values() if options]
+
+
+def _scoped(cart: Cart, lines: list[int], skus: frozenset[str]) -> list[int]:
+    """The lines among `lines` of a SKU in `skus`."""
+    return [index for index in lines if cart.lines[index].sku in skus]
 
 
 def _reach_cuts(ledger: Ledger, cart: Cart, off: int,

@@ -144,13 +144,15 @@ Promotion = FlashPrice | ItemDiscount | StoreThreshold | CrossStore
 
 @dataclass(frozen=True, slots=True)
 class StoreCoupon:
-    """Stage 4: `off` a merchant's lines once they reach `min_spend`."""
+    """Stage 4: `off` a merchant's lines once they reach `min_spend`; with `skus`, only the merchant's
+    lines of those SKUs count and take the cut (a live coupon covers the event's products)."""
 
     id: str
     merchant: str
     min_spend: int
     off: int
     window: Window = ALWAYS
+    skus: frozenset[str] | None = None  # None: every line of the merchant
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,8 +112,13 @@ class CouponIssue:
     window: Period
     claimed: int = 0
     id: int | None = None
+    # A live coupon: the SKUs it covers (None: every line of its merchant), and the room it dropped in.
+    sku_ids: tuple[int, ...] | None = None
+    live_event_id: int | None = None
 
     def __post_init__(self) -> None:
+        if self.sku_ids is not None and not self.sku_ids:
+            raise InvalidInput("a coupon scoped to SKUs names at least one")
         if not 0 < self.quantity <= MAX_COUPONS:
             raise InvalidInput(f"a coupon's quantity is between 1 and {MAX_COUPONS:,}")
         if not 0 < self.per_shopper_limit <= self.quantity:
@@ -132,7 +137,8 @@ class CouponIssue:
             return RedEnvelope(self.source, self.off, window)
         if self.kind == "platform_coupon":
             return PlatformCoupon(self.source, self.min_spend, self.off, window)
-        return StoreCoupon(self.source, str(self.merchant_id), self.min_spend, self.off, window)
+        skus = None if self.sku_ids is None else frozenset(str(sku_id) for sku_id in self.sku_ids)
+        return StoreCoupon(self.source, str(self.merchant_id), self.min_spend, self.off, window, skus)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +170,10 @@ def owner_of(actor: Actor, kind: str, *, merchant_kinds: frozenset[str],
 
 def check_claim(coupon: CouponIssue, *, left: bool, held: int, now: datetime) -> None:
     """May a shopper who already holds `held` of this coupon claim one more, when `left` says
-    whether one was left to count? Raises InvalidInput, CouponsGone, CouponLimitReached."""
+    whether one was left to count? Raises CouponExpired, InvalidInput (not on yet), CouponsGone,
+    CouponLimitReached."""
+    if coupon.window.ends_at <= now:
+        raise CouponExpired("the coupon's time to claim it is over", coupon_id=coupon.id)
     if not coupon.window.is_on(now):
         raise InvalidInput("the coupon cannot be claimed now", coupon_id=coupon.id)
     if not left:
@@ -208,3 +217,8 @@ def shelf_of(grant: Grant, coupon: CouponIssue, *, now: datetime) -> WalletShelf
     if coupon.window.ends_at - now <= EXPIRING_SOON:
         return WalletShelf.EXPIRING
     return WalletShelf.FREE
+
+
+class CouponExpired(Conflict):
+    code = "coupon-expired"
+    title = "The coupon's time to claim it is over"

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shopfest.catalog.service import merchant_of_sku, skus_for_sale
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
-from shopfest.core.errors import InvalidInput, NotFound
+from shopfest.core.errors import CurrencyMismatch, Forbidden, InvalidInput, NotFound
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import service as festival
@@ -184,7 +184,8 @@ def coupon(uow: UnitOfWork, coupon_id: int) -> CouponIssue:
 
 
 def coupons_on(uow: UnitOfWork, merchant_id: int | None) -> list[CouponIssue]:
-    """The coupons a shopper can claim now: a merchant's, or the platform's."""
+    """The coupons a shopper can claim now: a merchant's, or the platform's (live coupons are claimed
+    in their room only)."""
     with uow:
         return PromotionStore(uow.conn).coupons_on(uow.clock.now(), merchant_id)
 
@@ -192,7 +193,8 @@ def coupons_on(uow: UnitOfWork, merchant_id: int | None) -> list[CouponIssue]:
 def claim_coupon(uow: UnitOfWork, actor: Actor | None, coupon_id: int) -> Grant:
     """A shopper puts one coupon in their wallet. The coupon's row is locked first, so concurrent
     claims of one coupon queue: its quantity and each shopper's limit hold under any concurrency.
-    Raises Unauthenticated, Forbidden, NotFound, InvalidInput, CouponsGone, CouponLimitReached."""
+    Raises Unauthenticated, Forbidden, NotFound, InvalidInput, CouponExpired, CouponsGone,
+    CouponLimitReached."""
     shopper = require_role(actor, Role.SHOPPER)
     with uow:
         store = PromotionStore(uow.conn)
@@ -253,7 +255,7 @@ def coupon_figures(uow: UnitOfWork) -> tuple[dict[int, int], dict[int, int], lis
 
 def coupon_centre(uow: UnitOfWork, *, limit: int = 200) -> list[CouponIssue]:
     """Every coupon a shopper can claim now, the platform's (coupons, red envelopes) first, then the
-    stores'; the `limit` oldest of each order."""
+    stores'; the `limit` oldest of each order. Live coupons are left to their room."""
     with uow:
         return PromotionStore(uow.conn).every_coupon_on(uow.clock.now(), limit=limit)
 
@@ -336,3 +338,30 @@ def preview_presale(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, deposi
         price = skus_for_sale(uow, [sku_id])[sku_id].price
     check_deposit(deposit, price, worth)
     return PresalePreview(price, deposit, worth or deposit)
+
+
+# --- live coupons: dropped in a live room, claimed there (live/drops.py) ----------------------
+
+def drop_live_coupon(uow: UnitOfWork, actor: Actor | None, *, event_id: int, merchant_id: int,
+                     sku_ids: Sequence[int], off: Money, min_spend: Money, quantity: int,
+                     seconds: int) -> CouponIssue:
+    """A host drops `quantity` store coupons in a live room, one per shopper, to claim for the next
+    `seconds`; each takes `off` from the host's merchant's lines of `sku_ids` (the event's products)
+    once they reach `min_spend`. Raises Unauthenticated, Forbidden, NotFound, InvalidInput."""
+    _, staff_merchant = require_merchant_staff(actor)
+    if staff_merchant != merchant_id:
+        raise Forbidden("staff drop coupons of their own merchant only", merchant_id=merchant_id)
+    if min_spend.currency != off.currency:
+        raise CurrencyMismatch("off and min_spend are in one currency")
+    with uow:
+        found = skus_for_sale(uow, sku_ids)
+        for sku_id in sku_ids:
+            if sku_id not in found or found[sku_id].merchant_id != merchant_id:
+                raise NotFound(f"no SKU {sku_id}", sku_id=sku_id)
+        now = uow.clock.now()
+        issue = CouponIssue("store_coupon", merchant_id, off.currency, min_spend.minor, off.minor,
+                            quantity, 1, Period(now, now + timedelta(seconds=seconds)),
+                            sku_ids=tuple(sorted(set(sku_ids))), live_event_id=event_id)
+        coupon_id = PromotionStore(uow.conn).add_coupon(issue)
+        uow.commit()
+    return replace(issue, id=coupon_id)

@@ -90,7 +90,8 @@ def _promotion(r: Any) -> Campaign:
 
 def _coupon(r: Any) -> CouponIssue:
     return CouponIssue(r.kind, r.merchant_id, r.currency, r.min_spend_minor, r.off_minor, r.quantity,
-                  r.per_shopper_limit, Period(r.starts_at, r.ends_at), r.claimed, r.id)
+                  r.per_shopper_limit, Period(r.starts_at, r.ends_at), r.claimed, r.id,
+                  None if r.sku_ids is None else tuple(r.sku_ids), r.live_event_id)
 
 
 def _grant(r: Any) -> Grant:
@@ -138,7 +139,9 @@ class PromotionStore:
         return int(self.conn.execute(coupons.insert().values(
             kind=c.kind, merchant_id=c.merchant_id, currency=c.currency, min_spend_minor=c.min_spend,
             off_minor=c.off, quantity=c.quantity, claimed=0, per_shopper_limit=c.per_shopper_limit,
-            starts_at=c.window.starts_at, ends_at=c.window.ends_at)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
+            starts_at=c.window.starts_at, ends_at=c.window.ends_at,
+            sku_ids=None if c.sku_ids is None else list(c.sku_ids),
+            live_event_id=c.live_event_id)).inserted_primary_key[0])  # type: ignore[index]  # set by every INSERT
 
     def coupon(self, coupon_id: int) -> CouponIssue | None:
         row = self.conn.execute(select(coupons).where(coupons.c.id == coupon_id)).first()
@@ -151,10 +154,13 @@ class PromotionStore:
         return {r.id: _coupon(r) for r in rows}
 
     def coupons_on(self, now: datetime, merchant_id: int | None) -> list[CouponIssue]:
+        """A merchant's (or the platform's) coupons claimable at `now`; live coupons are the room's."""
         owner = (coupons.c.merchant_id.is_(None) if merchant_id is None
                  else coupons.c.merchant_id == merchant_id)
         rows = self.conn.execute(select(coupons).where(owner, coupons.c.starts_at <= now,
-                                                       coupons.c.ends_at > now).order_by(coupons.c.id))
+                                                       coupons.c.ends_at > now,
+                                                       coupons.c.live_event_id.is_(None))  # live: in the room
+                                 .order_by(coupons.c.id))
         return [_coupon(r) for r in rows]
 
     def count_claim(self, coupon_id: int) -> bool:
@@ -238,7 +244,8 @@ class PromotionStore:
 
     def every_coupon_on(self, now: datetime, *, limit: int) -> list[CouponIssue]:
         """Coupons claimable at `now`, the platform's and every merchant's: the platform's first."""
-        rows = self.conn.execute(select(coupons).where(coupons.c.starts_at <= now, coupons.c.ends_at > now)
+        rows = self.conn.execute(select(coupons).where(coupons.c.starts_at <= now, coupons.c.ends_at > now,
+                                                       coupons.c.live_event_id.is_(None))  # live: in the room
                                  .order_by(coupons.c.merchant_id.is_not(None), coupons.c.id).limit(limit))
         return [_coupon(r) for r in rows]
 

@@ -28,6 +28,7 @@ from shopfest.orders.model import Voucher
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import (
     EXPIRING_SOON,
+    CouponExpired,
     CouponIssue,
     CouponLimitReached,
     CouponsGone,
@@ -251,7 +252,7 @@ def claim(request: Request, runtime: RuntimeDep, coupon_id: Annotated[int, Form(
         return RedirectResponse(f"/login?next={quote('/deals', safe='')}", status_code=303)
     try:
         promotions.claim_coupon(runtime.uow(), actor, coupon_id)
-    except (CouponsGone, CouponLimitReached, InvalidInput) as refused:
+    except (CouponsGone, CouponLimitReached, CouponExpired, InvalidInput) as refused:
         status = 422 if isinstance(refused, InvalidInput) else 409
         return _deals_page(request, runtime, said=Said(_refusal(refused, viewer_of(request)), ok=False),
                            status=status)

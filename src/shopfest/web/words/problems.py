@@ -68,6 +68,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem.claim-limit-reached": (
         "You hold as many of this coupon as allowed ({limit} per shopper).",
         "您已领满该优惠券（每人限领 {limit} 张）。"),
+    "problem.coupon-expired": ("The time to claim this coupon is over.", "该优惠券的领取时间已过。"),
     "problem.coupon-unavailable": (
         "The coupon is not in your wallet, or another order holds it.",
         "该优惠券不在您的卡券包中，或已被其他订单占用。"),
