@@ -295,3 +295,33 @@ def check_seconds(seconds: object, *, low: int, high: int, name: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
         raise InvalidInput(f"{name} is a whole number of seconds from {low} to {high}", field=name)
     return seconds
+
+
+# --- pins -------------------------------------------------------------------------------------
+
+def features(event: LiveEvent, *, product_id: int, brand_id: int) -> bool:
+    """Whether the host may pin a product in this event: one its segments feature, or any product of
+    one of its brands (a brand's own stream shows what the audience asks about, not only the list)."""
+    return product_id in event.product_ids or brand_id in event.brand_ids
+
+
+def pin(event: LiveEvent, *, product_id: int, brand_id: int) -> LiveEvent:
+    """The event with the product pinned. Raises RoomClosed once it has ended, NotAnEventProduct."""
+    if event.status is EventStatus.ENDED:
+        raise RoomClosed("this event has ended", event_id=event.id)
+    if not features(event, product_id=product_id, brand_id=brand_id):
+        raise NotAnEventProduct("the event neither features this product nor its brand",
+                                product_id=product_id)
+    return replace(event, pinned_product_id=product_id)
+
+
+def unpin(event: LiveEvent) -> LiveEvent:
+    """The event with nothing pinned. Raises RoomClosed once it has ended."""
+    if event.status is EventStatus.ENDED:
+        raise RoomClosed("this event has ended", event_id=event.id)
+    return replace(event, pinned_product_id=None)
+
+
+class NotAnEventProduct(InvalidInput):
+    code = "invalid-input"
+    title = "The product is not one of the event's"

@@ -19,10 +19,12 @@ from shopfest.live.model import (
     check_not_sanctioned,
     check_seconds,
     may_sanction,
+    pin,
     require_room_role,
     role_in,
+    unpin,
 )
-from shopfest.live.store import LiveStore
+from shopfest.live.store import LiveStore, write_pin
 from shopfest.live.store import set_slow_mode as store_slow_mode
 
 EVENTS_LISTED = 200
@@ -290,3 +292,29 @@ def set_slow_mode(uow: UnitOfWork, actor: Actor | None, *, event_id: int, second
         store_slow_mode(uow.conn, event_id, seconds)
         uow.commit()
     return seconds
+
+
+def pin_product(uow: UnitOfWork, actor: Actor | None, event_id: int, *, product_id: int,
+                brand_id: int, card: dict[str, Any]) -> LiveEvent:
+    """A host of the event (or an operator) pins one of its products (model.features); the replay
+    keeps the moment with the card shown. Raises NotFound, NotAllowedHere, RoomClosed,
+    NotAnEventProduct."""
+    with uow:
+        store, event = _host_moves(uow, actor, event_id)
+        pinned = pin(event, product_id=product_id, brand_id=brand_id)
+        write_pin(store, event_id, product_id)
+        record(store, pinned, "pin", {"product": card}, at=uow.clock.now())
+        uow.commit()
+    return pinned
+
+
+def unpin_product(uow: UnitOfWork, actor: Actor | None, event_id: int) -> LiveEvent:
+    """A host of the event (or an operator) takes the pinned product down. Raises NotFound,
+    NotAllowedHere, RoomClosed."""
+    with uow:
+        store, event = _host_moves(uow, actor, event_id)
+        unpinned = unpin(event)
+        write_pin(store, event_id, None)
+        record(store, unpinned, "unpin", {"product_id": event.pinned_product_id}, at=uow.clock.now())
+        uow.commit()
+    return unpinned

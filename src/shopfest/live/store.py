@@ -293,3 +293,9 @@ class LiveStore:
 def set_slow_mode(conn: Connection, event_id: int, seconds: int) -> None:
     """The room's slow mode, alone (the event's other columns and its segments untouched)."""
     conn.execute(update(live_events).where(live_events.c.id == event_id).values(slow_mode_seconds=seconds))
+
+
+def write_pin(store: LiveStore, event_id: int, product_id: int | None) -> None:
+    """The event's pinned product (None: nothing pinned), its segments left as they are."""
+    store.conn.execute(update(live_events).where(live_events.c.id == event_id)
+                       .values(pinned_product_id=product_id))

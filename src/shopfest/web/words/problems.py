@@ -155,7 +155,6 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem.muted": ("A moderator muted you in this room for now.", "你已被房管暂时禁言。"),
     "problem.banned": ("A moderator banned you from this room.", "你已被房管移出本直播间。"),
     # the live room's own refusals of a frame (the room page shows them in words)
-    "problem.coupon-expired": ("This live coupon's time is up.", "这张直播券已过期。"),
     "problem.malformed-frame": ("The room could not read that: reload the page.",
                                 "直播间无法读取该请求：请刷新页面。"),
     "problem.frame-too-large": ("That was too long to send.", "内容过长，无法发送。"),
