@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from shopfest import app as _app  # noqa: F401  registers the room's commands, as the server does
 from shopfest.core.actor import MACHINE
@@ -92,20 +92,24 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     expect(card.get_by_role("link", name=title)).to_be_visible(timeout=WAIT_MS)
     expect(card.locator("[data-price]")).to_contain_text("88.00", timeout=WAIT_MS)
 
+    chat_and_moderate(hosting, watching)
     if COMMANDS.keys() >= SHOPPING:
         claim_buy_and_pay(host, shopper)
     else:  # the room's shopping commands are built beside these pages (issue 18): until they land
         shopper.look("live-2-room-pinned")
     fits_the_phone(shopper, f"/live/{event_id}", "live-3-room")
+    fits_the_phone(host, f"/live/{event_id}/console", "live-3-console")
 
     hosting.get_by_role("button", name="End the event").click()
     expect(hosting.locator("[data-live-status]")).to_have_text("Ended")
     shopper.goto(f"/live/{event_id}/replay")
     moment = watching.locator("[data-pin-at]", has_text=title)
     expect(moment).to_contain_text("Price now")
+    expect(watching.locator("[data-replay-chat]")).to_contain_text("夜里亮吗")
     moment.locator("[data-seek]").click()
     expect(moment).to_have_class(re.compile("current"))
     shopper.look("live-4-replay")
+    fits_the_phone(shopper, f"/live/{event_id}/replay", "live-5-replay")
     moment.get_by_role("button", name=f"Add to cart {title}").click()
     watching.wait_for_url(f"{server}/cart")
     expect(watching.locator("tbody tr", has_text=title)).to_be_visible()
@@ -137,3 +141,20 @@ def claim_buy_and_pay(host: Shopper, shopper: Shopper) -> None:
     expect(answer.get_by_role("link", name="See the order")).to_have_attribute(
         "href", re.compile(r"^/account/orders/\d+$"))
     expect(hosting.locator("[data-sales-orders]")).to_have_text("1", timeout=WAIT_MS)
+
+
+def chat_and_moderate(hosting: Page, watching: Page) -> None:
+    """The shopper chats in both languages (the counter counting); the console shows each message
+    with its moderation buttons, and a message the host hides leaves the shopper's chat."""
+    box = watching.get_by_label("Your message")
+    box.fill("Does it glow at night? 夜里亮吗？")
+    expect(watching.locator("[data-chat-count]")).to_have_text("28 of 200 characters")
+    box.press("Enter")
+    expect(watching.locator("[data-chat]")).to_contain_text("夜里亮吗", timeout=WAIT_MS)
+    box.fill("first!!!")
+    box.press("Enter")
+    spam = hosting.locator("[data-chat] li", has_text="first!!!")
+    expect(spam).to_be_visible(timeout=WAIT_MS)
+    spam.get_by_role("button", name="Hide").click()
+    expect(watching.locator("[data-chat] li", has_text="first!!!")).to_have_count(0, timeout=WAIT_MS)
+    expect(watching.locator("[data-chat]")).to_contain_text("夜里亮吗")

@@ -151,8 +151,8 @@ def page_words(viewer: Viewer) -> Markup:
     column = LANGUAGES.index(viewer.lang)
     words = {key: pair[column] for key, pair in STRINGS.items()
              if key.startswith(("room.", "problem.", "countdown.days"))}
-    # `</` could close the data block early: JSON lets it be written `<\/`.
-    return Markup(json.dumps(words, ensure_ascii=False).replace("</", "<\\/"))
+    # No `<` at all (`</script`, `<!--` could end or bend the data block): JSON writes it \u003c.
+    return Markup(json.dumps(words, ensure_ascii=False).replace("<", "\\u003c"))
 
 
 # --- the room ---------------------------------------------------------------------------------

@@ -116,4 +116,5 @@ WORDS: dict[str, tuple[str, str]] = {
     "room.marker.status": ("Went live or ended", "开播或结束"),
     "room.replay_chat": ("Chat, as it was", "聊天回放"),
     "room.no_chat": ("Nobody chatted.", "本场没有聊天消息。"),
+    "room.chat_follows": ("Messages appear as the video reaches them.", "消息随视频进度出现。"),
 }
