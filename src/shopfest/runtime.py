@@ -37,7 +37,7 @@ class Ports:
     actor_for_session: Callable[[UnitOfWork, str], Actor]
     # An account as others may know it (its actor and public name; None: no such account): a live
     # room names chat authors and checks whom a moderator sanctions.
-    public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None] = lambda uow, user_id: None
+    public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None]
 
 
 class SignedIn:

@@ -17,8 +17,9 @@ import uvicorn
 from fastapi import FastAPI
 from websockets.sync.client import ClientConnection, connect
 
+from shopfest.accounts import service as accounts
 from shopfest.cli import WS_MAX_BYTES
-from shopfest.core.actor import MACHINE
+from shopfest.core.actor import MACHINE, Role
 from shopfest.live import service as live
 from shopfest.live.model import LiveEvent, Segment, SegmentKind
 from shopfest.runtime import Runtime
@@ -103,3 +104,28 @@ def an_event(runtime: Runtime, *, host_ids: tuple[int, ...] = (), product_ids: t
     return live.schedule_event(runtime.uow(), MACHINE, LiveEvent(
         title, "en", now, now + timedelta(minutes=90), brand_ids=brand_ids, host_ids=host_ids,
         segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now, product_ids),)))
+
+
+def sign_up(runtime: Runtime, names: tuple[str, ...], *,
+            operators: tuple[str, ...] = ()) -> tuple[dict[str, str], dict[str, int]]:
+    """Accounts `<name>@festival.test` (shoppers, or operators), each signed in: tokens and user ids
+    by name."""
+    tokens, ids = {}, {}
+    for name in names:
+        email = f"{name}@festival.test"
+        user = accounts.create_account_unchecked(
+            runtime.uow(), email=email, password="room-secret-1",
+            role=Role.OPERATOR if name in operators else Role.SHOPPER)
+        ids[name] = user.id or 0
+        tokens[name] = accounts.sign_in(runtime.uow(), email=email, password="room-secret-1").secret
+    return tokens, ids
+
+
+def a_moderated_event(runtime: Runtime, *, host_id: int, moderator_id: int) -> int:
+    """An event starting now with one host and one moderator; its id."""
+    now = runtime.clock.now()
+    event = live.schedule_event(runtime.uow(), MACHINE, LiveEvent(
+        "Global Brands Night", "en", now, now + timedelta(minutes=90), host_ids=(host_id,),
+        moderator_ids=(moderator_id,), segments=(Segment(SegmentKind.SHOWCASE, "Showcase", now),)))
+    assert event.id is not None
+    return event.id

@@ -169,7 +169,9 @@ async def _listen(websocket: WebSocket, room: Room, viewer: Connection) -> None:
             return
         if not viewer.inflow.admit():
             if viewer.inflow.flooding:
-                room.drop(viewer, CLOSE_FLOOD, "flood")
+                # Closed here, before the socket's handler returns: a close left to a task would find
+                # the connection marked closed on the way out, and the client would get no 4029.
+                await viewer.close(CLOSE_FLOOD, "flood")
                 return
             viewer.fail("flood", "too many frames; slow down")
             continue

@@ -21,8 +21,10 @@ from shopfest.live.hub import Hub, room_redis
 from shopfest.live.model import (
     MUTE_MAX_SECONDS,
     REACTIONS,
+    SLOW_MODE_MAX_SECONDS,
     Banned,
     ChatRules,
+    RoomRole,
     SlowDown,
     banned_words,
     chat_rules,
@@ -33,6 +35,7 @@ from shopfest.live.model import (
 from shopfest.live.room import CLOSE_BANNED, STICKY, TICKERS, WATCHERS, Connection, Room, command
 
 TAPS_PER_SECOND = 20  # reactions counted per socket a second; more are ignored, silently
+CHAT_TIMES_KEPT = 16  # an account's latest chat times, enough for the burst limit and slow mode
 
 STICKY["slow_mode"] = "slow_mode"
 
@@ -61,22 +64,41 @@ async def chat(room: Room, viewer: Connection, frame: dict[str, Any]) -> None:
     author = service.require_signed_in(viewer.actor)
     rules = chat_rules(room.event, banned_words(runtime.settings.live_banned_words))
     text = clean_chat(frame.get("text"), rules)
-    _pace(room, viewer, author, rules=rules)
+    await _pace(room, viewer, author, rules=rules)
     posted = await to_thread.run_sync(partial(
         service.post_message, runtime.uow(), author, event_id=room.event_id, name=viewer.name, text=text))
     await room.publish(posted)
 
 
-def _pace(room: Room, viewer: Connection, author: Actor, *, rules: ChatRules) -> None:
-    """The chat limit and slow mode, counted per account across its sockets in this process.
-    Raises SlowDown with `retry_after`."""
-    sent: deque[float] = room.state.setdefault("chat_sent", {}).setdefault(author.user_id, deque(maxlen=16))
-    now = time.monotonic()
-    later = next_allowed(sent, now=now, role=viewer.role, rules=rules)
+async def _pace(room: Room, viewer: Connection, author: Actor, *, rules: ChatRules) -> None:
+    """The chat limit and slow mode, counted per account across its sockets: in every process through
+    Redis when there is one, else in this one. Raises SlowDown with `retry_after`."""
+    shared = room_redis(room.rooms.hub)
+    if shared is None:
+        sent: deque[float] = room.state.setdefault("chat_sent", {}).setdefault(
+            author.user_id, deque(maxlen=CHAT_TIMES_KEPT))
+        now = time.monotonic()
+        _check_pace(list(sent), now=now, role=viewer.role, rules=rules)
+        sent.append(now)
+        return
+    # Wall-clock times, read by every process: two posts at the very same moment in two processes
+    # may both pass, which costs one message, not a flood.
+    client, prefix = shared
+    key, now = f"{prefix}live:{{{room.event_id}}}:chat:{author.user_id}", time.time()
+    _check_pace([float(t) for t in await client.lrange(key, -CHAT_TIMES_KEPT, -1)], now=now,
+                role=viewer.role, rules=rules)
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.rpush(key, f"{now:.3f}")
+        pipe.ltrim(key, -CHAT_TIMES_KEPT, -1)
+        pipe.expire(key, SLOW_MODE_MAX_SECONDS + 60)
+        await pipe.execute()
+
+
+def _check_pace(sent: list[float], *, now: float, role: RoomRole, rules: ChatRules) -> None:
+    later = next_allowed(sent, now=now, role=role, rules=rules)
     if later is not None:
         wait = max(1, math.ceil(later - now))
         raise SlowDown(f"wait {wait} s before your next message", retry_after=wait)
-    sent.append(now)
 
 
 # --- moderation ---------------------------------------------------------------------------------
