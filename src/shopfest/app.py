@@ -47,6 +47,7 @@ from shopfest.inventory.hot_path import DatabaseGate, StockGate
 from shopfest.inventory.redis_gate import RedisGate
 from shopfest.live import api as live_api
 from shopfest.live import chat as _live_chat  # noqa: F401  registers the room's chat commands
+from shopfest.live import drops as _live_drops  # noqa: F401  registers the room's coupon and deal commands
 from shopfest.live import pins as _live_pins  # noqa: F401  registers the room's shopping commands
 from shopfest.live import service as live
 from shopfest.live.hub import Hub, LocalHub, RedisHub

@@ -67,6 +67,10 @@ SERVICE_SIDE: dict[str, str] = {
 ALLOWED: dict[tuple[str, str], str] = {
     ("shopfest.core.migrate", "shopfest.migrations"):
         "core migrates the database with the package's Alembic scripts; it imports them to find their folder",
+    ("shopfest.live.drops", "shopfest.inventory.service"):
+        "a live flash deal is a flash sale of the checkout (issue 18): the room schedules it and reads its "
+        "units left through inventory's service, as POST /api/v1/flash-sales and the flash zone do",
+    ("shopfest.live.drops", "shopfest.inventory.model"): "the FlashSale the room's deal schedules (as above)",
 }
 
 

@@ -590,3 +590,9 @@ def count_products(uow: UnitOfWork, query: ProductQuery, *, at_most: int) -> int
     """How many products the search finds, counted up to `at_most`."""
     with uow:
         return search.count(uow.conn, query, at_most=at_most)
+
+
+def products_in(uow: UnitOfWork, product_ids: Sequence[int]) -> list[Product]:
+    """The known products among `product_ids`, in their order, with their SKUs (inside the caller's
+    transaction): a live event's products, which its host's coupons and deals cover."""
+    return CatalogStore(uow.conn).products_by_id(product_ids)

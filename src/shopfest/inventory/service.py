@@ -291,3 +291,14 @@ def preview_flash_sale(uow: UnitOfWork, actor: Actor | None, sale: FlashSale,
     without = sum((skus[sku_id].price * qty for sku_id, qty in sample), Money.zero(currency))
     with_sale = sum((line.total for line in lines), Money.zero(currency))
     return FlashPreview(lines, without, with_sale)
+
+
+def flash_sale_left(uow: UnitOfWork, flash_sale_id: int) -> int | None:
+    """Units a flash sale still has to sell, as the flash zone counts them: what its quantity has left,
+    at most what its SKU has left (the gate writes both rows in every order's transaction, Redis or
+    not). None: no such sale."""
+    with uow:
+        sale = store_lists.flash_sale_by_id(uow.conn, flash_sale_id)
+        if sale is None:
+            return None
+        return max(0, min(sale.quantity - sale.taken, available_stock(uow, [sale.sku_id])[sale.sku_id]))

@@ -340,3 +340,8 @@ class AdjustmentStore:
         self.conn.execute(insert(stock_adjustments).values(
             sku_id=sku_id, kind=kind, change=change, on_hand=on_hand, reason=reason, staff_id=staff_id,
             made_at=at))
+
+
+def flash_sale_by_id(conn: Connection, flash_sale_id: int) -> FlashSale | None:
+    row = conn.execute(select(flash_sales).where(flash_sales.c.id == flash_sale_id)).first()
+    return None if row is None else _flash_sale(row)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from shopfest.core.actor import Actor, Role
 from shopfest.core.errors import Conflict, Forbidden, InvalidInput
+from shopfest.core.money import Money
 from shopfest.core.rates import RateLimited
 
 TITLE_MAX = 140
@@ -325,3 +326,55 @@ def unpin(event: LiveEvent) -> LiveEvent:
 class NotAnEventProduct(InvalidInput):
     code = "invalid-input"
     title = "The product is not one of the event's"
+
+
+# --- live coupons and flash deals (drops.py) --------------------------------------------------
+
+DROP_QUANTITY = (1, 100_000)  # coupons a drop gives out
+DROP_SECONDS = (10, 3_600)  # how long shoppers have to claim them
+DEAL_QUANTITY = (1, 10_000_000)  # units a flash deal sells, as a flash sale may
+DEAL_PER_SHOPPER = (1, 999)
+DEAL_COUNTDOWN = (0, 600)  # seconds the room counts down before the deal opens
+DEAL_MINUTES = (1, 120)
+AMOUNT_MAX = 10_000_000  # an amount a host types, in major units: far above any price, well inside BIGINT
+
+
+def count_in(frame: Mapping[str, object], name: str, *, within: tuple[int, int],
+             default: int | None = None) -> int:
+    """A whole number field of a command frame, `within` (low, high). Raises InvalidInput naming it."""
+    value = frame.get(name, default)
+    low, high = within
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"{name} is a whole number from {low:,} to {high:,}", field=name)
+    return value
+
+
+def amount_in(frame: Mapping[str, object], name: str, currency: str, *, above_zero: bool = False) -> Money:
+    """An amount field of a command frame ("20.00"), in `currency`. Raises InvalidInput naming it."""
+    value = frame.get(name)
+    if not isinstance(value, str) or len(value) > 20:
+        raise InvalidInput(f"{name} is an amount of {currency} written as text, e.g. \"20.00\"", field=name)
+    try:
+        amount = Money.parse(value, currency)
+    except InvalidInput as refused:
+        raise InvalidInput(f"{name}: {refused.detail}", field=name) from None
+    if amount.minor < (1 if above_zero else 0) or amount.decimal > AMOUNT_MAX:
+        least = "above zero" if above_zero else "at least zero"
+        raise InvalidInput(f"{name} is {least} and at most {AMOUNT_MAX:,} {currency}", field=name)
+    return amount
+
+
+def host_skus(event: LiveEvent, actor: Actor | None,
+              offered: Mapping[int, tuple[int, Sequence[int]]]) -> tuple[int, tuple[int, ...]]:
+    """What a host's coupon or deal may cover: the host's merchant, and its SKUs among the event's
+    products (`offered`: each product's merchant and SKUs). Raises NotAllowedHere for anyone but a
+    host, or a host whose merchant sells none of the event's products; RoomClosed once it ended."""
+    require_room_role(role_in(event, actor), RoomRole.HOST)
+    merchant_id = None if actor is None else actor.merchant_id
+    skus = tuple(sku_id for product_id in event.product_ids if product_id in offered
+                 and offered[product_id][0] == merchant_id for sku_id in offered[product_id][1])
+    if merchant_id is None or not skus:
+        raise NotAllowedHere("your store sells none of this event's products", role=RoomRole.HOST.value)
+    if event.status is EventStatus.ENDED:
+        raise RoomClosed("this event has ended", event_id=event.id)
+    return merchant_id, skus

@@ -6,18 +6,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
 from shopfest.live.model import (
     SLOW_MODE_MAX_SECONDS,
+    Banned,
     EventStatus,
     LiveEvent,
+    NotAllowedHere,
     RoomClosed,
     RoomRole,
     check_not_sanctioned,
     check_seconds,
+    host_skus,
     may_sanction,
     pin,
     require_room_role,
@@ -26,6 +31,8 @@ from shopfest.live.model import (
 )
 from shopfest.live.store import LiveStore, write_pin
 from shopfest.live.store import set_slow_mode as store_slow_mode
+from shopfest.promotions import service as promotions
+from shopfest.promotions.offers import Grant
 
 EVENTS_LISTED = 200
 
@@ -318,3 +325,68 @@ def unpin_product(uow: UnitOfWork, actor: Actor | None, event_id: int) -> LiveEv
         record(store, unpinned, "unpin", {"product_id": event.pinned_product_id}, at=uow.clock.now())
         uow.commit()
     return unpinned
+
+
+# --- live coupons and flash deals (drops.py) --------------------------------------------------
+
+@dataclass(frozen=True)
+class HostScope:
+    """What a host's coupon or deal may cover: the event's products of the host's merchant."""
+
+    event: LiveEvent
+    merchant_id: int
+    sku_ids: tuple[int, ...]
+    skus: dict[int, SkuForSale]  # each SKU's product, price and the merchant's settlement currency
+
+    @property
+    def currency(self) -> str:
+        """The merchant's settlement currency, which the host's amounts are in."""
+        return self.skus[self.sku_ids[0]].settlement_currency
+
+
+def host_scope(uow: UnitOfWork, actor: Actor | None, event_id: int) -> HostScope:
+    """The SKUs a host of the event may drop coupons on or start deals on: their merchant's among the
+    event's products. Raises NotFound, NotAllowedHere, RoomClosed."""
+    with uow:
+        event = LiveStore(uow.conn).event(event_id)
+        if event is None:
+            raise NotFound(f"no live event {event_id}", event_id=event_id)
+        offered = {p.id or 0: (p.merchant_id, [s.id or 0 for s in p.skus])
+                   for p in catalog.products_in(uow, event.product_ids)}
+        merchant_id, sku_ids = host_skus(event, actor, offered)
+        skus = catalog.skus_for_sale(uow, sku_ids)
+    sku_ids = tuple(s for s in sku_ids if s in skus)  # a SKU taken off sale meanwhile
+    if not sku_ids:
+        raise NotAllowedHere("your store sells none of this event's products", role=RoomRole.HOST.value)
+    return HostScope(event, merchant_id, sku_ids, skus)
+
+
+def record_moment(uow: UnitOfWork, event_id: int, kind: str, payload: dict[str, Any]) -> None:
+    """Keep a moment of the room (a coupon drop, a deal) for its replay. Raises NotFound."""
+    with uow:
+        store = LiveStore(uow.conn)
+        event = store.event(event_id)
+        if event is None:
+            raise NotFound(f"no live event {event_id}", event_id=event_id)
+        record(store, event, kind, payload, at=uow.clock.now())
+        uow.commit()
+
+
+def claim_live_coupon(uow: UnitOfWork, actor: Actor, *, event_id: int, coupon_id: int) -> Grant:
+    """A shopper in the room claims one of the coupons its host dropped: the promotions' claim, whose
+    row lock keeps exactly the quantity claimed, one each. Raises Banned, NotFound (no such coupon
+    in this room), CouponExpired, CouponsGone, CouponLimitReached."""
+    with uow:
+        sanctions = LiveStore(uow.conn).sanctions_on(event_id, actor.user_id, now=uow.clock.now())
+    if "ban" in sanctions:
+        raise Banned("a moderator banned you from this room")
+    issue = promotions.coupon(uow, coupon_id)
+    if issue.live_event_id != event_id:
+        raise NotFound(f"no coupon {coupon_id} in this room", coupon_id=coupon_id)
+    return promotions.claim_coupon(uow, actor, coupon_id)
+
+
+def coupon_left(uow: UnitOfWork, coupon_id: int) -> int:
+    """How many of a coupon are still to claim. Raises NotFound."""
+    issue = promotions.coupon(uow, coupon_id)
+    return issue.quantity - issue.claimed
