@@ -486,7 +486,7 @@
       el("strong", {text: t("room.coupon_off", {amount: money(frame.off, frame.currency)})}), " " + minimum]));
     body.appendChild(el("p", {"class": "coupon-left", "data-coupon-left": "",
       text: t("room.coupon_left", {left: frame.quantity})}));
-    body.appendChild(el("p", {"class": "countdown", "data-until-ms": String(Date.parse(frame.ends_at)),
+    body.appendChild(el("p", {"class": "live-countdown", "data-until-ms": String(Date.parse(frame.ends_at)),
       "data-words": "room.coupon_ends", "data-then-refresh": "coupon"}));
     if (signedIn && page === "room") {
       var claim = el("button", {type: "button", "class": "primary", "data-claim": "", text: t("room.claim")});
@@ -543,7 +543,7 @@
     }
     var starts = Date.parse(frame.starts_at);
     var ends = Date.parse(frame.ends_at);
-    var counting = el("p", {"class": "countdown"});
+    var counting = el("p", {"class": "live-countdown"});
     if (starts > serverNow()) {
       counting.setAttribute("data-until-ms", String(starts));
       counting.setAttribute("data-words", "room.deal_starts");
