@@ -34,6 +34,7 @@ WAIT_MS = 15_000  # a frame crosses the room in milliseconds; a busy CI machine 
 # The room's coupon and buying commands are built beside these pages (issue 18): each part of the
 # journey runs once the room has its commands.
 COUPONS = {"drop_coupon", "claim"}
+DEALS = {"start_deal"}
 BUYING = {"buy", "pay"}
 
 
@@ -98,6 +99,8 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     chat_and_moderate(hosting, watching)
     if COMMANDS.keys() >= COUPONS:
         drop_and_claim(hosting, watching)
+    if COMMANDS.keys() >= DEALS:
+        start_a_deal(hosting, watching)
     if COMMANDS.keys() >= BUYING:
         buy_and_pay(hosting, shopper)
     else:
@@ -135,6 +138,21 @@ def drop_and_claim(hosting: Page, watching: Page) -> None:
     watching.get_by_role("button", name="Claim").click()
     expect(coupon.get_by_role("link", name="In your wallet")).to_be_visible(timeout=WAIT_MS)
 
+
+
+def start_a_deal(hosting: Page, watching: Page) -> None:
+    """The host starts a flash deal on the product two seconds from now: the room counts down to its
+    start on the server's clock (not the browser's), then to its end, with the units left."""
+    deal = hosting.locator("form[data-command=start_deal]")
+    deal.get_by_label("Flash price").fill("66.00")
+    deal.get_by_label("How many").fill("20")
+    deal.get_by_label("Countdown (seconds)").fill("2")
+    deal.get_by_role("button", name="Start").click()
+    shown = watching.locator("[data-deal]")
+    expect(shown).to_be_visible(timeout=WAIT_MS)
+    expect(shown).to_contain_text("Flash price CN¥66.00")
+    expect(shown).to_contain_text("20 left")
+    expect(shown).to_contain_text(re.compile(r"Ends in (09:5\d|10:00)"), timeout=WAIT_MS)
 
 
 def buy_and_pay(hosting: Page, shopper: Shopper) -> None:

@@ -536,7 +536,7 @@
     body.textContent = "";
     body.appendChild(el("p", {"class": "deal-price"}, [
       el("strong", {text: t("room.deal_price", {price: money(frame.price, currency)})}), " ",
-      el("a", {href: "/products/" + Number(frame.product_id), text: "↗"})]));
+      el("a", {href: "/products/" + Number(frame.product_id), text: t("room.see_product")})]));
     body.appendChild(el("p", {"class": "deal-left", "data-deal-left": "", text: t("room.deal_left", {left: frame.stock})}));
     if (frame.per_shopper_limit) {
       body.appendChild(el("p", {text: t("room.deal_limit", {limit: frame.per_shopper_limit})}));

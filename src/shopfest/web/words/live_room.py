@@ -54,6 +54,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "room.deal_starts": ("Starts in {time}", "{time} 后开抢"),
     "room.deal_ends": ("Ends in {time}", "{time} 后结束"),
     "room.deal_left": ("{left} left", "剩余 {left} 件"),
+    "room.see_product": ("See the product", "查看商品"),
     "room.deal_limit": ("at most {limit} each", "每人限购 {limit} 件"),
     "room.over": ("Over", "已结束"),
     "room.connection_lost": ("Connection lost: reconnecting…", "连接已断开，正在重连……"),
