@@ -35,6 +35,7 @@ from shopfest.live.model import (
 from shopfest.live.room import CLOSE_BANNED, STICKY, TICKERS, WATCHERS, Connection, Room, command
 
 TAPS_PER_SECOND = 20  # reactions counted per socket a second; more are ignored, silently
+TOTALS_KEPT_SECONDS = 7 * 86_400  # a room's reaction totals in Redis, from its last tap
 CHAT_TIMES_KEPT = 16  # an account's latest chat times, enough for the burst limit and slow mode
 
 STICKY["slow_mode"] = "slow_mode"
@@ -245,6 +246,8 @@ async def _totals(room: Room, taps: Counter[str]) -> dict[str, int]:
     async with client.pipeline(transaction=False) as pipe:
         for kind, count in taps.items():
             pipe.hincrby(key, kind, count)
+        if taps:
+            pipe.expire(key, TOTALS_KEPT_SECONDS)  # past the show and its replay week, not for ever
         pipe.hgetall(key)
         *_, found = await pipe.execute()
     return {k.decode(): int(v) for k, v in found.items()}
