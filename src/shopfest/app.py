@@ -51,8 +51,9 @@ from shopfest.live import drops as _live_drops  # noqa: F401  registers the room
 from shopfest.live import pins as _live_pins  # noqa: F401  registers the room's shopping commands
 from shopfest.live import service as live
 from shopfest.live.hub import Hub, LocalHub, RedisHub
-from shopfest.live.model import LiveEvent
+from shopfest.live.model import LiveEvent, reminder_mail
 from shopfest.live.room import Rooms
+from shopfest.live.service import LiveEventStarted, RemindersDue
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -70,6 +71,7 @@ from shopfest.web import (
     account_pages,
     api_docs,
     control_pages,
+    live_pages,
     live_room_pages,
     order_pages,
     pages,
@@ -91,6 +93,8 @@ def make_bus(provider: Provider, gate: StockGate) -> Bus:
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
     bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider, gate=gate))
+    bus.subscribe(LiveEventStarted, live.remind_on_start)
+    bus.subscribe(RemindersDue, _mail_reminders)
     return bus
 
 
@@ -140,6 +144,8 @@ def make_ports() -> Ports:
         actor_for_token=_actor(TokenKind.API),
         actor_for_session=_actor(TokenKind.SESSION),
         public_profile=accounts.public_profile,
+        account_actor=_account_actor,
+        account_country=_account_country,
     )
 
 
@@ -211,6 +217,10 @@ def _sweep(runtime: Runtime, stop: threading.Event) -> None:
             orders.release_lapsed(runtime.uow(), runtime.gate, complete_after=complete_after)
         except Exception:  # noqa: BLE001  # the sweeper lives on; the next round retries
             log.exception("sweeping expired orders failed")
+        try:
+            live.remind_due(runtime.uow)
+        except Exception:  # noqa: BLE001  # as above
+            log.exception("reminding of live events failed")
         if time.monotonic() >= next_purge:
             next_purge = time.monotonic() + KEYS_PURGED_EVERY
             try:
@@ -272,7 +282,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_room_pages):
+                     control_pages, live_pages, live_room_pages):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)
@@ -341,3 +351,18 @@ def _error_classes() -> list[type[DomainError]]:
         found.append(cls)
         frontier.extend(cls.__subclasses__())
     return found
+
+
+def _mail_reminders(uow: UnitOfWork, due: RemindersDue) -> None:
+    """A live event began: each shopper who asked gets its mail in the outbox, in the same transaction."""
+    accounts.mail_accounts(uow, user_ids=due.shopper_ids, mails=reminder_mail(due.title, due.event_id))
+
+
+def _account_actor(uow: UnitOfWork, user_id: int) -> Actor | None:
+    user = accounts.get_user(uow, user_id)
+    return user.as_actor() if user is not None else None
+
+
+def _account_country(uow: UnitOfWork, user_id: int) -> str | None:
+    user = accounts.get_user(uow, user_id)
+    return user.profile.country if user is not None else None

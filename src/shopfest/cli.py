@@ -310,6 +310,8 @@ def _prepare_demo(*, brands: int, products: int) -> str | None:
             merchant = 1 if role is Role.MERCHANT else None
             user = accounts.create_account_unchecked(runtime.uow(), email=email, password=password,
                                                      role=role, merchant_id=merchant, verified=True)
+            if role is Role.MERCHANT:  # the demo store's staff host its livestreams
+                demo.seed_live(runtime, host_ids=(user.id or 0,))
             if role is Role.SHOPPER:  # shipped goods go to an address: the demo's shopper has one
                 orders.add_delivery_address(runtime.uow(), user.as_actor(), DeliveryAddress.typed(
                     name="Demo Shopper", phone="+8613800138000", country="CN", city="Hangzhou",

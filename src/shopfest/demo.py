@@ -6,8 +6,8 @@ import colorsys
 import io
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import (
@@ -24,12 +24,15 @@ from shopfest.catalog.model import (
     SkuDraft,
 )
 from shopfest.core.actor import MACHINE, Actor, Role
+from shopfest.core.clock import HOME_ZONE, as_utc, zone
 from shopfest.core.db import chunks
 from shopfest.core.money import Money
 from shopfest.festival import service as festival
 from shopfest.festival.model import Festival, festival_year_for
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
+from shopfest.live import service as live
+from shopfest.live.model import LiveEvent, Segment, SegmentKind
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
 from shopfest.runtime import Runtime
@@ -360,3 +363,66 @@ def seed_pictures(runtime: Runtime, *, count: int = DEMO_PICTURES) -> int:
         hue = (345 + product_id * 37 % 50) % 360  # the festival's reds and oranges
         pictures.append((product_id, demo_picture(brand.name[:1].upper(), hue)))
     return len(catalog.import_product_images(uow(), pictures, storage=runtime.pictures()))
+
+
+# --- live shopping ---------------------------------------------------------------------------------
+
+LIVE_POSTER = "/static/live/poster.svg"
+LIVE_VIDEO = "/static/live/demo-stream.webm"  # the short stream the room page's module (live-pages) ships
+ENGLISH_STREAM = (timedelta(hours=15), timedelta(minutes=90))  # 15:00–16:30 GMT, Nov 10 and 11
+STORE_STREAM = (timedelta(hours=20), timedelta(hours=2))  # 20:00–22:00 on the festival's wall clocks
+ENGLISH_SEGMENTS = (
+    (SegmentKind.EXECUTIVE, "A word from {brand}'s chief executive"),
+    (SegmentKind.BRAND_INTERVIEW, "The {brand} story: an interview"),
+    (SegmentKind.EXPERT, "An expert's picks for 11.11"),
+    (SegmentKind.CELEBRITY, "Celebrity guest: styling {brand}"),
+    (SegmentKind.BEHIND_THE_SCENES, "Behind the scenes at {brand}'s studio"),
+    (SegmentKind.SHOWCASE, "Showcase: the festival's best buys"),
+)
+
+
+def seed_live(runtime: Runtime, *, host_ids: tuple[int, ...], merchant_id: int = 1) -> list[LiveEvent]:
+    """The festival's livestreams, hosted by the demo store's staff and featuring its products: the
+    English streams of Nov 10 and 11 (15:00–16:30 GMT), a segment of each kind, and the store's
+    Chinese streams each evening of the sale periods (Nov 1–3 and Nov 11)."""
+    uow = runtime.uow
+    fest = festival.current_festival(uow(read_only=True))
+    merchant = catalog.get_merchant(uow(read_only=True), merchant_id)
+    shelf = ProductQuery(merchant_id=merchant_id, limit=12)
+    products = catalog.search_products(uow(read_only=True), shelf).items
+    brand = catalog.brands_by_ids(uow(read_only=True), sorted(merchant.brand_ids))[0]
+    planned = [_english_stream(fest, day, brand, products, host_ids) for day in (10, 11)]
+    for sale in fest.sales:
+        day = sale.starts_at.astimezone(zone(fest.timezone)).replace(hour=0, minute=0)
+        while day < sale.ends_at:
+            planned.append(_store_stream(day + STORE_STREAM[0], brand, products, host_ids))
+            day += timedelta(days=1)
+    return [live.plan_event(uow(), MACHINE, replace(event, brand_ids=tuple(sorted(merchant.brand_ids))),
+                            account_of=runtime.ports.account_actor) for event in planned]
+
+
+def _english_stream(fest: Festival, day: int, brand: Brand, products: list[Product],
+                    host_ids: tuple[int, ...]) -> LiveEvent:
+    year = fest.sales[-1].starts_at.year
+    starts = datetime(year, 11, day, tzinfo=UTC) + ENGLISH_STREAM[0]
+    step = ENGLISH_STREAM[1] / len(ENGLISH_SEGMENTS)
+    segments = tuple(
+        Segment(kind, title.format(brand=brand.name), starts + step * n,
+                tuple(p.id or 0 for p in products[n * 2 % len(products):][:2]) if products else ())
+        for n, (kind, title) in enumerate(ENGLISH_SEGMENTS))
+    title = f"11.11 Global Live: {brand.name}, Nov {day}"
+    return LiveEvent(title, "en", starts, starts + ENGLISH_STREAM[1], host_ids=host_ids, segments=segments,
+                     playback_url=LIVE_VIDEO, poster_url=LIVE_POSTER)
+
+
+def _store_stream(starts: datetime, brand: Brand, products: list[Product],
+                  host_ids: tuple[int, ...]) -> LiveEvent:
+    name = brand.name_zh or brand.name
+    on_wall = starts.astimezone(zone(HOME_ZONE))
+    picks = tuple(p.id or 0 for p in products[:4])
+    segments = (Segment(SegmentKind.SHOWCASE, "今晚必买好物", starts, picks),
+                Segment(SegmentKind.BRAND_INTERVIEW, f"{name}品牌故事", starts + timedelta(hours=1),
+                        picks[:2]))
+    return LiveEvent(f"{name}官方旗舰店直播间 · {on_wall.month}月{on_wall.day}日", "zh", as_utc(starts),
+                     as_utc(starts) + STORE_STREAM[1], host_ids=host_ids, segments=segments,
+                     playback_url=LIVE_VIDEO, poster_url=LIVE_POSTER)

@@ -38,6 +38,9 @@ class Ports:
     # An account as others may know it (its actor and public name; None: no such account): a live
     # room names chat authors and checks whom a moderator sanctions.
     public_profile: Callable[[UnitOfWork, int], tuple[Actor, str] | None]
+    # Live checks an event's hosts (role, merchant) and reads a viewer's country for their time zone.
+    account_actor: Callable[[UnitOfWork, int], Actor | None]
+    account_country: Callable[[UnitOfWork, int], str | None]
 
 
 class SignedIn:

@@ -3,6 +3,7 @@ verify an email or a phone."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -302,3 +303,17 @@ def public_profile(uow: UnitOfWork, user_id: int) -> tuple[Actor, str] | None:
     if user is None:
         return None
     return user.as_actor(), public_name(user)
+
+
+def mail_accounts(uow: UnitOfWork, *, user_ids: Sequence[int], mails: Mapping[str, tuple[str, str]]) -> int:
+    """Write one mail to each account of `user_ids` to the outbox, in the language the account reads
+    (`mails`: language → subject and body; English where its language is missing), inside the
+    caller's transaction: another context's event handler sends notices through it. How many mails."""
+    store, now, written = AccountStore(uow.conn), uow.clock.now(), 0
+    ids = sorted(set(user_ids))
+    for first in range(0, len(ids), 500):  # a bounded IN list, however many shoppers asked
+        for email, language in store.mail_addresses(ids[first:first + 500]):
+            subject, body = mails.get(language) or mails["en"]
+            store.write_mail(to=email, subject=subject, body=body, at=now)
+            written += 1
+    return written

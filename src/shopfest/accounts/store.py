@@ -132,6 +132,11 @@ class AccountStore:
             query = query.where(tokens.c.digest != keep)
         return int(self.conn.execute(query).rowcount or 0)
 
+    def mail_addresses(self, user_ids: list[int]) -> list[tuple[str, str]]:
+        """(email, language) of the accounts among `user_ids`, in id order."""
+        return [(r.email, r.language) for r in self.conn.execute(
+            select(users.c.email, users.c.language).where(users.c.id.in_(user_ids)).order_by(users.c.id))]
+
 
 def staff_of(conn: Connection, merchant_id: int, *, limit: int) -> list[User]:
     """A merchant's staff accounts, oldest first (the merchant id's index finds them)."""

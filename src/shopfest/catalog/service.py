@@ -596,3 +596,9 @@ def products_in(uow: UnitOfWork, product_ids: Sequence[int]) -> list[Product]:
     """The known products among `product_ids`, in their order, with their SKUs (inside the caller's
     transaction): a live event's products, which its host's coupons and deals cover."""
     return CatalogStore(uow.conn).products_by_id(product_ids)
+
+
+def products_by_ids(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, Product]:
+    """The products among `product_ids` that exist, by id."""
+    with uow:
+        return {p.id or 0: p for p in CatalogStore(uow.conn).products_by_id(list(dict.fromkeys(product_ids)))}

@@ -378,3 +378,80 @@ def host_skus(event: LiveEvent, actor: Actor | None,
     if event.status is EventStatus.ENDED:
         raise RoomClosed("this event has ended", event_id=event.id)
     return merchant_id, skus
+
+
+# --- the schedule: what an operator may put on it ----------------------------------------------
+
+SEGMENTS_MAX = 20
+PRODUCTS_PER_SEGMENT_MAX = 20
+PEOPLE_MAX = 20  # hosts, moderators, brands: each at most this many
+URL_MAX = 500
+LOCAL_MEDIA = ("/static/", "/media/")
+
+
+def check_media_url(url: str | None, *, field_name: str) -> None:
+    """A playback or poster URL: http(s) with a host, or a path of this site's own files
+    (/static/..., /media/...). Raises InvalidInput."""
+    if url is None:
+        return
+    if len(url) > URL_MAX or any(c.isspace() or c in "\\\"'<>" or ord(c) < 32 for c in url):
+        raise InvalidInput(f"{field_name} is a URL of at most {URL_MAX} characters", field=field_name)
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() in ("http", "https") and rest and not rest.startswith("/"):
+        return
+    if url.startswith(LOCAL_MEDIA) and ".." not in url and "//" not in url:
+        return
+    raise InvalidInput(f"{field_name} is an http(s) URL or a path under /static/ or /media/",
+                       field=field_name)
+
+
+def check_plan(event: LiveEvent) -> None:
+    """What an event on the schedule must be besides its title and times: a few brands, hosts and
+    moderators, segments of known kinds that start inside the event, each with a few products,
+    and media URLs that lead somewhere safe. Raises InvalidInput."""
+    for name, ids in (("brand_ids", event.brand_ids), ("host_ids", event.host_ids),
+                      ("moderator_ids", event.moderator_ids)):
+        if len(ids) > PEOPLE_MAX or len(set(ids)) != len(ids) or any(i <= 0 for i in ids):
+            raise InvalidInput(f"{name} holds at most {PEOPLE_MAX} different ids", field=name)
+    if not event.brand_ids:
+        raise InvalidInput("an event features at least one brand", field="brand_ids")
+    if len(event.segments) > SEGMENTS_MAX:
+        raise InvalidInput(f"an event has at most {SEGMENTS_MAX} segments", field="segments")
+    for segment in event.segments:
+        _check_segment(segment, event)
+    check_media_url(event.playback_url, field_name="playback_url")
+    check_media_url(event.poster_url, field_name="poster_url")
+
+
+def _check_segment(segment: Segment, event: LiveEvent) -> None:
+    if not segment.title.strip() or len(segment.title) > TITLE_MAX:
+        raise InvalidInput(f"a segment's title has 1 to {TITLE_MAX} characters", field="segments")
+    if not event.starts_at <= segment.starts_at < event.ends_at:
+        raise InvalidInput("a segment starts inside its event", field="segments", title=segment.title)
+    if len(segment.product_ids) > PRODUCTS_PER_SEGMENT_MAX or any(p <= 0 for p in segment.product_ids):
+        raise InvalidInput(f"a segment features at most {PRODUCTS_PER_SEGMENT_MAX} products",
+                           field="segments")
+
+
+def segment_kind(text: str) -> SegmentKind:
+    """Raises InvalidInput for a kind of segment the schedule does not know."""
+    try:
+        return SegmentKind(text)
+    except ValueError:
+        kinds = ", ".join(k.value for k in SegmentKind)
+        raise InvalidInput(f"a segment's kind is one of {kinds}", field="segments") from None
+
+
+def room_path(event_id: int) -> str:
+    """Where a viewer watches the event: its room page."""
+    return f"/live/{event_id}"
+
+
+def reminder_mail(title: str, event_id: int) -> dict[str, tuple[str, str]]:
+    """The subject and body of the mail that says an event a shopper asked about has begun, in each
+    language an account may read."""
+    path = room_path(event_id)
+    return {
+        "en": (f"Live now: {title}", f"{title} has begun on ShopFest Live. Watch and shop at {path}"),
+        "zh": (f"直播开始：{title}", f"{title} 已在 ShopFest 直播开播，点击 {path} 观看并购物"),
+    }

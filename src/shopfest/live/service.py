@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import NotFound, Unauthenticated
+from shopfest.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
 from shopfest.live.model import (
@@ -21,6 +24,7 @@ from shopfest.live.model import (
     RoomClosed,
     RoomRole,
     check_not_sanctioned,
+    check_plan,
     check_seconds,
     host_skus,
     may_sanction,
@@ -390,3 +394,175 @@ def coupon_left(uow: UnitOfWork, coupon_id: int) -> int:
     """How many of a coupon are still to claim. Raises NotFound."""
     issue = promotions.coupon(uow, coupon_id)
     return issue.quantity - issue.claimed
+
+
+# --- the schedule, as operators plan it -------------------------------------------------------
+
+# Who an account is (role, merchant), for checking an event's hosts; None: no such account. The
+# composition root plugs accounts in (runtime.Ports.account_actor): live does not depend on it.
+AccountOf = Callable[[UnitOfWork, int], Actor | None]
+
+
+def plan_event(uow: UnitOfWork, actor: Actor | None, event: LiveEvent, *, account_of: AccountOf) -> LiveEvent:
+    """An operator puts an event on the schedule: its brands exist, its hosts are operators or staff
+    of a merchant that sells one of its brands, its products are of its brands. Raises
+    Unauthenticated, Forbidden, InvalidInput."""
+    require_role(actor, Role.OPERATOR)
+    check_cast(uow, event, account_of=account_of)
+    with uow:
+        event_id = LiveStore(uow.conn).add_event(event)
+        uow.commit()
+    return replace(event, id=event_id)
+
+
+def change_event(uow: UnitOfWork, actor: Actor | None, event_id: int, changes: Mapping[str, Any], *,
+                 account_of: AccountOf) -> LiveEvent:
+    """An operator changes an event still on the schedule (not yet live), checked as when planned.
+    Raises Unauthenticated, Forbidden, NotFound, Conflict, InvalidInput."""
+    require_role(actor, Role.OPERATOR)
+    before = get_event(uow, event_id)
+    if before.status is not EventStatus.SCHEDULED:
+        raise Conflict(f"the event is {before.status.value}: only a scheduled event changes",
+                       event_id=event_id)
+    after = replace(before, **changes)
+    check_cast(uow, after, account_of=account_of)
+    with uow:
+        store = LiveStore(uow.conn)
+        if store.event(event_id, for_update=True) != before:  # went live, or changed, meanwhile
+            raise Conflict("the event changed meanwhile; read it again", event_id=event_id)
+        store.save_event(after)
+        uow.commit()
+    return after
+
+
+def check_cast(uow: UnitOfWork, event: LiveEvent, *, account_of: AccountOf) -> None:
+    """The event's brands, products, hosts and moderators exist and belong together. Raises InvalidInput."""
+    check_plan(event)
+    known = {b.id for b in catalog.brands_by_ids(uow, event.brand_ids)}
+    missing = [b for b in event.brand_ids if b not in known]
+    if missing:
+        raise InvalidInput(f"no brand {missing[0]}", field="brand_ids", brand_id=missing[0])
+    products = catalog.products_by_ids(uow, event.product_ids)
+    for product_id in event.product_ids:
+        product = products.get(product_id)
+        if product is None or product.brand_id not in event.brand_ids:
+            raise InvalidInput(f"product {product_id} is not one of the event's brands' products",
+                               field="segments", product_id=product_id)
+    _check_hosts(uow, event, account_of=account_of)
+
+
+def _check_hosts(uow: UnitOfWork, event: LiveEvent, *, account_of: AccountOf) -> None:
+    staff: dict[int, int] = {}  # host → merchant
+    for user_id in event.host_ids:
+        account = account_of(uow, user_id)
+        if account is not None and account.role is Role.MERCHANT and account.merchant_id is not None:
+            staff[user_id] = account.merchant_id
+        elif account is None or account.role is not Role.OPERATOR:
+            raise InvalidInput(f"host {user_id} is neither an operator nor a merchant's staff",
+                               field="host_ids", user_id=user_id)
+    merchants = catalog.merchants_by_id(uow, sorted(set(staff.values()))) if staff else {}
+    for user_id, merchant_id in staff.items():
+        merchant = merchants.get(merchant_id)
+        if merchant is None or not merchant.brand_ids & set(event.brand_ids):
+            raise InvalidInput(f"host {user_id} works for no merchant that sells the event's brands",
+                               field="host_ids", user_id=user_id)
+    for user_id in event.moderator_ids:
+        if account_of(uow, user_id) is None:
+            raise InvalidInput(f"no account {user_id} to moderate", field="moderator_ids", user_id=user_id)
+
+
+def schedule_page(uow: UnitOfWork, *, start: datetime, end: datetime, status: EventStatus | None = None,
+                  after_id: int | None = None, limit: int = 20) -> list[LiveEvent]:
+    """The events overlapping [start, end), by start; after the event `after_id` (a page's last).
+    Raises InvalidInput for an `after_id` that names no event."""
+    with uow:
+        store = LiveStore(uow.conn)
+        after = None
+        if after_id is not None:
+            last = store.event(after_id)
+            if last is None:
+                raise InvalidInput("the cursor names no event; start again from the first page")
+            after = (last.starts_at, after_id)
+        return store.schedule(start, end, status=status, after=after, limit=limit)
+
+
+# --- reminders --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RemindersDue(DomainEvent):
+    """An event began: these shoppers asked to be told (each once)."""
+
+    event_id: int
+    title: str
+    shopper_ids: tuple[int, ...]
+
+
+def ask_reminder(uow: UnitOfWork, actor: Actor | None, event_id: int) -> bool:
+    """A shopper asks to be told when a scheduled event begins; asking again changes nothing (False).
+    Raises Unauthenticated, Forbidden, NotFound, Conflict (the event is live or over)."""
+    shopper = require_role(actor, Role.SHOPPER)
+    try:
+        with uow:
+            store = LiveStore(uow.conn)
+            event = store.event(event_id)
+            if event is None:
+                raise NotFound(f"no live event {event_id}", event_id=event_id)
+            if store.reminded(event_id, shopper.user_id):
+                return False
+            if event.status is not EventStatus.SCHEDULED or uow.clock.now() >= event.ends_at:
+                state = event.status.value if event.status is not EventStatus.SCHEDULED else "over"
+                raise Conflict(f"the event is {state}: nothing to remind of", event_id=event_id)
+            store.remind(event_id, shopper.user_id, now=uow.clock.now())
+            uow.commit()
+    except IntegrityError:  # the same shopper's other request asked at the same moment
+        return False
+    return True
+
+
+def forget_reminder(uow: UnitOfWork, actor: Actor | None, event_id: int) -> None:
+    """A shopper no longer wants to be told; idempotent. Raises Unauthenticated, Forbidden, NotFound."""
+    shopper = require_role(actor, Role.SHOPPER)
+    with uow:
+        store = LiveStore(uow.conn)
+        if store.event(event_id) is None:
+            raise NotFound(f"no live event {event_id}", event_id=event_id)
+        store.forget_reminder(event_id, shopper.user_id)
+        uow.commit()
+
+
+def reminded_of(uow: UnitOfWork, actor: Actor | None, event_ids: Sequence[int]) -> set[int]:
+    """Which of the events the signed-in shopper asked to be reminded of (none for anyone else)."""
+    if actor is None or actor.role is not Role.SHOPPER:
+        return set()
+    with uow:
+        return LiveStore(uow.conn).reminded_of(actor.user_id, event_ids)
+
+
+def remind_on_start(uow: UnitOfWork, started: LiveEventStarted) -> None:
+    """The host went live: the shoppers who asked are told, inside the same transaction."""
+    _remind(uow, LiveStore(uow.conn), started.event_id, started.title)
+
+
+REMINDED_A_ROUND = 100  # events a sweeper round reminds of; the next round takes the rest
+
+
+def remind_due(uow: Callable[..., UnitOfWork]) -> int:
+    """The sweeper's round: events whose scheduled start has come, whether or not their host went
+    live, tell the shoppers who asked and were not yet told. The room is not started. Looks first
+    without the write lock, which a round with nothing due never takes. How many events."""
+    with uow(read_only=True) as look:
+        if not LiveStore(look.conn).reminders_due(look.clock.now(), limit=1):
+            return 0
+    with uow() as work:
+        store = LiveStore(work.conn)
+        due = store.reminders_due(work.clock.now(), limit=REMINDED_A_ROUND)
+        for event_id, title in due:
+            _remind(work, store, event_id, title)
+        work.commit()
+    return len(due)
+
+
+def _remind(uow: UnitOfWork, store: LiveStore, event_id: int, title: str) -> None:
+    shoppers = store.take_unsent_reminders(event_id, now=uow.clock.now())  # marked sent here: told once
+    if shoppers:
+        uow.emit(RemindersDue(event_id, title, tuple(shoppers)))

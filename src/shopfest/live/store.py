@@ -289,6 +289,38 @@ class LiveStore:
             or_(live_sanctions.c.until.is_(None), live_sanctions.c.until > now)))
         return {r.kind: r.until for r in rows}
 
+    # --- the schedule, paged ---
+
+    def schedule(self, start: datetime, end: datetime, *, status: EventStatus | None = None,
+                 after: tuple[datetime, int] | None = None, limit: int) -> list[LiveEvent]:
+        """Events that overlap [start, end), by start then id; after the (start, id) of a page's last."""
+        query = select(live_events).where(live_events.c.starts_at < end, live_events.c.ends_at > start)
+        if status is not None:
+            query = query.where(live_events.c.status == status.value)
+        if after is not None:
+            query = query.where(or_(live_events.c.starts_at > after[0],
+                                    and_(live_events.c.starts_at == after[0], live_events.c.id > after[1])))
+        rows = self.conn.execute(query.order_by(live_events.c.starts_at, live_events.c.id).limit(limit)).all()
+        segments = self._segments([r.id for r in rows])
+        return [_event(r, segments.get(r.id, [])) for r in rows]
+
+    def reminders_due(self, now: datetime, *, limit: int) -> list[tuple[int, str]]:
+        """(id, title) of events on now (their start come, their end not) with reminders still unsent:
+        an event over, or ended early, tells nobody it is live."""
+        unsent = select(live_reminders.c.event_id).where(live_reminders.c.sent_at.is_(None))
+        return [(r.id, r.title) for r in self.conn.execute(
+            select(live_events.c.id, live_events.c.title).where(
+                live_events.c.id.in_(unsent), live_events.c.starts_at <= now, live_events.c.ends_at > now,
+                live_events.c.status != EventStatus.ENDED.value)
+            .order_by(live_events.c.starts_at).limit(limit))]
+
+    def reminded_of(self, shopper_id: int, event_ids: Sequence[int]) -> set[int]:
+        """Which of `event_ids` the shopper asked to be reminded of."""
+        if not event_ids:
+            return set()
+        return set(self.conn.execute(select(live_reminders.c.event_id).where(
+            live_reminders.c.shopper_id == shopper_id, live_reminders.c.event_id.in_(event_ids))).scalars())
+
 
 def set_slow_mode(conn: Connection, event_id: int, seconds: int) -> None:
     """The room's slow mode, alone (the event's other columns and its segments untouched)."""
