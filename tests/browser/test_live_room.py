@@ -38,7 +38,8 @@ DEALS = {"start_deal"}
 BUYING = {"buy", "pay"}
 
 
-def an_event_hosted_by_the_merchant(demo_database: str, api: Api, product_id: int) -> int:
+def an_event_hosted_by_the_merchant(demo_database: str, api: Api, product_id: int, *,
+                                    playback_url: str | None = None) -> int:
     """An event on the shared demo data, scheduled through the service as the platform, hosted by the
     demo's merchant account and featuring its product."""
     host_id = api.call("GET", "/me", api.token(*MERCHANT))["id"]
@@ -47,7 +48,7 @@ def an_event_hosted_by_the_merchant(demo_database: str, api: Api, product_id: in
     try:
         event = live.schedule_event(UnitOfWork(engine, bus=Bus(), clock=SetClock(starts)), MACHINE, LiveEvent(
             f"Midnight unboxing {uuid.uuid4().hex[:4]}", "en", starts, starts + timedelta(minutes=90),
-            host_ids=(host_id,),
+            host_ids=(host_id,), playback_url=playback_url,
             segments=(Segment(SegmentKind.SHOWCASE, "Unboxing", starts, (product_id,)),)))
     finally:
         engine.dispose()
@@ -121,6 +122,26 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     moment.get_by_role("button", name=f"Add to cart {title}").click()
     watching.wait_for_url(f"{server}/cart")
     expect(watching.locator("tbody tr", has_text=title)).to_be_visible()
+
+    # An HLS stream: played by the browser where it can (recent Chromium can), else through hls.js,
+    # which the room loads from this site.
+    stream = f"{server}/static/live/night.m3u8"
+    streamed = an_event_hosted_by_the_merchant(demo_database, api, product["id"], playback_url=stream)
+    shopper.goto(f"/live/{streamed}")
+    video = watching.locator("[data-live-video]")
+    if video.evaluate("v => v.canPlayType('application/vnd.apple.mpegurl')"):
+        expect(video).to_have_attribute("src", stream)
+    without_native_hls = open_tab(server)
+    without_native_hls.page.add_init_script(
+        "HTMLMediaElement.prototype.canPlayType = function () { return ''; };"
+        "window.refused = []; document.addEventListener('securitypolicyviolation',"
+        " function (e) { window.refused.push(e.violatedDirective + ' ' + e.blockedURI); });")
+    without_native_hls.goto(f"/live/{streamed}")
+    page = without_native_hls.page
+    page.wait_for_function("() => typeof window.Hls === 'function'")
+    page.wait_for_function("() => document.querySelector('[data-live-video]').src.startsWith('blob:')")
+    assert f"{server}/static/hls/hls.min.js" in without_native_hls.requests
+    assert page.evaluate("window.refused") == []  # the CSP lets hls.js feed the video from a blob:
 
 
 def drop_and_claim(hosting: Page, watching: Page) -> None:

@@ -5,7 +5,7 @@ the replay's shoppable timestamps at their offsets; odd ids are 404 pages, never
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import pytest
@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app
 from shopfest.catalog import service as catalog
-from shopfest.core.actor import Actor, Role
+from shopfest.core.actor import MACHINE, Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
 from shopfest.live import service as live
@@ -77,8 +77,15 @@ def test_the_room_shows_the_event_to_anyone_and_asks_anonymous_viewers_to_sign_i
     assert "data-chat-form" in mine and "/login?next=%2Flive" not in mine
     assert "/console" not in mine  # the console's link is for its hosts
     assert shopper.get(f"/live/{show.event.id}", params={"lang": "zh"}).text.count("即将开播") >= 1
+    policy = page.headers["content-security-policy"]
+    assert "connect-src 'self'" in policy and "media-src 'self' blob:" in policy  # its socket; hls.js
     assert show.client.get("/static/live.js").status_code == 200
     assert show.client.get("/static/hls/hls.min.js").status_code == 200  # served here, from npm's copy
+    streamed = live.schedule_event(runtime.uow(), MACHINE, replace(
+        show.event, id=None, playback_url="https://media.example/live/night.m3u8?token=a&b=1"))
+    hls_page = show.client.get(f"/live/{streamed.id}").text
+    assert 'data-hls-src="https://media.example/live/night.m3u8?token=a&amp;b=1"' in hls_page
+    assert 'data-hls-script="/static/hls/hls.min.js"' in hls_page and "<source" not in hls_page
 
 
 def test_odd_ids_are_404_pages(show: Show) -> None:
