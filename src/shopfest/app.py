@@ -54,6 +54,7 @@ from shopfest.live.hub import Hub, LocalHub, RedisHub
 from shopfest.live.model import LiveEvent, reminder_mail
 from shopfest.live.room import Rooms
 from shopfest.live.service import LiveEventStarted, RemindersDue
+from shopfest.live_counter import LiveCounter
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -146,6 +147,7 @@ def make_ports() -> Ports:
         public_profile=accounts.public_profile,
         account_actor=_account_actor,
         account_country=_account_country,
+        live_event_exists=lambda uow, event_id: live.find_event(uow, event_id) is not None,
     )
 
 
@@ -177,6 +179,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         rooms=make_rooms(settings, uow),
     )
     runtime.live().runtime = runtime
+    runtime.ports.live_counter = LiveCounter(runtime)
     return runtime
 
 

@@ -19,6 +19,7 @@ from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
+from shopfest.live.model import Counter
 from shopfest.live.room import Rooms
 from shopfest.orders.checkout import Checkout
 from shopfest.payments.provider import Provider
@@ -41,6 +42,10 @@ class Ports:
     # Live checks an event's hosts (role, merchant) and reads a viewer's country for their time zone.
     account_actor: Callable[[UnitOfWork, int], Actor | None]
     account_country: Callable[[UnitOfWork, int], str | None]
+    # Orders say which live event's room they were placed from: the event must exist.
+    live_event_exists: Callable[[UnitOfWork, int], bool] = lambda uow, event_id: False
+    # What a live room's shoppers price, buy and pay through the checkout (live.model.Counter).
+    live_counter: Counter | None = None
 
 
 class SignedIn:

@@ -437,3 +437,25 @@ def forget_reminder(event_id: IdParam, runtime: RuntimeDep, actor: SignedInActor
     """No longer be told; forgetting twice is the same."""
     service.forget_reminder(runtime.uow(), actor, event_id)
     return Response(status_code=204)
+
+
+class TotalsJson(BaseModel):
+    orders: int
+    units: int
+    totals: list[dict[str, str]] = Field(description="per currency: {amount, currency}")
+
+
+class SalesJson(BaseModel):
+    source: str = Field(examples=["live:12"])
+    paid: TotalsJson
+    unpaid: TotalsJson = Field(description="placed, holding units unpaid (a pre-sale until its balance)")
+
+
+@router.get("/events/{event_id}/sales", response_model=SalesJson)
+def event_sales(event_id: IdParam, runtime: RuntimeDep, actor: SignedInActor) -> dict[str, Any]:
+    """What the orders placed in the event's room sold (its hosts and operators): paid orders, their
+    units and totals per currency, and the unpaid ones apart."""
+    counter = runtime.ports.live_counter
+    if counter is None:
+        raise RuntimeError("this runtime has no live counter; app.make_runtime plugs it in")
+    return service.event_sales(runtime.uow(read_only=True), actor, event_id, counter=counter)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Protocol
 
 from shopfest.core.actor import Actor, Role
 from shopfest.core.errors import Conflict, Forbidden, InvalidInput
@@ -307,12 +308,12 @@ def features(event: LiveEvent, *, product_id: int, brand_id: int) -> bool:
 
 
 def pin(event: LiveEvent, *, product_id: int, brand_id: int) -> LiveEvent:
-    """The event with the product pinned. Raises RoomClosed once it has ended, NotAnEventProduct."""
+    """The event with the product pinned. Raises RoomClosed once it has ended, InvalidInput."""
     if event.status is EventStatus.ENDED:
         raise RoomClosed("this event has ended", event_id=event.id)
     if not features(event, product_id=product_id, brand_id=brand_id):
-        raise NotAnEventProduct("the event neither features this product nor its brand",
-                                product_id=product_id)
+        raise InvalidInput("the event neither features this product nor its brand", field="product_id",
+                           product_id=product_id)
     return replace(event, pinned_product_id=product_id)
 
 
@@ -321,11 +322,6 @@ def unpin(event: LiveEvent) -> LiveEvent:
     if event.status is EventStatus.ENDED:
         raise RoomClosed("this event has ended", event_id=event.id)
     return replace(event, pinned_product_id=None)
-
-
-class NotAnEventProduct(InvalidInput):
-    code = "invalid-input"
-    title = "The product is not one of the event's"
 
 
 # --- live coupons and flash deals (drops.py) --------------------------------------------------
@@ -455,3 +451,28 @@ def reminder_mail(title: str, event_id: int) -> dict[str, tuple[str, str]]:
         "en": (f"Live now: {title}", f"{title} has begun on ShopFest Live. Watch and shop at {path}"),
         "zh": (f"直播开始：{title}", f"{title} 已在 ShopFest 直播开播，点击 {path} 观看并购物"),
     }
+
+
+# --- the room's counter -------------------------------------------------------------------------
+
+class Counter(Protocol):
+    """What a room asks of the festival's checkout, which live does not depend on (DESIGN.md): the
+    edge plugs it in (shopfest/live_counter.py, through the runtime's ports). Amounts are strings of
+    the currency named beside them; each method raises the checkout's DomainErrors."""
+
+    def price(self, sku_id: int, *, shopper: Actor | None) -> dict[str, Any] | None:
+        """One unit priced as checkout would for `shopper` (None: anyone) now: `sku_id`, `list_price`,
+        `price`, `currency`, `savings` [{`label`, `source`, `amount`}]; None when not for sale."""
+
+    async def buy(self, shopper: Actor, order: dict[str, Any], *, key: str, source: str) -> dict[str, Any]:
+        """Place `order` ({`lines`, `coupons`, `address_id`}) as POST /api/v1/orders does, `key` its
+        Idempotency-Key: the order's receipt (the first answer for a retry)."""
+
+    def pay(self, shopper: Actor, *, order_id: int, method: str, key: str) -> dict[str, Any]:
+        """Pay the order as POST /api/v1/orders/{id}/pay does, once per `key`: its receipt."""
+
+    def placed_from(self, source: str) -> tuple[int, int]:
+        """Orders placed from `source` and their units."""
+
+    def sales_from(self, source: str) -> dict[str, Any]:
+        """The paid and the unpaid orders placed from `source`: orders, units, totals per currency."""

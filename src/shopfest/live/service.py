@@ -18,6 +18,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.live.model import (
     SLOW_MODE_MAX_SECONDS,
     Banned,
+    Counter,
     EventStatus,
     LiveEvent,
     NotAllowedHere,
@@ -308,8 +309,7 @@ def set_slow_mode(uow: UnitOfWork, actor: Actor | None, *, event_id: int, second
 def pin_product(uow: UnitOfWork, actor: Actor | None, event_id: int, *, product_id: int,
                 brand_id: int, card: dict[str, Any]) -> LiveEvent:
     """A host of the event (or an operator) pins one of its products (model.features); the replay
-    keeps the moment with the card shown. Raises NotFound, NotAllowedHere, RoomClosed,
-    NotAnEventProduct."""
+    keeps the moment with the card shown. Raises NotFound, NotAllowedHere, RoomClosed, InvalidInput."""
     with uow:
         store, event = _host_moves(uow, actor, event_id)
         pinned = pin(event, product_id=product_id, brand_id=brand_id)
@@ -566,3 +566,28 @@ def _remind(uow: UnitOfWork, store: LiveStore, event_id: int, title: str) -> Non
     shoppers = store.take_unsent_reminders(event_id, now=uow.clock.now())  # marked sent here: told once
     if shoppers:
         uow.emit(RemindersDue(event_id, title, tuple(shoppers)))
+
+
+def check_shopping(uow: UnitOfWork, event_id: int, user_id: int) -> None:
+    """A viewer may buy in the room while the event has not ended and no moderator banned them.
+    Raises NotFound, RoomClosed, Banned."""
+    if get_event(uow, event_id).status is EventStatus.ENDED:
+        raise RoomClosed("this event has ended: no more buying here", event_id=event_id)
+    if is_banned(uow, event_id, user_id):
+        raise Banned("a moderator banned you from this room")
+
+
+def source_of(event_id: int) -> str:
+    """What orders placed in the event's room say they were placed from."""
+    return f"live:{event_id}"
+
+
+def event_sales(uow: UnitOfWork, actor: Actor | None, event_id: int, *, counter: Counter) -> dict[str, Any]:
+    """What the orders placed in the event's room sold, paid and unpaid, for its hosts and operators.
+    Raises Unauthenticated, NotFound, NotAllowedHere."""
+    if actor is None:
+        raise Unauthenticated("sign in first")
+    event = get_event(uow, event_id)
+    if not (actor.is_operator or actor.user_id in event.host_ids):
+        raise NotAllowedHere("only the event's hosts and operators see its sales", event_id=event_id)
+    return counter.sales_from(source_of(event_id))

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 
 from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.errors import InvalidInput
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.money import minor_units
 from shopfest.deps import (
@@ -39,6 +40,9 @@ from shopfest.schemas import Id, IdParam, InputModel, MoneyJson
 router = APIRouter(prefix="/api/v1", tags=["orders"], responses=problem_responses(401, 403, 404, 409, 422),
                    route_class=AccountFirstRoute)
 
+# Where an order may say it was placed from: a live event's room (`live:<event id>`).
+SOURCE_PATTERN = r"^live:[1-9][0-9]{0,17}$"
+
 KeyHeader = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255,
                                          description="retries with the same key get the first answer")]
 
@@ -56,6 +60,9 @@ class OrderIn(InputModel):
         "ids of coupons in the shopper's wallet to offer; pricing uses those that lower the total most"))
     address_id: Id | None = Field(None, description=(
         "one of the shopper's delivery addresses: the order keeps a copy of it for its shipped goods"))
+    source: str | None = Field(None, max_length=40, pattern=SOURCE_PATTERN, examples=["live:12"],
+                               description="where the order is placed from, for the sales attributed to "
+                                           "it: `live:<event id>`, a live event's room")
 
 
 class AdjustmentJson(BaseModel):
@@ -115,6 +122,7 @@ class OrderJson(BaseModel):
     rate: str
     placed_at: str
     expires_at: str | None
+    source: str | None = Field(None, examples=["live:12"], description="where the order was placed from")
     children: list[ChildJson]
 
 
@@ -173,12 +181,13 @@ def order_command(actor: Actor, body: OrderIn, key: str | None,
     lines = check_lines([(line.sku_id, line.qty) for line in body.lines])
     idempotency = None
     if key is not None:
-        # Without an address the body reads as it did before there were any: a retry keeps its key.
-        unset = {"address_id"} if body.address_id is None else None
+        # Without an address or a source the body reads as it did before there were any: a retry
+        # keeps its key. With a source, the key covers it: the same key from elsewhere is another order.
+        unset = {name for name in ("address_id", "source") if getattr(body, name) is None}
         asked = body.model_dump(mode="json", exclude=unset)
         idempotency = keys.key_of(_scope(actor), key, "POST /orders", asked)
     return PlaceOrder(actor.user_id, lines, currency, idempotency, tuple(dict.fromkeys(body.coupons)),
-                      buyer_of(actor), delivery)
+                      buyer_of(actor), delivery, body.source)
 
 
 def _next_steps(status: int, *steps: str) -> dict[str, Any]:
@@ -226,6 +235,8 @@ async def place_order(body: OrderIn, request: Request) -> Response:
     if body.address_id is not None:  # the shopper's own address, copied into the order
         delivery = await run_in_threadpool(service.delivery_address, runtime.uow(read_only=True), shopper,
                                            body.address_id)
+    if body.source is not None:  # only orders placed from somewhere pay for this read
+        await run_in_threadpool(check_source, runtime, body.source)
     answer = await runtime.checkout.place_async(order_command(shopper, body, key, delivery))
     return Response(orjson.dumps(answer.receipt), status_code=answer.status_code,
                     media_type="application/json")
@@ -234,9 +245,14 @@ async def place_order(body: OrderIn, request: Request) -> Response:
 def _once(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple[Any, ...],
           run: Callable[[], dict[str, Any]], *, status_code: int = 200) -> JSONResponse:
     """Run a money movement once per Idempotency-Key; a retry gets the first answer."""
-    idempotency = None if key is None or actor is None else keys.key_of(_scope(actor), key, *request)
-    answer = payments.once(runtime.uow, key=idempotency, run=run, status_code=status_code)
+    answer = _remembered(runtime, actor, key, request, run, status_code=status_code)
     return JSONResponse(answer.response, status_code=answer.status_code)
+
+
+def _remembered(runtime: Runtime, actor: Actor | None, key: str | None, request: tuple[Any, ...],
+                run: Callable[[], dict[str, Any]], *, status_code: int = 200) -> keys.Remembered:
+    idempotency = None if key is None or actor is None else keys.key_of(_scope(actor), key, *request)
+    return payments.once(runtime.uow, key=idempotency, run=run, status_code=status_code)
 
 
 def _refund_key(actor: Actor | None, order_id: int, idempotency_key: str | None) -> str:
@@ -346,3 +362,19 @@ def confirm_receipt(order_id: OrderId, part_id: IdParam, runtime: RuntimeDep,
     `/problems/part-already-received`); a completed part may still be returned."""
     return JSONResponse(service.confirm_receipt(runtime.uow(), actor, order_id=order_id,
                                                 merchant_order_id=part_id))
+
+
+def check_source(runtime: Runtime, source: str) -> None:
+    """Raises InvalidInput when the source names no live event (through the live context's port)."""
+    event_id = int(source.removeprefix("live:"))
+    if not runtime.ports.live_event_exists(runtime.uow(read_only=True), event_id):
+        raise InvalidInput(f"no live event {event_id} to place an order from", field="source")
+
+
+def pay_once(runtime: Runtime, actor: Actor | None, key: str | None, *, order_id: int,
+             method: str) -> dict[str, Any]:
+    """Pay an order as `POST /orders/{id}/pay` does, once per key (the same key there and here is the
+    same payment): the order's receipt. Raises what pay_order raises, KeyReused, KeyInUse."""
+    return _remembered(runtime, actor, key, ("pay", order_id, method),
+                       lambda: service.pay_order(runtime.uow(), runtime.provider, actor, order_id=order_id,
+                                                 method=method)).response

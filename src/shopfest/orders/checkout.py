@@ -26,7 +26,7 @@ from shopfest.orders.drafting import Draft, Offered, PlaceOrder, Shelf, claims_o
 from shopfest.orders.model import DeliveryAddress
 from shopfest.orders.receipts import ReceiptsAlike
 from shopfest.orders.shelf import ShelfMemory
-from shopfest.orders.store import AddressBook, OrderStore, SpareIds
+from shopfest.orders.store import AddressBook, OrderStore, SpareIds, record_sources
 from shopfest.payments import service as payments
 from shopfest.payments.idempotency import IdempotencyKey, KeyInUse, Remembered
 from shopfest.promotions import service as promotions
@@ -84,6 +84,7 @@ _coupons = attrgetter("coupons")
 _lines = attrgetter("lines")
 _currency = attrgetter("currency")
 _delivery = attrgetter("delivery")
+_source = attrgetter("source")
 Cart = tuple[tuple[tuple[int, int], ...], str | None]  # (SKU, units) lines, and the currency asked
 
 
@@ -110,7 +111,7 @@ class Checkout:
 
         Raises KeyInUse while an order with the same Idempotency-Key is still being placed here.
         """
-        if self._sold_out and self._known_sold_out(command):
+        if self._sold_out and command.idempotency is None and self._known_sold_out(command):
             future: Future[Answer] = Future()
             future.set_exception(_sold_out(command))
             return future
@@ -124,7 +125,7 @@ class Checkout:
         """`place` for an event loop: the loop's future holds the answer once its batch is durable,
         and the loop is woken once per batch, however many of its orders the batch holds. (Every
         request at the peak comes through here: its few checks are written out in it.)"""
-        if self._sold_out and self._known_sold_out(command):
+        if self._sold_out and command.idempotency is None and self._known_sold_out(command):
             future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
             future.set_exception(_sold_out(command))
             return future
@@ -146,6 +147,8 @@ class Checkout:
             self._running.add(token)
         return token
 
+    # An order with an Idempotency-Key is not refused from memory: it may be the retry of one placed
+    # with the last units, whose answer the batch replays.
     def _known_sold_out(self, command: PlaceOrder) -> bool:
         now = time.monotonic()
         return any(self._sold_out.get(sku_id, 0.0) > now for sku_id, _ in command.lines)
@@ -290,13 +293,18 @@ class Checkout:
         store = OrderStore(uow.conn, spare=self._spare_ids)
         remembered = []
         deliveries: list[tuple[int, DeliveryAddress]] | None = [] if any(map(_delivery, batch)) else None
+        sourced: list[tuple[int, str, int]] | None = [] if any(map(_source, batch)) else None
         for draft, indexes in placed:
             copies = store.add_alike(draft.order, [batch[i].shopper_id for i in indexes])
             if deliveries is not None:  # orders placed from the pages: most of the peak has none
                 deliveries += _deliveries(batch, indexes, copies.order_ids)
             if draft.grants:  # priced alone: one order
                 promotions.hold_coupons(uow, copies.order_ids[0], draft.grants)
-            answers = _placed(ReceiptsAlike(draft.order, copies), len(indexes))
+            sources = None
+            if sourced is not None:  # orders placed from a live room: alike orders may come from several
+                sources = [batch[i].source for i in indexes]
+                sourced += _sourced(draft, sources, copies.order_ids)
+            answers = _placed(ReceiptsAlike(draft.order, copies, sources), len(indexes))
             for i, answer in zip(indexes, answers, strict=True):
                 outcomes[i] = answer
                 if (key := batch[i].idempotency) is not None:
@@ -304,6 +312,8 @@ class Checkout:
         payments.finish(uow, remembered)
         if deliveries:
             AddressBook(uow.conn).record_deliveries(deliveries)
+        if sourced:
+            record_sources(uow.conn, sourced)
 
     def _free_refused_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder], fresh: Sequence[int],
                            outcomes: list[Answer | BaseException | None]) -> None:
@@ -358,3 +368,11 @@ def _sold_out(command: PlaceOrder) -> SoldOut:
 
 def _replayed(first: Remembered | DomainError) -> Answer | DomainError:
     return first if isinstance(first, DomainError) else Answer(first.status_code, first.response)
+
+
+def _sourced(draft: Draft, sources: list[str | None],
+             order_ids: Sequence[int]) -> list[tuple[int, str, int]]:
+    """(order id, source, units) of the stored copies of a draft that were placed from somewhere."""
+    units = sum(line.qty for child in draft.order.children for line in child.lines)
+    return [(order_id, source, units) for source, order_id in zip(sources, order_ids, strict=True)
+            if source is not None]

@@ -41,6 +41,7 @@ class PlaceOrder(NamedTuple):
     coupons: tuple[int, ...] = ()  # coupon ids the shopper offers from their wallet
     buyer: Buyer | None = None  # the account's standing, for flash sales that ask (None: unknown)
     delivery: DeliveryAddress | None = None  # where shipped goods go, as the order is to keep it
+    source: str | None = None  # where it was placed from (`live:12`: a live event's room), for attribution
 
 
 def buyer_of(actor: Actor) -> Buyer | None:

@@ -71,7 +71,7 @@ def lane_command(runtime: Runtime, headers: list[tuple[bytes, bytes]], body: byt
         if shopper is None or shopper.role is not Role.SHOPPER:
             return None
         order = OrderIn.model_validate_json(body)
-        if order.address_id is not None:  # its address is read from the database: the full route's work
+        if order.address_id is not None or order.source is not None:  # read from the database: the route's
             return None
         return order_command(shopper, order, found.get(b"idempotency-key"))
     except (ValidationError, DomainError):

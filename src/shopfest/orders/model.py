@@ -153,6 +153,7 @@ class Order:
     pay_rate: ExchangeRate
     id: int | None = None
     presale: Presale | None = None
+    source: str | None = None  # where it was placed from (`live:12`), for the sales attributed to it
     total: Money = field(init=False)  # in the catalog's currency
     to_pay: Money = field(init=False)  # in the shopper's, at the rate recorded when it was placed
 

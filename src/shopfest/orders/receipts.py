@@ -29,6 +29,7 @@ def receipt(order: Order, *, vouchers: dict[int, list[str]] | None = None, merch
         "to_pay": money(to_pay), "rate": str(order.pay_rate.rate),
         "placed_at": order.placed_at.isoformat(),
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+        "source": order.source,
         "children": [_child(c, (vouchers or {}).get(c.id or 0, []), (returns or {}).get(c.id or 0, []))
                      for c in children],
     }
@@ -70,11 +71,12 @@ class ReceiptsAlike:
     """The receipts of copies of one order, which differ only in their ids: each is written out when
     it is first read (at the peak by the request that placed it, outside the batch)."""
 
-    __slots__ = ("_order", "_copies", "_base", "_written")
+    __slots__ = ("_order", "_copies", "_base", "_written", "_sources")
 
-    def __init__(self, order: Order, copies: Copies) -> None:
+    def __init__(self, order: Order, copies: Copies, sources: list[str | None] | None = None) -> None:
         self._order = order
         self._copies = copies
+        self._sources = sources  # each copy's source, when one has any (most of the peak: None)
         self._base: dict[str, Any] | None = None
         self._written: dict[int, dict[str, Any]] = {}  # read twice when remembered for a replay
 
@@ -88,4 +90,6 @@ class ReceiptsAlike:
             **base, "id": self._copies.order_ids[n],
             "children": [{**c, "id": cid}
                          for c, cid in zip(base["children"], self._copies.children_of(n), strict=True)]}
+        if self._sources is not None:
+            written["source"] = self._sources[n]
         return written

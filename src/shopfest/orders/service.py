@@ -22,6 +22,7 @@ from shopfest.inventory.model import Claim, Shortfall
 from shopfest.orders import store as store_lists
 from shopfest.orders.drafting import PlaceOrder, check_lines, draft_order
 from shopfest.orders.model import (
+    HOLDING_STOCK,
     MAX_ADDRESSES,
     RECEIVABLE,
     AddressNeeded,
@@ -817,3 +818,48 @@ def _complete_shipped(uow: UnitOfWork, order_id: int, *, cutoff: datetime) -> bo
         _save(store, order, after, at=uow.clock.now())
         uow.commit()
     return True
+
+
+# --- sales attributed to where the orders were placed from (a live event's room) -----------------
+
+# An order counts as sold once paid (shipped, done, partly refunded too); as pending while it holds
+# units unpaid (a pre-sale until its balance is paid); a cancelled, refunded or forfeited one not at all.
+SOLD = frozenset({OrderStatus.PAID, OrderStatus.FULFILLED, OrderStatus.COMPLETED,
+                  OrderStatus.PARTIALLY_REFUNDED})
+
+
+@dataclass(frozen=True)
+class SalesTally:
+    orders: int = 0
+    units: int = 0
+    totals: dict[str, Money] = field(default_factory=dict)  # by the catalog's currency
+
+
+@dataclass(frozen=True)
+class SourceSales:
+    """The orders placed from one source: those paid, and those still awaiting payment."""
+
+    paid: SalesTally
+    unpaid: SalesTally
+
+
+def sales_from(uow: UnitOfWork, source: str) -> SourceSales:
+    """What the orders placed from `source` (`live:12`) sold: paid orders, units and totals per
+    currency, and the unpaid ones apart. One grouped read of the source's rows with their orders."""
+    with uow:
+        rows = store_lists.sales_by_status(uow.conn, source)
+    return SourceSales(_tally([r for r in rows if r[0] in SOLD]),
+                       _tally([r for r in rows if r[0] in HOLDING_STOCK]))
+
+
+def _tally(rows: Sequence[tuple[str, str, int, int, int]]) -> SalesTally:
+    totals: dict[str, Money] = {}
+    for _, currency, _, _, minor in rows:
+        totals[currency] = totals.get(currency, Money.zero(currency)) + Money(minor, currency)
+    return SalesTally(sum(r[2] for r in rows), sum(r[3] for r in rows), totals)
+
+
+def placed_from(uow: UnitOfWork, source: str) -> tuple[int, int]:
+    """Orders placed from `source` and their units, whatever became of them: a room's running count."""
+    with uow:
+        return store_lists.placed_from(uow.conn, source)

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     ForeignKey,
     Index,
+    Integer,
     String,
     Table,
     case,
@@ -72,6 +73,9 @@ order_sources = Table(
     metadata,
     Column("order_id", Id, primary_key=True, autoincrement=False),
     Column("source", String(40), nullable=False),
+    # The units the order holds, so that a room counts what it sold without reading order lines
+    # (migration 0017).
+    Column("units", Integer, nullable=False, server_default="0"),
     Index("ix_order_sources_source", "source", "order_id"),
 )
 
@@ -296,9 +300,11 @@ class OrderStore:
     def by_ids(self, order_ids: Sequence[int], *, lock: bool = False) -> list[Order]:
         if not order_ids:
             return []
-        query = select(orders).where(id_in(orders.c.id, order_ids)).order_by(orders.c.id)
+        query = (select(orders, order_sources.c.source)
+                 .outerjoin(order_sources, order_sources.c.order_id == orders.c.id)
+                 .where(id_in(orders.c.id, order_ids)).order_by(orders.c.id))
         if lock and self.conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+            query = query.with_for_update(of=orders)  # not the source's row: it may be none
         rows = self.conn.execute(query).all()
         child_rows = self.conn.execute(select(merchant_orders).where(
             id_in(merchant_orders.c.order_id, [r.id for r in rows])).order_by(merchant_orders.c.id))
@@ -406,7 +412,7 @@ def _order(row: Any, children: tuple[MerchantOrder, ...]) -> Order:
     return Order(shopper_id=row.shopper_id, status=OrderStatus(row.status), children=children,
                  placed_at=row.placed_at, expires_at=row.expires_at,
                  pay_rate=ExchangeRate(row.currency, row.pay_currency, Decimal(row.pay_rate)), id=row.id,
-                 presale=presale)
+                 presale=presale, source=getattr(row, "source", None))
 
 
 def _return_columns(request: ReturnRequest) -> dict[str, Any]:
@@ -627,3 +633,31 @@ def received_before(conn: Connection, shipped_before: datetime, *, limit: int) -
              .where(text(f"merchant_orders.{RECEIVABLE_SQL}"), shipments.c.shipped_at <= shipped_before)
              .order_by(merchant_orders.c.order_id).limit(limit))
     return list(conn.scalars(query))
+
+
+# --- where orders were placed from (order_sources) ------------------------------------------------
+
+def record_sources(conn: Connection, sourced: Sequence[tuple[int, str, int]]) -> None:
+    """Each (order id, source, units) of orders placed from somewhere, in the checkout's transaction."""
+    bulk_insert(conn, order_sources, [{"order_id": order_id, "source": source, "units": units}
+                                      for order_id, source, units in sourced])
+
+
+def placed_from(conn: Connection, source: str) -> tuple[int, int]:
+    """Orders placed from `source` and the units they hold, whatever became of them since: one read
+    of the source's rows, without the orders'."""
+    row = conn.execute(select(func.count(), func.coalesce(func.sum(order_sources.c.units), 0))
+                       .where(order_sources.c.source == source)).one()
+    return int(row[0]), int(row[1])
+
+
+def sales_by_status(conn: Connection, source: str) -> list[tuple[str, str, int, int, int]]:
+    """The orders placed from `source`, per (order status, currency): orders, units, their total."""
+    rows = conn.execute(
+        select(orders.c.status, orders.c.currency, func.count(),
+               func.coalesce(func.sum(order_sources.c.units), 0),
+               func.coalesce(func.sum(orders.c.total_minor), 0))
+        .join(orders, orders.c.id == order_sources.c.order_id)
+        .where(order_sources.c.source == source)
+        .group_by(orders.c.status, orders.c.currency).order_by(orders.c.status, orders.c.currency))
+    return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]

@@ -625,8 +625,9 @@
         return answer.ok ? answer.json() : null;
       })
       .then(function (sales) {
-        if (sales) {
-          showSales(sales.orders, sales.units);
+        var paid = sales && (sales.paid || sales);
+        if (paid) {
+          showSales(paid.orders, paid.units);
         }
       })
       .catch(function () { /* the figures come with the next `sold` frame */ });
