@@ -177,12 +177,17 @@ def start_a_deal(hosting: Page, watching: Page) -> None:
 
 
 def buy_and_pay(hosting: Page, shopper: Shopper) -> None:
-    """The shopper buys the pinned product and pays with the sandbox's approved card without leaving
-    the room; the console counts the sale."""
+    """The shopper buys the pinned product at the flash price less the coupon claimed, and pays with
+    the sandbox's approved card without leaving the room; the console counts the sale."""
     watching = shopper.page
+    # The flash price less the live coupon claimed: priced for this shopper, and charged so.
+    expect(watching.locator("[data-pinned] [data-price]")).to_contain_text("Your price CN¥58.00",
+                                                                            timeout=WAIT_MS)
+    expect(watching.locator("[data-pinned] [data-savings]")).to_have_text(
+        "Flash price −CN¥22.00 · Store coupon −CN¥8.00")
     watching.get_by_role("button", name="Buy now").click()
     answer = watching.locator("[data-order]")
-    expect(answer).to_contain_text("placed", timeout=WAIT_MS)
+    expect(answer).to_contain_text("CN¥58.00 to pay", timeout=WAIT_MS)
     shopper.look("live-2-room-ordered")
     answer.get_by_role("button", name=re.compile("^Pay ")).click()
     expect(answer).to_contain_text("is paid", timeout=WAIT_MS)

@@ -146,11 +146,12 @@ def server_clock(runtime: Runtime) -> dict[str, Any]:
 
 
 def page_words(viewer: Viewer) -> Markup:
-    """The words live.js writes (room.* and every problem.<code> an error frame may carry), as JSON
+    """The words live.js writes (room.*, the discounts' deal.<label>, and every problem.<code> an error
+    frame may carry), as JSON
     for a data block: the page's script reads them, nothing runs inline."""
     column = LANGUAGES.index(viewer.lang)
     words = {key: pair[column] for key, pair in STRINGS.items()
-             if key.startswith(("room.", "problem.", "countdown.days"))}
+             if key.startswith(("room.", "problem.", "deal."))}
     # No `<` at all (`</script`, `<!--` could end or bend the data block): JSON writes it \u003c.
     return Markup(json.dumps(words, ensure_ascii=False).replace("<", "\\u003c"))
 

@@ -411,14 +411,19 @@
       prices.appendChild(el("s", {text: t("room.list_price", {price: money(pinned.list_price, pinned.currency)})}));
     }
     card.appendChild(prices);
+    card.appendChild(el("p", {"class": "pinned-savings", "data-savings": ""}));
     if (signedIn && page === "room" && status !== "ended") {
       var buy = el("button", {type: "button", "class": "primary", "data-buy": "", text: t("room.buy")});
       buy.addEventListener("click", function () {
         say("");
-        send({type: "buy", sku_id: pinned.sku_id, qty: 1, key: buyKey, ref: "buy"});
+        var buying = {type: "buy", sku_id: pinned.sku_id, qty: 1, key: buyKey, ref: "buy"};
+        if (inWallet.length) {
+          buying.coupons = inWallet.slice(); // the live coupons claimed here, which checkout may apply
+        }
+        send(buying);
       });
       card.appendChild(buy);
-      send({type: "price", sku_id: pinned.sku_id, ref: "price"});
+      reprice();
     }
   };
 
@@ -440,13 +445,24 @@
     if (!shown || !pinned || frame.sku_id !== pinned.sku_id) {
       return;
     }
-    shown.textContent = t("room.your_price", {price: money(frame.price, frame.currency || pinned.currency)});
+    var currency = frame.currency || pinned.currency;
+    shown.textContent = t("room.your_price", {price: money(frame.price, currency)});
     if (String(frame.list_price) !== String(frame.price)) {
       shown.appendChild(document.createTextNode(" "));
-      shown.appendChild(el("s", {text: t("room.list_price", {
-        price: money(frame.list_price, frame.currency || pinned.currency)})}));
+      shown.appendChild(el("s", {text: t("room.list_price", {price: money(frame.list_price, currency)})}));
     }
+    var savings = root.querySelector("[data-pinned] [data-savings]");
+    savings.textContent = (frame.savings || []).map(function (saving) {
+      return t("deal." + saving.label) + " −" + money(saving.amount, currency);
+    }).join(" · ");
   };
+
+  // The pinned product priced for this shopper again: a deal began, a coupon reached the wallet.
+  function reprice() {
+    if (pinned && signedIn && page === "room" && status !== "ended") {
+      send({type: "price", sku_id: pinned.sku_id, ref: "price"});
+    }
+  }
 
   on.ordered = function (frame) {
     buyKey = newKey(); // the next tap is another order; a retry of this one kept the same key
@@ -505,6 +521,12 @@
     if (claim) {
       claim.disabled = true;
     }
+    if (coupon) { // its time is up: checkout would refuse it now
+      inWallet = inWallet.filter(function (id) {
+        return id !== coupon.coupon_id;
+      });
+      reprice();
+    }
   };
 
   on.coupon_left = function (frame) {
@@ -514,7 +536,11 @@
     }
   };
 
+  var inWallet = [];
+
   on.claimed = function (frame) {
+    inWallet.push(frame.coupon_id);
+    reprice();
     var claim = root.querySelector("[data-claim]");
     if (claim && coupon && frame.coupon_id === coupon.coupon_id) {
       claim.replaceWith(el("p", {"class": "in-wallet", "data-in-wallet": ""}, [
@@ -555,6 +581,9 @@
     body.appendChild(counting);
     box.hidden = false;
     tick();
+    if (pinned && frame.sku_id === pinned.sku_id && starts <= serverNow()) {
+      reprice();
+    }
   };
 
   refresh.deal = function () {
