@@ -74,7 +74,7 @@ def test_the_room_shows_the_event_to_anyone_and_asks_anonymous_viewers_to_sign_i
     assert "data-chat-form" not in page.text
     shopper = signed_in(show.client, runtime, "viewer@shoppers.test")
     mine = shopper.get(f"/live/{show.event.id}").text
-    assert "data-chat-form" in mine and "/login?next=%2Flive" not in mine
+    assert "data-chat-form" in mine and "/login?next=%2Flive" not in mine and 'data-shops="yes"' in mine
     assert "/console" not in mine  # the console's link is for its hosts
     assert shopper.get(f"/live/{show.event.id}", params={"lang": "zh"}).text.count("即将开播") >= 1
     policy = page.headers["content-security-policy"]
@@ -115,7 +115,8 @@ def test_the_console_is_for_the_events_hosts_and_operators_and_goes_live_and_end
     assert page.status_code == 200
     assert f'data-pin="{show.product_id}"' in page.text and f'<option value="{show.sku_id}"' in page.text
     assert "Go live" in page.text and 'data-command="drop_coupon"' in page.text
-    assert "/console" in host.get(f"/live/{show.event.id}").text
+    hosts_room = host.get(f"/live/{show.event.id}").text
+    assert "/console" in hosts_room and 'data-shops="no"' in hosts_room  # staff chat, not buy
     with served(show.client.app) as address:
         watching = Viewer(address, show.event.id or 0)
         went = host.post(f"{console}/go-live", data={"csrf_token": token_in(page.text)},

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import Product
-from shopfest.core.actor import Actor
+from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.deps import RuntimeDep, actor_of
@@ -168,7 +168,8 @@ def room_page(request: Request, runtime: RuntimeDep, event_id: str) -> HTMLRespo
         pinned = _cards(runtime, _products(runtime, [event.pinned_product_id]), viewer, actor).get(
             event.pinned_product_id)
     return render(request, runtime, "live/room.html", stage=stage_of(event, viewer, runtime), pinned=pinned,
-                  signed_in=actor is not None, role=role.value, host=role is RoomRole.HOST or (
+                  signed_in=actor is not None, shops=actor is not None and actor.role is Role.SHOPPER,
+                  role=role.value, host=role is RoomRole.HOST or (
                       actor is not None and actor.is_operator),
                   sign_in_url=f"/login?next={quote(f'/live/{event.id}', safe='')}",
                   reactions=REACTION_ORDER, chat_max=CHAT_MAX_CHARS, words=page_words(viewer),

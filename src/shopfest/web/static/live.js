@@ -154,7 +154,8 @@
   // --- the room's socket ---
 
   var eventId = root.getAttribute("data-event-id");
-  var signedIn = root.getAttribute("data-signed-in") === "yes";
+  // Shoppers claim, are priced and buy; merchant staff and operators chat but do not shop here.
+  var shops = root.getAttribute("data-shops") === "yes";
   var moderating = page === "console";
   var lastId = null;
   var socket = null;
@@ -412,7 +413,7 @@
     }
     card.appendChild(prices);
     card.appendChild(el("p", {"class": "pinned-savings", "data-savings": ""}));
-    if (signedIn && page === "room" && status !== "ended") {
+    if (shops && status !== "ended") {
       var buy = el("button", {type: "button", "class": "primary", "data-buy": "", text: t("room.buy")});
       buy.addEventListener("click", function () {
         say("");
@@ -459,7 +460,7 @@
 
   // The pinned product priced for this shopper again: a deal began, a coupon reached the wallet.
   function reprice() {
-    if (pinned && signedIn && page === "room" && status !== "ended") {
+    if (pinned && shops && status !== "ended") {
       send({type: "price", sku_id: pinned.sku_id, ref: "price"});
     }
   }
@@ -504,7 +505,7 @@
       text: t("room.coupon_left", {left: frame.quantity})}));
     body.appendChild(el("p", {"class": "live-countdown", "data-until-ms": String(Date.parse(frame.ends_at)),
       "data-words": "room.coupon_ends", "data-then-refresh": "coupon"}));
-    if (signedIn && page === "room") {
+    if (shops) {
       var claim = el("button", {type: "button", "class": "primary", "data-claim": "", text: t("room.claim")});
       claim.addEventListener("click", function () {
         say("");
