@@ -140,6 +140,8 @@ def test_the_schedule_reads_in_the_viewers_zone_in_the_api_the_page_and_the_cale
     london = scene.tab("amelia").get("/live").text
     assert "15:00 – 16:30" in london and "Times in Europe/London" in london
     assert scene.client.get("/live", params={"tz": "Nowhere/Land"}).status_code == 422
+    chinese = scene.client.get("/live", params={"tz": "Asia/Shanghai", "lang": "zh"}).text
+    assert "直播日程" in chinese and "品牌访谈" in chinese and "登录后可设置开播提醒" in chinese
 
     ics = scene.client.get(f"/api/v1/live/events/{event['id']}/calendar.ics")
     assert ics.status_code == 200 and ics.headers["content-type"].startswith("text/calendar")

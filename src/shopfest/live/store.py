@@ -70,6 +70,7 @@ live_reminders = Table(
     Column("shopper_id", Id, primary_key=True, autoincrement=False),
     Column("asked_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
+    Index("ix_live_reminders_unsent", "event_id", "sent_at"),  # the sweeper's look: any still unsent?
 )
 
 # Chat, as posted; `hidden` by a moderator (or by a ban of its author). Replays read it by offset.
@@ -307,11 +308,12 @@ class LiveStore:
     def reminders_due(self, now: datetime, *, limit: int) -> list[tuple[int, str]]:
         """(id, title) of events on now (their start come, their end not) with reminders still unsent:
         an event over, or ended early, tells nobody it is live."""
-        unsent = select(live_reminders.c.event_id).where(live_reminders.c.sent_at.is_(None))
+        unsent = select(live_reminders.c.event_id).where(
+            live_reminders.c.event_id == live_events.c.id, live_reminders.c.sent_at.is_(None))
         return [(r.id, r.title) for r in self.conn.execute(
             select(live_events.c.id, live_events.c.title).where(
-                live_events.c.id.in_(unsent), live_events.c.starts_at <= now, live_events.c.ends_at > now,
-                live_events.c.status != EventStatus.ENDED.value)
+                live_events.c.starts_at <= now, live_events.c.ends_at > now,
+                live_events.c.status != EventStatus.ENDED.value, unsent.exists())
             .order_by(live_events.c.starts_at).limit(limit))]
 
     def reminded_of(self, shopper_id: int, event_ids: Sequence[int]) -> set[int]:
