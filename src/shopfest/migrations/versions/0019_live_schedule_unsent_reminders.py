@@ -3,16 +3,16 @@
 The sweeper asks every few seconds whether an event on now has reminders still to send; with this
 index that is one look per event, not a walk over the (perhaps millions of) reminders already sent.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0017'
-down_revision = '0016'
+revision = '0019'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
