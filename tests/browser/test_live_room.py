@@ -115,6 +115,9 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     moment = watching.locator("[data-pin-at]", has_text=title)
     expect(moment).to_contain_text("Price now")
     expect(watching.locator("[data-replay-chat]")).to_contain_text("夜里亮吗")
+    if COMMANDS.keys() >= COUPONS | DEALS:
+        expect(watching.locator(".replay-markers")).to_contain_text("Live coupon dropped")
+        expect(watching.locator(".replay-markers")).to_contain_text("Flash deal started")
     moment.locator("[data-seek]").click()
     expect(moment).to_have_class(re.compile("current"))
     shopper.look("live-4-replay")
@@ -194,6 +197,7 @@ def buy_and_pay(hosting: Page, shopper: Shopper) -> None:
     expect(answer.get_by_role("link", name="See the order")).to_have_attribute(
         "href", re.compile(r"^/account/orders/\d+$"))
     expect(hosting.locator("[data-sales-orders]")).to_have_text("1", timeout=WAIT_MS)
+    expect(watching.locator("[data-deal-left]")).to_have_text("19 left", timeout=WAIT_MS)  # falling
 
 
 def chat_and_moderate(hosting: Page, watching: Page) -> None:
@@ -211,3 +215,9 @@ def chat_and_moderate(hosting: Page, watching: Page) -> None:
     spam.get_by_role("button", name="Hide").click()
     expect(watching.locator("[data-chat] li", has_text="first!!!")).to_have_count(0, timeout=WAIT_MS)
     expect(watching.locator("[data-chat]")).to_contain_text("夜里亮吗")
+    watching.get_by_role("button", name=re.compile("^Heart")).click()
+    expect(watching.locator('[data-total="heart"]')).to_have_text("1", timeout=WAIT_MS)  # a second's taps
+    slow = hosting.locator("form[data-command=slow_mode]")
+    slow.get_by_label("Seconds between messages (0: off)").fill("3")
+    slow.get_by_role("button", name="Set").click()
+    expect(slow).to_contain_text("Slow mode: one message per 3 s", timeout=WAIT_MS)
