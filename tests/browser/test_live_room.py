@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocketRoute, expect
 
 from shopfest import app as _app  # noqa: F401  registers the room's commands, as the server does
 from shopfest.core.actor import MACHINE
@@ -84,6 +85,7 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     shopper.goto(f"/live/{event_id}")
     expect(watching.get_by_role("link", name="Sign in to chat and buy")).to_have_attribute(
         "href", f"/login?next=%2Flive%2F{event_id}")
+    sockets = tap_the_rooms_sockets(watching)
     shopper.goto(f"/signup?next=/live/{event_id}")
     watching.get_by_label("Email").fill(f"live-{secrets.token_hex(5)}@shoppers.test")
     watching.get_by_label("Password").fill("live-shopper-11")
@@ -98,6 +100,7 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     expect(card.locator("[data-price]")).to_contain_text("88.00", timeout=WAIT_MS)
 
     chat_and_moderate(hosting, watching)
+    dropped_and_back(watching, sockets)
     if COMMANDS.keys() >= COUPONS:
         drop_and_claim(hosting, watching)
     if COMMANDS.keys() >= DEALS:
@@ -221,3 +224,31 @@ def chat_and_moderate(hosting: Page, watching: Page) -> None:
     slow.get_by_label("Seconds between messages (0: off)").fill("3")
     slow.get_by_role("button", name="Set").click()
     expect(slow).to_contain_text("Slow mode: one message per 3 s", timeout=WAIT_MS)
+
+
+def tap_the_rooms_sockets(page: Page) -> list[WebSocketRoute]:
+    """The page's room sockets, each passed through to the server, kept so a test can cut one."""
+    sockets: list[WebSocketRoute] = []
+
+    def through(socket: WebSocketRoute) -> None:
+        sockets.append(socket)
+        socket.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/api/v1/live/events/\d+/ws"), through)
+    return sockets
+
+
+def dropped_and_back(page: Page, sockets: list[WebSocketRoute]) -> None:
+    """The socket drops (as when a server restarts): the room says so, comes back by itself after the
+    last frame it saw, and carries on."""
+    seen = len(sockets)
+    sockets[-1].close(code=1001, reason="server-shutting-down")
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while len(sockets) == seen:
+        assert time.monotonic() < deadline, "the room did not reconnect"
+        page.wait_for_timeout(100)
+    assert "?after=" in sockets[-1].url, sockets[-1].url
+    expect(page.locator("[data-connection-lost]")).to_be_hidden(timeout=WAIT_MS)
+    page.wait_for_timeout(1500)  # the frames after the last one seen have come by now
+    expect(page.locator("[data-chat] li", has_text="夜里亮吗")).to_have_count(1)  # resumed, not replayed
+    expect(page.locator("[data-chat] li", has_text="first!!!")).to_have_count(0)
