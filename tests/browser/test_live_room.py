@@ -220,6 +220,7 @@ def chat_and_moderate(hosting: Page, watching: Page) -> None:
     expect(watching.locator("[data-chat]")).to_contain_text("夜里亮吗")
     watching.get_by_role("button", name=re.compile("^Heart")).click()
     expect(watching.locator('[data-total="heart"]')).to_have_text("1", timeout=WAIT_MS)  # a second's taps
+    expect(hosting.locator('[data-total="heart"]')).to_have_text("1")
     slow = hosting.locator("form[data-command=slow_mode]")
     slow.get_by_label("Seconds between messages (0: off)").fill("3")
     slow.get_by_role("button", name="Set").click()

@@ -199,23 +199,31 @@ class ConsoleProduct:
 
 @router.get("/live/{event_id}/console", response_class=HTMLResponse)
 def console_page(request: Request, runtime: RuntimeDep, event_id: str) -> HTMLResponse:
-    event, _ = _console_event(request, runtime, event_id)
+    event, actor = _console_event(request, runtime, event_id)
     viewer = viewer_of(request)
-    products = [ConsoleProduct(p.id or 0, viewer.name(p.title, p.title_zh),
-                               [(s.id or 0, f"{viewer.name(s.code, s.name_zh)} · {viewer.money(s.price)}")
-                                for s in p.skus])
-                for p in _products(runtime, list(event.product_ids)).values()]
-    currency = _settlement_currency(runtime, event)
+    featured = _products(runtime, list(event.product_ids))
+    products = [_console_product(p, viewer) for p in featured.values()]
+    # Coupons and deals cover the host's own store's products (all of them for an operator).
+    own = [p for p in featured.values() if actor.merchant_id in (None, p.merchant_id)]
     return render(request, runtime, "live/console.html", stage=stage_of(event, viewer, runtime),
-                  products=products, currency=currency, words=page_words(viewer), hls_url=HLS_URL,
+                  products=products, own_products=[_console_product(p, viewer) for p in own],
+                  currency=_settlement_currency(runtime, own), words=page_words(viewer), hls_url=HLS_URL,
                   reactions=REACTION_ORDER, chat_max=CHAT_MAX_CHARS, clock=server_clock(runtime))
 
 
-def _settlement_currency(runtime: Runtime, event: LiveEvent) -> str:
-    """The currency the host's amounts are in: the featured products' merchant's (docs/live.md)."""
-    products = _products(runtime, list(event.product_ids)[:1])
-    for product in products.values():
-        return product.from_price.currency
+def _console_product(product: Product, viewer: Viewer) -> ConsoleProduct:
+    return ConsoleProduct(product.id or 0, viewer.name(product.title, product.title_zh),
+                          [(s.id or 0, f"{viewer.name(s.code, s.name_zh)} · {viewer.money(s.price)}")
+                           for s in product.skus])
+
+
+def _settlement_currency(runtime: Runtime, products: list[Product]) -> str:
+    """The currency a host's amounts are in: their store's settlement currency (docs/live.md)."""
+    for product in products:
+        try:
+            return catalog.get_merchant(runtime.uow(read_only=True), product.merchant_id).settlement_currency
+        except NotFound:
+            continue
     return "CNY"
 
 
