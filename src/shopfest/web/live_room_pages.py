@@ -116,7 +116,8 @@ def _event(runtime: Runtime, text: str) -> LiveEvent:
 
 
 def _shopper_id(actor: Actor | None) -> int | None:
-    return actor.user_id if actor is not None else None
+    """Whom the cards are priced for (their coupons, their flash limits): shoppers only."""
+    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
 
 
 def _products(runtime: Runtime, product_ids: list[int]) -> dict[int, Product]:
@@ -147,8 +148,7 @@ def server_clock(runtime: Runtime) -> dict[str, Any]:
 
 def page_words(viewer: Viewer) -> Markup:
     """The words live.js writes (room.*, the discounts' deal.<label>, and every problem.<code> an error
-    frame may carry), as JSON
-    for a data block: the page's script reads them, nothing runs inline."""
+    frame may carry), as JSON for a data block: the page's script reads them, nothing runs inline."""
     column = LANGUAGES.index(viewer.lang)
     words = {key: pair[column] for key, pair in STRINGS.items()
              if key.startswith(("room.", "problem.", "deal."))}
@@ -162,15 +162,13 @@ def page_words(viewer: Viewer) -> Markup:
 def room_page(request: Request, runtime: RuntimeDep, event_id: str) -> HTMLResponse:
     event = _event(runtime, event_id)
     viewer, actor = viewer_of(request), actor_of(request, runtime)
-    role = role_in(event, actor)
+    hosting = role_in(event, actor) is RoomRole.HOST or (actor is not None and actor.is_operator)
     pinned = None
     if event.pinned_product_id is not None and event.status is not EventStatus.ENDED:
         pinned = _cards(runtime, _products(runtime, [event.pinned_product_id]), viewer, actor).get(
             event.pinned_product_id)
     return render(request, runtime, "live/room.html", stage=stage_of(event, viewer, runtime), pinned=pinned,
-                  signed_in=actor is not None, shops=actor is not None and actor.role is Role.SHOPPER,
-                  role=role.value, host=role is RoomRole.HOST or (
-                      actor is not None and actor.is_operator),
+                  signed_in=actor is not None, shops=_shopper_id(actor) is not None, host=hosting,
                   sign_in_url=f"/login?next={quote(f'/live/{event.id}', safe='')}",
                   reactions=REACTION_ORDER, chat_max=CHAT_MAX_CHARS, words=page_words(viewer),
                   hls_url=HLS_URL, clock=server_clock(runtime))
