@@ -83,8 +83,9 @@ def host_and_shopper_in_the_room(open_tab: Callable[..., Shopper], server: str, 
     shopper = open_tab(server)
     watching = shopper.page
     shopper.goto(f"/live/{event_id}")
-    expect(watching.get_by_role("link", name="Sign in to chat and buy")).to_have_attribute(
-        "href", f"/login?next=%2Flive%2F{event_id}")
+    for where in (".sign-in-to-chat", ".sign-in-to-buy"):  # beside the chat and under the product
+        expect(watching.locator(where).get_by_role("link", name="Sign in to chat and buy")).to_have_attribute(
+            "href", f"/login?next=%2Flive%2F{event_id}")
     sockets = tap_the_rooms_sockets(watching)
     shopper.goto(f"/signup?next=/live/{event_id}")
     watching.get_by_label("Email").fill(f"live-{secrets.token_hex(5)}@shoppers.test")
