@@ -132,6 +132,8 @@ def test_the_console_is_for_the_events_hosts_and_operators_and_goes_live_and_end
     again = host.post(f"{console}/end", data={"csrf_token": token_in(live_page)})
     assert again.status_code == 409 and "<html" in again.text  # ended already: a page says so
     assert live.get_event(runtime.uow(), show.event.id or 0).status.value == "ended"
+    after = host.get(console).text
+    assert 'data-command="drop_coupon"' not in after and "/go-live" not in after and "/replay" in after
 
 
 def test_the_replay_opens_after_the_end_with_each_pinned_product_at_its_moment(
