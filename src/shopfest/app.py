@@ -73,6 +73,7 @@ from shopfest.web import (
     api_docs,
     control_pages,
     live_pages,
+    live_room_pages,
     order_pages,
     pages,
     seller_desk,
@@ -287,7 +288,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_pages):
+                     control_pages, live_pages, live_room_pages):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)
@@ -297,6 +298,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(BodyCap, max_bytes=runtime.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="api-docs")  # before /static, which it is in
+    hls = live_room_pages.hls_assets()
+    if hls is not None:  # as above; without it the live room plays what the browser plays itself
+        app.mount(live_room_pages.HLS_URL, hls, name="hls")
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

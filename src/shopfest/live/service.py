@@ -539,3 +539,59 @@ def event_sales(uow: UnitOfWork, actor: Actor | None, event_id: int, *, counter:
     if not (actor.is_operator or actor.user_id in event.host_ids):
         raise NotAllowedHere("only the event's hosts and operators see its sales", event_id=event_id)
     return counter.sales_from(source_of(event_id))
+
+
+# --- replays ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayMessage:
+    """A chat message as the replay shows it, at its offset from going live."""
+
+    author_name: str
+    text: str
+    at: datetime
+    offset_ms: int
+
+
+@dataclass(frozen=True)
+class ReplayMoment:
+    """Something the room showed at its offset: a pin, a coupon drop, a deal, going live, the end."""
+
+    kind: str
+    payload: dict[str, Any]
+    offset_ms: int
+
+
+@dataclass(frozen=True)
+class Replay:
+    event: LiveEvent
+    messages: tuple[ReplayMessage, ...]
+    moments: tuple[ReplayMoment, ...]
+
+    @property
+    def pins(self) -> tuple[ReplayMoment, ...]:
+        """The shoppable timestamps: each moment a product was pinned, in order."""
+        return tuple(m for m in self.moments if m.kind == "pin")
+
+
+REPLAY_MESSAGES = 2000  # a replay's chat, from the start; a longer chat is cut there
+REPLAY_MOMENTS = 1000
+
+
+def replay_of(uow: UnitOfWork, event_id: int) -> Replay:
+    """What a replay shows: the event, its chat as posted and not hidden, and its moments, each at its
+    offset from going live. Raises NotFound."""
+    with uow:
+        store = LiveStore(uow.conn)
+        event = store.event(event_id)
+        if event is None:
+            raise NotFound(f"no live event {event_id}", event_id=event_id)
+        messages = store.messages(event_id, limit=REPLAY_MESSAGES)
+        moments = store.moments(event_id, limit=REPLAY_MOMENTS)
+    return Replay(
+        event,
+        tuple(ReplayMessage(m.author_name, m.text, m.at, m.offset_ms) for m in messages),
+        tuple(ReplayMoment(m.kind, dict(m.payload or {}), m.offset_ms) for m in moments))
+
+

@@ -154,4 +154,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem.slow-down": ("Slow down: wait a moment before your next message.", "发言太快了：请稍候再发。"),
     "problem.muted": ("A moderator muted you in this room for now.", "你已被房管暂时禁言。"),
     "problem.banned": ("A moderator banned you from this room.", "你已被房管移出本直播间。"),
+    # the live room's own refusals of a frame (the room page shows them in words)
+    "problem.malformed-frame": ("The room could not read that: reload the page.",
+                                "直播间无法读取该请求：请刷新页面。"),
+    "problem.frame-too-large": ("That was too long to send.", "内容过长，无法发送。"),
+    "problem.unknown-type": ("The room does not know that action: reload the page.",
+                             "直播间不支持该操作：请刷新页面。"),
+    "problem.flood": ("Too many actions at once: slow down.", "操作过于频繁：请慢一点。"),
+    "problem.internal-error": ("That did not work on our side: try again.", "我们这边出了点问题：请重试。"),
 }
