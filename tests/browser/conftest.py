@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, EVE_OF_ELEVEN_ELEVEN, Shopper
+from tests.browser.harness import CHROMIUM, CHROMIUM_ARGS, ELEVEN_ELEVEN_OPEN, EVE_OF_ELEVEN_ELEVEN, Shopper
 from tests.servers import running_server, server_env, shopfest
 
 
@@ -33,7 +33,7 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def server(demo_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(demo_database, clock=EVE_OF_ELEVEN_ELEVEN,
+    with running_server(demo_database, clock=ELEVEN_ELEVEN_OPEN,
                         log_dir=tmp_path_factory.mktemp("logs")) as base_url:
         yield base_url
 
@@ -55,7 +55,7 @@ def start_private_server(demo_database: str, tmp_path: Path) -> Callable[..., Ab
     return partial(running_server, f"sqlite:///{copy}", log_dir=tmp_path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"Chromium is not at {CHROMIUM}. Run `make test` (it installs Debian's chromium as root) "
@@ -64,6 +64,8 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+    # (package-scoped: Playwright's event loop stops with the browser suite, so the suites after it can
+    # run their own with asyncio.run)
 
 
 @pytest.fixture

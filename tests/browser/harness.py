@@ -12,6 +12,9 @@ from tests.browser.axe import assert_accessible
 
 # Ten seconds before the 2027 festival's 11.11 sale opens, on the server's festival clock.
 EVE_OF_ELEVEN_ELEVEN = "2027-11-10T23:59:50+08:00"
+# The shared server's moment: the 11.11 sale just open, so no phase flips (and reloads every open page)
+# while the suite runs; the tests that watch midnight start servers of their own on the eve.
+ELEVEN_ELEVEN_OPEN = "2027-11-11T00:00:30+08:00"
 CHROMIUM = os.environ.get("SHOPFEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
