@@ -9,6 +9,7 @@ import shopfest.catalog.store
 import shopfest.festival.store
 import shopfest.inventory.store
 import shopfest.live.store
+import shopfest.local.store
 import shopfest.orders.store
 import shopfest.payments.store
 import shopfest.promotions.store  # noqa: F401  every store registers its tables

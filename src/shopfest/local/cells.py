@@ -1,0 +1,51 @@
+"""Where to look for what is near: H3 cells (Uber's hexagonal grid, the `h3` package) kept in ordinary
+indexed integer columns, so that a nearby search reads the rows of a few dozen cells around a point,
+the same way on SQLite and on PostgreSQL (which has no PostGIS here), and never scans the table.
+
+Each shop row keeps its cell at two resolutions: res 8 (hexagons about 0.5 km across their edge)
+serves the neighbourhood searches people make on foot, res 6 (about 3.7 km) the long ones, so that
+either reads a disk of a few rings. `disk` chooses the finer grid whose disk stays small."""
+
+from __future__ import annotations
+
+import math
+
+import h3
+
+from shopfest.local.model import Point
+
+RESOLUTIONS = (8, 6)  # finest first; the shop table has a column for each (cell8, cell6)
+MOST_RINGS = 6  # a disk of 6 rings is 127 cells: past that, the coarser grid reads fewer rows
+SAFETY = 0.9  # edges vary across the grid (pentagons, distortion): count each as 10 % shorter
+
+
+def cell(place: Point, resolution: int) -> int:
+    """The cell holding `place` at `resolution`, as the integer the tables keep."""
+    return int(h3.str_to_int(h3.latlng_to_cell(place.lat, place.lng, resolution)))
+
+
+def cells(place: Point) -> dict[str, int]:
+    """A shop's columns: its cell at each resolution the table keeps."""
+    return {f"cell{r}": cell(place, r) for r in RESOLUTIONS}
+
+
+def disk(place: Point, radius_m: float) -> tuple[int, list[int]]:
+    """The resolution and the cells that together hold every point within `radius_m` of `place`.
+
+    Cells of the k-th ring around a cell have centres at least 1.5·k·e from its centre (e: the edge
+    length), and a point is at most e from its own cell's centre; so a point within r of `place` lies
+    in the disk of k rings when r ≤ 1.5·(k+1)·e − 2·e, that is k ≥ (r + 2e) / 1.5e − 1. The edge is
+    measured on the cell at hand, shortened by SAFETY."""
+    for resolution in RESOLUTIONS:
+        centre = h3.latlng_to_cell(place.lat, place.lng, resolution)
+        edge = _shortest_edge_m(centre) * SAFETY
+        rings = max(1, math.ceil((radius_m + 2 * edge) / (1.5 * edge) - 1))
+        if rings <= MOST_RINGS or resolution == RESOLUTIONS[-1]:
+            return resolution, [int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)]
+    raise AssertionError("unreachable: the coarsest grid always answers")
+
+
+def _shortest_edge_m(centre: str) -> float:
+    corners = h3.cell_to_boundary(centre)
+    return min(float(h3.great_circle_distance(a, b, unit="m"))
+               for a, b in zip(corners, corners[1:] + corners[:1], strict=True))

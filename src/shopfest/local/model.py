@@ -1,0 +1,223 @@
+"""Local services as pure rules: where a shop stands and when it is open, what a nearby search may
+ask, and how far apart two points on the Earth are. No I/O; the geo cells are in `cells.py`."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from shopfest.core.errors import InvalidInput
+from shopfest.core.money import Money
+
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG), which great-circle distances use
+LONGEST_RADIUS_M = 100_000  # a nearby search reaches at most 100 km: "near" ends somewhere
+NAME_MAX = 80
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+
+
+class ShopKind(StrEnum):
+    STREET_STALL = "street_stall"
+    GROCERY = "grocery"
+    RESTAURANT = "restaurant"
+    SALON = "salon"
+    CAR_DEALER = "car_dealer"
+    PROPERTY_DEVELOPER = "property_developer"
+    HOME_DECORATION = "home_decoration"
+    OTHER_SERVICES = "other_services"
+
+
+class BadPlace(InvalidInput):
+    code = "bad-place"
+    title = "The place is not on the map"
+
+
+class BadRadius(InvalidInput):
+    code = "bad-radius"
+    title = "The search radius is out of range"
+
+
+class BadHours(InvalidInput):
+    code = "bad-hours"
+    title = "The opening hours cannot be read"
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A place on the Earth in degrees (WGS 84), as a phone's location reports it."""
+
+    lat: float
+    lng: float
+
+
+def point(lat: Any, lng: Any) -> Point:
+    """The point, if both coordinates are finite numbers on the globe.
+
+    Raises BadPlace."""
+    if isinstance(lat, bool) or isinstance(lng, bool) or not isinstance(lat, (int, float)) \
+            or not isinstance(lng, (int, float)):
+        raise BadPlace("latitude and longitude are numbers in degrees", lat=str(lat)[:40], lng=str(lng)[:40])
+    if not (math.isfinite(lat) and -90 <= lat <= 90):
+        raise BadPlace("latitude is from -90 to 90 degrees", lat=lat if math.isfinite(lat) else None)
+    if not (math.isfinite(lng) and -180 <= lng <= 180):
+        raise BadPlace("longitude is from -180 to 180 degrees", lng=lng if math.isfinite(lng) else None)
+    return Point(float(lat), float(lng))
+
+
+def radius_m(metres: Any) -> float:
+    """A search radius: more than nothing, at most LONGEST_RADIUS_M.
+
+    Raises BadRadius."""
+    if isinstance(metres, bool) or not isinstance(metres, (int, float)) or not math.isfinite(metres) \
+            or not 0 < metres <= LONGEST_RADIUS_M:
+        raise BadRadius(f"the radius is more than 0 and at most {LONGEST_RADIUS_M // 1000} km, in metres",
+                        longest_m=LONGEST_RADIUS_M)
+    return float(metres)
+
+
+def distance_m(a: Point, b: Point) -> float:
+    """The great-circle distance (haversine), in metres."""
+    phi_a, phi_b = math.radians(a.lat), math.radians(b.lat)
+    d_phi, d_lambda = phi_b - phi_a, math.radians(b.lng - a.lng)
+    h = math.sin(d_phi / 2) ** 2 + math.cos(phi_a) * math.cos(phi_b) * math.sin(d_lambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+# --- opening hours ------------------------------------------------------------------------------
+
+# Minutes from the day's midnight: open, close; a close before the open is past midnight.
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Hours:
+    """A shop's week in its own time zone: for each day from Monday, the spans it is open."""
+
+    week: tuple[tuple[Span, ...], ...]
+
+    def open_at(self, local: datetime) -> bool:
+        """Whether the shop is open at this wall-clock time of its zone (a night market's span that
+        passes midnight counts on the day after too)."""
+        minute, day = local.hour * 60 + local.minute, local.weekday()
+        today = any(start <= minute < end if start < end else minute >= start
+                    for start, end in self.week[day])
+        yesterday = any(end < start and minute < end for start, end in self.week[day - 1])
+        return today or yesterday
+
+    def as_json(self) -> dict[str, list[str]]:
+        return {name: [f"{_hh_mm(a)}-{_hh_mm(b)}" for a, b in spans]
+                for name, spans in zip(DAYS, self.week, strict=True)}
+
+
+ALWAYS_OPEN = Hours(tuple(((0, 24 * 60),) for _ in DAYS))
+
+
+def hours(spec: Mapping[str, Sequence[str]] | None) -> Hours:
+    """Opening hours from `{"mon": ["09:00-21:00"], "sat": ["18:00-02:00"], ...}`; a day left out is
+    closed; None is always open.
+
+    Raises BadHours."""
+    if spec is None:
+        return ALWAYS_OPEN
+    if not isinstance(spec, Mapping) or set(spec) - set(DAYS):
+        raise BadHours(f"opening hours are a map from {', '.join(DAYS)} to spans such as 09:00-21:00")
+    return Hours(tuple(_spans(spec.get(day, ()), day) for day in DAYS))
+
+
+def _spans(spans: Sequence[str], day: str) -> tuple[Span, ...]:
+    if isinstance(spans, str) or not isinstance(spans, Sequence) or len(spans) > 4:
+        raise BadHours(f"{day}: a list of at most 4 spans such as 09:00-21:00")
+    return tuple(_span(text, day) for text in spans)
+
+
+def _span(text: Any, day: str) -> Span:
+    parts = text.split("-") if isinstance(text, str) else []
+    ends = [_HH_MM.match(p.strip()) for p in parts]
+    if len(ends) != 2 or not all(ends):
+        raise BadHours(f"{day}: {str(text)[:20]!r} is not a span such as 09:00-21:00")
+    start, end = (int(m.group(1)) * 60 + int(m.group(2)) for m in ends if m)
+    if start == end:
+        raise BadHours(f"{day}: a span opens and closes at different times")
+    return start, (24 * 60 if end == 0 else end)
+
+
+def _hh_mm(minutes: int) -> str:
+    return "00:00" if minutes == 24 * 60 else f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+# --- shops --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Shop:
+    """A local merchant's shop: where it stands (`city_id` is the GeoNames id of its city), its
+    kind, its week, and the token of the static QR code on its counter that in-store payment reads."""
+
+    merchant_id: int
+    name: str
+    kind: ShopKind
+    city_id: int
+    place: Point
+    zone: str  # the IANA time zone of its city, in which its hours are read
+    hours: Hours = ALWAYS_OPEN
+    name_zh: str | None = None
+    category_id: int | None = None
+    festival_deal: bool = False
+    pay_token: str | None = None
+    id: int | None = None
+
+
+def shop_name(name: Any, *, what: str = "shop name") -> str:
+    """A shop's name: 1 to NAME_MAX characters once trimmed.
+
+    Raises InvalidInput."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > NAME_MAX:
+        raise InvalidInput(f"the {what} is 1 to {NAME_MAX} characters")
+    return " ".join(name.split())
+
+
+# --- deals: what a local merchant sells online as vouchers ----------------------------------------
+
+LONGEST_VALIDITY_DAYS = 366
+
+
+class DealKind(StrEnum):
+    CASH = "cash"  # pay 50, get 60 of value to spend in the shop
+    SET_MEAL = "set_meal"
+    SERVICE = "service"  # a haircut, a car wash, a design consultation
+    DEPOSIT = "deposit"  # a deposit on a car or an apartment, the rest paid at the dealer
+
+
+@dataclass(frozen=True, slots=True)
+class Deal:
+    """A local deal: one SKU of the catalog (fulfilled as a service or deposit voucher) sold by a
+    local merchant. `face_value` is what a cash voucher is worth in the shop (None otherwise); each
+    voucher is valid for `valid_days` from its issue, and never past `valid_until` when set."""
+
+    merchant_id: int
+    product_id: int
+    sku_id: int
+    kind: DealKind
+    valid_days: int
+    face_value: Money | None = None
+    valid_until: datetime | None = None
+    festival: bool = False  # a festival deal: the "has a festival deal" filter finds its shops
+    id: int | None = None
+
+    def voucher_valid_until(self, issued_at: datetime) -> datetime:
+        """When a voucher issued at `issued_at` stops being redeemable."""
+        ends = issued_at + timedelta(days=self.valid_days)
+        return min(ends, self.valid_until) if self.valid_until is not None else ends
+
+
+def validity_days(days: Any) -> int:
+    """How long a deal's vouchers stay valid: 1 to LONGEST_VALIDITY_DAYS days.
+
+    Raises InvalidInput."""
+    if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= LONGEST_VALIDITY_DAYS:
+        raise InvalidInput(f"a voucher is valid for 1 to {LONGEST_VALIDITY_DAYS} days")
+    return days

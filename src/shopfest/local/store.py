@@ -1,0 +1,135 @@
+"""Local tables: merchants' shops (with their H3 cells, see cells.py) and the deals they sell online
+as vouchers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    insert,
+    select,
+)
+
+from shopfest.core.db import Id, UtcDateTime, metadata
+from shopfest.core.money import Money
+from shopfest.local import cells
+from shopfest.local.model import Deal, DealKind, Point, Shop, ShopKind, hours
+
+local_shops = Table(
+    "local_shops",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", Id, nullable=False),
+    Column("name", String(80), nullable=False),
+    Column("name_zh", String(80), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("city_id", Integer, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lng", Float, nullable=False),
+    # H3 cells of the shop's place (cells.RESOLUTIONS): what a nearby search reads by
+    Column("cell8", BigInteger, nullable=False),
+    Column("cell6", BigInteger, nullable=False),
+    Column("zone", String(40), nullable=False),
+    Column("hours", JSON, nullable=True),  # None: always open
+    Column("category_id", Id, nullable=True),
+    Column("festival_deal", Boolean, nullable=False, default=False),
+    Column("pay_token", String(40), nullable=True, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_local_shops_cell8", "cell8"),
+    Index("ix_local_shops_cell6", "cell6"),
+    Index("ix_local_shops_merchant_id", "merchant_id"),
+)
+
+local_deals = Table(
+    "local_deals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("merchant_id", Id, nullable=False, index=True),
+    Column("product_id", Id, nullable=False),
+    Column("sku_id", Id, nullable=False, unique=True),
+    Column("kind", String(12), nullable=False),
+    Column("valid_days", Integer, nullable=False),
+    Column("valid_until", UtcDateTime, nullable=True),
+    Column("face_value", BigInteger, nullable=True),  # minor units of `currency`, for a cash voucher
+    Column("currency", String(3), nullable=True),
+    Column("festival", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+
+def shop_row(shop: Shop, *, at: datetime) -> dict[str, Any]:
+    return {"merchant_id": shop.merchant_id, "name": shop.name, "name_zh": shop.name_zh,
+            "kind": shop.kind.value, "city_id": shop.city_id, "lat": shop.place.lat, "lng": shop.place.lng,
+            **cells.cells(shop.place), "zone": shop.zone,
+            "hours": None if shop.hours.as_json() == _ALWAYS else shop.hours.as_json(),
+            "category_id": shop.category_id, "festival_deal": shop.festival_deal,
+            "pay_token": shop.pay_token, "created_at": at}
+
+
+_ALWAYS = hours(None).as_json()
+
+
+def shop_of(row: Any) -> Shop:
+    return Shop(merchant_id=row.merchant_id, name=row.name, kind=ShopKind(row.kind), city_id=row.city_id,
+                place=Point(row.lat, row.lng), zone=row.zone, hours=hours(row.hours), name_zh=row.name_zh,
+                category_id=row.category_id, festival_deal=row.festival_deal, pay_token=row.pay_token,
+                id=row.id)
+
+
+def deal_of(row: Any) -> Deal:
+    face = Money(row.face_value, row.currency) if row.face_value is not None and row.currency else None
+    return Deal(merchant_id=row.merchant_id, product_id=row.product_id, sku_id=row.sku_id,
+                kind=DealKind(row.kind), valid_days=row.valid_days, face_value=face,
+                valid_until=row.valid_until, festival=row.festival, id=row.id)
+
+
+class LocalStore:
+    """The repository of shops and deals, on the unit of work's connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add_shop(self, shop: Shop, *, at: datetime) -> int:
+        added = self.conn.execute(insert(local_shops).values(shop_row(shop, at=at)))
+        return int(added.inserted_primary_key[0])  # type: ignore[index]  # an insert of one row has its key
+
+    def shop(self, shop_id: int) -> Shop | None:
+        row = self.conn.execute(select(local_shops).where(local_shops.c.id == shop_id)).first()
+        return shop_of(row) if row else None
+
+    def shops_of(self, merchant_id: int) -> list[Shop]:
+        rows = self.conn.execute(select(local_shops).where(local_shops.c.merchant_id == merchant_id)
+                                 .order_by(local_shops.c.id))
+        return [shop_of(r) for r in rows]
+
+    def add_deal(self, deal: Deal, *, at: datetime) -> int:
+        row = {"merchant_id": deal.merchant_id, "product_id": deal.product_id, "sku_id": deal.sku_id,
+               "kind": deal.kind.value, "valid_days": deal.valid_days, "valid_until": deal.valid_until,
+               "face_value": deal.face_value.minor if deal.face_value else None,
+               "currency": deal.face_value.currency if deal.face_value else None,
+               "festival": deal.festival, "created_at": at}
+        added = self.conn.execute(insert(local_deals).values(row))
+        return int(added.inserted_primary_key[0])  # type: ignore[index]  # an insert of one row has its key
+
+    def deal_of_sku(self, sku_id: int) -> Deal | None:
+        row = self.conn.execute(select(local_deals).where(local_deals.c.sku_id == sku_id)).first()
+        return deal_of(row) if row else None
+
+    def deals_of(self, merchant_ids: Sequence[int]) -> list[Deal]:
+        if not merchant_ids:
+            return []
+        rows = self.conn.execute(select(local_deals).where(local_deals.c.merchant_id.in_(set(merchant_ids)))
+                                 .order_by(local_deals.c.id))
+        return [deal_of(r) for r in rows]
