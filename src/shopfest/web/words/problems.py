@@ -162,4 +162,12 @@ WORDS: dict[str, tuple[str, str]] = {
                              "直播间不支持该操作：请刷新页面。"),
     "problem.flood": ("Too many actions at once: slow down.", "操作过于频繁：请慢一点。"),
     "problem.internal-error": ("That did not work on our side: try again.", "我们这边出了点问题：请重试。"),
+    "problem.bad-place": ("That place is not on the map: check the latitude and longitude.",
+                          "该位置不在地图上：请检查经纬度。"),
+    "problem.bad-radius": ("Choose a distance of more than 0 and at most 100 km.",
+                           "请选择大于 0、不超过 100 公里的距离。"),
+    "problem.bad-hours": ("The opening hours cannot be read: use spans such as 09:00-21:00.",
+                          "无法识别营业时间：请使用如 09:00-21:00 的时段。"),
+    "problem.unknown-city": ("We do not know that city: choose one from the list.",
+                             "未找到该城市：请从列表中选择。"),
 }
