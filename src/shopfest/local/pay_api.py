@@ -166,7 +166,7 @@ def get_settlement(merchant_id: MerchantQuery, start: DayQuery, end: DayQuery, r
     return {"days": [day_json(row) for row in _settlement(runtime, actor, merchant_id, start, end)]}
 
 
-@router.get("/settlement.csv", response_class=Response)
+@router.get("/settlement.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_settlement_csv(merchant_id: MerchantQuery, start: DayQuery, end: DayQuery, runtime: RuntimeDep,
                        actor: SignedInActor) -> Response:
     """The settlement as CSV, a row per day."""

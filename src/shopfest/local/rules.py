@@ -84,6 +84,8 @@ def read_pay_amount(text: str, currency: str) -> Money:
 
     Raises BadPayAmount."""
     try:
+        if not isinstance(text, str) or not text.isascii():
+            raise InvalidInput("an amount is written in ASCII digits")
         amount = Money.parse(text, currency)
     except InvalidInput:
         raise BadPayAmount(f"{str(text)[:20]!r} is not an amount of {currency}", currency=currency) from None
