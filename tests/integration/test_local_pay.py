@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,8 @@ from shopfest.local import instore
 from shopfest.local.model import Point, Shop, ShopKind
 from shopfest.local.store import LocalStore
 from shopfest.payments import service as payments
+from shopfest.payments.provider import SandboxProvider
+from shopfest.payments.webhooks import event_body, sign
 from shopfest.runtime import Runtime
 from tests.conftest import at
 from tests.integration.helpers import bearer, operator_token, token_for
@@ -181,6 +184,43 @@ def test_a_payment_starts_once_per_key_is_paid_through_the_sandbox_once_and_only
     assert _get(c, unpaid["id"])["status"] == "started"
     assert _pay(c, 10**12).status_code == 404 and _get(c, 0) == 422
     assert _offer(c, "30")["discount_uses_left"] == 1
+
+
+def _webhook(c: Counter, body: bytes) -> Any:
+    now = int(c.runtime.clock.now().timestamp())
+    signature = sign(body, secret=c.runtime.settings.webhook_secret, at=now)
+    return c.client.post("/api/v1/payments/webhooks/sandbox", content=body,
+                         headers={"Shopfest-Signature": signature, "Content-Type": "application/json"})
+
+
+@SQLITE
+def test_a_payment_the_gateway_decides_later_is_paid_by_its_webhook_or_given_back(counter: Counter) -> None:
+    c = counter
+    gateway = c.runtime.provider
+    assert isinstance(gateway, SandboxProvider)
+    gateway.delay_seconds, gateway.deliver = None, None  # the test settles and delivers its webhooks
+    later = _start(c, "30", "later").json()
+    assert _pay(c, later["id"], "sandbox_delay").json()["status"] == "processing"
+    gateway.settle_pending()
+    assert _webhook(c, gateway.sent[-1][0]).json() == {"applied": True}
+    assert _get(c, later["id"])["status"] == "paid"
+
+    # The gateway says declined (the discount use comes back), then captures after all: it goes back.
+    odd = _start(c, "30", "odd").json()
+    _pay(c, odd["id"], "sandbox_delay")
+    with c.runtime.uow(read_only=True) as uow:
+        (intent,) = payments.intents_of(uow, -odd["id"])
+    failed = event_body("payment.failed", provider_ref=intent.provider_ref or "", amount=intent.amount,
+                        created=int(c.runtime.clock.now().timestamp()), reason="card declined")
+    assert _webhook(c, failed).json() == {"applied": True}
+    assert _get(c, odd["id"])["status"] == "failed" and _offer(c, "30")["discount_uses_left"] == 2
+    gateway.settle_pending()
+    assert _webhook(c, gateway.sent[-1][0]).json() == {"applied": True}
+    with c.runtime.uow(read_only=True) as uow:
+        (intent,) = payments.intents_of(uow, -odd["id"])
+    assert intent.status.value == "refunded" and _get(c, odd["id"])["status"] == "failed"
+    assert [json.loads(body)["type"] for body, _ in gateway.sent[-2:]] == [
+        "payment.succeeded", "refund.succeeded"]
 
 
 def _settlement(c: Counter, who: dict[str, str], suffix: str = "", **params: Any) -> Any:

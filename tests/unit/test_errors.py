@@ -69,6 +69,9 @@ EXPECTED_STATUS[403] |= {"not-allowed", "muted", "banned"}
 EXPECTED_STATUS[422] |= {"chat-refused", "message-too-long", "banned-words"}
 EXPECTED_STATUS[429] |= {"slow-down"}
 EXPECTED_STATUS[409] |= {"coupon-expired"}  # a live coupon claimed after its time
+# In-store QR pay (issue 19).
+EXPECTED_STATUS[409] |= {"in-store-payment-closed"}
+EXPECTED_STATUS[422] |= {"bad-pay-amount"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

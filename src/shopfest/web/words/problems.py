@@ -162,4 +162,9 @@ WORDS: dict[str, tuple[str, str]] = {
                              "直播间不支持该操作：请刷新页面。"),
     "problem.flood": ("Too many actions at once: slow down.", "操作过于频繁：请慢一点。"),
     "problem.internal-error": ("That did not work on our side: try again.", "我们这边出了点问题：请重试。"),
+    # in-store QR pay (issue 19)
+    "problem.bad-pay-amount": ("Type an amount more than nothing, at most 100,000, in the shop's currency.",
+                               "请输入大于零、不超过 100,000 的金额（以店铺的币种计）。"),
+    "problem.in-store-payment-closed": ("This payment failed or waited too long: start a new one.",
+                                        "该笔付款已失败或等待过久：请重新发起付款。"),
 }
