@@ -109,6 +109,7 @@ def test_spend_30_save_5_three_times_a_local_day_at_small_shops_while_a_sale_is_
     offer = _offer(c, "30")
     assert offer["discount"]["amount"] == "5.00" and offer["to_pay"]["amount"] == "25.00"
     assert offer["discount_uses_left"] == 3 and offer["local_discount"]["per_day"] == 3
+    assert offer["local_discount"]["funded_by"] == "platform" and offer["shop"]["kind"] == "grocery"
     cars = _offer(c, "300", token="cars-nanjing-road")
     assert cars["discount"]["amount"] == "0.00" and cars["local_discount"] is None
 
@@ -143,7 +144,7 @@ def _get(c: Counter, payment_id: int, who: dict[str, str] | None = None) -> Any:
 
 
 @SQLITE
-def test_a_payment_starts_once_per_key_is_paid_through_the_sandbox_once_and_only_by_its_shopper(
+def test_a_payment_starts_once_per_key_is_paid_through_the_gateway_once_and_only_by_its_shopper(
         counter: Counter) -> None:
     c = counter
     first = _start(c, "48.50", "lunch")
@@ -184,6 +185,7 @@ def test_a_payment_starts_once_per_key_is_paid_through_the_sandbox_once_and_only
     assert _get(c, unpaid["id"])["status"] == "started"
     assert _pay(c, 10**12).status_code == 404 and _get(c, 0) == 422
     assert _offer(c, "30")["discount_uses_left"] == 1
+    _decided_later(c)
 
 
 def _webhook(c: Counter, body: bytes) -> Any:
@@ -193,32 +195,32 @@ def _webhook(c: Counter, body: bytes) -> Any:
                          headers={"Shopfest-Signature": signature, "Content-Type": "application/json"})
 
 
-@SQLITE
-def test_a_payment_the_gateway_decides_later_is_paid_by_its_webhook_or_given_back(counter: Counter) -> None:
-    c = counter
+def _decided_later(c: Counter) -> None:
+    """Bob pays with a method the gateway decides later: its webhook pays, or gives back."""
+    bob = c.bob
     gateway = c.runtime.provider
     assert isinstance(gateway, SandboxProvider)
     gateway.delay_seconds, gateway.deliver = None, None  # the test settles and delivers its webhooks
-    later = _start(c, "30", "later").json()
-    assert _pay(c, later["id"], "sandbox_delay").json()["status"] == "processing"
+    later = _start(c, "30", "later", bob).json()
+    assert _pay(c, later["id"], "sandbox_delay", bob).json()["status"] == "processing"
     gateway.settle_pending()
     assert _webhook(c, gateway.sent[-1][0]).json() == {"applied": True}
-    assert _get(c, later["id"])["status"] == "paid"
+    assert _get(c, later["id"], bob)["status"] == "paid"
 
     # The gateway says declined (the discount use comes back), then captures after all: it goes back.
-    odd = _start(c, "30", "odd").json()
-    _pay(c, odd["id"], "sandbox_delay")
+    odd = _start(c, "30", "odd", bob).json()
+    _pay(c, odd["id"], "sandbox_delay", bob)
     with c.runtime.uow(read_only=True) as uow:
         (intent,) = payments.intents_of(uow, -odd["id"])
     failed = event_body("payment.failed", provider_ref=intent.provider_ref or "", amount=intent.amount,
                         created=int(c.runtime.clock.now().timestamp()), reason="card declined")
     assert _webhook(c, failed).json() == {"applied": True}
-    assert _get(c, odd["id"])["status"] == "failed" and _offer(c, "30")["discount_uses_left"] == 2
+    assert _get(c, odd["id"], bob)["status"] == "failed" and _offer(c, "30", bob)["discount_uses_left"] == 2
     gateway.settle_pending()
     assert _webhook(c, gateway.sent[-1][0]).json() == {"applied": True}
     with c.runtime.uow(read_only=True) as uow:
         (intent,) = payments.intents_of(uow, -odd["id"])
-    assert intent.status.value == "refunded" and _get(c, odd["id"])["status"] == "failed"
+    assert intent.status.value == "refunded" and _get(c, odd["id"], bob)["status"] == "failed"
     assert [json.loads(body)["type"] for body, _ in gateway.sent[-2:]] == [
         "payment.succeeded", "refund.succeeded"]
 
@@ -270,22 +272,24 @@ def test_a_merchants_settlement_adds_up_per_day_for_its_staff_and_its_csv_reads_
 def test_six_payments_at_once_from_one_shopper_take_exactly_three_discounts(counter: Counter) -> None:
     c = counter
     ann = Actor(c.ann_id, Role.SHOPPER)
-    amounts: list[int] = []
-    gate = threading.Barrier(6)
+    keys = [f"rush-{i}" for i in range(6)] + ["rush-0", "rush-0"]  # and a twin retried twice at once
+    started: list[tuple[str, int, int]] = []
+    gate = threading.Barrier(len(keys))
 
-    def start(i: int) -> None:
+    def start(key: str) -> None:
         gate.wait(timeout=5)
         payment = instore.start_payment(c.runtime.uow(), c.runtime.provider, ann,
                                         pay_token="grocery-nanjing-road", amount=Money(3000, "CNY"),
-                                        key=f"rush-{i}", now=c.runtime.clock.now())
-        amounts.append(payment.discount.minor)
+                                        key=key, now=c.runtime.clock.now())
+        started.append((key, payment.id, payment.discount.minor))
 
-    threads = [threading.Thread(target=start, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=start, args=(key,)) for key in keys]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(amounts) == [0, 0, 0, 500, 500, 500]
+    assert len(started) == 8 and len({(key, pid) for key, pid, _ in started}) == 6
+    assert sorted(off for pid, off in {(pid, off) for _, pid, off in started}) == [0, 0, 0, 500, 500, 500]
     offer = instore.pay_offer(c.runtime.uow(read_only=True), pay_token="grocery-nanjing-road",
                               shopper_id=c.ann_id, amount=Money(3000, "CNY"), now=c.runtime.clock.now())
     assert offer.discount_uses_left == 0 and offer.discount == Money(0, "CNY")

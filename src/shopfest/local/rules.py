@@ -32,6 +32,7 @@ class LocalDiscount:
     spend: Money
     save: Money
     per_day: int
+    funded_by: str = "platform"  # who pays for what it takes off (promotions' Funder): owed to the shop
 
     def off(self, amount: Money, *, kind: ShopKind, uses_today: int, sale_open: bool) -> Money:
         """What the rule takes off `amount` at a shop of `kind` for a shopper who used it
