@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app
+from shopfest.audit.service import audit
 from shopfest.catalog.model import Fulfilment
 from shopfest.core.actor import Actor, Role
 from shopfest.core.money import Money
@@ -262,6 +263,7 @@ def test_a_merchants_settlement_adds_up_per_day_for_its_staff_and_its_csv_reads_
     assert {k: rows[0][k] for k in ("qr_gross", "fees", "net_payout", "vouchers_sold")} == {
         "qr_gross": "42.34", "fees": "0.94", "net_payout": "161.40", "vouchers_sold": "2"}
 
+    assert audit(c.runtime.uow(snapshot=True)) == []  # in-store payments are no order's: no breach
     assert _settlement(c, c.other_staff).status_code == 403
     assert _settlement(c, c.ann).status_code == 403
     assert _settlement(c, c.ops, merchant_id=10**9).status_code == 404
