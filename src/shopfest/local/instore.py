@@ -79,7 +79,7 @@ def pay_offer(uow: UnitOfWork, *, pay_token: str, shopper_id: int | None, amount
     shop = counter.shop
     offered = sale_open and shop.kind in SMALL_KINDS and counter.currency == LOCAL_DISCOUNT.spend.currency
     return PayOffer(shop_id=counter.shop_id, shop_name=shop.name, merchant_id=shop.merchant_id,
-                    kind=counter.shop.kind, currency=counter.currency, amount=checked, discount=discount,
+                    kind=shop.kind, currency=counter.currency, amount=checked, discount=discount,
                     to_pay=checked - discount if checked is not None else None,
                     discount_uses_left=max(0, LOCAL_DISCOUNT.per_day - uses), sale_open=sale_open,
                     rule=LOCAL_DISCOUNT if offered else None)
