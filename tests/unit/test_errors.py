@@ -72,6 +72,9 @@ EXPECTED_STATUS[409] |= {"coupon-expired"}  # a live coupon claimed after its ti
 # Local services (issue 19).
 EXPECTED_STATUS[422] |= {"bad-place", "bad-radius", "bad-hours"}
 EXPECTED_STATUS[404] |= {"unknown-city"}
+# In-store QR pay (issue 19).
+EXPECTED_STATUS[409] |= {"in-store-payment-closed"}
+EXPECTED_STATUS[422] |= {"bad-pay-amount"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

@@ -170,4 +170,9 @@ WORDS: dict[str, tuple[str, str]] = {
                           "无法识别营业时间：请使用如 09:00-21:00 的时段。"),
     "problem.unknown-city": ("We do not know that city: choose one from the list.",
                              "未找到该城市：请从列表中选择。"),
+    # in-store QR pay (issue 19)
+    "problem.bad-pay-amount": ("Type an amount more than nothing, at most 100,000, in the shop's currency.",
+                               "请输入大于零、不超过 100,000 的金额（以店铺的币种计）。"),
+    "problem.in-store-payment-closed": ("This payment failed or waited too long: start a new one.",
+                                        "该笔付款已失败或等待过久：请重新发起付款。"),
 }
