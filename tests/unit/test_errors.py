@@ -75,6 +75,10 @@ EXPECTED_STATUS[404] |= {"unknown-city"}
 # In-store QR pay (issue 19).
 EXPECTED_STATUS[409] |= {"in-store-payment-closed"}
 EXPECTED_STATUS[422] |= {"bad-pay-amount"}
+# Local vouchers redeemed in the shop (issue 19).
+EXPECTED_STATUS[409] |= {"voucher-already-redeemed", "voucher-void", "voucher-expired", "undo-too-late",
+                         "vouchers-redeemed"}
+EXPECTED_STATUS[422] |= {"bad-voucher-code"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from shopfest.core.errors import DomainError, InvalidInput
 
-ACTIONS = ("login", "register", "order", "claim", "price", "search")
+ACTIONS = ("login", "register", "order", "claim", "price", "search", "redeem")
 WHO = ("account", "address")
 
 
@@ -49,6 +49,9 @@ DEFAULT_RATES: dict[str, Rate] = {
     "claim.account": Rate(30, 60), "claim.address": Rate(600, 60),
     "price.address": Rate(600, 60),
     "search.address": Rate(600, 60),
+    # Voucher redemptions and checks: the "account" counted is the shop's counter (one shop serves a
+    # queue, not a crowd), so a bot guessing codes is slowed at any shop and from any address.
+    "redeem.account": Rate(120, 60), "redeem.address": Rate(600, 60),
 }
 
 

@@ -175,4 +175,15 @@ WORDS: dict[str, tuple[str, str]] = {
                                "请输入大于零、不超过 100,000 的金额（以店铺的币种计）。"),
     "problem.in-store-payment-closed": ("This payment failed or waited too long: start a new one.",
                                         "该笔付款已失败或等待过久：请重新发起付款。"),
+    # vouchers redeemed in the shop (local/vouchers.py)
+    "problem.bad-voucher-code": ("This is not a voucher code of the festival: scan it again or type it.",
+                                 "这不是本活动的券码：请重新扫码或手动输入。"),
+    "problem.voucher-already-redeemed": ("This voucher was redeemed at {shop_name} at {redeemed_at}.",
+                                         "该券已于 {redeemed_at} 在 {shop_name} 核销。"),
+    "problem.voucher-void": ("This voucher was refunded and can no longer be used.",
+                             "该券已退款，无法使用。"),
+    "problem.voucher-expired": ("This voucher is outside its validity.", "该券不在有效期内。"),
+    "problem.undo-too-late": ("A redemption can be undone only within 15 minutes.",
+                              "核销只能在 15 分钟内撤销。"),
+    "problem.vouchers-redeemed": ("Redeemed vouchers cannot be refunded.", "已核销的券不能退款。"),
 }
