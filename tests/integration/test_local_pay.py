@@ -240,6 +240,12 @@ def test_a_merchants_settlement_adds_up_per_day_for_its_staff_and_its_csv_reads_
     assert placed.status_code == 201, placed.text
     assert c.client.post(f"/api/v1/orders/{placed.json()['id']}/pay", json={"method": "sandbox_ok"},
                          headers=c.ann).status_code == 200
+    signed = [v["signed_code"] for v in c.client.get("/api/v1/local/vouchers", headers=c.ann).json()["vouchers"]]
+    with c.runtime.uow(read_only=True) as uow:
+        shop_id = LocalStore(uow.conn).shops_of(c.merchant_id)[0].id
+    redeemed = c.client.post("/api/v1/local/redemptions", json={"code": signed[0], "shop_id": shop_id},
+                             headers={**c.staff, "Idempotency-Key": "redeem-one"})
+    assert redeemed.status_code in (200, 201), redeemed.text
     for key, amount in (("a", "30.00"), ("b", "12.34"), ("c", "99.99")):
         payment = _start(c, amount, key).json()
         if key != "c":  # c is started, never paid: not settled
@@ -256,7 +262,7 @@ def test_a_merchants_settlement_adds_up_per_day_for_its_staff_and_its_csv_reads_
     # Fees, 0.6 % half-even per payment: 120.00 -> 0.72, 25.00 -> 0.15, 12.34 -> 0.07 (0.07404)
     assert first["fees"]["amount"] == "0.94"
     assert first["net_payout"]["amount"] == "161.40"  # 120.00 + 42.34 - 0.94
-    assert first["vouchers_redeemed"] == 0  # until local-vouchers' redemptions are wired
+    assert first["vouchers_redeemed"] == 1  # one of the two redeemed in the shop
 
     rows = list(csv.DictReader(io.StringIO(_settlement(c, c.ops, ".csv").text)))
     assert [r["day"] for r in rows] == ["2027-11-01", "2027-11-02"]

@@ -15,6 +15,7 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.local.pay_store import PayStore
 from shopfest.local.rules import SettlementDay, VoucherSale, settle_day, settlement_days
+from shopfest.local.voucher_store import RedemptionStore
 
 # A merchant's voucher sales from `start` until before `end`, read from orders through the
 # runtime's port (runtime.Ports.voucher_sales, orders.service.voucher_sales): (paid at, vouchers, amount).
@@ -27,9 +28,9 @@ def no_voucher_sales(uow: UnitOfWork, merchant_id: int, start: datetime,
 
 
 def redeemed_vouchers(uow: UnitOfWork, merchant_id: int, *, start: datetime, end: datetime) -> list[datetime]:
-    """HOOK for local-vouchers: when each of the merchant's vouchers was redeemed from `start` until
-    before `end` (its `redemptions_of`). Until that branch merges, no redemption is read."""
-    return []
+    """When each of the merchant's standing redemptions (not undone) was made, from `start` until
+    before `end`, in the caller's transaction."""
+    return RedemptionStore(uow.conn).redeemed_times(merchant_id, since=start, before=end)
 
 
 def settlement(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int, start: date, end: date,

@@ -98,6 +98,12 @@ class RedemptionStore:
         return list(self.conn.execute(query.order_by(local_redemptions.c.redeemed_at,
                                                      local_redemptions.c.id).limit(limit)))
 
+    def redeemed_times(self, merchant_id: int, *, since: datetime, before: datetime) -> list[datetime]:
+        rows = self.conn.scalars(select(local_redemptions.c.redeemed_at).where(
+            local_redemptions.c.merchant_id == merchant_id, local_redemptions.c.undone_at.is_(None),
+            local_redemptions.c.redeemed_at >= since, local_redemptions.c.redeemed_at < before))
+        return list(rows)
+
     def offline_outcomes(self, shop_id: int, refs: Sequence[str]) -> dict[str, dict[str, Any]]:
         if not refs:
             return {}

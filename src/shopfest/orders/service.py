@@ -877,6 +877,7 @@ def voucher_sales(uow: UnitOfWork, merchant_id: int, *, start: datetime,
     return store_lists.voucher_sales(uow.conn, merchant_id, start=start, end=end)
 # --- vouchers after the sale: the local context redeems them (through its port, app.py), refunds void them
 
+
 class VouchersRedeemed(Conflict):
     code = "vouchers-redeemed"
     title = "The vouchers to refund are redeemed already"

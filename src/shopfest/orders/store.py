@@ -688,6 +688,7 @@ def voucher_sales(conn: Connection, merchant_id: int, *, start: datetime,
 VOUCHER_FULFILMENTS = frozenset({"deposit_voucher", "service_voucher"})
 # --- vouchers after the sale: redeemed in a shop (the local context, through its port), voided by refunds
 
+
 def voucher_of_code(conn: Connection, code: str) -> tuple[Voucher, int] | None:
     """One voucher by its code, named by its line's title, and its order's shopper."""
     row = conn.execute(

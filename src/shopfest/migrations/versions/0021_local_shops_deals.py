@@ -65,7 +65,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_local_shops_merchant_id', ['merchant_id'], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table('local_shops', schema=None) as batch_op:
         batch_op.drop_index('ix_local_shops_merchant_id')
