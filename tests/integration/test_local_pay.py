@@ -240,7 +240,8 @@ def test_a_merchants_settlement_adds_up_per_day_for_its_staff_and_its_csv_reads_
     assert placed.status_code == 201, placed.text
     assert c.client.post(f"/api/v1/orders/{placed.json()['id']}/pay", json={"method": "sandbox_ok"},
                          headers=c.ann).status_code == 200
-    signed = [v["signed_code"] for v in c.client.get("/api/v1/local/vouchers", headers=c.ann).json()["vouchers"]]
+    held = c.client.get("/api/v1/local/vouchers", headers=c.ann).json()["vouchers"]
+    signed = [v["signed_code"] for v in held]
     with c.runtime.uow(read_only=True) as uow:
         shop_id = LocalStore(uow.conn).shops_of(c.merchant_id)[0].id
     redeemed = c.client.post("/api/v1/local/redemptions", json={"code": signed[0], "shop_id": shop_id},
