@@ -11,6 +11,9 @@ from shopfest.core.actor import Role
 from shopfest.runtime import Runtime
 from tests.integration.live_helpers import Viewer, account, an_event, http, served
 
+# The room's rules do not depend on the database: checkout and coupons are raced on PostgreSQL elsewhere.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def room(runtime: Runtime) -> Iterator[tuple[str, int, str]]:
