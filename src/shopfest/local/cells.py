@@ -12,7 +12,7 @@ import math
 
 import h3
 
-from shopfest.local.model import Point
+from shopfest.local.model import EARTH_RADIUS_M, Point
 
 RESOLUTIONS = (8, 6)  # finest first; the shop table has a column for each (cell8, cell6)
 MOST_RINGS = 6  # a disk of 6 rings is 127 cells: past that, the coarser grid reads fewer rows
@@ -49,3 +49,22 @@ def _shortest_edge_m(centre: str) -> float:
     corners = h3.cell_to_boundary(centre)
     return min(float(h3.great_circle_distance(a, b, unit="m"))
                for a, b in zip(corners, corners[1:] + corners[:1], strict=True))
+
+
+Box = tuple[float, float, float, float]  # south, north, west, east, in degrees
+
+
+def box(place: Point, radius_m: float) -> Box | None:
+    """A latitude and longitude box holding every point within `radius_m` of `place` (with a margin),
+    which the database checks on the rows of the cells it reads, so fewer reach the exact distance;
+    None where the box would touch a pole or cross the antimeridian (then the cells alone serve)."""
+    reach = math.degrees(radius_m / EARTH_RADIUS_M) * 1.01
+    south, north = place.lat - reach, place.lat + reach
+    if south <= -89 or north >= 89:
+        return None
+    widest = math.cos(math.radians(max(abs(south), abs(north))))
+    across = reach / widest
+    west, east = place.lng - across, place.lng + across
+    if west <= -180 or east >= 180:
+        return None
+    return south, north, west, east

@@ -9,10 +9,8 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 
 from shopfest.catalog import service as catalog
@@ -28,7 +26,6 @@ from shopfest.local.model import (
     NAME_MAX,
     Deal,
     DealKind,
-    Hours,
     Point,
     Shop,
     ShopKind,
@@ -41,7 +38,7 @@ from shopfest.local.model import (
     shop_name,
     validity_days,
 )
-from shopfest.local.store import LocalStore
+from shopfest.local.store import LocalStore, week_of
 
 PAY_TOKEN_BYTES = 16  # 128 bits: a counter's QR code cannot be guessed from another's
 PAGE_MOST = 100
@@ -218,6 +215,19 @@ def _check_voucher(fulfilment: Fulfilment, kind: DealKind, face_value: Money | N
                            field="face_value")
 
 
+def import_deals(uow: UnitOfWork, deals: Sequence[Deal]) -> int:
+    """Load deals as they are (the demo's, checked by whoever made them) in one transaction; a
+    festival deal marks its merchant's shops. How many."""
+    with uow:
+        store = LocalStore(uow.conn)
+        for deal in deals:
+            store.add_deal(deal, at=uow.clock.now())
+        for merchant_id in sorted({d.merchant_id for d in deals if d.festival}):
+            store.mark_festival_deal(merchant_id)
+        uow.commit()
+    return len(deals)
+
+
 def deal_of_sku(uow: UnitOfWork, sku_id: int) -> Deal | None:
     """The deal a SKU is sold as, if it is one."""
     with uow:
@@ -283,7 +293,8 @@ def nearby(uow: UnitOfWork, query: NearbyQuery, *, now: datetime) -> NearbyPage:
     with uow:
         store = LocalStore(uow.conn)
         rows = store.candidates(resolution, cell_ids, kind=kind, category_id=query.category_id,
-                                festival_deal=query.festival_deal, with_hours=query.open_now)
+                                festival_deal=query.festival_deal, with_hours=query.open_now,
+                                within=cells.box(centre, reach))
         ranked = _ranked(rows, centre, reach, after)
         if query.open_now:
             ranked = (r for r in ranked if _open_row(r[2], now))
@@ -325,14 +336,8 @@ def _first(ranked: Iterable[tuple[float, int, Any]], count: int) -> list[tuple[f
     return list(itertools.islice(ranked, count))
 
 
-@lru_cache(maxsize=4096)
-def _week(spec: bytes) -> Hours:
-    return hours(orjson.loads(spec))
-
-
-def _open_row(row: Any, now: datetime) -> bool:
-    week = _week(orjson.dumps(row.hours, option=orjson.OPT_SORT_KEYS)) if row.hours else hours(None)
-    return week.open_at(local(now, row.zone))
+def _open_row(row: Any, now: datetime) -> bool:  # noqa: ANN401  # a row of LocalStore.candidates
+    return week_of(row.hours).open_at(local(now, row.zone))
 
 
 def _offers(uow: UnitOfWork, store: LocalStore, merchant_ids: set[int]) -> dict[int, list[DealOffer]]:

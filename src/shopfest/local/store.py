@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     Select,
     String,
     Table,
+    bindparam,
     insert,
     select,
     update,
@@ -27,7 +30,7 @@ from sqlalchemy import (
 from shopfest.core.db import Id, UtcDateTime, metadata
 from shopfest.core.money import Money
 from shopfest.local import cells
-from shopfest.local.model import Deal, DealKind, Point, Shop, ShopKind, hours
+from shopfest.local.model import ALWAYS_OPEN, Deal, DealKind, Hours, Point, Shop, ShopKind, hours
 
 local_shops = Table(
     "local_shops",
@@ -85,9 +88,19 @@ _ALWAYS = hours(None).as_json()
 
 def shop_of(row: Any) -> Shop:
     return Shop(merchant_id=row.merchant_id, name=row.name, kind=ShopKind(row.kind), city_id=row.city_id,
-                place=Point(row.lat, row.lng), zone=row.zone, hours=hours(row.hours), name_zh=row.name_zh,
+                place=Point(row.lat, row.lng), zone=row.zone, hours=week_of(row.hours), name_zh=row.name_zh,
                 category_id=row.category_id, festival_deal=row.festival_deal, pay_token=row.pay_token,
                 id=row.id)
+
+
+def week_of(stored: Any) -> Hours:  # noqa: ANN401  # the JSON column's value
+    """A shop's hours as stored; the same week is read once (most shops share a few)."""
+    return ALWAYS_OPEN if stored is None else _week(orjson.dumps(stored, option=orjson.OPT_SORT_KEYS))
+
+
+@lru_cache(maxsize=4096)
+def _week(spec: bytes) -> Hours:
+    return hours(orjson.loads(spec))
 
 
 def deal_of(row: Any) -> Deal:
@@ -154,12 +167,12 @@ class LocalStore:
 
     def candidates(self, resolution: int, cell_ids: Sequence[int], *, kind: ShopKind | None = None,
                    category_id: int | None = None, festival_deal: bool = False,
-                   with_hours: bool = False) -> list[Any]:
+                   with_hours: bool = False, within: cells.Box | None = None) -> list[Any]:
         """(id, lat, lng) of the shops in these cells that pass the filters, and their zone and hours
         when asked."""
         return list(self.conn.execute(candidates_select(resolution, cell_ids, kind=kind,
                                                         category_id=category_id, festival_deal=festival_deal,
-                                                        with_hours=with_hours)))
+                                                        with_hours=with_hours, within=within)))
 
     def shop_by_pay_token(self, token: str) -> Shop | None:
         row = self.conn.execute(select(local_shops).where(local_shops.c.pay_token == token)).first()
@@ -174,17 +187,21 @@ class LocalStore:
 
 def candidates_select(resolution: int, cell_ids: Sequence[int], *, kind: ShopKind | None = None,
                       category_id: int | None = None, festival_deal: bool = False,
-                      with_hours: bool = False) -> Select[Any]:
+                      with_hours: bool = False, within: cells.Box | None = None) -> Select[Any]:
     """The nearby search's read: only the rows of the given cells (by the index of the resolution's
     column), with the filters the database can apply; the distance is the caller's to check."""
     column = local_shops.c[f"cell{resolution}"]
     t = local_shops.c
     shown = (t.id, t.lat, t.lng, t.zone, t.hours) if with_hours else (t.id, t.lat, t.lng)
-    query = select(*shown).where(column.in_(cell_ids))
+    # One expanding parameter for the whole list: a disk is up to hundreds of cells.
+    query = select(*shown).where(column.in_(bindparam("cell_ids", list(cell_ids), expanding=True)))
     if kind is not None:
         query = query.where(t.kind == kind.value)
     if category_id is not None:
         query = query.where(t.category_id == category_id)
     if festival_deal:
         query = query.where(t.festival_deal.is_(True))
+    if within is not None:
+        south, north, west, east = within
+        query = query.where(t.lat.between(south, north), t.lng.between(west, east))
     return query
