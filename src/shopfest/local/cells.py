@@ -9,6 +9,7 @@ either reads a disk of a few rings. `disk` chooses the finer grid whose disk sta
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import h3
 
@@ -68,3 +69,21 @@ def box(place: Point, radius_m: float) -> Box | None:
     if west <= -180 or east >= 180:
         return None
     return south, north, west, east
+
+
+def growing_disks(place: Point, radius_m: float, *, nearest_m: float = 0.0
+                  ) -> Iterator[tuple[int, list[int], float]]:
+    """Disks around `place` that grow until they hold every point within `radius_m`, as (resolution,
+    cells, covered): every point within `covered` metres of `place` lies in the cells. The first
+    covers at least `nearest_m` (where a page after a cursor starts); the last is `disk(place,
+    radius_m)`, covering the radius. A search for the nearest few stops at the first disk that holds
+    enough of them: in a crowded city that is a few cells, not the whole radius's hundred."""
+    resolution, last = disk(place, radius_m)
+    if resolution == RESOLUTIONS[0]:
+        centre = h3.latlng_to_cell(place.lat, place.lng, resolution)
+        edge = _shortest_edge_m(centre) * SAFETY
+        rings = max(1, math.ceil((nearest_m + 2 * edge) / (1.5 * edge) - 1))
+        while (covered := 1.5 * (rings + 1) * edge - 2 * edge) < radius_m and rings < MOST_RINGS:
+            yield resolution, [int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)], covered
+            rings *= 3
+    yield resolution, last, radius_m
