@@ -16,11 +16,11 @@ from typer.testing import CliRunner
 
 from shopfest import demo
 from shopfest.accounts import service as accounts
-from shopfest.app import create_app
+from shopfest.app import create_app, make_runtime
 from shopfest.catalog import service as catalog
 from shopfest.cli import app
 from shopfest.core.actor import MACHINE, Role
-from shopfest.core.clock import local
+from shopfest.core.clock import SetClock, local
 from shopfest.core.money import Money
 from shopfest.local import cities, service
 from shopfest.local.cells import box, disk
@@ -28,6 +28,7 @@ from shopfest.local.model import DealKind, Hours, Point, Shop, ShopKind, distanc
 from shopfest.local.service import NearbyQuery, UnknownShop
 from shopfest.local.store import candidates_select, local_shops, shop_of
 from shopfest.runtime import Runtime
+from shopfest.settings import Settings
 from tests.integration.helpers import bearer, category, create, operator_token, product_body, token_for
 
 HANGZHOU, SHANGHAI, SYDNEY = 1808926, 1796236, 2147714
@@ -336,7 +337,7 @@ def test_a_local_merchants_staff_open_shops_and_sell_deals_that_nearby_shows(run
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_bad_searches_and_bad_shops_are_problems_not_failures(runtime: Runtime) -> None:
+def test_bad_searches_and_bad_shops_are_problems_not_failures(runtime: Runtime, database_url: str) -> None:
     client = TestClient(create_app(runtime=runtime))
     ops = operator_token(client, runtime)
     foreign = base64.urlsafe_b64encode(b"id:7").decode().rstrip("=")
@@ -386,6 +387,17 @@ def test_bad_searches_and_bad_shops_are_problems_not_failures(runtime: Runtime) 
     )
     with runtime.uow(read_only=True) as uow:
         assert uow.conn.execute(select(local_shops)).first() is None  # nothing was stored
+
+    # A bot sweeping the map from one address is slowed down, as the storefront search is
+    strict = make_runtime(
+        Settings(database_url=database_url, rate_limits="nearby.address=3/60"),
+        clock=SetClock(runtime.clock.now(), speed=0),
+    )
+    bot = TestClient(create_app(runtime=strict))
+    answers = [bot.get("/api/v1/local/nearby", params={"city": HANGZHOU}).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    strict.engine.dispose()
+
     assert isinstance(hours(None), Hours)
 
 
