@@ -69,9 +69,11 @@ EXPECTED_STATUS[403] |= {"not-allowed", "muted", "banned"}
 EXPECTED_STATUS[422] |= {"chat-refused", "message-too-long", "banned-words"}
 EXPECTED_STATUS[429] |= {"slow-down"}
 EXPECTED_STATUS[409] |= {"coupon-expired"}  # a live coupon claimed after its time
-# Local services (issue 19).
-EXPECTED_STATUS[422] |= {"bad-place", "bad-radius", "bad-hours"}
-EXPECTED_STATUS[404] |= {"unknown-city"}
+# Local services (issue 19): shops, deals, the nearby search.
+EXPECTED_STATUS[404] |= {"unknown-city", "unknown-shop"}
+EXPECTED_STATUS[409] |= {"deal-exists"}
+EXPECTED_STATUS[422] |= {"bad-place", "bad-radius", "bad-hours", "bad-kind", "no-place", "bad-cursor",
+                         "not-a-local-merchant", "not-a-voucher"}
 # In-store QR pay (issue 19).
 EXPECTED_STATUS[409] |= {"in-store-payment-closed"}
 EXPECTED_STATUS[422] |= {"bad-pay-amount"}

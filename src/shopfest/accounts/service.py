@@ -42,9 +42,8 @@ from shopfest.core.uow import UnitOfWork
 # SHOPFEST_PASSWORD_HASHING=cheap, for a test suite's processes only (tests/__init__.py sets it), hashes
 # with one pass over 1 MiB instead, as Django's test settings swap in a fast hasher: the suite signs in
 # thousands of accounts. Hashes carry their parameters, so either kind verifies the other's.
-CHEAP_FOR_TESTS = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
-_hasher = PasswordHasher(**CHEAP_FOR_TESTS) if os.environ.get("SHOPFEST_PASSWORD_HASHING") == "cheap" \
-    else PasswordHasher()
+_hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1) \
+    if os.environ.get("SHOPFEST_PASSWORD_HASHING") == "cheap" else PasswordHasher()
 # Verified against when the email is unknown, so a miss costs as long as a wrong password.
 _DECOY = _hasher.hash("not-a-real-password")
 

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from shopfest.core.errors import DomainError, InvalidInput
 
-ACTIONS = ("login", "register", "order", "claim", "price", "search", "redeem")
+ACTIONS = ("login", "register", "order", "claim", "price", "search", "redeem", "nearby")
 WHO = ("account", "address")
 
 
@@ -52,6 +52,7 @@ DEFAULT_RATES: dict[str, Rate] = {
     # Voucher redemptions and checks: the "account" counted is the shop's counter (one shop serves a
     # queue, not a crowd), so a bot guessing codes is slowed at any shop and from any address.
     "redeem.account": Rate(120, 60), "redeem.address": Rate(600, 60),
+    "nearby.address": Rate(600, 60),
 }
 
 
