@@ -606,16 +606,21 @@ def bench_nearby(
     backend: Annotated[str, typer.Option(help="sqlite, postgresql or both")] = "sqlite",
     database_url: Annotated[str | None, typer.Option(
         help="an empty PostgreSQL database; default: a private server started for the run")] = None,
+    vouchers: Annotated[int, typer.Option(
+        min=0, help="vouchers each redemption run redeems; 0 skips them")] = 300,
+    counters: Annotated[int, typer.Option(min=1, max=32, help="shop counters redeeming at once")] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Load shops across the festival's cities and time the nearby search (3 km, a page of 20, with a
-    filter) against a lat/lng box without the cells, on the same data."""
+    filter) against a lat/lng box without the cells, on the same data; then redemptions per second on
+    one merchant's vouchers, one counter (the baseline) against several at once, on a fresh database."""
     import json
     from dataclasses import asdict
 
     from shopfest.bench import nearby as bench
     from shopfest.bench import places
     from shopfest.bench.measure import machine
+    from shopfest.bench.redemptions import measure_redemptions
     if backend not in ("sqlite", "postgresql", "both"):
         console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
         raise typer.Exit(2)
@@ -637,7 +642,13 @@ def bench_nearby(
                                                baseline_queries=baseline_queries, progress=advance,
                                                total=total))
             runtime.engine.dispose()
-    report = bench.NearbyReport("nearby", machine(), shops, bench.RADIUS_M, bench.PAGE, results)
+    redemptions = {}
+    for name in (["sqlite", "postgresql"] if backend == "both" else [backend]) if vouchers else []:
+        place = places.sqlite_database() if name == "sqlite" else places.postgres_database(database_url)
+        with place as url:
+            redemptions[name] = measure_redemptions(url, vouchers=vouchers, workers=counters)
+    report = bench.NearbyReport("nearby", machine(), shops, bench.RADIUS_M, bench.PAGE, results,
+                                redemptions or None)
     if as_json:
         typer.echo(json.dumps(asdict(report), indent=2))
         return
@@ -659,3 +670,14 @@ def _print_nearby_report(report: Any) -> None:  # noqa: ANN401  # bench.nearby.N
             table.add_row(f"  {kind}", "", "", "", f"{latency.p50_ms:.2f}", f"{latency.p99_ms:.2f}", "", "",
                           "", "")
     Console().print(table)
+    for backend, run in (report.redemptions or {}).items():
+        redeemed = Table(title=f"redemptions on {backend}: {run['vouchers']:,} vouchers, "
+                               f"{run['workers']} counters")
+        for column in ("run", "redemptions/s", "attempts/s", "p50 ms", "p99 ms", "redeemed twice"):
+            redeemed.add_column(column, justify="right")
+        for name in ("baseline_one_counter", "counters_own_codes", "counters_racing_same_codes"):
+            figures = run[name]
+            redeemed.add_row(name.replace("_", " "), f"{figures['redemptions_per_s']:,}",
+                             f"{figures['attempts_per_s']:,}", f"{figures['p50_ms']:.1f}",
+                             f"{figures['p99_ms']:.1f}", str(figures["redeemed_twice"]))
+        Console().print(redeemed)

@@ -436,12 +436,16 @@ def test_the_demo_fills_near_me_wherever_its_shopper_stands(runtime: Runtime) ->
 
 def test_the_nearby_benchmark_reports_the_search_and_its_baseline() -> None:
     result = CliRunner().invoke(
-        app, ["bench", "nearby", "--shops", "2000", "--queries", "40", "--baseline-queries", "8", "--json"]
+        app, ["bench", "nearby", "--shops", "2000", "--queries", "40", "--baseline-queries", "8",
+              "--vouchers", "10", "--counters", "2", "--json"]
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout[result.stdout.index("{") :])
     (sqlite,) = report["results"]
-    assert report["shops"] == 2000 and report["radius_m"] == 3000 and report["redemptions"] is None
+    assert report["shops"] == 2000 and report["radius_m"] == 3000
+    redeemed = report["redemptions"]["sqlite"]
+    for run in ("baseline_one_counter", "counters_own_codes", "counters_racing_same_codes"):
+        assert redeemed[run]["redeemed"] == 10 and redeemed[run]["redeemed_twice"] == 0
     assert sqlite["nearby"]["count"] == 40 and sqlite["baseline_scan"]["count"] == 8
     assert sqlite["results_agree"] is True and set(sqlite["by_filter"]) == {
         "kind",
