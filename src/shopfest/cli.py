@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -345,14 +345,28 @@ def bench_catalog(
     from dataclasses import asdict
 
     from shopfest.bench import catalog as bench
-    from shopfest.bench import places
     from shopfest.bench.measure import machine
+    results = _on_each_backend(backend, pg_url, lambda runtime, name, progress, total: bench.bench_backend(
+        runtime, name, brands=brands, product_count=products, queries=queries,
+        baseline_queries=baseline_queries, progress=progress, total=total))
+    report = {"scenario": "catalog", "machine": machine(), "results": [asdict(r) for r in results]}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_catalog_report(results)
+
+
+T = TypeVar("T")
+
+def _on_each_backend(backend: str, pg_url: str | None, run: Callable[..., T]) -> list[T]:
+    """`run(runtime, name, progress, total)` on a fresh SQLite file, a PostgreSQL database, or both, each
+    with its progress bars; exit 2 on another backend."""
+    from shopfest.bench import places
     if backend not in ("sqlite", "postgresql", "both"):
         console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
         raise typer.Exit(2)
-    chosen = ["sqlite", "postgresql"] if backend == "both" else [backend]
     results = []
-    for name in chosen:
+    for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
         place = places.sqlite_database() if name == "sqlite" else places.postgres_database(pg_url)
         with place as url, progress_bar() as bar:
             tasks: dict[str, TaskID] = {}
@@ -365,15 +379,11 @@ def bench_catalog(
                 bar.advance(tasks[what], n)
 
             runtime = places.runtime_for(url)
-            results.append(bench.bench_backend(
-                runtime, name, brands=brands, product_count=products, queries=queries,
-                baseline_queries=baseline_queries, progress=advance, total=total))
-            runtime.engine.dispose()
-    report = {"scenario": "catalog", "machine": machine(), "results": [asdict(r) for r in results]}
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-        return
-    _print_catalog_report(results)
+            try:
+                results.append(run(runtime, name, advance, total))
+            finally:
+                runtime.engine.dispose()
+    return results
 
 
 def _print_catalog_report(results: list[BackendResult]) -> None:
@@ -621,27 +631,9 @@ def bench_nearby(
     from shopfest.bench import places
     from shopfest.bench.measure import machine
     from shopfest.bench.redemptions import measure_redemptions
-    if backend not in ("sqlite", "postgresql", "both"):
-        console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
-        raise typer.Exit(2)
-    results = []
-    for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
-        place = places.sqlite_database() if name == "sqlite" else places.postgres_database(database_url)
-        with place as url, progress_bar() as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def total(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks,
-                      name: str = name) -> None:
-                tasks[what] = bar.add_task(f"{name} {what}", total=n)
-
-            def advance(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks) -> None:
-                bar.advance(tasks[what], n)
-
-            runtime = places.runtime_for(url)
-            results.append(bench.bench_backend(runtime, name, shops=shops, query_count=queries,
-                                               baseline_queries=baseline_queries, progress=advance,
-                                               total=total))
-            runtime.engine.dispose()
+    results = _on_each_backend(backend, database_url, lambda runtime, name, progress, total: (
+        bench.bench_backend(runtime, name, shops=shops, query_count=queries,
+                            baseline_queries=baseline_queries, progress=progress, total=total)))
     redemptions = {}
     for name in (["sqlite", "postgresql"] if backend == "both" else [backend]) if vouchers else []:
         place = places.sqlite_database() if name == "sqlite" else places.postgres_database(database_url)
