@@ -55,6 +55,8 @@ from shopfest.live.model import LiveEvent, reminder_mail
 from shopfest.live.room import Rooms
 from shopfest.live.service import LiveEventStarted, RemindersDue
 from shopfest.live_counter import LiveCounter
+from shopfest.local import instore
+from shopfest.local import pay_api as local_pay_api
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -62,7 +64,7 @@ from shopfest.orders.lane import CheckoutLane
 from shopfest.payments import api as payments_api
 from shopfest.payments import service as payments
 from shopfest.payments.provider import Provider, SandboxProvider
-from shopfest.payments.service import PaymentSucceeded
+from shopfest.payments.service import PaymentFailed, PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
 from shopfest.runtime import Ports, Runtime
@@ -96,6 +98,8 @@ def make_bus(provider: Provider, gate: StockGate) -> Bus:
     bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider, gate=gate))
     bus.subscribe(LiveEventStarted, live.remind_on_start)
     bus.subscribe(RemindersDue, _mail_reminders)
+    bus.subscribe(PaymentSucceeded, instore.record_paid)
+    bus.subscribe(PaymentFailed, instore.record_failed)
     return bus
 
 
@@ -148,6 +152,8 @@ def make_ports() -> Ports:
         account_actor=_account_actor,
         account_country=_account_country,
         live_event_exists=lambda uow, event_id: live.find_event(uow, event_id) is not None,
+        voucher_sales=lambda uow, merchant_id, start, end: orders.voucher_sales(uow, merchant_id, start=start,
+                                                                               end=end),
     )
 
 
@@ -285,7 +291,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     problems.install(app)
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
-                   orders_api.router, payments_api.router, promotions_api.router, live_api.router):
+                   orders_api.router, payments_api.router, promotions_api.router, live_api.router,
+                   local_pay_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
                      control_pages, live_pages, live_room_pages):

@@ -17,6 +17,7 @@ from shopfest.catalog.images import ImageStorage, LocalDiskStorage
 from shopfest.core.actor import Actor
 from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
+from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
 from shopfest.live.model import Counter
@@ -46,6 +47,10 @@ class Ports:
     live_event_exists: Callable[[UnitOfWork, int], bool] = lambda uow, event_id: False
     # What a live room's shoppers price, buy and pay through the checkout (live.model.Counter).
     live_counter: Counter | None = None
+    # Settlement reads a merchant's voucher sales from orders (local.settlement.VoucherSales): (paid
+    # at, vouchers, amount in the settlement currency) from a start until before an end.
+    voucher_sales: Callable[[UnitOfWork, int, datetime, datetime], list[tuple[datetime, int, Money]]] = \
+        lambda uow, merchant_id, start, end: []
 
 
 class SignedIn:

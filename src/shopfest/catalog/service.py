@@ -602,3 +602,9 @@ def products_by_ids(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, Pr
     """The products among `product_ids` that exist, by id."""
     with uow:
         return {p.id or 0: p for p in products_in(uow, list(dict.fromkeys(product_ids)))}
+
+
+def settlement_currency_of(uow: UnitOfWork, merchant_id: int) -> str | None:
+    """The currency a merchant settles in; None for an unknown merchant (inside the caller's transaction)."""
+    merchant = CatalogStore(uow.conn).merchant(merchant_id)
+    return merchant.settlement_currency if merchant is not None else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Conflict, NotFound
 from shopfest.core.uow import UnitOfWork
-from shopfest.festival.model import Festival, Phase, eleven_eleven
+from shopfest.festival.model import Festival, Phase, PhaseKind, eleven_eleven
 from shopfest.festival.store import FestivalStore
 
 
@@ -52,3 +54,10 @@ def balance_window_now(uow: UnitOfWork) -> Phase | None:
     now = uow.clock.now()
     festival = FestivalStore(uow.conn).current(now)
     return festival.balance_window(now) if festival is not None else None
+
+
+def sale_open_at(uow: UnitOfWork, instant: datetime) -> bool:
+    """Whether a sale period of the current festival is on at `instant` (inside the caller's transaction)."""
+    festival = FestivalStore(uow.conn).current(instant)
+    phase = festival.phase_at(instant) if festival is not None else None
+    return phase is not None and phase.kind is PhaseKind.SALE

@@ -863,3 +863,11 @@ def placed_from(uow: UnitOfWork, source: str) -> tuple[int, int]:
     """Orders placed from `source` and their units, whatever became of them: a room's running count."""
     with uow:
         return store_lists.placed_from(uow.conn, source)
+
+
+def voucher_sales(uow: UnitOfWork, merchant_id: int, *, start: datetime,
+                  end: datetime) -> list[tuple[datetime, int, Money]]:
+    """A merchant's voucher sales paid from `start` until before `end`, for its settlement: (when
+    paid, vouchers issued, their share of the child order in the merchant's settlement currency)
+    (inside the caller's transaction)."""
+    return store_lists.voucher_sales(uow.conn, merchant_id, start=start, end=end)

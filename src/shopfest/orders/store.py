@@ -661,3 +661,28 @@ def sales_by_status(conn: Connection, source: str) -> list[tuple[str, str, int, 
         .where(order_sources.c.source == source)
         .group_by(orders.c.status, orders.c.currency).order_by(orders.c.status, orders.c.currency))
     return [(r[0], r[1], int(r[2]), int(r[3]), int(r[4])) for r in rows]
+
+
+def voucher_sales(conn: Connection, merchant_id: int, *, start: datetime,
+                  end: datetime) -> list[tuple[datetime, int, Money]]:
+    """A merchant's child orders whose vouchers were issued (they were paid) from `start` until
+    before `end`: when, how many vouchers, and the voucher lines' share of what the child settles in
+    the merchant's currency (the settlement total prorated by the lines' totals, rounded down)."""
+    issued = (select(vouchers.c.merchant_order_id, func.min(vouchers.c.issued_at).label("issued_at"),
+                     func.count().label("vouchers"))
+              .where(vouchers.c.issued_at >= start, vouchers.c.issued_at < end)
+              .group_by(vouchers.c.merchant_order_id).subquery())
+    rows = conn.execute(
+        select(issued.c.issued_at, issued.c.vouchers, merchant_orders.c.lines, merchant_orders.c.total_minor,
+               merchant_orders.c.settlement_minor, merchant_orders.c.settlement_currency)
+        .join(merchant_orders, merchant_orders.c.id == issued.c.merchant_order_id)
+        .where(merchant_orders.c.merchant_id == merchant_id).order_by(issued.c.issued_at))
+    sales = []
+    for r in rows:
+        share = sum(line["total_minor"] for line in r.lines if line["fulfilment"] in VOUCHER_FULFILMENTS)
+        settled = r.settlement_minor * share // r.total_minor if r.total_minor else 0
+        sales.append((r.issued_at, int(r.vouchers), Money(settled, r.settlement_currency)))
+    return sales
+
+
+VOUCHER_FULFILMENTS = frozenset({"deposit_voucher", "service_voucher"})

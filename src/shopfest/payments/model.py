@@ -36,8 +36,10 @@ TRANSITIONS: dict[IntentStatus, frozenset[IntentStatus]] = {
 PAID = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 
-# What an order pays for; refunds take back the last money paid first.
-PURPOSES = ("full", "deposit", "balance")
+# What an order pays for; refunds take back the last money paid first. "instore" is a payment at a
+# local shop's counter (local/instore.py), whose intent's order_id is minus that payment's id, so it
+# never meets an order's.
+PURPOSES = ("full", "deposit", "balance", "instore")
 REFUND_ORDER = ("balance", "deposit", "full")
 
 
