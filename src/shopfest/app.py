@@ -55,6 +55,7 @@ from shopfest.live.model import LiveEvent, reminder_mail
 from shopfest.live.room import Rooms
 from shopfest.live.service import LiveEventStarted, RemindersDue
 from shopfest.live_counter import LiveCounter
+from shopfest.local import api as local_api
 from shopfest.local import instore
 from shopfest.local import pay_api as local_pay_api
 from shopfest.orders import api as orders_api
@@ -292,7 +293,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
-                   local_pay_api.router):
+                   local_pay_api.router, local_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
                      control_pages, live_pages, live_room_pages):

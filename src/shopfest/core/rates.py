@@ -9,7 +9,7 @@ from typing import Protocol
 
 from shopfest.core.errors import DomainError, InvalidInput
 
-ACTIONS = ("login", "register", "order", "claim", "price", "search")
+ACTIONS = ("login", "register", "order", "claim", "price", "search", "nearby")
 WHO = ("account", "address")
 
 
@@ -49,6 +49,7 @@ DEFAULT_RATES: dict[str, Rate] = {
     "claim.account": Rate(30, 60), "claim.address": Rate(600, 60),
     "price.address": Rate(600, 60),
     "search.address": Rate(600, 60),
+    "nearby.address": Rate(600, 60),
 }
 
 

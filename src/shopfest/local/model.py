@@ -221,3 +221,30 @@ def validity_days(days: Any) -> int:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= LONGEST_VALIDITY_DAYS:
         raise InvalidInput(f"a voucher is valid for 1 to {LONGEST_VALIDITY_DAYS} days")
     return days
+
+
+class BadKind(InvalidInput):
+    code = "bad-kind"
+    title = "No such kind"
+
+
+def shop_kind(kind: Any) -> ShopKind:
+    """The shop kind named `kind`.
+
+    Raises BadKind."""
+    if isinstance(kind, ShopKind):
+        return kind
+    if not isinstance(kind, str) or kind not in ShopKind.__members__.values():
+        raise BadKind(f"a shop's kind is one of {', '.join(ShopKind)}", kind=str(kind)[:40])
+    return ShopKind(kind)
+
+
+def deal_kind(kind: Any) -> DealKind:
+    """The deal kind named `kind`.
+
+    Raises BadKind."""
+    if isinstance(kind, DealKind):
+        return kind
+    if not isinstance(kind, str) or kind not in DealKind.__members__.values():
+        raise BadKind(f"a deal's kind is one of {', '.join(DealKind)}", kind=str(kind)[:40])
+    return DealKind(kind)

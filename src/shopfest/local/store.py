@@ -3,7 +3,7 @@ as vouchers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,10 +16,12 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    Select,
     String,
     Table,
     insert,
     select,
+    update,
 )
 
 from shopfest.core.db import Id, UtcDateTime, metadata
@@ -133,3 +135,56 @@ class LocalStore:
         rows = self.conn.execute(select(local_deals).where(local_deals.c.merchant_id.in_(set(merchant_ids)))
                                  .order_by(local_deals.c.id))
         return [deal_of(r) for r in rows]
+
+    def add_shops(self, shops: Iterable[Shop], *, at: datetime) -> int:
+        """Many shops in one statement (the demo's and the benchmark's loads); how many."""
+        rows = [shop_row(s, at=at) for s in shops]
+        if rows:
+            self.conn.execute(insert(local_shops), rows)
+        return len(rows)
+
+    def mark_festival_deal(self, merchant_id: int) -> None:
+        self.conn.execute(update(local_shops).where(local_shops.c.merchant_id == merchant_id)
+                          .values(festival_deal=True))
+
+    def has_festival_deal(self, merchant_id: int) -> bool:
+        return self.conn.execute(select(local_deals.c.id).where(
+            local_deals.c.merchant_id == merchant_id, local_deals.c.festival.is_(True)).limit(1)).first() \
+            is not None
+
+    def candidates(self, resolution: int, cell_ids: Sequence[int], *, kind: ShopKind | None = None,
+                   category_id: int | None = None, festival_deal: bool = False,
+                   with_hours: bool = False) -> list[Any]:
+        """(id, lat, lng) of the shops in these cells that pass the filters, and their zone and hours
+        when asked."""
+        return list(self.conn.execute(candidates_select(resolution, cell_ids, kind=kind,
+                                                        category_id=category_id, festival_deal=festival_deal,
+                                                        with_hours=with_hours)))
+
+    def shop_by_pay_token(self, token: str) -> Shop | None:
+        row = self.conn.execute(select(local_shops).where(local_shops.c.pay_token == token)).first()
+        return shop_of(row) if row else None
+
+    def shops_by_id(self, shop_ids: Sequence[int]) -> dict[int, Shop]:
+        if not shop_ids:
+            return {}
+        rows = self.conn.execute(select(local_shops).where(local_shops.c.id.in_(set(shop_ids))))
+        return {r.id: shop_of(r) for r in rows}
+
+
+def candidates_select(resolution: int, cell_ids: Sequence[int], *, kind: ShopKind | None = None,
+                      category_id: int | None = None, festival_deal: bool = False,
+                      with_hours: bool = False) -> Select[Any]:
+    """The nearby search's read: only the rows of the given cells (by the index of the resolution's
+    column), with the filters the database can apply; the distance is the caller's to check."""
+    column = local_shops.c[f"cell{resolution}"]
+    t = local_shops.c
+    shown = (t.id, t.lat, t.lng, t.zone, t.hours) if with_hours else (t.id, t.lat, t.lng)
+    query = select(*shown).where(column.in_(cell_ids))
+    if kind is not None:
+        query = query.where(t.kind == kind.value)
+    if category_id is not None:
+        query = query.where(t.category_id == category_id)
+    if festival_deal:
+        query = query.where(t.festival_deal.is_(True))
+    return query
