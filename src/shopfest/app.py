@@ -77,6 +77,7 @@ from shopfest.web import (
     control_pages,
     live_pages,
     live_room_pages,
+    local_pages,
     order_pages,
     pages,
     seller_desk,
@@ -296,7 +297,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    local_pay_api.router, local_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_pages, live_room_pages):
+                     control_pages, live_pages, live_room_pages, local_pages):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)

