@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopfest.catalog import service as catalog
 from shopfest.core.actor import Role
-from shopfest.core.errors import DomainError, InvalidInput, Unauthenticated
+from shopfest.core.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.local import instore
 from shopfest.local import service as local
@@ -23,6 +23,7 @@ from shopfest.local.model import ShopKind, point
 from shopfest.local.rules import PayOffer, PayStatus, read_pay_amount
 from shopfest.payments.provider import SANDBOX_METHODS
 from shopfest.problems import status_of
+from shopfest.rate_limits import client_address
 from shopfest.runtime import Runtime
 from shopfest.web.forms import FormErrors, problem_message
 from shopfest.web.layout import render
@@ -165,9 +166,11 @@ def near_me(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     try:
         query = nearby_query(form)
         if query is not None:
+            runtime.limiter.hit("nearby", address=client_address(request))  # the API's budget, shared
             page = local.nearby(runtime.uow(read_only=True), query, now=runtime.clock.now())
-    except DomainError as refused:
-        error, status = problem_message(refused, viewer.t), 404 if status_of(refused) == 404 else 422
+    except (InvalidInput, NotFound) as refused:  # a question that cannot be answered; anything else
+        # (too many searches from this address) is the router's to say, with its Retry-After
+        error, status = problem_message(refused, viewer.t), status_of(refused)
     cards = [_shop_card(s, n, viewer) for n, s in enumerate(page.shops, start=1)] if page else []
     drawing = None
     if page is not None and page.shops:
