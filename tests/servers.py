@@ -19,6 +19,8 @@ import pytest
 START_TIMEOUT_S = 30
 # `serve` starts only with a webhook secret; the test servers share this one.
 WEBHOOK_SECRET = "test-servers-webhook-secret"
+# ... and, on PostgreSQL, with the keys voucher codes are signed with (local/codes.py): this one.
+VOUCHER_KEYS = "test1:dGVzdC1zZXJ2ZXJzLXZvdWNoZXIta2V5LTMyYnl0ZXM"
 # Talk to the local server directly even where a proxy is configured for the outside world.
 _LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -33,7 +35,7 @@ def server_env(database_url: str, clock: str) -> dict[str, str]:
     # in ten minutes (tests/integration/test_rate_limits.py holds that rule).
     env = dict(os.environ, SHOPFEST_DATABASE_URL=database_url, SHOPFEST_CLOCK=clock,
                SHOPFEST_CLOCK_SPEED="1", SHOPFEST_WEBHOOK_SECRET=WEBHOOK_SECRET,
-               SHOPFEST_RATE_LIMITS="register.address=off")
+               SHOPFEST_RATE_LIMITS="register.address=off", SHOPFEST_VOUCHER_KEYS=VOUCHER_KEYS)
     env.pop("SHOPFEST_CLOCK_ANCHOR", None)  # each server starts its festival clock when it starts
     return env
 

@@ -58,6 +58,9 @@ from shopfest.live_counter import LiveCounter
 from shopfest.local import api as local_api
 from shopfest.local import instore
 from shopfest.local import pay_api as local_pay_api
+from shopfest.local import voucher_api
+from shopfest.local import vouchers as local_vouchers
+from shopfest.local.codes import keys_for
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -71,6 +74,7 @@ from shopfest.rate_limits import Limiter
 from shopfest.runtime import Ports, Runtime
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
+from shopfest.voucher_ledger import OrdersVoucherLedger
 from shopfest.web import (
     account_pages,
     api_docs,
@@ -156,6 +160,7 @@ def make_ports() -> Ports:
         live_event_exists=lambda uow, event_id: live.find_event(uow, event_id) is not None,
         voucher_sales=lambda uow, merchant_id, start, end: orders.voucher_sales(uow, merchant_id, start=start,
                                                                                end=end),
+        voucher_ledger=OrdersVoucherLedger(),
     )
 
 
@@ -188,7 +193,15 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     )
     runtime.live().runtime = runtime
     runtime.ports.live_counter = LiveCounter(runtime)
+    _plug_vouchers(runtime)
     return runtime
+
+
+def _plug_vouchers(runtime: Runtime) -> None:
+    """Local's voucher use cases reach the orders' vouchers and the signing keys for this engine."""
+    runtime.voucher_keys = keys_for(runtime.settings.voucher_keys, runtime.settings.database_url)
+    ledger = runtime.ports.voucher_ledger or OrdersVoucherLedger()
+    local_vouchers.plug(runtime.engine, local_vouchers.VoucherDesk(ledger, runtime.voucher_keys))
 
 
 def make_rooms(settings: Settings, uow: Callable[[], UnitOfWork]) -> Rooms:
@@ -294,7 +307,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
-                   local_pay_api.router, local_api.router):
+                   local_pay_api.router, local_api.router, voucher_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
                      control_pages, live_pages, live_room_pages, local_pages):

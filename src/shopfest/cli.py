@@ -229,8 +229,10 @@ def serve(
     import uvicorn
 
     from shopfest.core.migrate import is_newest
+    from shopfest.local.codes import require_voucher_keys
     with clear_errors():
         Settings.require_webhook_secret(os.environ)
+        require_voucher_keys(os.environ)
     if not is_newest(_database_url()):
         console.print(f"[red]error:[/red] the database {_safe(_database_url())} is not at the newest "
                       "schema: run `shopfest db upgrade` first")

@@ -22,6 +22,8 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import StockGate
 from shopfest.live.model import Counter
 from shopfest.live.room import Rooms
+from shopfest.local.codes import VoucherKeys
+from shopfest.local.model import VoucherLedger
 from shopfest.orders.checkout import Checkout
 from shopfest.payments.provider import Provider
 from shopfest.rate_limits import Limiter
@@ -51,6 +53,8 @@ class Ports:
     # at, vouchers, amount in the settlement currency) from a start until before an end.
     voucher_sales: Callable[[UnitOfWork, int, datetime, datetime], list[tuple[datetime, int, Money]]] = \
         lambda uow, merchant_id, start, end: []
+    # The orders context's vouchers, which local redeems (local.model.VoucherLedger).
+    voucher_ledger: VoucherLedger | None = None
 
 
 class SignedIn:
@@ -99,6 +103,7 @@ class Runtime:
     media: ImageStorage | None = None  # where product pictures are kept (app.py: local disk by default)
     rooms: Rooms | None = None  # the live rooms open in this process (app.py makes them)
     serving: int = 0  # apps serving on this runtime now (their lifespans entered and not left)
+    voucher_keys: VoucherKeys | None = None  # what voucher codes are signed with (app.py, local/codes.py)
 
     def live(self) -> Rooms:
         """The live rooms of this process. Raises RuntimeError when the app did not make them."""
@@ -115,3 +120,9 @@ class Runtime:
     def uow(self, *, read_only: bool = False, snapshot: bool = False) -> UnitOfWork:
         return UnitOfWork(self.engine, bus=self.bus, clock=self.clock, read_only=read_only,
                           snapshot=snapshot)
+
+    def voucher_signer(self) -> VoucherKeys:
+        """The keys voucher codes are signed and read with. Raises RuntimeError when none were made."""
+        if self.voucher_keys is None:
+            raise RuntimeError("this runtime has no voucher keys; app.make_runtime makes them")
+        return self.voucher_keys

@@ -68,6 +68,10 @@ class Settings:
     live_fanout: str = "queued"
     # Words no live room's chat may hold, comma-separated, besides the defaults (live/model.py).
     live_banned_words: str | None = None
+    # The Ed25519 keys voucher codes are signed with, `kid:base64url-seed,...`: the first signs, all
+    # verify. None: a key file beside the SQLite database, or a key of the process's own for another
+    # database, where `serve` refuses to start without them (local/codes.py). Never in the database.
+    voucher_keys: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +103,7 @@ class Settings:
                 auto_complete_days=int(env.get("SHOPFEST_AUTO_COMPLETE_DAYS", str(cls.auto_complete_days))),
                 live_fanout=env.get("SHOPFEST_LIVE_FANOUT", cls.live_fanout),
                 live_banned_words=env.get("SHOPFEST_LIVE_BANNED_WORDS") or None,
+                voucher_keys=env.get("SHOPFEST_VOUCHER_KEYS") or None,
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None

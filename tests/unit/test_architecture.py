@@ -35,7 +35,7 @@ ROOMS["audit"] = frozenset(ROOMS) - {"web", "audit"}
 # The composition layer and the edge: they wire the rooms together and may import anything.
 EDGE_MODULES = frozenset({
     "__init__", "app", "cli", "deps", "problems", "schemas", "settings", "rate_limits", "body_cap",
-    "text_guard", "demo", "runtime", "live_counter",
+    "text_guard", "demo", "runtime", "live_counter", "voucher_ledger",
 })
 EDGE_PACKAGES = frozenset({"bench", "migrations"})
 # Of the edge, these build the whole app; a room importing them would import every room back.
@@ -153,7 +153,8 @@ def room_of(module: str) -> str:
 
 def is_api(module: str) -> bool:
     """A room's HTTP edge: its routes, and orders' ASGI checkout lane in front of them."""
-    return module.rsplit(".", 1)[-1] in ("api", "lane")
+    name = module.rsplit(".", 1)[-1]
+    return name in ("api", "lane") or name.endswith("_api")  # a room's second routes: local.voucher_api
 
 
 def is_model(module: str) -> bool:

@@ -69,6 +69,10 @@ EXPECTED_STATUS[403] |= {"not-allowed", "muted", "banned"}
 EXPECTED_STATUS[422] |= {"chat-refused", "message-too-long", "banned-words"}
 EXPECTED_STATUS[429] |= {"slow-down"}
 EXPECTED_STATUS[409] |= {"coupon-expired"}  # a live coupon claimed after its time
+# Local vouchers redeemed in the shop (issue 19).
+EXPECTED_STATUS[409] |= {"voucher-already-redeemed", "voucher-void", "voucher-expired", "undo-too-late",
+                         "vouchers-redeemed"}
+EXPECTED_STATUS[422] |= {"bad-voucher-code"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

@@ -24,6 +24,7 @@ from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.inventory.store import InventoryStore
+from shopfest.local.codes import new_key_text
 from shopfest.runtime import Runtime
 from shopfest.settings import MAX_UNPAID_UNITS, Settings
 
@@ -120,7 +121,7 @@ def _serve(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[
                SHOPFEST_CLOCK_SPEED="0", SHOPFEST_REDIS_URL=settings.redis_url or "",
                SHOPFEST_REDIS_PREFIX=settings.redis_prefix,
                SHOPFEST_CHECKOUT_LANES=str(settings.checkout_lanes),
-               SHOPFEST_WEBHOOK_SECRET=settings.webhook_secret,
+               SHOPFEST_WEBHOOK_SECRET=settings.webhook_secret, SHOPFEST_VOUCHER_KEYS=new_key_text(),
                # Its 16 shoppers stand for thousands, each ordering again and again: not hoarders, and
                # thousands of orders a second from one address: no rate limits here.
                SHOPFEST_MAX_UNPAID_UNITS=str(MAX_UNPAID_UNITS), SHOPFEST_RATE_LIMITS="off")

@@ -52,6 +52,7 @@ from shopfest.core.money import Money
 from shopfest.demo import seed_categories
 from shopfest.live import service as live
 from shopfest.live.model import ChatRules, LiveEvent, Segment, SegmentKind
+from shopfest.local.codes import new_key_text
 from shopfest.runtime import Runtime
 
 START_SECONDS = 60  # for a server or a client process to start
@@ -147,7 +148,8 @@ def serving(setup: Setup, *, database_url: str, redis_url: str | None, clock: st
     env = dict(os.environ, SHOPFEST_DATABASE_URL=database_url, SHOPFEST_CLOCK=clock, SHOPFEST_CLOCK_SPEED="0",
                SHOPFEST_REDIS_URL=redis_url or "", SHOPFEST_REDIS_PREFIX=f"live-bench-{port}:",
                SHOPFEST_LIVE_FANOUT=setup.fanout, SHOPFEST_RATE_LIMITS="off",
-               SHOPFEST_WEBHOOK_SECRET="live-bench-webhook-secret-not-for-payments")
+               SHOPFEST_WEBHOOK_SECRET="live-bench-webhook-secret-not-for-payments",
+               SHOPFEST_VOUCHER_KEYS=new_key_text())
     env.pop("SHOPFEST_CLOCK_ANCHOR", None)
     log = folder / f"server-{setup.name}.log"
     with log.open("wb") as out:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from shopfest.core.errors import DomainError, InvalidInput
 
-ACTIONS = ("login", "register", "order", "claim", "price", "search", "nearby")
+ACTIONS = ("login", "register", "order", "claim", "price", "search", "nearby", "redeem")
 WHO = ("account", "address")
 
 
@@ -50,6 +50,9 @@ DEFAULT_RATES: dict[str, Rate] = {
     "price.address": Rate(600, 60),
     "search.address": Rate(600, 60),
     "nearby.address": Rate(600, 60),
+    # Voucher redemptions and checks: the "account" counted is the shop's counter (one shop serves a
+    # queue, not a crowd), so a bot guessing codes is slowed at any shop and from any address.
+    "redeem.account": Rate(120, 60), "redeem.address": Rate(600, 60),
 }
 
 

@@ -9,10 +9,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from shopfest.core.errors import InvalidInput
+from shopfest.core.errors import Conflict, InvalidInput
 from shopfest.core.money import Money
+
+if TYPE_CHECKING:
+    from shopfest.core.actor import Actor
+    from shopfest.core.uow import UnitOfWork
 
 EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG), which great-circle distances use
 LONGEST_RADIUS_M = 100_000  # a nearby search reaches at most 100 km: "near" ends somewhere
@@ -248,3 +252,80 @@ def deal_kind(kind: Any) -> DealKind:
     if not isinstance(kind, str) or kind not in DealKind.__members__.values():
         raise BadKind(f"a deal's kind is one of {', '.join(DealKind)}", kind=str(kind)[:40])
     return DealKind(kind)
+
+
+# --- vouchers after the sale: redeemed once in a shop of their merchant ------------------------------
+
+UNDO_WINDOW = timedelta(minutes=15)  # how long a shop may take a redemption back (a wrong scan)
+VALID_WITHOUT_DEAL = timedelta(days=365)  # a voucher no local deal describes
+OFFLINE_ITEMS_MAX = 500  # redemptions per offline upload
+
+
+class VoucherAlreadyRedeemed(Conflict):
+    code = "voucher-already-redeemed"
+    title = "The voucher is redeemed already"
+
+
+class VoucherVoid(Conflict):
+    code = "voucher-void"
+    title = "The voucher was refunded and is void"
+
+
+class VoucherExpired(Conflict):
+    code = "voucher-expired"
+    title = "The voucher is outside its validity"
+
+
+class UndoTooLate(Conflict):
+    code = "undo-too-late"
+    title = "The redemption is too old to undo"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedVoucher:
+    """A voucher as the orders context issued it for one unit of a paid voucher line: `code` is its id,
+    `status` issued, redeemed or void (refunded)."""
+
+    code: str
+    kind: str
+    status: str
+    issued_at: datetime
+    merchant_id: int
+    shopper_id: int
+    sku_id: int
+    title: str
+    order_id: int
+
+
+class VoucherLedger(Protocol):
+    """What local asks of the orders context, where vouchers live (DESIGN.md): the edge plugs it in
+    (shopfest/voucher_ledger.py, through the runtime's ports); each works in the caller's transaction."""
+
+    def find(self, uow: UnitOfWork, code: str) -> IssuedVoucher | None:
+        """The voucher of this code, None when there is none."""
+
+    def move(self, uow: UnitOfWork, code: str, *, was: str, to: str) -> bool:
+        """Move the voucher from status `was` to `to` unless another transaction did first."""
+
+    def of_shopper(self, uow: UnitOfWork, shopper: Actor) -> list[IssuedVoucher]:
+        """The shopper's own vouchers, newest first."""
+
+
+def valid_until(voucher: IssuedVoucher, deal: Deal | None) -> datetime:
+    """When a voucher stops being redeemable: its deal's rule, else a year after its issue."""
+    return deal.voucher_valid_until(voucher.issued_at) if deal else voucher.issued_at + VALID_WITHOUT_DEAL
+
+
+def check_redeemable(voucher: IssuedVoucher, *, until: datetime, at: datetime) -> None:
+    """A voucher is redeemable while issued, not refunded, and inside its validity.
+
+    Raises VoucherVoid, VoucherExpired (already redeemed is the caller's, who knows when and where)."""
+    if voucher.status == "void":
+        raise VoucherVoid("this voucher was refunded and cannot be redeemed", code=voucher.code)
+    if not voucher.issued_at <= at < until:
+        raise VoucherExpired(f"this voucher was valid until {until.isoformat()}", code=voucher.code,
+                             valid_until=until.isoformat())
+
+
+def undo_until(redeemed_at: datetime) -> datetime:
+    return redeemed_at + UNDO_WINDOW

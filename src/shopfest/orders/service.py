@@ -46,11 +46,14 @@ from shopfest.orders.store import (
     AddressBook,
     OrderStore,
     add_status_changes,
+    line_vouchers,
+    move_voucher,
     received_before,
     shipments_of,
     shopper_order_ids,
     shopper_vouchers,
     status_changes_of,
+    voucher_of_code,
 )
 from shopfest.payments import service as payments
 from shopfest.payments.model import IntentStatus, PaymentDeclined
@@ -350,6 +353,7 @@ def _refund(uow: UnitOfWork, provider: Provider, order: Order, wanted: dict[tupl
     """The order once the `wanted` units are refunded: the money goes back, the units leave `sold`
     (back on sale, or written off), and a whole refund frees its coupons. The caller saves it."""
     after, amount = order.refunding(wanted)
+    _void_vouchers(uow, order, wanted)
     claims = [Claim(order.children[i].lines[j].sku_id, qty, order.shopper_id)
               for (i, j), qty in wanted.items()]
     amount = _pay_back(uow, provider, after, amount, refund_key=refund_key)
@@ -871,3 +875,46 @@ def voucher_sales(uow: UnitOfWork, merchant_id: int, *, start: datetime,
     paid, vouchers issued, their share of the child order in the merchant's settlement currency)
     (inside the caller's transaction)."""
     return store_lists.voucher_sales(uow.conn, merchant_id, start=start, end=end)
+
+
+# --- vouchers after the sale: the local context redeems them (through its port, app.py), refunds void them
+
+class VouchersRedeemed(Conflict):
+    code = "vouchers-redeemed"
+    title = "The vouchers to refund are redeemed already"
+
+
+def voucher_by_code(uow: UnitOfWork, code: str) -> tuple[Voucher, int] | None:
+    """A voucher by its code with its merchant, and its shopper's id, in the caller's transaction."""
+    return voucher_of_code(uow.conn, code)
+
+
+def set_voucher_status(uow: UnitOfWork, code: str, *, was: str, to: str) -> bool:
+    """Move a voucher from `was` to `to` in the caller's transaction, if nobody moved it first: of
+    two counters redeeming it at once, exactly one sees True."""
+    return move_voucher(uow.conn, code, was=was, to=to)
+
+
+def _void_vouchers(uow: UnitOfWork, order: Order, wanted: dict[tuple[int, int], int]) -> None:
+    """Each refunded unit of a voucher line voids one of its vouchers still unredeemed; a line not
+    paid yet has none to void. Raises VouchersRedeemed when too few are left unredeemed."""
+    for (i, j), qty in wanted.items():
+        child, line = order.children[i], order.children[i].lines[j]
+        if line.fulfilment not in VOUCHER_KINDS or qty <= 0:
+            continue
+        held = line_vouchers(uow.conn, child.id or 0, line.sku_id)
+        if not held:
+            continue
+        unused = held.get("issued", [])
+        voided = [code for code in unused[:qty]
+                  if move_voucher(uow.conn, code, was="issued", to="void")]
+        if len(voided) < qty:
+            raise VouchersRedeemed(
+                f"only {len(voided)} of the {qty} vouchers of SKU {line.sku_id} to refund are unredeemed: a "
+                "redeemed voucher was used in the shop and is not refunded", sku_id=line.sku_id,
+                unredeemed=len(voided), asked=qty)
+
+
+def shopper_vouchers_in(uow: UnitOfWork, shopper_id: int, *, limit: int = 200) -> list[Voucher]:
+    """The vouchers a shopper's paid orders issued, newest first, in the caller's transaction."""
+    return shopper_vouchers(uow.conn, shopper_id, limit=limit)

@@ -686,3 +686,38 @@ def voucher_sales(conn: Connection, merchant_id: int, *, start: datetime,
 
 
 VOUCHER_FULFILMENTS = frozenset({"deposit_voucher", "service_voucher"})
+
+
+# --- vouchers after the sale: redeemed in a shop (the local context, through its port), voided by refunds
+
+def voucher_of_code(conn: Connection, code: str) -> tuple[Voucher, int] | None:
+    """One voucher by its code, named by its line's title, and its order's shopper."""
+    row = conn.execute(
+        select(vouchers, merchant_orders.c.order_id, merchant_orders.c.merchant_id, merchant_orders.c.lines,
+               orders.c.shopper_id)
+        .join(merchant_orders, merchant_orders.c.id == vouchers.c.merchant_order_id)
+        .join(orders, orders.c.id == merchant_orders.c.order_id)
+        .where(vouchers.c.code == code)).first()
+    if row is None:
+        return None
+    title = next((d["title"] for d in row.lines if d["sku_id"] == row.sku_id), "")
+    return Voucher(row.code, row.kind, row.status, row.issued_at, row.order_id, row.merchant_id, row.sku_id,
+                   title), row.shopper_id
+
+
+def move_voucher(conn: Connection, code: str, *, was: str, to: str) -> bool:
+    """Move a voucher from status `was` to `to` if it is still in `was`: of two transactions trying
+    at once, the second finds it moved (PostgreSQL re-reads the row once the first commits)."""
+    moved_now = conn.execute(update(vouchers).where(vouchers.c.code == code, vouchers.c.status == was)
+                             .values(status=to))
+    return moved_now.rowcount == 1
+
+
+def line_vouchers(conn: Connection, merchant_order_id: int, sku_id: int) -> dict[str, list[str]]:
+    """The codes of one line's vouchers, by status."""
+    found: dict[str, list[str]] = {}
+    for r in conn.execute(select(vouchers.c.code, vouchers.c.status).where(
+            vouchers.c.merchant_order_id == merchant_order_id, vouchers.c.sku_id == sku_id)
+            .order_by(vouchers.c.code)):
+        found.setdefault(r.status, []).append(r.code)
+    return found

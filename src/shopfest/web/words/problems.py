@@ -162,4 +162,15 @@ WORDS: dict[str, tuple[str, str]] = {
                              "直播间不支持该操作：请刷新页面。"),
     "problem.flood": ("Too many actions at once: slow down.", "操作过于频繁：请慢一点。"),
     "problem.internal-error": ("That did not work on our side: try again.", "我们这边出了点问题：请重试。"),
+    # vouchers redeemed in the shop (local/vouchers.py)
+    "problem.bad-voucher-code": ("This is not a voucher code of the festival: scan it again or type it.",
+                                 "这不是本活动的券码：请重新扫码或手动输入。"),
+    "problem.voucher-already-redeemed": ("This voucher was redeemed at {shop_name} at {redeemed_at}.",
+                                         "该券已于 {redeemed_at} 在 {shop_name} 核销。"),
+    "problem.voucher-void": ("This voucher was refunded and can no longer be used.",
+                             "该券已退款，无法使用。"),
+    "problem.voucher-expired": ("This voucher is outside its validity.", "该券不在有效期内。"),
+    "problem.undo-too-late": ("A redemption can be undone only within 15 minutes.",
+                              "核销只能在 15 分钟内撤销。"),
+    "problem.vouchers-redeemed": ("Redeemed vouchers cannot be refunded.", "已核销的券不能退款。"),
 }
