@@ -56,9 +56,8 @@ from shopfest.live.room import Rooms
 from shopfest.live.service import LiveEventStarted, RemindersDue
 from shopfest.live_counter import LiveCounter
 from shopfest.local import api as local_api
-from shopfest.local import instore
+from shopfest.local import instore, voucher_api
 from shopfest.local import pay_api as local_pay_api
-from shopfest.local import voucher_api
 from shopfest.local import vouchers as local_vouchers
 from shopfest.local.codes import keys_for
 from shopfest.orders import api as orders_api

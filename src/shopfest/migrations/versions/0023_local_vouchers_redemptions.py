@@ -4,7 +4,7 @@ A voucher has at most one standing redemption (a partial unique index on the cod
 behind the conditional update of its status in the orders context's `vouchers` table.
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0022
 """
 
 from __future__ import annotations
