@@ -11,6 +11,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -29,7 +30,7 @@ from shopfest.catalog.model import (
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.money import Money
-from shopfest.demo import seed_categories
+from shopfest.demo import HotItem, seed_categories
 from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
 from shopfest.local import service as local
@@ -37,6 +38,7 @@ from shopfest.local.model import Shop
 from shopfest.runtime import Runtime
 from tests.integration.helpers import form_token, token_in
 from tests.integration.test_cart_pages import signed_in_tab
+from tests.integration.test_wallet_pages import buy
 
 HANGZHOU = 1808926
 OPERATOR = Actor(1, Role.OPERATOR)
@@ -112,6 +114,52 @@ def test_near_me_finds_the_shop_by_city_and_place_and_answers_bad_questions_with
         answer = client.get(f"/local?{query}")
         assert answer.status_code == status, (query, answer.status_code)
         assert 'role="alert"' in answer.text and 'name="city"' in answer.text
+
+
+def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
+        client: TestClient, runtime: Runtime) -> None:
+    merchant_id, sku_id, shop = local_merchant(runtime, "Lotus")
+    other_id, _, _ = local_merchant(runtime, "Pine")
+    ann = signed_in_tab(client, runtime, "ann")
+    buy(client, ann, "ann", HotItem(merchant_id, sku_id, None))
+    wallet = ann.get("/account/wallet").text
+    code = re.findall(r'data-voucher="([^"]+)"', wallet)[0]
+    assert 'data-status="issued"' in wallet and "Valid until" in wallet and "<svg" in wallet
+    # the console: signed out, sign in; a shopper, refused; another merchant's staff, no such voucher
+    assert client.get("/seller/local/redeem", follow_redirects=False).status_code == 303
+    assert ann.get("/seller/local").status_code == 403
+    pine = staff_tab(client, runtime, "pine", other_id)
+    assert "Lotus Noodles" not in pine.get("/seller/local").text
+    refused = redeem(pine, shop_id=shop.id or 0, code=code)
+    assert refused.status_code == 404 and 'data-outcome="refused"' in refused.text
+    # the merchant's staff: the pay QR code, then redeemed once, refused the second time with where/when
+    lotus = staff_tab(client, runtime, "lotus", merchant_id)
+    shops = lotus.get("/seller/local").text
+    assert f"/pay/shop/{shop.pay_token}" in shops and "<svg" in shops
+    done = redeem(lotus, shop_id=shop.id or 0, code=code)
+    assert done.status_code == 200 and 'data-outcome="ok"' in done.text and "Undo" in done.text
+    again = redeem(lotus, shop_id=shop.id or 0, code=code)
+    assert again.status_code == 409 and "already redeemed at Lotus Noodles by the Lake" in again.text
+    wallet = ann.get("/account/wallet").text
+    assert 'data-status="redeemed"' in wallet and "at Lotus Noodles by the Lake" in wallet
+    # undo within the window: redeemable again
+    undo_id = re.search(r'/seller/local/redemptions/(\d+)/undo', done.text)
+    assert undo_id is not None
+    undone = lotus.post(f"/seller/local/redemptions/{undo_id.group(1)}/undo",
+                        data={"csrf_token": token_in(done.text)})
+    assert undone.status_code == 200 and "can be used again" in undone.text
+    assert redeem(pine, shop_id=shop.id or 0, code="not a code").status_code in (404, 422)
+    # settlement: a table and a CSV for the merchant's staff; a bad day is a readable page
+    table = lotus.get("/seller/local/settlement")
+    assert table.status_code == 200 and "<table" in table.text
+    csv = lotus.get("/seller/local/settlement.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert lotus.get("/seller/local/settlement?start=yesterday").status_code == 422
+
+
+def redeem(tab: TestClient, *, shop_id: int, code: str) -> httpx.Response:
+    token = token_in(tab.get("/seller/local/redeem").text)
+    return tab.post("/seller/local/redeem", data={"shop_id": str(shop_id), "code": code, "csrf_token": token})
 
 
 def test_the_counters_pay_page_takes_the_discount_and_pays_for_signed_in_shoppers(

@@ -49,7 +49,7 @@ def distance_text(metres: float, *, lang: str, locale: str) -> str:
     if metres < 1000:
         number, unit = format_decimal(max(10, round(metres, -1)), locale=locale), "m"
     else:
-        number, unit = format_decimal(round(metres / 1000, 1), format="#,##0.0", locale=locale), "km"
+        number, unit = format_decimal(round(metres / 1000, 1), format="#,##0.#", locale=locale), "km"
     if lang == "zh":
         return f"{number} {'米' if unit == 'm' else '公里'}"
     return f"{number} {unit}"
