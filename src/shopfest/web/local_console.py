@@ -101,7 +101,7 @@ def redeem_screen(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 def _redeemed(found: vouchers.Redemption, viewer: Viewer, zone_name: str) -> Outcome:
     t = viewer.t
     return Outcome(True, t("local.console.redeemed"), title=found.title,
-                   when=viewer.wall(found.redeemed_at, zone_name), redemption_id=found.id,
+                   when=viewer.when(found.redeemed_at, zone_name), redemption_id=found.id,
                    undo_until=viewer.wall(found.undo_until, zone_name))
 
 
@@ -110,7 +110,7 @@ def _refused(error: DomainError, viewer: Viewer, zone_name: str) -> Outcome:
     t, data = viewer.t, error.data
     if isinstance(error, VoucherAlreadyRedeemed):
         at = data.get("redeemed_at")
-        when = viewer.wall(datetime.fromisoformat(at), zone_name) if isinstance(at, str) else str(at or "")
+        when = viewer.when(datetime.fromisoformat(at), zone_name) if isinstance(at, str) else str(at or "")
         shop = data.get("shop_name") or data.get("shop") or data.get("shop_id") or "?"
         return Outcome(False, t("local.console.already", shop=shop, when=when))
     if isinstance(error, VoucherVoid):
