@@ -60,9 +60,10 @@ def test_a_shopper_buys_a_nearby_voucher_and_the_shop_redeems_it_once(
         try:
             shopper = Shopper(context.new_page(), base_url)
             shopper.page.set_default_timeout(10_000)
-            code = finds_buys_and_holds(shopper, api, shop_name)
+            code, signed = finds_buys_and_holds(shopper, api, shop_name)
             staff = open_tab(base_url)
             redeems_once(staff, made["staff"], shop_name, code)
+            offline_again_is_a_conflict(staff, signed)
             shopper.goto("/account/wallet")
             expect(shopper.page.locator(f"li.voucher[data-voucher='{code}']")).to_contain_text(
                 f"at {shop_name}")
@@ -74,7 +75,7 @@ def test_a_shopper_buys_a_nearby_voucher_and_the_shop_redeems_it_once(
             context.close()
 
 
-def finds_buys_and_holds(shopper: Shopper, api: Api, shop_name: str) -> str:
+def finds_buys_and_holds(shopper: Shopper, api: Api, shop_name: str) -> tuple[str, str]:
     page = shopper.page
     shopper.sign_in(new_shopper(api), then="/local")
     # by the city picker
@@ -106,7 +107,7 @@ def finds_buys_and_holds(shopper: Shopper, api: Api, shop_name: str) -> str:
     expect(voucher.get_by_role("img", name=f"QR code of voucher {code}")).to_be_visible()
     expect(voucher.locator(".voucher-valid")).to_contain_text("Valid until")
     shopper.look("local-2-wallet-voucher")
-    return code
+    return code, voucher.get_attribute("data-signed") or ""
 
 
 def redeems_once(staff: Shopper, account: tuple[str, str], shop_name: str, code: str) -> None:
@@ -122,6 +123,25 @@ def redeems_once(staff: Shopper, account: tuple[str, str], shop_name: str, code:
     refused = page.locator("[data-outcome=refused]")
     expect(refused).to_contain_text(f"already redeemed at {shop_name} on Nov 11, 2027")
     staff.look("local-4-refused")
+
+
+def offline_again_is_a_conflict(staff: Shopper, signed: str) -> None:
+    """Offline, the console checks the scanned (signed) code in the browser and queues it; back
+    online, the upload reports it a conflict: the voucher was redeemed already."""
+    page = staff.page
+    said = page.locator("[data-offline-said]")
+    staff.goto("/seller/local/redeem")  # online: the console keeps the voucher keys
+    page.wait_for_function("() => localStorage.getItem('shopfest.local.voucher-keys') !== null")
+    page.context.set_offline(True)
+    page.get_by_label("Voucher code").fill("SFV1." + "A" * 140)
+    page.get_by_role("button", name="Redeem", exact=True).click()
+    expect(said).to_have_text("Offline: this code's signature is not valid.")
+    page.get_by_label("Voucher code").fill(signed)
+    page.get_by_role("button", name="Redeem", exact=True).click()
+    expect(said).to_have_text("Offline: the signature is good; the redemption is queued.")
+    page.context.set_offline(False)
+    expect(said).to_have_text("Uploaded: 0 redeemed, 1 conflicts.")
+    expect(page.locator("[data-offline-queue] li.conflict")).to_contain_text("redeemed at")
 
 
 def pays_at_the_counter(shopper: Shopper, token: str) -> None:

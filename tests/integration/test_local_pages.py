@@ -6,6 +6,7 @@ staff in; the counter's pay page takes the discount and pays; settlement reads a
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from datetime import timedelta
@@ -142,6 +143,17 @@ def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
     assert again.status_code == 409 and "already redeemed at Lotus Noodles by the Lake" in again.text
     wallet = ann.get("/account/wallet").text
     assert 'data-status="redeemed"' in wallet and "at Lotus Noodles by the Lake" in wallet
+    # the offline queue's upload: the same voucher scanned offline is a conflict, never a second payout
+    signed = re.findall(r'data-signed="([^"]+)"', wallet)[0]
+    now = runtime.clock.now().isoformat()
+    queued = json.dumps([{"code": signed, "redeemed_at": now, "client_ref": "q1"}])
+    form = {"shop_id": str(shop.id), "csrf_token": token_in(done.text)}
+    report = lotus.post("/seller/local/redemptions/offline", data={**form, "items": queued}).json()
+    assert (report["redeemed"], report["conflicts"]) == (0, 1)
+    assert lotus.post("/seller/local/redemptions/offline", data={**form, "items": "{oops"}).status_code == 422
+    assert pine.post("/seller/local/redemptions/offline", data={**form, "items": queued,
+                                                                  "csrf_token": token_in(refused.text)}
+                     ).status_code == 404
     # undo within the window: redeemable again
     undo_id = re.search(r'/seller/local/redemptions/(\d+)/undo', done.text)
     assert undo_id is not None

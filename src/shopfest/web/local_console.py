@@ -4,12 +4,13 @@ the signature in the browser and queues the redemption) and the settlement by da
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from shopfest.core.actor import Actor, require_merchant_staff
 from shopfest.core.errors import DomainError, InvalidInput
@@ -17,9 +18,10 @@ from shopfest.deps import RuntimeDep, actor_of
 from shopfest.local import service as local
 from shopfest.local import settlement as settling
 from shopfest.local import vouchers
-from shopfest.local.model import Shop, VoucherAlreadyRedeemed, VoucherExpired, VoucherVoid
+from shopfest.local.model import OFFLINE_ITEMS_MAX, Shop, VoucherAlreadyRedeemed, VoucherExpired, VoucherVoid
 from shopfest.local.rules import SettlementDay
 from shopfest.problems import status_of
+from shopfest.rate_limits import client_address
 from shopfest.runtime import Runtime
 from shopfest.web.forms import problem_message
 from shopfest.web.layout import render
@@ -88,7 +90,7 @@ def _redeem_page(request: Request, runtime: Runtime, staff: Actor, merchant_id: 
     choices = [(s.id or 0, viewer.name(s.name, s.name_zh)) for s in _shops(runtime, staff, merchant_id)]
     return render(request, runtime, "local/console_redeem.html", status=status, section="local_redeem",
                   shops=choices, shop_id=shop_id or (choices[0][0] if choices else None), outcome=outcome,
-                  merchant_id=merchant_id)
+                  merchant_id=merchant_id, now_ms=int(runtime.clock.now().timestamp() * 1000))
 
 
 @router.get("/seller/local/redeem", response_class=HTMLResponse)
@@ -131,6 +133,7 @@ def redeem(request: Request, runtime: RuntimeDep, shop_id: ShopId, code: Code = 
     """Redeem the code at the shop once; a refusal says why (409/404/422), nothing redeemed."""
     staff, merchant_id = _staff(request, runtime)
     viewer, zone_name = viewer_of(request), _zone_of(_shops(runtime, staff, merchant_id), shop_id)
+    _count_attempt(runtime, request, shop_id)
     try:
         if not code.strip():
             raise InvalidInput("type the voucher's code", field="code")
@@ -140,6 +143,12 @@ def redeem(request: Request, runtime: RuntimeDep, shop_id: ShopId, code: Code = 
                             outcome=_refused(refused, viewer, zone_name), status=status_of(refused))
     return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id,
                         outcome=_redeemed(found, viewer, zone_name))
+
+
+def _count_attempt(runtime: Runtime, request: Request, shop_id: int) -> None:
+    """One redemption attempt at a shop's counter and from the client's address, on the same budget
+    as the API's (a page is no way around it). Raises RateLimited."""
+    runtime.limiter.hit("redeem", account=f"shop:{shop_id}", address=client_address(request))
 
 
 @router.post("/seller/local/redemptions/{redemption_id}/undo", response_class=HTMLResponse)
@@ -232,3 +241,35 @@ def _settlement_row(day: SettlementDay, viewer: Viewer) -> SettlementRow:
         day=day.day.isoformat(), sold=f"{count(day.vouchers_sold)} · {money(day.vouchers_sold_amount)}",
         redeemed=count(day.vouchers_redeemed), payments=count(day.qr_payments), gross=money(day.qr_gross),
         discounts=money(day.platform_discounts), fees=money(day.fees), payout=money(day.net_payout))
+
+
+# --- the offline queue's upload -------------------------------------------------------------------
+
+Batch = Annotated[str, Form(max_length=OFFLINE_ITEMS_MAX * 700)]
+
+
+def _offline_items(batch: str) -> list[vouchers.OfflineItem]:
+    """The queue as local-console.js sends it: a JSON list of {code, redeemed_at, client_ref}.
+
+    Raises InvalidInput."""
+    try:
+        raw = json.loads(batch)
+        if not isinstance(raw, list) or len(raw) > OFFLINE_ITEMS_MAX:
+            raise ValueError
+        return [vouchers.OfflineItem(str(i["code"])[:600], datetime.fromisoformat(str(i["redeemed_at"])),
+                                     str(i["client_ref"])) for i in raw]
+    except (ValueError, TypeError, KeyError):
+        raise InvalidInput(f"the upload is a list of at most {OFFLINE_ITEMS_MAX} queued redemptions "
+                           "with their code, redeemed_at and client_ref") from None
+
+
+@router.post("/seller/local/redemptions/offline")
+def upload_offline(request: Request, runtime: RuntimeDep, shop_id: ShopId,
+                   items: Batch = "[]") -> JSONResponse:
+    """The console's queue of redemptions made offline, sent with the page's session and form token:
+    each redeemed, or a conflict (redeemed already, online or earlier in the queue), as the API says."""
+    staff, _ = _staff(request, runtime)
+    _count_attempt(runtime, request, shop_id)
+    report = vouchers.upload_offline(runtime.uow(), staff, shop_id=shop_id, items=_offline_items(items))
+    return JSONResponse({"shop_id": report.shop_id, "redeemed": report.redeemed,
+                         "conflicts": report.conflicts, "items": report.items})

@@ -128,6 +128,7 @@ class VoucherCard:
     valid: str
     used: str | None  # when and at which shop, once redeemed
     order_id: int
+    signed_code: str
     qr: Markup  # the signed code, which a shop's console checks even offline
 
 
@@ -163,7 +164,8 @@ def voucher_card(voucher: VoucherView, viewer: Viewer, *, zone_name: str) -> Vou
         redeemed=voucher.status == "redeemed",
         issued=t("wallet.issued_at", when=viewer.when(voucher.issued_at, zone_name)),
         valid=t("local.voucher.valid_until", when=viewer.when(voucher.valid_until, zone_name)), used=used,
-        order_id=voucher.order_id, qr=qr_svg(voucher.signed_code, t("wallet.voucher_qr", code=voucher.code)))
+        order_id=voucher.order_id, signed_code=voucher.signed_code,
+        qr=qr_svg(voucher.signed_code, t("wallet.voucher_qr", code=voucher.code)))
 
 
 @router.get("/account/wallet", response_class=HTMLResponse)

@@ -13,6 +13,10 @@
   var shop = form.querySelector("[name=shop_id]");
   var said = document.querySelector("[data-offline-said]");
   var list = document.querySelector("[data-offline-queue]");
+  // The festival's clock may not be the device's (a demo runs it elsewhere): keep the server's "now"
+  // as of this page's load, and date queued redemptions on it.
+  var skew = Number(form.dataset.nowMs || Date.now()) - Date.now();
+  function now() { return Date.now() + skew; }
 
   // --- scanning -------------------------------------------------------------------------------
   var button = document.querySelector("[data-scan-button]");
@@ -116,7 +120,7 @@
     var key = keysOf(kept)[kid];
     if (!key) return Promise.resolve(false);
     if (String(merchant) !== form.dataset.merchant) return Promise.resolve(false);
-    if (days < Math.floor(Date.now() / 86400000)) return Promise.resolve(false);
+    if (days < Math.floor(now() / 86400000)) return Promise.resolve(false);
     var message = new Uint8Array(PREFIX.length + body.length);
     for (var k = 0; k < PREFIX.length; k++) message[k] = PREFIX.charCodeAt(k);
     message.set(body, PREFIX.length);
@@ -128,7 +132,7 @@
 
   function queue(text) {
     var items = read(QUEUE, []);
-    items.push({code: text, shop_id: Number(shop.value), redeemed_at: new Date().toISOString(),
+    items.push({code: text, shop_id: Number(shop.value), redeemed_at: new Date(now()).toISOString(),
                 client_ref: (window.crypto.randomUUID ? window.crypto.randomUUID() : String(Date.now()))});
     write(QUEUE, items);
     show();
@@ -143,20 +147,24 @@
       var batch = byShop[shopId].map(function (i) {
         return {code: i.code, redeemed_at: i.redeemed_at, client_ref: i.client_ref};
       });
-      fetch("/api/v1/local/redemptions/offline", {
-        method: "POST", credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRF-Token": form.querySelector("[name=csrf_token]").value},
-        body: JSON.stringify({shop_id: Number(shopId), items: batch})
+      // Sent as the page's own form (its session and form token), so the page needs no API token.
+      var body = new URLSearchParams();
+      body.set("csrf_token", form.querySelector("[name=csrf_token]").value);
+      body.set("shop_id", shopId);
+      body.set("items", JSON.stringify(batch));
+      fetch("/seller/local/redemptions/offline", {method: "POST", credentials: "same-origin", body: body
       }).then(function (answer) { return answer.ok ? answer.json() : null; }).then(function (report) {
         if (!report) return;
         var done = batch.map(function (i) { return i.client_ref; });
         write(QUEUE, read(QUEUE, []).filter(function (i) { return done.indexOf(i.client_ref) < 0; }));
-        var redeemed = (report.redeemed || []).length, conflicts = report.conflicts || [];
-        say(form.dataset.uploaded.replace("{redeemed}", redeemed).replace("{conflicts}", conflicts.length));
-        conflicts.forEach(function (c) {
+        var conflicts = (report.items || []).filter(function (i) { return i.outcome !== "redeemed"; });
+        say(form.dataset.uploaded.replace("{redeemed}", report.redeemed)
+            .replace("{conflicts}", conflicts.length));
+        show();
+        conflicts.forEach(function (c) {  // a duplicate or a voucher redeemed meanwhile: never paid twice
           var li = document.createElement("li");
           li.className = "conflict";
-          li.textContent = form.dataset.conflict + ": " + (c.message || c.detail || c.client_ref || "");
+          li.textContent = form.dataset.conflict + ": " + (c.detail || c.reason || c.client_ref);
           list.appendChild(li);
         });
       }).catch(function () {});
