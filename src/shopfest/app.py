@@ -104,7 +104,7 @@ def make_bus(provider: Provider, gate: StockGate) -> Bus:
     bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider, gate=gate))
     bus.subscribe(LiveEventStarted, live.remind_on_start)
     bus.subscribe(RemindersDue, _mail_reminders)
-    bus.subscribe(PaymentSucceeded, instore.record_paid)
+    bus.subscribe(PaymentSucceeded, partial(instore.record_paid, provider=provider))
     bus.subscribe(PaymentFailed, instore.record_failed)
     return bus
 

@@ -71,6 +71,9 @@ ALLOWED: dict[tuple[str, str], str] = {
         "a live flash deal is a flash sale of the checkout (issue 18): the room schedules it and reads its "
         "units left through inventory's service, as POST /api/v1/flash-sales and the flash zone do",
     ("shopfest.live.drops", "shopfest.inventory.model"): "the FlashSale the room's deal schedules (as above)",
+    ("shopfest.local.instore", "shopfest.festival.service"):
+        "the festival's local discount holds only while a sale period is open (issue 19): festival's "
+        "service says whether one is, as promotions asks it of its own windows",
 }
 
 
@@ -152,9 +155,10 @@ def room_of(module: str) -> str:
 
 
 def is_api(module: str) -> bool:
-    """A room's HTTP edge: its routes, and orders' ASGI checkout lane in front of them."""
+    """A room's HTTP edge: its routes (api.py, or <part>_api.py where several hands share a room),
+    and orders' ASGI checkout lane in front of them."""
     name = module.rsplit(".", 1)[-1]
-    return name in ("api", "lane") or name.endswith("_api")  # a room's second routes: local.voucher_api
+    return name in ("api", "lane") or name.endswith("_api")
 
 
 def is_model(module: str) -> bool:

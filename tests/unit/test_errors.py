@@ -73,6 +73,9 @@ EXPECTED_STATUS[409] |= {"coupon-expired"}  # a live coupon claimed after its ti
 EXPECTED_STATUS[409] |= {"voucher-already-redeemed", "voucher-void", "voucher-expired", "undo-too-late",
                          "vouchers-redeemed"}
 EXPECTED_STATUS[422] |= {"bad-voucher-code"}
+# In-store QR pay (issue 19).
+EXPECTED_STATUS[409] |= {"in-store-payment-closed"}
+EXPECTED_STATUS[422] |= {"bad-pay-amount"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

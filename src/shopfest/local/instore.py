@@ -79,7 +79,7 @@ def pay_offer(uow: UnitOfWork, *, pay_token: str, shopper_id: int | None, amount
     shop = counter.shop
     offered = sale_open and shop.kind in SMALL_KINDS and counter.currency == LOCAL_DISCOUNT.spend.currency
     return PayOffer(shop_id=counter.shop_id, shop_name=shop.name, merchant_id=shop.merchant_id,
-                    kind=counter.shop.kind, currency=counter.currency, amount=checked, discount=discount,
+                    kind=shop.kind, currency=counter.currency, amount=checked, discount=discount,
                     to_pay=checked - discount if checked is not None else None,
                     discount_uses_left=max(0, LOCAL_DISCOUNT.per_day - uses), sale_open=sale_open,
                     rule=LOCAL_DISCOUNT if offered else None)
@@ -200,10 +200,19 @@ def payment(uow: UnitOfWork, actor: Actor | None, *, payment_id: int) -> InStore
     return found
 
 
-def record_paid(uow: UnitOfWork, event: PaymentSucceeded) -> None:
-    """An in-store payment's intent succeeded: the payment is paid (inside the event's transaction)."""
-    if event.purpose == PURPOSE:
-        PayStore(uow.conn).move(-event.order_id, before=OPEN, to=PayStatus.PAID, paid_at=uow.clock.now())
+def record_paid(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provider) -> None:
+    """An in-store payment's intent succeeded: the payment is paid (inside the event's transaction).
+    Money a gateway captured after it said the payment failed goes back in full through `provider`,
+    once whatever repeats the news: the shopper was told to start again."""
+    if event.purpose != PURPOSE:
+        return
+    store = PayStore(uow.conn)
+    if store.move(-event.order_id, before=OPEN, to=PayStatus.PAID, paid_at=uow.clock.now()):
+        return
+    found = store.get(-event.order_id)
+    if found is not None and found.status is not PayStatus.PAID:
+        payments.refund_intent(uow, provider, intent_id=event.intent_id,
+                               refund_key=f"auto:instore:{event.intent_id}")
 
 
 def record_failed(uow: UnitOfWork, event: PaymentFailed) -> None:

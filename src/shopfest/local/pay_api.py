@@ -77,7 +77,8 @@ def offer_json(offer: PayOffer) -> dict[str, Any]:
             "to_pay": _money(offer.to_pay), "discount_uses_left": offer.discount_uses_left,
             "sale_open": offer.sale_open,
             "local_discount": None if rule is None else {
-                "spend": _money(rule.spend), "save": _money(rule.save), "per_day": rule.per_day}}
+                "spend": _money(rule.spend), "save": _money(rule.save), "per_day": rule.per_day,
+                "funded_by": rule.funded_by}}
 
 
 def _shopper_id(actor: Actor | None) -> int | None:
@@ -166,7 +167,7 @@ def get_settlement(merchant_id: MerchantQuery, start: DayQuery, end: DayQuery, r
     return {"days": [day_json(row) for row in _settlement(runtime, actor, merchant_id, start, end)]}
 
 
-@router.get("/settlement.csv", response_class=Response)
+@router.get("/settlement.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
 def get_settlement_csv(merchant_id: MerchantQuery, start: DayQuery, end: DayQuery, runtime: RuntimeDep,
                        actor: SignedInActor) -> Response:
     """The settlement as CSV, a row per day."""

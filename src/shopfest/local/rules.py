@@ -32,6 +32,7 @@ class LocalDiscount:
     spend: Money
     save: Money
     per_day: int
+    funded_by: str = "platform"  # who pays for what it takes off (promotions' Funder): owed to the shop
 
     def off(self, amount: Money, *, kind: ShopKind, uses_today: int, sale_open: bool) -> Money:
         """What the rule takes off `amount` at a shop of `kind` for a shopper who used it
@@ -84,6 +85,8 @@ def read_pay_amount(text: str, currency: str) -> Money:
 
     Raises BadPayAmount."""
     try:
+        if not isinstance(text, str) or not text.isascii():
+            raise InvalidInput("an amount is written in ASCII digits")
         amount = Money.parse(text, currency)
     except InvalidInput:
         raise BadPayAmount(f"{str(text)[:20]!r} is not an amount of {currency}", currency=currency) from None

@@ -39,7 +39,8 @@ REFUNDABLE = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED})
 # What an order pays for; refunds take back the last money paid first. "instore" is a payment at a
 # local shop's counter (local/instore.py), whose intent's order_id is minus that payment's id, so it
 # never meets an order's.
-PURPOSES = ("full", "deposit", "balance", "instore")
+ORDER_PURPOSES = ("full", "deposit", "balance")
+PURPOSES = (*ORDER_PURPOSES, "instore")
 REFUND_ORDER = ("balance", "deposit", "full")
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from shopfest.core.db import Id, UtcDateTime, metadata
 from shopfest.core.money import Money
 from shopfest.payments.idempotency import KEPT_FOR, IdempotencyKey, KeptKey
-from shopfest.payments.model import IntentStatus, PaymentIntent, Refund
+from shopfest.payments.model import ORDER_PURPOSES, IntentStatus, PaymentIntent, Refund
 
 payment_intents = Table(
     "payment_intents",
@@ -148,10 +148,12 @@ class PaymentStore:
         return [_intent(r) for r in self.conn.execute(self._locked(query) if lock else query)]
 
     def kept_by_order(self, statuses: Sequence[str]) -> dict[int, Money]:
-        """Per order, what its intents in `statuses` captured less what they refunded."""
+        """Per order, what its intents in `statuses` captured less what they refunded (an order's
+        purposes only: an in-store payment is no order's)."""
         kept = func.sum(payment_intents.c.amount_minor - payment_intents.c.refunded_minor)
         rows = self.conn.execute(select(payment_intents.c.order_id, payment_intents.c.currency, kept)
-                                 .where(payment_intents.c.status.in_(statuses))
+                                 .where(payment_intents.c.status.in_(statuses),
+                                        payment_intents.c.purpose.in_(ORDER_PURPOSES))
                                  .group_by(payment_intents.c.order_id, payment_intents.c.currency))
         return {r[0]: Money(int(r[2]), r[1]) for r in rows}
 

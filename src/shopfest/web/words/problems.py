@@ -173,4 +173,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem.undo-too-late": ("A redemption can be undone only within 15 minutes.",
                               "核销只能在 15 分钟内撤销。"),
     "problem.vouchers-redeemed": ("Redeemed vouchers cannot be refunded.", "已核销的券不能退款。"),
+    # in-store QR pay (issue 19)
+    "problem.bad-pay-amount": ("Type an amount more than nothing, at most 100,000, in the shop's currency.",
+                               "请输入大于零、不超过 100,000 的金额（以店铺的币种计）。"),
+    "problem.in-store-payment-closed": ("This payment failed or waited too long: start a new one.",
+                                        "该笔付款已失败或等待过久：请重新发起付款。"),
 }
