@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app, make_runtime
+from shopfest.bench.redemptions import measure_redemptions
 from shopfest.catalog.model import Fulfilment
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
@@ -380,3 +381,10 @@ def test_over_http_only_the_merchants_staff_redeem_verify_and_see_and_a_retry_an
 def test_bad_codes_are_refused_before_any_lookup() -> None:
     with pytest.raises(BadVoucherCode):
         vouchers.voucher_id_of("drop table;--", parse_keys(KEYS))
+
+
+def test_the_benchmark_redeems_each_voucher_once_in_every_run(tmp_path: Path) -> None:
+    figures = measure_redemptions(f"sqlite:///{tmp_path / 'bench.db'}", vouchers=4, workers=2)
+    for run in ("baseline_one_counter", "counters_own_codes", "counters_racing_same_codes"):
+        assert (figures[run]["redeemed"], figures[run]["redeemed_twice"]) == (4, 0), run
+    assert figures["counters_racing_same_codes"]["attempts"] == 8

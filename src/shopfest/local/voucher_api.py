@@ -117,8 +117,9 @@ def upload_offline(body: OfflineIn, request: Request, runtime: RuntimeDep,
 
 
 @router.get("/redemptions")
-def list_redemptions(runtime: RuntimeDep, actor: SignedInActor, merchant_id: Annotated[int, Query(ge=1)],
-                     day: date | None = None) -> dict[str, Any]:
+def list_redemptions(runtime: RuntimeDep, actor: SignedInActor, merchant_id: Annotated[IdParam, Query()],
+                     day: Annotated[date | None, Query(description="a UTC day, YYYY-MM-DD")] = None,
+                     ) -> dict[str, Any]:
     """A merchant's redemptions, of one UTC day when given (its staff, or an operator)."""
     found = vouchers.redemptions_of(runtime.uow(read_only=True), actor, merchant_id=merchant_id, day=day)
     return {"merchant_id": merchant_id, "day": day.isoformat() if day else None,
@@ -135,8 +136,7 @@ def my_vouchers(runtime: RuntimeDep, actor: SignedInActor) -> dict[str, Any]:
 @router.post("/vouchers/verify")
 def verify(body: CodeIn, request: Request, runtime: RuntimeDep, actor: SignedInActor) -> dict[str, Any]:
     """What a code says and where its voucher stands, without redeeming it (its merchant's staff)."""
-    runtime.limiter.hit("redeem", account=f"staff:{actor.user_id}" if actor else None,
-                        address=client_address(request))
+    runtime.limiter.hit("redeem", account=f"staff:{actor.user_id}", address=client_address(request))
     return _check_json(vouchers.check_code(runtime.uow(read_only=True), actor, code=body.code))
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import DomainError, Forbidden, InvalidInput, NotFound
@@ -41,6 +41,7 @@ _BARE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")  # a voucher's own code, typed by h
 CLIENT_REF_MAX = 64
 REDEMPTIONS_LISTED_MAX = 10_000
 CLOCK_SKEW = timedelta(minutes=5)  # an offline console's clock may run this far ahead
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)  # days a redemption may be asked of
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,9 @@ def upload_offline(uow: UnitOfWork, actor: Actor | None, *, shop_id: int,
     desk = _desk(uow)
     try:
         return _upload(uow, desk, staff, merchant_id=merchant_id, shop_id=shop_id, items=items)
-    except IntegrityError:  # the same items, sent again at the same moment, were recorded first there
+    except (IntegrityError, OperationalError):
+        # The same items sent again at the same moment were recorded first there, or two uploads
+        # locked the same vouchers in opposite orders (PostgreSQL let one go): once more, afresh.
         return _upload(uow, desk, staff, merchant_id=merchant_id, shop_id=shop_id, items=items)
 
 
@@ -345,6 +348,8 @@ def redemptions_of(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int,
     reader = require_role(actor, Role.MERCHANT, Role.OPERATOR)
     if reader.role is Role.MERCHANT and reader.merchant_id != merchant_id:
         raise Forbidden("staff see their own merchant's redemptions only", merchant_id=merchant_id)
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"the day is from {FIRST_DAY} to {LAST_DAY}", day=day.isoformat())
     since = datetime.combine(day, time(), tzinfo=UTC) if day is not None else None
     with uow:
         rows = RedemptionStore(uow.conn).of_merchant(
