@@ -45,6 +45,8 @@ DEMO_ACCOUNTS = (
     ("shopper@shopfest.demo", "festival-shopper", Role.SHOPPER),
     ("merchant@shopfest.demo", "festival-merchant", Role.MERCHANT),
 )
+# Staff of the demo's local merchant (a restaurant chain with shops near the demo shopper): the shop console.
+DEMO_SHOP_ACCOUNT = ("shopkeeper@shopfest.demo", "festival-shopkeeper", Role.MERCHANT)
 
 
 @contextmanager
@@ -277,7 +279,7 @@ def demo(
         kept_secret = _prepare_demo(brands=brands, products=products)
     typer.echo(f"demo clock starts at {start.astimezone(zone(HOME_ZONE)).isoformat()} "
                f"({HOME_ZONE}), speed x{speed:g}")
-    for email, password, role in DEMO_ACCOUNTS:
+    for email, password, role in (*DEMO_ACCOUNTS, DEMO_SHOP_ACCOUNT):
         typer.echo(f"  {role.value:<9} {email} / {password}")
     if kept_secret:
         typer.echo(f"  sandbox webhooks are signed with {kept_secret} (kept with this database)")
@@ -321,6 +323,9 @@ def _prepare_demo(*, brands: int, products: int) -> str | None:
                 orders.add_delivery_address(runtime.uow(), user.as_actor(), DeliveryAddress.typed(
                     name="Demo Shopper", phone="+8613800138000", country="CN", city="Hangzhou",
                     line1="969 Wenyi West Road", postcode="311121"))
+        email, password, role = DEMO_SHOP_ACCOUNT
+        accounts.create_account_unchecked(runtime.uow(), email=email, password=password, role=role,
+                                          merchant_id=demo.seed_local(runtime), verified=True)
     return kept
 
 
@@ -591,3 +596,66 @@ def _print_live_room_report(results: list[Any], load: Any) -> None:  # noqa: ANN
             console.print(f"{r.setup}: the server has no `pin` command yet: the host posted no pins")
         if r.chat_errors or (r.pin_errors and r.pins_available):
             console.print(f"{r.setup}: error frames: chatters {r.chat_errors}, host {r.pin_errors}")
+
+
+@bench_app.command("nearby")
+def bench_nearby(
+    shops: Annotated[int, typer.Option(min=100, help="shops to load across the cities")] = 2_000_000,
+    queries: Annotated[int, typer.Option(min=20, help="nearby searches to time")] = 1000,
+    baseline_queries: Annotated[int, typer.Option(min=1, help="table-scan searches to time")] = 20,
+    backend: Annotated[str, typer.Option(help="sqlite, postgresql or both")] = "sqlite",
+    database_url: Annotated[str | None, typer.Option(
+        help="an empty PostgreSQL database; default: a private server started for the run")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Load shops across the festival's cities and time the nearby search (3 km, a page of 20, with a
+    filter) against a lat/lng box without the cells, on the same data."""
+    import json
+    from dataclasses import asdict
+
+    from shopfest.bench import nearby as bench
+    from shopfest.bench import places
+    from shopfest.bench.measure import machine
+    if backend not in ("sqlite", "postgresql", "both"):
+        console.print("[red]error:[/red] --backend is sqlite, postgresql or both")
+        raise typer.Exit(2)
+    results = []
+    for name in ["sqlite", "postgresql"] if backend == "both" else [backend]:
+        place = places.sqlite_database() if name == "sqlite" else places.postgres_database(database_url)
+        with place as url, progress_bar() as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def total(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks,
+                      name: str = name) -> None:
+                tasks[what] = bar.add_task(f"{name} {what}", total=n)
+
+            def advance(what: str, n: int, bar: Progress = bar, tasks: dict[str, TaskID] = tasks) -> None:
+                bar.advance(tasks[what], n)
+
+            runtime = places.runtime_for(url)
+            results.append(bench.bench_backend(runtime, name, shops=shops, query_count=queries,
+                                               baseline_queries=baseline_queries, progress=advance,
+                                               total=total))
+            runtime.engine.dispose()
+    report = bench.NearbyReport("nearby", machine(), shops, bench.RADIUS_M, bench.PAGE, results)
+    if as_json:
+        typer.echo(json.dumps(asdict(report), indent=2))
+        return
+    _print_nearby_report(report)
+
+
+def _print_nearby_report(report: Any) -> None:  # noqa: ANN401  # bench.nearby.NearbyReport
+    from rich.table import Table
+    table = Table(title=f"nearby: {report.shops:,} shops, {report.radius_m:,} m, top {report.page}, "
+                        "a filter each")
+    for column in ("backend", "load s", "rows/s", "found", "nearby p50 ms", "nearby p99 ms", "scan p50 ms",
+                   "scan p99 ms", "p99 speed-up", "agree"):
+        table.add_column(column, justify="right")
+    for r in report.results:
+        table.add_row(r.backend, f"{r.load_seconds:,.1f}", f"{r.rows_per_second:,}", f"{r.mean_found:.1f}",
+                      f"{r.nearby.p50_ms:.2f}", f"{r.nearby.p99_ms:.2f}", f"{r.baseline_scan.p50_ms:.1f}",
+                      f"{r.baseline_scan.p99_ms:.1f}", f"x{r.p99_speedup:,.1f}", str(r.results_agree))
+        for kind, latency in r.by_filter.items():
+            table.add_row(f"  {kind}", "", "", "", f"{latency.p50_ms:.2f}", f"{latency.p99_ms:.2f}", "", "",
+                          "", "")
+    Console().print(table)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import colorsys
 import io
+import math
 import random
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -33,6 +35,10 @@ from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
 from shopfest.live import service as live
 from shopfest.live.model import LiveEvent, Segment, SegmentKind
+from shopfest.local import cities
+from shopfest.local import service as local
+from shopfest.local.model import Deal, DealKind, Shop, ShopKind, point
+from shopfest.local.model import hours as opening_hours
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
 from shopfest.runtime import Runtime
@@ -426,3 +432,128 @@ def _store_stream(starts: datetime, brand: Brand, products: list[Product],
     return LiveEvent(f"{name}官方旗舰店直播间 · {on_wall.month}月{on_wall.day}日", "zh", as_utc(starts),
                      as_utc(starts) + STORE_STREAM[1], host_ids=host_ids, segments=segments,
                      playback_url=LIVE_VIDEO, poster_url=LIVE_POSTER)
+
+
+# --- local services: shops near the shoppers, and the deals they sell as vouchers -------------------
+
+@dataclass(frozen=True)
+class LocalTrade:
+    """A kind of local merchant: what its shops are called, their week, the category they are found
+    under, and the deals it sells (title, Chinese title, price in CNY, deal kind, face value)."""
+
+    kind: ShopKind
+    words: tuple[tuple[str, str], ...]  # (English, Chinese) shop words, as in "Jade Noodle House"
+    week: dict[str, list[str]] | None  # None: open day and night
+    shelf: str
+    deals: tuple[tuple[str, str, str, DealKind, str | None], ...] = ()
+    merchant_kind: MerchantKind = MerchantKind.LOCAL
+
+
+_EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LOCAL_TRADES = (
+    LocalTrade(ShopKind.RESTAURANT, (("Noodle House", "面馆"), ("Hotpot", "火锅"), ("Dim Sum", "茶餐厅")),
+               {**{d: ["10:30-14:00", "17:00-22:00"] for d in _EVERY_DAY}, "fri": ["10:30-23:30"],
+                "sat": ["10:30-23:30"]}, "dining",
+               (("Pay 50 Get 60 Cash Voucher", "50元抵60元代金券", "50.00", DealKind.CASH, "60.00"),
+                ("Set Meal for Two", "双人套餐", "128.00", DealKind.SET_MEAL, None))),
+    LocalTrade(ShopKind.STREET_STALL, (("Night Market Skewers", "夜市烧烤"), ("Scallion Pancakes", "葱油饼")),
+               {d: ["18:00-02:00"] for d in _EVERY_DAY}, "dining", merchant_kind=MerchantKind.OFFLINE),
+    LocalTrade(ShopKind.GROCERY, (("Corner Grocery", "便利店"), ("Fresh Market", "生鲜超市")), None,
+               "groceries",
+               (("Pay 50 Get 60 Grocery Voucher", "50元抵60元购物券", "50.00", DealKind.CASH, "60.00"),)),
+    LocalTrade(ShopKind.GROCERY, (("Neighbourhood Store", "社区小卖部"),),
+               {d: ["07:00-23:00"] for d in _EVERY_DAY}, "groceries", merchant_kind=MerchantKind.OFFLINE),
+    LocalTrade(ShopKind.SALON, (("Hair Studio", "美发工作室"), ("Spa", "养生馆")),
+               {d: ["10:00-21:00"] for d in _EVERY_DAY}, "wellness",
+               (("Cut and Wash", "洗剪吹套餐", "68.00", DealKind.SERVICE, None),)),
+    LocalTrade(ShopKind.CAR_DEALER, (("Motors", "汽车4S店"),), {d: ["09:00-18:00"] for d in _EVERY_DAY},
+               "automobiles", (("Car Deposit Voucher", "购车定金券", "999.00", DealKind.DEPOSIT, None),)),
+    LocalTrade(ShopKind.PROPERTY_DEVELOPER, (("Riverside Residences", "江景售楼处"),),
+               {d: ["09:00-18:00"] for d in _EVERY_DAY}, "apartments",
+               (("Apartment Deposit Voucher", "购房定金券", "5000.00", DealKind.DEPOSIT, None),)),
+    LocalTrade(ShopKind.HOME_DECORATION, (("Home Design", "家装设计"),),
+               {d: ["09:00-19:00"] for d in _EVERY_DAY[:6]}, "home-services",
+               (("Home Decoration Design Service", "全屋家装设计服务", "299.00", DealKind.SERVICE, None),)),
+    LocalTrade(ShopKind.OTHER_SERVICES, (("Laundry", "洗衣店"), ("Phone Repair", "手机维修")),
+               {d: ["08:00-20:00"] for d in _EVERY_DAY}, "home-services",
+               (("Laundry Card", "洗衣卡", "99.00", DealKind.SERVICE, None),)),
+)
+LOCAL_MERCHANTS = 150
+# Where the demo shopper may stand: a crowd of shops around the centres of Hangzhou and Shanghai and
+# around the shopper's address (Wenyi West Road, Hangzhou), then every festival city has some.
+HOT_SPOTS = ((1808926, 30.2937, 120.1614, 4000, 450), (1808926, 30.2800, 120.0850, 2500, 250),
+             (1796236, 31.2304, 121.4737, 5000, 450), (1796236, 31.2397, 121.4998, 2500, 150))
+SHOPS_PER_CITY = 9
+
+
+def seed_local(runtime: Runtime, *, seed: int = 11) -> int:
+    """A few thousand shops across the festival's cities (crowded in Hangzhou and Shanghai), of local
+    and offline merchants whose deals are voucher products of the catalog; the id of the demo's local
+    merchant (a restaurant chain with shops near the demo shopper)."""
+    rng = random.Random(seed + 19)
+    categories = seed_categories(runtime)
+    trades = [LOCAL_TRADES[i % len(LOCAL_TRADES)] for i in range(LOCAL_MERCHANTS)]
+    names = [_local_name(i, rng) for i in range(LOCAL_MERCHANTS)]
+    brands, _ = catalog.import_catalog(runtime.uow(), brands=[
+        Brand(f"{en} Local", BrandTier.REGULAR, approved=True, name_zh=zh) for en, zh in names])
+    _, merchants = catalog.import_catalog(runtime.uow(), merchants=[
+        Merchant(f"{en} {trade.words[0][0]}", trade.merchant_kind, "CNY", frozenset({brand.id or 0}))
+        for (en, _), trade, brand in zip(names, trades, brands, strict=True)])
+    shops = [_local_shop(rng, spot, merchants, trades, names, categories) for spot in _local_spots(rng)]
+    local.import_shops(runtime.uow(), shops)
+    _seed_local_deals(runtime, merchants, brands, trades, categories)
+    return merchants[0].id or 0
+
+
+def _local_name(index: int, rng: random.Random) -> tuple[str, str]:
+    adjective = ADJECTIVES[index % len(ADJECTIVES)]
+    english, chinese = brand_name(index * 7 + rng.randrange(7))
+    return f"{adjective[0]} {english.split()[0]}", f"{adjective[1]}{chinese[:3]}"
+
+
+def _seed_local_deals(runtime: Runtime, merchants: list[Merchant], brands: list[Brand],
+                      trades: list[LocalTrade], categories: dict[str, Category]) -> None:
+    """Each local merchant's deals as voucher products, then as deals; one merchant in two has a
+    festival deal."""
+    debut = runtime.clock.now() - timedelta(days=30)
+    listings = [(m.id or 0, ProductDraft(
+        title=title, title_zh=title_zh, brand_id=b.id or 0, category_id=categories[trade.shelf].id or 0,
+        fulfilment=Fulfilment.DEPOSIT_VOUCHER if kind is DealKind.DEPOSIT else Fulfilment.SERVICE_VOUCHER,
+        debut_at=debut, skus=(SkuDraft("voucher", Money.exact(price, "CNY"), 1000, "券"),)))
+        for m, b, trade in zip(merchants, brands, trades, strict=True)
+        for title, title_zh, price, kind, _ in trade.deals]
+    products = catalog.import_products(runtime.uow(), listings)
+    kinds = [(kind, face) for trade in trades for _, _, _, kind, face in trade.deals]
+    firsts = {p.merchant_id: p.id for p in reversed(products)}
+    local.import_deals(runtime.uow(), [
+        Deal(p.merchant_id, p.id or 0, p.skus[0].id or 0, kind, 90,
+             Money.exact(face, "CNY") if face else None,
+             festival=firsts[p.merchant_id] == p.id and p.merchant_id % 2 == 1)
+        for p, (kind, face) in zip(products, kinds, strict=True)])
+
+
+def _local_spots(rng: random.Random) -> Iterator[tuple[int, float, float]]:
+    """(city id, lat, lng) for each shop: the hot spots' crowds, then some in every festival city."""
+    for city_id, lat, lng, spread, count in HOT_SPOTS:
+        for _ in range(count):
+            yield city_id, lat + rng.gauss(0, spread) / 111_000, lng + rng.gauss(0, spread) / 96_000
+    for town in cities.festival_cities():
+        spread = 3000 if town.country == "CN" else 2000
+        across = 111_000 * math.cos(math.radians(town.centre.lat))
+        for _ in range(SHOPS_PER_CITY if town.country == "CN" else SHOPS_PER_CITY * 4):
+            yield (town.id, town.centre.lat + rng.gauss(0, spread) / 111_000,
+                   town.centre.lng + rng.gauss(0, spread) / across)
+
+
+def _local_shop(rng: random.Random, spot: tuple[int, float, float], merchants: list[Merchant],
+                trades: list[LocalTrade], names: list[tuple[str, str]],
+                categories: dict[str, Category]) -> Shop:
+    # The demo's own merchant (the first) has a shop in one spot of eight, so some are near anyone.
+    index = 0 if rng.random() < 0.125 else rng.randrange(len(merchants))
+    city_id, lat, lng = spot
+    town, trade, (en, zh) = cities.city(city_id), trades[index], names[index]
+    word = trade.words[rng.randrange(len(trade.words))]
+    return Shop(merchant_id=merchants[index].id or 0, name=f"{en} {word[0]}",
+                name_zh=f"{zh}{word[1]}·{town.name_zh or town.name}", kind=trade.kind, city_id=city_id,
+                place=point(lat, lng), zone=town.zone, hours=opening_hours(trade.week),
+                category_id=categories[trade.shelf].id, pay_token=secrets.token_urlsafe(16))

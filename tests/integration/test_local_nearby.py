@@ -18,7 +18,7 @@ from shopfest.catalog import service as catalog
 from shopfest.core.actor import Role
 from shopfest.core.clock import local
 from shopfest.local import cities, service
-from shopfest.local.cells import disk
+from shopfest.local.cells import box, disk
 from shopfest.local.model import Hours, Point, Shop, ShopKind, distance_m, hours
 from shopfest.local.service import NearbyQuery, UnknownShop
 from shopfest.local.store import candidates_select, local_shops, shop_of
@@ -130,7 +130,8 @@ def test_nearby_finds_what_a_brute_force_finds_page_by_page(runtime: Runtime) ->
     if runtime.engine.dialect.name == "sqlite":  # the search reads the cells' index, never the table
         for reach, index in ((3000, "ix_local_shops_cell8"), (40_000, "ix_local_shops_cell6")):
             resolution, cell_ids = disk(towns[0].centre, reach)
-            statement = candidates_select(resolution, cell_ids, kind=ShopKind.GROCERY, festival_deal=True)
+            statement = candidates_select(resolution, cell_ids, kind=ShopKind.GROCERY, festival_deal=True,
+                                          within=box(towns[0].centre, reach))
             sql = str(statement.compile(runtime.engine, compile_kwargs={"literal_binds": True}))
             with runtime.engine.connect() as conn:
                 plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))

@@ -9,10 +9,11 @@ either reads a disk of a few rings. `disk` chooses the finer grid whose disk sta
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import h3
 
-from shopfest.local.model import Point
+from shopfest.local.model import EARTH_RADIUS_M, Point
 
 RESOLUTIONS = (8, 6)  # finest first; the shop table has a column for each (cell8, cell6)
 MOST_RINGS = 6  # a disk of 6 rings is 127 cells: past that, the coarser grid reads fewer rows
@@ -49,3 +50,40 @@ def _shortest_edge_m(centre: str) -> float:
     corners = h3.cell_to_boundary(centre)
     return min(float(h3.great_circle_distance(a, b, unit="m"))
                for a, b in zip(corners, corners[1:] + corners[:1], strict=True))
+
+
+Box = tuple[float, float, float, float]  # south, north, west, east, in degrees
+
+
+def box(place: Point, radius_m: float) -> Box | None:
+    """A latitude and longitude box holding every point within `radius_m` of `place` (with a margin),
+    which the database checks on the rows of the cells it reads, so fewer reach the exact distance;
+    None where the box would touch a pole or cross the antimeridian (then the cells alone serve)."""
+    reach = math.degrees(radius_m / EARTH_RADIUS_M) * 1.01
+    south, north = place.lat - reach, place.lat + reach
+    if south <= -89 or north >= 89:
+        return None
+    widest = math.cos(math.radians(max(abs(south), abs(north))))
+    across = reach / widest
+    west, east = place.lng - across, place.lng + across
+    if west <= -180 or east >= 180:
+        return None
+    return south, north, west, east
+
+
+def growing_disks(place: Point, radius_m: float, *, nearest_m: float = 0.0
+                  ) -> Iterator[tuple[int, list[int], float]]:
+    """Disks around `place` that grow until they hold every point within `radius_m`, as (resolution,
+    cells, covered): every point within `covered` metres of `place` lies in the cells. The first
+    covers at least `nearest_m` (where a page after a cursor starts); the last is `disk(place,
+    radius_m)`, covering the radius. A search for the nearest few stops at the first disk that holds
+    enough of them: in a crowded city that is a few cells, not the whole radius's hundred."""
+    resolution, last = disk(place, radius_m)
+    if resolution == RESOLUTIONS[0]:
+        centre = h3.latlng_to_cell(place.lat, place.lng, resolution)
+        edge = _shortest_edge_m(centre) * SAFETY
+        rings = max(1, math.ceil((nearest_m + 2 * edge) / (1.5 * edge) - 1))
+        while (covered := 1.5 * (rings + 1) * edge - 2 * edge) < radius_m and rings < MOST_RINGS:
+            yield resolution, [int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)], covered
+            rings *= 3
+    yield resolution, last, radius_m

@@ -6,13 +6,11 @@ import base64
 import itertools
 import math
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 
 from shopfest.catalog import service as catalog
@@ -28,7 +26,6 @@ from shopfest.local.model import (
     NAME_MAX,
     Deal,
     DealKind,
-    Hours,
     Point,
     Shop,
     ShopKind,
@@ -41,10 +38,11 @@ from shopfest.local.model import (
     shop_name,
     validity_days,
 )
-from shopfest.local.store import LocalStore
+from shopfest.local.store import LocalStore, week_of
 
 PAY_TOKEN_BYTES = 16  # 128 bits: a counter's QR code cannot be guessed from another's
 PAGE_MOST = 100
+WEEKS_READ = 64  # open-now reads the hours of this many shops at a time, nearest first
 DEALS_PER_SHOP = 5  # what a shop's line in a nearby list shows; the shop's page shows the rest
 VOUCHER_FULFILMENTS = (Fulfilment.SERVICE_VOUCHER, Fulfilment.DEPOSIT_VOUCHER)
 SHOP_MERCHANTS = (MerchantKind.LOCAL, MerchantKind.OFFLINE)
@@ -218,6 +216,19 @@ def _check_voucher(fulfilment: Fulfilment, kind: DealKind, face_value: Money | N
                            field="face_value")
 
 
+def import_deals(uow: UnitOfWork, deals: Sequence[Deal]) -> int:
+    """Load deals as they are (the demo's, checked by whoever made them) in one transaction; a
+    festival deal marks its merchant's shops. How many."""
+    with uow:
+        store = LocalStore(uow.conn)
+        for deal in deals:
+            store.add_deal(deal, at=uow.clock.now())
+        for merchant_id in sorted({d.merchant_id for d in deals if d.festival}):
+            store.mark_festival_deal(merchant_id)
+        uow.commit()
+    return len(deals)
+
+
 def deal_of_sku(uow: UnitOfWork, sku_id: int) -> Deal | None:
     """The deal a SKU is sold as, if it is one."""
     with uow:
@@ -279,22 +290,34 @@ def nearby(uow: UnitOfWork, query: NearbyQuery, *, now: datetime) -> NearbyPage:
     centre, reach = _centre(query), radius_m(query.radius_m)
     kind = shop_kind(query.kind) if query.kind is not None else None
     limit, after = _limit(query.limit), _after(query.after)
-    resolution, cell_ids = cells.disk(centre, reach)
     with uow:
         store = LocalStore(uow.conn)
-        rows = store.candidates(resolution, cell_ids, kind=kind, category_id=query.category_id,
-                                festival_deal=query.festival_deal, with_hours=query.open_now)
-        ranked = _ranked(rows, centre, reach, after)
-        if query.open_now:
-            ranked = (r for r in ranked if _open_row(r[2], now))
-        picked = [(d, i) for d, i, _ in _first(ranked, limit + 1)]
-        page = picked[:limit]
+        page, more = _nearest(store, replace(query, kind=kind, limit=limit), centre=centre, reach=reach,
+                              after=after, now=now)
         shops = store.shops_by_id([i for _, i in page])
         offers = _offers(uow, store, {s.merchant_id for s in shops.values()})
     found = [NearbyShop(shops[i], d, shops[i].hours.open_at(local(now, shops[i].zone)),
                         offers.get(shops[i].merchant_id, [])) for d, i in page]
-    more = len(picked) > limit
     return NearbyPage(centre, reach, found, encode_after(*page[-1]) if more and page else None)
+
+
+def _nearest(store: LocalStore, query: NearbyQuery, *, centre: Point, reach: float,
+             after: tuple[float, int] | None, now: datetime) -> tuple[list[tuple[float, int]], bool]:
+    """The page's (distance, id) pairs and whether more follow. Disks of cells grow around the
+    centre until one holds a page and one more within the distance it covers (then no shop outside
+    it can come before them), or the radius is covered."""
+    for resolution, cell_ids, covered in cells.growing_disks(centre, reach,
+                                                             nearest_m=after[0] if after else 0.0):
+        reached = min(covered, reach)
+        rows = store.candidates(resolution, cell_ids, kind=query.kind, category_id=query.category_id,
+                                festival_deal=query.festival_deal, within=cells.box(centre, reached))
+        ranked = _ranked(rows, centre, reached, after)
+        if query.open_now:
+            ranked = _open_ones(store, ranked, now)
+        picked = [(d, i) for d, i, _ in _first(ranked, query.limit + 1)]
+        if len(picked) > query.limit or covered >= reach:
+            return picked[:query.limit], len(picked) > query.limit
+    raise AssertionError("unreachable: the last disk covers the radius")
 
 
 def _centre(query: NearbyQuery) -> Point:
@@ -325,14 +348,16 @@ def _first(ranked: Iterable[tuple[float, int, Any]], count: int) -> list[tuple[f
     return list(itertools.islice(ranked, count))
 
 
-@lru_cache(maxsize=4096)
-def _week(spec: bytes) -> Hours:
-    return hours(orjson.loads(spec))
-
-
-def _open_row(row: Any, now: datetime) -> bool:
-    week = _week(orjson.dumps(row.hours, option=orjson.OPT_SORT_KEYS)) if row.hours else hours(None)
-    return week.open_at(local(now, row.zone))
+def _open_ones(store: LocalStore, ranked: Iterable[tuple[float, int, Any]],
+               now: datetime) -> Iterator[tuple[float, int, Any]]:
+    """The ranked shops open now in their zones; their weeks read a few dozen at a time, as the page
+    needs them, not for every shop in the disk."""
+    ranked = list(ranked)
+    for start in range(0, len(ranked), WEEKS_READ):
+        part = ranked[start:start + WEEKS_READ]
+        weeks = store.weeks([i for _, i, _ in part])
+        yield from (found for found in part
+                    if week_of(weeks[found[1]][1]).open_at(local(now, weeks[found[1]][0])))
 
 
 def _offers(uow: UnitOfWork, store: LocalStore, merchant_ids: set[int]) -> dict[int, list[DealOffer]]:
