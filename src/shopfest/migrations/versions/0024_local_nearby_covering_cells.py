@@ -5,16 +5,16 @@ deal and category. With those columns in the cells' indexes the database answers
 alone, reading each cell's shops side by side instead of one table row at a time, and seeks straight
 to a kind (`shopfest bench nearby`, benchmarks/README.md).
 
-Revision ID: 0022
-Revises: 0021
+Revision ID: 0024
+Revises: 0023
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = '0022'
-down_revision = '0021'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
