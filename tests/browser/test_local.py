@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 
 IN_THE_SALE = "2027-11-11T12:00:00+08:00"  # 11.11's sale is on: so is the local discount
 HANGZHOU = 1808926
-BY_THE_LAKE = {"latitude": 30.2875, "longitude": 120.1606}
+BY_THE_LAKE = {"latitude": 30.2941, "longitude": 120.1619}
 
 
 def a_local_merchant(api: Api, tag: str) -> dict[str, Any]:
@@ -41,7 +41,7 @@ def a_local_merchant(api: Api, tag: str) -> dict[str, Any]:
         "skus": [{"code": "cash60", "price": {"amount": "50.00", "currency": "CNY"}, "stock": 20}]})
     shop = api.call("POST", "/local/shops", who, {
         "merchant_id": merchant["id"], "name": f"Lakeside Noodles {tag}", "name_zh": "湖畔面馆",
-        "kind": "restaurant", "city_id": HANGZHOU, "lat": 30.2870, "lng": 120.1600})
+        "kind": "restaurant", "city_id": HANGZHOU, "lat": 30.29365, "lng": 120.16142})
     api.call("POST", "/local/deals", who, {"sku_id": product["skus"][0]["id"], "kind": "cash",
                                             "valid_days": 30, "festival": True,
                                             "face_value": {"amount": "60.00", "currency": "CNY"}})

@@ -28,16 +28,19 @@ def project(place: Point, *, centre: Point, radius_m: float) -> tuple[float, flo
 
 
 def nearby_map(centre: Point, radius_m: float, places: Sequence[Point], *, label: str,
-               first_number: int = 1) -> Markup:
-    """The drawing, named by `label` for screen readers; dot n is the list's shop n."""
-    half = SIZE / 2
+               first_number: int = 1, view_m: float | None = None) -> Markup:
+    """The drawing, named by `label` for screen readers; dot n is the list's shop n. `view_m`, when
+    the shops all stand well inside the radius, zooms in so their dots part (the circle then runs
+    past the edge, as the search does)."""
+    half, view_m = SIZE / 2, min(view_m or radius_m, radius_m)
+    circle = round(RADIUS_PX * radius_m / view_m, 1)
     parts = [f'<svg class="local-map" role="img" aria-label="{escape(label)}" viewBox="0 0 {SIZE} {SIZE}" '
              f'xmlns="http://www.w3.org/2000/svg">',
              f'<rect width="{SIZE}" height="{SIZE}" class="map-ground"/>',
-             f'<circle cx="{half}" cy="{half}" r="{RADIUS_PX}" class="map-radius"/>',
+             f'<circle cx="{half}" cy="{half}" r="{circle}" class="map-radius"/>',
              f'<circle cx="{half}" cy="{half}" r="5" class="map-centre"/>']
     for number, place in enumerate(places, start=first_number):
-        x, y = project(place, centre=centre, radius_m=radius_m)
+        x, y = project(place, centre=centre, radius_m=view_m)
         parts.append(f'<g class="map-shop" data-shop-number="{number}"><circle cx="{x}" cy="{y}" r="9"/>'
                      f'<text x="{x}" y="{y}" dy="3.5" text-anchor="middle">{number}</text></g>')
     parts.append("</svg>")

@@ -37,6 +37,7 @@ RADII_M = (1000, 3000, 5000, 10000)
 DEFAULT_RADIUS_M = 3000
 PAGE_SIZE = 10
 QUERY_MAX = 200  # a query value longer than this is nobody's location
+MAP_VIEW_LEAST_M = 250  # the map shows at least this far around the centre
 
 
 # --- near me ----------------------------------------------------------------------------------
@@ -174,8 +175,10 @@ def near_me(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     cards = [_shop_card(s, n, viewer) for n, s in enumerate(page.shops, start=1)] if page else []
     drawing = None
     if page is not None and page.shops:
+        farthest = max(s.distance_m for s in page.shops)
         drawing = nearby_map(page.centre, page.radius_m, [s.shop.place for s in page.shops],
-                             label=viewer.t("local.map_label", count=len(cards)))
+                             label=viewer.t("local.map_label", count=len(cards)),
+                             view_m=max(MAP_VIEW_LEAST_M, farthest * 1.2))
     return render(request, runtime, "local/near_me.html", status=status, form=form, error=error,
                   cards=cards, drawing=drawing, searched=page is not None,
                   next_url=(f"/local?{form.query_string(after=page.next_cursor)}"

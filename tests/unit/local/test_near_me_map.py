@@ -22,6 +22,10 @@ def test_the_map_projects_around_the_centre_and_numbers_the_shops_as_the_list() 
                          first_number=11)
     assert drawing.startswith("<svg") and 'role="img"' in drawing and "&lt;b&gt;" in drawing
     assert 'data-shop-number="11"' in drawing and 'data-shop-number="12"' in drawing
+    zoomed = nearby_map(centre, 3000, [Point(30.2509, 120.17)], label="m", view_m=300)
+    assert f'r="{RADIUS_PX * 10}.0"' in zoomed  # the radius runs past the edge
+    dot_y = float(zoomed.split('class="map-shop"')[1].split('cy="')[1].split('"')[0])
+    assert math.isclose(dot_y, half - 100 * RADIUS_PX / 300, abs_tol=0.5)  # 100 m north, at 300 m's scale
 
 
 def test_distances_read_in_metres_then_kilometres_in_the_pages_language() -> None:
