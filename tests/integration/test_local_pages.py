@@ -6,6 +6,7 @@ staff in; the counter's pay page takes the discount and pays; settlement reads a
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -35,7 +36,7 @@ from shopfest.demo import HotItem, seed_categories
 from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
 from shopfest.local import service as local
-from shopfest.local.model import Shop
+from shopfest.local.model import Point, Shop, ShopKind
 from shopfest.runtime import Runtime
 from tests.integration.helpers import form_token, token_in
 from tests.integration.test_cart_pages import signed_in_tab
@@ -83,10 +84,14 @@ def staff_tab(client: TestClient, runtime: Runtime, name: str, merchant_id: int)
     accounts.create_account_unchecked(runtime.uow(), email=f"{name}@staff.test", password="staff-secret-1",
                                       role=Role.MERCHANT, merchant_id=merchant_id)
     tab = TestClient(client.app)
-    signed = tab.post("/login", data={"email": f"{name}@staff.test", "password": "staff-secret-1",
+    sign_in(tab, f"{name}@staff.test", "staff-secret-1")
+    return tab
+
+
+def sign_in(tab: TestClient, email: str, password: str) -> None:
+    signed = tab.post("/login", data={"email": email, "password": password,
                                       "csrf_token": token_in(tab.get("/login").text)}, follow_redirects=False)
     assert signed.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
-    return tab
 
 
 def test_near_me_finds_the_shop_by_city_and_place_and_answers_bad_questions_with_a_page(
@@ -105,6 +110,16 @@ def test_near_me_finds_the_shop_by_city_and_place_and_answers_bad_questions_with
     # by place, on a Chinese page: Chinese names and units
     zh = client.get("/local?lat=30.2600&lng=120.1535&lang=zh").text
     assert "湖畔面馆" in zh and re.search(r'class="distance">\d+ 米<', zh) and "杭州" in zh
+    # a crowded street: ten to a page, the next page a link away
+    local.import_shops(runtime.uow(), [
+        Shop(shop.merchant_id, f"Stall {i}", ShopKind.STREET_STALL, HANGZHOU,
+             Point(30.2600 + i / 10_000, 120.1535), "Asia/Shanghai") for i in range(12)])
+    first_page = client.get("/local?lat=30.2600&lng=120.1535&kind=street_stall").text
+    assert first_page.count('class="shop-card"') == 10 and "Stall 0" in first_page
+    more = re.search(r'href="(/local\?[^"]+)" rel="next"', first_page)
+    assert more is not None
+    second = client.get(html.unescape(more.group(1))).text
+    assert second.count('class="shop-card"') == 2 and "Stall 11" in second and "Stall 0<" not in second
     # filters that exclude it: nothing found, said plainly
     assert "No shops match" in client.get(f"/local?city={HANGZHOU}&kind=salon&lang=en").text
     # bad questions: a readable page, never a 500
@@ -118,7 +133,7 @@ def test_near_me_finds_the_shop_by_city_and_place_and_answers_bad_questions_with
 
 
 def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
-        client: TestClient, runtime: Runtime) -> None:
+        client: TestClient, runtime: Runtime, clock: SetClock) -> None:
     merchant_id, sku_id, shop = local_merchant(runtime, "Lotus")
     other_id, _, _ = local_merchant(runtime, "Pine")
     ann = signed_in_tab(client, runtime, "ann")
@@ -161,6 +176,11 @@ def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
                         data={"csrf_token": token_in(done.text)})
     assert undone.status_code == 200 and "can be used again" in undone.text
     assert redeem(pine, shop_id=shop.id or 0, code="not a code").status_code in (404, 422)
+    clock.set(runtime.clock.now() + timedelta(days=31))  # the deal's 30 days are over
+    sign_in(ann, "ann@shoppers.test", "shop-secret-1")  # a month on: signed out meanwhile
+    assert 'data-status="expired"' in ann.get("/account/wallet").text
+    sign_in(lotus, "lotus@staff.test", "staff-secret-1")
+    assert "expired" in redeem(lotus, shop_id=shop.id or 0, code=code).text
     # settlement: a table and a CSV for the merchant's staff; a bad day is a readable page
     table = lotus.get("/seller/local/settlement")
     assert table.status_code == 200 and "<table" in table.text
@@ -191,7 +211,7 @@ def test_the_counters_pay_page_takes_the_discount_and_pays_for_signed_in_shopper
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
     ann = signed_in_tab(client, runtime, "ann")
     offer = ann.get(f"{path}?amount=38")
-    assert re.search(r"data-to-pay><strong>[^<]*33\.00", offer.text), offer.text
+    assert re.search(r"data-to-pay><strong>[^<]*33\.00", offer.text) and "3 more times today" in offer.text
     key = re.search(r'name="pay_key" value="([^"]+)"', offer.text)
     assert key is not None
     paid = ann.post(path, data={"amount": "38", "method": "sandbox_ok", "pay_key": key.group(1),

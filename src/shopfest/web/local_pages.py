@@ -201,11 +201,13 @@ class OfferView:
     discount: str | None
     to_pay: str | None
     rule: str | None
+    uses_left: str | None = None  # for a signed-in shopper, where the shop offers the discount
 
 
-def _offer_view(offer: PayOffer, viewer: Viewer) -> OfferView:
+def _offer_view(offer: PayOffer, viewer: Viewer, *, shopper: bool) -> OfferView:
     t, rule = viewer.t, offer.rule
     return OfferView(
+        uses_left=t("local.pay.uses_left", count=offer.discount_uses_left) if shopper and rule else None,
         shop=offer.shop_name, amount=viewer.money(offer.amount) if offer.amount is not None else None,
         discount=viewer.money(offer.discount) if offer.amount is not None else None,
         to_pay=viewer.money(offer.to_pay) if offer.to_pay is not None else None,
@@ -239,7 +241,8 @@ def _pay_page(request: Request, runtime: Runtime, token: str, *, amount_text: st
         except DomainError as refused:
             errors.add(refused, viewer.t, field_name="amount")
             status = 422
-    return render(request, runtime, "local/pay.html", status=status, offer=_offer_view(offer, viewer),
+    view = _offer_view(offer, viewer, shopper=shopper_id is not None)
+    return render(request, runtime, "local/pay.html", status=status, offer=view,
                   token=token, amount=amount_text, errors=errors, methods=SANDBOX_METHODS,
                   signed_in=signed_in, shopper=shopper_id is not None, pay_key=secrets.token_urlsafe(16),
                   sign_in_url=sign_in_then(request))

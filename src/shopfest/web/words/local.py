@@ -45,6 +45,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "local.pay.title": ("Pay at {shop}", "向{shop}付款"),
     "local.pay.rule": ("Festival discount here: spend {spend}, save {save}, up to {times} times a day.",
                        "本店狂欢节优惠：满 {spend} 减 {save}，每天最多 {times} 次。"),
+    "local.pay.uses_left": ("You can use it {count} more times today.", "您今天还可使用 {count} 次。"),
     "local.pay.amount": ("Amount", "金额"),
     "local.pay.check": ("See the discount", "查看优惠"),
     "local.pay.discount": ("Festival discount", "狂欢节优惠"),
