@@ -5,24 +5,30 @@ paging, and bad input answered as problems."""
 from __future__ import annotations
 
 import base64
+import json
 import random
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
+from typer.testing import CliRunner
 
+from shopfest import demo
 from shopfest.accounts import service as accounts
-from shopfest.app import create_app
+from shopfest.app import create_app, make_runtime
 from shopfest.catalog import service as catalog
-from shopfest.core.actor import Role
-from shopfest.core.clock import local
+from shopfest.cli import app
+from shopfest.core.actor import MACHINE, Role
+from shopfest.core.clock import SetClock, local
+from shopfest.core.money import Money
 from shopfest.local import cities, service
 from shopfest.local.cells import box, disk
-from shopfest.local.model import Hours, Point, Shop, ShopKind, distance_m, hours
+from shopfest.local.model import DealKind, Hours, Point, Shop, ShopKind, distance_m, hours
 from shopfest.local.service import NearbyQuery, UnknownShop
 from shopfest.local.store import candidates_select, local_shops, shop_of
 from shopfest.runtime import Runtime
+from shopfest.settings import Settings
 from tests.integration.helpers import bearer, category, create, operator_token, product_body, token_for
 
 HANGZHOU, SHANGHAI, SYDNEY = 1808926, 1796236, 2147714
@@ -130,12 +136,17 @@ def test_nearby_finds_what_a_brute_force_finds_page_by_page(runtime: Runtime) ->
     if runtime.engine.dialect.name == "sqlite":  # the search reads the cells' index, never the table
         for reach, index in ((3000, "ix_local_shops_cell8"), (40_000, "ix_local_shops_cell6")):
             resolution, cell_ids = disk(towns[0].centre, reach)
-            statement = candidates_select(resolution, cell_ids, kind=ShopKind.GROCERY, festival_deal=True,
-                                          within=box(towns[0].centre, reach))
+            statement = candidates_select(
+                resolution,
+                cell_ids,
+                kind=ShopKind.GROCERY,
+                festival_deal=True,
+                within=box(towns[0].centre, reach),
+            )
             sql = str(statement.compile(runtime.engine, compile_kwargs={"literal_binds": True}))
             with runtime.engine.connect() as conn:
                 plan = " ".join(str(row[-1]) for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
-            assert index in plan and "SCAN local_shops" not in plan, plan
+            assert f"COVERING INDEX {index}" in plan and "SCAN local_shops" not in plan, plan
 
 
 # --- the API: shops, deals and who may open them ---------------------------------------------------
@@ -326,7 +337,7 @@ def test_a_local_merchants_staff_open_shops_and_sell_deals_that_nearby_shows(run
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_bad_searches_and_bad_shops_are_problems_not_failures(runtime: Runtime) -> None:
+def test_bad_searches_and_bad_shops_are_problems_not_failures(runtime: Runtime, database_url: str) -> None:
     client = TestClient(create_app(runtime=runtime))
     ops = operator_token(client, runtime)
     foreign = base64.urlsafe_b64encode(b"id:7").decode().rstrip("=")
@@ -376,4 +387,56 @@ def test_bad_searches_and_bad_shops_are_problems_not_failures(runtime: Runtime) 
     )
     with runtime.uow(read_only=True) as uow:
         assert uow.conn.execute(select(local_shops)).first() is None  # nothing was stored
+
+    # A bot sweeping the map from one address is slowed down, as the storefront search is
+    strict = make_runtime(
+        Settings(database_url=database_url, rate_limits="nearby.address=3/60"),
+        clock=SetClock(runtime.clock.now(), speed=0),
+    )
+    bot = TestClient(create_app(runtime=strict))
+    answers = [bot.get("/api/v1/local/nearby", params={"city": HANGZHOU}).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    strict.engine.dispose()
+
     assert isinstance(hours(None), Hours)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_the_demo_fills_near_me_wherever_its_shopper_stands(runtime: Runtime) -> None:
+    shopkeepers_merchant = demo.seed_local(runtime)
+    now = runtime.clock.now()
+    wenyi_road, west_lake, the_bund, london = (
+        Point(30.2800, 120.0850),
+        Point(30.2590, 120.1500),
+        Point(31.2400, 121.4900),
+        Point(51.5074, -0.1278),
+    )
+    for place in (wenyi_road, west_lake, the_bund):
+        page = service.nearby(runtime.uow(read_only=True), NearbyQuery(place=place), now=now)
+        assert len(page.shops) == 20 and page.next_cursor and page.shops[-1].distance_m < 1500
+        assert any(s.deals for s in page.shops) and all(s.shop.name_zh for s in page.shops)
+    abroad = service.nearby(runtime.uow(read_only=True), NearbyQuery(place=london, radius_m=5000), now=now)
+    assert abroad.shops and {s.shop.zone for s in abroad.shops} == {"Europe/London"}
+    chain = service.shops_of(runtime.uow(read_only=True), MACHINE, merchant_id=shopkeepers_merchant)
+    assert any(distance_m(wenyi_road, s.place) < 3000 for s in chain)
+    (own,) = service.deals_of(runtime.uow(read_only=True), merchant_ids=[shopkeepers_merchant])[:1]
+    assert own.kind is DealKind.CASH and own.face_value == Money.exact("60.00", "CNY") and own.festival
+    offered = {d.kind for d in service.deals_of(runtime.uow(read_only=True), merchant_ids=range(1, 200))}
+    assert offered == set(DealKind)  # cash, set meals, services, and deposits on cars and apartments
+
+
+def test_the_nearby_benchmark_reports_the_search_and_its_baseline() -> None:
+    result = CliRunner().invoke(
+        app, ["bench", "nearby", "--shops", "2000", "--queries", "40", "--baseline-queries", "8", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{") :])
+    (sqlite,) = report["results"]
+    assert report["shops"] == 2000 and report["radius_m"] == 3000 and report["redemptions"] is None
+    assert sqlite["nearby"]["count"] == 40 and sqlite["baseline_scan"]["count"] == 8
+    assert sqlite["results_agree"] is True and set(sqlite["by_filter"]) == {
+        "kind",
+        "festival_deal",
+        "category",
+        "open_now",
+    }

@@ -23,7 +23,6 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.local import cells, cities
 from shopfest.local.model import (
-    NAME_MAX,
     Deal,
     DealKind,
     Point,
@@ -41,6 +40,7 @@ from shopfest.local.model import (
 from shopfest.local.store import LocalStore, week_of
 
 PAY_TOKEN_BYTES = 16  # 128 bits: a counter's QR code cannot be guessed from another's
+PAY_TOKEN_MAX = 40  # what the column keeps: a longer token is no shop's
 PAGE_MOST = 100
 WEEKS_READ = 64  # open-now reads the hours of this many shops at a time, nearest first
 DEALS_PER_SHOP = 5  # what a shop's line in a nearby list shows; the shop's page shows the rest
@@ -157,7 +157,7 @@ def shops_of(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int) -> list[
 def shop_by_pay_token(uow: UnitOfWork, token: str) -> Shop:
     """The shop whose counter shows this QR token. Raises UnknownShop."""
     found = None
-    if isinstance(token, str) and 0 < len(token) <= NAME_MAX:
+    if isinstance(token, str) and 0 < len(token) <= PAY_TOKEN_MAX:
         with uow:
             found = LocalStore(uow.conn).shop_by_pay_token(token)
     if found is None:
