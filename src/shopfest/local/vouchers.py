@@ -163,16 +163,18 @@ def my_vouchers(uow: UnitOfWork, actor: Actor | None, *, signer: VoucherKeys) ->
                 for v in held]
 
 
-def _view(voucher: IssuedVoucher, until: datetime, redeemed: Any, shops: dict[int, Shop | None],  # noqa: ANN401
-          signer: VoucherKeys, now: datetime) -> VoucherView:
+def _view(voucher: IssuedVoucher, until: datetime, redeemed: Any,  # noqa: ANN401  # a redemption row or None
+          shops: dict[int, Shop | None], signer: VoucherKeys, now: datetime) -> VoucherView:
     status = "expired" if voucher.status == "issued" and now >= until else voucher.status
-    shop = shops.get(redeemed.shop_id) if redeemed is not None and voucher.status == "redeemed" else None
+    redeemed = redeemed if voucher.status == "redeemed" else None
+    shop = shops.get(redeemed.shop_id) if redeemed is not None else None
     return VoucherView(
         code=voucher.code, title=voucher.title, kind=voucher.kind, status=status, valid_until=until,
         signed_code=sign_voucher(signer, voucher_id=voucher.code, merchant_id=voucher.merchant_id,
                                  last_day=last_day(until)),
         issued_at=voucher.issued_at, order_id=voucher.order_id,
-        redeemed_at=redeemed.redeemed_at if shop is not None else None, shop_name=shop.name if shop else None)
+        redeemed_at=redeemed.redeemed_at if redeemed is not None else None,
+        shop_name=shop.name if shop is not None else None)
 
 
 def last_day(until: datetime) -> date:
