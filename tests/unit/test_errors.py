@@ -76,6 +76,11 @@ EXPECTED_STATUS[422] |= {"bad-voucher-code"}
 # In-store QR pay (issue 19).
 EXPECTED_STATUS[409] |= {"in-store-payment-closed"}
 EXPECTED_STATUS[422] |= {"bad-pay-amount"}
+# Local services (issue 19): shops, deals, the nearby search.
+EXPECTED_STATUS[404] |= {"unknown-city", "unknown-shop"}
+EXPECTED_STATUS[409] |= {"deal-exists"}
+EXPECTED_STATUS[422] |= {"bad-place", "bad-radius", "bad-hours", "bad-kind", "no-place", "bad-cursor",
+                         "not-a-local-merchant", "not-a-voucher"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

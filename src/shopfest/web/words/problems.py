@@ -178,4 +178,17 @@ WORDS: dict[str, tuple[str, str]] = {
                                "请输入大于零、不超过 100,000 的金额（以店铺的币种计）。"),
     "problem.in-store-payment-closed": ("This payment failed or waited too long: start a new one.",
                                         "该笔付款已失败或等待过久：请重新发起付款。"),
+    # local services (issue 19): shops, deals, the nearby search
+    "problem.unknown-city": ("{detail}", "找不到这个城市。"),
+    "problem.unknown-shop": ("No such shop.", "找不到这家店铺。"),
+    "problem.deal-exists": ("This product is a local deal already.", "该商品已是本地优惠。"),
+    "problem.bad-place": ("{detail}", "位置无效：纬度为 -90 到 90 度，经度为 -180 到 180 度。"),
+    "problem.bad-radius": ("{detail}", "搜索范围须大于 0 米且不超过 100 公里。"),
+    "problem.bad-hours": ("{detail}", "营业时间无法识别：请按 09:00-21:00 的格式填写。"),
+    "problem.bad-kind": ("{detail}", "类型无效：请从列表中选择。"),
+    "problem.no-place": ("Choose a place or a city to search from.", "请选择位置或城市后再搜索。"),
+    "problem.bad-cursor": ("{detail}", "翻页参数无效：请从第一页重新开始。"),
+    "problem.not-a-local-merchant": ("Only local and offline merchants have shops.",
+                                     "只有本地商家和线下商家可以开设门店。"),
+    "problem.not-a-voucher": ("{detail}", "本地优惠须为服务券或定金券商品。"),
 }
