@@ -130,6 +130,7 @@ def test_near_me_finds_the_shop_by_city_and_place_and_answers_bad_questions_with
         answer = client.get(f"/local?{query}")
         assert answer.status_code == status, (query, answer.status_code)
         assert 'role="alert"' in answer.text and 'name="city"' in answer.text
+    assert "纬度为 -90 到 90 度" in client.get("/local?lat=999&lng=1&lang=zh").text  # said in Chinese
 
 
 def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
