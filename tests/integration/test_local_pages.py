@@ -153,8 +153,12 @@ def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
     lotus = staff_tab(client, runtime, "lotus", merchant_id)
     shops = lotus.get("/seller/local").text
     assert f"/pay/shop/{shop.pay_token}" in shops and "<svg" in shops
-    done = redeem(lotus, shop_id=shop.id or 0, code=code)
+    screen = lotus.get("/seller/local/redeem").text
+    form = {"shop_id": str(shop.id), "code": code, "csrf_token": token_in(screen),
+            "redeem_key": re.findall(r'name="redeem_key" value="([^"]+)"', screen)[0]}
+    done = lotus.post("/seller/local/redeem", data=form)
     assert done.status_code == 200 and 'data-outcome="ok"' in done.text and "Undo" in done.text
+    assert lotus.post("/seller/local/redeem", data=form).text.count('data-outcome="ok"') == 1  # pressed twice
     again = redeem(lotus, shop_id=shop.id or 0, code=code)
     assert again.status_code == 409 and "already redeemed at Lotus Noodles by the Lake" in again.text
     wallet = ann.get("/account/wallet").text
@@ -163,11 +167,12 @@ def test_a_voucher_bought_shows_its_signed_qr_and_the_console_redeems_it_once(
     signed = re.findall(r'data-signed="([^"]+)"', wallet)[0]
     now = runtime.clock.now().isoformat()
     queued = json.dumps([{"code": signed, "redeemed_at": now, "client_ref": "q1"}])
-    form = {"shop_id": str(shop.id), "csrf_token": token_in(done.text)}
-    report = lotus.post("/seller/local/redemptions/offline", data={**form, "items": queued}).json()
+    upload = {"shop_id": str(shop.id), "csrf_token": token_in(done.text)}
+    report = lotus.post("/seller/local/redemptions/offline", data={**upload, "items": queued}).json()
     assert (report["redeemed"], report["conflicts"]) == (0, 1)
-    assert lotus.post("/seller/local/redemptions/offline", data={**form, "items": "{oops"}).status_code == 422
-    assert pine.post("/seller/local/redemptions/offline", data={**form, "items": queued,
+    bad = lotus.post("/seller/local/redemptions/offline", data={**upload, "items": "{oops"})
+    assert bad.status_code == 422
+    assert pine.post("/seller/local/redemptions/offline", data={**upload, "items": queued,
                                                                   "csrf_token": token_in(refused.text)}
                      ).status_code == 404
     # undo within the window: redeemable again

@@ -5,9 +5,10 @@ the signature in the browser and queues the redemption) and the settlement by da
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -20,6 +21,8 @@ from shopfest.local import settlement as settling
 from shopfest.local import vouchers
 from shopfest.local.model import OFFLINE_ITEMS_MAX, Shop, VoucherAlreadyRedeemed, VoucherExpired, VoucherVoid
 from shopfest.local.rules import SettlementDay
+from shopfest.payments import idempotency as keys
+from shopfest.payments import service as payments
 from shopfest.problems import status_of
 from shopfest.rate_limits import client_address
 from shopfest.runtime import Runtime
@@ -32,6 +35,7 @@ from shopfest.web.wallet_pages import qr_svg
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
 
 Code = Annotated[str, Form(max_length=600)]
+Key = Annotated[str, Form(max_length=100)]
 ShopId = Annotated[int, Form(ge=1, le=2**62)]
 SETTLEMENT_DAYS = 31  # a month on one page; the CSV takes the same range
 
@@ -89,6 +93,7 @@ def _redeem_page(request: Request, runtime: Runtime, staff: Actor, merchant_id: 
     viewer = viewer_of(request)
     choices = [(s.id or 0, viewer.name(s.name, s.name_zh)) for s in _shops(runtime, staff, merchant_id)]
     return render(request, runtime, "local/console_redeem.html", status=status, section="local_redeem",
+                  redeem_key=secrets.token_urlsafe(16),
                   shops=choices, shop_id=shop_id or (choices[0][0] if choices else None), outcome=outcome,
                   merchant_id=merchant_id, now_ms=int(runtime.clock.now().timestamp() * 1000))
 
@@ -100,11 +105,12 @@ def redeem_screen(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     return _redeem_page(request, runtime, staff, merchant_id)
 
 
-def _redeemed(found: vouchers.Redemption, viewer: Viewer, zone_name: str) -> Outcome:
-    t = viewer.t
-    return Outcome(True, t("local.console.redeemed"), title=found.title,
-                   when=viewer.when(found.redeemed_at, zone_name), redemption_id=found.id,
-                   undo_until=viewer.wall(found.undo_until, zone_name))
+def _redeemed(found: dict[str, Any], viewer: Viewer, zone_name: str) -> Outcome:
+    """A redemption as the screen says it (from what `once` remembered of it)."""
+    return Outcome(True, viewer.t("local.console.redeemed"), title=str(found["title"]),
+                   when=viewer.when(datetime.fromisoformat(found["redeemed_at"]), zone_name),
+                   redemption_id=int(found["id"]),
+                   undo_until=viewer.wall(datetime.fromisoformat(found["undo_until"]), zone_name))
 
 
 def _refused(error: DomainError, viewer: Viewer, zone_name: str) -> Outcome:
@@ -129,20 +135,31 @@ def _zone_of(shops_found: list[Shop], shop_id: int) -> str:
 
 
 @router.post("/seller/local/redeem", response_class=HTMLResponse)
-def redeem(request: Request, runtime: RuntimeDep, shop_id: ShopId, code: Code = "") -> HTMLResponse:
-    """Redeem the code at the shop once; a refusal says why (409/404/422), nothing redeemed."""
+def redeem(request: Request, runtime: RuntimeDep, shop_id: ShopId, code: Code = "",
+           redeem_key: Key = "") -> HTMLResponse:
+    """Redeem the code at the shop once; a refusal says why (409/404/422), nothing redeemed. The
+    form's key makes a second press (or a resend after a dropped answer) show the first result, not
+    "already redeemed" at this very counter."""
     staff, merchant_id = _staff(request, runtime)
     viewer, zone_name = viewer_of(request), _zone_of(_shops(runtime, staff, merchant_id), shop_id)
     _count_attempt(runtime, request, shop_id)
     try:
         if not code.strip():
             raise InvalidInput("type the voucher's code", field="code")
-        found = vouchers.redeem(runtime.uow(), staff, code=code.strip(), shop_id=shop_id)
+        key = (keys.key_of(f"user:{staff.user_id}", redeem_key, "redeem-page", code.strip(), shop_id)
+               if redeem_key else None)
+        answer = payments.once(runtime.uow, key=key, run=lambda: _remembered(
+            vouchers.redeem(runtime.uow(), staff, code=code.strip(), shop_id=shop_id)))
     except DomainError as refused:
         return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id,
                             outcome=_refused(refused, viewer, zone_name), status=status_of(refused))
     return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id,
-                        outcome=_redeemed(found, viewer, zone_name))
+                        outcome=_redeemed(answer.response, viewer, zone_name))
+
+
+def _remembered(found: vouchers.Redemption) -> dict[str, Any]:
+    return {"id": found.id, "title": found.title, "redeemed_at": found.redeemed_at.isoformat(),
+            "undo_until": found.undo_until.isoformat()}
 
 
 def _count_attempt(runtime: Runtime, request: Request, shop_id: int) -> None:
