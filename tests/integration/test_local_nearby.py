@@ -21,6 +21,7 @@ from shopfest.catalog import service as catalog
 from shopfest.cli import app
 from shopfest.core.actor import MACHINE, Role
 from shopfest.core.clock import SetClock, local
+from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.local import cities, service
 from shopfest.local.cells import box, disk
@@ -277,6 +278,14 @@ def test_a_local_merchants_staff_open_shops_and_sell_deals_that_nearby_shows(run
         422,
         "invalid-input",
     )
+    past = {**cash, "valid_until": "2020-11-11T00:00:00Z"}
+    _refused(client.post("/api/v1/local/deals", json=past, headers=bearer(lotus_staff)), 422, "invalid-input")
+    with pytest.raises(InvalidInput):  # a page passing the category as it was typed
+        service.nearby(
+            runtime.uow(read_only=True),
+            NearbyQuery(city_id=HANGZHOU, category_id="1"),
+            now=runtime.clock.now(),
+        )  # type: ignore[arg-type]  # on purpose
     _refused(
         client.post("/api/v1/local/deals", json={**cash, "kind": "deposit"}, headers=bearer(lotus_staff)),
         422,

@@ -180,8 +180,8 @@ def add_deal(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, kind: str, va
         if sku is None or not is_staff_of(staff, sku.merchant_id):
             raise NotFound(f"no SKU {sku_id} of yours", sku_id=sku_id)
         _check_voucher(sku.fulfilment, kind_of, face_value, sku.price)
-        if valid_until is not None and valid_until <= uow.clock.now():
-            raise InvalidInput("a deal's last day is still to come", field="valid_until")
+        if valid_until is not None and (valid_until.tzinfo is None or valid_until <= uow.clock.now()):
+            raise InvalidInput("a deal's last day is an instant still to come", field="valid_until")
         deal = Deal(sku.merchant_id, sku.product_id, sku_id, kind_of, days, face_value, valid_until, festival)
         deal = replace(deal, id=_add_deal(uow, deal))
         uow.commit()
@@ -290,6 +290,9 @@ def nearby(uow: UnitOfWork, query: NearbyQuery, *, now: datetime) -> NearbyPage:
     centre, reach = _centre(query), radius_m(query.radius_m)
     kind = shop_kind(query.kind) if query.kind is not None else None
     limit, after = _limit(query.limit), _after(query.after)
+    if query.category_id is not None and (isinstance(query.category_id, bool)
+                                          or not isinstance(query.category_id, int)):
+        raise InvalidInput("a category is named by its id", field="category")
     with uow:
         store = LocalStore(uow.conn)
         page, more = _nearest(store, replace(query, kind=kind, limit=limit), centre=centre, reach=reach,
