@@ -68,6 +68,11 @@ def test_a_shopper_buys_a_nearby_voucher_and_the_shop_redeems_it_once(
             expect(shopper.page.locator(f"li.voucher[data-voucher='{code}']")).to_contain_text(
                 f"at {shop_name}")
             pays_at_the_counter(shopper, made["shop"]["pay_token"])
+            shopper.goto(f"/local?city={HANGZHOU}&lang=zh")  # in Chinese: the city, units and words
+            expect(shopper.page.get_by_label("城市")).to_have_value(str(HANGZHOU))
+            expect(shopper.page.locator("li.shop-card").first.locator(".distance")).to_have_text(
+                re.compile(r"^\d+ 米$"))
+            shopper.look("local-8-near-me-zh")
             staff.goto("/seller/local/settlement")
             expect(staff.page.locator("table.settlement-table")).to_be_visible()
             staff.look("local-7-settlement")
