@@ -80,6 +80,8 @@ from shopfest.web import (
     control_pages,
     live_pages,
     live_room_pages,
+    local_console,
+    local_pages,
     order_pages,
     pages,
     seller_desk,
@@ -308,7 +310,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                    local_api.router, local_pay_api.router, voucher_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_pages, live_room_pages):
+                     control_pages, live_pages, live_room_pages, local_pages, local_console):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)

@@ -23,8 +23,7 @@ from shopfest.core.money import Money
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.inventory import service as inventory
 from shopfest.inventory.model import FlashSale
-from shopfest.orders import service as orders
-from shopfest.orders.model import Voucher
+from shopfest.local.vouchers import VoucherView, my_vouchers
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import (
     EXPIRING_SOON,
@@ -119,14 +118,18 @@ class Shelf:
 
 @dataclass(frozen=True)
 class VoucherCard:
-    code: str
+    code: str  # the voucher's own code, short enough to read out or type
     title: str
     kind: str
     state: str
+    status: str  # issued, redeemed, void or expired
     redeemed: bool
     issued: str
+    valid: str
+    used: str | None  # when and at which shop, once redeemed
     order_id: int
-    qr: Markup
+    signed_code: str
+    qr: Markup  # the signed code, which a shop's console checks even offline
 
 
 def _wallet_coupon(shelf: WalletShelf, grant: Grant, issue: CouponIssue, viewer: Viewer, *,
@@ -149,13 +152,20 @@ def qr_svg(code: str, label: str) -> Markup:
     return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1))
 
 
-def voucher_card(voucher: Voucher, viewer: Viewer, *, zone_name: str) -> VoucherCard:
+def voucher_card(voucher: VoucherView, viewer: Viewer, *, zone_name: str) -> VoucherCard:
     t, state = viewer.t, f"wallet.voucher.{voucher.status}"
+    used = None
+    if voucher.redeemed_at is not None:
+        used = t("local.voucher.redeemed_at", when=viewer.when(voucher.redeemed_at, zone_name),
+                 shop=voucher.shop_name or "?")
     return VoucherCard(
         code=voucher.code, title=voucher.title, kind=t(f"fulfilment.{voucher.kind}"),
-        state=t(state) if t.has(state) else voucher.status, redeemed=voucher.redeemed,
+        state=t(state) if t.has(state) else voucher.status, status=voucher.status,
+        redeemed=voucher.status == "redeemed",
         issued=t("wallet.issued_at", when=viewer.when(voucher.issued_at, zone_name)),
-        order_id=voucher.order_id, qr=qr_svg(voucher.code, t("wallet.voucher_qr", code=voucher.code)))
+        valid=t("local.voucher.valid_until", when=viewer.when(voucher.valid_until, zone_name)), used=used,
+        order_id=voucher.order_id, signed_code=voucher.signed_code,
+        qr=qr_svg(voucher.signed_code, t("wallet.voucher_qr", code=voucher.code)))
 
 
 @router.get("/account/wallet", response_class=HTMLResponse)
@@ -170,7 +180,7 @@ def wallet(request: Request, runtime: RuntimeDep) -> HTMLResponse:
                       for on, grant, issue in held if on is shelf])
                for shelf in SHELVES]
     vouchers = [voucher_card(v, viewer, zone_name=zone_name)
-                for v in orders.vouchers_of_shopper(runtime.uow(read_only=True), actor)]
+                for v in my_vouchers(runtime.uow(read_only=True), actor, signer=runtime.voucher_signer())]
     return render(request, runtime, "account/wallet.html", section="wallet",
                   shelves=[s for s in shelves if s.coupons], any_coupons=bool(held), vouchers=vouchers,
                   expiring_hours=int(EXPIRING_SOON.total_seconds() // 3600))
