@@ -358,6 +358,7 @@ def bench_catalog(
 
 T = TypeVar("T")
 
+
 def _on_each_backend(backend: str, pg_url: str | None, run: Callable[..., T]) -> list[T]:
     """`run(runtime, name, progress, total)` on a fresh SQLite file, a PostgreSQL database, or both, each
     with its progress bars; exit 2 on another backend."""

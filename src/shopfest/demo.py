@@ -517,7 +517,9 @@ def _seed_local_deals(runtime: Runtime, merchants: list[Merchant], brands: list[
     festival deal."""
     debut = runtime.clock.now() - timedelta(days=30)
     listings = [(m.id or 0, ProductDraft(
-        title=title, title_zh=title_zh, brand_id=b.id or 0, category_id=categories[trade.shelf].id or 0,
+        # named by their shop, as a storefront lists them among everyone's products
+        title=f"{m.name} · {title}", title_zh=f"{b.name_zh or ''}{title_zh}", brand_id=b.id or 0,
+        category_id=categories[trade.shelf].id or 0,
         fulfilment=Fulfilment.DEPOSIT_VOUCHER if kind is DealKind.DEPOSIT else Fulfilment.SERVICE_VOUCHER,
         debut_at=debut, skus=(SkuDraft("voucher", Money.exact(price, "CNY"), 1000, "券"),)))
         for m, b, trade in zip(merchants, brands, trades, strict=True)
