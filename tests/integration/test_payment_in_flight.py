@@ -175,7 +175,10 @@ def test_a_balance_captured_after_the_deposit_was_forfeited_goes_back_and_the_de
     ann = shopper(client, runtime, "ann")
     placed = order(client, ann, [{"sku_id": presale.sku_id, "qty": 1}]).json()
     assert pay(client, ann, placed["id"]).json()["status"] == "deposit_paid"
+    # (the deposit's own news comes a moment later: wait for it, so that only the balance's is held)
+    assert gateway.settled.wait(timeout=30)
     gateway.bodies.clear()
+    gateway.settled.clear()
     clock.set(parse_instant(IN_THE_BALANCE_WINDOW))
     ann = signed_in_again(client, "ann")
     release_lapsed(runtime.uow(), runtime.gate)
