@@ -54,7 +54,7 @@ local_shops = Table(
     Column("festival_deal", Boolean, nullable=False, default=False),
     Column("pay_token", String(40), nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
-    # The nearby search's read is answered from these indexes alone (migration 0022): the cell, then
+    # The nearby search's read is answered from these indexes alone (migration 0024): the cell, then
     # what it filters by, then what it reads.
     Index("ix_local_shops_cell8", "cell8", *COVERED),
     Index("ix_local_shops_cell6", "cell6", *COVERED),
