@@ -52,7 +52,8 @@ class Hub(Protocol):
         """The room's frames after `after` (the newest `limit` when None), oldest first.
         Raises Gap when `after` is older than what is kept (or is not an id of this hub)."""
 
-    async def shutdown(self) -> None: ...
+    async def shutdown(self) -> None:
+        """Release what the running event loop holds (its rooms are closed one by one before)."""
 
 
 class LocalHub:
@@ -94,7 +95,7 @@ class LocalHub:
         return [(str(n), text) for n, text in kept if n > since][:limit]
 
     async def shutdown(self) -> None:
-        self._rooms.clear()
+        pass  # nothing belongs to one event loop here: each room was closed on its own
 
 
 class RedisHub:
@@ -192,7 +193,8 @@ class RedisHub:
         return [(_text(i), stamped(_text(i), fields[b"f"])) for i, fields in entries]
 
     async def shutdown(self) -> None:
-        for event_id in list(self._readers):
+        loop = asyncio.get_running_loop()
+        for event_id in [e for e, reader in self._readers.items() if reader.get_loop() is loop]:
             await self.close(event_id)
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:

@@ -351,18 +351,17 @@ class Rooms:
         await self.hub.close(room.event_id)
 
     async def shutdown(self) -> None:
-        """Close the rooms, if they run on this event loop (an app served twice on one runtime, as
-        tests do, shuts its other loop's rooms down there)."""
-        if self._loop is not asyncio.get_running_loop():
-            return
-        for room in list(self._rooms.values()):
-            for viewer in list(room.viewers):
-                await viewer.close(1001, "server-shutting-down")
-            await self._close(room)
-        for task in [*self.tasks, *([self._clock] if self._clock else [])]:
-            task.cancel()
+        """Close the rooms if they run on this event loop (an app served twice on one runtime, as
+        tests do, shuts its other loop's rooms down there), and release what the hub holds for it."""
+        if self._loop is asyncio.get_running_loop():
+            for room in list(self._rooms.values()):
+                for viewer in list(room.viewers):
+                    await viewer.close(1001, "server-shutting-down")
+                await self._close(room)
+            for task in [*self.tasks, *([self._clock] if self._clock else [])]:
+                task.cancel()
+            self._loop = None
         await self.hub.shutdown()
-        self._loop = None
 
 
 async def dispatch(room: Room, viewer: Connection, raw: str | bytes | None) -> None:
