@@ -37,7 +37,7 @@ from shopfest.live import service as live
 from shopfest.live.model import LiveEvent, Segment, SegmentKind
 from shopfest.local import cities
 from shopfest.local import service as local
-from shopfest.local.model import Deal, DealKind, Shop, ShopKind, point
+from shopfest.local.model import DAYS, Deal, DealKind, Shop, ShopKind, point
 from shopfest.local.model import hours as opening_hours
 from shopfest.promotions import service as promotions
 from shopfest.promotions.offers import Campaign, CouponIssue, Period
@@ -449,33 +449,32 @@ class LocalTrade:
     merchant_kind: MerchantKind = MerchantKind.LOCAL
 
 
-_EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LOCAL_TRADES = (
     LocalTrade(ShopKind.RESTAURANT, (("Noodle House", "面馆"), ("Hotpot", "火锅"), ("Dim Sum", "茶餐厅")),
-               {**{d: ["10:30-14:00", "17:00-22:00"] for d in _EVERY_DAY}, "fri": ["10:30-23:30"],
+               {**{d: ["10:30-14:00", "17:00-22:00"] for d in DAYS}, "fri": ["10:30-23:30"],
                 "sat": ["10:30-23:30"]}, "dining",
                (("Pay 50 Get 60 Cash Voucher", "50元抵60元代金券", "50.00", DealKind.CASH, "60.00"),
                 ("Set Meal for Two", "双人套餐", "128.00", DealKind.SET_MEAL, None))),
     LocalTrade(ShopKind.STREET_STALL, (("Night Market Skewers", "夜市烧烤"), ("Scallion Pancakes", "葱油饼")),
-               {d: ["18:00-02:00"] for d in _EVERY_DAY}, "dining", merchant_kind=MerchantKind.OFFLINE),
+               {d: ["18:00-02:00"] for d in DAYS}, "dining", merchant_kind=MerchantKind.OFFLINE),
     LocalTrade(ShopKind.GROCERY, (("Corner Grocery", "便利店"), ("Fresh Market", "生鲜超市")), None,
                "groceries",
                (("Pay 50 Get 60 Grocery Voucher", "50元抵60元购物券", "50.00", DealKind.CASH, "60.00"),)),
     LocalTrade(ShopKind.GROCERY, (("Neighbourhood Store", "社区小卖部"),),
-               {d: ["07:00-23:00"] for d in _EVERY_DAY}, "groceries", merchant_kind=MerchantKind.OFFLINE),
+               {d: ["07:00-23:00"] for d in DAYS}, "groceries", merchant_kind=MerchantKind.OFFLINE),
     LocalTrade(ShopKind.SALON, (("Hair Studio", "美发工作室"), ("Spa", "养生馆")),
-               {d: ["10:00-21:00"] for d in _EVERY_DAY}, "wellness",
+               {d: ["10:00-21:00"] for d in DAYS}, "wellness",
                (("Cut and Wash", "洗剪吹套餐", "68.00", DealKind.SERVICE, None),)),
-    LocalTrade(ShopKind.CAR_DEALER, (("Motors", "汽车4S店"),), {d: ["09:00-18:00"] for d in _EVERY_DAY},
+    LocalTrade(ShopKind.CAR_DEALER, (("Motors", "汽车4S店"),), {d: ["09:00-18:00"] for d in DAYS},
                "automobiles", (("Car Deposit Voucher", "购车定金券", "999.00", DealKind.DEPOSIT, None),)),
     LocalTrade(ShopKind.PROPERTY_DEVELOPER, (("Riverside Residences", "江景售楼处"),),
-               {d: ["09:00-18:00"] for d in _EVERY_DAY}, "apartments",
+               {d: ["09:00-18:00"] for d in DAYS}, "apartments",
                (("Apartment Deposit Voucher", "购房定金券", "5000.00", DealKind.DEPOSIT, None),)),
     LocalTrade(ShopKind.HOME_DECORATION, (("Home Design", "家装设计"),),
-               {d: ["09:00-19:00"] for d in _EVERY_DAY[:6]}, "home-services",
+               {d: ["09:00-19:00"] for d in DAYS[:6]}, "home-services",
                (("Home Decoration Design Service", "全屋家装设计服务", "299.00", DealKind.SERVICE, None),)),
     LocalTrade(ShopKind.OTHER_SERVICES, (("Laundry", "洗衣店"), ("Phone Repair", "手机维修")),
-               {d: ["08:00-20:00"] for d in _EVERY_DAY}, "home-services",
+               {d: ["08:00-20:00"] for d in DAYS}, "home-services",
                (("Laundry Card", "洗衣卡", "99.00", DealKind.SERVICE, None),)),
 )
 LOCAL_MERCHANTS = 150

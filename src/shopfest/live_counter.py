@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shopfest.accounts import service as accounts
 from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.actor import shopper_id as shopper_of
 from shopfest.core.errors import DomainError, InvalidInput
 from shopfest.core.money import Money
 from shopfest.orders import service as orders
@@ -29,7 +30,7 @@ class LiveCounter:
         self.runtime = runtime
 
     def price(self, sku_id: int, *, shopper: Actor | None) -> dict[str, Any] | None:
-        shopper_id = shopper.user_id if shopper is not None and shopper.role is Role.SHOPPER else None
+        shopper_id = shopper_of(shopper)
         try:
             quote = orders.quote_cart(self.runtime.uow(read_only=True), [(sku_id, 1)], shopper_id=shopper_id)
         except DomainError:

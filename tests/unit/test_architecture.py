@@ -67,7 +67,7 @@ SERVICE_SIDE: dict[str, str] = {
     "shopfest.local.vouchers": "the use cases of vouchers after the sale: the wallet's signed codes and "
                                "the shop console's redeem, undo and offline upload",
     "shopfest.local.instore": "the use cases of in-store QR pay: the counter's pay page",
-    "shopfest.local.rules": "the pure rules of in-store pay and settlement (PayOffer, PayStatus, amounts "
+    "shopfest.local.pay_rules": "the pure rules of in-store pay and settlement (PayOffer, PayStatus, amounts "
                             "as typed, SettlementDay): a second model module of local",
     "shopfest.local.settlement": "the settlement use case and its CSV: the shop console's settlement page",
 }

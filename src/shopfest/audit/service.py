@@ -18,7 +18,7 @@ from shopfest.audit.model import (
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
 from shopfest.orders import service as orders
-from shopfest.orders.model import HOLDING_STOCK, PAID_FOR, Order, coupon_stage, money_kept
+from shopfest.orders.model import HOLDING_STOCK, PAID_FOR, VOUCHER_KINDS, Order, coupon_stage, money_kept
 from shopfest.payments import service as payments
 from shopfest.promotions import service as promotions
 
@@ -71,5 +71,5 @@ def _tell(said: OrdersSay, order: Order) -> None:
             if line.flash_sale_id is not None and (holding or paid):
                 said.flash_taken[line.flash_sale_id] += line.qty
                 said.flash_bought[(line.flash_sale_id, order.shopper_id)] += line.qty
-            if paid and line.fulfilment in orders.VOUCHER_KINDS:
+            if paid and line.fulfilment in VOUCHER_KINDS:
                 said.vouchers_due[(child.id or 0, line.sku_id)] += line.qty

@@ -30,6 +30,11 @@ class Actor:
         return self.role is Role.OPERATOR
 
 
+def shopper_id(actor: Actor | None) -> int | None:
+    """Whom prices, limits and coupons are for: the actor's account if a shopper, else nobody."""
+    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
+
+
 # The machine owner, acting as operator through the CLI (seed, demo, users create).
 MACHINE = Actor(0, Role.OPERATOR)
 

@@ -37,13 +37,28 @@ def disk(place: Point, radius_m: float) -> tuple[int, list[int]]:
     length), and a point is at most e from its own cell's centre; so a point within r of `place` lies
     in the disk of k rings when r ≤ 1.5·(k+1)·e − 2·e, that is k ≥ (r + 2e) / 1.5e − 1. The edge is
     measured on the cell at hand, shortened by SAFETY."""
+    resolution, centre, edge = _grid_for(place, radius_m)
+    return resolution, _cells(centre, _rings(radius_m, edge))
+
+
+def _grid_for(place: Point, radius_m: float) -> tuple[int, str, float]:
+    """The finest resolution whose disk for `radius_m` stays within MOST_RINGS (else the coarsest),
+    with the cell of `place` there and its shortest edge, shortened by SAFETY."""
     for resolution in RESOLUTIONS:
         centre = h3.latlng_to_cell(place.lat, place.lng, resolution)
         edge = _shortest_edge_m(centre) * SAFETY
-        rings = max(1, math.ceil((radius_m + 2 * edge) / (1.5 * edge) - 1))
-        if rings <= MOST_RINGS or resolution == RESOLUTIONS[-1]:
-            return resolution, [int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)]
+        if _rings(radius_m, edge) <= MOST_RINGS or resolution == RESOLUTIONS[-1]:
+            return resolution, centre, edge
     raise AssertionError("unreachable: the coarsest grid always answers")
+
+
+def _rings(radius_m: float, edge: float) -> int:
+    """How many rings hold every point within `radius_m` (see `disk`)."""
+    return max(1, math.ceil((radius_m + 2 * edge) / (1.5 * edge) - 1))
+
+
+def _cells(centre: str, rings: int) -> list[int]:
+    return [int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)]
 
 
 def _shortest_edge_m(centre: str) -> float:
@@ -78,12 +93,10 @@ def growing_disks(place: Point, radius_m: float, *, nearest_m: float = 0.0
     covers at least `nearest_m` (where a page after a cursor starts); the last is `disk(place,
     radius_m)`, covering the radius. A search for the nearest few stops at the first disk that holds
     enough of them: in a crowded city that is a few cells, not the whole radius's hundred."""
-    resolution, last = disk(place, radius_m)
+    resolution, centre, edge = _grid_for(place, radius_m)
     if resolution == RESOLUTIONS[0]:
-        centre = h3.latlng_to_cell(place.lat, place.lng, resolution)
-        edge = _shortest_edge_m(centre) * SAFETY
-        rings = max(1, math.ceil((nearest_m + 2 * edge) / (1.5 * edge) - 1))
+        rings = _rings(nearest_m, edge)
         while (covered := 1.5 * (rings + 1) * edge - 2 * edge) < radius_m and rings < MOST_RINGS:
-            yield resolution, [int(h3.str_to_int(c)) for c in h3.grid_disk(centre, rings)], covered
+            yield resolution, _cells(centre, rings), covered
             rings *= 3
-    yield resolution, last, radius_m
+    yield resolution, _cells(centre, _rings(radius_m, edge)), radius_m

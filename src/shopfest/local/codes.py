@@ -37,7 +37,7 @@ SIGNATURE_BYTES = 64
 EPOCH = date(1970, 1, 1)
 KEY_FILE = "voucher-keys"
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
-_VOUCHER_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")  # checkout's codes: secrets.token_urlsafe(18)
+VOUCHER_ID = re.compile(r"^[A-Za-z0-9_-]{8,40}$")  # checkout's codes: secrets.token_urlsafe(18)
 
 
 class BadVoucherCode(InvalidInput):
@@ -64,6 +64,11 @@ class VoucherKeys:
         self._signing = (seeds[0][0], Ed25519PrivateKey.from_private_bytes(seeds[0][1]))
         self._public = {kid: Ed25519PrivateKey.from_private_bytes(seed).public_key() for kid, seed in seeds}
 
+    @property
+    def signing_kid(self) -> str:
+        """The id of the key that signs, which the signed text names."""
+        return self._signing[0]
+
     def sign(self, message: bytes) -> tuple[str, bytes]:
         kid, key = self._signing
         return kid, key.sign(message)
@@ -79,10 +84,9 @@ class VoucherKeys:
 
 def sign_voucher(keys: VoucherKeys, *, voucher_id: str, merchant_id: int, last_day: date) -> str:
     """The signed code of a voucher, in the text a QR code carries."""
-    if not _VOUCHER_ID.match(voucher_id):
+    if not VOUCHER_ID.match(voucher_id):
         raise InvalidInput("a voucher id is 8 to 40 URL-safe characters")
-    kid = keys.sign(b"")[0]
-    body = _body(kid, voucher_id, merchant_id, last_day)
+    body = _body(keys.signing_kid, voucher_id, merchant_id, last_day)
     _, signature = keys.sign(PREFIX.encode() + body)
     return PREFIX + base64.b32encode(body + signature).decode().rstrip("=")
 
@@ -138,7 +142,7 @@ def _parse(body: bytes) -> SignedVoucher:
         voucher_id = body[kid_end + 13:].decode("ascii")
     except (IndexError, UnicodeDecodeError):
         raise BadVoucherCode("the voucher code is malformed") from None
-    if len(voucher_id) != voucher_len or not _KID.match(kid) or not _VOUCHER_ID.match(voucher_id) \
+    if len(voucher_id) != voucher_len or not _KID.match(kid) or not VOUCHER_ID.match(voucher_id) \
             or days > (date.max - EPOCH).days:
         raise BadVoucherCode("the voucher code is malformed")
     return SignedVoucher(voucher_id, merchant_id, EPOCH + timedelta(days=days), kid)

@@ -20,8 +20,7 @@ from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import service as festival
 from shopfest.local.model import Shop
-from shopfest.local.pay_store import PayStore
-from shopfest.local.rules import (
+from shopfest.local.pay_rules import (
     LOCAL_DISCOUNT,
     OPEN,
     SMALL_KINDS,
@@ -31,6 +30,8 @@ from shopfest.local.rules import (
     PayStatus,
     pay_amount,
 )
+from shopfest.local.pay_store import PayStore
+from shopfest.local.store import LocalStore
 from shopfest.payments import service as payments
 from shopfest.payments.idempotency import KeyReused, check_key, fingerprint
 from shopfest.payments.model import PaymentDeclined
@@ -52,7 +53,7 @@ class _Counter:
 
 
 def _counter(uow: UnitOfWork, pay_token: str) -> _Counter:
-    shop = PayStore(uow.conn).shop_of_token(pay_token)
+    shop = LocalStore(uow.conn).shop_by_pay_token(pay_token)
     currency = catalog.settlement_currency_of(uow, shop.merchant_id) if shop is not None else None
     if shop is None or shop.id is None or currency is None:
         raise NotFound("no shop takes payments with this code")

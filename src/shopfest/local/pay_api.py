@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from shopfest.core.actor import Actor, Role
+from shopfest.core.actor import Actor, shopper_id
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.deps import AccountFirstRoute, RuntimeDep, SignedInActor, optional_actor
 from shopfest.local import instore
-from shopfest.local.rules import InStorePayment, PayOffer, SettlementDay, read_pay_amount
+from shopfest.local.pay_rules import InStorePayment, PayOffer, SettlementDay, read_pay_amount
 from shopfest.local.settlement import settlement, settlement_csv
 from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
@@ -81,18 +81,15 @@ def offer_json(offer: PayOffer) -> dict[str, Any]:
                 "funded_by": rule.funded_by}}
 
 
-def _shopper_id(actor: Actor | None) -> int | None:
-    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
-
 
 def _offer(runtime: Runtime, actor: Actor | None, token: str, amount: str | None) -> PayOffer:
     """The offer, with `amount` read in the shop's currency (learnt from the offer without one)."""
     now = runtime.clock.now()
-    offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=_shopper_id(actor),
+    offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id(actor),
                               amount=None, now=now)
     if amount is None:
         return offer
-    return instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=_shopper_id(actor),
+    return instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id(actor),
                              amount=read_pay_amount(amount, offer.currency), now=now)
 
 

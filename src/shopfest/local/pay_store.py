@@ -26,9 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from shopfest.core.db import Id, UtcDateTime, metadata
 from shopfest.core.money import Money
-from shopfest.local.model import Shop
-from shopfest.local.rules import InStorePayment, PayStatus
-from shopfest.local.store import local_shops, shop_of
+from shopfest.local.pay_rules import InStorePayment, PayStatus
 
 local_payments = Table(
     "local_payments",
@@ -96,13 +94,6 @@ class PayStore:
         row = self.conn.execute(select(local_payments).where(
             local_payments.c.shopper_id == shopper_id, local_payments.c.idempotency_key == key)).first()
         return (payment_of(row), row.fingerprint) if row else None
-
-    def shop_of_token(self, pay_token: str) -> Shop | None:
-        """The shop whose counter shows this pay token."""
-        if not isinstance(pay_token, str) or not 1 <= len(pay_token) <= 40:
-            return None
-        row = self.conn.execute(select(local_shops).where(local_shops.c.pay_token == pay_token)).first()
-        return shop_of(row) if row else None
 
     def discount_day(self, payment_id: int) -> date | None:
         day: date | None = self.conn.scalar(select(local_payments.c.discount_day)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -13,8 +14,8 @@ from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Forbidden, NotFound
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
+from shopfest.local.pay_rules import InStorePayment, SettlementDay, VoucherSale, settle_day, settlement_days
 from shopfest.local.pay_store import PayStore
-from shopfest.local.rules import SettlementDay, VoucherSale, settle_day, settlement_days
 from shopfest.local.voucher_store import RedemptionStore
 
 # A merchant's voucher sales from `start` until before `end`, read from orders through the
@@ -22,21 +23,10 @@ from shopfest.local.voucher_store import RedemptionStore
 VoucherSales = Callable[[UnitOfWork, int, datetime, datetime], list[tuple[datetime, int, Money]]]
 
 
-def no_voucher_sales(uow: UnitOfWork, merchant_id: int, start: datetime,
-                     end: datetime) -> list[tuple[datetime, int, Money]]:
-    return []
-
-
-def redeemed_vouchers(uow: UnitOfWork, merchant_id: int, *, start: datetime, end: datetime) -> list[datetime]:
-    """When each of the merchant's standing redemptions (not undone) was made, from `start` until
-    before `end`, in the caller's transaction."""
-    return RedemptionStore(uow.conn).redeemed_times(merchant_id, since=start, before=end)
-
-
 def settlement(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int, start: date, end: date,
-               sales: VoucherSales = no_voucher_sales) -> list[SettlementDay]:
+               sales: VoucherSales) -> list[SettlementDay]:
     """A merchant's settlement for each UTC day from `start` to `end` (both included), for that
-    merchant's staff or an operator; pass `sales=runtime.ports.voucher_sales` to count voucher sales.
+    merchant's staff or an operator; `sales` reads its voucher sales (runtime.ports.voucher_sales).
 
     Raises Unauthenticated, Forbidden, NotFound (an unknown merchant), InvalidInput (a bad range)."""
     viewer = require_role(actor, Role.MERCHANT, Role.OPERATOR)
@@ -50,11 +40,17 @@ def settlement(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int, start:
             raise NotFound(f"no merchant {merchant_id}", merchant_id=merchant_id)
         paid = PayStore(uow.conn).paid_of(merchant_id, start=since, end=until)
         sold = [VoucherSale(at, count, amount) for at, count, amount in sales(uow, merchant_id, since, until)]
-        redeemed = redeemed_vouchers(uow, merchant_id, start=since, end=until)
-    return [settle_day(merchant_id=merchant_id, day=day, currency=currency,
-                       sales=[s for s in sold if _day(s.paid_at) == day],
-                       redeemed=sum(1 for at in redeemed if _day(at) == day),
-                       payments=[p for p in paid if p.paid_at is not None and _day(p.paid_at) == day])
+        redeemed = Counter(_day(at) for at in RedemptionStore(uow.conn).redeemed_times(
+            merchant_id, since=since, before=until))
+    sales_on: dict[date, list[VoucherSale]] = defaultdict(list)
+    for sale in sold:
+        sales_on[_day(sale.paid_at)].append(sale)
+    payments_on: dict[date, list[InStorePayment]] = defaultdict(list)
+    for payment in paid:
+        if payment.paid_at is not None:
+            payments_on[_day(payment.paid_at)].append(payment)
+    return [settle_day(merchant_id=merchant_id, day=day, currency=currency, sales=sales_on[day],
+                       redeemed=redeemed[day], payments=payments_on[day])
             for day in days]
 
 

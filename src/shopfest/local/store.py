@@ -34,6 +34,8 @@ from shopfest.local.model import ALWAYS_OPEN, Deal, DealKind, Hours, Point, Shop
 
 COVERED = ("kind", "festival_deal", "category_id", "lat", "lng", "id")
 
+PAY_TOKEN_MAX = 40  # what the pay_token column keeps
+
 local_shops = Table(
     "local_shops",
     metadata,
@@ -52,7 +54,7 @@ local_shops = Table(
     Column("hours", JSON, nullable=True),  # None: always open
     Column("category_id", Id, nullable=True),
     Column("festival_deal", Boolean, nullable=False, default=False),
-    Column("pay_token", String(40), nullable=True, unique=True),
+    Column("pay_token", String(PAY_TOKEN_MAX), nullable=True, unique=True),
     Column("created_at", UtcDateTime, nullable=False),
     # The nearby search's read is answered from these indexes alone (migration 0024): the cell, then
     # what it filters by, then what it reads.
@@ -82,12 +84,11 @@ def shop_row(shop: Shop, *, at: datetime) -> dict[str, Any]:
     return {"merchant_id": shop.merchant_id, "name": shop.name, "name_zh": shop.name_zh,
             "kind": shop.kind.value, "city_id": shop.city_id, "lat": shop.place.lat, "lng": shop.place.lng,
             **cells.cells(shop.place), "zone": shop.zone,
-            "hours": None if shop.hours.as_json() == _ALWAYS else shop.hours.as_json(),
+            "hours": None if shop.hours == ALWAYS_OPEN else shop.hours.as_json(),
             "category_id": shop.category_id, "festival_deal": shop.festival_deal,
             "pay_token": shop.pay_token, "created_at": at}
 
 
-_ALWAYS = hours(None).as_json()
 
 
 def shop_of(row: Any) -> Shop:
@@ -186,6 +187,9 @@ class LocalStore:
         return {r.id: (r.zone, r.hours) for r in rows}
 
     def shop_by_pay_token(self, token: str) -> Shop | None:
+        """The shop whose counter shows this pay token; a token longer than the column is no shop's."""
+        if not isinstance(token, str) or not 0 < len(token) <= PAY_TOKEN_MAX:
+            return None
         row = self.conn.execute(select(local_shops).where(local_shops.c.pay_token == token)).first()
         return shop_of(row) if row else None
 

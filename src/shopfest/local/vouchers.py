@@ -8,7 +8,6 @@ with the signing keys for each engine by the composition root (`plug`, called by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,7 +20,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import DomainError, Forbidden, InvalidInput, NotFound
 from shopfest.core.uow import UnitOfWork
-from shopfest.local.codes import PREFIX, BadVoucherCode, SignedVoucher, VoucherKeys, read_code, sign_voucher
+from shopfest.local.codes import (
+    PREFIX,
+    VOUCHER_ID,
+    BadVoucherCode,
+    SignedVoucher,
+    VoucherKeys,
+    read_code,
+    sign_voucher,
+)
 from shopfest.local.model import (
     OFFLINE_ITEMS_MAX,
     IssuedVoucher,
@@ -37,7 +44,6 @@ from shopfest.local.model import (
 from shopfest.local.store import LocalStore
 from shopfest.local.voucher_store import RedemptionStore
 
-_BARE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")  # a voucher's own code, typed by hand
 CLIENT_REF_MAX = 64
 REDEMPTIONS_LISTED_MAX = 10_000
 CLOCK_SKEW = timedelta(minutes=5)  # an offline console's clock may run this far ahead
@@ -139,7 +145,7 @@ def voucher_id_of(code: str, keys: VoucherKeys) -> tuple[str, SignedVoucher | No
     if text.upper().startswith(PREFIX.upper()):
         signed = read_code(text, keys)
         return signed.voucher_id, signed
-    if not _BARE.match(text):
+    if not VOUCHER_ID.match(text):  # a voucher's own code, typed by hand
         raise BadVoucherCode("this is neither a voucher's QR code nor its typed code")
     return text, None
 

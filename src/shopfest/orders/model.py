@@ -402,6 +402,9 @@ class Shipment:
     shipped_at: datetime
 
 
+VOUCHER_KINDS = frozenset({"deposit_voucher", "service_voucher"})  # the fulfilments that issue vouchers
+
+
 @dataclass(frozen=True, slots=True)
 class Voucher:
     """One voucher a paid order issued for one unit of a deposit or service voucher line: its code is

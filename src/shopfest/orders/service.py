@@ -25,6 +25,7 @@ from shopfest.orders.model import (
     HOLDING_STOCK,
     MAX_ADDRESSES,
     RECEIVABLE,
+    VOUCHER_KINDS,
     AddressNeeded,
     DeliveryAddress,
     MerchantOrder,
@@ -64,7 +65,6 @@ from shopfest.promotions.model import Priced
 
 log = logging.getLogger(__name__)
 
-VOUCHER_KINDS = frozenset({"deposit_voucher", "service_voucher"})
 # Which orders a succeeded payment of each purpose moves on.
 PAYABLE = {
     "full": frozenset({OrderStatus.AWAITING_PAYMENT}),
@@ -294,6 +294,8 @@ def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provid
     Money captured for an order that can no longer take it (cancelled or forfeited while the gateway
     was still processing) goes back in full through `provider`, once whatever repeats the news.
     """
+    if event.purpose not in PAYABLE:
+        return  # not an order's payment (an in-store payment is the local context's)
     store = OrderStore(uow.conn)
     order = store.get(event.order_id, lock=True)
     if order is None:
@@ -569,15 +571,6 @@ def refund_part(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, ord
         _save(store, order, after, at=uow.clock.now())
         uow.commit()
         return view(store, actor, after)
-
-
-def vouchers_of_shopper(uow: UnitOfWork, actor: Actor | None, *, limit: int = 200) -> list[Voucher]:
-    """The vouchers the signed-in shopper's paid orders issued, newest first; nobody else's.
-
-    Raises Unauthenticated, Forbidden."""
-    shopper = require_role(actor, Role.SHOPPER)
-    with uow:
-        return shopper_vouchers(uow.conn, shopper.user_id, limit=limit)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_
 from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import (
     HOLDING_STOCK,
+    VOUCHER_KINDS,
     Copies,
     DeliveryAddress,
     MerchantOrder,
@@ -679,13 +680,12 @@ def voucher_sales(conn: Connection, merchant_id: int, *, start: datetime,
         .where(merchant_orders.c.merchant_id == merchant_id).order_by(issued.c.issued_at))
     sales = []
     for r in rows:
-        share = sum(line["total_minor"] for line in r.lines if line["fulfilment"] in VOUCHER_FULFILMENTS)
+        share = sum(line["total_minor"] for line in r.lines if line["fulfilment"] in VOUCHER_KINDS)
         settled = r.settlement_minor * share // r.total_minor if r.total_minor else 0
         sales.append((r.issued_at, int(r.vouchers), Money(settled, r.settlement_currency)))
     return sales
 
 
-VOUCHER_FULFILMENTS = frozenset({"deposit_voucher", "service_voucher"})
 # --- vouchers after the sale: redeemed in a shop (the local context, through its port), voided by refunds
 
 

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import Product
-from shopfest.core.actor import Actor, Role
+from shopfest.core.actor import Actor, shopper_id
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import NotFound, Unauthenticated
 from shopfest.deps import RuntimeDep, actor_of
@@ -115,10 +115,6 @@ def _event(runtime: Runtime, text: str) -> LiveEvent:
     return live.get_event(runtime.uow(read_only=True), _event_id(text))
 
 
-def _shopper_id(actor: Actor | None) -> int | None:
-    """Whom the cards are priced for (their coupons, their flash limits): shoppers only."""
-    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
-
 
 def _products(runtime: Runtime, product_ids: list[int]) -> dict[int, Product]:
     """The products still in the catalog, by id (one gone since is left out)."""
@@ -135,7 +131,7 @@ def _cards(runtime: Runtime, products: dict[int, Product], viewer: Viewer,
            actor: Actor | None) -> dict[int, ProductCard]:
     """Each product's card, priced now for the one looking (the festival's promotions, their coupons)."""
     shown = list(products.values())
-    cards = product_cards(runtime, shown, viewer, shopper_id=_shopper_id(actor))
+    cards = product_cards(runtime, shown, viewer, shopper_id=shopper_id(actor))
     return {p.id or 0: card for p, card in zip(shown, cards, strict=True)}
 
 
@@ -168,7 +164,7 @@ def room_page(request: Request, runtime: RuntimeDep, event_id: str) -> HTMLRespo
         pinned = _cards(runtime, _products(runtime, [event.pinned_product_id]), viewer, actor).get(
             event.pinned_product_id)
     return render(request, runtime, "live/room.html", stage=stage_of(event, viewer, runtime), pinned=pinned,
-                  signed_in=actor is not None, shops=_shopper_id(actor) is not None, host=hosting,
+                  signed_in=actor is not None, shops=shopper_id(actor) is not None, host=hosting,
                   sign_in_url=f"/login?next={quote(f'/live/{event.id}', safe='')}",
                   reactions=REACTION_ORDER, chat_max=CHAT_MAX_CHARS, words=page_words(viewer),
                   hls_url=HLS_URL, clock=server_clock(runtime))
@@ -217,12 +213,9 @@ def _console_product(product: Product, viewer: Viewer) -> ConsoleProduct:
 
 def _settlement_currency(runtime: Runtime, products: list[Product]) -> str:
     """The currency a host's amounts are in: their store's settlement currency (docs/live.md)."""
-    for product in products:
-        try:
-            return catalog.get_merchant(runtime.uow(read_only=True), product.merchant_id).settlement_currency
-        except NotFound:
-            continue
-    return "CNY"
+    with runtime.uow(read_only=True) as uow:
+        found = (catalog.settlement_currency_of(uow, p.merchant_id) for p in products)
+        return next((currency for currency in found if currency is not None), "CNY")
 
 
 async def _host_move(request: Request, runtime: Runtime, event_id: str, *,

@@ -20,7 +20,7 @@ from shopfest.local import service as local
 from shopfest.local import settlement as settling
 from shopfest.local import vouchers
 from shopfest.local.model import OFFLINE_ITEMS_MAX, Shop, VoucherAlreadyRedeemed, VoucherExpired, VoucherVoid
-from shopfest.local.rules import SettlementDay
+from shopfest.local.pay_rules import SettlementDay
 from shopfest.payments import idempotency as keys
 from shopfest.payments import service as payments
 from shopfest.problems import status_of

@@ -13,14 +13,14 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopfest.catalog import service as catalog
-from shopfest.core.actor import Role
+from shopfest.core.actor import shopper_id
 from shopfest.core.errors import DomainError, InvalidInput, NotFound, Unauthenticated
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.local import instore
 from shopfest.local import service as local
 from shopfest.local.cities import City, festival_cities
 from shopfest.local.model import ShopKind, point
-from shopfest.local.rules import PayOffer, PayStatus, read_pay_amount
+from shopfest.local.pay_rules import PayOffer, PayStatus, read_pay_amount
 from shopfest.payments.provider import SANDBOX_METHODS
 from shopfest.problems import status_of
 from shopfest.rate_limits import client_address
@@ -222,7 +222,7 @@ def _token(token: str) -> str:
 
 def _shopper_id(request: Request, runtime: Runtime) -> tuple[bool, int | None]:
     actor = actor_of(request, runtime)
-    return actor is not None, actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
+    return actor is not None, shopper_id(actor)
 
 
 def _pay_page(request: Request, runtime: Runtime, token: str, *, amount_text: str,

@@ -15,7 +15,7 @@ from shopfest.accounts import service as accounts
 from shopfest.accounts.model import BadCredentials, TokenKind
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import BrandTier, Fulfilment, Product, ProductSort
-from shopfest.core.actor import Role, require_role
+from shopfest.core.actor import Role, require_role, shopper_id
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.ids import new_secret
@@ -149,7 +149,7 @@ def cart_page(request: Request, runtime: RuntimeDep) -> HTMLResponse:
 def _shopper_id(request: Request, runtime: Runtime) -> int | None:
     """The signed-in shopper, whom the pages price for (their flash limits, their coupons)."""
     actor = actor_of(request, runtime)
-    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
+    return shopper_id(actor)
 
 
 def _zone(runtime: Runtime) -> str:

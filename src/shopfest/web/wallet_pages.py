@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import SkuForSale
-from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.actor import Actor, Role, require_role, shopper_id
 from shopfest.core.clock import HOME_ZONE
 from shopfest.core.errors import DomainError, InvalidInput, NotFound
 from shopfest.core.money import Money
@@ -52,7 +52,7 @@ def _zone(runtime: Runtime) -> str:
 
 def _shopper_id(request: Request, runtime: Runtime) -> int | None:
     actor = actor_of(request, runtime)
-    return actor.user_id if actor is not None and actor.role is Role.SHOPPER else None
+    return shopper_id(actor)
 
 
 class StoreNames:
@@ -123,7 +123,6 @@ class VoucherCard:
     kind: str
     state: str
     status: str  # issued, redeemed, void or expired
-    redeemed: bool
     issued: str
     valid: str
     used: str | None  # when and at which shop, once redeemed
@@ -161,7 +160,6 @@ def voucher_card(voucher: VoucherView, viewer: Viewer, *, zone_name: str) -> Vou
     return VoucherCard(
         code=voucher.code, title=voucher.title, kind=t(f"fulfilment.{voucher.kind}"),
         state=t(state) if t.has(state) else voucher.status, status=voucher.status,
-        redeemed=voucher.status == "redeemed",
         issued=t("wallet.issued_at", when=viewer.when(voucher.issued_at, zone_name)),
         valid=t("local.voucher.valid_until", when=viewer.when(voucher.valid_until, zone_name)), used=used,
         order_id=voucher.order_id, signed_code=voucher.signed_code,

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.local.model import ShopKind
-from shopfest.local.rules import (
+from shopfest.local.pay_rules import (
     LOCAL_DISCOUNT,
     BadPayAmount,
     InStorePayment,
