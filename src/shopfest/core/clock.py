@@ -60,6 +60,11 @@ def parse_instant(text: str) -> datetime:
     return check_instant(value)
 
 
+def instant_text(at: datetime) -> str:
+    """An instant (in UTC, as ShopFest keeps them) as the API writes it: ISO 8601 with a Z."""
+    return at.isoformat().replace("+00:00", "Z")
+
+
 def check_instant(value: datetime) -> datetime:
     """The instant in UTC, if it is one ShopFest takes (see EARLIEST, LATEST). Raises InvalidInput."""
     if value.tzinfo is None:

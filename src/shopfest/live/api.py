@@ -15,7 +15,7 @@ from icalendar import Calendar, Event
 from pydantic import BaseModel, Field
 
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.clock import local
+from shopfest.core.clock import instant_text, local
 from shopfest.core.errors import DomainError, InvalidInput, Unauthenticated
 from shopfest.core.ids import decode_cursor, encode_cursor
 from shopfest.core.zones import pick_zone
@@ -77,18 +77,14 @@ class EventJson(BaseModel):
     segments: list[SegmentJson]
 
 
-def _instant(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
-
-
 def event_json(event: LiveEvent) -> dict[str, Any]:
     """The event as the API and the room's welcome show it (UTC; pages show the viewer's zone)."""
     assert event.id is not None
     return {"id": event.id, "title": event.title, "language": event.language, "status": event.status.value,
-            "starts_at": _instant(event.starts_at), "ends_at": _instant(event.ends_at),
+            "starts_at": instant_text(event.starts_at), "ends_at": instant_text(event.ends_at),
             "brand_ids": list(event.brand_ids), "host_ids": list(event.host_ids),
             "playback_url": event.playback_url, "poster_url": event.poster_url,
-            "segments": [{"kind": s.kind.value, "title": s.title, "starts_at": _instant(s.starts_at),
+            "segments": [{"kind": s.kind.value, "title": s.title, "starts_at": instant_text(s.starts_at),
                           "product_ids": list(s.product_ids)} for s in event.segments]}
 
 

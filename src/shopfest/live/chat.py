@@ -14,6 +14,7 @@ from typing import Any
 from anyio import to_thread
 
 from shopfest.core.actor import Actor
+from shopfest.core.clock import instant_text
 from shopfest.core.errors import InvalidInput
 from shopfest.live import service
 from shopfest.live.api import ADMISSION_CHECKS, WELCOME_PARTS
@@ -126,7 +127,7 @@ async def mute(room: Room, viewer: Connection, frame: dict[str, Any]) -> None:
     def muting() -> str:
         until = service.mute(runtime.uow(), viewer.actor, event_id=room.event_id,
                              target=_profile(runtime, user_id), seconds=seconds)
-        return until.isoformat().replace("+00:00", "Z")
+        return instant_text(until)
 
     until = await to_thread.run_sync(muting)
     await room.publish({"type": "muted", "user_id": user_id, "until": until})

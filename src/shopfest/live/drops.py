@@ -4,7 +4,7 @@ many coupons and units are left while the counts change (docs/live.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -12,7 +12,7 @@ import orjson
 from anyio import to_thread
 
 from shopfest.core.actor import Role
-from shopfest.core.clock import parse_instant
+from shopfest.core.clock import instant_text, parse_instant
 from shopfest.core.errors import InvalidInput, NotFound, Unauthenticated
 from shopfest.core.money import Money
 from shopfest.inventory import service as inventory
@@ -40,10 +40,6 @@ STICKY.update({"coupon_dropped": "coupon", "coupon_left": "coupon_left", "deal":
 # A count is still told this long after its window closes: claims and orders of its last moment.
 COUNTS_LINGER = timedelta(seconds=5)
 ID_MAX = 2**62
-
-
-def _instant(at: datetime) -> str:
-    return at.isoformat().replace("+00:00", "Z")
 
 
 def _id_in(frame: dict[str, Any], name: str) -> int:
@@ -79,8 +75,9 @@ async def drop_coupon(room: Room, viewer: Connection, frame: dict[str, Any]) -> 
         merchant_id=scope.merchant_id, sku_ids=scope.sku_ids, off=off, min_spend=min_spend, quantity=quantity,
         seconds=seconds, use_until=scope.event.ends_at))
     dropped = {"coupon_id": coupon.id, "off": off.amount, "min_spend": min_spend.amount,
-               "currency": off.currency, "quantity": quantity, "ends_at": _instant(coupon.claimable_until),
-               "use_until": _instant(coupon.window.ends_at),
+               "currency": off.currency, "quantity": quantity,
+               "ends_at": instant_text(coupon.claimable_until),
+               "use_until": instant_text(coupon.window.ends_at),
                "sku_ids": list(coupon.sku_ids or ())}
     await to_thread.run_sync(live.record_moment, runtime.uow(), room.event_id, "coupon", dropped)
     await room.publish({"type": "coupon_dropped", **dropped})
@@ -129,8 +126,8 @@ async def start_deal(room: Room, viewer: Connection, frame: dict[str, Any]) -> N
         ends_at=opens + timedelta(minutes=minutes), per_shopper_limit=limit))
     stock = await to_thread.run_sync(inventory.flash_sale_left, runtime.uow(read_only=True), sale.id or 0)
     deal = {"flash_sale_id": sale.id, "sku_id": sku_id, "product_id": sku.product_id,
-            "price": price.amount, "currency": price.currency, "starts_at": _instant(sale.starts_at),
-            "ends_at": _instant(sale.ends_at), "stock": stock or 0, "per_shopper_limit": limit}
+            "price": price.amount, "currency": price.currency, "starts_at": instant_text(sale.starts_at),
+            "ends_at": instant_text(sale.ends_at), "stock": stock or 0, "per_shopper_limit": limit}
     await to_thread.run_sync(live.record_moment, runtime.uow(), room.event_id, "deal", deal)
     await room.publish({"type": "deal", **deal})
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from shopfest.core.actor import Actor, Role
+from shopfest.core.clock import instant_text
 from shopfest.core.errors import Conflict, Forbidden, InvalidInput
 from shopfest.core.money import Money
 from shopfest.core.rates import RateLimited
@@ -280,7 +281,7 @@ def check_not_sanctioned(sanctions: dict[str, datetime | None], *, now: datetime
     until = sanctions.get("mute")
     if "mute" in sanctions and (until is None or until > now):
         raise Muted("a moderator muted you in this room",
-                    until=None if until is None else until.isoformat().replace("+00:00", "Z"))
+                    until=None if until is None else instant_text(until))
 
 
 def may_sanction(*, by: RoomRole, target: RoomRole, target_is_operator: bool) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import SkuForSale
 from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.clock import instant_text
 from shopfest.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
@@ -141,7 +142,7 @@ def chat_frame(row: Any) -> dict[str, Any]:  # noqa: ANN401  # a live_messages r
     return {"type": "chat", "message_id": row.id,
             "author": {"id": row.author_id, "name": row.author_name,
                        "role": row.author_role or RoomRole.SHOPPER.value},
-            "text": row.text, "at": row.at.isoformat().replace("+00:00", "Z"), "offset_ms": row.offset_ms}
+            "text": row.text, "at": instant_text(row.at), "offset_ms": row.offset_ms}
 
 
 def post_message(uow: UnitOfWork, actor: Actor | None, *, event_id: int, name: str,
@@ -162,7 +163,7 @@ def post_message(uow: UnitOfWork, actor: Actor | None, *, event_id: int, name: s
         uow.commit()
     return {"type": "chat", "message_id": message_id,
             "author": {"id": author.user_id, "name": name, "role": role_in(event, author).value},
-            "text": text, "at": now.isoformat().replace("+00:00", "Z"), "offset_ms": event.offset_ms(now)}
+            "text": text, "at": instant_text(now), "offset_ms": event.offset_ms(now)}
 
 
 def recent_chat(uow: UnitOfWork, event_id: int, *, limit: int = RECENT_CHAT) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from shopfest.core.actor import Actor
+from shopfest.core.clock import instant_text
 from shopfest.deps import AccountFirstRoute, Cursor, Limit, RuntimeDep, SignedInActor, actor_of
 from shopfest.local import cities, service
 from shopfest.local.model import LONGEST_RADIUS_M, NAME_MAX, Deal, Point, Shop, shop_kind
@@ -122,7 +123,7 @@ def deal_json(deal: Deal) -> dict[str, Any]:
     return {"id": deal.id, "merchant_id": deal.merchant_id, "product_id": deal.product_id,
             "sku_id": deal.sku_id, "kind": deal.kind.value, "valid_days": deal.valid_days,
             "face_value": MoneyJson.of(deal.face_value) if deal.face_value else None,
-            "valid_until": deal.valid_until.isoformat().replace("+00:00", "Z") if deal.valid_until else None,
+            "valid_until": instant_text(deal.valid_until) if deal.valid_until else None,
             "festival": deal.festival}
 
 

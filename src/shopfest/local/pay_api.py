@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from shopfest.core.actor import Actor, shopper_id
+from shopfest.core.clock import instant_text
 from shopfest.core.errors import InvalidInput
 from shopfest.core.money import Money
 from shopfest.deps import AccountFirstRoute, RuntimeDep, SignedInActor, optional_actor
@@ -54,7 +55,7 @@ class PaymentJson(BaseModel):
 
 
 def _instant(at: datetime | None) -> str | None:
-    return at.isoformat().replace("+00:00", "Z") if at is not None else None
+    return instant_text(at) if at is not None else None
 
 
 def _money(money: Money | None) -> dict[str, str] | None:
