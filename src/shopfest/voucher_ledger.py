@@ -16,16 +16,16 @@ class OrdersVoucherLedger:
 
     def find(self, uow: UnitOfWork, code: str) -> IssuedVoucher | None:
         found = orders.voucher_by_code(uow, code)
-        return _issued(*found) if found is not None else None
+        return _issued(found) if found is not None else None
 
     def move(self, uow: UnitOfWork, code: str, *, was: str, to: str) -> bool:
         return orders.set_voucher_status(uow, code, was=was, to=to)
 
     def of_shopper(self, uow: UnitOfWork, shopper: Actor) -> list[IssuedVoucher]:
-        return [_issued(v, shopper.user_id) for v in orders.shopper_vouchers_in(uow, shopper.user_id)]
+        return [_issued(v) for v in orders.shopper_vouchers_in(uow, shopper.user_id)]
 
 
-def _issued(voucher: Voucher, shopper_id: int) -> IssuedVoucher:
+def _issued(voucher: Voucher) -> IssuedVoucher:
     return IssuedVoucher(code=voucher.code, kind=voucher.kind, status=voucher.status,
-                         issued_at=voucher.issued_at, merchant_id=voucher.merchant_id, shopper_id=shopper_id,
+                         issued_at=voucher.issued_at, merchant_id=voucher.merchant_id,
                          sku_id=voucher.sku_id, title=voucher.title, order_id=voucher.order_id)

@@ -49,6 +49,20 @@ def require_role(actor: Actor | None, *roles: Role) -> Actor:
     return actor
 
 
+def acts_for(actor: Actor | None, merchant_id: int) -> bool:
+    """Whether `actor` works for the merchant, or is an operator (who act for any)."""
+    return actor is not None and (actor.is_operator or (actor.role is Role.MERCHANT
+                                                        and actor.merchant_id == merchant_id))
+
+
+def require_acting_for(actor: Actor | None, merchant_id: int, *, why: str) -> Actor:
+    """The merchant's staff member or an operator. Raises Unauthenticated, Forbidden (saying `why`)."""
+    who = require_role(actor, Role.MERCHANT, Role.OPERATOR)
+    if not acts_for(who, merchant_id):
+        raise Forbidden(why, merchant_id=merchant_id)
+    return who
+
+
 def require_merchant_staff(actor: Actor | None) -> tuple[Actor, int]:
     """The actor and the merchant they work for. Raises Unauthenticated, Forbidden."""
     staff = require_role(actor, Role.MERCHANT)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from shopfest.core.actor import Actor
+from shopfest.core.actor import Actor, acts_for
 from shopfest.core.clock import instant_text
 from shopfest.deps import AccountFirstRoute, Cursor, Limit, RuntimeDep, SignedInActor, actor_of
 from shopfest.local import cities, service
@@ -116,7 +116,7 @@ def shop_json(shop: Shop, *, actor: Actor | None = None) -> dict[str, Any]:
             "place": {"lat": shop.place.lat, "lng": shop.place.lng}, "zone": shop.zone,
             "hours": shop.hours.as_json(), "category_id": shop.category_id,
             "festival_deal": shop.festival_deal,
-            "pay_token": shop.pay_token if service.is_staff_of(actor, shop.merchant_id) else None}
+            "pay_token": shop.pay_token if acts_for(actor, shop.merchant_id) else None}
 
 
 def deal_json(deal: Deal) -> dict[str, Any]:

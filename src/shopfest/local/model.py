@@ -264,7 +264,6 @@ class IssuedVoucher:
     status: str
     issued_at: datetime
     merchant_id: int
-    shopper_id: int
     sku_id: int
     title: str
     order_id: int

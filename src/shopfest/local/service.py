@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import Fulfilment, MerchantKind
-from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.actor import Actor, Role, acts_for, require_acting_for, require_role
 from shopfest.core.clock import local
-from shopfest.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.ids import is_id_text
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
@@ -78,18 +78,9 @@ class BadCursor(InvalidInput):
 
 # --- who may act for a merchant ---------------------------------------------------------------------
 
-def is_staff_of(actor: Actor | None, merchant_id: int) -> bool:
-    """Whether `actor` works for the merchant, or is an operator (who act for any)."""
-    return actor is not None and (actor.is_operator or (actor.role is Role.MERCHANT
-                                                        and actor.merchant_id == merchant_id))
-
-
 def _act_for(actor: Actor | None, merchant_id: int) -> Actor:
     """Raises Unauthenticated, Forbidden."""
-    who = require_role(actor, Role.MERCHANT, Role.OPERATOR)
-    if not is_staff_of(who, merchant_id):
-        raise Forbidden("staff act for their own merchant only", merchant_id=merchant_id)
-    return who
+    return require_acting_for(actor, merchant_id, why="staff act for their own merchant only")
 
 
 # --- shops ------------------------------------------------------------------------------------------
@@ -173,7 +164,7 @@ def add_deal(uow: UnitOfWork, actor: Actor | None, *, sku_id: int, kind: str, va
     kind_of, days = deal_kind(kind), validity_days(valid_days)
     with uow:
         sku = catalog.skus_for_sale(uow, [sku_id]).get(sku_id)
-        if sku is None or not is_staff_of(staff, sku.merchant_id):
+        if sku is None or not acts_for(staff, sku.merchant_id):
             raise NotFound(f"no SKU {sku_id} of yours", sku_id=sku_id)
         _check_voucher(sku.fulfilment, kind_of, face_value, sku.price)
         if valid_until is not None and (valid_until.tzinfo is None or valid_until <= uow.clock.now()):

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 from shopfest.catalog import service as catalog
-from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.errors import Forbidden, NotFound
+from shopfest.core.actor import Actor, require_acting_for
+from shopfest.core.errors import NotFound
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.local.pay_rules import InStorePayment, SettlementDay, VoucherSale, settle_day, settlement_days
@@ -29,9 +29,7 @@ def settlement(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int, start:
     merchant's staff or an operator; `sales` reads its voucher sales (runtime.ports.voucher_sales).
 
     Raises Unauthenticated, Forbidden, NotFound (an unknown merchant), InvalidInput (a bad range)."""
-    viewer = require_role(actor, Role.MERCHANT, Role.OPERATOR)
-    if not viewer.is_operator and viewer.merchant_id != merchant_id:
-        raise Forbidden("a merchant's settlement is for its own staff and operators", merchant_id=merchant_id)
+    require_acting_for(actor, merchant_id, why="a merchant's settlement is for its own staff and operators")
     days = settlement_days(start, end)
     since, until = _midnight(days[0]), _midnight(days[-1] + timedelta(days=1))
     with uow:

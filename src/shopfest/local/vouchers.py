@@ -17,8 +17,8 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
-from shopfest.core.errors import DomainError, Forbidden, InvalidInput, NotFound
+from shopfest.core.actor import Actor, Role, require_acting_for, require_merchant_staff, require_role
+from shopfest.core.errors import DomainError, InvalidInput, NotFound
 from shopfest.core.uow import UnitOfWork
 from shopfest.local.codes import (
     PREFIX,
@@ -353,9 +353,7 @@ def redemptions_of(uow: UnitOfWork, actor: Actor | None, *, merchant_id: int,
     and the festival's operators see them.
 
     Raises Unauthenticated, Forbidden."""
-    reader = require_role(actor, Role.MERCHANT, Role.OPERATOR)
-    if reader.role is Role.MERCHANT and reader.merchant_id != merchant_id:
-        raise Forbidden("staff see their own merchant's redemptions only", merchant_id=merchant_id)
+    require_acting_for(actor, merchant_id, why="staff see their own merchant's redemptions only")
     if day is not None and not FIRST_DAY <= day <= LAST_DAY:
         raise InvalidInput(f"the day is from {FIRST_DAY} to {LAST_DAY}", day=day.isoformat())
     since = datetime.combine(day, time(), tzinfo=UTC) if day is not None else None

@@ -876,8 +876,8 @@ class VouchersRedeemed(Conflict):
     title = "The vouchers to refund are redeemed already"
 
 
-def voucher_by_code(uow: UnitOfWork, code: str) -> tuple[Voucher, int] | None:
-    """A voucher by its code with its merchant, and its shopper's id, in the caller's transaction."""
+def voucher_by_code(uow: UnitOfWork, code: str) -> Voucher | None:
+    """A voucher by its code with its merchant, in the caller's transaction."""
     return voucher_of_code(uow.conn, code)
 
 

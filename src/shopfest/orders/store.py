@@ -468,9 +468,13 @@ def shopper_vouchers(conn: Connection, shopper_id: int, *, limit: int) -> list[V
         .where(orders.c.shopper_id == shopper_id)
         .order_by(vouchers.c.issued_at.desc(), vouchers.c.merchant_order_id.desc(), vouchers.c.code)
         .limit(limit))
-    return [Voucher(r.code, r.kind, r.status, r.issued_at, r.order_id, r.merchant_id, r.sku_id,
-                    next((d["title"] for d in r.lines if d["sku_id"] == r.sku_id), ""))
-            for r in rows]
+    return [_voucher(r) for r in rows]
+
+
+def _voucher(row: Any) -> Voucher:  # noqa: ANN401  # a row of vouchers with its part's order, merchant and lines
+    title = next((line["title"] for line in row.lines if line["sku_id"] == row.sku_id), "")
+    return Voucher(row.code, row.kind, row.status, row.issued_at, row.order_id, row.merchant_id, row.sku_id,
+                   title)
 
 
 # What counts as sold in the festival's figures: parts paid for, shipped or done, partly refunded.
@@ -689,19 +693,13 @@ def voucher_sales(conn: Connection, merchant_id: int, *, start: datetime,
 # --- vouchers after the sale: redeemed in a shop (the local context, through its port), voided by refunds
 
 
-def voucher_of_code(conn: Connection, code: str) -> tuple[Voucher, int] | None:
-    """One voucher by its code, named by its line's title, and its order's shopper."""
+def voucher_of_code(conn: Connection, code: str) -> Voucher | None:
+    """One voucher by its code, named by its line's title."""
     row = conn.execute(
-        select(vouchers, merchant_orders.c.order_id, merchant_orders.c.merchant_id, merchant_orders.c.lines,
-               orders.c.shopper_id)
+        select(vouchers, merchant_orders.c.order_id, merchant_orders.c.merchant_id, merchant_orders.c.lines)
         .join(merchant_orders, merchant_orders.c.id == vouchers.c.merchant_order_id)
-        .join(orders, orders.c.id == merchant_orders.c.order_id)
         .where(vouchers.c.code == code)).first()
-    if row is None:
-        return None
-    title = next((d["title"] for d in row.lines if d["sku_id"] == row.sku_id), "")
-    return Voucher(row.code, row.kind, row.status, row.issued_at, row.order_id, row.merchant_id, row.sku_id,
-                   title), row.shopper_id
+    return _voucher(row) if row is not None else None
 
 
 def move_voucher(conn: Connection, code: str, *, was: str, to: str) -> bool:
