@@ -64,6 +64,13 @@ def _discount_day(counter: _Counter, now: datetime) -> date:
     return local(now, counter.shop.zone).date()
 
 
+def counter_currency(uow: UnitOfWork, pay_token: str) -> str:
+    """The currency a counter's code takes amounts in (its merchant's settlement currency), to read
+    a typed amount in. Raises NotFound (an unknown code)."""
+    with uow:
+        return _counter(uow, pay_token).currency
+
+
 def pay_offer(uow: UnitOfWork, *, pay_token: str, shopper_id: int | None, amount: Money | None,
               now: datetime) -> PayOffer:
     """The shop behind a counter's code, and for `amount` the local discount that applies for the

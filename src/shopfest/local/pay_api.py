@@ -84,14 +84,11 @@ def offer_json(offer: PayOffer) -> dict[str, Any]:
 
 
 def _offer(runtime: Runtime, actor: Actor | None, token: str, amount: str | None) -> PayOffer:
-    """The offer, with `amount` read in the shop's currency (learnt from the offer without one)."""
-    now = runtime.clock.now()
-    offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id(actor),
-                              amount=None, now=now)
-    if amount is None:
-        return offer
+    """The offer, with `amount` read in the shop's currency."""
+    money = None if amount is None else read_pay_amount(
+        amount, instore.counter_currency(runtime.uow(read_only=True), token))
     return instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id(actor),
-                             amount=read_pay_amount(amount, offer.currency), now=now)
+                             amount=money, now=runtime.clock.now())
 
 
 @router.get("/pay/{token}")
@@ -109,9 +106,9 @@ def start_payment(token: str, body: PayIn, runtime: RuntimeDep, actor: SignedInA
     payment. An Idempotency-Key is required: the same key answers the same payment."""
     if idempotency_key is None:
         raise InvalidInput("send an Idempotency-Key header with each new payment")
-    offer = _offer(runtime, actor, token, None)
+    currency = instore.counter_currency(runtime.uow(read_only=True), token)
     started = instore.start_payment(runtime.uow(), runtime.provider, actor, pay_token=token,
-                                    amount=read_pay_amount(body.amount, offer.currency), key=idempotency_key,
+                                    amount=read_pay_amount(body.amount, currency), key=idempotency_key,
                                     now=runtime.clock.now())
     return JSONResponse(payment_json(started), status_code=201)
 

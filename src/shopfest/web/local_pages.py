@@ -231,16 +231,15 @@ def _pay_page(request: Request, runtime: Runtime, token: str, *, amount_text: st
     viewer, now = viewer_of(request), runtime.clock.now()
     signed_in, shopper_id = _shopper_id(request, runtime)
     errors = errors or FormErrors()
-    offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id,
-                              amount=None, now=now)
+    currency, amount = instore.counter_currency(runtime.uow(read_only=True), token), None
     if amount_text.strip() and not errors:
         try:
-            amount = read_pay_amount(amount_text.strip(), offer.currency)
-            offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id,
-                                      amount=amount, now=now)
+            amount = read_pay_amount(amount_text.strip(), currency)
         except DomainError as refused:
             errors.add(refused, viewer.t, field_name="amount")
             status = 422
+    offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=shopper_id,
+                              amount=amount, now=now)
     view = _offer_view(offer, viewer, shopper=shopper_id is not None)
     return render(request, runtime, "local/pay.html", status=status, offer=view,
                   token=token, amount=amount_text, errors=errors, methods=SANDBOX_METHODS,
@@ -264,10 +263,9 @@ def pay_at_shop(request: Request, runtime: RuntimeDep, token: str, amount: Amoun
     if actor is None:
         return RedirectResponse(f"/login?next=/pay/shop/{token}", status_code=303)
     viewer, errors, now = viewer_of(request), FormErrors(), runtime.clock.now()
-    offer = instore.pay_offer(runtime.uow(read_only=True), pay_token=token, shopper_id=actor.user_id,
-                              amount=None, now=now)
+    currency = instore.counter_currency(runtime.uow(read_only=True), token)
     try:
-        money = read_pay_amount(amount.strip(), offer.currency)
+        money = read_pay_amount(amount.strip(), currency)
         if method not in SANDBOX_METHODS:
             raise InvalidInput("choose how to pay", field="method")
         started = instore.start_payment(runtime.uow(), runtime.provider, actor, pay_token=token, amount=money,
