@@ -1,5 +1,8 @@
 """Local services as pure rules: where a shop stands and when it is open, what a nearby search may
-ask, and how far apart two points on the Earth are. No I/O; the geo cells are in `cells.py`."""
+ask, and how far apart two points on the Earth are; the deals a local merchant sells as vouchers,
+and a voucher's life after the sale (valid when, redeemed once, undone within a window) with the port
+to the orders context that keeps vouchers. No I/O; the geo cells are in `cells.py`, in-store pay and
+settlement in `pay_rules.py`."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from shopfest.core.errors import Conflict, InvalidInput
 from shopfest.core.money import Money
@@ -308,23 +311,23 @@ class BadKind(InvalidInput):
     title = "No such kind"
 
 
-def shop_kind(kind: Any) -> ShopKind:
-    """The shop kind named `kind`.
+K = TypeVar("K", ShopKind, DealKind)
 
-    Raises BadKind."""
-    if isinstance(kind, ShopKind):
-        return kind
-    if not isinstance(kind, str) or kind not in ShopKind.__members__.values():
-        raise BadKind(f"a shop's kind is one of {', '.join(ShopKind)}", kind=str(kind)[:40])
-    return ShopKind(kind)
+
+def shop_kind(kind: Any) -> ShopKind:
+    """The shop kind named `kind`. Raises BadKind."""
+    return _kind(ShopKind, kind, "a shop's")
 
 
 def deal_kind(kind: Any) -> DealKind:
-    """The deal kind named `kind`.
+    """The deal kind named `kind`. Raises BadKind."""
+    return _kind(DealKind, kind, "a deal's")
 
-    Raises BadKind."""
-    if isinstance(kind, DealKind):
+
+def _kind(kinds: type[K], kind: Any, whose: str) -> K:
+    if isinstance(kind, kinds):
         return kind
-    if not isinstance(kind, str) or kind not in DealKind.__members__.values():
-        raise BadKind(f"a deal's kind is one of {', '.join(DealKind)}", kind=str(kind)[:40])
-    return DealKind(kind)
+    # (`in` on the enum itself raises TypeError for a non-member on Python 3.11: ask its values)
+    if not isinstance(kind, str) or kind not in kinds.__members__.values():
+        raise BadKind(f"{whose} kind is one of {', '.join(kinds)}", kind=str(kind)[:40])
+    return kinds(kind)

@@ -89,9 +89,10 @@ class Outcome:
 
 def _redeem_page(request: Request, runtime: Runtime, staff: Actor, merchant_id: int, *,
                  outcome: Outcome | None = None, shop_id: int | None = None,
-                 status: int = 200) -> HTMLResponse:
+                 shops: list[Shop] | None = None, status: int = 200) -> HTMLResponse:
     viewer = viewer_of(request)
-    choices = [(s.id or 0, viewer.name(s.name, s.name_zh)) for s in _shops(runtime, staff, merchant_id)]
+    shops = shops if shops is not None else _shops(runtime, staff, merchant_id)
+    choices = [(s.id or 0, viewer.name(s.name, s.name_zh)) for s in shops]
     return render(request, runtime, "local/console_redeem.html", status=status, section="local_redeem",
                   redeem_key=secrets.token_urlsafe(16),
                   shops=choices, shop_id=shop_id or (choices[0][0] if choices else None), outcome=outcome,
@@ -117,10 +118,10 @@ def _refused(error: DomainError, viewer: Viewer, zone_name: str) -> Outcome:
     """The refusal in the staff's words: where and when a voucher went, or why it cannot go."""
     t, data = viewer.t, error.data
     if isinstance(error, VoucherAlreadyRedeemed):
+        # (local.vouchers says when, as ISO text, and at which shop, whenever it finds the redemption)
         at = data.get("redeemed_at")
-        when = viewer.when(datetime.fromisoformat(at), zone_name) if isinstance(at, str) else str(at or "")
-        shop = data.get("shop_name") or data.get("shop") or data.get("shop_id") or "?"
-        return Outcome(False, t("local.console.already", shop=shop, when=when))
+        when = viewer.when(datetime.fromisoformat(at), zone_name) if at else ""
+        return Outcome(False, t("local.console.already", shop=data.get("shop_name", "?"), when=when))
     if isinstance(error, VoucherVoid):
         return Outcome(False, t("local.console.void"))
     if isinstance(error, VoucherExpired):
@@ -141,7 +142,8 @@ def redeem(request: Request, runtime: RuntimeDep, shop_id: ShopId, code: Code = 
     form's key makes a second press (or a resend after a dropped answer) show the first result, not
     "already redeemed" at this very counter."""
     staff, merchant_id = _staff(request, runtime)
-    viewer, zone_name = viewer_of(request), _zone_of(_shops(runtime, staff, merchant_id), shop_id)
+    shops = _shops(runtime, staff, merchant_id)
+    viewer, zone_name = viewer_of(request), _zone_of(shops, shop_id)
     _count_attempt(runtime, request, shop_id)
     try:
         if not code.strip():
@@ -151,9 +153,9 @@ def redeem(request: Request, runtime: RuntimeDep, shop_id: ShopId, code: Code = 
         answer = payments.once(runtime.uow, key=key, run=lambda: _remembered(
             vouchers.redeem(runtime.uow(), staff, code=code.strip(), shop_id=shop_id)))
     except DomainError as refused:
-        return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id,
+        return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id, shops=shops,
                             outcome=_refused(refused, viewer, zone_name), status=status_of(refused))
-    return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id,
+    return _redeem_page(request, runtime, staff, merchant_id, shop_id=shop_id, shops=shops,
                         outcome=_redeemed(answer.response, viewer, zone_name))
 
 

@@ -93,14 +93,10 @@
     }
     return new Uint8Array(out);
   }
+  // GET /api/v1/local/voucher-keys: {keys: [{kid, public_key}]}
   function keysOf(kept) {
     var found = {};
-    var list = Array.isArray(kept) ? kept : (kept.keys || kept);
-    if (Array.isArray(list)) {
-      list.forEach(function (k) { found[k.kid || k.key_id || k.id] = k.public_key || k.x || k.key; });
-    } else {
-      Object.keys(list).forEach(function (kid) { found[kid] = list[kid]; });
-    }
+    (kept.keys || []).forEach(function (k) { found[k.kid] = k.public_key; });
     return found;
   }
   function verify(text) {
