@@ -21,7 +21,6 @@ from sqlalchemy import select, text
 from shopfest.bench import places
 from shopfest.bench.measure import Latency
 from shopfest.core.clock import local
-from shopfest.core.uow import UnitOfWork
 from shopfest.local import cells, service
 from shopfest.local.cities import City, festival_cities
 from shopfest.local.model import DAYS, Point, ShopKind, distance_m, hours
@@ -195,7 +194,7 @@ def timed_scan(runtime: Runtime, query: NearbyQuery, now: datetime) -> tuple[lis
         statement = statement.where(t.category_id == query.category_id)
     if query.festival_deal:
         statement = statement.where(t.festival_deal.is_(True))
-    with UnitOfWork(runtime.engine, bus=runtime.bus, clock=runtime.clock, read_only=True) as uow:
+    with runtime.uow(read_only=True) as uow:
         rows = list(uow.conn.execute(statement))
     ranked = sorted((distance_m(centre, Point(r.lat, r.lng)), r.id, r) for r in rows)
     kept = [i for d, i, r in ranked if d <= query.radius_m

@@ -298,8 +298,9 @@ def check_seconds(seconds: object, *, low: int, high: int, name: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int) or not low <= seconds <= high:
         raise InvalidInput(f"{name} is a whole number of seconds from {low} to {high}", field=name)
     return seconds
-# --- live coupons and flash deals (drops.py) --------------------------------------------------
 
+
+# --- live coupons and flash deals (drops.py) --------------------------------------------------
 
 DROP_QUANTITY = (1, 100_000)  # coupons a drop gives out
 DROP_SECONDS = (10, 3_600)  # how long shoppers have to claim them
@@ -349,8 +350,9 @@ def host_skus(event: LiveEvent, actor: Actor | None,
     if event.status is EventStatus.ENDED:
         raise RoomClosed("this event has ended", event_id=event.id)
     return merchant_id, skus
-# --- the schedule: what an operator may put on it ----------------------------------------------
 
+
+# --- the schedule: what an operator may put on it ----------------------------------------------
 
 SEGMENTS_MAX = 20
 PRODUCTS_PER_SEGMENT_MAX = 20

@@ -254,8 +254,9 @@ def set_slow_mode(uow: UnitOfWork, actor: Actor | None, *, event_id: int, second
         store_slow_mode(uow.conn, event_id, seconds)
         uow.commit()
     return seconds
-# --- live coupons and flash deals (drops.py) --------------------------------------------------
 
+
+# --- live coupons and flash deals (drops.py) --------------------------------------------------
 
 @dataclass(frozen=True)
 class HostScope:
@@ -544,7 +545,6 @@ def event_sales(uow: UnitOfWork, actor: Actor | None, event_id: int, *, counter:
 
 # --- replays ------------------------------------------------------------------------------------
 
-
 @dataclass(frozen=True)
 class ReplayMessage:
     """A chat message as the replay shows it, at its offset from going live."""
@@ -594,5 +594,3 @@ def replay_of(uow: UnitOfWork, event_id: int) -> Replay:
         event,
         tuple(ReplayMessage(m.author_name, m.text, m.at, m.offset_ms) for m in messages),
         tuple(ReplayMoment(m.kind, dict(m.payload or {}), m.offset_ms) for m in moments))
-
-

@@ -82,7 +82,6 @@ def offer_json(offer: PayOffer) -> dict[str, Any]:
                 "funded_by": rule.funded_by}}
 
 
-
 def _offer(runtime: Runtime, actor: Actor | None, token: str, amount: str | None) -> PayOffer:
     """The offer, with `amount` read in the shop's currency."""
     money = None if amount is None else read_pay_amount(

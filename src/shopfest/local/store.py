@@ -89,8 +89,6 @@ def shop_row(shop: Shop, *, at: datetime) -> dict[str, Any]:
             "pay_token": shop.pay_token, "created_at": at}
 
 
-
-
 def shop_of(row: Any) -> Shop:
     return Shop(merchant_id=row.merchant_id, name=row.name, kind=ShopKind(row.kind), city_id=row.city_id,
                 place=Point(row.lat, row.lng), zone=row.zone, hours=week_of(row.hours), name_zh=row.name_zh,

@@ -868,8 +868,9 @@ def voucher_sales(uow: UnitOfWork, merchant_id: int, *, start: datetime,
     paid, vouchers issued, their share of the child order in the merchant's settlement currency)
     (inside the caller's transaction)."""
     return store_lists.voucher_sales(uow.conn, merchant_id, start=start, end=end)
-# --- vouchers after the sale: the local context redeems them (through its port, app.py), refunds void them
 
+
+# --- vouchers after the sale: the local context redeems them (through its port, app.py), refunds void them
 
 class VouchersRedeemed(Conflict):
     code = "vouchers-redeemed"

@@ -692,7 +692,6 @@ def voucher_sales(conn: Connection, merchant_id: int, *, start: datetime,
 
 # --- vouchers after the sale: redeemed in a shop (the local context, through its port), voided by refunds
 
-
 def voucher_of_code(conn: Connection, code: str) -> Voucher | None:
     """One voucher by its code, named by its line's title."""
     row = conn.execute(

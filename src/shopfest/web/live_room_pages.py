@@ -115,7 +115,6 @@ def _event(runtime: Runtime, text: str) -> LiveEvent:
     return live.get_event(runtime.uow(read_only=True), _event_id(text))
 
 
-
 def _products(runtime: Runtime, product_ids: list[int]) -> dict[int, Product]:
     """The products still in the catalog, by id (one gone since is left out)."""
     found = {}
