@@ -25,7 +25,7 @@ EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG), which great-circle dista
 LONGEST_RADIUS_M = 100_000  # a nearby search reaches at most 100 km: "near" ends somewhere
 NAME_MAX = 80
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HH_MM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_HH_MM = re.compile(r"^(?:([01][0-9]|2[0-3]):([0-5][0-9])|(24):(00))$")  # 24:00: a day's end
 
 
 class ShopKind(StrEnum):
@@ -147,14 +147,16 @@ def _span(text: Any, day: str) -> Span:
     ends = [_HH_MM.match(p.strip()) for p in parts]
     if len(ends) != 2 or not all(ends):
         raise BadHours(f"{day}: {str(text)[:20]!r} is not a span such as 09:00-21:00")
-    start, end = (int(m.group(1)) * 60 + int(m.group(2)) for m in ends if m)
+    start, end = (int(m.group(1) or m.group(3)) * 60 + int(m.group(2) or m.group(4)) for m in ends if m)
+    if start >= 24 * 60:
+        raise BadHours(f"{day}: a span opens before 24:00")
     if start == end:
         raise BadHours(f"{day}: a span opens and closes at different times")
     return start, (24 * 60 if end == 0 else end)
 
 
 def _hh_mm(minutes: int) -> str:
-    return "00:00" if minutes == 24 * 60 else f"{minutes // 60:02d}:{minutes % 60:02d}"
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"  # the day's end reads 24:00
 
 
 # --- shops --------------------------------------------------------------------------------------

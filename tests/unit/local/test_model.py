@@ -6,7 +6,17 @@ from datetime import datetime
 
 import pytest
 
-from shopfest.local.model import BadHours, BadPlace, BadRadius, Point, distance_m, hours, point, radius_m
+from shopfest.local.model import (
+    ALWAYS_OPEN,
+    BadHours,
+    BadPlace,
+    BadRadius,
+    Point,
+    distance_m,
+    hours,
+    point,
+    radius_m,
+)
 
 
 def test_shanghai_to_hangzhou_is_about_165_km_on_the_great_circle() -> None:
@@ -37,6 +47,13 @@ def test_a_night_market_open_past_midnight_is_open_on_the_next_mornings_first_ho
     assert market.open_at(saturday.replace(hour=23, minute=59))
     assert not market.open_at(friday.replace(hour=17, minute=59))
     assert hours(market.as_json()) == market
+
+
+def test_hours_read_back_from_what_they_write_even_open_all_day() -> None:
+    assert hours(ALWAYS_OPEN.as_json()) == ALWAYS_OPEN
+    assert hours({"mon": ["00:00-24:00"]}).week[0] == ((0, 24 * 60),)
+    with pytest.raises(BadHours):
+        hours({"mon": ["24:00-02:00"]})
 
 
 @pytest.mark.parametrize("spec", [{"someday": ["09:00-10:00"]}, {"mon": "09:00-10:00"},
