@@ -674,3 +674,75 @@ def _print_nearby_report(report: Any) -> None:  # noqa: ANN401  # bench.nearby.N
                              f"{figures['attempts_per_s']:,}", f"{figures['p50_ms']:.1f}",
                              f"{figures['p99_ms']:.1f}", str(figures["redeemed_twice"]))
         Console().print(redeemed)
+
+
+@app.command("simulate")
+def simulate(
+    url: Annotated[str, typer.Option(help="the running server (the demo's by default)")] = "http://127.0.0.1:8000",
+    shoppers: Annotated[int, typer.Option(min=1, max=100_000, help="simulated shoppers")] = 50,
+    peak: Annotated[float, typer.Option(min=0.1, max=100_000, help="requests a second at the rush")] = 50.0,
+    duration: Annotated[float, typer.Option(min=1, max=86_400, help="seconds the night lasts")] = 30.0,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed, the same plan")] = 11,
+    rush_at: Annotated[str | None, typer.Option(
+        help="festival time of the flash-sale rush, e.g. 2027-11-11T00:00:00+08:00; default: 11.11's "
+             "midnight when the server's festival clock is before it and it comes within the run, else "
+             "now")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+) -> None:
+    """Festival-night traffic against a running server over HTTP: shoppers browse, search, price carts,
+    claim coupons, check out and pay, rush the flash sale, ask refunds. Its shoppers
+    (sim-0001@shopfest.sim, ...) are prepared in SHOPFEST_DATABASE_URL, the server's database. Exit 1
+    when any error other than the expected (sold out, limit reached, rate limited) occurred."""
+    import json
+
+    from shopfest import simulate as night
+    from shopfest.core.errors import InvalidInput
+    with clear_errors():
+        if not url.startswith(("http://", "https://")):
+            raise InvalidInput("--url is the server's http:// or https:// address")
+        moment = parse_instant(rush_at) if rush_at else None
+        with _night_display(duration) as show:
+            summary = night.run(url, shoppers=shoppers, peak=peak, duration=duration, seed=seed,
+                                rush_at=moment, progress=show)
+    if as_json:
+        typer.echo(json.dumps(summary.to_json(), indent=2))
+    else:
+        _print_night(summary)
+    if summary.failed:
+        console.print(f"[red]unexpected errors:[/red] {summary.unexpected_errors}")
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _night_display(duration: float) -> Iterator[Callable[[Any, float], None]]:
+    """A live line of the run's counts on stderr: requests, rate, errors, orders."""
+    from rich.live import Live
+    from rich.text import Text
+
+    with Live(Text("preparing the shoppers ..."), console=console, refresh_per_second=4,
+              transient=False) as live:
+        def show(tally: Any, elapsed: float) -> None:  # noqa: ANN401  # simulate.summary.Tally
+            rate = tally.total / elapsed if elapsed else 0.0
+            live.update(Text(
+                f"{min(elapsed, duration):5.1f}/{duration:g} s  {tally.total:,} requests  {rate:,.0f}/s  "
+                f"expected errors {sum(tally.expected.values()):,}  "
+                f"unexpected {sum(tally.unexpected.values()):,}"
+                f"  orders {tally.orders:,}  paid {tally.paid_orders:,}  refunds {tally.refunds:,}"
+                f"  missed {tally.missed:,}"))
+        yield show
+
+
+def _print_night(summary: Any) -> None:  # noqa: ANN401  # simulate.Summary
+    from rich.table import Table
+    table = Table(title=f"festival night: {summary.shoppers:,} shoppers, peak {summary.peak:g}/s, "
+                        f"{summary.elapsed_s:g} s, rush at {summary.rush.at_s:g} s ({summary.rush.why})")
+    for column in ("kind", "requests", "p50 ms", "p99 ms", "max ms"):
+        table.add_column(column, justify="right")
+    for kind, latency in summary.latency.items():
+        table.add_row(kind, f"{summary.requests[kind]:,}", f"{latency.p50_ms:.1f}", f"{latency.p99_ms:.1f}",
+                      f"{latency.max_ms:.1f}")
+    Console().print(table)
+    gmv = ", ".join(f"{minor:,} {currency} minor units" for currency, minor in summary.gmv_minor.items())
+    Console().print(f"orders {summary.orders:,}, paid {summary.paid_orders:,} (GMV {gmv or 0}), refunds "
+                    f"{summary.refunds:,}, rush {summary.rush.orders_per_second:g} orders/s; expected errors "
+                    f"{summary.expected_errors}; unexpected {summary.unexpected_errors}")

@@ -37,9 +37,9 @@ EDGE_MODULES = frozenset({
     "__init__", "app", "cli", "deps", "problems", "schemas", "settings", "rate_limits", "body_cap",
     "text_guard", "demo", "runtime", "live_counter", "voucher_ledger",
 })
-EDGE_PACKAGES = frozenset({"bench", "migrations"})
+EDGE_PACKAGES = frozenset({"bench", "migrations", "simulate"})
 # Of the edge, these build the whole app; a room importing them would import every room back.
-COMPOSITION_ROOTS = frozenset({"app", "cli", "demo", "bench", "migrations"})
+COMPOSITION_ROOTS = frozenset({"app", "cli", "demo", "bench", "migrations", "simulate"})
 
 # Besides model.py and service.py, the modules a room's service layer is split into that other rooms
 # use as they use its service; each says why. Anything else of a room is its own business.
