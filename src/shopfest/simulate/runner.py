@@ -10,7 +10,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -237,8 +236,3 @@ def _show(night: Night, progress: Progress | None, last: float) -> float:
         progress(night.tally, now)
         return now
     return last
-
-
-def until(festival_now: datetime, moment: datetime) -> float:
-    """Seconds from the festival clock's now to `moment`, at the clock's usual speed (1)."""
-    return (moment - festival_now) / timedelta(seconds=1)

@@ -34,15 +34,19 @@ def sim_email(number: int) -> str:
 
 @dataclass(frozen=True)
 class Prepared:
-    """Each shopper's email, token and address id, in order; the SKUs of the flash sales on at the rush."""
+    """Each shopper's email, token and address id, in order; the flash sales on and coming."""
 
     shoppers: list[tuple[str, str, int | None]]
-    flash_skus: list[int]
+    flash_sales: list[tuple[int, datetime, datetime]]  # (SKU id, starts, ends)
+
+    def flash_skus(self, at: datetime) -> list[int]:
+        """The SKUs of the flash sales on at `at`."""
+        return list(dict.fromkeys(sku for sku, starts, ends in self.flash_sales if starts <= at < ends))
 
 
-def prepare(database_url: str, *, count: int, festival_now: datetime, rush_time: datetime) -> Prepared:
+def prepare(database_url: str, *, count: int, festival_now: datetime) -> Prepared:
     """`count` shoppers ready to check out, on the server's festival clock (their tokens expire by
-    it), and the flash SKUs on sale at `rush_time`. Raises InvalidInput (no ShopFest database there)."""
+    it), and the flash sales. Raises InvalidInput (no ShopFest database there)."""
     from shopfest.accounts import service as accounts
     from shopfest.app import make_runtime
     from shopfest.inventory import service as inventory
@@ -58,9 +62,8 @@ def prepare(database_url: str, *, count: int, festival_now: datetime, rush_time:
         zone = inventory.flash_zone(runtime.uow(read_only=True), shopper_id=None)
     finally:
         runtime.engine.dispose()
-    flash = [sale.sku_id for sale in zone.sales if sale.starts_at <= rush_time < sale.ends_at]
     return Prepared([(u.email, t.secret, a) for u, t, a in zip(users, tokens, addresses, strict=True)],
-                    list(dict.fromkeys(flash)))
+                    [(sale.sku_id, sale.starts_at, sale.ends_at) for sale in zone.sales])
 
 
 def _address_of(runtime: Runtime, actor: Actor) -> int | None:
