@@ -60,11 +60,12 @@ async def simulate(options: Options, *, progress: runner.Progress | None = None)
              for n, (email, token, address) in enumerate(prepared.shoppers)]
     clients = runner.make_clients(options.url, addresses, concurrency=options.shoppers)
     night = runner.Night(clients, Tally(), curve, flash_skus)
-    coupons = asyncio.create_task(runner.refresh_coupons(night, crowd[0]))
+    night.festival = (clock.now, clock.speed)
+    lists = asyncio.create_task(runner.refresh_lists(night, crowd[0]))
     try:
         await runner.arrive(night, crowd, rng, progress)
     finally:
-        coupons.cancel()
+        lists.cancel()
         for client in clients:
             await client.aclose()
     rush = Rush(round(curve.rush_at, 2), round(curve.rush_s, 2), rush_time.isoformat(), why,

@@ -15,6 +15,7 @@ WARM_SHARE = 0.3  # the rate before and after the rush, as a share of the peak
 RUSH_SHARE = 0.25  # the rush's length, as a share of the run
 MIN_RUSH_S = 1.0
 REFUND_SHARE = 0.05  # paid orders the shopper asks back
+WATCH_S = (0.5, 2.0)  # how long a shopper stays in a live room, at least and at most
 FLASH_SHARE = 0.7  # during the rush, shoppers who go for the flash sale
 
 
@@ -88,9 +89,10 @@ class Shopper:
 
 
 def next_step(shopper: Shopper, rng: random.Random, *, rushing: bool, flash: bool,
-              coupons_on: bool) -> str:
+              coupons_on: bool, live_on: bool = False) -> str:
     """What the shopper does next: pay what they ordered first; in the rush, mostly the flash sale;
-    otherwise browse, search, price a cart, claim a coupon, check out, now and then ask a refund."""
+    otherwise browse, search, price a cart, claim a coupon, watch a livestream on now, check out, now
+    and then ask a refund."""
     if shopper.unpaid:
         return "pay"
     if rushing and flash and rng.random() < FLASH_SHARE:
@@ -100,7 +102,7 @@ def next_step(shopper: Shopper, rng: random.Random, *, rushing: bool, flash: boo
     if shopper.paid and rng.random() < REFUND_SHARE:
         return "refund"
     choices = {"page": 3.0, "search": 2.5, "price": 1.5, "checkout": 2.5,
-               "claim": 0.5 if coupons_on and not shopper.coupons else 0.0}
+               "claim": 0.5 if coupons_on and not shopper.coupons else 0.0, "watch": 0.5 if live_on else 0.0}
     return rng.choices(list(choices), weights=list(choices.values()))[0]
 
 

@@ -10,11 +10,16 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus, WebSocketException
 
+from shopfest.core.clock import parse_instant
 from shopfest.core.money import Money
 from shopfest.simulate import plan
 from shopfest.simulate.plan import Item, RateCurve, Shopper
@@ -38,10 +43,16 @@ class Night:
     flash_skus: list[int]
     started: float = field(default_factory=time.perf_counter)
     coupons_on: list[int] = field(default_factory=list)
+    rooms_on: list[int] = field(default_factory=list)  # live events on now, their rooms open to viewers
     rush_order_times: list[float] = field(default_factory=list)
+    festival: tuple[datetime, float] | None = None  # the festival clock when the night started, its speed
 
     def now(self) -> float:
         return time.perf_counter() - self.started
+
+    def festival_now(self) -> datetime:
+        start, speed = self.festival or (datetime.now(UTC), 1.0)
+        return start + timedelta(seconds=self.now() * speed)
 
 
 def client_addresses(url: str, shoppers: int) -> list[str | None]:
@@ -178,7 +189,7 @@ async def step(night: Night, shopper: Shopper, rng: random.Random) -> None:
     """The shopper's next step, as the plan chooses it."""
     rushing = night.curve.rushing(night.now())
     kind = plan.next_step(shopper, rng, rushing=rushing, flash=bool(night.flash_skus),
-                          coupons_on=bool(night.coupons_on))
+                          coupons_on=bool(night.coupons_on), live_on=bool(night.rooms_on))
     shopper.steps += 1
     if kind == "flash_checkout":
         await check_out(night, shopper, kind, [rng.choice(night.flash_skus)])
@@ -188,17 +199,58 @@ async def step(night: Night, shopper: Shopper, rng: random.Random) -> None:
         await STEPS[kind](night, shopper, rng)
 
 
-STEPS: dict[str, Callable[[Night, Shopper, random.Random], Awaitable[None]]] = {
-    "search": search, "page": browse, "price": price, "claim": claim, "pay": pay, "refund": refund}
-
-
-async def refresh_coupons(night: Night, shopper: Shopper, *, every_s: float = 2.0) -> None:
-    """The coupon centre's list, read again every few seconds (coupons come on with the sale)."""
+async def refresh_lists(night: Night, shopper: Shopper, *, every_s: float = 2.0) -> None:
+    """The coupon centre's list and the livestreams on now, read again every few seconds (coupons
+    come on with the sale, streams begin and end)."""
     while True:
         answer = await request(night, shopper, "coupons", "GET", "/api/v1/coupons")
         if answer is not None:
             night.coupons_on = [c["id"] for c in answer.json()]
+        answer = await request(night, shopper, "schedule", "GET", "/api/v1/live/events",
+                               params={"limit": 100})
+        if answer is not None:
+            now = night.festival_now()
+            night.rooms_on = [e["id"] for e in answer.json()["data"]
+                              if parse_instant(e["starts_at"]) <= now < parse_instant(e["ends_at"])]
         await asyncio.sleep(every_s)
+
+
+async def watch(night: Night, shopper: Shopper, rng: random.Random) -> None:
+    """A viewer in a live room on now: timed until the room's welcome arrives, then reading the
+    room's frames for a while; an error frame or a refused socket is counted by its code."""
+    event_id = rng.choice(night.rooms_on)
+    address = str(night.clients[shopper.client].base_url).rstrip("/").replace("http", "ws", 1)
+    began = time.perf_counter()
+    try:
+        async with connect(f"{address}/api/v1/live/events/{event_id}/ws", open_timeout=TIMEOUT_S,
+                           additional_headers={"Authorization": f"Bearer {shopper.token}"},
+                           ping_interval=None, max_size=None) as room:
+            first = orjson.loads(await asyncio.wait_for(room.recv(), TIMEOUT_S))
+            night.tally.answered("watch", (time.perf_counter() - began) * 1000)
+            refusals = [f.get("code", "error") for f in first if f.get("type") == "error"]
+            if refusals:
+                night.tally.refused("watch", str(refusals[0]))
+                return
+            await _linger(room, rng.uniform(*plan.WATCH_S))
+    except (OSError, TimeoutError, WebSocketException) as error:
+        night.tally.answered("watch", (time.perf_counter() - began) * 1000)
+        status = error.response.status_code if isinstance(error, InvalidStatus) else type(error).__name__
+        night.tally.refused("watch", f"no-room ({status})")
+
+
+async def _linger(room: Any, seconds: float) -> None:  # noqa: ANN401  # a websockets ClientConnection
+    """Read what the room sends for `seconds`, as a viewer's page does."""
+    try:
+        async with asyncio.timeout(seconds):
+            async for _ in room:
+                pass
+    except TimeoutError:
+        pass
+
+
+STEPS: dict[str, Callable[[Night, Shopper, random.Random], Awaitable[None]]] = {
+    "search": search, "page": browse, "price": price, "claim": claim, "pay": pay, "refund": refund,
+    "watch": watch}
 
 
 async def arrive(night: Night, shoppers: list[Shopper], rng: random.Random,
