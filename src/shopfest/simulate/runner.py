@@ -31,6 +31,9 @@ MAX_CONNECTIONS = 256
 TIMEOUT_S = 30.0
 SEEN_AT_MOST = 12
 DRAIN_S = 30.0  # how long the requests in flight at the end may take
+# An idle connection is let go well before the server's keep-alive timeout (uvicorn's 5 s) closes it:
+# at httpx's default of 5 s too, a request sent as the server closes the connection fails with no answer.
+KEEPALIVE_S = 2.0
 
 
 @dataclass
@@ -71,7 +74,8 @@ def client_addresses(url: str, shoppers: int) -> list[str | None]:
 
 def make_clients(url: str, addresses: list[str | None], *, concurrency: int) -> list[httpx.AsyncClient]:
     per_client = max(1, -(-min(concurrency, MAX_CONNECTIONS) // len(addresses)))
-    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
+    limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client,
+                          keepalive_expiry=KEEPALIVE_S)
     return [httpx.AsyncClient(
         base_url=url, timeout=TIMEOUT_S, trust_env=False,
         transport=httpx.AsyncHTTPTransport(limits=limits, local_address=address))
