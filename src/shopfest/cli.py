@@ -708,6 +708,10 @@ def simulate(
         typer.echo(json.dumps(summary.to_json(), indent=2))
     else:
         _print_night(summary)
+    if summary.rush.why == "now" and (summary.rush.moment_in_s or 0) > 0:
+        asked = "the moment asked for" if rush_at else "11.11's midnight"
+        console.print(f"the rush came at once: {asked} was {summary.rush.moment_in_s:g} s away, past the "
+                      "run's end (a longer --duration meets it)")
     if summary.failed:
         console.print(f"[red]unexpected errors:[/red] {summary.unexpected_errors}")
         raise typer.Exit(1)

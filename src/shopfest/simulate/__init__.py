@@ -51,7 +51,8 @@ async def simulate(options: Options, *, progress: runner.Progress | None = None)
     await _require_known(options.url, prepared.shoppers[0][1])
     clock = await read_clock(options.url)  # again: the night starts now, the shoppers ready
     moment = options.rush_at or clock.midnight
-    curve, why = plan.curve_for(peak=options.peak, duration=options.duration, until_rush=clock.until(moment))
+    until = clock.until(moment)
+    curve, why = plan.curve_for(peak=options.peak, duration=options.duration, until_rush=until)
     why = "given" if options.rush_at and why == "midnight" else why
     rush_time = clock.now + timedelta(seconds=curve.rush_at * clock.speed)
     flash_skus = prepared.flash_skus(rush_time)
@@ -69,7 +70,8 @@ async def simulate(options: Options, *, progress: runner.Progress | None = None)
         for client in clients:
             await client.aclose()
     rush = Rush(round(curve.rush_at, 2), round(curve.rush_s, 2), rush_time.isoformat(), why,
-                flash_skus, plan.rush_orders_per_second(night.rush_order_times, curve))
+                flash_skus, plan.rush_orders_per_second(night.rush_order_times, curve),
+                round(until, 1) if until is not None else None)
     head = {"url": options.url, "shoppers": options.shoppers, "peak": options.peak,
             "duration_s": options.duration, "seed": options.seed, "client_addresses": len(addresses)}
     return summarize(night.tally, head=head, elapsed_s=night.now(), rush=rush)

@@ -71,6 +71,7 @@ class Rush:
     why: str
     flash_skus: list[int]
     orders_per_second: float = 0.0
+    moment_in_s: float | None = None  # how far off the moment asked for (or midnight) was at the start
 
 
 @dataclass(frozen=True)
