@@ -65,7 +65,7 @@ def test_a_short_festival_night_meets_only_expected_errors_and_adds_up(
     cli = CliRunner()
     # given a served demo, when the simulator runs a short night at it
     result = cli.invoke(app, ["simulate", "--url", server.base_url, "--shoppers", "8", "--peak", "30",
-                              "--duration", "6", "--seed", "7", "--json"], env={"SHOPFEST_DATABASE_URL": url})
+                              "--duration", "5", "--seed", "7", "--json"], env={"SHOPFEST_DATABASE_URL": url})
     # then nothing failed, shoppers ordered, paid and rushed the flash sale
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
