@@ -207,16 +207,22 @@ async def refresh_lists(night: Night, shopper: Shopper, *, every_s: float = 2.0)
     """The coupon centre's list and the livestreams on now, read again every few seconds (coupons
     come on with the sale, streams begin and end)."""
     while True:
-        answer = await request(night, shopper, "coupons", "GET", "/api/v1/coupons")
-        if answer is not None:
-            night.coupons_on = [c["id"] for c in answer.json()]
-        answer = await request(night, shopper, "schedule", "GET", "/api/v1/live/events",
-                               params={"limit": 100})
-        if answer is not None:
-            now = night.festival_now()
-            night.rooms_on = [e["id"] for e in answer.json()["data"]
-                              if parse_instant(e["starts_at"]) <= now < parse_instant(e["ends_at"])]
+        try:
+            await _read_lists(night, shopper)
+        except Exception as error:  # noqa: BLE001  # as a shopper's step: counted, and the night goes on
+            night.tally.refused("lists", f"unreadable-answer ({type(error).__name__})")
         await asyncio.sleep(every_s)
+
+
+async def _read_lists(night: Night, shopper: Shopper) -> None:
+    answer = await request(night, shopper, "coupons", "GET", "/api/v1/coupons")
+    if answer is not None:
+        night.coupons_on = [c["id"] for c in answer.json()]
+    answer = await request(night, shopper, "schedule", "GET", "/api/v1/live/events", params={"limit": 100})
+    if answer is not None:
+        now = night.festival_now()
+        night.rooms_on = [e["id"] for e in answer.json()["data"]
+                          if parse_instant(e["starts_at"]) <= now < parse_instant(e["ends_at"])]
 
 
 async def watch(night: Night, shopper: Shopper, rng: random.Random) -> None:
@@ -228,7 +234,7 @@ async def watch(night: Night, shopper: Shopper, rng: random.Random) -> None:
     try:
         async with connect(f"{address}/api/v1/live/events/{event_id}/ws", open_timeout=TIMEOUT_S,
                            additional_headers={"Authorization": f"Bearer {shopper.token}"},
-                           ping_interval=None, max_size=None) as room:
+                           ping_interval=None, max_size=None, proxy=None) as room:
             first = orjson.loads(await asyncio.wait_for(room.recv(), TIMEOUT_S))
             night.tally.answered("watch", (time.perf_counter() - began) * 1000)
             refusals = [f.get("code", "error") for f in first if f.get("type") == "error"]
@@ -265,6 +271,8 @@ async def arrive(night: Night, shoppers: list[Shopper], rng: random.Random,
     async def take(shopper: Shopper, seed: int) -> None:
         try:
             await step(night, shopper, random.Random(seed))
+        except Exception as error:  # noqa: BLE001  # an answer the shopper could not read fails the run
+            night.tally.refused("step", f"unreadable-answer ({type(error).__name__})")
         finally:
             idle.append(shopper)
 
