@@ -34,3 +34,8 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules shopfest.db shopfest.db-wal shopfest.db-shm test-artifacts
+
+# In a second terminal while `make demo` serves: festival-night traffic against it (`shopfest simulate --help`).
+.PHONY: simulate
+simulate: $(STAMP)
+	$(BIN)/shopfest simulate
