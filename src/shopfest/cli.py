@@ -690,7 +690,7 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
 ) -> None:
     """Festival-night traffic against a running server over HTTP: shoppers browse, search, price carts,
-    claim coupons, check out and pay, rush the flash sale, ask refunds. Its shoppers
+    claim coupons, check out and pay, rush the flash sale, watch livestreams, ask refunds. Its shoppers
     (sim-0001@shopfest.sim, ...) are prepared in SHOPFEST_DATABASE_URL, the server's database. Exit 1
     when any error other than the expected (sold out, limit reached, rate limited) occurred."""
     import json
