@@ -30,7 +30,7 @@ import httpx
 import psutil
 import pytest
 import redis
-from sqlalchemy import select
+from sqlalchemy import Connection, select, text
 
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
@@ -388,13 +388,17 @@ def replaced(server: Server, pid: int) -> bool:
     return len(pids) == 2 and pid not in pids
 
 
-def test_a_worker_killed_mid_burst(stores: Stores, shop: Shop, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_batch(stores: Stores, shop: Shop, tmp_path: Path) -> None:
     server = start_server(stores.database_url, clock=shop.clock, log_dir=tmp_path, env=shop.env, workers=2)
     burst = Burst(server.base_url, shop.tokens, shop.item.sku_id).start()
     try:
         burst.until_more_placed(20)
-        killed, _ = workers_of(server)
-        killed.kill()  # SIGKILL: its batch in flight, and the units it took in Redis, are left as they are
+        with sku_row_held(shop) as conn:
+            # Each worker with orders in flight has a batch that took its units in Redis and now waits
+            # to write the SKU's row.
+            wait_until(lambda: batches_in_flight(conn, server), what="a batch waiting on the SKU's row")
+            killed = busy_workers(server)[0]
+            killed.kill()  # SIGKILL, mid-batch
         # the other worker keeps serving, and uvicorn (0.54) starts a worker in place of the dead one
         burst.until_more_placed(20)
         wait_until(lambda: replaced(server, killed.pid), what="uvicorn to start a worker for the killed one")
@@ -402,10 +406,40 @@ def test_a_worker_killed_mid_burst(stores: Stores, shop: Shop, tmp_path: Path) -
     finally:
         burst.stop()
         exit_code = stopped(server)
-    assert not burst.unexpected, burst.unexpected[:3]  # only the killed worker's connections broke
+    assert burst.dropped > 0  # the killed worker's orders in flight: their connections broke, unanswered
+    assert not burst.unexpected, burst.unexpected[:3]
     assert exit_code == 0
     assert_rows_hold(shop, burst.acknowledged)
-    recounted(shop, by_cli=True)  # gives back what the killed worker's batch took in Redis
+    # what the killed batch took in Redis no row holds: those units would never sell ...
+    in_redis, in_rows = redis_left(shop), rows_left(shop)
+    assert in_redis[0] < in_rows[0] and in_redis[1] < in_rows[1], (in_redis, in_rows)
+    # ... until `shopfest stock recount`, after which exactly the units the rows have left sell
+    recounted(shop, by_cli=True)
+
+
+@contextmanager
+def sku_row_held(shop: Shop) -> Iterator[Connection]:
+    """The SKU's stock row locked in a transaction of the test's own: every batch waits to write it."""
+    with shop.runtime.engine.connect() as conn, conn.begin():
+        conn.execute(select(stock_levels.c.sku_id).where(stock_levels.c.sku_id == shop.item.sku_id)
+                     .with_for_update())
+        yield conn
+
+
+def busy_workers(server: Server) -> list[psutil.Process]:
+    """The workers holding a shopper's connection (an order in flight)."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    return [w for w in workers_of(server)
+            if any(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port
+                   for c in w.net_connections(kind="tcp"))]
+
+
+def batches_in_flight(conn: Connection, server: Server) -> bool:
+    """Whether every worker with an order in flight has a batch waiting for a lock (the SKU's row)."""
+    waiting = conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                               "AND datname = current_database()"))
+    busy = len(busy_workers(server))
+    return busy > 0 and waiting >= busy
 
 
 def listening(server: Server) -> bool:
@@ -420,10 +454,7 @@ def test_sigterm_answers_orders_in_flight_then_exits_0(stores: Stores, shop: Sho
     burst = Burst(server.base_url, shop.tokens, shop.item.sku_id).start()
     try:
         burst.until_more_placed(20)
-        with shop.runtime.engine.connect() as conn, conn.begin():
-            # The SKU's row held here: every batch waits to write it, and each shopper's order is in flight.
-            conn.execute(select(stock_levels.c.sku_id).where(stock_levels.c.sku_id == shop.item.sku_id)
-                         .with_for_update())
+        with sku_row_held(shop):  # every batch waits to write it: each shopper's order is in flight
             wait_until(lambda: len(burst.sending) == len(burst.threads), what="every shopper's order sent")
             burst.stopping.set()  # none is sent after the signal
             server.process.send_signal(signal.SIGTERM)
