@@ -73,11 +73,11 @@ class Server:
 
 
 def start_server(database_url: str, *, clock: str, log_dir: Path,
-                 env: dict[str, str] | None = None) -> Server:
+                 env: dict[str, str] | None = None, workers: int = 1) -> Server:
     port = _free_port()
     log = log_dir / f"server-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(shopfest("serve", "--port", str(port)),
+        process = subprocess.Popen(shopfest("serve", "--port", str(port), "--workers", str(workers)),
                                    env={**server_env(database_url, clock), **(env or {})},
                                    stdout=out, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}"

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from shopfest import __version__, problems
+from shopfest import __version__, outages, problems
 from shopfest.accounts import api as accounts_api
 from shopfest.accounts import service as accounts
 from shopfest.accounts.hashing import HashingPool
@@ -304,6 +304,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     app.state.runtime = runtime
     problems.install(app)
+    outages.install(app)
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,

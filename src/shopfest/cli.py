@@ -51,12 +51,21 @@ DEMO_SHOP_ACCOUNT = ("shopkeeper@shopfest.demo", "festival-shopkeeper", Role.MER
 
 @contextmanager
 def clear_errors() -> Iterator[None]:
-    """Bad input is a message on stderr and exit code 2, never a traceback."""
+    """Bad input is a message on stderr and exit code 2, a store out of reach or out of space one with
+    exit code 1; never a traceback."""
     try:
         yield
     except DomainError as error:
         console.print(f"[red]error:[/red] {error.detail}")
         raise typer.Exit(2) from None
+    except Exception as error:
+        from shopfest.outages import outage_of  # imported late so `--help` stays quick
+
+        outage = outage_of(error)
+        if outage is None:
+            raise
+        console.print(f"[red]error:[/red] {outage.detail}")  # not the input's fault: exit 1
+        raise typer.Exit(1) from None
 
 
 def _runtime() -> Runtime:

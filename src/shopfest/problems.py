@@ -11,7 +11,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from shopfest.core.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from shopfest.core.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StorageFull,
+    Unauthenticated,
+    Unavailable,
+)
 from shopfest.core.rates import Busy, RateLimited, SignInLocked
 from shopfest.payments.model import PaymentDeclined
 
@@ -32,6 +41,8 @@ STATUSES: dict[type[DomainError], int] = {
     Unauthenticated: 401, Forbidden: 403, NotFound: 404, Conflict: 409,
     PaymentDeclined: 402, RateLimited: 429, SignInLocked: 429, Busy: 503,
 }
+# A store out of reach or out of space (shopfest.outages): the request may be sent again.
+STATUSES.update({Unavailable: 503, StorageFull: 507})
 
 
 def status_of(error: DomainError) -> int:

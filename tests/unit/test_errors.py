@@ -81,6 +81,9 @@ EXPECTED_STATUS[422] |= {"bad-pay-amount"}
 EXPECTED_STATUS[409] |= {"voucher-already-redeemed", "voucher-void", "voucher-expired", "undo-too-late",
                          "vouchers-redeemed"}
 EXPECTED_STATUS[422] |= {"bad-voucher-code"}
+# A store failing under the server (issue 20, shopfest/outages.py).
+EXPECTED_STATUS[503] |= {"unavailable"}
+EXPECTED_STATUS[507] = {"storage-full"}
 
 
 def test_every_error_is_answered_with_its_status() -> None:

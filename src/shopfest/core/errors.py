@@ -56,3 +56,18 @@ class InvalidAmount(InvalidInput):
 class CurrencyMismatch(InvalidInput):
     code = "currency-mismatch"
     title = "Amounts in different currencies"
+
+
+class Unavailable(DomainError):
+    """A store the server needs (the database, Redis) is out of reach for now: nothing was done, and
+    the same request may be sent again shortly (`retry_after` seconds)."""
+
+    code = "unavailable"
+    title = "A store the server needs is unavailable; try again shortly"
+
+
+class StorageFull(DomainError):
+    """The database's disk is full: nothing was written, and nothing already written is lost."""
+
+    code = "storage-full"
+    title = "The database's disk is full; try again once space is freed"

@@ -53,9 +53,11 @@ class UnitOfWork:
     ) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            if conn.in_transaction():
-                conn.rollback()
-            conn.close()
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+            finally:  # a rollback on a lost connection fails: the connection still goes back to the pool
+                conn.close()
 
     def emit(self, event: DomainEvent) -> None:
         self._events.append(event)

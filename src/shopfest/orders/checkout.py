@@ -7,6 +7,7 @@ and the hot SKU's row is written once per batch instead of once per order.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from typing import Any, NamedTuple
 from shopfest.core.errors import DomainError
 from shopfest.core.group_commit import GroupCommit
 from shopfest.core.uow import UnitOfWork
-from shopfest.inventory.hot_path import Run, StockGate
+from shopfest.inventory.hot_path import Reservation, Run, StockGate
 from shopfest.inventory.model import Claim, SoldOut
 from shopfest.orders.drafting import Draft, Offered, PlaceOrder, Shelf, claims_of, draft_order
 from shopfest.orders.model import DeliveryAddress
@@ -30,6 +31,8 @@ from shopfest.orders.store import AddressBook, OrderStore, SpareIds, record_sour
 from shopfest.payments import service as payments
 from shopfest.payments.idempotency import IdempotencyKey, KeyInUse, Remembered
 from shopfest.promotions import service as promotions
+
+log = logging.getLogger("shopfest")
 
 SOLD_OUT_SECONDS = 0.2
 # Orders waiting before a second checkout lane takes a batch: below it one writer keeps up, and
@@ -197,8 +200,8 @@ class Checkout:
                 uow.commit()
                 self._note_sold_out(reservation.sold_out)
             except BaseException:
-                reservation.undo()
                 self._spare_ids.forget()
+                _give_back(reservation)
                 raise
         if None in outcomes:
             return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
@@ -376,3 +379,12 @@ def _sourced(draft: Draft, sources: list[str | None],
     units = sum(line.qty for child in draft.order.children for line in child.lines)
     return [(order_id, source, units) for source, order_id in zip(sources, order_ids, strict=True)
             if source is not None]
+
+
+def _give_back(reservation: Reservation) -> None:
+    """A failed batch gives back what the gate took for it; if that fails too (Redis is what failed),
+    the batch's own error is the one its orders hear, and `shopfest stock recount` gives the units back."""
+    try:
+        reservation.undo()
+    except Exception:  # noqa: BLE001  # logged; the batch's error is raised
+        log.warning("a failed checkout batch could not give its units back to the stock gate", exc_info=True)

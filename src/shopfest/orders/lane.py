@@ -12,6 +12,7 @@ from shopfest.core.errors import DomainError
 from shopfest.deps import bearer_secret, runtime_of_app
 from shopfest.orders.api import OrderIn, order_command
 from shopfest.orders.drafting import PlaceOrder
+from shopfest.outages import OUTAGE_ERRORS, outage_of
 from shopfest.problems import refusal
 from shopfest.rate_limits import client_address
 from shopfest.runtime import Runtime
@@ -49,6 +50,12 @@ class CheckoutLane:
             answer = await runtime.checkout.place_async(command)
         except DomainError as refused:
             await refusal(refused)(scope, receive, send)
+            return
+        except OUTAGE_ERRORS as error:  # the database or Redis failed under the batch: 503, never 500
+            outage = outage_of(error)
+            if outage is None:
+                raise
+            await refusal(outage)(scope, receive, send)
             return
         receipt = orjson.dumps(answer.receipt)
         await send({"type": "http.response.start", "status": answer.status_code,

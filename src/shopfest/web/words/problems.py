@@ -191,4 +191,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "problem.not-a-local-merchant": ("Only local and offline merchants have shops.",
                                      "只有本地商家和线下商家可以开设门店。"),
     "problem.not-a-voucher": ("{detail}", "本地优惠须为服务券或定金券商品。"),
+    # a store failing under the server (shopfest/outages.py)
+    "problem.unavailable": ("The service is briefly unavailable: try again in a moment.",
+                            "服务暂时不可用：请稍后重试。"),
+    "problem.storage-full": ("The server's storage is full: nothing was saved; try again later.",
+                             "服务器存储空间已满：本次操作未保存，请稍后重试。"),
 }
