@@ -6,9 +6,9 @@ carries the id."""
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,13 +30,13 @@ error_log = logging.getLogger("shopfest.errors")
 
 
 def request_id(headers: list[tuple[bytes, bytes]]) -> str:
-    """The client's X-Request-ID when it is at most 64 of [A-Za-z0-9._:-], else a new one."""
+    """The client's X-Request-ID when it is at most 64 of [A-Za-z0-9._:-], else a new one (32 hex digits)."""
     for name, value in headers:
         if name == HEADER:
             if SANE_ID.fullmatch(value):
                 return value.decode()
             break
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def route_template(scope: Scope) -> str:

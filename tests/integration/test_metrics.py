@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -162,7 +164,7 @@ def _healthz_by_worker(folder: Path) -> dict[int, float]:
 
 def test_two_workers_figures_add_up(sqlite_template: Path, tmp_path: Path) -> None:
     """Given `serve --workers 2`, when /healthz is asked until both workers have answered, then /metrics
-    (from either) counts every one, and the log is one JSON object a line."""
+    (from either) counts every one, also once one is killed, and the log is one JSON object a line."""
     shutil.copy(sqlite_template, tmp_path / "shop.db")
     folder, port, log = tmp_path / "figures", _free_port(), tmp_path / "server.log"
     env = {**server_env(f"sqlite:///{tmp_path / 'shop.db'}", "2027-11-10T23:55:00+08:00"),
@@ -179,6 +181,15 @@ def test_two_workers_figures_add_up(sqlite_template: Path, tmp_path: Path) -> No
         lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
         assert any(line.get("route") == "/healthz" and line["status"] == 200 and line["request_id"]
                    for line in lines)
+        # A worker killed: its requests stay counted, its in-flight gauge goes at the next scrapes.
+        dead = min(_healthz_by_worker(folder))
+        os.kill(dead, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while (folder / f"gauge_livesum_{dead}.db").exists() and time.monotonic() < deadline:
+            shown = _get(f"{base}/metrics")
+            time.sleep(0.2)
+        assert not (folder / f"gauge_livesum_{dead}.db").exists()
+        assert figure(shown, "shopfest_http_requests_total", route="/healthz", status="200") == sent
     finally:
         process.terminate()
         process.wait(timeout=20)
