@@ -3,6 +3,7 @@ unless told otherwise) or plain text, each with the id of the request it was wri
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -22,14 +23,24 @@ def request_id_of(record: logging.LogRecord) -> str | None:
     return found if isinstance(found, str) else REQUEST_ID.get()
 
 
+@functools.lru_cache(maxsize=4)
+def _second_text(second: int) -> str:
+    return datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _utc_text(created: float) -> str:
+    """2026-11-11T00:00:00.123Z; the second's text made once a second, not once a line."""
+    second = int(created)
+    return f"{_second_text(second)}.{int((created - second) * 1000):03d}Z"
+
+
 class JsonFormatter(logging.Formatter):
     """A record as one JSON object: time (UTC), level, logger, message, request_id, the request's
     fields, and the traceback of an error."""
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "time": _utc_text(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),

@@ -111,11 +111,18 @@ def _done(scope: Scope, rid: str, status: int, seconds: float) -> None:
     route = route_template(scope)
     metrics.request_done(route, scope["method"], status, seconds)
     if access_log.isEnabledFor(logging.INFO):
-        client = scope.get("client")
-        duration_ms = round(seconds * 1000, 3)
-        access_log.info("%s %s %s %.1f ms", scope["method"], route, status, duration_ms, extra={
-            "request_id": rid, "method": scope["method"], "route": route, "status": status,
-            "duration_ms": duration_ms, "client": f"{client[0]}:{client[1]}" if client else None})
+        _write_line(scope, route, rid, status, round(seconds * 1000, 3))
+
+
+def _write_line(scope: Scope, route: str, rid: str, status: int, duration_ms: float) -> None:
+    """The request's log line. Handed to the handlers as a record made here: `Logger.info` would also
+    walk the stack for the caller's file and line, which nobody reads and which cost a third of the line."""
+    client = scope.get("client")
+    record = logging.LogRecord(access_log.name, logging.INFO, __file__, 0, "%s %s %s %.1f ms",
+                               (scope["method"], route, status, duration_ms), None)
+    record.__dict__.update(request_id=rid, method=scope["method"], route=route, status=status,
+                           duration_ms=duration_ms, client=f"{client[0]}:{client[1]}" if client else None)
+    access_log.handle(record)
 
 
 def _internal_error(rid: str) -> JSONResponse:
