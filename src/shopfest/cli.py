@@ -235,15 +235,15 @@ def serve(
     with clear_errors():
         Settings.require_webhook_secret(os.environ)
         require_voucher_keys(os.environ)
+        # Every setting read now, so that a malformed one is a message (exit 2), not a traceback.
+        log_format = Settings.from_env().log_format or "json"
     if not is_newest(_database_url()):
         console.print(f"[red]error:[/red] the database {_safe(_database_url())} is not at the newest "
                       "schema: run `shopfest db upgrade` first")
         raise typer.Exit(2)
     _anchor_clock()
     os.environ.setdefault("SHOPFEST_CHECKOUT_LANES", str(Settings.lanes_for(workers)))
-    os.environ.setdefault("SHOPFEST_LOG_FORMAT", "json")
-    with clear_errors():
-        log_format = Settings.from_env().log_format or "json"
+    os.environ.setdefault("SHOPFEST_LOG_FORMAT", log_format)
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     with _metrics_dir():
         _run_uvicorn(host=host, port=port, workers=workers, log_format=log_format)

@@ -210,3 +210,12 @@ def _ask_until_both_answered(base: str, folder: Path) -> int:
     while sum(_healthz_by_worker(folder).values()) <= sent and time.monotonic() < deadline:
         time.sleep(0.05)
     return sent
+
+
+def test_serve_refuses_a_log_format_it_does_not_know(sqlite_template: Path, tmp_path: Path) -> None:
+    shutil.copy(sqlite_template, tmp_path / "shop.db")
+    env = {**server_env(f"sqlite:///{tmp_path / 'shop.db'}", "2027-11-10T23:55:00+08:00"),
+           "SHOPFEST_LOG_FORMAT": "xml"}
+    done = subprocess.run(shopfest("serve", "--port", str(_free_port())), env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "SHOPFEST_LOG_FORMAT is json or text" in done.stdout + done.stderr
