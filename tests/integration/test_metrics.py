@@ -18,15 +18,20 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app, make_runtime
 from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.demo import hot_item
+from shopfest.inventory.hot_path import WatchedGate
+from shopfest.inventory.redis_gate import RedisGate
 from shopfest.logs import JsonFormatter
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings
@@ -109,6 +114,7 @@ def test_figures_move_with_a_checkout_and_a_sold_out_refusal(shop: tuple[TestCli
         answer = client.post("/api/v1/orders", json={"lines": [{"sku_id": phone.sku_id, "qty": 1}]},
                              headers=bearer(token_for(client, f"{name}@shoppers.test", "shop-secret-1")))
         assert answer.status_code == (201 if name == "ann" else 409), answer.text
+    assert client.get("/no/such/page").status_code == 404
     after = client.get("/metrics").text
 
     def moved(name: str, **labels: str) -> float:
@@ -127,6 +133,23 @@ def test_figures_move_with_a_checkout_and_a_sold_out_refusal(shop: tuple[TestCli
         assert f"# TYPE {name.removesuffix('_total')}" in after
     assert 'route="/no/such/page"' not in after  # a raw path is never a label
     assert figure(after, "shopfest_http_requests_total", route="unmatched") >= 1
+
+
+def test_redis_and_database_errors_are_counted_by_operation_and_kind(
+        shop: tuple[TestClient, Runtime]) -> None:
+    client, runtime = shop
+    before = client.get("/metrics").text
+    nobody = redis.Redis(port=_free_port(), socket_connect_timeout=1)  # a port nothing listens on
+    with pytest.raises(redis.ConnectionError):
+        WatchedGate(RedisGate(nobody), redis.RedisError).recount()
+    with pytest.raises(OperationalError), runtime.engine.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    after = client.get("/metrics").text
+    for name, labels in (("shopfest_redis_errors_total", {"operation": "stock.recount",
+                                                          "kind": "ConnectionError"}),
+                         ("shopfest_database_errors_total", {"operation": "select",
+                                                             "kind": "OperationalError"})):
+        assert figure(after, name, **labels) - figure(before, name, **labels) == 1
 
 
 def test_metrics_are_for_loopback_or_the_bearer_of_the_token(shop: tuple[TestClient, Runtime]) -> None:
