@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
-from shopfest import __version__, outages, problems
+from shopfest import __version__, outages, problems, scrape
 from shopfest.accounts import api as accounts_api
 from shopfest.accounts import service as accounts
 from shopfest.accounts.hashing import HashingPool
@@ -33,6 +33,7 @@ from shopfest.body_cap import BodyCap
 from shopfest.catalog import api as catalog_api
 from shopfest.catalog import service as catalog
 from shopfest.catalog.service import SkusListed
+from shopfest.core import metrics
 from shopfest.core.actor import Actor
 from shopfest.core.clock import Clock
 from shopfest.core.db import make_engine
@@ -43,7 +44,7 @@ from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
-from shopfest.inventory.hot_path import DatabaseGate, StockGate
+from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
 from shopfest.inventory.redis_gate import RedisGate
 from shopfest.live import api as live_api
 from shopfest.live import chat as _live_chat  # noqa: F401  registers the room's chat commands
@@ -70,6 +71,7 @@ from shopfest.payments.provider import Provider, SandboxProvider
 from shopfest.payments.service import PaymentFailed, PaymentSucceeded
 from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
+from shopfest.request_watch import RequestWatch
 from shopfest.runtime import Ports, Runtime
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
@@ -173,6 +175,8 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     shared = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
     if shared is not None:
         gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
+        gate = WatchedGate(gate, redis.RedisError)
+    metrics.watch_engine(engine)
     bus = make_bus(provider, gate)
 
     def uow() -> UnitOfWork:
@@ -269,6 +273,9 @@ def tune_for_serving() -> None:
     # default 5 ms switch interval each wait can cost it up to 5 ms to win the interpreter back
     # from the event loop. A shorter interval keeps batches short at the peak.
     sys.setswitchinterval(0.0005)
+    # A log line per request (request_watch.py): none names its process, whose name logging would
+    # otherwise look up through multiprocessing for every record, a third of the record's cost.
+    logging.logMultiprocessing = False
 
 
 @asynccontextmanager
@@ -319,6 +326,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # then (around it, since it reads bodies) the body cap; the headers outermost, on every answer.
     app.add_middleware(TextGuard)
     app.add_middleware(BodyCap, max_bytes=runtime.settings.max_body_bytes)
+    # Around all those, so that every answer carries its request id and is counted (a 413, a lane's
+    # order); inside the security headers, so that its own 500 carries them.
+    app.add_middleware(RequestWatch)
     app.add_middleware(SecurityHeaders)
     app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="api-docs")  # before /static, which it is in
     hls = live_room_pages.hls_assets()
@@ -334,6 +344,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         cheapest answer (a `def` here answered 1,400–1,600 req/s on the 2-core machine, this 3,300–3,600)."""
         return {"status": "ok"}
 
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    def metrics_text(request: Request) -> Response:
+        """The server's figures in Prometheus's text format, for whom `scrape.may_read` lets see them."""
+        if not scrape.may_read(request.scope.get("client"), request.headers.get("authorization"),
+                                token=runtime.settings.metrics_token):
+            return problems.problem(403, "metrics-forbidden", "Forbidden", METRICS_REFUSED)
+        body, media_type = scrape.exposition()
+        return Response(body, media_type=media_type)
+
     @app.get("/problems/{code}", tags=["ops"], response_class=HTMLResponse, include_in_schema=False)
     def problem_type(code: str) -> str:
         """What a problem `type` means, so the URIs in error bodies lead somewhere."""
@@ -342,6 +361,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return f"<!doctype html><title>{name}</title><h1>{name}</h1><p>{title}</p>"
 
     return app
+
+
+METRICS_REFUSED = ("/metrics is read from this machine, or with the bearer token SHOPFEST_METRICS_TOKEN "
+                   "where one is set")
 
 
 async def _page_or_problem(request: Request, error: HTTPException) -> Response:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
@@ -237,27 +239,57 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, max=64)] = 1,
 ) -> None:
     """Serve the API and the pages with uvicorn, on a database at the newest schema."""
-    import uvicorn
-
     from shopfest.core.migrate import is_newest
     from shopfest.local.codes import require_voucher_keys
     with clear_errors():
         Settings.require_webhook_secret(os.environ)
         require_voucher_keys(os.environ)
+        # Every setting read now, so that a malformed one is a message (exit 2), not a traceback.
+        log_format = Settings.from_env().log_format or "json"
     if not is_newest(_database_url()):
         console.print(f"[red]error:[/red] the database {_safe(_database_url())} is not at the newest "
                       "schema: run `shopfest db upgrade` first")
         raise typer.Exit(2)
     _anchor_clock()
     os.environ.setdefault("SHOPFEST_CHECKOUT_LANES", str(Settings.lanes_for(workers)))
+    os.environ.setdefault("SHOPFEST_LOG_FORMAT", log_format)
     typer.echo(f"ShopFest on http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    with _metrics_dir():
+        _run_uvicorn(host=host, port=port, workers=workers, log_format=log_format)
+
+
+@contextmanager
+def _metrics_dir() -> Iterator[None]:
+    """Every worker writes its figures to one folder, so that /metrics adds up all of theirs
+    (core/metrics.py): PROMETHEUS_MULTIPROC_DIR, emptied of a past server's figures, or else a new private
+    folder (0700), removed after serving. Set before the workers, and prometheus-client, start."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="shopfest-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_uvicorn(*, host: str, port: int, workers: int, log_format: str) -> None:
+    import uvicorn
+
+    from shopfest.logs import uvicorn_log_config
     # A live room's command frame is at most 4 KB (docs/live.md); a WebSocket message past 64 KB is not
     # read at all (uvicorn closes that socket with 1009) instead of the library's default 16 MB.
     # Live rooms' sockets go uncompressed: permessage-deflate doubled the server's CPU per frame sent and
     # the memory per viewer (`shopfest bench live-room`, benchmarks/README.md).
     uvicorn.run("shopfest.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level="warning", access_log=False, ws_max_size=WS_MAX_BYTES,
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, log_config=uvicorn_log_config(log_format))
 
 
 def _anchor_clock() -> None:

@@ -72,6 +72,12 @@ class Settings:
     # verify. None: a key file beside the SQLite database, or a key of the process's own for another
     # database, where `serve` refuses to start without them (local/codes.py). Never in the database.
     voucher_keys: str | None = None
+    # How log lines read: "json" (one object a line) or "text"; None leaves logging as the host set it
+    # up (tests, one-off commands). `serve` writes json unless told otherwise (logs.py).
+    log_format: str | None = None
+    # The bearer token that lets a client read /metrics; None: only clients on this machine (loopback)
+    # may (metrics.may_read). The figures show sales rates.
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +110,8 @@ class Settings:
                 live_fanout=env.get("SHOPFEST_LIVE_FANOUT", cls.live_fanout),
                 live_banned_words=env.get("SHOPFEST_LIVE_BANNED_WORDS") or None,
                 voucher_keys=env.get("SHOPFEST_VOUCHER_KEYS") or None,
+                log_format=env.get("SHOPFEST_LOG_FORMAT") or None,
+                metrics_token=env.get("SHOPFEST_METRICS_TOKEN") or None,
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -125,6 +133,8 @@ class Settings:
             raise InvalidInput("SHOPFEST_HASHING_THREADS is 1 or more, SHOPFEST_HASHING_QUEUE 0 or more")
         if self.max_body_bytes < 1 or self.rate_sync_seconds < 0:
             raise InvalidInput("SHOPFEST_MAX_BODY_BYTES is 1 or more, SHOPFEST_RATE_SYNC_SECONDS 0 or more")
+        if self.log_format not in (None, "json", "text"):
+            raise InvalidInput("SHOPFEST_LOG_FORMAT is json or text")
 
     def rates(self) -> dict[str, Rate]:
         return parse_rates(self.rate_limits)

@@ -35,7 +35,7 @@ ROOMS["audit"] = frozenset(ROOMS) - {"web", "audit"}
 # The composition layer and the edge: they wire the rooms together and may import anything.
 EDGE_MODULES = frozenset({
     "__init__", "app", "cli", "deps", "problems", "schemas", "settings", "rate_limits", "body_cap",
-    "text_guard", "demo", "runtime", "live_counter", "voucher_ledger",
+    "text_guard", "demo", "runtime", "live_counter", "voucher_ledger", "request_watch", "logs", "scrape",
 })
 EDGE_MODULES |= {"outages"}  # a store failing under a request, answered (issue 20)
 EDGE_PACKAGES = frozenset({"bench", "migrations", "simulate"})

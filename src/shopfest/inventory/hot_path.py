@@ -6,10 +6,12 @@ is always the record (its CHECK constraint refuses an oversold row whatever the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from shopfest.core import metrics
 from shopfest.core.errors import DomainError
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.model import Claim, Ledger
@@ -158,3 +160,39 @@ class DatabaseGate:
     def change_on_hand(self, uow: UnitOfWork, sku_id: int, change: int) -> Callable[[], None]:
         AdjustmentStore(uow.conn).change_on_hand(sku_id, change)
         return lambda: None  # the rows roll back with the transaction
+
+
+class WatchedGate:
+    """A stock gate whose Redis errors are counted by operation before they go on to the caller."""
+
+    def __init__(self, gate: StockGate, errors: type[Exception]) -> None:
+        self.gate = gate
+        self.errors = errors
+
+    def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
+        with self._counted("reserve"):
+            return self.gate.reserve(uow, runs)
+
+    def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+        with self._counted("release"):
+            self.gate.release(uow, claims)
+
+    def sell(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
+        with self._counted("sell"):
+            self.gate.sell(uow, claims)
+
+    def recount(self) -> int:
+        with self._counted("recount"):
+            return self.gate.recount()
+
+    def change_on_hand(self, uow: UnitOfWork, sku_id: int, change: int) -> Callable[[], None]:
+        with self._counted("change-on-hand"):
+            return self.gate.change_on_hand(uow, sku_id, change)
+
+    @contextmanager
+    def _counted(self, operation: str) -> Iterator[None]:
+        try:
+            yield
+        except self.errors as error:
+            metrics.redis_error(f"stock.{operation}", error)
+            raise

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import orjson
 from redis import asyncio as aioredis
 
+from shopfest.core import metrics
+
 log = logging.getLogger("shopfest.live")
 
 HISTORY = 1000  # frames a room keeps for viewers who reconnect
@@ -166,7 +168,8 @@ class RedisHub:
                 found = await self._redis().xread({key: last}, block=self._block_ms, count=500)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001  # Redis away: the room waits and reads on from where it was
+            except Exception as error:  # noqa: BLE001  # Redis away: the room waits and reads on from where it was
+                metrics.redis_error("live-room.read", error)
                 log.exception("reading live room %s from Redis failed", event_id)
                 await asyncio.sleep(0.5)
                 continue

@@ -18,6 +18,7 @@ from itertools import repeat
 from operator import attrgetter
 from typing import Any, NamedTuple
 
+from shopfest.core import metrics
 from shopfest.core.errors import DomainError
 from shopfest.core.group_commit import GroupCommit
 from shopfest.core.uow import UnitOfWork
@@ -106,7 +107,7 @@ class Checkout:
         self._shelf = ShelfMemory()
         self._spare_ids = SpareIds()
         self._batches: GroupCommit[PlaceOrder, Answer] = GroupCommit(
-            self._apply, name="checkout", lanes=lanes, crowd=crowd,
+            self._apply_watched, name="checkout", lanes=lanes, crowd=crowd,
             gather_seconds=GATHER_SECONDS, gather_pause=GATHER_PAUSE)
 
     def place(self, command: PlaceOrder) -> Future[Answer]:
@@ -197,7 +198,8 @@ class Checkout:
                 if keyed:
                     self._free_refused_keys(uow, batch, fresh, outcomes)
                 reservation.record()
-                uow.commit()
+                with metrics.commit_timed():
+                    uow.commit()
                 self._note_sold_out(reservation.sold_out)
             except BaseException:
                 self._spare_ids.forget()
@@ -206,6 +208,17 @@ class Checkout:
         if None in outcomes:
             return [o if o is not None else RuntimeError("order left undecided") for o in outcomes]
         return outcomes  # type: ignore[return-value]  # every one decided
+
+    def _apply_watched(self, batch: Sequence[PlaceOrder]) -> list[Answer | BaseException]:
+        """`_apply`, its batch's size, time and stock refusals counted for /metrics."""
+        started = time.perf_counter()
+        try:
+            outcomes = self._apply(batch)
+        except BaseException as failed:
+            metrics.checkout_batch(len(batch), time.perf_counter() - started, failed)
+            raise
+        metrics.checkout_batch(len(batch), time.perf_counter() - started, outcomes)
+        return outcomes
 
     def _claim_keys(self, uow: UnitOfWork, batch: Sequence[PlaceOrder],
                     keyed: list[tuple[int, IdempotencyKey]],
@@ -366,6 +379,7 @@ def _deliveries(batch: Sequence[PlaceOrder], indexes: list[int],
 
 
 def _sold_out(command: PlaceOrder) -> SoldOut:
+    metrics.stock_refused(SoldOut.code)  # refused from memory, without a batch to count it
     return SoldOut("sold out", sku_ids=[sku for sku, _ in command.lines])
 
 
