@@ -91,7 +91,8 @@ def _claims(order: Order) -> list[Claim]:
 def _readable(store: OrderStore, actor: Actor | None, order_id: int, *, lock: bool = False) -> Order:
     """The order, if `actor` may see it: its shopper, staff of one of its merchants, an operator."""
     actor = require_role(actor, Role.SHOPPER, Role.MERCHANT, Role.OPERATOR)
-    order = store.get(order_id, lock=lock)
+    own = actor.user_id if actor.role is Role.SHOPPER else None  # a shopper's order is on their shard
+    order = store.get(order_id, lock=lock, shopper_id=own)
     if order is None or not _may_read(actor, order):
         raise NotFound(f"no order {order_id}", order_id=order_id)
     return order
