@@ -54,6 +54,20 @@ def test_every_table_sits_where_the_plan_says_with_shards_on_both_workers(cluste
         assert on_nodes[name] == workers, name
         if plan.colocate_with:
             assert placed[name].colocationid == placed[plan.colocate_with].colocationid, name
+    # and each node's copy of the order ids' sequence counts in a range of its own (group << 48)
+    for port, group in nodes.items():
+        assert sequence_start(cluster, port, "orders_id_seq") == (group << 48) + 1, port
+
+
+def sequence_start(cluster: Connection, port: int, sequence: str) -> int:
+    node = make_engine(cluster.engine.url.set(port=port).render_as_string(hide_password=False), pool_size=1)
+    try:
+        with node.connect() as conn:
+            start: int = conn.scalar(text(
+                "SELECT seqstart FROM pg_sequence WHERE seqrelid = CAST(:s AS regclass)"), {"s": sequence})
+            return start
+    finally:
+        node.dispose()
 
 
 def captured(engine: Engine) -> list[tuple[str, Any]]:

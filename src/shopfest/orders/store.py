@@ -330,7 +330,7 @@ class OrderStore:
         if after_id is not None:
             query = query.where(orders.c.id < after_id)
         ids = list(self.conn.scalars(query.order_by(orders.c.id.desc()).limit(limit)))
-        return sorted(self.by_ids(ids), key=lambda o: -(o.id or 0))
+        return sorted(self.by_ids(ids, shopper_id=shopper_id), key=lambda o: -(o.id or 0))
 
     def of_merchant(self, merchant_id: int, *, after_id: int | None, limit: int) -> list[Order]:
         """Orders holding a child of this merchant, newest first."""
@@ -355,7 +355,8 @@ class OrderStore:
 
     def save(self, order: Order) -> None:
         """Write back the states and lines of an order and its children."""
-        self.conn.execute(update(orders).where(orders.c.id == order.id).values(
+        self.conn.execute(update(orders).where(  # the shopper names the order's shard on Citus
+            orders.c.id == order.id, orders.c.shopper_id == order.shopper_id).values(
             status=order.status.value, expires_at=order.expires_at))
         for child in order.children:
             self.conn.execute(update(merchant_orders).where(merchant_orders.c.id == child.id).values(
