@@ -1,4 +1,6 @@
-"""Real databases for the suite: SQLite files, and a PostgreSQL it is given or starts itself."""
+"""Real databases for the suite: SQLite files, a PostgreSQL it is given or starts itself, and a Citus
+it is given. SHOPFEST_TEST_BACKENDS picks which (default `sqlite,postgresql`; `citus` needs
+SHOPFEST_TEST_CITUS_URL)."""
 
 from __future__ import annotations
 
@@ -11,15 +13,25 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Connection, make_url, text
 
 from shopfest.app import make_runtime
 from shopfest.bench.places import redis_server
+from shopfest.core.citus import on_citus
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.db import make_engine, metadata
 from shopfest.core.migrate import upgrade
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings
+
+BACKENDS = tuple(b.strip() for b in os.environ.get("SHOPFEST_TEST_BACKENDS", "sqlite,postgresql").split(",")
+                 if b.strip())
+# The database kinds of this run, and where stock is decided in it (Citus always with Redis counters).
+DATABASE_KINDS = [b for b in BACKENDS if b in ("sqlite", "postgresql", "citus")]
+STORE_KINDS = [k for b in DATABASE_KINDS
+               for k in {"postgresql": ["postgresql", "postgresql+redis"]}.get(b, [b])]
+# Few shards make Citus's DDL and truncates quick; the tests assert where shards live, not how many.
+CITUS_TEST_OPTIONS = "-c citus.shard_count=4"
 
 # Five minutes before the 2027 festival's 11.11 sale; the clock stands still unless a test moves it.
 FESTIVAL_EVE = parse_instant("2027-11-10T23:55:00+08:00")
@@ -34,8 +46,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """SHOPFEST_TEST_DATABASE_URL, or a private PostgreSQL 16 started here (pgserver) and stopped after."""
+def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """SHOPFEST_TEST_DATABASE_URL, or a private PostgreSQL 16 started here (pgserver) and stopped after;
+    on a run whose only server backend is Citus, the Citus coordinator."""
+    if "citus" in DATABASE_KINDS and "postgresql" not in DATABASE_KINDS:
+        yield request.getfixturevalue("citus_url")
+        return
     given = os.environ.get("SHOPFEST_TEST_DATABASE_URL")
     if given:
         upgrade(given)
@@ -56,22 +72,57 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def citus_url() -> str:
+    """SHOPFEST_TEST_CITUS_URL (a Citus coordinator with workers), upgraded and distributed once."""
+    given = os.environ.get("SHOPFEST_TEST_CITUS_URL")
+    if not given:
+        pytest.fail("the citus backend needs SHOPFEST_TEST_CITUS_URL (see ../shared/dist/README.md)")
+    return migrated_citus_url(given)
+
+
+def migrated_citus_url(given: str) -> str:
+    """`given` brought to the newest schema and distributed (with few shards, should it be new)."""
+    url = psycopg_url(given)
+    upgrade(str(make_url(url).update_query_dict({"options": CITUS_TEST_OPTIONS})))
+    return url
+
+
+def psycopg_url(url: str) -> str:
+    """`postgresql://...` as SQLAlchemy's psycopg 3 driver reads it."""
+    return "postgresql+psycopg://" + url.split("://", 1)[1] if url.startswith("postgresql://") else url
+
+
 def _truncate_all(url: str) -> None:
     engine = make_engine(url, pool_size=1)
-    names = ", ".join(t.name for t in metadata.sorted_tables)
+    names = [t.name for t in metadata.sorted_tables]
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if on_citus(conn):
+            _truncate_used(conn, names)
+        else:
+            conn.execute(text(f"TRUNCATE {', '.join(names)} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def _truncate_used(conn: Connection, names: list[str]) -> None:
+    """Citus truncates each table on every node (~40 ms a table): only the tables a test wrote, and
+    every sequence back to its start on the coordinator, which hands out all ids."""
+    used = list(conn.scalars(text(" UNION ALL ".join(
+        f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in names))))
+    if used:
+        conn.execute(text(f"TRUNCATE {', '.join(used)} CASCADE"))
+    conn.execute(text("SELECT setval(oid, 1, false) FROM pg_class "
+                      "WHERE relkind = 'S' AND relnamespace = current_schema()::regnamespace"))
+
+
+@pytest.fixture(params=DATABASE_KINDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A clean, migrated database of each kind, one per test."""
     if request.param == "sqlite":
         path = tmp_path / "shop.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("citus_url" if request.param == "citus" else "postgres_url")
     _truncate_all(url)
     return url
 
@@ -83,20 +134,23 @@ def redis_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "postgresql+redis"])
+@pytest.fixture(params=STORE_KINDS)
 def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
-    """Where stock is decided: SQLite rows, PostgreSQL rows, or Redis counters before PostgreSQL rows.
+    """Where stock is decided: SQLite rows, PostgreSQL rows, or Redis counters before PostgreSQL or
+    Citus rows (SHOPFEST_TEST_REDIS_CLUSTER_URL's cluster when given for Citus, else the suite's Redis).
     Each test gets keys of its own in the Redis (a prefix), so a given server's other keys are safe."""
     kind = request.param
     if kind == "sqlite":
         path = tmp_path / "shop.db"
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return Settings(database_url=f"sqlite:///{path}", pool_size=4)
-    url: str = request.getfixturevalue("postgres_url")
+    url: str = request.getfixturevalue("citus_url" if kind == "citus" else "postgres_url")
     _truncate_all(url)
     if kind == "postgresql":
         return Settings(database_url=url, pool_size=4)
-    return Settings(database_url=url, pool_size=4, redis_url=request.getfixturevalue("redis_url"),
+    redis = (kind == "citus" and os.environ.get("SHOPFEST_TEST_REDIS_CLUSTER_URL")
+             or request.getfixturevalue("redis_url"))
+    return Settings(database_url=url, pool_size=4, redis_url=redis,
                     redis_prefix=f"shopfest-test-{uuid.uuid4().hex}:")
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 import shopfest.migrations
+from shopfest.core import citus
 
 
 def alembic_config(database_url: str) -> Config:
@@ -24,6 +25,20 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str) -> None:
     """Create or migrate the schema; safe to run again."""
     command.upgrade(alembic_config(database_url), "head")
+    if database_url.startswith("postgresql"):
+        _distribute_on_citus(database_url)
+
+
+def _distribute_on_citus(database_url: str) -> None:
+    """On a Citus coordinator, place the tables the migrations made (core/citus.py's plan)."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            on_citus = citus.has_citus(conn)
+        if on_citus:
+            citus.distribute(engine)
+    finally:
+        engine.dispose()
 
 
 def is_newest(database_url: str) -> bool:

@@ -91,7 +91,8 @@ def _claims(order: Order) -> list[Claim]:
 def _readable(store: OrderStore, actor: Actor | None, order_id: int, *, lock: bool = False) -> Order:
     """The order, if `actor` may see it: its shopper, staff of one of its merchants, an operator."""
     actor = require_role(actor, Role.SHOPPER, Role.MERCHANT, Role.OPERATOR)
-    order = store.get(order_id, lock=lock)
+    own = actor.user_id if actor.role is Role.SHOPPER else None  # a shopper's order is on their shard
+    order = store.get(order_id, lock=lock, shopper_id=own)
     if order is None or not _may_read(actor, order):
         raise NotFound(f"no order {order_id}", order_id=order_id)
     return order
@@ -284,7 +285,7 @@ def pay_order(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order
         if attempt.status is IntentStatus.FAILED:
             raise PaymentDeclined(f"the payment of order {order_id} was declined; pay again",
                                   order_id=order_id)
-        return view(store, actor, store.get(order_id) or order)
+        return view(store, actor, store.get(order_id, shopper_id=order.shopper_id) or order)
 
 
 def record_payment(uow: UnitOfWork, event: PaymentSucceeded, *, provider: Provider, gate: StockGate) -> None:
@@ -547,7 +548,8 @@ def shopper_orders(uow: UnitOfWork, actor: Actor | None, *, before: int | None =
             return OrdersPage([], newer=after is not None, older=before is not None)
         newer = shopper_order_ids(uow.conn, shopper.user_id, before=None, after=ids[0], limit=1)
         older = shopper_order_ids(uow.conn, shopper.user_id, before=ids[-1], after=None, limit=1)
-        return OrdersPage(sorted(store.by_ids(ids), key=lambda o: -(o.id or 0)), bool(newer), bool(older))
+        mine = store.by_ids(ids, shopper_id=shopper.user_id)  # one shard on Citus
+        return OrdersPage(sorted(mine, key=lambda o: -(o.id or 0)), bool(newer), bool(older))
 
 
 def refund_part(uow: UnitOfWork, provider: Provider, actor: Actor | None, *, order_id: int,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from shopfest.core.citus import on_citus
 from shopfest.core.db import Id, UtcDateTime, bound, bulk_insert, id_in, insert_alike_together, metadata
 from shopfest.core.money import ExchangeRate, Money
 from shopfest.orders.model import (
@@ -294,16 +295,25 @@ class OrderStore:
         self.spare.children += _ids_of_blocks(row[1] or [])
         self.spare.drawn_at = time.monotonic()
 
-    def get(self, order_id: int, *, lock: bool = False) -> Order | None:
-        found = self.by_ids([order_id], lock=lock)
+    def get(self, order_id: int, *, lock: bool = False, shopper_id: int | None = None) -> Order | None:
+        """The order; `shopper_id`, when given, must own it (and on Citus names its shard)."""
+        if lock and shopper_id is None and on_citus(self.conn):
+            # Citus locks rows only on one shard: find it first (an order's shopper never changes).
+            shopper_id = self.conn.scalar(select(orders.c.shopper_id).where(orders.c.id == order_id))
+            if shopper_id is None:
+                return None
+        found = self.by_ids([order_id], lock=lock, shopper_id=shopper_id)
         return found[0] if found else None
 
-    def by_ids(self, order_ids: Sequence[int], *, lock: bool = False) -> list[Order]:
+    def by_ids(self, order_ids: Sequence[int], *, lock: bool = False,
+               shopper_id: int | None = None) -> list[Order]:
         if not order_ids:
             return []
         query = (select(orders, order_sources.c.source)
                  .outerjoin(order_sources, order_sources.c.order_id == orders.c.id)
                  .where(id_in(orders.c.id, order_ids)).order_by(orders.c.id))
+        if shopper_id is not None:
+            query = query.where(orders.c.shopper_id == shopper_id)
         if lock and self.conn.dialect.name == "postgresql":
             query = query.with_for_update(of=orders)  # not the source's row: it may be none
         rows = self.conn.execute(query).all()
@@ -320,7 +330,7 @@ class OrderStore:
         if after_id is not None:
             query = query.where(orders.c.id < after_id)
         ids = list(self.conn.scalars(query.order_by(orders.c.id.desc()).limit(limit)))
-        return sorted(self.by_ids(ids), key=lambda o: -(o.id or 0))
+        return sorted(self.by_ids(ids, shopper_id=shopper_id), key=lambda o: -(o.id or 0))
 
     def of_merchant(self, merchant_id: int, *, after_id: int | None, limit: int) -> list[Order]:
         """Orders holding a child of this merchant, newest first."""
@@ -345,7 +355,8 @@ class OrderStore:
 
     def save(self, order: Order) -> None:
         """Write back the states and lines of an order and its children."""
-        self.conn.execute(update(orders).where(orders.c.id == order.id).values(
+        self.conn.execute(update(orders).where(  # the shopper names the order's shard on Citus
+            orders.c.id == order.id, orders.c.shopper_id == order.shopper_id).values(
             status=order.status.value, expires_at=order.expires_at))
         for child in order.children:
             self.conn.execute(update(merchant_orders).where(merchant_orders.c.id == child.id).values(
