@@ -15,7 +15,6 @@ from functools import partial
 from html import escape
 from pathlib import Path
 
-import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -38,6 +37,7 @@ from shopfest.core.clock import Clock
 from shopfest.core.db import make_engine
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.events import Bus
+from shopfest.core.redis import sync_client as redis_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
@@ -170,7 +170,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     clock = clock or settings.make_clock()
     provider = SandboxProvider(settings.webhook_secret, clock=clock)
     gate: StockGate = DatabaseGate(max_unpaid=settings.max_unpaid_units)
-    shared = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    shared = redis_client(settings.redis_url) if settings.redis_url else None  # a lone Redis or a cluster
     if shared is not None:
         gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
     bus = make_bus(provider, gate)
