@@ -217,6 +217,17 @@ def sku_slot(sku_id: int) -> int:
     return key_slot(f"sku:{sku_id}".encode())
 
 
+def slot_groups(runs: Sequence[Run]) -> tuple[dict[int, list[int]], list[int]]:
+    """The runs (by index, in their order) whose SKUs all share a Redis Cluster slot, per slot; and those
+    whose SKUs span slots."""
+    in_slot: dict[int, list[int]] = {}
+    spanning: list[int] = []
+    for k, run in enumerate(runs):
+        slots = {sku_slot(c.sku_id) for c in run.claims}
+        (in_slot.setdefault(slots.pop(), []) if len(slots) == 1 else spanning).append(k)
+    return in_slot, spanning
+
+
 class RedisGate:
     """Counters in Redis or a Redis Cluster (any redis-py client); the database rows written in the same
     batch. No shopper holds more than `max_unpaid` unpaid units of one SKU."""
@@ -382,11 +393,7 @@ class RedisGate:
         """On a cluster: the runs whose SKUs share a slot, one script a slot, the slots at once; then
         each run whose SKUs span slots, slot by slot. A slot that fails fails the batch, and what the
         others took is given back first."""
-        in_slot: dict[int, list[int]] = {}
-        spanning: list[int] = []
-        for k, run in enumerate(runs):
-            slots = {sku_slot(c.sku_id) for c in run.claims}
-            (in_slot.setdefault(slots.pop(), []) if len(slots) == 1 else spanning).append(k)
+        in_slot, spanning = slot_groups(runs)
         decided = [""] * len(runs)
         sold_out: set[int] = set()
         failed: BaseException | None = None
