@@ -321,10 +321,7 @@ class RedisGate:
         # others of before are still counted, or the other way round.
         for kind in ("stock", "flash:*"):
             for chunk in self._counters(kind):
-                pipe = self._redis.pipeline(transaction=False)
-                for key in chunk:
-                    pipe.unlink(key, _partner(_text(key)))
-                forgotten += sum(pipe.execute())
+                forgotten += self._unlink_pairs([(_text(key), _partner(_text(key))) for key in chunk])
         for kind in ("unpaid", "buyers:*"):  # whose partner was gone already
             for chunk in self._counters(kind):
                 forgotten += self._redis.unlink(*chunk)
@@ -363,12 +360,19 @@ class RedisGate:
     def _forget(self, claims: Sequence[Claim]) -> None:
         """Forget the counters of these claims' SKUs and flash sales (a SKU's units and unpaid units
         at once, a sale's units and buyers at once)."""
+        self._unlink_pairs([(self._key(sku_id, "stock"), self._key(sku_id, "unpaid"))
+                            for sku_id in sorted({c.sku_id for c in claims})] +
+                           [(self._key(sku_id, f"flash:{sale}"), self._key(sku_id, f"buyers:{sale}"))
+                            for sale, sku_id in _sales(claims)])
+
+    def _unlink_pairs(self, pairs: list[tuple[str, str]]) -> int:
+        """Forget each pair of keys at once (one UNLINK); how many keys were there."""
+        if self._cluster:  # one UNLINK a slot, pipelined to the masters; a pair shares a slot
+            return int(self._redis.unlink(*(key for pair in pairs for key in pair))) if pairs else 0
         pipe = self._redis.pipeline(transaction=False)
-        for sku_id in sorted({c.sku_id for c in claims}):
-            pipe.unlink(self._key(sku_id, "stock"), self._key(sku_id, "unpaid"))
-        for sale, sku_id in _sales(claims):
-            pipe.unlink(self._key(sku_id, f"flash:{sale}"), self._key(sku_id, f"buyers:{sale}"))
-        pipe.execute()
+        for pair in pairs:
+            pipe.unlink(*pair)
+        return sum(pipe.execute())
 
     def _counters(self, kind: str) -> Iterator[list[bytes | str]]:
         """The keys of one kind of counter ("stock", "unpaid", "flash:*" or "buyers:*"), a thousand at a
