@@ -15,6 +15,7 @@ import redis
 from redis import asyncio as aioredis
 from redis.asyncio import cluster as aiocluster
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import RedisClusterException, RedisError
 
 from shopfest.core.errors import InvalidInput
 
@@ -77,9 +78,11 @@ def sync_client(url: str) -> Any:  # noqa: ANN401  # redis.Redis or redis.cluste
         return redis.Redis.from_url(url)
     found = parse_cluster_url(url)
     nodes = [ClusterNode(host, port) for host, port in found.nodes]  # type: ignore[no-untyped-call]
-    return RedisCluster(startup_nodes=nodes,
-                        username=found.username, password=found.password,
-                        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    try:  # unlike a lone Redis's client, a cluster's asks a node for the map of slots at once
+        return RedisCluster(startup_nodes=nodes, username=found.username, password=found.password,
+                            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except (RedisClusterException, RedisError) as error:
+        raise InvalidInput(f"SHOPFEST_REDIS_URL: no node of the Redis Cluster answered ({error})") from None
 
 
 def async_client(url: str) -> Any:  # noqa: ANN401  # redis.asyncio.Redis or its RedisCluster

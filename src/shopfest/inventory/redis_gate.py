@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any
 
 from redis.crc import key_slot
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy.exc import IntegrityError
 
 from shopfest.core.db import chunks
@@ -247,7 +247,7 @@ class RedisGate:
     def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         try:
             return self._reserve_runs(uow, runs)
-        except RedisError as error:
+        except (RedisError, RedisClusterException) as error:
             # A node down, or a replica taking its slots over: the batch took nothing (what its first
             # calls took was given back), so its orders may simply be tried again.
             raise StockCountersUnavailable("the stock counters did not answer; try again in a moment",
