@@ -9,6 +9,11 @@ units back to Redis.
 The script applies the rule of `model.Ledger`: each order takes all its units or none; a flash
 sale's units and its per-shopper limit are checked with the SKU's, and so are the units each shopper
 holds unpaid of each SKU (given back when an order is paid, cancelled or lapses).
+
+On a Redis Cluster every counter of a SKU (its flash sales' too) shares the hash tag {sku:N}, so one
+slot holds them: a batch is decided one script a slot, the slots at once, and an order whose SKUs span
+slots slot by slot (what an earlier slot took is given back when a later one refuses). A node that does
+not answer fails the batch with nothing taken (503, try again).
 """
 
 from __future__ import annotations
@@ -49,13 +54,12 @@ from shopfest.inventory.store import AdjustmentStore, InventoryStore
 # making the same claims separated by "|", each "count:", the claims of one of its orders separated
 # by ";", each claim "sku,qty,flash sale (0: none),shopper", and, when the run's orders are different
 # shoppers', "@" and the shopper of each order separated by ",". Every key is derived from ARGV and
-# carries its SKU's hash tag ({sku:42}, a flash sale's keys its SKU's); on a Redis Cluster the batch
-# holds only SKUs of one slot and KEYS[1], one of their keys, routes it there (a lone Redis is given
-# no KEYS). Returns, per run, a string with what
-# each of its orders was told (0 took its units, 1 sold out, 2 over a flash sale's limit, 3 counters
-# missing: then that run and every later one took nothing, so that once the counters are loaded
-# they are decided in the order they arrived; 4 too many unpaid units); then the SKUs left with
-# nothing to sell.
+# carries its SKU's hash tag ({sku:42}; a flash sale's keys carry its SKU's); on a Redis Cluster the
+# batch holds only SKUs of one slot and KEYS[1], one of their keys, routes it there (a lone Redis is
+# given no KEYS). Returns, per run, a string with what each of its orders was told (0 took its units,
+# 1 sold out, 2 over a flash sale's limit, 3 counters missing: then that run and every later one took
+# nothing, so that once the counters are loaded they are decided in the order they arrived; 4 too
+# many unpaid units); then the SKUs left with nothing to sell.
 _RESERVE = """
 local p, cap = ARGV[1], tonumber(ARGV[3])
 local function key(sku, kind) return p .. '{sku:' .. sku .. '}:' .. kind end
