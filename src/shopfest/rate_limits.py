@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from shopfest.core.rates import LockRule, Rate, RateLimited, Seen, SignInLocked, admits, retry_after
+from shopfest.core.redis import REDIS_ERRORS
 
 log = logging.getLogger("shopfest")
 
@@ -151,7 +152,7 @@ class Limiter:
                 tally.shared, tally.pending = tally.shared + pending, 0
         try:
             totals = self._exchange([(key, t.rate, window, pending) for key, t, window, pending in sent])
-        except redis.RedisError:
+        except REDIS_ERRORS:
             log.warning("rate limits: Redis did not answer; counting in this process meanwhile")
             totals = []
         finally:
@@ -193,7 +194,7 @@ class Limiter:
         now = self._clock()
         try:
             until = max(self._book.locked_until([key for key, _ in self._locks(email, address)]))
-        except redis.RedisError:
+        except REDIS_ERRORS:
             log.warning("sign-in locks: Redis did not answer; the sign-in is let through")
             return
         if until > now:
@@ -203,13 +204,13 @@ class Limiter:
     def failed_sign_in(self, email: str, address: str) -> None:
         try:
             self._book.add_failure(self._locks(email, address), now=self._clock())
-        except redis.RedisError:
+        except REDIS_ERRORS:
             log.warning("sign-in locks: Redis did not answer; a wrong password went uncounted")
 
     def signed_in(self, email: str, address: str) -> None:
         try:
             self._book.forget([key for key, _ in self._locks(email, address)])
-        except redis.RedisError:
+        except REDIS_ERRORS:
             log.warning("sign-in locks: Redis did not answer; earlier wrong passwords stay counted")
 
 

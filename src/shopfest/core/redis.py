@@ -20,6 +20,9 @@ from redis.exceptions import RedisClusterException, RedisError
 from shopfest.core.errors import InvalidInput
 
 CLUSTER_SCHEME = "redis+cluster"
+# What a Redis that does not answer raises: redis-py's cluster client raises the second (not a
+# RedisError) when no node it knows of answers.
+REDIS_ERRORS = (RedisError, RedisClusterException)
 # A node that does not answer within this is taken as down (its slots then fail at once, and the
 # client looks for the replica that took over), rather than holding a checkout batch for long.
 CONNECT_TIMEOUT_SECONDS = 2.0

@@ -26,13 +26,12 @@ from functools import partial
 from typing import Any
 
 from redis.crc import key_slot
-from redis.exceptions import RedisClusterException, RedisError
 from sqlalchemy.exc import IntegrityError
 
 from shopfest.core.db import chunks
 from shopfest.core.errors import DomainError
 from shopfest.core.rates import Busy
-from shopfest.core.redis import is_cluster_client
+from shopfest.core.redis import REDIS_ERRORS, is_cluster_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import (
     DEFAULT_MAX_UNPAID,
@@ -251,7 +250,7 @@ class RedisGate:
     def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         try:
             return self._reserve_runs(uow, runs)
-        except (RedisError, RedisClusterException) as error:
+        except REDIS_ERRORS as error:
             # A node down, or a replica taking its slots over: the batch took nothing (what its first
             # calls took was given back), so its orders may simply be tried again.
             raise StockCountersUnavailable("the stock counters did not answer; try again in a moment",
