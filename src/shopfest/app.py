@@ -15,7 +15,6 @@ from functools import partial
 from html import escape
 from pathlib import Path
 
-import redis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -39,13 +38,15 @@ from shopfest.core.clock import Clock
 from shopfest.core.db import make_engine
 from shopfest.core.errors import DomainError, NotFound
 from shopfest.core.events import Bus
+from shopfest.core.redis import REDIS_ERRORS
+from shopfest.core.redis import sync_client as redis_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
-from shopfest.inventory.redis_gate import RedisGate
+from shopfest.inventory.redis_gate import RedisGate, StockCountersUnavailable
 from shopfest.live import api as live_api
 from shopfest.live import chat as _live_chat  # noqa: F401  registers the room's chat commands
 from shopfest.live import drops as _live_drops  # noqa: F401  registers the room's coupon and deal commands
@@ -172,10 +173,10 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     clock = clock or settings.make_clock()
     provider = SandboxProvider(settings.webhook_secret, clock=clock)
     gate: StockGate = DatabaseGate(max_unpaid=settings.max_unpaid_units)
-    shared = redis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    shared = redis_client(settings.redis_url) if settings.redis_url else None  # a lone Redis or a cluster
     if shared is not None:
         gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
-        gate = WatchedGate(gate, redis.RedisError)
+        gate = WatchedGate(gate, (*REDIS_ERRORS, StockCountersUnavailable))
     metrics.watch_engine(engine)
     bus = make_bus(provider, gate)
 

@@ -132,12 +132,12 @@ def mail_outbox(
 def stock_recount() -> None:
     """After a crash, before serving again: the checkout's Redis counters are loaded again from the
     database rows. A server killed mid-checkout can leave units taken in Redis that no order holds."""
-    from redis.exceptions import RedisError
+    from shopfest.core.redis import REDIS_ERRORS
     with clear_errors():
         runtime = _runtime()
         try:
             forgotten = runtime.gate.recount()
-        except RedisError as error:
+        except REDIS_ERRORS as error:
             console.print(f"[red]error:[/red] Redis at SHOPFEST_REDIS_URL did not recount: {error}")
             raise typer.Exit(1) from None
     if runtime.settings.redis_url is None:

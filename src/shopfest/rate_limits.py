@@ -25,6 +25,7 @@ import redis
 
 from shopfest.core import metrics
 from shopfest.core.rates import LockRule, Rate, RateLimited, Seen, SignInLocked, admits, retry_after
+from shopfest.core.redis import REDIS_ERRORS
 
 log = logging.getLogger("shopfest")
 
@@ -152,7 +153,7 @@ class Limiter:
                 tally.shared, tally.pending = tally.shared + pending, 0
         try:
             totals = self._exchange([(key, t.rate, window, pending) for key, t, window, pending in sent])
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             metrics.redis_error("rate-limit.sync", error)
             log.warning("rate limits: Redis did not answer; counting in this process meanwhile")
             totals = []
@@ -195,7 +196,7 @@ class Limiter:
         now = self._clock()
         try:
             until = max(self._book.locked_until([key for key, _ in self._locks(email, address)]))
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             metrics.redis_error("sign-in-lock.check", error)
             log.warning("sign-in locks: Redis did not answer; the sign-in is let through")
             return
@@ -206,14 +207,14 @@ class Limiter:
     def failed_sign_in(self, email: str, address: str) -> None:
         try:
             self._book.add_failure(self._locks(email, address), now=self._clock())
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             metrics.redis_error("sign-in-lock.fail", error)
             log.warning("sign-in locks: Redis did not answer; a wrong password went uncounted")
 
     def signed_in(self, email: str, address: str) -> None:
         try:
             self._book.forget([key for key, _ in self._locks(email, address)])
-        except redis.RedisError as error:
+        except REDIS_ERRORS as error:
             metrics.redis_error("sign-in-lock.forget", error)
             log.warning("sign-in locks: Redis did not answer; earlier wrong passwords stay counted")
 

@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from shopfest.core.clock import Clock, SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
 from shopfest.core.rates import LONGEST_LOCK, LockRule, Rate, parse_rates
+from shopfest.core.redis import check_url
 
 MAX_CHECKOUT_LANES = 8
 WEBHOOK_SECRET_MIN = 16  # characters; shorter ones can be guessed
@@ -135,6 +136,11 @@ class Settings:
             raise InvalidInput("SHOPFEST_MAX_BODY_BYTES is 1 or more, SHOPFEST_RATE_SYNC_SECONDS 0 or more")
         if self.log_format not in (None, "json", "text"):
             raise InvalidInput("SHOPFEST_LOG_FORMAT is json or text")
+        if self.redis_url is not None:
+            check_url(self.redis_url)
+        if "{" in self.redis_prefix or "}" in self.redis_prefix:
+            # A Redis Cluster slots a key by its first {...}: the keys' own tags must be that one.
+            raise InvalidInput("SHOPFEST_REDIS_PREFIX holds no braces ({ or })")
 
     def rates(self) -> dict[str, Rate]:
         return parse_rates(self.rate_limits)

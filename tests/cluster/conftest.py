@@ -1,4 +1,5 @@
-"""The cluster suite (`make test-cluster`): real Citus and Redis Cluster it is given, never skipped."""
+"""The cluster suite (`make test-cluster`): the servers it runs on are given, never guessed; a missing
+one fails the suite rather than skipping it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 
 import pytest
 
+from shopfest.core.redis import CLUSTER_SCHEME, is_cluster
 from tests.conftest import migrated_citus_url
 
 
@@ -16,3 +18,14 @@ def citus_url() -> str:
     if not given:
         pytest.fail("tests/cluster needs SHOPFEST_TEST_CITUS_URL (see ../shared/dist/README.md)")
     return migrated_citus_url(given)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster_url() -> str:
+    """SHOPFEST_TEST_REDIS_CLUSTER_URL: `redis+cluster://host:port[,host:port...]`, or the
+    `redis://host:port` of one node as ../shared/dist/redis-cluster-up.sh prints it."""
+    given = os.environ.get("SHOPFEST_TEST_REDIS_CLUSTER_URL")
+    if not given:
+        pytest.fail("SHOPFEST_TEST_REDIS_CLUSTER_URL names no Redis Cluster (start one with "
+                    "../shared/dist/redis-cluster-up.sh start)")
+    return given if is_cluster(given) else f"{CLUSTER_SCHEME}://{given.split('://', 1)[-1].rstrip('/')}"

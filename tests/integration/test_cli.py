@@ -123,17 +123,17 @@ def test_stock_recount_forgets_the_redis_counters_of_its_prefix(run, redis_url, 
     monkeypatch.setenv("SHOPFEST_REDIS_URL", redis_url)
     monkeypatch.setenv("SHOPFEST_REDIS_PREFIX", prefix)
     counters = redis.Redis.from_url(redis_url)
-    counters.set(f"{prefix}stock:1", 3)
-    counters.set(f"{prefix}stock:2", 0)
+    counters.set(f"{prefix}{{sku:1}}:stock", 3)
+    counters.set(f"{prefix}{{sku:2}}:stock", 0)
     counters.set(f"{prefix}note", "kept")
     try:
         result = run("stock", "recount")
 
         assert result.exit_code == 0, result.output
         assert "2 Redis counters forgotten" in result.output
-        assert counters.get(f"{prefix}stock:1") is None and counters.get(f"{prefix}note") == b"kept"
+        assert counters.get(f"{prefix}{{sku:1}}:stock") is None and counters.get(f"{prefix}note") == b"kept"
     finally:
-        counters.delete(f"{prefix}stock:1", f"{prefix}stock:2", f"{prefix}note")
+        counters.delete(f"{prefix}{{sku:1}}:stock", f"{prefix}{{sku:2}}:stock", f"{prefix}note")
 
 
 def test_stock_recount_says_when_redis_does_not_answer(run, monkeypatch) -> None:  # type: ignore[no-untyped-def]

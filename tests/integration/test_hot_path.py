@@ -218,7 +218,7 @@ def test_redis_that_lost_its_counters_reloads_them_from_the_rows(
         item = hot_item(runtime, stock=20, flash_quantity=10, per_shopper_limit=3)
         assert [place(runtime, 1, item.sku_id, 2), place(runtime, 2, item.sku_id, 2)] == ["ok", "ok"]
         counters = redis.Redis.from_url(redis_url)
-        assert counters.get(f"{prefix}stock:{item.sku_id}") == b"16"
+        assert counters.get(f"{prefix}{{sku:{item.sku_id}}}:stock") == b"16"
         # when Redis forgets every counter (a restart without persistence)
         counters.delete(*counters.keys(f"{prefix}*"))
         # then the next orders see the rows: 6 flash units left, shopper 1 may take only 1 more

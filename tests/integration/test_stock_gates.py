@@ -8,13 +8,13 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 import redis
-from sqlalchemy.exc import IntegrityError
 
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.demo import HotItem, hot_item
 from shopfest.inventory.hot_path import Reservation, Run
 from shopfest.inventory.model import Claim, LimitExceeded, TooManyUnpaid
+from shopfest.inventory.redis_gate import StockCountersBehind, counter_key
 from shopfest.inventory.store import InventoryStore
 from shopfest.orders.checkout import Answer
 from shopfest.orders.drafting import PlaceOrder
@@ -83,7 +83,8 @@ def shopper_1_at_the_limit_and_redis_unaware(runtime: Runtime, redis_url: str) -
     2, and Redis having lost count of its buyers."""
     phone = hot_item(runtime, stock=10, flash_quantity=6, per_shopper_limit=2)
     reserve(runtime, [(Claim(phone.sku_id, 2, 1, phone.flash_sale_id),)])
-    redis.Redis.from_url(redis_url).delete(f"{runtime.settings.redis_prefix}buyers:{phone.flash_sale_id}")
+    redis.Redis.from_url(redis_url).delete(
+        counter_key(runtime.settings.redis_prefix, phone.sku_id, f"buyers:{phone.flash_sale_id}"))
     return phone
 
 
@@ -96,11 +97,13 @@ def test_the_rows_refuse_a_checkout_batch_redis_let_through_and_redis_counts_aga
         return redis_runtime.checkout.place(PlaceOrder(shopper_id, ((phone.sku_id, 1),))).result(timeout=30)
 
     # when shopper 1 orders a third through checkout, which writes the rows past SQLAlchemy
-    with pytest.raises(IntegrityError, match="flash_buyer_within_limit"):
+    with pytest.raises(StockCountersBehind) as refused:
         place(1)
+    assert "flash_buyer_within_limit" in str(refused.value.__cause__)
 
-    # then the refusal comes as SQLAlchemy's, nothing of that order is stored, and the counters,
-    # loaded again from the rows, refuse shopper 1 and sell to shopper 2
+    # then the refusal comes as a busy server's (503, try again), SQLAlchemy's behind it; nothing of
+    # that order is stored, and the counters, loaded again from the rows, refuse shopper 1 and sell to
+    # shopper 2
     with redis_runtime.engine.connect() as conn:
         assert OrderStore(conn).of_shopper(1, after_id=None, limit=10) == []
     assert reserved(redis_runtime, phone.sku_id) == [2]
@@ -139,7 +142,7 @@ def test_redis_loading_counters_for_part_of_a_batch_counts_the_rest_once(
     assert reserved(redis_runtime, phone, scarf) == [3, 3]
     counters = redis.Redis.from_url(redis_url)
     prefix = redis_runtime.settings.redis_prefix
-    assert [int(counters.get(f"{prefix}stock:{sku}") or -1) for sku in (phone, scarf)] == [7, 7]
+    assert [int(counters.get(counter_key(prefix, sku, "stock")) or -1) for sku in (phone, scarf)] == [7, 7]
 
 
 def test_redis_decides_a_run_it_had_to_load_counters_for_in_its_turn(redis_runtime: Runtime) -> None:
@@ -171,7 +174,7 @@ def test_redis_gives_back_what_a_batch_took_when_loading_the_rest_fails(
         redis_runtime.gate.reserve(uow, runs_of([(Claim(phone, 2, 2),), (Claim(scarf, 3, 3),)]))
 
     # then Redis has the 2 phones back, and counts what the rows hold
-    assert int(counters.get(f"{prefix}stock:{phone}") or -1) == 9
+    assert int(counters.get(counter_key(prefix, phone, "stock")) or -1) == 9
     assert reserved(redis_runtime, phone, scarf) == [1, 0]
 
 
@@ -190,7 +193,7 @@ def test_a_recount_lets_redis_sell_the_units_a_killed_batch_took(
     killed_mid_batch(redis_runtime, [(Claim(phone, 2, 2),)])
     counters = redis.Redis.from_url(redis_url)
     prefix = redis_runtime.settings.redis_prefix
-    assert int(counters.get(f"{prefix}stock:{phone}") or -1) == 2  # the rows say 4
+    assert int(counters.get(counter_key(prefix, phone, "stock")) or -1) == 2  # the rows say 4
 
     # when the counters are recounted
     forgotten = redis_runtime.gate.recount()
@@ -210,7 +213,8 @@ def test_a_recount_keeps_each_shoppers_flash_sale_limit(redis_runtime: Runtime, 
     reserve(redis_runtime, [(Claim(phone.sku_id, 2, 1, flash),)])
     killed_mid_batch(redis_runtime, [(Claim(phone.sku_id, 2, 2, flash),)])
     counters = redis.Redis.from_url(redis_url)
-    elsewhere = f"{redis_runtime.settings.redis_prefix.rstrip(':')}-other:stock:{phone.sku_id}"
+    other_prefix = f"{redis_runtime.settings.redis_prefix.rstrip(':')}-other:"
+    elsewhere = counter_key(other_prefix, phone.sku_id, "stock")
     counters.set(elsewhere, 7)  # another prefix's counter: not ours to forget
 
     # when the counters are recounted
@@ -231,8 +235,9 @@ def test_the_rows_refuse_a_shopper_past_a_flash_sale_limit_whatever_redis_said(
     flash = phone.flash_sale_id
 
     # when Redis lets shopper 1 take a third
-    with pytest.raises(IntegrityError, match="flash_buyer_within_limit"):
+    with pytest.raises(StockCountersBehind) as refused:
         reserve(redis_runtime, [(Claim(phone.sku_id, 1, 1, flash),)])
+    assert "flash_buyer_within_limit" in str(refused.value.__cause__)
 
     # then the rows still hold the 2, and the counters the batch touched, loaded again from them,
     # refuse shopper 1 and sell the other 4 flash units
@@ -269,14 +274,15 @@ def test_the_rows_refuse_a_shopper_past_the_cap_redis_let_through(
     # given shopper 1 holding the 5 unpaid phones a shopper may hold, and Redis having lost count of them
     phone = hot_item(redis_runtime, stock=20).sku_id
     reserve(redis_runtime, [(Claim(phone, 5, 1),)])
-    redis.Redis.from_url(redis_url).delete(f"{redis_runtime.settings.redis_prefix}unpaid:{phone}")
+    redis.Redis.from_url(redis_url).delete(counter_key(redis_runtime.settings.redis_prefix, phone, "unpaid"))
 
     def place(shopper_id: int) -> Answer:
         return redis_runtime.checkout.place(PlaceOrder(shopper_id, ((phone, 1),))).result(timeout=30)
 
     # when shopper 1 orders a sixth: the rows refuse the batch, and nothing of it is stored
-    with pytest.raises(IntegrityError, match="unpaid_within_cap"):
+    with pytest.raises(StockCountersBehind) as refused:
         place(1)
+    assert "unpaid_within_cap" in str(refused.value.__cause__)
     assert reserved(redis_runtime, phone) == [5]
 
     # then the counters, loaded again from the rows, refuse shopper 1 and sell to shopper 2

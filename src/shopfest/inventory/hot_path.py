@@ -165,7 +165,7 @@ class DatabaseGate:
 class WatchedGate:
     """A stock gate whose Redis errors are counted by operation before they go on to the caller."""
 
-    def __init__(self, gate: StockGate, errors: type[Exception]) -> None:
+    def __init__(self, gate: StockGate, errors: tuple[type[BaseException], ...]) -> None:
         self.gate = gate
         self.errors = errors
 
@@ -194,5 +194,6 @@ class WatchedGate:
         try:
             yield
         except self.errors as error:
-            metrics.redis_error(f"stock.{operation}", error)
+            # the gate's own 503 carries the Redis error it met as its cause: that is the kind counted
+            metrics.redis_error(f"stock.{operation}", error.__cause__ or error)
             raise

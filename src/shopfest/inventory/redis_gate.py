@@ -9,6 +9,11 @@ units back to Redis.
 The script applies the rule of `model.Ledger`: each order takes all its units or none; a flash
 sale's units and its per-shopper limit are checked with the SKU's, and so are the units each shopper
 holds unpaid of each SKU (given back when an order is paid, cancelled or lapses).
+
+On a Redis Cluster every counter of a SKU (its flash sales' too) shares the hash tag {sku:N}, so one
+slot holds them: a batch is decided one script a slot, the slots at once, and an order whose SKUs span
+slots slot by slot (what an earlier slot took is given back when a later one refuses). A node that does
+not answer fails the batch with nothing taken (503, try again).
 """
 
 from __future__ import annotations
@@ -16,10 +21,17 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
+
+from redis.crc import key_slot
+from sqlalchemy.exc import IntegrityError
 
 from shopfest.core.db import chunks
 from shopfest.core.errors import DomainError
+from shopfest.core.rates import Busy
+from shopfest.core.redis import REDIS_ERRORS, is_cluster_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory.hot_path import (
     DEFAULT_MAX_UNPAID,
@@ -40,14 +52,16 @@ from shopfest.inventory.store import AdjustmentStore, InventoryStore
 # four per claim), then the most unpaid units a shopper holds of one SKU. The batch: runs of orders
 # making the same claims separated by "|", each "count:", the claims of one of its orders separated
 # by ";", each claim "sku,qty,flash sale (0: none),shopper", and, when the run's orders are different
-# shoppers', "@" and the shopper of each order separated by ",". KEYS are unused: every key is
-# derived from ARGV, so this runs on one Redis (no Cluster). Returns, per run, a string with what
-# each of its orders was told (0 took its units, 1 sold out, 2 over a flash sale's limit, 3 counters
-# missing: then that run and every later one took nothing, so that once the counters are loaded
-# they are decided in the order they arrived; 4 too many unpaid units); then the SKUs left with
-# nothing to sell.
+# shoppers', "@" and the shopper of each order separated by ",". Every key is derived from ARGV and
+# carries its SKU's hash tag ({sku:42}; a flash sale's keys carry its SKU's); on a Redis Cluster the
+# batch holds only SKUs of one slot and KEYS[1], one of their keys, routes it there (a lone Redis is
+# given no KEYS). Returns, per run, a string with what each of its orders was told (0 took its units,
+# 1 sold out, 2 over a flash sale's limit, 3 counters missing: then that run and every later one took
+# nothing, so that once the counters are loaded they are decided in the order they arrived; 4 too
+# many unpaid units); then the SKUs left with nothing to sell.
 _RESERVE = """
 local p, cap = ARGV[1], tonumber(ARGV[3])
+local function key(sku, kind) return p .. '{sku:' .. sku .. '}:' .. kind end
 local answer = {}
 local touched = {}
 local missing = false
@@ -61,17 +75,17 @@ for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
   local want, flash, left = {}, {}, {}
   for _, c in ipairs(claims) do
     want[c[1]] = (want[c[1]] or 0) + c[2]
-    if c[3] ~= '0' then flash[c[3]] = {(flash[c[3]] and flash[c[3]][1] or 0) + c[2], c[4]} end
+    if c[3] ~= '0' then flash[c[3]] = {(flash[c[3]] and flash[c[3]][1] or 0) + c[2], c[4], c[1]} end
     touched[c[1]] = true
   end
   for sku, _ in pairs(want) do
     if missing then break end
-    left[sku] = tonumber(redis.call('GET', p .. 'stock:' .. sku))
+    left[sku] = tonumber(redis.call('GET', key(sku, 'stock')))
     if not left[sku] then missing = true end
   end
-  for sale, _ in pairs(flash) do
+  for sale, taken in pairs(flash) do
     if missing then break end
-    if redis.call('EXISTS', p .. 'flash:' .. sale) == 0 then missing = true end
+    if redis.call('EXISTS', key(taken[3], 'flash:' .. sale)) == 0 then missing = true end
   end
   if missing then
     answer[#answer + 1] = string.rep('3', n)
@@ -87,21 +101,21 @@ for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
     end
     for sku, qty in pairs(want) do bound(left[sku], qty, 1) end
     for sale, taken in pairs(flash) do
-      local key = p .. 'flash:' .. sale
-      bound(tonumber(redis.call('HGET', key, 'left')), taken[1], 1)
-      local held = tonumber(redis.call('HGET', p .. 'buyers:' .. sale, taken[2]) or '0')
-      bound(tonumber(redis.call('HGET', key, 'limit')) - held, taken[1], 2)
+      local sale_key = key(taken[3], 'flash:' .. sale)
+      bound(tonumber(redis.call('HGET', sale_key, 'left')), taken[1], 1)
+      local held = tonumber(redis.call('HGET', key(taken[3], 'buyers:' .. sale), taken[2]) or '0')
+      bound(tonumber(redis.call('HGET', sale_key, 'limit')) - held, taken[1], 2)
     end
     for sku, qty in pairs(want) do
-      bound(cap - tonumber(redis.call('HGET', p .. 'unpaid:' .. sku, shopper) or '0'), qty, 4)
+      bound(cap - tonumber(redis.call('HGET', key(sku, 'unpaid'), shopper) or '0'), qty, 4)
     end
     if fits > 0 then
       for _, c in ipairs(claims) do
-        redis.call('DECRBY', p .. 'stock:' .. c[1], c[2] * fits)
-        redis.call('HINCRBY', p .. 'unpaid:' .. c[1], shopper, c[2] * fits)
+        redis.call('DECRBY', key(c[1], 'stock'), c[2] * fits)
+        redis.call('HINCRBY', key(c[1], 'unpaid'), shopper, c[2] * fits)
         if c[3] ~= '0' then
-          redis.call('HINCRBY', p .. 'flash:' .. c[3], 'left', -c[2] * fits)
-          redis.call('HINCRBY', p .. 'buyers:' .. c[3], c[4], c[2] * fits)
+          redis.call('HINCRBY', key(c[1], 'flash:' .. c[3]), 'left', -c[2] * fits)
+          redis.call('HINCRBY', key(c[1], 'buyers:' .. c[3]), c[4], c[2] * fits)
         end
       end
     end
@@ -117,7 +131,7 @@ for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
       end
       if code == 0 then
         for sku, qty in pairs(want) do
-          if tonumber(redis.call('HGET', p .. 'unpaid:' .. sku, shopper) or '0') + qty > cap then
+          if tonumber(redis.call('HGET', key(sku, 'unpaid'), shopper) or '0') + qty > cap then
             code = 4 break
           end
         end
@@ -126,17 +140,17 @@ for count, run in string.gmatch(ARGV[2], '(%d+):([^|]+)') do
         for sku, qty in pairs(want) do
           left[sku] = left[sku] - qty
           taken[sku] = (taken[sku] or 0) + qty
-          redis.call('HINCRBY', p .. 'unpaid:' .. sku, shopper, qty)
+          redis.call('HINCRBY', key(sku, 'unpaid'), shopper, qty)
         end
       end
       told[#told + 1] = code
     end
-    for sku, qty in pairs(taken) do redis.call('DECRBY', p .. 'stock:' .. sku, qty) end
+    for sku, qty in pairs(taken) do redis.call('DECRBY', key(sku, 'stock'), qty) end
     answer[#answer + 1] = table.concat(told)
   end
 end
 for sku, _ in pairs(touched) do
-  if tonumber(redis.call('GET', p .. 'stock:' .. sku) or '1') <= 0 then answer[#answer + 1] = sku end
+  if tonumber(redis.call('GET', key(sku, 'stock')) or '1') <= 0 then answer[#answer + 1] = sku end
 end
 return answer
 """
@@ -146,17 +160,18 @@ return answer
 # the rows, which already have the change); a shopper's unpaid units never go below zero.
 _GIVE_BACK = """
 local p, back = ARGV[1], ARGV[2] == '1'
+local function key(sku, kind) return p .. '{sku:' .. sku .. '}:' .. kind end
 for i = 3, #ARGV, 4 do
   local sku, qty, sale, shopper = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
-  if redis.call('EXISTS', p .. 'stock:' .. sku) == 1 then
-    if back then redis.call('INCRBY', p .. 'stock:' .. sku, qty) end
-    if redis.call('HINCRBY', p .. 'unpaid:' .. sku, shopper, -qty) <= 0 then
-      redis.call('HDEL', p .. 'unpaid:' .. sku, shopper)
+  if redis.call('EXISTS', key(sku, 'stock')) == 1 then
+    if back then redis.call('INCRBY', key(sku, 'stock'), qty) end
+    if redis.call('HINCRBY', key(sku, 'unpaid'), shopper, -qty) <= 0 then
+      redis.call('HDEL', key(sku, 'unpaid'), shopper)
     end
   end
-  if back and sale ~= '0' and redis.call('EXISTS', p .. 'flash:' .. sale) == 1 then
-    redis.call('HINCRBY', p .. 'flash:' .. sale, 'left', qty)
-    redis.call('HINCRBY', p .. 'buyers:' .. sale, shopper, -qty)
+  if back and sale ~= '0' and redis.call('EXISTS', key(sku, 'flash:' .. sale)) == 1 then
+    redis.call('HINCRBY', key(sku, 'flash:' .. sale), 'left', qty)
+    redis.call('HINCRBY', key(sku, 'buyers:' .. sale), shopper, -qty)
   end
 end
 return 1
@@ -180,9 +195,45 @@ def _claim_args(claims: Sequence[Claim]) -> list[Any]:
     return args
 
 
+class StockCountersUnavailable(Busy):
+    code = "stock-counters-unavailable"
+    title = "The stock counters did not answer; try again shortly"
+
+
+class StockCountersBehind(Busy):
+    code = "stock-counters-behind"
+    title = "The stock counters counted more than the rows hold; they are reloaded, try again"
+
+
+RETRY_AFTER_SECONDS = 1
+SLOTS_AT_ONCE = 8  # on a Redis Cluster, a batch's slots asked at once (each a thread's round trip)
+
+
+def counter_key(prefix: str, sku_id: int, kind: str) -> str:
+    """A SKU's counter: `kind` "stock" or "unpaid", or "flash:<sale>" and "buyers:<sale>" for a flash
+    sale of it. The hash tag puts all of a SKU's counters in one Redis Cluster slot."""
+    return f"{prefix}{{sku:{sku_id}}}:{kind}"
+
+
+def sku_slot(sku_id: int) -> int:
+    """The Redis Cluster slot of every counter of a SKU."""
+    return key_slot(f"sku:{sku_id}".encode())
+
+
+def slot_groups(runs: Sequence[Run]) -> tuple[dict[int, list[int]], list[int]]:
+    """The runs (by index, in their order) whose SKUs all share a Redis Cluster slot, per slot; and those
+    whose SKUs span slots."""
+    in_slot: dict[int, list[int]] = {}
+    spanning: list[int] = []
+    for k, run in enumerate(runs):
+        slots = {sku_slot(c.sku_id) for c in run.claims}
+        (in_slot.setdefault(slots.pop(), []) if len(slots) == 1 else spanning).append(k)
+    return in_slot, spanning
+
+
 class RedisGate:
-    """Counters in Redis (any redis-py client); the database rows written in the same batch. No
-    shopper holds more than `max_unpaid` unpaid units of one SKU."""
+    """Counters in Redis or a Redis Cluster (any redis-py client); the database rows written in the same
+    batch. No shopper holds more than `max_unpaid` unpaid units of one SKU."""
 
     def __init__(self, client: Any, *, prefix: str = "shopfest:",
                  max_unpaid: int = DEFAULT_MAX_UNPAID) -> None:
@@ -192,43 +243,64 @@ class RedisGate:
         self._reserve = client.register_script(_RESERVE)
         self._give_back = client.register_script(_GIVE_BACK)
         self._shift_stock = client.register_script(_SHIFT_STOCK)
+        self._cluster = is_cluster_client(client)
+        self._slots_pool = ThreadPoolExecutor(SLOTS_AT_ONCE, thread_name_prefix="redis-slots") \
+            if self._cluster else None
 
     def reserve(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
+        try:
+            return self._reserve_runs(uow, runs)
+        except REDIS_ERRORS as error:
+            # A node down, or a replica taking its slots over: the batch took nothing (what its first
+            # calls took was given back), so its orders may simply be tried again.
+            raise StockCountersUnavailable("the stock counters did not answer; try again in a moment",
+                                           retry_after=RETRY_AFTER_SECONDS) from error
+
+    def _reserve_runs(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         decided, sold_out = self._decide(runs)
-        first = next((k for k, told in enumerate(decided) if MISSING in told), None)
-        if first is not None:  # that run and every later one took nothing: load, decide them again
+        again = [k for k, told in enumerate(decided) if MISSING in told]
+        # Those runs took nothing (on one Redis: the first and every later one): load, decide them again.
+        if again:
             try:
-                self._load(uow, claims_of_runs(runs[first:]))
-                again, more_sold_out = self._decide(runs[first:])
+                self._load(uow, claims_of_runs([runs[k] for k in again]))
+                redecided, more_sold_out = self._decide([runs[k] for k in again])
             except BaseException:
-                # The batch fails: Redis gets back what its first runs took (had the second decision
+                # The batch fails: Redis gets back what its other runs took (had the second decision
                 # taken units and its reply been lost, Redis keeps those: it undercounts, never
                 # oversells). If Redis is what failed, the first error is the one raised.
                 with contextlib.suppress(Exception):
                     self._give(_taken(runs, decided))
                 raise
-            decided[first:] = again
+            for k, told in zip(again, redecided, strict=True):
+                decided[k] = told
             sold_out |= more_sold_out
         outcomes: Outcomes = []
         for run, told in zip(runs, decided, strict=True):
             outcomes += [_refusal(code, run.claims, self.max_unpaid) for code in told]
         taken = _taken(runs, decided)
         reservation = Reservation(outcomes, sold_out, undo=lambda: self._give(taken))
+        reservation.record = self._recorder(uow, reservation, taken)
+        return reservation
+
+    def _recorder(self, uow: UnitOfWork, reservation: Reservation, taken: list[Claim]) -> Callable[[], None]:
         store = InventoryStore(uow.conn)
 
         def record() -> None:
             try:
                 store.reserve(sku_qty=sku_qty(taken), flash_qty=flash_qty(taken),
                               unpaid_qty=unpaid_qty(taken), max_unpaid=self.max_unpaid)
-            except BaseException:
-                # The rows refuse what Redis let through (counters that missed a batch, or a shopper
-                # past a limit): the counters this batch touched are forgotten rather than given
-                # back, and the next batch that needs them loads them from the rows.
+            except BaseException as error:
+                # The rows refuse what Redis let through (counters that missed a batch, a write a
+                # failed-over master never passed on, or a shopper past a limit): the counters this
+                # batch touched are forgotten rather than given back, and the next batch that needs
+                # them loads them from the rows.
                 reservation.undo = lambda: self._forget(taken)
+                if isinstance(error, IntegrityError):
+                    raise StockCountersBehind("the stock counters were behind the database; try again",
+                                              retry_after=RETRY_AFTER_SECONDS) from error
                 raise
 
-        reservation.record = record
-        return reservation
+        return record
 
     def release(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         InventoryStore(uow.conn).release(sku_qty=sku_qty(claims), flash_qty=flash_qty(claims),
@@ -241,22 +313,19 @@ class RedisGate:
 
     def recount(self) -> int:
         """A process killed between its Redis decision and its commit leaves units taken in Redis
-        that no row holds, and they would never sell: forgotten here, the counters are loaded from
-        the rows again. Run it while no server places orders: counters loaded again while a batch is
-        between its decision and its row write miss that batch, and let through more than the rows
-        hold; the rows then refuse (fail) the batch that takes it, and its counters are reloaded."""
+        that no row holds, and they would never sell: forgotten here (on every master of a cluster),
+        the counters are loaded from the rows again. Run it while no server places orders: counters
+        loaded again while a batch is between its decision and its row write miss that batch, and let
+        through more than the rows hold; the rows then refuse (fail) the batch that takes it, and its
+        counters are reloaded."""
         forgotten = 0
         # A SKU's units and its shoppers' unpaid units are forgotten together, as a flash sale's
-        # units and its buyers are (one UNLINK): no batch may load the units again while the others
-        # of before are still counted, or the other way round.
-        for kind, partner in (("stock", "unpaid"), ("flash", "buyers")):
+        # units and its buyers are (one UNLINK, one slot): no batch may load the units again while the
+        # others of before are still counted, or the other way round.
+        for kind in ("stock", "flash:*"):
             for chunk in self._counters(kind):
-                pipe = self._redis.pipeline(transaction=False)
-                for key in chunk:
-                    name = _text(key)[len(self._prefix) + len(kind) + 1:]
-                    pipe.unlink(key, f"{self._prefix}{partner}:{name}")
-                forgotten += sum(pipe.execute())
-        for kind in ("unpaid", "buyers"):  # whose partner was gone already
+                forgotten += self._unlink_pairs([(_text(key), _partner(_text(key))) for key in chunk])
+        for kind in ("unpaid", "buyers:*"):  # whose partner was gone already
             for chunk in self._counters(kind):
                 forgotten += self._redis.unlink(*chunk)
         return forgotten
@@ -275,36 +344,150 @@ class RedisGate:
         self._shift(sku_id, change)
         return lambda: self._shift(sku_id, -change)
 
+    def _key(self, sku_id: int, kind: str) -> str:
+        return counter_key(self._prefix, sku_id, kind)
+
+    def _slot(self, sku_id: int) -> int:
+        """Where a SKU's counters live: its slot on a cluster; one place on a lone Redis."""
+        return sku_slot(sku_id) if self._cluster else 0
+
+    def _routed(self, sku_id: int) -> list[str]:
+        """The KEYS a script about this SKU's slot is given: one of its keys on a cluster (which routes
+        it), none on a lone Redis."""
+        return [self._key(sku_id, "stock")] if self._cluster else []
+
     def _shift(self, sku_id: int, change: int) -> None:
         if change:
-            self._shift_stock(keys=[f"{self._prefix}stock:{sku_id}"], args=[change])
+            self._shift_stock(keys=[self._key(sku_id, "stock")], args=[change])
 
     def _forget(self, claims: Sequence[Claim]) -> None:
         """Forget the counters of these claims' SKUs and flash sales (a SKU's units and unpaid units
         at once, a sale's units and buyers at once)."""
+        self._unlink_pairs([(self._key(sku_id, "stock"), self._key(sku_id, "unpaid"))
+                            for sku_id in sorted({c.sku_id for c in claims})] +
+                           [(self._key(sku_id, f"flash:{sale}"), self._key(sku_id, f"buyers:{sale}"))
+                            for sale, sku_id in _sales(claims)])
+
+    def _unlink_pairs(self, pairs: list[tuple[str, str]]) -> int:
+        """Forget each pair of keys at once (one UNLINK); how many keys were there."""
+        if self._cluster:  # one UNLINK a slot, pipelined to the masters; a pair shares a slot
+            return int(self._redis.unlink(*(key for pair in pairs for key in pair))) if pairs else 0
         pipe = self._redis.pipeline(transaction=False)
-        for sku_id in sorted({c.sku_id for c in claims}):
-            pipe.unlink(f"{self._prefix}stock:{sku_id}", f"{self._prefix}unpaid:{sku_id}")
-        for sale in sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None}):
-            pipe.unlink(f"{self._prefix}flash:{sale}", f"{self._prefix}buyers:{sale}")
-        pipe.execute()
+        for pair in pairs:
+            pipe.unlink(*pair)
+        return sum(pipe.execute())
 
     def _counters(self, kind: str) -> Iterator[list[bytes | str]]:
-        """The keys of one kind of counter ("stock", "unpaid", "flash" or "buyers"), a thousand at a time."""
-        keys: Iterable[bytes | str] = self._redis.scan_iter(match=f"{_glob_escaped(self._prefix)}{kind}:*",
-                                                            count=KEYS_PER_COMMAND)
+        """The keys of one kind of counter ("stock", "unpaid", "flash:*" or "buyers:*"), a thousand at a
+        time; on a cluster, from every master."""
+        keys: Iterable[bytes | str] = self._redis.scan_iter(
+            match=f"{_glob_escaped(self._prefix)}{{sku:*}}:{kind}", count=KEYS_PER_COMMAND)
         return chunks(keys, KEYS_PER_COMMAND)
 
     def _decide(self, runs: Sequence[Run]) -> tuple[list[str], set[int]]:
         """Per run, what each of its orders was told (a digit each, see _RESERVE); the SKUs left with
         nothing to sell."""
+        if not self._cluster:
+            return self._decide_in_slot(runs, keys=[])  # one round trip for the whole batch
+        return self._decide_by_slot(runs)
+
+    def _decide_in_slot(self, runs: Sequence[Run], *, keys: list[str]) -> tuple[list[str], set[int]]:
         batch = "|".join(_run_text(run) for run in runs)
-        answer = self._reserve(args=[self._prefix, batch, self.max_unpaid])
+        answer = self._reserve(keys=keys, args=[self._prefix, batch, self.max_unpaid])
         return [_text(told) for told in answer[:len(runs)]], {int(x) for x in answer[len(runs):]}
 
+    def _decide_by_slot(self, runs: Sequence[Run]) -> tuple[list[str], set[int]]:
+        """On a cluster: the runs whose SKUs share a slot, one script a slot, the slots at once; then
+        each run whose SKUs span slots, slot by slot. A slot that fails fails the batch, and what the
+        others took is given back first."""
+        in_slot, spanning = slot_groups(runs)
+        decided = [""] * len(runs)
+        sold_out: set[int] = set()
+        failed: BaseException | None = None
+        for indices, result in zip(in_slot.values(), self._each_slot(
+                [[runs[k] for k in indices] for indices in in_slot.values()]), strict=True):
+            if isinstance(result, BaseException):
+                failed = failed or result
+                continue
+            told, more_sold_out = result
+            sold_out |= more_sold_out
+            for k, answer in zip(indices, told, strict=True):
+                decided[k] = answer
+        try:
+            if failed is not None:
+                raise failed
+            for k in spanning:
+                decided[k], more_sold_out = self._decide_spanning(runs[k])
+                sold_out |= more_sold_out
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._give(_taken(runs, decided))
+            raise
+        return decided, sold_out
+
+    def _each_slot(self, groups: list[list[Run]]) -> list[tuple[list[str], set[int]] | BaseException]:
+        """Each group of runs (all of one slot) decided by its master, the groups at once."""
+        def decide(group: list[Run]) -> tuple[list[str], set[int]]:
+            return self._decide_in_slot(group, keys=self._routed(group[0].claims[0].sku_id))
+
+        pool = self._slots_pool
+        assert pool is not None
+        jobs: list[Callable[[], tuple[list[str], set[int]]]] = (
+            [partial(decide, groups[0])] if len(groups) == 1  # the hot SKU's batch: no thread to wait on
+            else [pool.submit(decide, group).result for group in groups])
+        results: list[tuple[list[str], set[int]] | BaseException] = []
+        for job in jobs:
+            try:
+                results.append(job())
+            except Exception as error:  # noqa: BLE001  # handed back: the other slots' units go back
+                results.append(error)
+        return results
+
+    def _decide_spanning(self, run: Run) -> tuple[str, set[int]]:
+        """A run whose SKUs live in several slots, one slot after another: an order goes on to the next
+        slot only if the slots before let it through, and gets back what they took if a later one
+        refuses it. A slot lacking counters: the whole run took nothing (it is loaded, decided again)."""
+        parts: dict[int, list[Claim]] = {}
+        for c in run.claims:
+            parts.setdefault(sku_slot(c.sku_id), []).append(c)
+        told = ["0"] * run.count
+        alive = list(range(run.count))
+        took: list[tuple[list[Claim], list[int]]] = []  # per slot: its claims, the orders that took them
+        sold_out: set[int] = set()
+        try:
+            for claims in parts.values():
+                shoppers = None if run.shoppers is None else [run.shoppers[i] for i in alive]
+                (answer,), more_sold_out = self._decide_in_slot(
+                    [Run(claims, len(alive), shoppers)], keys=self._routed(claims[0].sku_id))
+                sold_out |= more_sold_out
+                for i, code in zip(alive, answer, strict=True):
+                    told[i] = code
+                alive = [i for i, code in zip(alive, answer, strict=True) if code == "0"]
+                took.append((claims, alive))
+                if not alive:
+                    break
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self._give(_given_back(run, took, kept=set()))
+            raise
+        if MISSING in told:
+            self._give(_given_back(run, took, kept=set()))
+            return MISSING * run.count, set()
+        back = _given_back(run, took, kept=set(alive))
+        self._give(back)
+        return "".join(told), sold_out - {c.sku_id for c in back}
+
     def _give(self, claims: list[Claim], *, back_on_sale: bool = True) -> None:
-        if claims:
-            self._give_back(args=[self._prefix, int(back_on_sale), *_claim_args(claims)])
+        for group in self._by_slot(claims):
+            self._give_back(keys=self._routed(group[0].sku_id),
+                            args=[self._prefix, int(back_on_sale), *_claim_args(group)])
+
+    def _by_slot(self, claims: Sequence[Claim]) -> list[list[Claim]]:
+        """The claims grouped by where their SKUs' counters live (one group on a lone Redis)."""
+        groups: dict[int, list[Claim]] = {}
+        for c in claims:
+            groups.setdefault(self._slot(c.sku_id), []).append(c)
+        return list(groups.values())
 
     def _load(self, uow: UnitOfWork, claims: Sequence[Claim]) -> None:
         """Counters Redis lacks, from the rows (locked, so every batch that wrote them is counted);
@@ -313,26 +496,59 @@ class RedisGate:
         counters are forgotten and so loaded again; it never lets the rows oversell."""
         store = InventoryStore(uow.conn)
         sku_ids = sorted({c.sku_id for c in claims})
-        flash_ids = sorted({c.flash_sale_id for c in claims if c.flash_sale_id is not None})
-        ledger = store.ledger(sku_ids, flash_ids, [])
-        missing = [s for s in sku_ids if not self._redis.exists(f"{self._prefix}stock:{s}")]
+        sales = _sales(claims)
+        ledger = store.ledger(sku_ids, [sale for sale, _ in sales], [])
+        missing = [s for s in sku_ids if not self._redis.exists(self._key(s, "stock"))]
         held = store.unpaid_of(missing) if missing else {}
-        # All at once (MULTI): no batch may see a SKU's units before all its unpaid units, nor a
-        # flash sale's units before all its buyers.
-        pipe = self._redis.pipeline(transaction=True)
+        # All of a slot at once (MULTI; a cluster runs none across slots, and a SKU's counters share
+        # one): no batch may see a SKU's units before all its unpaid units, nor a flash sale's units
+        # before all its buyers.
+        pipes: dict[int, Any] = {}
+
+        def pipe(sku_id: int) -> Any:  # noqa: ANN401  # a redis-py pipeline, untyped
+            slot = self._slot(sku_id)
+            if slot not in pipes:
+                pipes[slot] = self._redis.pipeline(transaction=True)
+            return pipes[slot]
+
         for (shopper_id, sku_id), qty in held.items():
-            pipe.hsetnx(f"{self._prefix}unpaid:{sku_id}", str(shopper_id), qty)
+            pipe(sku_id).hsetnx(self._key(sku_id, "unpaid"), str(shopper_id), qty)
         for sku_id in sku_ids:
-            pipe.set(f"{self._prefix}stock:{sku_id}", ledger.available.get(sku_id, 0), nx=True)
-        for flash_id in flash_ids:
-            if self._redis.exists(f"{self._prefix}flash:{flash_id}"):
+            pipe(sku_id).set(self._key(sku_id, "stock"), ledger.available.get(sku_id, 0), nx=True)
+        for flash_id, sku_id in sales:
+            if self._redis.exists(self._key(sku_id, f"flash:{flash_id}")):
                 continue
             for shopper_id, qty in store.buyers_of(flash_id).items():
-                pipe.hsetnx(f"{self._prefix}buyers:{flash_id}", str(shopper_id), qty)
-            key = f"{self._prefix}flash:{flash_id}"
-            pipe.hsetnx(key, "limit", ledger.flash_limit.get(flash_id, 0))
-            pipe.hsetnx(key, "left", ledger.flash_left.get(flash_id, 0))
-        pipe.execute()
+                pipe(sku_id).hsetnx(self._key(sku_id, f"buyers:{flash_id}"), str(shopper_id), qty)
+            sale = self._key(sku_id, f"flash:{flash_id}")
+            pipe(sku_id).hsetnx(sale, "limit", ledger.flash_limit.get(flash_id, 0))
+            pipe(sku_id).hsetnx(sale, "left", ledger.flash_left.get(flash_id, 0))
+        for each in pipes.values():
+            each.execute()
+
+
+def _sales(claims: Sequence[Claim]) -> list[tuple[int, int]]:
+    """The flash sales the claims take units of, each with its SKU (whose hash tag its counters carry)."""
+    return sorted({(c.flash_sale_id, c.sku_id) for c in claims if c.flash_sale_id is not None})
+
+
+def _partner(key: str) -> str:
+    """The counter forgotten with this one: a SKU's unpaid units with its units, a flash sale's buyers
+    with its units."""
+    head, _, kind = key.rpartition("}:")
+    return f"{head}}}:" + ("unpaid" if kind == "stock" else kind.replace("flash:", "buyers:", 1))
+
+
+def _given_back(run: Run, took: list[tuple[list[Claim], list[int]]], *, kept: set[int]) -> list[Claim]:
+    """What the orders of a spanning run that are not `kept` took, slot by slot, to give back."""
+    back: list[Claim] = []
+    for claims, orders in took:
+        gone = [i for i in orders if i not in kept]
+        if run.shoppers is None:
+            back += times(claims, len(gone))
+        else:
+            back += [Claim(c.sku_id, c.qty, run.shoppers[i], c.flash_sale_id) for i in gone for c in claims]
+    return back
 
 
 MISSING = "3"  # what _RESERVE tells the orders of a run whose counters Redis lacks

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
-from redis import asyncio as aioredis
 
 from shopfest.core import metrics
+from shopfest.core.redis import async_client
 
 log = logging.getLogger("shopfest.live")
 
@@ -118,7 +118,7 @@ class RedisHub:
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None:
-            client = self._clients[loop] = aioredis.Redis.from_url(self._url)
+            client = self._clients[loop] = async_client(self._url)  # a lone Redis or a cluster
         return client
 
     def key(self, event_id: int) -> str:
