@@ -36,7 +36,7 @@ from shopfest.core import metrics
 from shopfest.core.actor import Actor
 from shopfest.core.clock import Clock
 from shopfest.core.db import make_engine
-from shopfest.core.errors import DomainError, NotFound
+from shopfest.core.errors import DomainError, NotFound, Unavailable
 from shopfest.core.events import Bus
 from shopfest.core.redis import REDIS_ERRORS
 from shopfest.core.redis import sync_client as redis_client
@@ -46,7 +46,7 @@ from shopfest.festival import service as festival
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
-from shopfest.inventory.redis_gate import RedisGate, StockCountersUnavailable
+from shopfest.inventory.redis_gate import RedisGate
 from shopfest.live import api as live_api
 from shopfest.live import chat as _live_chat  # noqa: F401  registers the room's chat commands
 from shopfest.live import drops as _live_drops  # noqa: F401  registers the room's coupon and deal commands
@@ -176,7 +176,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     shared = redis_client(settings.redis_url) if settings.redis_url else None  # a lone Redis or a cluster
     if shared is not None:
         gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
-        gate = WatchedGate(gate, (*REDIS_ERRORS, StockCountersUnavailable))
+        gate = WatchedGate(gate, (*REDIS_ERRORS, Unavailable))
     metrics.watch_engine(engine)
     bus = make_bus(provider, gate)
 

@@ -23,12 +23,12 @@ from typer.testing import CliRunner
 from shopfest.app import make_runtime
 from shopfest.cli import app
 from shopfest.core.clock import SetClock
-from shopfest.core.errors import DomainError
+from shopfest.core.errors import DomainError, Unavailable
 from shopfest.core.rates import LockRule, Rate, RateLimited, SignInLocked
 from shopfest.core.redis import sync_client
 from shopfest.demo import hot_item
 from shopfest.inventory.model import SoldOut, TooManyUnpaid
-from shopfest.inventory.redis_gate import StockCountersBehind, StockCountersUnavailable, counter_key, sku_slot
+from shopfest.inventory.redis_gate import StockCountersBehind, counter_key, sku_slot
 from shopfest.inventory.store import InventoryStore
 from shopfest.orders.drafting import PlaceOrder
 from shopfest.orders.store import orders
@@ -168,7 +168,7 @@ def private_cluster(tmp_path: Path) -> Iterator[str]:
         subprocess.run(["bash", script, "destroy"], env=env, check=False, capture_output=True, timeout=120)
 
 
-CLEAN = {SoldOut.code, TooManyUnpaid.code, StockCountersUnavailable.code, StockCountersBehind.code}
+CLEAN = {SoldOut.code, TooManyUnpaid.code, Unavailable.code, StockCountersBehind.code}
 
 
 class Burst:
@@ -238,11 +238,11 @@ def test_a_master_killed_mid_burst_oversells_nothing_and_loses_no_acknowledged_o
         burst.end()
         assert burst.unclean == []
         gap = [code for at, code in burst.refused if at > killed_at]
-        assert StockCountersUnavailable.code in gap and set(code for _, code in burst.refused) <= CLEAN
-        back_at = max(at for at, code in burst.refused if code == StockCountersUnavailable.code)
+        assert Unavailable.code in gap and set(code for _, code in burst.refused) <= CLEAN
+        back_at = max(at for at, code in burst.refused if code == Unavailable.code)
         print(f"fail-over: refused 503 for {back_at - killed_at:.1f} s; codes after the kill: "  # for -s
               f"{ {code: gap.count(code) for code in set(gap)} }")
-        assert status_of(StockCountersUnavailable("")) == status_of(StockCountersBehind("")) == 503
+        assert status_of(Unavailable("")) == status_of(StockCountersBehind("")) == 503
         # and nothing is oversold, every acknowledged order is in the database, in as many units
         with runtime.engine.connect() as conn:
             level = InventoryStore(conn).levels([phone])[phone]

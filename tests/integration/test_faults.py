@@ -36,6 +36,7 @@ from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock
 from shopfest.core.migrate import upgrade
 from shopfest.demo import HotItem, hot_item
+from shopfest.inventory.redis_gate import counter_key
 from shopfest.inventory.store import InventoryStore, flash_sales, stock_levels
 from shopfest.orders.model import OrderStatus
 from shopfest.orders.store import merchant_orders, orders
@@ -328,6 +329,7 @@ def test_postgresql_restarted_then_redis_killed_mid_burst(stores: Stores, shop: 
         # while PostgreSQL is down, orders are refused cleanly: 503 with Retry-After, never a 500
         with stores.postgres_down():
             burst.until(lambda: burst.statuses[503] >= 10, what="orders refused while PostgreSQL is down")
+        shop.runtime.engine.dispose()  # the test's own connections were cut by the restart too
         # once it is back the pools reconnect by themselves, and orders are placed again
         burst.until_more_placed(20)
         burst.stop()
@@ -364,8 +366,9 @@ def redis_left(shop: Shop) -> tuple[int, int]:
     """The units Redis counts left to sell: the SKU's, and its flash sale's."""
     client = redis.Redis.from_url(shop.env["SHOPFEST_REDIS_URL"])
     prefix = shop.env["SHOPFEST_REDIS_PREFIX"]
-    sku_left = client.get(f"{prefix}stock:{shop.item.sku_id}")
-    flash_left = client.hget(f"{prefix}flash:{shop.item.flash_sale_id}", "left")
+    sale = f"flash:{shop.item.flash_sale_id}"
+    sku_left = client.get(counter_key(prefix, shop.item.sku_id, "stock"))
+    flash_left = client.hget(counter_key(prefix, shop.item.sku_id, sale), "left")
     return int(sku_left), int(flash_left)  # type: ignore[arg-type]  # both counters are loaded by now
 
 

@@ -58,7 +58,7 @@ EXPECTED_STATUS = {
           "too-many-coupons", "unknown-currency", "unstorable-text", "verification-failed",
           "image-not-allowed", "image-too-heavy", "image-too-small", "image-too-large"},
     429: {"rate-limited", "sign-in-locked"},
-    503: {"busy", "stock-counters-unavailable", "stock-counters-behind"},
+    503: {"busy", "stock-counters-behind"},
 }
 # The shopper's account and delivery addresses (issue 17).
 EXPECTED_STATUS[409] |= {"address-book-full"}

@@ -29,7 +29,7 @@ from redis.crc import key_slot
 from sqlalchemy.exc import IntegrityError
 
 from shopfest.core.db import chunks
-from shopfest.core.errors import DomainError
+from shopfest.core.errors import DomainError, Unavailable
 from shopfest.core.rates import Busy
 from shopfest.core.redis import REDIS_ERRORS, is_cluster_client
 from shopfest.core.uow import UnitOfWork
@@ -195,11 +195,6 @@ def _claim_args(claims: Sequence[Claim]) -> list[Any]:
     return args
 
 
-class StockCountersUnavailable(Busy):
-    code = "stock-counters-unavailable"
-    title = "The stock counters did not answer; try again shortly"
-
-
 class StockCountersBehind(Busy):
     code = "stock-counters-behind"
     title = "The stock counters counted more than the rows hold; they are reloaded, try again"
@@ -253,8 +248,8 @@ class RedisGate:
         except REDIS_ERRORS as error:
             # A node down, or a replica taking its slots over: the batch took nothing (what its first
             # calls took was given back), so its orders may simply be tried again.
-            raise StockCountersUnavailable("the stock counters did not answer; try again in a moment",
-                                           retry_after=RETRY_AFTER_SECONDS) from error
+            raise Unavailable("the stock counters (Redis) did not answer: nothing was done; try again "
+                              "shortly", retry_after=RETRY_AFTER_SECONDS) from error
 
     def _reserve_runs(self, uow: UnitOfWork, runs: Sequence[Run]) -> Reservation:
         decided, sold_out = self._decide(runs)

@@ -24,8 +24,6 @@ WORDS: dict[str, tuple[str, str]] = {
         "Too many wrong passwords: sign-in is locked; try again in {retry_after} s.",
         "密码错误次数过多，登录已锁定：请 {retry_after} 秒后重试。"),
     "problem.busy": ("The server is busy: try again in a moment.", "服务器繁忙：请稍后重试。"),
-    "problem.stock-counters-unavailable": (
-        "Stock could not be checked just now: try again in a moment.", "暂时无法核对库存：请稍后重试。"),
     "problem.stock-counters-behind": (
         "Stock is being recounted: try again in a moment.", "库存正在重新核对：请稍后重试。"),
     "problem.malformed-body": ("The request could not be read.", "无法读取请求内容。"),
