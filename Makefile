@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 AXE := node_modules/axe-core/axe.min.js
 
-.PHONY: demo test lint chromium clean
+.PHONY: demo test test-cluster lint chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ test: $(STAMP) chromium $(AXE)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/pytest -q
+
+# The checkout, stock, idempotency, pricing and refund tests on private Citus and Redis Cluster
+# clusters (started from ../shared/dist, or SHOPFEST_CLUSTER_DIST), then tests/cluster.
+test-cluster: $(STAMP)
+	BIN=$(BIN) bash scripts/test-cluster
 
 chromium:
 	@sh scripts/ensure-chromium
