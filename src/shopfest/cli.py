@@ -717,6 +717,70 @@ def _print_nearby_report(report: Any) -> None:  # noqa: ANN401  # bench.nearby.N
         Console().print(redeemed)
 
 
+@bench_app.command("scale")
+def bench_scale(
+    setups: Annotated[str, typer.Option(help="comma-separated: sqlite, postgresql, citus")] = (
+        "sqlite,postgresql,citus"),
+    shoppers: Annotated[int, typer.Option(min=1, max=100_000)] = 200,
+    peak: Annotated[float, typer.Option(min=1, help="requests a second at the flash rush")] = 400,
+    duration: Annotated[float, typer.Option(min=5, help="seconds each night lasts")] = 30,
+    seed: Annotated[int, typer.Option()] = 11,
+    citus_url: Annotated[str | None, typer.Option(
+        help="an EMPTY database on a Citus coordinator and workers (../shared/dist/citus-up.sh)")] = None,
+    redis_cluster_url: Annotated[str | None, typer.Option(
+        help="redis+cluster://host:port of a Redis Cluster (../shared/dist/redis-cluster-up.sh)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """The same simulated festival night against one worker on SQLite, two on PostgreSQL + Redis (both
+    started here) and two on Citus + Redis Cluster (given): throughput and p99 by request kind, orders
+    a second at the flash rush, oversold SKUs, the CPU each part spent per order, and the nodes a
+    100,000 orders/s peak would need at that cost."""
+    import json
+
+    from shopfest.bench import scale
+    from shopfest.bench.measure import machine
+    chosen = [name.strip() for name in setups.split(",") if name.strip()]
+    if not chosen or any(name not in scale.SETUPS for name in chosen):
+        console.print(f"[red]error:[/red] --setups takes some of {', '.join(scale.SETUPS)}")
+        raise typer.Exit(2)
+    if "citus" in chosen and not (citus_url and redis_cluster_url):
+        console.print("[red]error:[/red] the citus set-up needs --citus-url and --redis-cluster-url")
+        raise typer.Exit(2)
+    options = scale.NightOptions(shoppers, peak, duration, seed, citus_url, redis_cluster_url)
+    nights = []
+    for name in chosen:
+        console.print(f"night on {scale.SETUPS[name].name}...", style="dim")
+        nights.append(scale.run(scale.SETUPS[name], options))
+    report = {"scenario": "scale", "machine": machine(), "shoppers": shoppers, "peak": peak,
+              "duration_s": duration, **scale.as_json(nights)}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_scale_report(report)
+
+
+def _print_scale_report(report: dict[str, Any]) -> None:
+    from rich.table import Table
+    table = Table(title=f"scale: {report['shoppers']} shoppers, peak {report['peak']:g} requests/s, "
+                        f"{report['duration_s']:g} s a night")
+    for column in ("set-up", "requests/s", "orders", "orders/s at the rush", "checkout p99 ms", "pay p99 ms",
+                   "unexpected", "oversold", "CPU ms per order by part", "nodes for 100k orders/s"):
+        table.add_column(column, justify="right")
+    for night in report["nights"]:
+        summary, latency = night["summary"], night["summary"]["latency"]
+        table.add_row(
+            night["setup"], f"{summary['requests_per_second']:,.0f}", f"{summary['orders']:,}",
+            f"{summary['rush']['orders_per_second']:,.0f}", _p99(latency, "checkout"), _p99(latency, "pay"),
+            str(sum(summary["unexpected_errors"].values())), str(night["oversold_skus"]),
+            ", ".join(f"{part} {ms:g}" for part, ms in night["cpu_per_order_ms"].items()),
+            ", ".join(f"{part} {n}" for part, n in night["estimate"]["nodes"].items()))
+    Console().print(table)
+
+
+def _p99(latency: dict[str, Any], kind: str) -> str:
+    return f"{latency[kind]['p99_ms']:,.1f}" if kind in latency else "-"
+
+
 @app.command("simulate")
 def simulate(
     url: Annotated[str, typer.Option(help="the running server (the demo's by default)")] = "http://127.0.0.1:8000",
