@@ -52,10 +52,11 @@ def test_the_flash_sale_benchmark_sells_exactly_the_units_in_both_designs_across
 
 def test_a_bench_worker_that_cannot_start_stops_the_burst_with_its_reason(tmp_path: Path) -> None:
     runtime = places.runtime_for(f"sqlite:///{tmp_path}/bench.db")
-    # given workers told to keep stock counters in a Redis that cannot be reached by that URL
-    broken = replace(runtime, settings=replace(runtime.settings, redis_url="nowhere://counters"))
+    # given workers told to open a database in a folder that does not exist
+    missing = f"sqlite:///{tmp_path}/no-such-folder/bench.db"
+    broken = replace(runtime, settings=replace(runtime.settings, database_url=missing))
     try:
-        with pytest.raises(RuntimeError, match=r"a bench worker failed(.|\n)*Redis URL must specify"):
+        with pytest.raises(RuntimeError, match=r"a bench worker failed(.|\n)*No such file or directory"):
             flash_sale.hot_path(broken, units=10, attempts=20, workers=2)
     finally:
         runtime.checkout.close()
