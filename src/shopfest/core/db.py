@@ -206,6 +206,7 @@ def insert_bound(conn: Connection, table: Table, columns: list[str], tuples: lis
         return
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
+        writes_sent(conn)  # a COPY cannot run in a pipeline
         cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
         with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for values in tuples:
@@ -334,6 +335,7 @@ def _insert_alike_checked(conn: Connection, table: Table, template: dict[str, An
         cells += [map(str, varying[name]), repeat("\t")]
     cells[-1] = repeat(rest)
     text = "".join(chain.from_iterable(zip(*cells, strict=False)))  # the repeats never end
+    writes_sent(conn)  # a COPY cannot run in a pipeline
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # psycopg
     with cursor.copy(f"COPY {table.name} ({', '.join([*varying, *fixed])}) FROM STDIN") as copy:
         copy.write(text)
