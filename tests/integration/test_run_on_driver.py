@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import CheckConstraint, Column, Engine, Integer, MetaData, String, Table, select
 from sqlalchemy.exc import IntegrityError
 
-from shopfest.core.db import make_engine, run_on_driver
+from shopfest.core.db import FEW_ROWS, insert_alike, make_engine, run_on_driver, writes_sent, writes_together
 
 scratch = MetaData()
 counters = Table(
@@ -64,3 +64,26 @@ def test_a_write_outside_a_transaction_is_refused(engine: Engine) -> None:
     with engine.connect() as conn, pytest.raises(RuntimeError, match="inside a transaction"):
         run_on_driver(conn, ADD, {"id": 1, "n": 1})
     assert counted(engine) == [(1, 5, ""), (2, 5, "")]
+
+
+def test_writes_sent_together_are_answered_before_a_read_and_their_refusal_where_they_are_sent(
+        engine: Engine) -> None:
+    # held back together (PostgreSQL), the writes are sent before a read through SQLAlchemy sees them
+    with engine.begin() as conn, writes_together(conn):
+        run_on_driver(conn, ADD, {"id": 1, "n": 2})
+        assert conn.scalar(select(counters.c.n).where(counters.c.id == 1)) == 7
+        run_on_driver(conn, ADD, [{"id": 1, "n": 1}, {"id": 2, "n": 1}])
+    # a refused one among them is raised as SQLAlchemy's once sent, and the transaction changes nothing
+    refused = pytest.raises(IntegrityError, match="scratch_driver_n_not_negative|CHECK constraint failed")
+    with refused, engine.begin() as conn, writes_together(conn):
+        run_on_driver(conn, ADD, {"id": 2, "n": 1})
+        run_on_driver(conn, ADD, {"id": 1, "n": -100})
+        writes_sent(conn)
+    # and the pooled connection serves the next transaction as before, a COPY among its writes too
+    many = range(10, 11 + FEW_ROWS)
+    with engine.begin() as conn, writes_together(conn):
+        run_on_driver(conn, ADD, {"id": 2, "n": 1})
+        insert_alike(conn, counters, {"id": 0, "n": 0, "note": "copied"}, {"id": many})
+        run_on_driver(conn, ADD, {"id": many[-1], "n": 3})
+    assert counted(engine)[:2] == [(1, 8, ""), (2, 7, "")]
+    assert counted(engine)[2:] == [(i, 3 if i == many[-1] else 0, "copied") for i in many]

@@ -22,7 +22,7 @@ from sqlalchemy import (
     select,
 )
 
-from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata, run_on_driver
+from shopfest.core.db import Id, UtcDateTime, bulk_insert, id_in, metadata, run_on_driver, writes_sent
 from shopfest.core.money import Money
 from shopfest.inventory.model import FlashSale, Ledger, StockLevel
 
@@ -180,6 +180,7 @@ class InventoryStore:
             "ON CONFLICT (shopper_id, sku_id) DO UPDATE SET qty = unpaid_units.qty + excluded.qty, "
             "most = excluded.most",
             [{**row, "m": max_unpaid} for row in _held_totals(unpaid_qty)])
+        writes_sent(self.conn)  # the rows' refusal (their CHECKs) is raised here, not at the commit
 
     def release(self, *, sku_qty: Iterable[tuple[int, int]],
                 flash_qty: Iterable[tuple[int, int, int]], unpaid_qty: UnpaidQty = ()) -> None:

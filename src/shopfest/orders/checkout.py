@@ -19,6 +19,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from shopfest.core import metrics
+from shopfest.core.db import writes_together
 from shopfest.core.errors import DomainError
 from shopfest.core.group_commit import GroupCommit
 from shopfest.core.uow import UnitOfWork
@@ -194,10 +195,12 @@ class Checkout:
             placing = self._drafts(uow, batch, fresh, outcomes, now)
             reservation = self._gate.reserve(uow, [p.run() for p in placing])
             try:
-                self._store(uow, batch, _placed_by_draft(placing, reservation.outcomes, outcomes), outcomes)
-                if keyed:
-                    self._free_refused_keys(uow, batch, fresh, outcomes)
-                reservation.record()
+                with writes_together(uow.conn):  # at the peak: one round trip for them all, then COMMIT
+                    self._store(uow, batch, _placed_by_draft(placing, reservation.outcomes, outcomes),
+                                outcomes)
+                    if keyed:
+                        self._free_refused_keys(uow, batch, fresh, outcomes)
+                    reservation.record()
                 with metrics.commit_timed():
                     uow.commit()
                 self._note_sold_out(reservation.sold_out)
