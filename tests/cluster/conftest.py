@@ -1,5 +1,5 @@
 """The cluster suite (`make test-cluster`): the servers it runs on are given, never guessed; a missing
-one fails the suite rather than skipping it."""
+one fails the suite rather than skipping it. `citus_url` is the suite's own (tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,6 @@ import os
 import pytest
 
 from shopfest.core.redis import CLUSTER_SCHEME, is_cluster
-from tests.conftest import migrated_citus_url
-
-
-@pytest.fixture(scope="session")
-def citus_url() -> str:
-    """SHOPFEST_TEST_CITUS_URL, upgraded and distributed once; the run fails without it."""
-    given = os.environ.get("SHOPFEST_TEST_CITUS_URL")
-    if not given:
-        pytest.fail("tests/cluster needs SHOPFEST_TEST_CITUS_URL (see ../shared/dist/README.md)")
-    return migrated_citus_url(given)
 
 
 @pytest.fixture(scope="session")

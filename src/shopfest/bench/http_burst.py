@@ -12,15 +12,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from shopfest.accounts import service as accounts
+from shopfest.bench import places
 from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.inventory.store import InventoryStore
@@ -30,7 +29,6 @@ from shopfest.settings import MAX_UNPAID_UNITS, Settings
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
 ROUNDS = 2
-_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -125,19 +123,7 @@ def _serve(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[
                # Its 16 shoppers stand for thousands, each ordering again and again: not hoarders, and
                # thousands of orders a second from one address: no rate limits here.
                SHOPFEST_MAX_UNPAID_UNITS=str(MAX_UNPAID_UNITS), SHOPFEST_RATE_LIMITS="off")
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
-                                    "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with _LOCAL.open(f"{base}/healthz", timeout=1):
-                return process, base
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+    return places.serve([], env=env, port=port, log=log)
 
 
 def over_http(runtime: Runtime, *, connections: int = 32, seconds: int = 10, rounds: int = ROUNDS,

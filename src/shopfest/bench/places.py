@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
@@ -18,6 +23,8 @@ from shopfest.runtime import Runtime
 from shopfest.settings import Settings
 
 NOON_OF_ELEVEN_ELEVEN = "2027-11-11T12:00:00+08:00"
+# Talk to the bench's own server directly even where a proxy is configured for the outside world.
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @contextmanager
@@ -67,6 +74,26 @@ def redis_server(given: str | None) -> Iterator[str]:
     finally:
         server.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def serve(args: list[str], *, env: dict[str, str], port: int, log: Path,
+          timeout_s: float = 30) -> tuple[subprocess.Popen[bytes], str]:
+    """`shopfest serve --port <port> <args>` in its own process with `env`, once it answers /healthz; its
+    output in `log`. Raises RuntimeError with that output if it does not."""
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
+                                    "--port", str(port), *args],
+                                   env=env, stdout=out, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with _LOCAL.open(f"{base}/healthz", timeout=1):
+                return process, base
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
 
 
 def runtime_for(url: str, *, redis_url: str | None = None, pool_size: int = 2,

@@ -14,10 +14,7 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -42,7 +39,6 @@ SERVED_FROM = "2027-11-10T23:59:50+08:00"  # ...and served from ten seconds befo
 TARGET_ORDERS_PER_S = 100_000
 CORES_PER_NODE = 16  # the node the estimate buys: 16 cores...
 BUSY_SHARE = 0.6  # ...kept at most 60 % busy at the peak, room for a node lost and the tail
-_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 @dataclass(frozen=True)
@@ -183,20 +179,7 @@ def _serve(database_url: str, *, redis_url: str | None, workers: int,
                SHOPFEST_CLOCK=SERVED_FROM, SHOPFEST_CLOCK_SPEED="1",
                SHOPFEST_WEBHOOK_SECRET="bench-scale-webhook-secret", SHOPFEST_VOUCHER_KEYS=new_key_text())
     env.pop("SHOPFEST_CLOCK_ANCHOR", None)
-    with log.open("wb") as out:
-        process = subprocess.Popen([sys.executable, "-c", "from shopfest.cli import app; app()", "serve",
-                                    "--port", str(port), "--workers", str(workers)],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with _LOCAL.open(f"{base}/healthz", timeout=1):
-                return process, base
-        except OSError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"the server did not start:\n{log.read_text()}")
+    return places.serve(["--workers", str(workers)], env=env, port=port, log=log, timeout_s=60)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -7,6 +7,8 @@ from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from shopfest.bench.measure import Latency
+
 # Refusals a festival night is expected to meet: the stock or a limit ran out, the server asked the
 # client to slow down. Any other error is a failure of the run (a 500 always is).
 EXPECTED = frozenset({"sold-out", "limit-exceeded", "rate-limited", "coupons-gone", "claim-limit-reached",
@@ -50,14 +52,6 @@ class Tally:
     @property
     def errors(self) -> int:
         return sum(self.expected.values()) + sum(self.unexpected.values())
-
-
-@dataclass(frozen=True)
-class Latency:
-    count: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
 
 
 @dataclass(frozen=True)
