@@ -329,7 +329,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(BodyCap, max_bytes=runtime.settings.max_body_bytes)
     # Around all those, so that every answer carries its request id and is counted (a 413, a lane's
     # order); inside the security headers, so that its own 500 carries them.
-    app.add_middleware(RequestWatch)
+    app.add_middleware(RequestWatch, log_all=runtime.settings.log_requests == "all")
     app.add_middleware(SecurityHeaders)
     app.mount(api_docs.ASSETS_URL, api_docs.assets(), name="api-docs")  # before /static, which it is in
     hls = live_room_pages.hls_assets()

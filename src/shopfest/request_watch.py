@@ -50,8 +50,9 @@ def route_template(scope: Scope) -> str:
 class RequestWatch:
     """ASGI middleware, outside every other but the security headers (so its 500 carries them too)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, log_all: bool = True) -> None:
         self.app = app
+        self.log_all = log_all  # else only the requests that failed or were slow get a line
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -88,7 +89,7 @@ class RequestWatch:
         finally:
             metrics.IN_FLIGHT.dec()
             REQUEST_ID.reset(token)
-            _done(scope, rid, status or GONE, time.perf_counter() - started)
+            _done(scope, rid, status or GONE, time.perf_counter() - started, log_all=self.log_all)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The id goes back in the handshake's answer: an accepted socket's (refusals here accept, then
@@ -107,10 +108,14 @@ class RequestWatch:
             REQUEST_ID.reset(token)
 
 
-def _done(scope: Scope, rid: str, status: int, seconds: float) -> None:
+SLOW_SECONDS = 1.0  # an answer slower than this is logged even when only failures are
+
+
+def _done(scope: Scope, rid: str, status: int, seconds: float, *, log_all: bool) -> None:
     route = route_template(scope)
     metrics.request_done(route, scope["method"], status, seconds)
-    if access_log.isEnabledFor(logging.INFO):
+    worth_a_line = log_all or status >= 500 or seconds >= SLOW_SECONDS
+    if worth_a_line and access_log.isEnabledFor(logging.INFO):
         _write_line(scope, route, rid, status, round(seconds * 1000, 3))
 
 

@@ -79,6 +79,9 @@ class Settings:
     # The bearer token that lets a client read /metrics; None: only clients on this machine (loopback)
     # may (metrics.may_read). The figures show sales rates.
     metrics_token: str | None = None
+    # Which requests get a log line: "all", or "failed" (answers of 500 and more, and answers slower
+    # than a second): at the peak a line per request costs about a twelfth of /healthz's rate.
+    log_requests: str = "all"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -113,6 +116,7 @@ class Settings:
                 voucher_keys=env.get("SHOPFEST_VOUCHER_KEYS") or None,
                 log_format=env.get("SHOPFEST_LOG_FORMAT") or None,
                 metrics_token=env.get("SHOPFEST_METRICS_TOKEN") or None,
+                log_requests=env.get("SHOPFEST_LOG_REQUESTS") or cls.log_requests,
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -136,6 +140,8 @@ class Settings:
             raise InvalidInput("SHOPFEST_MAX_BODY_BYTES is 1 or more, SHOPFEST_RATE_SYNC_SECONDS 0 or more")
         if self.log_format not in (None, "json", "text"):
             raise InvalidInput("SHOPFEST_LOG_FORMAT is json or text")
+        if self.log_requests not in ("all", "failed"):
+            raise InvalidInput("SHOPFEST_LOG_REQUESTS is all or failed")
         if self.redis_url is not None:
             check_url(self.redis_url)
         if "{" in self.redis_prefix or "}" in self.redis_prefix:

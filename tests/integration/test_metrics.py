@@ -242,3 +242,31 @@ def test_serve_refuses_a_log_format_it_does_not_know(sqlite_template: Path, tmp_
     done = subprocess.run(shopfest("serve", "--port", str(_free_port())), env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and "SHOPFEST_LOG_FORMAT is json or text" in done.stdout + done.stderr
+
+
+def test_with_failed_only_a_failed_or_slow_answer_gets_a_line(caplog: pytest.LogCaptureFixture) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from shopfest import request_watch
+
+    async def ok(_: object) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def down(_: object) -> PlainTextResponse:
+        return PlainTextResponse("down", status_code=503)
+
+    inner = Starlette(routes=[Route("/ok", ok), Route("/down", down)])
+    client = TestClient(request_watch.RequestWatch(inner, log_all=False))
+    with caplog.at_level(logging.INFO, logger="shopfest"):
+        # given only failures logged, when a request succeeds, one is refused 503 and one is not found
+        assert client.get("/ok", headers={"X-Request-ID": "fine-1"}).status_code == 200
+        assert client.get("/down", headers={"X-Request-ID": "down-2"}).status_code == 503
+        assert client.get("/nowhere", headers={"X-Request-ID": "lost-3"}).status_code == 404
+    # then the 503 alone has a line; every answer still carries its id
+    logged = [getattr(r, "request_id", None) for r in caplog.records if r.name == "shopfest.access"]
+    assert logged == ["down-2"]
+    # and a bad setting is refused by name
+    with pytest.raises(Exception, match="SHOPFEST_LOG_REQUESTS"):
+        Settings.from_env({"SHOPFEST_DATABASE_URL": "sqlite://", "SHOPFEST_LOG_REQUESTS": "some"})
