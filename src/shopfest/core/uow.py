@@ -8,9 +8,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
+from shopfest.core.citus import on_citus
 from shopfest.core.clock import Clock
 from shopfest.core.db import outbox
 from shopfest.core.events import Bus, DomainEvent
+
+# On Citus, writing transactions take turns, as SQLite's do (BEGIN IMMEDIATE): Citus serializes the writes
+# to each reference table with a lock on the whole table, so two transactions that write two of them in
+# opposite orders (a checkout batch: stock, then merchant orders; a payment: its intent, then stock)
+# deadlock, and one of them fails. Taking this one lock first makes them queue instead; the checkout's
+# group commit is built for one writer at a time. Read-only units of work take no lock.
+CITUS_WRITERS_LOCK = 11_112_020
 
 
 class UnitOfWork:
@@ -41,6 +49,8 @@ class UnitOfWork:
             options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         self._conn = self.engine.connect().execution_options(**options)
         self._conn.begin()
+        if not self.read_only and self.engine.dialect.name == "postgresql" and on_citus(self._conn):
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CITUS_WRITERS_LOCK})")
         self._events = []
         self._after_commit = []
         return self
