@@ -8,7 +8,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from shopfest.bench.places import signed_in_shoppers
+from shopfest.accounts import service as accounts
+from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.inventory.hot_path import Run
 from shopfest.inventory.model import Claim
@@ -20,6 +21,16 @@ from shopfest.settings import Settings
 from tests.servers import start_server
 
 SHOPPERS = 6
+
+
+def shopper_tokens(runtime: Runtime) -> list[str]:
+    tokens = []
+    for n in range(SHOPPERS):
+        email = f"night-owl-{n}@shoppers.test"
+        accounts.create_account_unchecked(runtime.uow(), email=email, password="owl-secret-1",
+                                          role=Role.SHOPPER)
+        tokens.append(accounts.sign_in(runtime.uow(), email=email, password="owl-secret-1").secret)
+    return tokens
 
 
 def burst_until_killed(base_url: str, tokens: list[str], sku_id: int, *, kill_after: int,
@@ -59,7 +70,7 @@ def test_a_killed_server_keeps_every_acknowledged_order(hot_runtime: Runtime, st
            "SHOPFEST_MAX_UNPAID_UNITS": "40"}  # its few shoppers order again and again
     # given a flash sale of 400 units, 40 per shopper, and a server taking a burst of orders
     item = hot_item(runtime, stock=500, flash_quantity=400, per_shopper_limit=40)
-    tokens = signed_in_shoppers(runtime, count=SHOPPERS, name="night-owl")
+    tokens = shopper_tokens(runtime)
     clock = runtime.clock.now().isoformat()
     server = start_server(database_url, clock=clock, log_dir=tmp_path, env=env)
     kill = threading.Event()

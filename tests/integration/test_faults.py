@@ -33,7 +33,6 @@ import redis
 from sqlalchemy import Connection, select, text
 
 from shopfest.app import make_runtime
-from shopfest.bench.places import signed_in_shoppers
 from shopfest.core.clock import SetClock
 from shopfest.core.migrate import upgrade
 from shopfest.demo import HotItem, hot_item
@@ -161,9 +160,17 @@ class Shop:
 
 def open_shop(settings: Settings) -> Shop:
     """A hot SKU on a flash sale (400 of 600 units, 200 each shopper), and shoppers signed in."""
+    from shopfest.accounts import service as accounts
+    from shopfest.core.actor import Role
+
     runtime = make_runtime(settings, clock=SetClock(FESTIVAL_EVE, speed=0))
     item = hot_item(runtime, stock=600, flash_quantity=400, per_shopper_limit=200)
-    tokens = signed_in_shoppers(runtime, count=SHOPPERS, name="storm")
+    tokens = []
+    for n in range(SHOPPERS):
+        email = f"storm-{n}@shoppers.test"
+        accounts.create_account_unchecked(runtime.uow(), email=email, password="storm-secret-1",
+                                          role=Role.SHOPPER)
+        tokens.append(accounts.sign_in(runtime.uow(), email=email, password="storm-secret-1").secret)
     env = {**BURST_ENV, "SHOPFEST_REDIS_URL": settings.redis_url or "",
            "SHOPFEST_REDIS_PREFIX": settings.redis_prefix}
     return Shop(runtime, item, tokens, env, runtime.clock.now().isoformat())

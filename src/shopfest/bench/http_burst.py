@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from shopfest.accounts import service as accounts
 from shopfest.bench import places
+from shopfest.core.actor import Role
 from shopfest.demo import hot_item
 from shopfest.inventory.store import InventoryStore
 from shopfest.local.codes import new_key_text
@@ -101,6 +103,16 @@ def _order_script(folder: Path, tokens: list[str], sku_id: int) -> Path:
     return script
 
 
+def _shoppers(runtime: Runtime, count: int) -> list[str]:
+    tokens = []
+    for n in range(count):
+        email = f"bench-{n}-{time.monotonic_ns()}@shoppers.test"
+        accounts.create_account_unchecked(runtime.uow(), email=email, password="bench-secret-1",
+                                          role=Role.SHOPPER)
+        tokens.append(accounts.sign_in(runtime.uow(), email=email, password="bench-secret-1").secret)
+    return tokens
+
+
 def _serve(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = 18000 + os.getpid() % 1000
     env = dict(os.environ, SHOPFEST_DATABASE_URL=settings.database_url, SHOPFEST_CLOCK=clock,
@@ -119,7 +131,7 @@ def over_http(runtime: Runtime, *, connections: int = 32, seconds: int = 10, rou
     """/healthz and orders in turns, each for `seconds` a round, against one `shopfest serve` worker
     on the same database."""
     item = hot_item(runtime, stock=10_000_000, name="Http")
-    tokens = places.signed_in_shoppers(runtime, count=shoppers, name=f"bench-{time.monotonic_ns()}")
+    tokens = _shoppers(runtime, shoppers)
     folder = Path(tempfile.mkdtemp(prefix="shopfest-http-"))
     process, base = _serve(runtime.settings, runtime.clock.now().isoformat(), folder / "server.log")
     try:

