@@ -1,0 +1,1 @@
+"""Insights: the event stream into live festival figures, the big screen, and merchant reports."""
