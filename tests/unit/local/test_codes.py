@@ -75,7 +75,8 @@ def test_forged_altered_and_malformed_codes_are_refused() -> None:
             pytest.fail(name)
 
 
-@pytest.mark.parametrize("setting", ["", "k1", "k1:short", "bad kid!:" + "A" * 43, f"{OLD},{OLD}"])
+@pytest.mark.parametrize("setting", ["", "k1", "k1:short", "bad kid!:" + "A" * 43, f"{OLD},{OLD}"],
+                         ids=["empty", "no seed", "short seed", "bad key id", "one key id twice"])
 def test_malformed_key_settings_are_refused_without_showing_a_seed(setting: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_keys(setting)
