@@ -6,9 +6,10 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -309,9 +310,15 @@ def demo(
     brands: Annotated[int, typer.Option(min=1)] = 300,
     products: Annotated[int, typer.Option(min=1)] = 3000,
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="serve after seeding")] = True,
+    simulate_it: Annotated[bool, typer.Option(
+        "--simulate", help="while serving, run the festival-night simulator against the demo in the "
+                           "background, so the big screen (/screen) climbs while you watch")] = False,
 ) -> None:
     """Migrate, seed the demo festival if the database is empty, and serve it."""
     with clear_errors():
+        if simulate_it and not serve_it:
+            from shopfest.core.errors import InvalidInput
+            raise InvalidInput("--simulate runs against the demo's server: leave out --no-serve")
         clock = clock or os.environ.get("SHOPFEST_CLOCK")
         start = parse_instant(clock) if clock else _five_to_midnight()
         os.environ["SHOPFEST_CLOCK"] = start.isoformat()
@@ -324,8 +331,64 @@ def demo(
         typer.echo(f"  {role.value:<9} {email} / {password}")
     if kept_secret:
         typer.echo(f"  sandbox webhooks are signed with {kept_secret} (kept with this database)")
+    if simulate_it:  # a line per simulated request would bury the server's own lines
+        os.environ.setdefault("SHOPFEST_LOG_REQUESTS", "failed")
     if serve_it:
-        serve(host=host, port=port, workers=1)
+        with _night_in_background(f"http://{host}:{port}") if simulate_it else nullcontext():
+            serve(host=host, port=port, workers=1)
+
+
+# The demo's night: a steady crowd for an hour, the flash-sale rush at 11.11's midnight (the demo's
+# clock starts five minutes before it), at a rate one laptop serves and simulates at once.
+DEMO_NIGHT = ("--shoppers", "200", "--peak", "25", "--duration", "3600")
+
+
+@contextmanager
+def _night_in_background(url: str) -> Iterator[None]:
+    """`shopfest simulate` in a process of its own, started once the server answers and stopped with
+    it; what it prints goes to a log file, so the server's own lines stay readable."""
+    log = Path(tempfile.gettempdir()) / f"shopfest-simulate-{os.getpid()}.log"
+    typer.echo(f"the festival-night simulator starts once the server answers; its log: {log}")
+    stop = threading.Event()
+    keeper = threading.Thread(target=_keep_night, args=(url, log, stop), daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=10)
+
+
+def _keep_night(url: str, log: Path, stop: threading.Event) -> None:
+    """Start the simulator once `url` answers, and stop it when told. This thread lives as long as the
+    simulator: Linux ends the simulator when the thread that started it ends, so a demo stopped by a
+    signal, which never reaches its `finally`, takes the simulator with it."""
+    import subprocess
+    import urllib.request
+    while not stop.wait(0.5):
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2):
+                break
+        except OSError:
+            continue
+    if stop.is_set():
+        return
+    with log.open("wb") as out:
+        night = subprocess.Popen(
+            [sys.executable, "-c", "from shopfest.cli import app; app()", "simulate", "--url", url,
+             *DEMO_NIGHT], stdout=out, stderr=subprocess.STDOUT, preexec_fn=_end_with_parent)
+    stop.wait()
+    night.terminate()
+    night.wait(timeout=10)
+
+
+def _end_with_parent() -> None:
+    """In the simulator's process, before it runs: be sent SIGTERM when the thread that started it ends
+    (Linux's PR_SET_PDEATHSIG); elsewhere the simulator ends when its night does."""
+    import ctypes
+    import signal
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
 
 
 def _five_to_midnight() -> datetime:

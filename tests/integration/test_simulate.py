@@ -96,3 +96,7 @@ def test_bad_options_exit_2(demo_server: tuple[str, Server], tmp_path: Path) -> 
                         env={"SHOPFEST_DATABASE_URL": elsewhere})
     assert result.exit_code == 2 and "SHOPFEST_DATABASE_URL" in result.output
     assert not (tmp_path / "none.db").exists()
+    # the demo's background night needs the demo's server
+    result = cli.invoke(app, ["demo", "--no-serve", "--simulate"], env={"SHOPFEST_DATABASE_URL": elsewhere})
+    assert result.exit_code == 2 and "--no-serve" in result.output
+    assert not (tmp_path / "none.db").exists()
