@@ -91,11 +91,11 @@ class RedisEventStream:
         self._next_trim = 0.0
 
     @classmethod
-    def from_url(cls, url: str, *, key: str, group: str, consumer: str,
-                 claim_idle_ms: int = 5000) -> RedisEventStream:
+    def from_url(cls, url: str, *, key: str, group: str, consumer: str, claim_idle_ms: int = 5000,
+                 trim_every_s: float = TRIM_EVERY_SECONDS) -> RedisEventStream:
         """A stream on a client of its own (`redis://`, `unix://`, `redis+cluster://`), closed with it."""
-        return cls(sync_client(url), key=key, group=group, consumer=consumer,
-                   claim_idle_ms=claim_idle_ms, owned=True)
+        return cls(sync_client(url), key=key, group=group, consumer=consumer, claim_idle_ms=claim_idle_ms,
+                   trim_every_s=trim_every_s, owned=True)
 
     def publish(self, events: Sequence[Published]) -> None:
         """XADD each event, the batch in one round trip (its keys share a slot, so a cluster too)."""
