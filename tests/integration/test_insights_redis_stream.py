@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from shopfest.core.errors import Unavailable
+from shopfest.bench.stream import stream_throughput
+from shopfest.core.errors import InvalidInput, Unavailable
 from shopfest.core.redis import sync_client
 from shopfest.insights.model import Published
 from shopfest.insights.redis_stream import RedisEventStream, insights_stream_key
@@ -156,3 +157,11 @@ def test_a_quiet_consumer_is_taken_over_and_a_group_that_was_down_catches_up_pas
     assert sorted(merchant.counted) == list(range(1, 9)) and pending(client, key, "merchants") == 0
     # Then with every group done, the stream keeps only its newest entry
     assert [int(fields[b"id"]) for _, fields in client.xrange(key)] == [8]
+
+
+def test_the_stream_bench_carries_every_event_it_publishes(redis_url: str) -> None:
+    figures = stream_throughput(redis_url, events=250, batch=100)
+    assert figures["consumed"] == 250 and figures["redis"] == "single"
+    assert figures["published_per_second"] > 0 and figures["consumed_per_second"] > 0
+    with pytest.raises(InvalidInput):
+        stream_throughput(redis_url, events=10, batch=0)

@@ -64,13 +64,14 @@ def stream_id(text: bytes | str) -> tuple[int, int]:
 
 @contextmanager
 def reached(doing: str) -> Iterator[None]:
-    """Redis out of reach becomes Unavailable: the caller's pump backs off and tries again, and
-    nothing is lost (the outbox rows stay unpublished, the entries stay pending)."""
+    """Redis out of reach (or the stream deleted under its group) becomes Unavailable: the caller's
+    pump backs off and tries again, and nothing is lost (the outbox rows stay unpublished, the
+    entries stay pending)."""
     try:
         yield
     except REDIS_ERRORS as error:
-        raise Unavailable(f"the insights stream (Redis) did not answer while {doing}: nothing was "
-                          "lost; try again shortly", retry_after=RETRY_AFTER_SECONDS) from error
+        raise Unavailable(f"the insights stream (Redis) failed while {doing}: nothing was lost; "
+                          "try again shortly", retry_after=RETRY_AFTER_SECONDS) from error
 
 
 class RedisEventStream:
