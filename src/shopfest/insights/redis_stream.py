@@ -24,10 +24,10 @@ from shopfest.core.errors import Unavailable
 from shopfest.core.redis import REDIS_ERRORS, sync_client
 from shopfest.insights.model import Published
 from shopfest.insights.stream import Absorb
-from shopfest.outages import RETRY_AFTER_SECONDS
 
 log = logging.getLogger("shopfest.insights")
 
+RETRY_AFTER_SECONDS = 1  # a restarted Redis, or a replica taking a master's slots, is back within seconds
 TRIM_EVERY_SECONDS = 5.0  # trimming reads every group's progress: a few times a minute is plenty
 Entry = tuple[bytes, dict[bytes, bytes] | None]  # (stream id, fields); fields empty/None once deleted
 
