@@ -103,9 +103,9 @@ def test_each_event_counts_once_through_failed_batches_repeats_restarts_and_junk
     with pytest.raises(Died):
         screen.consume(dies)
     restarted = RedisEventStream(client, key=key, group="screen", consumer="screen-1")
-    assert drain(restarted, tally.absorb) == 3
+    assert drain(restarted, tally.absorb, limit=2) == 3
     # Then the republished event 2 was handed on but not counted again
-    assert tally.batches[-1] == [6, 7, 2] and sorted(tally.counted) == [1, 2, 3, 4, 5, 6, 7]
+    assert tally.batches[-2:] == [[6, 7], [2]] and sorted(tally.counted) == [1, 2, 3, 4, 5, 6, 7]
     assert sum(tally.counted.values()) == 2800
 
     # When Redis is out of reach, publishing and consuming say so (the caller backs off and retries)

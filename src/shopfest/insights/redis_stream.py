@@ -86,7 +86,9 @@ class RedisEventStream:
         self._trim_every_s = trim_every_s
         self._owned = owned
         self._group_ready = False
-        self._own_pending = True  # a consumer (re)started may hold entries it never acknowledged
+        # A consumer (re)started may hold entries it never acknowledged: while this is set, a batch
+        # is read from those first (`_next_batch` clears it when there are none).
+        self._own_pending = True
         self._claim_from = "0-0"
         self._next_claim = 0.0
         self._next_trim = 0.0
@@ -113,7 +115,7 @@ class RedisEventStream:
         acknowledge them once it returns (if it raises they stay pending and come back)."""
         with reached("reading"):
             try:
-                entries = self._next_batch(limit=limit, block_ms=block_ms)
+                entries, mine = self._next_batch(limit=limit, block_ms=block_ms)
             except ResponseError as error:
                 if "NOGROUP" in str(error):  # the stream was deleted under us: made again on the next call
                     self._group_ready = False
@@ -121,9 +123,11 @@ class RedisEventStream:
         if not entries:
             self._trim_now_and_then()
             return 0
-        self._own_pending = True  # until acknowledged, these are ours to read again after a failure
+        more_of_mine, self._own_pending = self._own_pending, True  # ours to read again if absorb fails
         self._absorb_and_ack(absorb, entries)
-        self._own_pending = False
+        # Read our own pending entries first again if a full batch of them may have left more
+        # behind, or if a claim took deleted entries, which only reading our own shows.
+        self._own_pending = more_of_mine and (not mine or len(entries) >= limit)
         self._trim_now_and_then()
         return len(entries)
 
@@ -168,14 +172,15 @@ class RedisEventStream:
             self._next_trim = now + self._trim_every_s
             self.trim()
 
-    def _next_batch(self, *, limit: int, block_ms: int) -> list[Entry]:
+    def _next_batch(self, *, limit: int, block_ms: int) -> tuple[list[Entry], bool]:
+        """The next entries, and whether they are this consumer's own pending ones."""
         self.ensure_group()
         if self._own_pending:
             mine = self._read("0", limit=limit, block_ms=None)
             if mine:
-                return mine
+                return mine, True
             self._own_pending = False
-        return self._claim(limit) or self._read(">", limit=limit, block_ms=block_ms or None)
+        return self._claim(limit) or self._read(">", limit=limit, block_ms=block_ms or None), False
 
     def _read(self, after: str, *, limit: int, block_ms: int | None) -> list[Entry]:
         found = self._redis.xreadgroup(self.group, self.consumer, {self.key: after}, count=limit,
