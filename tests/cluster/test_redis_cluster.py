@@ -261,3 +261,41 @@ def test_a_master_killed_mid_burst_oversells_nothing_and_loses_no_acknowledged_o
         burst.end()
         runtime.checkout.close()
         runtime.engine.dispose()
+
+
+def test_the_insights_stream_on_a_cluster_lives_in_its_hash_tags_slot_and_counts_each_event_once(
+        redis_cluster_url: str) -> None:
+    # imported here, as the test is the module's only one on the insights stream
+    from redis.crc import key_slot
+
+    from shopfest.insights.redis_stream import RedisEventStream, insights_stream_key
+    from tests.integration.test_insights_redis_stream import Died, Tally, dies, paid
+
+    # Given the stream's key on the cluster, and two consumers of one group on clients of their own
+    prefix = f"{PREFIX}{uuid.uuid4().hex}:"
+    key = insights_stream_key(prefix)
+    first, second = (RedisEventStream.from_url(redis_cluster_url, key=key, group="screen", consumer=name,
+                                               claim_idle_ms=50, trim_every_s=0) for name in ("a", "b"))
+    first.ensure_group()
+    tally, client = Tally(), sync_client(redis_cluster_url)
+    try:
+        # When a batch is published in one pipeline, the first consumer dies holding it, and the
+        # second takes it over once it is quiet, with the event 7 published once more meanwhile
+        first.publish(paid(*range(1, 51)))
+        with pytest.raises(Died):
+            first.consume(dies)
+        first.publish(paid(7))
+        deadline = time.monotonic() + 10
+        while len(tally.counted) < 50 and time.monotonic() < deadline:
+            second.consume(tally.absorb, block_ms=20)
+        # Then the cluster puts the stream in the slot of its hash tag, each event counted once, and
+        # with nothing pending the stream is trimmed to its newest entry
+        assert client.cluster_keyslot(key) == key_slot(b"insights")
+        assert sorted(tally.counted) == list(range(1, 51))
+        assert second.consume(tally.absorb, block_ms=10) == 0 and client.xlen(key) == 1
+        assert sum(len(batch) for batch in tally.batches) == 51
+    finally:
+        first.close()
+        second.close()
+        forget_prefix(client, prefix)
+        client.close()
