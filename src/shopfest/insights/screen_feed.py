@@ -79,8 +79,12 @@ class ScreenFeed:
     screen is connected, and `close` stops it and ends every screen's stream."""
 
     def __init__(self, uow: Callable[[], UnitOfWork], *, poll: float = POLL_SECONDS,
-                 refresh: float = REFRESH_SECONDS) -> None:
+                 refresh: float = REFRESH_SECONDS,
+                 version: Callable[[UnitOfWork], int] = service.figures_version,
+                 figures: Callable[[UnitOfWork], dict[str, Any]] = service.screen_figures) -> None:
         self._uow = uow
+        self._version = version
+        self._figures = figures
         self._poll = poll
         self._refresh = refresh
         self._watchers: set[Watcher] = set()
@@ -145,9 +149,9 @@ class ScreenFeed:
         """Load the figures when their version moved, or the last load is a refresh period old."""
         latest = self._latest
         fresh = latest is not None and time.monotonic() - latest.loaded_at < self._refresh
-        if fresh and latest is not None and service.figures_version(self._uow()) == latest.version:
+        if fresh and latest is not None and self._version(self._uow()) == latest.version:
             return
-        snapshot = snapshot_of(service.screen_figures(self._uow()))
+        snapshot = snapshot_of(self._figures(self._uow()))
         with self._lock:
             self._latest = snapshot
             watchers = list(self._watchers)
