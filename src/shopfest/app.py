@@ -44,7 +44,6 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.insights import screen_api
-from shopfest.insights.screen_feed import ScreenFeed
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
@@ -96,6 +95,7 @@ from shopfest.web import (
 )
 from shopfest.web.headers import SecurityHeaders
 from shopfest.web.layout import error_page
+from shopfest.web.screen_feed import ScreenFeed
 from shopfest.web.viewer import viewer_of
 
 log = logging.getLogger("shopfest")

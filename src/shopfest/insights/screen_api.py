@@ -4,7 +4,6 @@ a link's key watches /screen?key=... without signing in, read-only (web/screen_p
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
 
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
@@ -37,16 +36,12 @@ class MadeLinkJson(ScreenLinkJson):
     path: str = Field(description="the screen's path for whoever holds the key")
 
 
-def screen_path(key: str) -> str:
-    return f"/screen?key={quote(key)}"
-
-
 @router.post("/screen-links", status_code=201, response_model=MadeLinkJson)
 def make_screen_link(uow: UowDep, actor: SignedInActor) -> MadeLinkJson:
     """A read-only link to the big screen, open for seven days unless revoked (operator)."""
     made = screen_links.make_link(uow, actor)
     shown = ScreenLinkJson.of(made.link, made.link.made_at)
-    return MadeLinkJson(**shown.model_dump(), key=made.key, path=screen_path(made.key))
+    return MadeLinkJson(**shown.model_dump(), key=made.key, path=screen_links.screen_path(made.key))
 
 
 @router.get("/screen-links", response_model=list[ScreenLinkJson])

@@ -4,6 +4,7 @@ and revokes them; anyone holding a key that still opens watches the screen witho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from shopfest.core.actor import Actor, Role, require_role
 from shopfest.core.errors import Forbidden, NotFound
@@ -19,6 +20,11 @@ LINKS_LISTED = 20
 class MadeLink:
     link: ScreenLink
     key: str  # shown to its maker once; only its digest is kept
+
+
+def screen_path(key: str) -> str:
+    """Where a link's holder watches the screen."""
+    return f"/screen?key={quote(key)}"
 
 
 def make_link(uow: UnitOfWork, actor: Actor | None) -> MadeLink:

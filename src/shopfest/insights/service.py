@@ -1,25 +1,28 @@
 # TEMPORARY stand-in for the stream helper's module
 """The screen's figures, counted naively from the paid orders until the stream's own module replaces
-this one at merge: same two functions, same shape."""
+this one at merge: same two functions, same shape. (Plain SQL on the orders table, which insights
+must not import; the real module counts the events instead.)"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, text
 
+from shopfest.core.db import UtcDateTime
 from shopfest.core.uow import UnitOfWork
-from shopfest.orders.store import orders
 
-PAID = ("paid", "fulfilled", "completed", "partially_refunded")
+PAID = "('paid', 'fulfilled', 'completed', 'partially_refunded')"
 SERIES_SECONDS = 300
+TOTALS = text(f"SELECT coalesce(sum(total_minor), 0), count(*), count(DISTINCT shopper_id) FROM orders "
+              f"WHERE status IN {PAID}")
+RECENT = text(f"SELECT placed_at, total_minor FROM orders WHERE status IN {PAID} AND placed_at >= :since"
+              ).bindparams(bindparam("since", type_=UtcDateTime)).columns(placed_at=UtcDateTime)
 
 
 def _totals(uow: UnitOfWork) -> tuple[int, int, int]:
-    row = uow.conn.execute(select(func.coalesce(func.sum(orders.c.total_minor), 0), func.count(),
-                                  func.count(func.distinct(orders.c.shopper_id)))
-                           .where(orders.c.status.in_(PAID))).one()
+    row = uow.conn.execute(TOTALS).one()
     return int(row[0]), int(row[1]), int(row[2])
 
 
@@ -31,9 +34,7 @@ def figures_version(uow: UnitOfWork) -> int:
 
 
 def _series(uow: UnitOfWork) -> list[list[int]]:
-    since = uow.clock.now() - timedelta(seconds=SERIES_SECONDS)
-    rows = uow.conn.execute(select(orders.c.placed_at, orders.c.total_minor)
-                            .where(orders.c.status.in_(PAID), orders.c.placed_at >= since))
+    rows = uow.conn.execute(RECENT, {"since": uow.clock.now() - timedelta(seconds=SERIES_SECONDS)})
     seconds: dict[int, list[int]] = {}
     for placed_at, total in rows:
         second = seconds.setdefault(int(placed_at.timestamp()), [0, 0])

@@ -27,11 +27,10 @@ from shopfest.core.errors import DomainError
 from shopfest.core.money import Money, minor_units
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.insights import screen_links, service
-from shopfest.insights.screen_api import screen_path
-from shopfest.insights.screen_feed import ScreenFeed
 from shopfest.runtime import Runtime
 from shopfest.web.layout import render
 from shopfest.web.routing import PageRoute
+from shopfest.web.screen_feed import ScreenFeed
 from shopfest.web.viewer import Viewer, viewer_of
 
 router = APIRouter(include_in_schema=False, route_class=PageRoute)
@@ -135,7 +134,11 @@ def _page(request: Request, runtime: Runtime, *, shared: bool, made_key: str | N
                   categories=_bars(figures["categories"], currency, viewer),
                   tiles=_tiles(figures, viewer), uplot_url=UPLOT_URL if uplot_assets() else None,
                   setup=Markup(orjson.dumps(setup).decode().replace("<", "\\u003c")),
-                  made_url=str(request.base_url).rstrip("/") + screen_path(made_key) if made_key else None)
+                  made_url=_link_url(request, made_key) if made_key else None)
+
+
+def _link_url(request: Request, key: str) -> str:
+    return str(request.base_url).rstrip("/") + screen_links.screen_path(key)
 
 
 @router.get("/screen", response_class=HTMLResponse)

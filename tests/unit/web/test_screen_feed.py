@@ -8,7 +8,7 @@ import asyncio
 from typing import Any, cast
 
 from shopfest.core.uow import UnitOfWork
-from shopfest.insights.screen_feed import ScreenFeed, Watcher
+from shopfest.web.screen_feed import ScreenFeed, Watcher
 
 BOUND_S = 5.0  # a bound on each wait, not a speed
 
