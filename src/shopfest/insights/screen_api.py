@@ -15,7 +15,7 @@ from shopfest.problems import problem_responses
 from shopfest.schemas import IdParam
 
 router = APIRouter(prefix="/api/v1/insights", tags=["insights"], route_class=AccountFirstRoute,
-                   responses=problem_responses(401, 403))
+                   responses=problem_responses(401, 403, 422))
 
 
 class ScreenLinkJson(BaseModel):
