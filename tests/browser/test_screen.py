@@ -33,6 +33,8 @@ def paid_order_total(api: Api) -> int:
 def test_the_screens_gmv_climbs_when_an_order_is_paid(shopper: Shopper) -> None:
     operator, page = shopper, shopper.page
     page.set_viewport_size({"width": 1920, "height": 1080})
+    errors: list[str] = []  # a script or stream the page's CSP refused would be logged here
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     operator.sign_in(OPERATOR, then="/screen")
     gmv = page.locator("[data-figure=gmv]")
     before = int(gmv.get_attribute("data-minor") or "")
@@ -45,5 +47,7 @@ def test_the_screens_gmv_climbs_when_an_order_is_paid(shopper: Shopper) -> None:
     after = f"CN¥{Decimal(before + total) / 100:,.2f}"
     expect(gmv).to_have_text(after, timeout=WITHIN_MS)  # the counter has climbed all the way
     expect(page.locator("[data-figure=orders]")).not_to_have_text(orders_before)
+    expect(page.locator("#per-second-chart canvas")).to_have_count(1)  # uPlot, served by ShopFest
     operator.look("screen-1-gmv-climbed")
     assert all(url.startswith(operator.base_url) for url in operator.requests)
+    assert not errors

@@ -7,6 +7,7 @@ ending when the server shuts down."""
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import signal
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from shopfest.demo import hot_item
 from shopfest.insights.screen_link_store import ScreenLinkStore
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings
+from shopfest.web.csrf import CSRF_COOKIE
 from tests.conftest import at
 from tests.servers import Server, start_server
 
@@ -134,6 +136,13 @@ def test_operators_and_link_holders_watch_and_nobody_else(screen: Screen) -> Non
     shared = http.get(made.json()["path"])
     assert shared.status_code == 200 and 'action="/screen/links"' not in shared.text
     assert version_of(events(http, f"/screen/events?key={made.json()['key']}", count=1)[0]) >= 0
+    # the page's own button makes one too, shown once on the page that answers; not for a shopper
+    form = {"csrf_token": http.cookies[CSRF_COOKIE]}
+    assert http.post("/screen/links", headers=shopper, data=form).status_code == 403
+    button = http.post("/screen/links", headers=ops, data=form)
+    shown = re.search(r"/screen\?key=([\w-]+)", button.text)
+    assert button.status_code == 200 and shown is not None
+    assert http.get("/screen", params={"key": shown.group(1)}).status_code == 200
     # a made-up key, a malformed one, an expired one and a revoked one open nothing, and nothing fails
     expired = new_secret()
     with screen.runtime.engine.begin() as conn:

@@ -143,11 +143,14 @@
     }
     var grid = { stroke: "#2a2a3d", width: 1 };
     var axis = { stroke: "#9c98b0", grid: grid, ticks: grid, font: "16px system-ui" };
+    var clockTime = function (u, splits) {
+      return splits.map(function (s) { return new Date(s * 1000).toTimeString().slice(0, 8); });
+    };
     chart = new window.uPlot({
       width: box.clientWidth, height: Math.max(240, box.clientHeight),
       legend: { show: false }, cursor: { show: false },
       scales: { y: { range: function (u, min, max) { return [0, Math.max(5, max * 1.15)]; } } },
-      axes: [axis, Object.assign({}, axis, { size: 70 })],
+      axes: [Object.assign({}, axis, { values: clockTime, space: 110 }), Object.assign({}, axis, { size: 70 })],
       series: [{}, { stroke: "#ff3d5a", width: 3, fill: "rgba(255, 61, 90, 0.18)", points: { show: false } }]
     }, data, box);
     window.addEventListener("resize", function () {
