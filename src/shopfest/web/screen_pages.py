@@ -48,9 +48,13 @@ KEY_RECHECK_SECONDS = 30.0  # a revoked or expired link ends its screens' stream
 TOP = 10
 
 
+def has_uplot() -> bool:
+    return (UPLOT_DIST / "uPlot.iife.min.js").is_file()
+
+
 def uplot_assets() -> StaticFiles | None:
     """uPlot's script and style, to mount at UPLOT_URL; None where npm has not installed it."""
-    return StaticFiles(directory=UPLOT_DIST) if (UPLOT_DIST / "uPlot.iife.min.js").is_file() else None
+    return StaticFiles(directory=UPLOT_DIST) if has_uplot() else None
 
 
 def screen_feed(request: Request) -> ScreenFeed:
@@ -132,7 +136,7 @@ def _page(request: Request, runtime: Runtime, *, shared: bool, made_key: str | N
                   countries=_bars(figures["countries"], currency, viewer),
                   brands=_bars(figures["brands"], currency, viewer),
                   categories=_bars(figures["categories"], currency, viewer),
-                  tiles=_tiles(figures, viewer), uplot_url=UPLOT_URL if uplot_assets() else None,
+                  tiles=_tiles(figures, viewer), uplot_url=UPLOT_URL if has_uplot() else None,
                   setup=Markup(orjson.dumps(setup).decode().replace("<", "\\u003c")),
                   made_url=_link_url(request, made_key) if made_key else None)
 
