@@ -162,7 +162,7 @@ def test_the_stream_carries_versions_and_resumes_with_last_event_id(screen: Scre
     first = events(http, "/screen/events", count=1, headers=ops)[0]
     version = version_of(first)
     assert first["id"] == str(version) and "retry" in first
-    # a screen resuming at that version gets no version twice: the refresh a second later has no id
+    # a screen resuming at that version gets nothing twice: nothing at once, then refreshes without an id
     again = events(http, "/screen/events", count=2, headers={**ops, "Last-Event-ID": str(version)})
     assert [version_of(e) for e in again] == [version, version] and all("id" not in e for e in again)
     # a garbage Last-Event-ID is no version: the screen starts afresh

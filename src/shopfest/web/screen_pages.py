@@ -187,15 +187,19 @@ def _key_still_opens(request: Request, runtime: Runtime) -> Callable[[], Awaitab
 async def _figures(feed: ScreenFeed, *, last: int | None,
                    still_opens: Callable[[], Awaitable[bool]] | None) -> AsyncIterator[ServerSentEvent]:
     """Every load of the figures: a new version carries its id; a refresh at the version the screen
-    has carries none, so a screen that resumes with Last-Event-ID never gets a version twice."""
+    has carries none, so a screen that resumes with Last-Event-ID never gets a version twice. A screen
+    resuming at the current version gets nothing at once: it has those figures."""
     watcher = feed.watch(asyncio.get_running_loop())
     retry: int | None = RETRY_MS
+    resumed_at = last
     try:
         while (snapshot := await watcher.next()) is not None:
             if still_opens is not None and not await still_opens():
                 return
-            new = snapshot.version != last
-            last = snapshot.version
+            if snapshot.version == resumed_at:  # the figures the screen had when it dropped
+                resumed_at = None
+                continue
+            new, last, resumed_at = snapshot.version != last, snapshot.version, None
             yield ServerSentEvent(snapshot.text, event="figures", id=str(last) if new else None, retry=retry)
             retry = None
     finally:
