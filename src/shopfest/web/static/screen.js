@@ -44,6 +44,25 @@
     return said;
   }
 
+  // The figure fills its panel's width and no more: shrunk when another digit would overflow it.
+  function fitGmv() {
+    gmvNode.style.fontSize = "";
+    var fits = gmvNode.clientWidth / gmvNode.scrollWidth;
+    if (fits < 1) {
+      gmvNode.style.fontSize = Math.floor(parseFloat(getComputedStyle(gmvNode).fontSize) * fits * 0.97) + "px";
+    }
+  }
+
+  function showGmv(minor) {
+    var said = formatMoney(minor);
+    if (said.length !== gmvNode.textContent.length) {
+      gmvNode.textContent = said;
+      fitGmv();
+    } else {
+      gmvNode.textContent = said;
+    }
+  }
+
   // The counter climbs from what it shows to the new figure, easing out; a refund may lower it.
   function climbTo(target) {
     gmvNode.setAttribute("data-minor", String(target));
@@ -56,7 +75,7 @@
       var done = Math.min(1, (now - started) / COUNTER_MS);
       var eased = 1 - Math.pow(1 - done, 3);
       shownGmv = done >= 1 ? target : Math.round(from + (target - from) * eased);
-      gmvNode.textContent = formatMoney(shownGmv);
+      showGmv(shownGmv);
       climb = done >= 1 ? null : requestAnimationFrame(frame);
     }
     climb = requestAnimationFrame(frame);
@@ -195,7 +214,9 @@
   }
 
   window.addEventListener("load", function () {
+    fitGmv();
     draw(setup.figures.per_second.series);
     listen();
+    window.addEventListener("resize", fitGmv);
   });
 })();
