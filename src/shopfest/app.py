@@ -43,6 +43,7 @@ from shopfest.core.redis import sync_client as redis_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
+from shopfest.insights import screen_api
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
@@ -87,12 +88,14 @@ from shopfest.web import (
     local_pages,
     order_pages,
     pages,
+    screen_pages,
     seller_desk,
     seller_pages,
     wallet_pages,
 )
 from shopfest.web.headers import SecurityHeaders
 from shopfest.web.layout import error_page
+from shopfest.web.screen_feed import ScreenFeed
 from shopfest.web.viewer import viewer_of
 
 log = logging.getLogger("shopfest")
@@ -293,6 +296,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop.set()
         runtime.serving -= 1
         await runtime.live().shutdown()  # the rooms of this event loop only
+        await run_in_threadpool(app.state.screen_feed.close)  # ends the screens' streams
         if not runtime.serving:  # a runtime serving two apps at once (tests) closes with the last
             runtime.checkout.close()
 
@@ -311,15 +315,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=_lifespan,
     )
     app.state.runtime = runtime
+    app.state.screen_feed = ScreenFeed(lambda: runtime.uow(read_only=True))  # web/screen_pages.py
     problems.install(app)
     outages.install(app)
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
-                   local_api.router, local_pay_api.router, voucher_api.router):
+                   local_api.router, local_pay_api.router, voucher_api.router, screen_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_pages, live_room_pages, local_pages, local_console):
+                     control_pages, live_pages, live_room_pages, local_pages, local_console, screen_pages):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)
@@ -335,6 +340,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     hls = live_room_pages.hls_assets()
     if hls is not None:  # as above; without it the live room plays what the browser plays itself
         app.mount(live_room_pages.HLS_URL, hls, name="hls")
+    uplot = screen_pages.uplot_assets()
+    if uplot is not None:  # as above; without it the big screen shows its figures without the line
+        app.mount(screen_pages.UPLOT_URL, uplot, name="uplot")
     static = Path(pages.__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
 

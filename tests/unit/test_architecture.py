@@ -71,6 +71,8 @@ SERVICE_SIDE: dict[str, str] = {
     "shopfest.local.pay_rules": "the pure rules of in-store pay and settlement (PayOffer, PayStatus, amounts "
                             "as typed, SettlementDay): a second model module of local",
     "shopfest.local.settlement": "the settlement use case and its CSV: the shop console's settlement page",
+    "shopfest.insights.screen_links": "the use cases of the big screen's shared links, which /screen checks "
+                                      "and whose button makes one",
 }
 
 # Imports that break an arrow today, each with why it is let be. Remove an entry once it is gone.

@@ -6,9 +6,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # The pages run only ShopFest's own files: no inline script, style or event handler, nothing from
 # another origin, never inside another site's frame, forms posted back to ShopFest only. connect-src
-# 'self' covers the live room's WebSocket to this same host (ws:/wss:, CSP 3). A live stream played by
-# hls.js reaches the <video> as a MediaSource, whose URL is a blob: the page's own script made: media
-# may come from there too (nothing else may).
+# 'self' covers the live room's WebSocket to this same host (ws:/wss:, CSP 3) and the big screen's
+# EventSource; uPlot, which draws the screen's line, is a script of ShopFest's own (/static/uplot). A
+# live stream played by hls.js reaches the <video> as a MediaSource, whose URL is a blob: the page's
+# own script made: media may come from there too (nothing else may).
 PAGE_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; "
                "connect-src 'self'; media-src 'self' blob:; object-src 'none'; base-uri 'none'; "
                "form-action 'self'; frame-ancestors 'none'")

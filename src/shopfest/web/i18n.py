@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shopfest.web.words import account, control, deals, desk, live, live_room, local, orders, problems, seller
+from shopfest.web.words import (
+    account,
+    control,
+    deals,
+    desk,
+    live,
+    live_room,
+    local,
+    orders,
+    problems,
+    screen,
+    seller,
+)
 
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
@@ -214,7 +226,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "error.malformed": ("The address has a malformed value.", "网址中有格式不正确的值。"),
 }
 
-for area in (account, orders, deals, seller, desk, control, problems, live, live_room, local):
+for area in (account, orders, deals, seller, desk, control, problems, live, live_room, local, screen):
     twice = STRINGS.keys() & area.WORDS.keys()
     if twice:
         raise RuntimeError(f"words defined twice: {sorted(twice)}")
