@@ -57,7 +57,7 @@ def wrk_missing() -> str | None:
     return None if shutil.which("wrk") else "wrk is not installed (Debian: apt-get install wrk)"
 
 
-def _parse(path: str, output: str) -> HttpRun:
+def parse(path: str, output: str) -> HttpRun:
     def latency(percent: str) -> float:
         found = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
         return round(float(found[1]) * _UNITS[found[2]], 3) if found else float("nan")
@@ -80,14 +80,14 @@ def combined(runs: Sequence[HttpRun]) -> HttpRun:
                    max(r.p50_ms for r in runs), max(r.p99_ms for r in runs), sum(r.not_2xx for r in runs))
 
 
-def _wrk(url: str, *, connections: int, seconds: int, script: Path | None = None) -> str:
+def wrk(url: str, *, connections: int, seconds: int, script: Path | None = None) -> str:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script is not None:
         command[1:1] = ["-s", str(script)]
     return subprocess.run(command, check=True, capture_output=True, text=True).stdout
 
 
-def _order_script(folder: Path, tokens: list[str], sku_id: int) -> Path:
+def order_script(folder: Path, tokens: list[str], sku_id: int) -> Path:
     quoted = ", ".join(f'"{t}"' for t in tokens)
     script = folder / "orders.lua"
     script.write_text(
@@ -103,7 +103,7 @@ def _order_script(folder: Path, tokens: list[str], sku_id: int) -> Path:
     return script
 
 
-def _shoppers(runtime: Runtime, count: int) -> list[str]:
+def signed_in_shoppers(runtime: Runtime, count: int) -> list[str]:
     tokens = []
     for n in range(count):
         email = f"bench-{n}-{time.monotonic_ns()}@shoppers.test"
@@ -113,7 +113,7 @@ def _shoppers(runtime: Runtime, count: int) -> list[str]:
     return tokens
 
 
-def _serve(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def serve_for(settings: Settings, clock: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = 18000 + os.getpid() % 1000
     env = dict(os.environ, SHOPFEST_DATABASE_URL=settings.database_url, SHOPFEST_CLOCK=clock,
                SHOPFEST_CLOCK_SPEED="0", SHOPFEST_REDIS_URL=settings.redis_url or "",
@@ -131,16 +131,16 @@ def over_http(runtime: Runtime, *, connections: int = 32, seconds: int = 10, rou
     """/healthz and orders in turns, each for `seconds` a round, against one `shopfest serve` worker
     on the same database."""
     item = hot_item(runtime, stock=10_000_000, name="Http")
-    tokens = _shoppers(runtime, shoppers)
+    tokens = signed_in_shoppers(runtime, shoppers)
     folder = Path(tempfile.mkdtemp(prefix="shopfest-http-"))
-    process, base = _serve(runtime.settings, runtime.clock.now().isoformat(), folder / "server.log")
+    process, base = serve_for(runtime.settings, runtime.clock.now().isoformat(), folder / "server.log")
     try:
-        script = _order_script(folder, tokens, item.sku_id)
+        script = order_script(folder, tokens, item.sku_id)
         healthz_rounds, order_rounds = [], []
         for _ in range(rounds):
-            healthz_rounds.append(_parse("/healthz", _wrk(f"{base}/healthz", connections=connections,
+            healthz_rounds.append(parse("/healthz", wrk(f"{base}/healthz", connections=connections,
                                                           seconds=seconds)))
-            order_rounds.append(_parse("/api/v1/orders", _wrk(base, connections=connections,
+            order_rounds.append(parse("/api/v1/orders", wrk(base, connections=connections,
                                                               seconds=seconds, script=script)))
         healthz, orders = combined(healthz_rounds), combined(order_rounds)
     finally:
