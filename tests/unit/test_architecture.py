@@ -71,6 +71,9 @@ SERVICE_SIDE: dict[str, str] = {
     "shopfest.local.pay_rules": "the pure rules of in-store pay and settlement (PayOffer, PayStatus, amounts "
                             "as typed, SettlementDay): a second model module of local",
     "shopfest.local.settlement": "the settlement use case and its CSV: the shop console's settlement page",
+    # Merchant insights (issue 21).
+    "shopfest.insights.visits": "the in-memory counter of product views and add-to-cart actions the "
+                                "storefront's pages count in (and which requests count)",
 }
 
 # Imports that break an arrow today, each with why it is let be. Remove an entry once it is gone.
