@@ -92,6 +92,7 @@ from shopfest.web import (
     order_pages,
     pages,
     seller_desk,
+    seller_insights,
     seller_pages,
     wallet_pages,
 )
@@ -326,10 +327,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
-                   local_api.router, local_pay_api.router, voucher_api.router, insights_merchant_api.router):
+                   local_api.router, local_pay_api.router, voucher_api.router,
+                   insights_merchant_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_pages, live_room_pages, local_pages, local_console):
+                     control_pages, live_pages, live_room_pages, local_pages, local_console, seller_insights):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)

@@ -141,6 +141,11 @@ def test_sales_add_up_across_batches_and_each_merchant_reads_only_its_own(market
         ["2027-11-10", "wave2-sale", "FR", "Electronics", "2", "2", "200.00", "100.00", "20.00", "CNY"]]
     assert aster.tab.get(f"/api/v1/merchants/{aster.merchant_id}/insights?format=csv").text == exported.text
 
+    # the seller centre's page shows the same figures, with the baseline's rule said
+    page = aster.tab.get("/seller/insights")
+    assert page.status_code == 200 and "14 days before" in page.text and "+100.0 %" in page.text
+    assert "Birch" not in page.text and 'href="/seller/insights" aria-current="page"' in page.text
+
     # another merchant's figures are refused, as JSON and as CSV; a shopper and a stranger get none
     for path in (f"/api/v1/merchants/{birch.merchant_id}/insights",
                  f"/api/v1/merchants/{birch.merchant_id}/insights.csv"):

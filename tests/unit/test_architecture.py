@@ -72,6 +72,9 @@ SERVICE_SIDE: dict[str, str] = {
                             "as typed, SettlementDay): a second model module of local",
     "shopfest.local.settlement": "the settlement use case and its CSV: the shop console's settlement page",
     # Merchant insights (issue 21).
+    "shopfest.insights.merchant_service": "the merchant insights use cases: the seller centre's Insights "
+                                          "page",
+    # Merchant insights (issue 21).
     "shopfest.insights.visits": "the in-memory counter of product views and add-to-cart actions the "
                                 "storefront's pages count in (and which requests count)",
 }
