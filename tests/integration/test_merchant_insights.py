@@ -143,7 +143,7 @@ def test_sales_add_up_across_batches_and_each_merchant_reads_only_its_own(market
 
     # the seller centre's page shows the same figures, with the baseline's rule said
     page = aster.tab.get("/seller/insights")
-    assert page.status_code == 200 and "14 days before" in page.text and "+100.0 %" in page.text
+    assert page.status_code == 200 and "14 days before" in page.text and "+100.0\u00a0%" in page.text
     assert "Birch" not in page.text and 'href="/seller/insights" aria-current="page"' in page.text
 
     # another merchant's figures are refused, as JSON and as CSV; a shopper and a stranger get none

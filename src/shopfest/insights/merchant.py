@@ -23,6 +23,9 @@ BASELINE = "baseline"  # the phase column of the days before the festival
 ORDER_KINDS = frozenset({SaleKind.PAID, SaleKind.INSTORE})
 
 K = TypeVar("K")
+# What the tables keep of a sale's text (merchant_store.py): a longer one is cut, never refused, for a
+# batch the consumer cannot write would stop the stream.
+COUNTRY_CHARS, NAME_CHARS, KEY_CHARS = 2, 200, 80
 
 
 def hour_of(at: datetime) -> int:
@@ -88,17 +91,19 @@ class MerchantFold:
     def add(self, sale: Sale) -> None:
         hour = hour_of(sale.at)
         is_order = 1 if sale.kind in ORDER_KINDS else 0
+        country = sale.country[:COUNTRY_CHARS]
         for merchant_id, lines in _by_merchant(sale.lines).items():
             first = True
             for category_id, category_lines in _group(lines, lambda line: line.category_id or 0).items():
-                bucket = self.sales.setdefault((merchant_id, hour, sale.country, category_id),
-                                               SalesBucket(category_lines[0].category, sale.currency))
+                name = category_lines[0].category[:NAME_CHARS]
+                bucket = self.sales.setdefault((merchant_id, hour, country, category_id),
+                                               SalesBucket(name, sale.currency))
                 _tally(bucket.tally, category_lines, sale.kind, is_order)
                 bucket.merchant_orders += is_order if first else 0
                 first = False
             self._add_promotions(merchant_id, hour, lines, sale.kind, is_order)
             if sale.source:
-                _tally(self.sources.setdefault((merchant_id, hour, sale.source), Tally()), lines,
+                _tally(self.sources.setdefault((merchant_id, hour, sale.source[:KEY_CHARS]), Tally()), lines,
                        sale.kind, is_order)
             day = hour // 24
             for product_id, product_lines in _group(lines, lambda line: line.product_id or 0).items():
@@ -112,7 +117,7 @@ class MerchantFold:
         carried: dict[str, Tally] = {}
         for line in lines:
             for key, given in line.promotions:
-                tally = carried.setdefault(key, Tally(orders=is_order))
+                tally = carried.setdefault(key[:KEY_CHARS], Tally(orders=is_order))
                 tally.units += line.qty
                 tally.gmv += line.gmv_minor
                 tally.discount += given

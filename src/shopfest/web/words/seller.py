@@ -123,7 +123,7 @@ WORDS: dict[str, tuple[str, str]] = {
         "基准为您在狂欢节第一个阶段开始前 14 天的销售额日均值，按各阶段时长折算；"
         "提升幅度为该阶段销售额高出基准的比例。"),
     "insights.csv": ("Download the daily figures (CSV)", "下载每日数据（CSV）"),
-    "insights.pct": ("{pct} %", "{pct}%"),
+    "insights.pct": ("{pct}\u00a0%", "{pct}%"),  # the sign and the number kept on one line
     "insights.bar": ("Bar", "图示"),
     "insights.legend_sales": ("sales", "销售额"),
     "insights.legend_baseline": ("baseline", "基准"),
