@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app
@@ -30,7 +31,7 @@ from shopfest.core.money import Money
 from shopfest.demo import seed_categories
 from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
-from shopfest.insights.merchant_store import MerchantProjection
+from shopfest.insights.merchant_store import MerchantProjection, merchant_visits
 from shopfest.insights.model import Sale, SaleKind, SaleLine
 from shopfest.runtime import Runtime
 from tests.conftest import at
@@ -199,3 +200,9 @@ def test_views_and_cart_adds_reach_the_funnel_when_flushed(market: Market) -> No
     assert body["funnel"] == {"product_id": None, "title": None, "views": 2, "carts": 1, "orders": 1}
     assert [(p["product_id"], p["views"], p["carts"], p["orders"]) for p in body["products"]] == [
         (aster.product_id, 2, 1, 1)]
+
+    # and a server shutting down writes what it counted since its last flush
+    with TestClient(market.client.app, headers={"User-Agent": "Mozilla/5.0 Safari/17"}) as serving:
+        assert serving.get(f"/products/{aster.product_id}").status_code == 200
+    with runtime.engine.connect() as conn:
+        assert conn.execute(select(func.sum(merchant_visits.c.views))).scalar_one() == 3
