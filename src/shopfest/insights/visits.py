@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from shopfest.insights.merchant import hour_of
@@ -95,7 +95,3 @@ def _merge(into: dict[tuple[int, int], int], counts: dict[tuple[int, int], int])
     for key, n in counts.items():
         into[key] = into.get(key, 0) + n
 
-
-def product_days(counts: dict[tuple[int, int], int]) -> Sequence[int]:
-    """The ids of a flush's counts (products or SKUs)."""
-    return sorted({item for item, _ in counts})
