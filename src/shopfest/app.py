@@ -7,7 +7,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -43,7 +43,11 @@ from shopfest.core.redis import sync_client as redis_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
+from shopfest.insights import merchant_api as insights_merchant_api
+from shopfest.insights import merchant_service as insights_merchant
 from shopfest.insights import screen_api
+from shopfest.insights.merchant import Calendar, Period
+from shopfest.insights.visits import VisitCounter
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
@@ -90,6 +94,7 @@ from shopfest.web import (
     pages,
     screen_pages,
     seller_desk,
+    seller_insights,
     seller_pages,
     wallet_pages,
 )
@@ -167,6 +172,7 @@ def make_ports() -> Ports:
         voucher_sales=lambda uow, merchant_id, start, end: orders.voucher_sales(uow, merchant_id, start=start,
                                                                                end=end),
         voucher_ledger=OrdersVoucherLedger(),
+        insights_directory=insights_directory(),
     )
 
 
@@ -202,6 +208,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
     runtime.live().runtime = runtime
     runtime.ports.live_counter = LiveCounter(runtime)
     _plug_vouchers(runtime)
+    runtime.visits = VisitCounter(partial(_record_visits, runtime))
     return runtime
 
 
@@ -290,11 +297,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sweeper = threading.Thread(target=_sweep, args=(runtime, stop), name="sweeper", daemon=True)
     sweeper.start()
     runtime.serving += 1
+    if runtime.visits is not None:
+        runtime.visits.start()
     try:
         yield
     finally:
         stop.set()
         runtime.serving -= 1
+        if not runtime.serving:
+            _stop_counting_visits(runtime)
         await runtime.live().shutdown()  # the rooms of this event loop only
         await run_in_threadpool(app.state.screen_feed.close)  # ends the screens' streams
         if not runtime.serving:  # a runtime serving two apps at once (tests) closes with the last
@@ -321,10 +332,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
-                   local_api.router, local_pay_api.router, voucher_api.router, screen_api.router):
+                   local_api.router, local_pay_api.router, voucher_api.router, screen_api.router,
+                   insights_merchant_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
-                     control_pages, live_pages, live_room_pages, local_pages, local_console, screen_pages):
+                     control_pages, live_pages, live_room_pages, local_pages, local_console, screen_pages,
+                     seller_insights):
         app.include_router(pages_of.router)
     app.include_router(api_docs.router)
     app.add_middleware(CheckoutLane)
@@ -427,3 +440,43 @@ def _account_actor(uow: UnitOfWork, user_id: int) -> Actor | None:
 def _account_country(uow: UnitOfWork, user_id: int) -> str | None:
     user = accounts.get_user(uow, user_id)
     return user.profile.country if user is not None else None
+
+
+def _record_visits(runtime: Runtime, views: dict[tuple[int, int], int],
+                   carts: dict[tuple[int, int], int]) -> None:
+    """Where the pages' visit counts go every few seconds: merchant insights' funnel."""
+    insights_merchant.record_visits(runtime.uow(), directory=runtime.ports.insights(), views=views,
+                                    carts=carts)
+
+
+def _stop_counting_visits(runtime: Runtime) -> None:
+    """The last app on the runtime stops: write the visits counted since the last flush."""
+    if runtime.visits is None:
+        return
+    try:
+        runtime.visits.stop()
+    except Exception:  # noqa: BLE001  # shutting down goes on; a few seconds of views are not money
+        log.exception("writing the last product visit counts failed")
+
+
+def insights_directory() -> insights_merchant.Directory:
+    """Merchant insights' view of the catalog, the festival calendar and live events."""
+    return insights_merchant.Directory(
+        calendar=_calendar,
+        merchant_name=lambda uow, merchant_id: catalog.get_merchant(uow, merchant_id).name,
+        products=lambda uow, ids: {i: (p.merchant_id, p.title)
+                                   for i, p in catalog.products_by_ids(uow, ids).items()},
+        skus=lambda uow, ids: {i: (s.merchant_id, s.product_id)
+                               for i, s in catalog.skus_named(uow, ids).items()},
+        live_titles=_live_titles)
+
+
+def _calendar(uow: UnitOfWork, festival_id: int | None) -> Calendar:
+    found = festival.current_festival(uow) if festival_id is None else festival.get_festival(uow, festival_id)
+    return Calendar(found.id or 0, found.name,
+                    tuple(Period(p.key, p.name, p.starts_at, p.ends_at) for p in found.phases))
+
+
+def _live_titles(uow: UnitOfWork, event_ids: Sequence[int]) -> dict[int, str]:
+    events = {event_id: live.find_event(uow, event_id) for event_id in dict.fromkeys(event_ids)}
+    return {event_id: event.title for event_id, event in events.items() if event is not None}

@@ -19,6 +19,8 @@ from shopfest.core.clock import Clock
 from shopfest.core.events import Bus
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
+from shopfest.insights.merchant_service import Directory
+from shopfest.insights.visits import VisitCounter
 from shopfest.inventory.hot_path import StockGate
 from shopfest.live.model import Counter
 from shopfest.live.room import Rooms
@@ -55,6 +57,14 @@ class Ports:
         lambda uow, merchant_id, start, end: []
     # The orders context's vouchers, which local redeems (local.model.VoucherLedger).
     voucher_ledger: VoucherLedger | None = None
+    # What merchant insights reads of the catalog, the festival calendar and live events.
+    insights_directory: Directory | None = None
+
+    def insights(self) -> Directory:
+        """Merchant insights' directory. Raises RuntimeError when the composition root gave none."""
+        if self.insights_directory is None:
+            raise RuntimeError("these ports have no insights directory; app.make_ports makes it")
+        return self.insights_directory
 
 
 class SignedIn:
@@ -104,6 +114,8 @@ class Runtime:
     rooms: Rooms | None = None  # the live rooms open in this process (app.py makes them)
     serving: int = 0  # apps serving on this runtime now (their lifespans entered and not left)
     voucher_keys: VoucherKeys | None = None  # what voucher codes are signed with (app.py, local/codes.py)
+    # Product page views and add-to-cart actions of this process, written every few seconds (app.py)
+    visits: VisitCounter | None = None
 
     def live(self) -> Rooms:
         """The live rooms of this process. Raises RuntimeError when the app did not make them."""

@@ -20,7 +20,8 @@ def spec(tmp_path: Any) -> dict[str, Any]:
 
 # The routes whose success is not JSON, and what it is instead (their problems are still JSON).
 NOT_JSON = {("get", "/api/v1/live/events/{event_id}/calendar.ics"): "text/calendar",
-            ("get", "/api/v1/local/settlement.csv"): "text/csv"}
+            ("get", "/api/v1/local/settlement.csv"): "text/csv",
+            ("get", "/api/v1/merchants/{merchant_id}/insights.csv"): "text/csv"}
 
 
 def test_every_api_route_documents_its_success_schema_and_problem_responses(tmp_path: Any) -> None:

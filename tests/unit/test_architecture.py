@@ -73,6 +73,10 @@ SERVICE_SIDE: dict[str, str] = {
     "shopfest.local.settlement": "the settlement use case and its CSV: the shop console's settlement page",
     "shopfest.insights.screen_links": "the use cases of the big screen's shared links, which /screen checks "
                                       "and whose button makes one",
+    "shopfest.insights.merchant_service": "the merchant insights use cases: the seller centre's Insights "
+                                          "page",
+    "shopfest.insights.visits": "the in-memory counter of product views and add-to-cart actions the "
+                                "storefront's pages count in (and which requests count)",
 }
 
 # Imports that break an arrow today, each with why it is let be. Remove an entry once it is gone.

@@ -42,6 +42,12 @@ DISTRIBUTED: Mapping[str, Distributed] = {
     "delivery_addresses": Distributed("shopper_id", key=("shopper_id", "id"), colocate_with="orders"),
     # Text keys: a shopper's Idempotency-Keys share a scope, so they share a shard.
     "idempotency_keys": Distributed("scope"),
+    # A merchant's insights, colocated: one merchant's report reads one shard of each.
+    "merchant_sales": Distributed("merchant_id"),
+    "merchant_promotion_sales": Distributed("merchant_id", colocate_with="merchant_sales"),
+    "merchant_source_sales": Distributed("merchant_id", colocate_with="merchant_sales"),
+    "merchant_product_sales": Distributed("merchant_id", colocate_with="merchant_sales"),
+    "merchant_visits": Distributed("merchant_id", colocate_with="merchant_sales"),
 }
 
 

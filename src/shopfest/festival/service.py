@@ -61,3 +61,12 @@ def sale_open_at(uow: UnitOfWork, instant: datetime) -> bool:
     festival = FestivalStore(uow.conn).current(instant)
     phase = festival.phase_at(instant) if festival is not None else None
     return phase is not None and phase.kind is PhaseKind.SALE
+
+
+def get_festival(uow: UnitOfWork, festival_id: int) -> Festival:
+    """A festival by id. Raises NotFound."""
+    with uow:
+        store = FestivalStore(uow.conn)
+        if not store.exists(festival_id):
+            raise NotFound(f"no festival {festival_id}", festival_id=festival_id)
+        return store.get(festival_id)

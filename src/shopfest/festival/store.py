@@ -91,3 +91,6 @@ class FestivalStore:
             select(festivals.c.id).order_by(festivals.c.ends_at.desc())
         )
         return self.get(chosen) if chosen else None
+
+    def exists(self, festival_id: int) -> bool:
+        return self.conn.scalar(select(festivals.c.id).where(festivals.c.id == festival_id)) is not None

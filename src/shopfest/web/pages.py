@@ -22,6 +22,7 @@ from shopfest.core.ids import new_secret
 from shopfest.core.money import Money
 from shopfest.deps import SESSION_COOKIE, RuntimeDep, actor_of
 from shopfest.festival.model import Festival
+from shopfest.insights.visits import is_bot
 from shopfest.orders.drafting import buyer_of
 from shopfest.orders.model import AddressNeeded, Order, OrderStatus
 from shopfest.payments import idempotency as keys
@@ -136,6 +137,8 @@ def product(request: Request, runtime: RuntimeDep, product_id: str) -> HTMLRespo
     sheet = product_sheet(runtime, int(product_id), viewer=viewer_of(request),
                           zone_name=festival.timezone if festival else HOME_ZONE,
                           shopper_id=_shopper_id(request, runtime))
+    if runtime.visits is not None and _a_shopper_looks(request):
+        runtime.visits.viewed(sheet.id, runtime.clock.now())
     return render(request, runtime, "product.html", product=sheet)
 
 
@@ -185,9 +188,11 @@ def _with_cart(response: Response, cart: dict[int, int]) -> Response:
 
 
 @router.post("/cart/add")
-def add_to_cart(request: Request, sku_id: Annotated[int, Form(ge=1)],
+def add_to_cart(request: Request, runtime: RuntimeDep, sku_id: Annotated[int, Form(ge=1)],
                 qty: Annotated[int, Form(ge=1, le=999)] = 1) -> Response:
     cart = parse_cart(request.cookies.get(CART_COOKIE))
+    if runtime.visits is not None and _a_shopper_looks(request):
+        runtime.visits.carted(sku_id, runtime.clock.now())
     cart[sku_id] = min(999, cart.get(sku_id, 0) + qty)
     return _with_cart(RedirectResponse("/cart", status_code=303), cart)
 
@@ -310,3 +315,8 @@ def logout(request: Request, runtime: RuntimeDep) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response
+
+
+def _a_shopper_looks(request: Request) -> bool:
+    """Whether a request counts in a merchant's views -> carts -> orders: no HEAD, no bot."""
+    return request.method != "HEAD" and not is_bot(request.headers.get("user-agent"))
