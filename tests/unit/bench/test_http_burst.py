@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shopfest.bench.http_burst import HttpRun, _parse, combined
+from shopfest.bench.http_burst import HttpRun, combined, parse
 
 WRK_SAID = """Running 10s test @ http://127.0.0.1:18123/healthz
   2 threads and 16 connections
@@ -18,7 +18,7 @@ Requests/sec:   3586.60
 
 
 def test_wrk_output_gives_requests_rate_latencies_and_failures() -> None:
-    assert _parse("/healthz", WRK_SAID) == HttpRun("/healthz", 35866, 3586.6, 3.29, 1070.0, 3)
+    assert parse("/healthz", WRK_SAID) == HttpRun("/healthz", 35866, 3586.6, 3.29, 1070.0, 3)
 
 
 def test_rounds_add_up_to_requests_over_the_time_they_took_with_the_worst_latencies() -> None:

@@ -2,7 +2,7 @@
 product's orders by day, and product page views and add-to-cart actions by day
 
 Revision ID: 0026
-Revises: 0024
+Revises: 0025
 """
 
 from __future__ import annotations
