@@ -43,6 +43,11 @@ from shopfest.core.redis import sync_client as redis_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
+from shopfest.insights import api as insights_api
+from shopfest.insights.model import Projection
+from shopfest.insights.pump import Pump
+from shopfest.insights.store import ScreenProjection
+from shopfest.insights.stream import EventStream, LocalEventStream
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
 from shopfest.inventory.hot_path import DatabaseGate, StockGate, WatchedGate
@@ -66,6 +71,7 @@ from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
 from shopfest.orders.lane import CheckoutLane
+from shopfest.orders.service import OrderRefunded
 from shopfest.payments import api as payments_api
 from shopfest.payments import service as payments
 from shopfest.payments.provider import Provider, SandboxProvider
@@ -74,6 +80,7 @@ from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
 from shopfest.request_watch import RequestWatch
 from shopfest.runtime import Ports, Runtime
+from shopfest.sales_feed import SalesFeed
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
 from shopfest.voucher_ledger import OrdersVoucherLedger
@@ -98,10 +105,10 @@ from shopfest.web.viewer import viewer_of
 log = logging.getLogger("shopfest")
 
 
-def make_bus(provider: Provider, gate: StockGate) -> Bus:
+def make_bus(provider: Provider, gate: StockGate, feed: SalesFeed | None = None) -> Bus:
     """Every in-transaction reaction of one context to another's events; a paid order's units are
     sold through `gate`, and money captured for an order that can no longer take it goes back through
-    `provider`."""
+    `provider`; `feed` turns paid orders and refunds into the sales insights counts."""
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
     bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider, gate=gate))
@@ -109,6 +116,9 @@ def make_bus(provider: Provider, gate: StockGate) -> Bus:
     bus.subscribe(RemindersDue, _mail_reminders)
     bus.subscribe(PaymentSucceeded, partial(instore.record_paid, provider=provider))
     bus.subscribe(PaymentFailed, instore.record_failed)
+    feed = feed or SalesFeed(Settings.reporting_currency)
+    bus.subscribe(PaymentSucceeded, feed.on_payment)  # after orders.record_payment: the order is paid now
+    bus.subscribe(OrderRefunded, feed.on_refund)
     return bus
 
 
@@ -178,7 +188,8 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
         gate = WatchedGate(gate, (*REDIS_ERRORS, Unavailable))
     metrics.watch_engine(engine)
-    bus = make_bus(provider, gate)
+    insights_due = threading.Event()  # rung after a commit that stored a sale event
+    bus = make_bus(provider, gate, SalesFeed(settings.reporting_currency, wake=insights_due.set))
 
     def uow() -> UnitOfWork:
         return UnitOfWork(engine, bus=bus, clock=clock)
@@ -195,6 +206,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
                         prefix=settings.redis_prefix, sync_seconds=settings.rate_sync_seconds),
         hashing=HashingPool(threads=settings.hashing_threads, queue=settings.hashing_queue),
         rooms=make_rooms(settings, uow),
+        insights_due=insights_due,
     )
     runtime.live().runtime = runtime
     runtime.ports.live_counter = LiveCounter(runtime)
@@ -286,11 +298,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep, args=(runtime, stop), name="sweeper", daemon=True)
     sweeper.start()
+    pump = make_pump(runtime)
+    pump.start()
     runtime.serving += 1
     try:
         yield
     finally:
         stop.set()
+        await run_in_threadpool(pump.stop)
         runtime.serving -= 1
         await runtime.live().shutdown()  # the rooms of this event loop only
         if not runtime.serving:  # a runtime serving two apps at once (tests) closes with the last
@@ -316,7 +331,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
-                   local_api.router, local_pay_api.router, voucher_api.router):
+                   local_api.router, local_pay_api.router, voucher_api.router, insights_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
                      control_pages, live_pages, live_room_pages, local_pages, local_console):
@@ -419,3 +434,27 @@ def _account_actor(uow: UnitOfWork, user_id: int) -> Actor | None:
 def _account_country(uow: UnitOfWork, user_id: int) -> str | None:
     user = accounts.get_user(uow, user_id)
     return user.profile.country if user is not None else None
+
+
+def insights_projections() -> list[Projection]:
+    """Every set of figures the sales stream keeps (rebuild clears and refolds each)."""
+    return [ScreenProjection()]
+
+
+def make_stream(settings: Settings) -> EventStream:
+    """How sale events travel from the outbox to this process's consumer: in process on the
+    embedded default; over Redis Streams (a consumer group) when Redis is configured."""
+    if settings.redis_url:
+        pass  # LEAD: plug the `redis` helper's RedisEventStream in here, e.g.
+        # return RedisEventStream(redis_client(settings.redis_url), key=f"{settings.redis_prefix}insights",
+        #                         group="insights", consumer=f"{socket.gethostname()}:{os.getpid()}")
+    return LocalEventStream()
+
+
+def make_pump(runtime: Runtime) -> Pump:
+    """This serving process's insights pump: woken by the runtime's `insights_due` after a commit that
+    stored a sale event, and every 100 ms. An in-process stream publishes again at start what was
+    relayed and never counted (its queue died with its process); a Redis group redelivers by itself."""
+    stream = make_stream(runtime.settings)
+    return Pump(runtime.uow, stream, projections=insights_projections(), doorbell=runtime.insights_due,
+                republish_uncounted=isinstance(stream, LocalEventStream))

@@ -608,3 +608,28 @@ def settlement_currency_of(uow: UnitOfWork, merchant_id: int) -> str | None:
     """The currency a merchant settles in; None for an unknown merchant (inside the caller's transaction)."""
     merchant = CatalogStore(uow.conn).merchant(merchant_id)
     return merchant.settlement_currency if merchant is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleFacts:
+    """What the figures say of a product sold: its brand, category, the brand's tier, its debut."""
+
+    brand_id: int
+    brand: str
+    category_id: int
+    category: str
+    luxury: bool
+    debut_at: datetime
+
+
+def sale_facts(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, SaleFacts]:
+    """The facts of each known product among `product_ids`, inside the caller's transaction."""
+    store = CatalogStore(uow.conn)
+    products = store.products_by_id(list(dict.fromkeys(product_ids)))
+    brands = store.brands_by_id({p.brand_id for p in products})
+    categories = {c.id: c.name for c in store.all_categories()}
+    return {p.id or 0: SaleFacts(brand_id=p.brand_id, brand=brands[p.brand_id].name if p.brand_id in brands
+                                 else "", category_id=p.category_id,
+                                 category=categories.get(p.category_id, ""),
+                                 luxury=p.brand_tier is BrandTier.LUXURY, debut_at=p.debut_at)
+            for p in products}

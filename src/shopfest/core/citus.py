@@ -30,6 +30,7 @@ REFERENCE: tuple[str, ...] = (
     "status_changes", "vouchers", "payment_intents", "payment_events", "payment_refunds",
     "live_events", "live_segments", "live_messages", "live_moments", "live_reminders", "live_sanctions",
     "local_shops", "local_deals", "local_payments", "local_offline_items", "local_redemptions",
+    "insights_counted", "insights_totals", "insights_seconds", "insights_breakdowns", "insights_shoppers",
 )
 
 # The shopper's own rows, colocated: one shopper's checkout touches one shard of each.

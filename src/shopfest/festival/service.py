@@ -61,3 +61,9 @@ def sale_open_at(uow: UnitOfWork, instant: datetime) -> bool:
     festival = FestivalStore(uow.conn).current(instant)
     phase = festival.phase_at(instant) if festival is not None else None
     return phase is not None and phase.kind is PhaseKind.SALE
+
+
+def festival_at(uow: UnitOfWork, instant: datetime) -> Festival | None:
+    """The festival on or next at `instant` (the last one when all are over), inside the caller's
+    transaction; None when none is scheduled."""
+    return FestivalStore(uow.conn).current(instant)

@@ -7,6 +7,7 @@ from alembic import context
 import shopfest.accounts.store
 import shopfest.catalog.store
 import shopfest.festival.store
+import shopfest.insights.store
 import shopfest.inventory.store
 import shopfest.live.store
 import shopfest.local.store

@@ -1,0 +1,148 @@
+"""Insights use cases: relay the outbox's sale events to the stream, absorb each event once into the
+figures, rebuild the figures from the orders, and read the big screen's figures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from babel import Locale
+from sqlalchemy import select, update
+
+from shopfest.core.actor import Actor, Role, require_role
+from shopfest.core.db import id_in, outbox
+from shopfest.core.events import DomainEvent
+from shopfest.core.uow import UnitOfWork
+from shopfest.insights import store
+from shopfest.insights.model import SALE_KINDS, Projection, Published, Sale, sale_of
+
+Publish = Callable[[Sequence[Published]], None]
+SERIES_SECONDS = 300
+_ENGLISH = Locale("en")
+
+
+def relay(uow: UnitOfWork, publish: Publish, *, limit: int = 1000) -> int:
+    """Hand the oldest unpublished outbox rows' sale events to `publish` and mark every row taken as
+    published, in one transaction; nothing is marked when `publish` fails (they go again later).
+    Two processes never take the same rows (PostgreSQL: SKIP LOCKED). Returns how many rows were taken."""
+    with uow:
+        query = select(outbox).where(outbox.c.published_at.is_(None)).order_by(outbox.c.id).limit(limit)
+        if uow.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = uow.conn.execute(query).all()
+        if not rows:
+            return 0
+        sales = [_published(r) for r in rows if r.name in SALE_KINDS]
+        if sales:
+            publish(sales)
+        uow.conn.execute(update(outbox).where(id_in(outbox.c.id, [r.id for r in rows]))
+                         .values(published_at=uow.clock.now()))
+        uow.commit()
+        return len(rows)
+
+
+def _published(row: Any) -> Published:  # noqa: ANN401  # an outbox row
+    return Published(event_id=int(row.id), name=row.name, payload=row.payload, occurred_at=row.occurred_at)
+
+
+def uncounted(uow: UnitOfWork, publish: Publish, *, after_id: int = 0, limit: int = 1000) -> int:
+    """Publish again the sale events relayed but not counted, oldest first from `after_id`: what an
+    in-process stream held when its process stopped. Returns the last outbox id looked at (0: none)."""
+    with uow:
+        rows = uow.conn.execute(
+            select(outbox).where(outbox.c.id > after_id, outbox.c.published_at.is_not(None),
+                                 outbox.c.name.in_(list(SALE_KINDS)),
+                                 ~outbox.c.id.in_(select(store.insights_counted.c.event_id)))
+            .order_by(outbox.c.id).limit(limit)).all()
+        if rows:
+            publish([_published(r) for r in rows])
+        return int(rows[-1].id) if rows else 0
+
+
+def absorb(uow: UnitOfWork, events: Sequence[Published], *, projections: Sequence[Projection]) -> int:
+    """Count each event once: those counted before are skipped, the rest become sales that every
+    projection adds, all in one transaction. Returns how many were new."""
+    with uow:
+        new = store.newly_counted(uow.conn, sorted({e.event_id for e in events}))
+        if not new:
+            return 0
+        fresh: dict[int, Published] = {e.event_id: e for e in events if e.event_id in new}
+        sales = [s for s in (sale_of(e) for e in fresh.values()) if s is not None]
+        for projection in projections:
+            projection.project(uow.conn, sales)
+        store.bump_version(uow.conn, len(new))
+        uow.commit()
+        return len(new)
+
+
+def rebuild(uow: UnitOfWork, projections: Sequence[Projection], *,
+            recorded: Callable[[UnitOfWork], Iterable[DomainEvent]]) -> int:
+    """Forget every figure and fold again the sales `recorded` reads from the rows; every sale event
+    in the outbox now counts as counted, so the stream does not add it again (those relayed later
+    still count once). Returns how many sales were folded."""
+    with uow:
+        for projection in projections:
+            projection.clear(uow.conn)
+        sales: list[Sale] = []
+        for event in recorded(uow):
+            sale = sale_of(Published(0, event.name, event.payload(), uow.clock.now()))
+            if sale is not None:
+                sales.append(sale)
+        for projection in projections:
+            projection.project(uow.conn, sales)
+        ids = list(uow.conn.scalars(select(outbox.c.id).where(outbox.c.name.in_(list(SALE_KINDS)))))
+        store.count_as_counted(uow.conn, ids)
+        store.bump_version(uow.conn, len(sales) + 1)
+        uow.commit()
+        return len(sales)
+
+
+def figures_version(uow: UnitOfWork) -> int:
+    """A number that grows whenever a figure changes."""
+    with uow:
+        return store.version(uow.conn)
+
+
+def screen_figures(uow: UnitOfWork, *, currency: str, top: int = 10) -> dict[str, Any]:
+    """The big screen's figures, as its page and `shopfest insights show` read them."""
+    with uow:
+        conn, now = uow.conn, int(uow.clock.now().timestamp())
+        totals = store.totals(conn)
+        series = store.seconds_from(conn, now - SERIES_SECONDS, now)
+        peak = store.busiest_second(conn)
+        figures = {
+            "version": totals.get("version", 0), "currency": currency,
+            "gmv_minor": totals.get("gmv", 0), "orders": totals.get("orders", 0),
+            "shoppers": store.shoppers(conn), "refunded_minor": totals.get("refunded", 0),
+            "per_second": {
+                "now": next((o for s, o, _ in series if s == now - 1), 0),
+                "peak": peak[1] if peak else 0,
+                "peak_at": datetime.fromtimestamp(peak[0], UTC).isoformat() if peak else None,
+                "series": [list(s) for s in series]},
+            "brands": _top(store.top(conn, "brand", limit=top)),
+            "categories": _top(store.top(conn, "category", limit=top)),
+            "countries": _top(store.top(conn, "country", limit=top), name=_country_name),
+            "luxury": {"gmv_minor": totals.get("luxury_gmv", 0), "orders": totals.get("luxury_orders", 0)},
+            "debuts": {"gmv_minor": totals.get("debut_gmv", 0), "units": totals.get("debut_units", 0)},
+            "live": {"gmv_minor": totals.get("live_gmv", 0), "orders": totals.get("live_orders", 0)},
+            "local": {"gmv_minor": totals.get("local_gmv", 0), "payments": totals.get("local_payments", 0),
+                      "redemptions": totals.get("local_redemptions", 0)},
+        }
+    return figures
+
+
+def _top(rows: Sequence[tuple[str, str, int, int]],
+         name: Callable[[str, str], str] = lambda key, kept: kept) -> list[dict[str, Any]]:
+    return [{"key": key, "name": name(key, kept), "gmv_minor": gmv, "orders": orders}
+            for key, kept, gmv, orders in rows]
+
+
+def _country_name(code: str, kept: str) -> str:
+    return str(_ENGLISH.territories.get(code, code))
+
+
+def operator_screen(uow: UnitOfWork, actor: Actor | None, *, currency: str, top: int = 10) -> dict[str, Any]:
+    """Operators read the big screen's figures. Raises Unauthenticated, Forbidden."""
+    require_role(actor, Role.OPERATOR)
+    return screen_figures(uow, currency=currency, top=top)

@@ -1,0 +1,186 @@
+"""The insights stream on SQLite and PostgreSQL: paid orders and refunds become sale events in the
+outbox, are relayed and counted exactly once whatever is delivered again, a restarted consumer catches
+up from the outbox, and `rebuild` recomputes from the orders exactly what the stream counted."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shopfest.app import create_app, insights_projections, make_runtime
+from shopfest.core.actor import Actor, Role
+from shopfest.core.clock import SetClock, parse_instant
+from shopfest.core.money import Money
+from shopfest.demo import HotItem, hot_item
+from shopfest.festival import service as festival
+from shopfest.insights import service as insights
+from shopfest.insights.model import Published
+from shopfest.insights.pump import Pump
+from shopfest.insights.stream import LocalEventStream
+from shopfest.orders import service as orders
+from shopfest.orders.drafting import PlaceOrder
+from shopfest.payments import fx
+from shopfest.payments.provider import SandboxProvider
+from shopfest.promotions import service as promotions
+from shopfest.runtime import Runtime
+from shopfest.sales_feed import recorded_sales
+from tests.integration.helpers import bearer, operator_token
+
+ANN, BOB = 501, 502
+
+
+@pytest.fixture(name="shop")
+def shop_fixture(runtime: Runtime) -> HotItem:
+    return shop(runtime)
+
+
+def shop(runtime: Runtime) -> HotItem:
+    """A 3.37 yuan lantern, plenty of it; a gateway that answers at once and sends no webhooks."""
+    runtime.provider = SandboxProvider(runtime.settings.webhook_secret, deliver=None, delay_seconds=None,
+                                       clock=runtime.clock)
+    return hot_item(runtime, stock=100, price="3.37", name="Lantern")
+
+
+def place(runtime: Runtime, shopper: int, sku_id: int, qty: int, currency: str) -> int:
+    answer = runtime.checkout.place(PlaceOrder(shopper, ((sku_id, qty),), currency)).result(timeout=30)
+    return int(answer.receipt["id"])
+
+
+def pay(runtime: Runtime, order_id: int, shopper: int) -> None:
+    orders.pay_order(runtime.uow(), runtime.provider, Actor(shopper, Role.SHOPPER), order_id=order_id,
+                     method="sandbox_ok")
+
+
+def refund(runtime: Runtime, order_id: int, shopper: int, sku_id: int, units: int) -> None:
+    orders.refund_order(runtime.uow(), runtime.provider, Actor(shopper, Role.SHOPPER), order_id=order_id,
+                        lines=[(sku_id, units)], back_on_shelf=True, refund_key=uuid.uuid4().hex)
+
+
+def relayed(runtime: Runtime) -> list[Published]:
+    """Every sale event the outbox holds unpublished, relayed (and marked published)."""
+    taken: list[Published] = []
+    while insights.relay(runtime.uow(), taken.extend):
+        pass
+    return taken
+
+
+def absorb(runtime: Runtime, events: Sequence[Published]) -> int:
+    return insights.absorb(runtime.uow(), events, projections=insights_projections())
+
+
+def figures(runtime: Runtime) -> dict[str, Any]:
+    found = insights.screen_figures(runtime.uow(read_only=True), currency=runtime.settings.reporting_currency)
+    found.pop("version")
+    return found
+
+
+def rebuilt(runtime: Runtime) -> dict[str, Any]:
+    reporting = runtime.settings.reporting_currency
+    insights.rebuild(runtime.uow(), insights_projections(),
+                     recorded=lambda uow: recorded_sales(uow, reporting=reporting))
+    return figures(runtime)
+
+
+def test_each_sale_counts_once_whatever_is_delivered_again_and_refunds_subtract(
+        runtime: Runtime, shop: HotItem) -> None:
+    usd, jpy = place(runtime, ANN, shop.sku_id, 3, "USD"), place(runtime, BOB, shop.sku_id, 2, "JPY")
+    unpaid = place(runtime, BOB, shop.sku_id, 1, "CNY")
+    pay(runtime, usd, ANN)
+    pay(runtime, jpy, BOB)
+    batch = relayed(runtime)
+    assert [e.name for e in batch] == ["OrderPaidCounted", "OrderPaidCounted"] and relayed(runtime) == []
+    # the same batch absorbed twice, and once more in another order: counted once
+    assert absorb(runtime, batch) == 2 and absorb(runtime, batch[::-1]) == 0
+    seen = figures(runtime)
+    assert seen["orders"] == 2 and seen["shoppers"] == 2 and seen["gmv_minor"] == 337 * 5
+    assert seen["brands"] == [{"key": seen["brands"][0]["key"], "name": "Lantern Phones",
+                               "gmv_minor": 1685, "orders": 2}]
+    assert seen["per_second"]["peak"] == 2 and seen["per_second"]["series"][0][1:] == [2, 1685]
+    # a relay whose publishing fails marks nothing; the next one hands the refund on, counted once
+    refund(runtime, usd, ANN, shop.sku_id, 1)
+
+    def broken(events: Sequence[Published]) -> None:
+        raise ConnectionError("the stream is down")
+    with pytest.raises(ConnectionError):
+        insights.relay(runtime.uow(), broken)
+    again = relayed(runtime)
+    assert [e.name for e in again] == ["OrderRefundCounted"] and absorb(runtime, again + batch) == 1
+    refund(runtime, usd, ANN, shop.sku_id, 2)  # the rest of it: the whole order is refunded
+    absorb(runtime, relayed(runtime))
+    seen = figures(runtime)
+    assert seen["gmv_minor"] == 337 * 2 and seen["refunded_minor"] == 337 * 3 and seen["orders"] == 2
+    assert seen["brands"][0]["gmv_minor"] == 674 and seen["countries"] == []  # the shoppers have no account
+    assert unpaid and rebuilt(runtime) == seen
+
+
+def test_a_deposit_alone_is_not_counted_and_the_balance_counts_the_order(runtime: Runtime,
+                                                                          clock: SetClock) -> None:
+    clock.set(parse_instant("2027-11-05T20:00:00+08:00"))  # the second wave's deposit window
+    festival.schedule_eleven_eleven(runtime.uow(), 2027)
+    runtime.provider = SandboxProvider(runtime.settings.webhook_secret, deliver=None, delay_seconds=None,
+                                       clock=clock)
+    item = hot_item(runtime, stock=3)
+    promotions.offer_presale(runtime.uow(), Actor(0, Role.MERCHANT, item.merchant_id), sku_id=item.sku_id,
+                             deposit=Money.parse("500.00", "CNY"))
+    order_id = place(runtime, ANN, item.sku_id, 1, "CNY")
+    pay(runtime, order_id, ANN)
+    assert relayed(runtime) == [] and figures(runtime)["orders"] == 0
+    clock.set(parse_instant("2027-11-11T00:30:00+08:00"))  # its balance window
+    pay(runtime, order_id, ANN)
+    assert absorb(runtime, relayed(runtime)) == 1
+    seen = figures(runtime)
+    assert seen["orders"] == 1 and seen["gmv_minor"] == 599900
+    assert seen["debuts"] == {"gmv_minor": 599900, "units": 1}  # listed in the festival, a day before
+    assert seen["per_second"]["peak_at"] == "2027-11-10T16:30:00+00:00"
+    assert rebuilt(runtime) == seen
+
+
+def test_a_restarted_consumer_catches_up_and_the_operator_reads_the_screen(
+        runtime: Runtime, shop: HotItem) -> None:
+    paid = [place(runtime, ANN, shop.sku_id, n, "CNY") for n in (1, 2)]
+    for order_id in paid:
+        pay(runtime, order_id, ANN)
+    # relayed into a process's queue, which then stopped before counting them
+    lost = LocalEventStream()
+    assert insights.relay(runtime.uow(), lost.publish) > 0 and figures(runtime)["orders"] == 0
+    pump = Pump(runtime.uow, LocalEventStream(), projections=insights_projections())
+    assert pump.catch_up() == 2 and pump.step() == 0
+    assert figures(runtime)["orders"] == 2 and pump.catch_up() == 0
+    pay(runtime, place(runtime, BOB, shop.sku_id, 1, "CNY"), BOB)
+    assert pump.step() == 1 and figures(runtime)["gmv_minor"] == 337 * 4
+    client = TestClient(create_app(runtime=runtime))
+    assert client.get("/api/v1/insights/screen").status_code == 401
+    ops = bearer(operator_token(client, runtime))
+    screen = client.get("/api/v1/insights/screen", headers=ops).json()
+    assert screen["orders"] == 3 and screen["currency"] == "CNY" and screen["version"] >= 3
+
+
+def test_figures_are_in_the_reporting_currency_at_each_orders_rate(runtime: Runtime) -> None:
+    in_dollars = make_runtime(replace(runtime.settings, reporting_currency="USD"), engine=runtime.engine,
+                              clock=runtime.clock)
+    try:
+        reported_in_dollars(in_dollars, shop(in_dollars))
+    finally:
+        in_dollars.checkout.close()
+
+
+def reported_in_dollars(runtime: Runtime, item: HotItem) -> None:
+    in_usd, in_cny = place(runtime, ANN, item.sku_id, 4, "USD"), place(runtime, BOB, item.sku_id, 5, "CNY")
+    for order_id, shopper in ((in_usd, ANN), (in_cny, BOB)):
+        pay(runtime, order_id, shopper)
+    events = relayed(runtime)
+    rates = {e.payload["order_id"]: e.payload["rate"] for e in events}
+    assert rates[in_cny] == str(fx.rate("CNY", "USD").rate)
+    with runtime.uow(read_only=True) as uow:
+        recorded = orders.order_in(uow, in_usd)
+    assert recorded is not None and rates[in_usd] == str(recorded.pay_rate.rate)
+    absorb(runtime, events)
+    seen = figures(runtime)
+    dollars = fx.rate("CNY", "USD").convert(Money(5 * 337, "CNY")).minor
+    assert seen["currency"] == "USD" and seen["gmv_minor"] == recorded.to_pay.minor + dollars
+    assert rebuilt(runtime) == seen
