@@ -44,6 +44,7 @@ from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
 from shopfest.insights import api as insights_api
+from shopfest.insights import service as insights
 from shopfest.insights.model import Projection
 from shopfest.insights.pump import Pump
 from shopfest.insights.store import ScreenProjection
@@ -80,7 +81,7 @@ from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
 from shopfest.request_watch import RequestWatch
 from shopfest.runtime import Ports, Runtime
-from shopfest.sales_feed import SalesFeed
+from shopfest.sales_feed import SalesFeed, recorded_sales
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
 from shopfest.voucher_ledger import OrdersVoucherLedger
@@ -458,3 +459,12 @@ def make_pump(runtime: Runtime) -> Pump:
     stream = make_stream(runtime.settings)
     return Pump(runtime.uow, stream, projections=insights_projections(), doorbell=runtime.insights_due,
                 republish_uncounted=isinstance(stream, LocalEventStream))
+
+
+def rebuild_insights(runtime: Runtime) -> int:
+    """Recompute every insights figure from the orders (`shopfest insights rebuild`), in one snapshot;
+    returns how many sales were folded."""
+    reporting = runtime.settings.reporting_currency
+    uow = UnitOfWork(runtime.engine, bus=runtime.bus, clock=runtime.clock, repeatable=True)
+    return insights.rebuild(uow, insights_projections(),
+                            recorded=lambda uow: recorded_sales(uow, reporting=reporting))

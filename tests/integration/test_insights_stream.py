@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from shopfest.app import create_app, insights_projections, make_runtime
+from shopfest.app import create_app, insights_projections, make_runtime, rebuild_insights
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.money import Money
@@ -28,7 +28,6 @@ from shopfest.payments import fx
 from shopfest.payments.provider import SandboxProvider
 from shopfest.promotions import service as promotions
 from shopfest.runtime import Runtime
-from shopfest.sales_feed import recorded_sales
 from tests.integration.helpers import bearer, operator_token
 
 ANN, BOB = 501, 502
@@ -80,9 +79,7 @@ def figures(runtime: Runtime) -> dict[str, Any]:
 
 
 def rebuilt(runtime: Runtime) -> dict[str, Any]:
-    reporting = runtime.settings.reporting_currency
-    insights.rebuild(runtime.uow(), insights_projections(),
-                     recorded=lambda uow: recorded_sales(uow, reporting=reporting))
+    rebuild_insights(runtime)
     return figures(runtime)
 
 

@@ -80,8 +80,10 @@ def rebuild(uow: UnitOfWork, projections: Sequence[Projection], *,
             recorded: Callable[[UnitOfWork], Iterable[DomainEvent]]) -> int:
     """Forget every figure and fold again the sales `recorded` reads from the rows; every sale event
     in the outbox now counts as counted, so the stream does not add it again (those relayed later
-    still count once). Returns how many sales were folded."""
+    still count once). Give it a `repeatable` unit of work: on PostgreSQL the rows it reads and the
+    outbox events it marks are then one snapshot. Returns how many sales were folded."""
     with uow:
+        store.hold_counting(uow.conn)
         for projection in projections:
             projection.clear(uow.conn)
         sales: list[Sale] = []

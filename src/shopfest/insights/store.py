@@ -81,6 +81,12 @@ def newly_counted(conn: Connection, event_ids: Sequence[int]) -> set[int]:
     return set(conn.scalars(statement))
 
 
+def hold_counting(conn: Connection) -> None:
+    """Make every absorb wait until this transaction ends (a rebuild): on SQLite a writer is alone."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("LOCK TABLE insights_counted IN EXCLUSIVE MODE")
+
+
 def count_as_counted(conn: Connection, event_ids: Sequence[int]) -> None:
     if event_ids:
         conn.execute(_insert(conn, insights_counted).on_conflict_do_nothing(index_elements=["event_id"]),
