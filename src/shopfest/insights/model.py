@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
 
 from shopfest.core.money import ExchangeRate, Money
@@ -104,24 +105,28 @@ def sale_of(published: Published) -> Sale | None:
     if kind is None:
         return None
     facts = published.payload
-    rate = ExchangeRate(facts["currency"], facts["reporting"], Decimal(facts["rate"]))
+    rate = (facts["currency"], facts["reporting"], facts["rate"])
     return Sale(event_id=published.event_id, kind=kind, at=datetime.fromisoformat(facts["at"]),
-                currency=rate.quote, order_id=facts["order_id"], shopper_id=facts["shopper_id"],
+                currency=facts["reporting"], order_id=facts["order_id"], shopper_id=facts["shopper_id"],
                 country=facts["country"] or "", source=facts["source"],
                 lines=tuple(_sale_line(kind, rate, line) for line in facts["lines"]))
 
 
-def _sale_line(kind: SaleKind, rate: ExchangeRate, line: dict[str, Any]) -> SaleLine:
-    def money(minor: int) -> Money:
-        return Money(int(minor), rate.base)
+@lru_cache(maxsize=1 << 16)
+def converted(base: str, quote: str, rate: str, minor: int) -> int:
+    """`minor` units of `base` in `quote` at `rate`, as ExchangeRate converts them. Remembered: at the
+    peak the same prices are converted at the same rates again and again."""
+    return ExchangeRate(base, quote, Decimal(rate)).convert(Money(int(minor), base)).minor
 
+
+def _sale_line(kind: SaleKind, rate: tuple[str, str, str], line: dict[str, Any]) -> SaleLine:
     promotions: tuple[tuple[str, int], ...] = ()
-    if kind is SaleKind.REFUND:
-        back = rate.convert_part(before=money(line.get("before", 0)), after=money(line["total"]))
-        gmv, qty = -back.minor, -int(line["qty"])
+    if kind is SaleKind.REFUND:  # ExchangeRate.convert_part: after converted less before converted
+        gmv = converted(*rate, line.get("before", 0)) - converted(*rate, line["total"])
+        qty = -int(line["qty"])
     else:
-        gmv, qty = rate.convert(money(line["total"])).minor, int(line["qty"])
-        promotions = tuple((str(source), rate.convert(money(minor)).minor)
+        gmv, qty = converted(*rate, line["total"]), int(line["qty"])
+        promotions = tuple((str(source), converted(*rate, minor))
                            for source, minor in line.get("adjustments", ()))
     return SaleLine(merchant_id=int(line["merchant"]), product_id=line.get("product"),
                     brand_id=line.get("brand"), brand=line.get("brand_name") or "",
