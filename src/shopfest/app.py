@@ -68,6 +68,7 @@ from shopfest.local import instore, voucher_api
 from shopfest.local import pay_api as local_pay_api
 from shopfest.local import vouchers as local_vouchers
 from shopfest.local.codes import keys_for
+from shopfest.local.vouchers import VoucherRedeemed
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
@@ -120,6 +121,7 @@ def make_bus(provider: Provider, gate: StockGate, feed: SalesFeed | None = None)
     feed = feed or SalesFeed(Settings.reporting_currency)
     bus.subscribe(PaymentSucceeded, feed.on_payment)  # after orders.record_payment: the order is paid now
     bus.subscribe(OrderRefunded, feed.on_refund)
+    bus.subscribe(VoucherRedeemed, feed.on_redeemed)
     return bus
 
 

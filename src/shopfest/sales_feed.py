@@ -21,7 +21,16 @@ from shopfest.accounts import service as accounts
 from shopfest.catalog import service as catalog
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import service as festival
-from shopfest.insights.events import OrderPaidCounted, OrderRefundCounted, SaleCounted
+from shopfest.insights.events import (
+    InStorePaidCounted,
+    OrderPaidCounted,
+    OrderRefundCounted,
+    SaleCounted,
+    VoucherRedeemedCounted,
+)
+from shopfest.local import instore, vouchers
+from shopfest.local.pay_rules import InStorePayment, PayStatus
+from shopfest.local.vouchers import VoucherRedeemed
 from shopfest.orders import service as orders
 from shopfest.orders.model import Order, OrderStatus
 from shopfest.orders.service import OrderRefunded
@@ -50,6 +59,9 @@ class SalesFeed:
     def on_payment(self, uow: UnitOfWork, event: PaymentSucceeded) -> None:
         """After orders.record_payment: an order now paid in full by this very payment counts (not
         one cancelled meanwhile, whose money went back, nor a second payment of a paid order)."""
+        if event.purpose == instore.PURPOSE:
+            self._paid_in_store(uow, event)
+            return
         if event.purpose not in PAYING:
             return
         order = orders.order_in(uow, event.order_id)
@@ -66,6 +78,18 @@ class SalesFeed:
         order = orders.order_in(uow, event.order_id)
         if order is not None:
             self._emit(uow, refund_event(uow, order, event.lines, at=event.at, reporting=self.reporting))
+
+    def on_redeemed(self, uow: UnitOfWork, event: VoucherRedeemed) -> None:
+        """A voucher redeemed (or its redemption undone) counts among local sales."""
+        self._emit(uow, redeemed_event(event, reporting=self.reporting))
+
+    def _paid_in_store(self, uow: UnitOfWork, event: PaymentSucceeded) -> None:
+        """After instore.record_paid: a payment it moved to paid counts (not one whose money went back)."""
+        payment = instore.payment_in(uow, -event.order_id)
+        intent = next((i for i in payments.intents_of(uow, event.order_id) if i.id == event.intent_id), None)
+        if (payment is not None and payment.status is PayStatus.PAID and intent is not None
+                and intent.status is IntentStatus.SUCCEEDED):
+            self._emit(uow, instore_event(uow, payment, reporting=self.reporting))
 
     def _emit(self, uow: UnitOfWork, event: SaleCounted) -> None:
         uow.emit(event)
@@ -135,12 +159,40 @@ def _paid_at(uow: UnitOfWork, order: Order) -> datetime | None:
 
 def recorded_sales(uow: UnitOfWork, *, reporting: str, batch: int = 500) -> Iterator[SaleCounted]:
     """Every sale the rows hold, inside the caller's transaction: each order paid in full at its paid
-    time, and one refund per order for all it refunded, at its last refund's time."""
+    time, one refund per order for all it refunded (at its last refund's time), each paid in-store
+    payment, each redemption not undone."""
     after = 0
     while page := orders.orders_after(uow, after, limit=batch):
         after = page[-1].id or after
         for order in page:
             yield from _sales_of(uow, order, reporting=reporting)
+    after = 0
+    while paid := instore.paid_payments(uow, after_id=after, limit=batch):
+        after = paid[-1].id
+        yield from (instore_event(uow, payment, reporting=reporting) for payment in paid)
+    after = 0
+    while standing := vouchers.standing_redemptions(uow, after_id=after, limit=batch):
+        after = standing[-1].redemption_id
+        yield from (redeemed_event(redeemed, reporting=reporting) for redeemed in standing)
+
+
+def instore_event(uow: UnitOfWork, payment: InStorePayment, *, reporting: str) -> InStorePaidCounted:
+    """A payment at a shop's counter: what was rung up, the festival's discount named on it."""
+    currency = payment.amount.currency
+    rate = Decimal(1) if currency == reporting else fx.rate(currency, reporting).rate
+    line = {"merchant": payment.merchant_id, "product": None, "brand": None, "category": None, "qty": 1,
+            "total": payment.amount.minor, "adjustments": [["local_discount", payment.discount.minor]]}
+    return InStorePaidCounted(at=payment.paid_at or payment.created_at, order_id=None,
+                              shopper_id=payment.shopper_id,
+                              country=accounts.country_in(uow, payment.shopper_id), source=None,
+                              currency=currency, reporting=reporting, rate=str(rate), lines=(line,))
+
+
+def redeemed_event(redeemed: VoucherRedeemed, *, reporting: str) -> VoucherRedeemedCounted:
+    """A redemption counts one (an undone one minus one); its voucher's order counted the money."""
+    line = {"merchant": redeemed.merchant_id, "product": None, "qty": redeemed.units, "total": 0}
+    return VoucherRedeemedCounted(at=redeemed.at, order_id=None, shopper_id=None, country="", source=None,
+                                  currency=reporting, reporting=reporting, rate="1", lines=(line,))
 
 
 def _sales_of(uow: UnitOfWork, order: Order, *, reporting: str) -> Iterator[SaleCounted]:

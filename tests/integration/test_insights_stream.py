@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shopfest.app import create_app, insights_projections, make_runtime, rebuild_insights
+from shopfest.catalog.model import Fulfilment
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.money import Money
@@ -22,6 +23,9 @@ from shopfest.insights import service as insights
 from shopfest.insights.model import Published
 from shopfest.insights.pump import Pump
 from shopfest.insights.stream import LocalEventStream
+from shopfest.local import instore, vouchers
+from shopfest.local.model import Point, Shop, ShopKind
+from shopfest.local.store import LocalStore
 from shopfest.orders import service as orders
 from shopfest.orders.drafting import PlaceOrder
 from shopfest.payments import fx
@@ -180,4 +184,30 @@ def reported_in_dollars(runtime: Runtime, item: HotItem) -> None:
     seen = figures(runtime)
     dollars = fx.rate("CNY", "USD").convert(Money(5 * 337, "CNY")).minor
     assert seen["currency"] == "USD" and seen["gmv_minor"] == recorded.to_pay.minor + dollars
+    assert rebuilt(runtime) == seen
+
+
+def test_local_payments_and_redemptions_count_among_local_sales(runtime: Runtime, clock: SetClock) -> None:
+    clock.set(parse_instant("2027-11-01T23:00:00+08:00"))  # wave 1's sale
+    festival.schedule_eleven_eleven(runtime.uow(), 2027)
+    noodles = hot_item(runtime, stock=20, price="60.00", fulfilment=Fulfilment.SERVICE_VOUCHER, name="Noodle")
+    with runtime.uow() as uow:
+        counter = Shop(noodles.merchant_id, "Noodles on Nanjing Road", ShopKind.GROCERY, 1796236,
+                       Point(31.235, 121.475), "Asia/Shanghai", pay_token="noodle-counter")
+        shop_id = LocalStore(uow.conn).add_shop(counter, at=clock.now())
+        uow.commit()
+    ann, staff = Actor(ANN, Role.SHOPPER), Actor(9001, Role.MERCHANT, noodles.merchant_id)
+    started = instore.start_payment(runtime.uow(), runtime.provider, ann, pay_token="noodle-counter",
+                                    amount=Money.parse("40.00", "CNY"), key="bowl-1", now=clock.now())
+    instore.pay(runtime.uow(), runtime.provider, ann, payment_id=started.id, method="sandbox_ok")
+    order_id = place(runtime, ANN, noodles.sku_id, 2, "CNY")
+    codes = orders.pay_order(runtime.uow(), runtime.provider, ann, order_id=order_id,
+                             method="sandbox_ok")["children"][0]["vouchers"]
+    first = vouchers.redeem(runtime.uow(), staff, code=codes[0], shop_id=shop_id)
+    vouchers.redeem(runtime.uow(), staff, code=codes[1], shop_id=shop_id)
+    vouchers.undo_redemption(runtime.uow(), staff, redemption_id=first.id)
+    assert absorb(runtime, relayed(runtime)) == 5
+    seen = figures(runtime)
+    assert seen["local"] == {"gmv_minor": 4000, "payments": 1, "redemptions": 1}
+    assert seen["gmv_minor"] == 4000 + 12000 and seen["orders"] == 1
     assert rebuilt(runtime) == seen

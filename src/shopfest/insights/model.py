@@ -154,8 +154,8 @@ class ScreenDelta:
         """Refunds change totals and breakdowns, never a past second; a redemption only counts (its
         voucher's order counted the money when it was paid); an in-store payment is a local sale."""
         paid = sale.kind is SaleKind.PAID
-        if sale.kind is SaleKind.REDEEMED:
-            self.totals["local_redemptions"] += 1
+        if sale.kind is SaleKind.REDEEMED:  # one unit redeemed, or minus one: a redemption undone
+            self.totals["local_redemptions"] += sum(line.qty for line in sale.lines)
             return
         self.totals["gmv"] += sale.gmv_minor
         self._breakdown("country", sale.country, sale.country, sale.gmv_minor, orders=int(paid))
