@@ -4,6 +4,7 @@ up from the outbox, and `rebuild` recomputes from the orders exactly what the st
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from shopfest.accounts import service as accounts
 from shopfest.app import create_app, insights_projections, make_runtime, rebuild_insights
 from shopfest.catalog.model import Fulfilment
 from shopfest.core.actor import Actor, Role
@@ -39,7 +41,7 @@ from shopfest.payments.provider import SandboxProvider
 from shopfest.promotions import service as promotions
 from shopfest.runtime import Runtime
 from shopfest.settings import Settings
-from tests.integration.helpers import bearer, operator_token
+from tests.integration.helpers import bearer, operator_token, token_for
 from tests.integration.test_invariants import fresh_database  # noqa: F401  a fresh database per night
 
 ANN, BOB = 501, 502
@@ -162,11 +164,28 @@ def test_a_restarted_consumer_catches_up_and_the_operator_reads_the_screen(
     assert figures(runtime)["orders"] == 2 and pump.catch_up() == 0
     pay(runtime, place(runtime, BOB, shop.sku_id, 1, "CNY"), BOB)
     assert pump.step() == 1 and figures(runtime)["gmv_minor"] == 337 * 4
-    client = TestClient(create_app(runtime=runtime))
-    assert client.get("/api/v1/insights/screen").status_code == 401
-    ops = bearer(operator_token(client, runtime))
-    screen = client.get("/api/v1/insights/screen", headers=ops).json()
-    assert screen["orders"] == 3 and screen["currency"] == "CNY" and screen["version"] >= 3
+    with TestClient(create_app(runtime=runtime)) as client:  # serving: its pump counts on its own
+        assert client.get("/api/v1/insights/screen").status_code == 401
+        ops = bearer(operator_token(client, runtime))
+        accounts.create_account_unchecked(runtime.uow(), email="mei@shoppers.test", password="shop-secret-1",
+                                          role=Role.SHOPPER)
+        mei = bearer(token_for(client, "mei@shoppers.test", "shop-secret-1"))
+        assert client.get("/api/v1/insights/screen", headers=mei).status_code == 403
+        assert client.get("/api/v1/insights/screen", headers=ops).json()["orders"] == 3
+        pay(runtime, place(runtime, BOB, shop.sku_id, 2, "CNY"), BOB)
+        screen = wait_for(lambda: client.get("/api/v1/insights/screen", headers=ops).json(),
+                          until=lambda seen: seen["orders"] == 4)
+    assert screen["gmv_minor"] == 337 * 6 and screen["currency"] == "CNY" and screen["version"] >= 4
+
+
+def wait_for(read: Callable[[], dict[str, Any]], *, until: Callable[[dict[str, Any]], bool],
+             seconds: float = 10.0) -> dict[str, Any]:
+    """What `read` answers once `until` holds of it; fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not until(seen := read()):
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.02)
+    return seen
 
 
 def test_figures_are_in_the_reporting_currency_at_each_orders_rate(runtime: Runtime) -> None:
