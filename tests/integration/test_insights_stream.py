@@ -4,6 +4,7 @@ up from the outbox, and `rebuild` recomputes from the orders exactly what the st
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -16,10 +17,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from shopfest.accounts import service as accounts
 from shopfest.app import create_app, insights_projections, make_runtime, rebuild_insights
 from shopfest.catalog.model import Fulfilment
+from shopfest.cli import app as cli_app
 from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock, parse_instant
 from shopfest.core.db import outbox
@@ -98,7 +101,7 @@ def rebuilt(runtime: Runtime) -> dict[str, Any]:
 
 
 def test_each_sale_counts_once_whatever_is_delivered_again_and_refunds_subtract(
-        runtime: Runtime, shop: HotItem) -> None:
+        runtime: Runtime, shop: HotItem, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     usd, jpy = place(runtime, ANN, shop.sku_id, 3, "USD"), place(runtime, BOB, shop.sku_id, 2, "JPY")
     unpaid = place(runtime, BOB, shop.sku_id, 1, "CNY")
     pay(runtime, usd, ANN)
@@ -127,6 +130,16 @@ def test_each_sale_counts_once_whatever_is_delivered_again_and_refunds_subtract(
     assert seen["gmv_minor"] == 337 * 2 and seen["refunded_minor"] == 337 * 3 and seen["orders"] == 2
     assert seen["brands"][0]["gmv_minor"] == 674 and seen["countries"] == []  # the shoppers have no account
     assert unpaid and rebuilt(runtime) == seen
+    # the command line rebuilds and shows the same; a bad setting is a message and exit code 2
+    monkeypatch.setenv("SHOPFEST_DATABASE_URL", database_url)
+    cli = CliRunner()
+    rebuilt_here = cli.invoke(cli_app, ["insights", "rebuild"])
+    assert rebuilt_here.exit_code == 0 and "from 3 sales: 2 paid orders, GMV 6.74 CNY" in rebuilt_here.output
+    shown = json.loads(cli.invoke(cli_app, ["insights", "show", "--json"]).output)
+    assert (shown["gmv_minor"], shown["refunded_minor"], shown["brands"]) == (674, 1011, seen["brands"])
+    monkeypatch.setenv("SHOPFEST_REPORTING_CURRENCY", "XAU")
+    refused = cli.invoke(cli_app, ["insights", "show"])
+    assert refused.exit_code == 2 and "SHOPFEST_REPORTING_CURRENCY" in refused.output
 
 
 def test_a_deposit_alone_is_not_counted_and_the_balance_counts_the_order(runtime: Runtime,

@@ -53,7 +53,8 @@ class Pump:
     def drain(self) -> int:
         """Absorb every batch the stream has ready now; returns how many events."""
         total = 0
-        while count := self.stream.consume(self.absorb, block_ms=0):
+        # A moment's wait, never 0: Redis reads BLOCK 0 as "wait for ever".
+        while count := self.stream.consume(self.absorb, block_ms=1):
             total += count
         return total
 
