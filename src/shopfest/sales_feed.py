@@ -71,7 +71,8 @@ class SalesFeed:
         intent = next((i for i in record.intents if i.id == event.intent_id), None)
         if intent is None or intent.status is not IntentStatus.SUCCEEDED:
             return
-        self._emit(uow, paid_event(uow, order, at=record.paid_at[event.purpose], reporting=self.reporting))
+        at = _paid_at(uow, order) or uow.clock.now()  # the very time a rebuild reads back
+        self._emit(uow, paid_event(uow, order, at=at, reporting=self.reporting))
 
     def on_refund(self, uow: UnitOfWork, event: OrderRefunded) -> None:
         """Units of a counted order refunded: what goes back leaves the figures."""

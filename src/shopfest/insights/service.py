@@ -106,8 +106,9 @@ def figures_version(uow: UnitOfWork) -> int:
         return store.version(uow.conn)
 
 
-def screen_figures(uow: UnitOfWork, *, currency: str, top: int = 10) -> dict[str, Any]:
-    """The big screen's figures, as its page and `shopfest insights show` read them."""
+def screen_figures(uow: UnitOfWork, *, top: int = 10, currency: str = "CNY") -> dict[str, Any]:
+    """The big screen's figures, as its page and `shopfest insights show` read them; `currency` names
+    the one they were counted in (the settings' reporting_currency)."""
     with uow:
         conn, now = uow.conn, int(uow.clock.now().timestamp())
         totals = store.totals(conn)
