@@ -67,9 +67,7 @@ class SalesFeed:
         order = orders.order_in(uow, event.order_id)
         if order is None or order.status is not OrderStatus.PAID:
             return
-        record = payments.payment_record(uow, event.order_id)
-        intent = next((i for i in record.intents if i.id == event.intent_id), None)
-        if intent is None or intent.status is not IntentStatus.SUCCEEDED:
+        if not _still_taken(uow, event):
             return
         at = _paid_at(uow, order) or uow.clock.now()  # the very time a rebuild reads back
         self._emit(uow, paid_event(uow, order, at=at, reporting=self.reporting))
@@ -87,15 +85,19 @@ class SalesFeed:
     def _paid_in_store(self, uow: UnitOfWork, event: PaymentSucceeded) -> None:
         """After instore.record_paid: a payment it moved to paid counts (not one whose money went back)."""
         payment = instore.payment_in(uow, -event.order_id)
-        intent = next((i for i in payments.intents_of(uow, event.order_id) if i.id == event.intent_id), None)
-        if (payment is not None and payment.status is PayStatus.PAID and intent is not None
-                and intent.status is IntentStatus.SUCCEEDED):
+        if payment is not None and payment.status is PayStatus.PAID and _still_taken(uow, event):
             self._emit(uow, instore_event(uow, payment, reporting=self.reporting))
 
     def _emit(self, uow: UnitOfWork, event: SaleCounted) -> None:
         uow.emit(event)
         if self.wake is not None:
             uow.after_commit(self.wake)
+
+
+def _still_taken(uow: UnitOfWork, event: PaymentSucceeded) -> bool:
+    """The payment's money was kept: not given back at once as unwanted (a cancelled order's)."""
+    intent = next((i for i in payments.intents_of(uow, event.order_id) if i.id == event.intent_id), None)
+    return intent is not None and intent.status is IntentStatus.SUCCEEDED
 
 
 def rate_to(order: Order, reporting: str) -> Decimal:
@@ -154,7 +156,7 @@ def _describer(uow: UnitOfWork, order: Order, *, at: datetime) -> Callable[[int,
 
 
 def _paid_at(uow: UnitOfWork, order: Order) -> datetime | None:
-    paid_at = payments.payment_record(uow, order.id or 0).paid_at
+    paid_at = payments.paid_times_of(uow, order.id or 0)
     return paid_at.get("balance") or paid_at.get("full")
 
 
@@ -200,7 +202,7 @@ def _sales_of(uow: UnitOfWork, order: Order, *, reporting: str) -> Iterator[Sale
     if order.status not in WAS_PAID:
         return
     record = payments.payment_record(uow, order.id or 0)
-    paid_at = record.paid_at.get("balance") or record.paid_at.get("full")
+    paid_at = _paid_at(uow, order)
     if paid_at is None:
         return
     yield paid_event(uow, order, at=paid_at, reporting=reporting)

@@ -37,7 +37,7 @@ from shopfest.catalog.model import (
     search_tokens,
     words_of,
 )
-from shopfest.catalog.store import CatalogStore, ImageStore
+from shopfest.catalog.store import CatalogStore, ImageStore, sale_facts_of
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
@@ -624,12 +624,7 @@ class SaleFacts:
 
 def sale_facts(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, SaleFacts]:
     """The facts of each known product among `product_ids`, inside the caller's transaction."""
-    store = CatalogStore(uow.conn)
-    products = store.products_by_id(list(dict.fromkeys(product_ids)))
-    brands = store.brands_by_id({p.brand_id for p in products})
-    categories = {c.id: c.name for c in store.all_categories()}
-    return {p.id or 0: SaleFacts(brand_id=p.brand_id, brand=brands[p.brand_id].name if p.brand_id in brands
-                                 else "", category_id=p.category_id,
-                                 category=categories.get(p.category_id, ""),
-                                 luxury=p.brand_tier is BrandTier.LUXURY, debut_at=p.debut_at)
-            for p in products}
+    return {r.id: SaleFacts(brand_id=r.brand_id, brand=r.brand or "", category_id=r.category_id,
+                            category=r.category or "", luxury=r.brand_tier == BrandTier.LUXURY.value,
+                            debut_at=r.debut_at)
+            for r in sale_facts_of(uow.conn, list(dict.fromkeys(product_ids)))}
