@@ -125,7 +125,15 @@ def test_each_sale_counts_once_whatever_is_delivered_again_and_refunds_subtract(
     again = relayed(runtime)
     assert [e.name for e in again] == ["OrderRefundCounted"] and absorb(runtime, again + batch) == 1
     refund(runtime, usd, ANN, shop.sku_id, 2)  # the rest of it: the whole order is refunded
-    absorb(runtime, relayed(runtime))
+    # a relay that published and then failed before marking: the event goes again, and counts once
+    handed: list[Published] = []
+
+    def published_then_lost(events: Sequence[Published]) -> None:
+        handed.extend(events)
+        raise ConnectionError("the process died before its commit")
+    with pytest.raises(ConnectionError):
+        insights.relay(runtime.uow(), published_then_lost)
+    assert absorb(runtime, handed) == 1 and absorb(runtime, relayed(runtime)) == 0
     seen = figures(runtime)
     assert seen["gmv_minor"] == 337 * 2 and seen["refunded_minor"] == 337 * 3 and seen["orders"] == 2
     assert seen["brands"][0]["gmv_minor"] == 674 and seen["countries"] == []  # the shoppers have no account
