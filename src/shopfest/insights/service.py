@@ -8,17 +8,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from babel import Locale
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 
 from shopfest.core.actor import Actor, Role, require_role
-from shopfest.core.db import id_in, outbox
+from shopfest.core.db import chunks, id_in, outbox
 from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
 from shopfest.insights import store
-from shopfest.insights.model import SALE_KINDS, Projection, Published, Sale, sale_of
+from shopfest.insights.model import SALE_KINDS, Projection, Published, sale_of
 
 Publish = Callable[[Sequence[Published]], None]
 SERIES_SECONDS = 300
+REBUILT_AT_ONCE = 5000  # sales folded, and outbox events marked counted, a statement at a time
 _ENGLISH = Locale("en")
 
 
@@ -53,7 +54,7 @@ def uncounted(uow: UnitOfWork, publish: Publish, *, after_id: int = 0, limit: in
         rows = uow.conn.execute(
             select(outbox).where(outbox.c.id > after_id, outbox.c.published_at.is_not(None),
                                  outbox.c.name.in_(list(SALE_KINDS)),
-                                 ~outbox.c.id.in_(select(store.insights_counted.c.event_id)))
+                                 ~exists().where(store.insights_counted.c.event_id == outbox.c.id))
             .order_by(outbox.c.id).limit(limit)).all()
         if rows:
             publish([_published(r) for r in rows])
@@ -86,18 +87,19 @@ def rebuild(uow: UnitOfWork, projections: Sequence[Projection], *,
         store.hold_counting(uow.conn)
         for projection in projections:
             projection.clear(uow.conn)
-        sales: list[Sale] = []
-        for event in recorded(uow):
-            sale = sale_of(Published(0, event.name, event.payload(), uow.clock.now()))
-            if sale is not None:
-                sales.append(sale)
-        for projection in projections:
-            projection.project(uow.conn, sales)
-        ids = list(uow.conn.scalars(select(outbox.c.id).where(outbox.c.name.in_(list(SALE_KINDS)))))
-        store.count_as_counted(uow.conn, ids)
-        store.bump_version(uow.conn, len(sales) + 1)
+        folded = 0
+        for chunk in chunks(recorded(uow), REBUILT_AT_ONCE):  # the projections add up, chunk by chunk
+            sales = [s for s in (sale_of(Published(0, e.name, e.payload(), uow.clock.now())) for e in chunk)
+                     if s is not None]
+            for projection in projections:
+                projection.project(uow.conn, sales)
+            folded += len(sales)
+        ids = uow.conn.scalars(select(outbox.c.id).where(outbox.c.name.in_(list(SALE_KINDS))))
+        for marked in chunks(ids, REBUILT_AT_ONCE):
+            store.count_as_counted(uow.conn, marked)
+        store.bump_version(uow.conn, folded + 1)
         uow.commit()
-        return len(sales)
+        return folded
 
 
 def figures_version(uow: UnitOfWork) -> int:
