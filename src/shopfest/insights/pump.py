@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 class Pump:
     """Relays and absorbs until stopped; `ring` wakes it at once."""
 
-    def __init__(self, uow: Callable[[], UnitOfWork], stream: EventStream, *,
+    def __init__(self, uow: Callable[..., UnitOfWork], stream: EventStream, *,
                  projections: Sequence[Projection], every: float = 0.1,
                  doorbell: threading.Event | None = None, republish_uncounted: bool = True) -> None:
         self.uow = uow
@@ -60,8 +60,10 @@ class Pump:
 
     def step(self) -> int:
         """Relay what the outbox holds, then absorb what the stream has ready; returns events absorbed."""
-        while service.relay(self.uow(), self.stream.publish) > 0:
-            pass
+        # Until none is left, or what is left another process is relaying (PostgreSQL: SKIP LOCKED).
+        while service.unpublished(self.uow(read_only=True)):
+            if not service.relay(self.uow(), self.stream.publish):
+                break
         return self.drain()
 
     def run(self) -> None:

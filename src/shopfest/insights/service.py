@@ -43,6 +43,14 @@ def relay(uow: UnitOfWork, publish: Publish, *, limit: int = 1000) -> int:
         return len(rows)
 
 
+def unpublished(uow: UnitOfWork) -> bool:
+    """Whether the outbox holds a row not relayed yet: a read, so that a pump with nothing to relay
+    never takes SQLite's one writer's turn."""
+    with uow:
+        waiting = select(outbox.c.id).where(outbox.c.published_at.is_(None)).limit(1)
+        return uow.conn.scalar(waiting) is not None
+
+
 def _published(row: Any) -> Published:  # noqa: ANN401  # an outbox row
     return Published(event_id=int(row.id), name=row.name, payload=row.payload, occurred_at=row.occurred_at)
 
