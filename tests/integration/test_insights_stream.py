@@ -197,6 +197,7 @@ def test_a_restarted_consumer_catches_up_and_the_operator_reads_the_screen(
         screen = wait_for(lambda: client.get("/api/v1/insights/screen", headers=ops).json(),
                           until=lambda seen: seen["orders"] == 4)
     assert screen["gmv_minor"] == 337 * 6 and screen["currency"] == "CNY" and screen["version"] >= 4
+    assert insights.figures_version(runtime.uow(read_only=True)) == screen["version"]
 
 
 def wait_for(read: Callable[[], dict[str, Any]], *, until: Callable[[dict[str, Any]], bool],
