@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
+import socket
 import sys
 import threading
 import time
@@ -43,10 +45,18 @@ from shopfest.core.redis import sync_client as redis_client
 from shopfest.core.uow import UnitOfWork
 from shopfest.festival import api as festival_api
 from shopfest.festival import service as festival
+from shopfest.insights import api as insights_api
 from shopfest.insights import merchant_api as insights_merchant_api
 from shopfest.insights import merchant_service as insights_merchant
 from shopfest.insights import screen_api
+from shopfest.insights import service as insights
 from shopfest.insights.merchant import Calendar, Period
+from shopfest.insights.merchant_store import MerchantProjection
+from shopfest.insights.model import Projection
+from shopfest.insights.pump import Pump
+from shopfest.insights.redis_stream import RedisEventStream, insights_stream_key
+from shopfest.insights.store import ScreenProjection
+from shopfest.insights.stream import EventStream, LocalEventStream
 from shopfest.insights.visits import VisitCounter
 from shopfest.inventory import api as inventory_api
 from shopfest.inventory import service as inventory
@@ -67,10 +77,12 @@ from shopfest.local import instore, voucher_api
 from shopfest.local import pay_api as local_pay_api
 from shopfest.local import vouchers as local_vouchers
 from shopfest.local.codes import keys_for
+from shopfest.local.vouchers import VoucherRedeemed
 from shopfest.orders import api as orders_api
 from shopfest.orders import service as orders
 from shopfest.orders.checkout import Checkout
 from shopfest.orders.lane import CheckoutLane
+from shopfest.orders.service import OrderRefunded
 from shopfest.payments import api as payments_api
 from shopfest.payments import service as payments
 from shopfest.payments.provider import Provider, SandboxProvider
@@ -79,6 +91,7 @@ from shopfest.promotions import api as promotions_api
 from shopfest.rate_limits import Limiter
 from shopfest.request_watch import RequestWatch
 from shopfest.runtime import Ports, Runtime
+from shopfest.sales_feed import SalesFeed, recorded_sales
 from shopfest.settings import Settings
 from shopfest.text_guard import TextGuard
 from shopfest.voucher_ledger import OrdersVoucherLedger
@@ -106,10 +119,10 @@ from shopfest.web.viewer import viewer_of
 log = logging.getLogger("shopfest")
 
 
-def make_bus(provider: Provider, gate: StockGate) -> Bus:
+def make_bus(provider: Provider, gate: StockGate, feed: SalesFeed | None = None) -> Bus:
     """Every in-transaction reaction of one context to another's events; a paid order's units are
     sold through `gate`, and money captured for an order that can no longer take it goes back through
-    `provider`."""
+    `provider`; `feed` turns paid orders and refunds into the sales insights counts."""
     bus = Bus()
     bus.subscribe(SkusListed, inventory.receive_listed_stock)
     bus.subscribe(PaymentSucceeded, partial(orders.record_payment, provider=provider, gate=gate))
@@ -117,6 +130,10 @@ def make_bus(provider: Provider, gate: StockGate) -> Bus:
     bus.subscribe(RemindersDue, _mail_reminders)
     bus.subscribe(PaymentSucceeded, partial(instore.record_paid, provider=provider))
     bus.subscribe(PaymentFailed, instore.record_failed)
+    feed = feed or SalesFeed(Settings.reporting_currency)
+    bus.subscribe(PaymentSucceeded, feed.on_payment)  # after orders.record_payment: the order is paid now
+    bus.subscribe(OrderRefunded, feed.on_refund)
+    bus.subscribe(VoucherRedeemed, feed.on_redeemed)
     return bus
 
 
@@ -187,7 +204,8 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
         gate = RedisGate(shared, prefix=settings.redis_prefix, max_unpaid=settings.max_unpaid_units)
         gate = WatchedGate(gate, (*REDIS_ERRORS, Unavailable))
     metrics.watch_engine(engine)
-    bus = make_bus(provider, gate)
+    insights_due = threading.Event()  # rung after a commit that stored a sale event
+    bus = make_bus(provider, gate, SalesFeed(settings.reporting_currency, wake=insights_due.set))
 
     def uow() -> UnitOfWork:
         return UnitOfWork(engine, bus=bus, clock=clock)
@@ -204,6 +222,7 @@ def make_runtime(settings: Settings, *, engine: Engine | None = None,
                         prefix=settings.redis_prefix, sync_seconds=settings.rate_sync_seconds),
         hashing=HashingPool(threads=settings.hashing_threads, queue=settings.hashing_queue),
         rooms=make_rooms(settings, uow),
+        insights_due=insights_due,
     )
     runtime.live().runtime = runtime
     runtime.ports.live_counter = LiveCounter(runtime)
@@ -296,6 +315,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     sweeper = threading.Thread(target=_sweep, args=(runtime, stop), name="sweeper", daemon=True)
     sweeper.start()
+    pump = make_pump(runtime)
+    pump.start()
     runtime.serving += 1
     if runtime.visits is not None:
         runtime.visits.start()
@@ -303,6 +324,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
+        await run_in_threadpool(pump.stop)
         runtime.serving -= 1
         if not runtime.serving:
             _stop_counting_visits(runtime)
@@ -326,14 +348,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         lifespan=_lifespan,
     )
     app.state.runtime = runtime
-    app.state.screen_feed = ScreenFeed(lambda: runtime.uow(read_only=True))  # web/screen_pages.py
+    reporting = runtime.settings.reporting_currency
+    app.state.screen_feed = ScreenFeed(  # web/screen_pages.py
+        lambda: runtime.uow(read_only=True),
+        figures=lambda uow: insights.screen_figures(uow, top=screen_pages.TOP, currency=reporting))
     problems.install(app)
     outages.install(app)
     app.add_exception_handler(HTTPException, _page_or_problem)  # type: ignore[arg-type]  # Starlette's handler type is too narrow
     for router in (festival_api.router, accounts_api.router, catalog_api.router, inventory_api.router,
                    orders_api.router, payments_api.router, promotions_api.router, live_api.router,
                    local_api.router, local_pay_api.router, voucher_api.router, screen_api.router,
-                   insights_merchant_api.router):
+                   insights_merchant_api.router, insights_api.router):
         app.include_router(router)
     for pages_of in (pages, account_pages, order_pages, wallet_pages, seller_pages, seller_desk,
                      control_pages, live_pages, live_room_pages, local_pages, local_console, screen_pages,
@@ -480,3 +505,37 @@ def _calendar(uow: UnitOfWork, festival_id: int | None) -> Calendar:
 def _live_titles(uow: UnitOfWork, event_ids: Sequence[int]) -> dict[int, str]:
     events = {event_id: live.find_event(uow, event_id) for event_id in dict.fromkeys(event_ids)}
     return {event_id: event.title for event_id, event in events.items() if event is not None}
+
+
+def insights_projections() -> list[Projection]:
+    """Every set of figures the sales stream keeps (rebuild clears and refolds each)."""
+    return [ScreenProjection(), MerchantProjection()]
+
+
+def make_stream(settings: Settings) -> EventStream:
+    """How sale events travel from the outbox to this process's consumer: in process on the
+    embedded default; over Redis Streams (a consumer group) when Redis is configured."""
+    if settings.redis_url:
+        # One group for the figures: each process reads its share, and takes over what a process that
+        # died held unacknowledged once it has been quiet for a while.
+        return RedisEventStream.from_url(settings.redis_url, key=insights_stream_key(settings.redis_prefix),
+                                         group="insights", consumer=f"{socket.gethostname()}:{os.getpid()}")
+    return LocalEventStream()
+
+
+def make_pump(runtime: Runtime) -> Pump:
+    """This serving process's insights pump: woken by the runtime's `insights_due` after a commit that
+    stored a sale event, and every 100 ms. An in-process stream publishes again at start what was
+    relayed and never counted (its queue died with its process); a Redis group redelivers by itself."""
+    stream = make_stream(runtime.settings)
+    return Pump(runtime.uow, stream, projections=insights_projections(), doorbell=runtime.insights_due,
+                republish_uncounted=isinstance(stream, LocalEventStream))
+
+
+def rebuild_insights(runtime: Runtime) -> int:
+    """Recompute every insights figure from the orders (`shopfest insights rebuild`), in one snapshot;
+    returns how many sales were folded."""
+    reporting = runtime.settings.reporting_currency
+    uow = UnitOfWork(runtime.engine, bus=runtime.bus, clock=runtime.clock, repeatable=True)
+    return insights.rebuild(uow, insights_projections(),
+                            recorded=lambda uow: recorded_sales(uow, reporting=reporting))

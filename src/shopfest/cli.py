@@ -918,3 +918,55 @@ def _print_night(summary: Any) -> None:  # noqa: ANN401  # simulate.Summary
     Console().print(f"orders {summary.orders:,}, paid {summary.paid_orders:,} (GMV {gmv or 0}), refunds "
                     f"{summary.refunds:,}, rush {summary.rush.orders_per_second:g} orders/s; expected errors "
                     f"{summary.expected_errors}; unexpected {summary.unexpected_errors}")
+
+
+insights_app = typer.Typer(help="The festival's figures: the big screen's GMV, orders, top lists.",
+                           no_args_is_help=True)
+app.add_typer(insights_app, name="insights")
+
+
+@insights_app.command("rebuild")
+def insights_rebuild() -> None:
+    """Recompute every figure from the orders, payments and refunds, in one snapshot: what the event
+    stream counted, counted again from the rows. Events relayed later still count once."""
+    from shopfest.app import rebuild_insights
+    from shopfest.insights import service as insights
+    with clear_errors():
+        runtime = _runtime()
+        folded = rebuild_insights(runtime)
+        figures = insights.screen_figures(runtime.uow(read_only=True),
+                                          currency=runtime.settings.reporting_currency)
+    typer.echo(f"rebuilt from {folded} sale{'' if folded == 1 else 's'}: {figures['orders']} paid orders, "
+               f"GMV {_minor(figures['gmv_minor'], figures['currency'])}, refunded "
+               f"{_minor(figures['refunded_minor'], figures['currency'])}")
+
+
+@insights_app.command("show")
+def insights_show(
+    as_json: Annotated[bool, typer.Option("--json", help="the screen's figures as JSON on stdout")] = False,
+    top: Annotated[int, typer.Option(min=1, max=50, help="how many brands, categories, countries")] = 10,
+) -> None:
+    """The big screen's figures as the stream has counted them."""
+    import json
+
+    from shopfest.insights import service as insights
+    with clear_errors():
+        runtime = _runtime()
+        figures = insights.screen_figures(runtime.uow(read_only=True),
+                                          currency=runtime.settings.reporting_currency, top=top)
+    if as_json:
+        typer.echo(json.dumps(figures, indent=2))
+        return
+    currency = figures["currency"]
+    typer.echo(f"GMV {_minor(figures['gmv_minor'], currency)}  orders {figures['orders']}  "
+               f"shoppers {figures['shoppers']}  refunded {_minor(figures['refunded_minor'], currency)}  "
+               f"peak {figures['per_second']['peak']}/s")
+    for title, rows in (("brand", "brands"), ("category", "categories"), ("country", "countries")):
+        for row in figures[rows]:
+            typer.echo(f"  {title} {row['name'] or row['key']}: {_minor(row['gmv_minor'], currency)} "
+                       f"in {row['orders']} orders")
+
+
+def _minor(minor: int, currency: str) -> str:
+    from shopfest.core.money import Money
+    return str(Money(minor, currency))

@@ -5,6 +5,7 @@ benchmarks can all take one without importing each other."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -116,6 +117,8 @@ class Runtime:
     voucher_keys: VoucherKeys | None = None  # what voucher codes are signed with (app.py, local/codes.py)
     # Product page views and add-to-cart actions of this process, written every few seconds (app.py)
     visits: VisitCounter | None = None
+    # Rung after a commit that stored a sale event: the insights pump relays it at once (app.make_pump).
+    insights_due: threading.Event = field(default_factory=threading.Event)
 
     def live(self) -> Rooms:
         """The live rooms of this process. Raises RuntimeError when the app did not make them."""

@@ -14,6 +14,7 @@ from shopfest.core.clock import Clock, SetClock, parse_instant
 from shopfest.core.errors import InvalidInput
 from shopfest.core.rates import LONGEST_LOCK, LockRule, Rate, parse_rates
 from shopfest.core.redis import check_url
+from shopfest.payments.fx import CNY_PER_UNIT
 
 MAX_CHECKOUT_LANES = 8
 WEBHOOK_SECRET_MIN = 16  # characters; shorter ones can be guessed
@@ -82,6 +83,8 @@ class Settings:
     # Which requests get a log line: "all", or "failed" (answers of 500 and more, and answers slower
     # than a second): at the peak a line per request costs about a twelfth of /healthz's rate.
     log_requests: str = "all"
+    # The currency the big screen and the insights figures are in; payments/fx.py must know it.
+    reporting_currency: str = "CNY"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -117,6 +120,7 @@ class Settings:
                 log_format=env.get("SHOPFEST_LOG_FORMAT") or None,
                 metrics_token=env.get("SHOPFEST_METRICS_TOKEN") or None,
                 log_requests=env.get("SHOPFEST_LOG_REQUESTS") or cls.log_requests,
+                reporting_currency=env.get("SHOPFEST_REPORTING_CURRENCY") or cls.reporting_currency,
             )
         except ValueError as error:
             raise InvalidInput(f"a SHOPFEST_* setting is not a number: {error}") from None
@@ -147,6 +151,8 @@ class Settings:
         if "{" in self.redis_prefix or "}" in self.redis_prefix:
             # A Redis Cluster slots a key by its first {...}: the keys' own tags must be that one.
             raise InvalidInput("SHOPFEST_REDIS_PREFIX holds no braces ({ or })")
+        if self.reporting_currency not in CNY_PER_UNIT:
+            raise InvalidInput(f"SHOPFEST_REPORTING_CURRENCY is one of {', '.join(sorted(CNY_PER_UNIT))}")
 
     def rates(self) -> dict[str, Rate]:
         return parse_rates(self.rate_limits)

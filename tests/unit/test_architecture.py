@@ -38,6 +38,7 @@ EDGE_MODULES = frozenset({
     "text_guard", "demo", "runtime", "live_counter", "voucher_ledger", "request_watch", "logs", "scrape",
 })
 EDGE_MODULES |= {"outages"}  # a store failing under a request, answered (issue 20)
+EDGE_MODULES |= {"sales_feed"}  # the others' facts told as the sales insights counts (issue 21)
 EDGE_PACKAGES = frozenset({"bench", "migrations", "simulate"})
 # Of the edge, these build the whole app; a room importing them would import every room back.
 COMPOSITION_ROOTS = frozenset({"app", "cli", "demo", "bench", "migrations", "simulate"})

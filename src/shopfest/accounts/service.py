@@ -357,3 +357,9 @@ def issue_tokens_unchecked(uow: UnitOfWork, *, user_ids: Sequence[int]) -> list[
             issued.append(IssuedToken(secret, expires_at))
         uow.commit()
     return issued
+
+
+def country_in(uow: UnitOfWork, user_id: int | None) -> str:
+    """The account's country (ISO 3166 alpha-2), inside the caller's transaction; "" for no account."""
+    user = AccountStore(uow.conn).by_id(user_id) if user_id is not None else None
+    return user.profile.country if user is not None else ""

@@ -37,7 +37,7 @@ from shopfest.catalog.model import (
     search_tokens,
     words_of,
 )
-from shopfest.catalog.store import CatalogStore, ImageStore
+from shopfest.catalog.store import CatalogStore, ImageStore, sale_facts_of
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
 from shopfest.core.events import DomainEvent
@@ -608,3 +608,23 @@ def settlement_currency_of(uow: UnitOfWork, merchant_id: int) -> str | None:
     """The currency a merchant settles in; None for an unknown merchant (inside the caller's transaction)."""
     merchant = CatalogStore(uow.conn).merchant(merchant_id)
     return merchant.settlement_currency if merchant is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleFacts:
+    """What the figures say of a product sold: its brand, category, the brand's tier, its debut."""
+
+    brand_id: int
+    brand: str
+    category_id: int
+    category: str
+    luxury: bool
+    debut_at: datetime
+
+
+def sale_facts(uow: UnitOfWork, product_ids: Sequence[int]) -> dict[int, SaleFacts]:
+    """The facts of each known product among `product_ids`, inside the caller's transaction."""
+    return {r.id: SaleFacts(brand_id=r.brand_id, brand=r.brand or "", category_id=r.category_id,
+                            category=r.category or "", luxury=r.brand_tier == BrandTier.LUXURY.value,
+                            debut_at=r.debut_at)
+            for r in sale_facts_of(uow.conn, list(dict.fromkeys(product_ids)))}

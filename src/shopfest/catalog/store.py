@@ -468,3 +468,16 @@ class ImageStore:
         return list(self.conn.scalars(
             select(skus.c.id).join(products, products.c.id == skus.c.product_id)
             .where(products.c.merchant_id == merchant_id)))
+
+
+def sale_facts_of(conn: Connection, product_ids: Sequence[int]) -> list[Row[Any]]:
+    """(id, brand_id, brand, brand_tier, category_id, category, debut_at) of the products among
+    `product_ids`, in one read: a payment's sale event asks for them inside the payment's transaction."""
+    if not product_ids:
+        return []
+    return list(conn.execute(
+        select(products.c.id, products.c.brand_id, brands.c.name.label("brand"), products.c.brand_tier,
+               products.c.category_id, categories.c.name.label("category"), products.c.debut_at)
+        .select_from(products.outerjoin(brands, brands.c.id == products.c.brand_id)
+                     .outerjoin(categories, categories.c.id == products.c.category_id))
+        .where(products.c.id.in_(list(product_ids)))))

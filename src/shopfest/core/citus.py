@@ -31,6 +31,7 @@ REFERENCE: tuple[str, ...] = (
     "live_events", "live_segments", "live_messages", "live_moments", "live_reminders", "live_sanctions",
     "local_shops", "local_deals", "local_payments", "local_offline_items", "local_redemptions",
     "screen_links",
+    "insights_counted", "insights_totals", "insights_seconds", "insights_breakdowns", "insights_shoppers",
 )
 
 # The shopper's own rows, colocated: one shopper's checkout touches one shard of each.

@@ -25,7 +25,7 @@ class UnitOfWork:
     """A transaction on `engine`; events raised inside are handled and stored before commit."""
 
     def __init__(self, engine: Engine, *, bus: Bus, clock: Clock, read_only: bool = False,
-                 snapshot: bool = False) -> None:
+                 snapshot: bool = False, repeatable: bool = False) -> None:
         self.engine = engine
         self.bus = bus
         self.clock = clock
@@ -33,6 +33,9 @@ class UnitOfWork:
         # Every statement sees the database as it was at the first: PostgreSQL's REPEATABLE READ
         # (SQLite's read transactions do so already).
         self.snapshot = snapshot
+        # A writer that must see one snapshot too (a rebuild of figures from many tables): PostgreSQL's
+        # REPEATABLE READ; a concurrent write to a row it then writes fails it rather than be lost.
+        self.repeatable = repeatable
         self._conn: Connection | None = None
         self._events: list[DomainEvent] = []
         self._after_commit: list[Callable[[], None]] = []
@@ -47,6 +50,8 @@ class UnitOfWork:
         options: dict[str, Any] = {"sqlite_begin": "DEFERRED" if self.read_only else "IMMEDIATE"}
         if self.snapshot and self.engine.dialect.name == "postgresql":
             options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        elif self.repeatable and self.engine.dialect.name == "postgresql":
+            options.update(isolation_level="REPEATABLE READ")
         self._conn = self.engine.connect().execution_options(**options)
         self._conn.begin()
         if not self.read_only and self.engine.dialect.name == "postgresql" and on_citus(self._conn):

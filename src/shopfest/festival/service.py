@@ -70,3 +70,9 @@ def get_festival(uow: UnitOfWork, festival_id: int) -> Festival:
         if not store.exists(festival_id):
             raise NotFound(f"no festival {festival_id}", festival_id=festival_id)
         return store.get(festival_id)
+
+
+def festival_at(uow: UnitOfWork, instant: datetime) -> Festival | None:
+    """The festival on or next at `instant` (the last one when all are over), inside the caller's
+    transaction; None when none is scheduled."""
+    return FestivalStore(uow.conn).current(instant)

@@ -30,7 +30,7 @@ from shopfest.local.pay_rules import (
     PayStatus,
     pay_amount,
 )
-from shopfest.local.pay_store import PayStore
+from shopfest.local.pay_store import PayStore, paid_after
 from shopfest.local.store import LocalStore
 from shopfest.payments import service as payments
 from shopfest.payments.idempotency import KeyReused, check_key, fingerprint
@@ -232,3 +232,13 @@ def record_failed(uow: UnitOfWork, event: PaymentFailed) -> None:
     if found is not None:
         _close(store, found.id, found.shopper_id, OPEN, PayStatus.FAILED)
 
+
+
+def payment_in(uow: UnitOfWork, payment_id: int) -> InStorePayment | None:
+    """An in-store payment, inside the caller's transaction."""
+    return PayStore(uow.conn).get(payment_id)
+
+
+def paid_payments(uow: UnitOfWork, *, after_id: int, limit: int) -> list[InStorePayment]:
+    """The paid in-store payments after `after_id`, by id, inside the caller's transaction."""
+    return paid_after(uow.conn, after_id, limit=limit)

@@ -153,3 +153,11 @@ def _use_row(shopper_id: int, day: date) -> Any:  # noqa: ANN401  # a SQL condit
 
 def _gone(payment_id: int) -> InStorePayment:
     raise RuntimeError(f"payment {payment_id} vanished inside its own transaction")
+
+
+def paid_after(conn: Connection, after_id: int, *, limit: int) -> list[InStorePayment]:
+    """The paid in-store payments after `after_id`, by id (what the insights figures count)."""
+    rows = conn.execute(select(local_payments).where(local_payments.c.id > after_id,
+                                                     local_payments.c.status == PayStatus.PAID.value)
+                        .order_by(local_payments.c.id).limit(limit))
+    return [payment_of(r) for r in rows]

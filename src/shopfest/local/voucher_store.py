@@ -116,3 +116,10 @@ class RedemptionStore:
                             at: datetime) -> None:
         self.conn.execute(insert(local_offline_items).values(shop_id=shop_id, client_ref=client_ref,
                                                              outcome=outcome, recorded_at=at))
+
+
+def standing_after(conn: Connection, after_id: int, *, limit: int) -> list[Any]:
+    """The redemptions not undone after `after_id`, by id (rows of local_redemptions)."""
+    return list(conn.execute(select(local_redemptions).where(local_redemptions.c.id > after_id,
+                                                             local_redemptions.c.undone_at.is_(None))
+                             .order_by(local_redemptions.c.id).limit(limit)))

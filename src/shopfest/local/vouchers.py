@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shopfest.core.actor import Actor, Role, require_acting_for, require_merchant_staff, require_role
 from shopfest.core.errors import DomainError, InvalidInput, NotFound
+from shopfest.core.events import DomainEvent
 from shopfest.core.uow import UnitOfWork
 from shopfest.local.codes import (
     PREFIX,
@@ -42,7 +43,7 @@ from shopfest.local.model import (
     valid_until,
 )
 from shopfest.local.store import LocalStore
-from shopfest.local.voucher_store import RedemptionStore
+from shopfest.local.voucher_store import RedemptionStore, standing_after
 
 CLIENT_REF_MAX = 64
 REDEMPTIONS_LISTED_MAX = 10_000
@@ -236,6 +237,7 @@ def _redeem(uow: UnitOfWork, ledger: VoucherLedger, staff: Actor, *, voucher_cod
            "staff_id": staff.user_id, "redeemed_at": at, "recorded_at": now, "undone_at": None,
            "title": voucher.title[:200]}
     redemption_id = store.add(row)
+    uow.emit(VoucherRedeemed(redemption_id, shop.merchant_id, shop.id or 0, at, 1))
     return Redemption(redemption_id, voucher_code, shop.id or 0, shop.merchant_id, at, undo_until(now),
                       voucher.title)
 
@@ -270,6 +272,7 @@ def undo_redemption(uow: UnitOfWork, actor: Actor | None, *, redemption_id: int)
                               undo_until=until.isoformat(), redemption_id=redemption_id)
         if row.undone_at is None and store.undo(redemption_id, at=uow.clock.now()):
             ledger.move(uow, row.voucher_code, was="redeemed", to="issued")
+            uow.emit(VoucherRedeemed(row.id, row.merchant_id, row.shop_id, row.redeemed_at, -1))
             uow.commit()
         return _redemption(row)
 
@@ -380,3 +383,22 @@ def check_code(uow: UnitOfWork, actor: Actor | None, *, code: str) -> VoucherChe
         status = "expired" if voucher.status == "issued" and uow.clock.now() >= until else voucher.status
         return VoucherCheck(voucher_code, merchant_id, voucher.title, status, until, signed is not None,
                             first.redeemed_at if first else None, first.shop_id if first else None)
+
+
+# --- what the insights context counts (sales_feed.py turns it into a sale event) -------------------
+
+@dataclass(frozen=True)
+class VoucherRedeemed(DomainEvent):
+    """A voucher was redeemed in a shop (`units` 1), or its redemption undone (`units` -1)."""
+
+    redemption_id: int
+    merchant_id: int
+    shop_id: int
+    at: datetime
+    units: int
+
+
+def standing_redemptions(uow: UnitOfWork, *, after_id: int, limit: int) -> list[VoucherRedeemed]:
+    """The redemptions not undone after `after_id`, by id, inside the caller's transaction."""
+    return [VoucherRedeemed(r.id, r.merchant_id, r.shop_id, r.redeemed_at, 1)
+            for r in standing_after(uow.conn, after_id, limit=limit)]

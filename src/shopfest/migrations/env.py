@@ -9,6 +9,7 @@ import shopfest.catalog.store
 import shopfest.festival.store
 import shopfest.insights.merchant_store
 import shopfest.insights.screen_link_store
+import shopfest.insights.store
 import shopfest.inventory.store
 import shopfest.live.store
 import shopfest.local.store

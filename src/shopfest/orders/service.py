@@ -14,6 +14,7 @@ from shopfest.catalog import service as catalog
 from shopfest.catalog.model import Fulfilment, SkuForSale
 from shopfest.core.actor import Actor, Role, require_merchant_staff, require_role
 from shopfest.core.errors import Conflict, InvalidInput, NotFound
+from shopfest.core.events import DomainEvent
 from shopfest.core.money import Money
 from shopfest.core.uow import UnitOfWork
 from shopfest.inventory import service as inventory
@@ -356,6 +357,7 @@ def _refund(uow: UnitOfWork, provider: Provider, order: Order, wanted: dict[tupl
     """The order once the `wanted` units are refunded: the money goes back, the units leave `sold`
     (back on sale, or written off), and a whole refund frees its coupons. The caller saves it."""
     after, amount = order.refunding(wanted)
+    uow.emit(refunded_event(order, after, wanted, at=uow.clock.now()))
     _void_vouchers(uow, order, wanted)
     claims = [Claim(order.children[i].lines[j].sku_id, qty, order.shopper_id)
               for (i, j), qty in wanted.items()]
@@ -913,3 +915,30 @@ def _void_vouchers(uow: UnitOfWork, order: Order, wanted: dict[tuple[int, int], 
 def shopper_vouchers_in(uow: UnitOfWork, shopper_id: int, *, limit: int = 200) -> list[Voucher]:
     """The vouchers a shopper's paid orders issued, newest first, in the caller's transaction."""
     return shopper_vouchers(uow.conn, shopper_id, limit=limit)
+
+
+# --- what the insights context counts (sales_feed.py turns it into a sale event) -----------------
+
+@dataclass(frozen=True)
+class OrderRefunded(DomainEvent):
+    """Units of a paid order were refunded: `lines` are [child index, line index, the line's
+    cumulative refunded minor units before, after (catalog currency), units refunded now]."""
+
+    order_id: int
+    at: datetime
+    lines: tuple[tuple[int, int, int, int, int], ...]
+
+
+def refunded_event(before: Order, after: Order, wanted: dict[tuple[int, int], int], *,
+                   at: datetime) -> OrderRefunded:
+    def refunded(order: Order, i: int, j: int) -> int:
+        line = order.children[i].lines[j]
+        return line.refunded.minor if line.refunded is not None else 0
+
+    return OrderRefunded(before.id or 0, at, tuple((i, j, refunded(before, i, j), refunded(after, i, j), qty)
+                                                   for (i, j), qty in sorted(wanted.items())))
+
+
+def order_in(uow: UnitOfWork, order_id: int) -> Order | None:
+    """An order, inside the caller's transaction."""
+    return OrderStore(uow.conn).get(order_id)

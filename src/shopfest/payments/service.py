@@ -359,3 +359,8 @@ def payment_record(uow: UnitOfWork, order_id: int) -> PaymentRecord:
     store = PaymentStore(uow.conn)
     return PaymentRecord(store.of_order(order_id), paid_times(uow.conn, order_id),
                          refunds_of_order(uow.conn, order_id))
+
+
+def paid_times_of(uow: UnitOfWork, order_id: int) -> dict[str, datetime]:
+    """When each purpose of an order (full, deposit, balance) was paid, inside the caller's transaction."""
+    return paid_times(uow.conn, order_id)

@@ -121,7 +121,8 @@ def _tiles(figures: dict[str, Any], viewer: Viewer) -> list[Tile]:
 
 def _page(request: Request, runtime: Runtime, *, shared: bool, made_key: str | None = None) -> HTMLResponse:
     viewer = viewer_of(request)
-    figures = service.screen_figures(runtime.uow(read_only=True), top=TOP)
+    figures = service.screen_figures(runtime.uow(read_only=True), top=TOP,
+                                     currency=runtime.settings.reporting_currency)
     currency = figures["currency"]
     key = _key(request)
     setup = {"events": "/screen/events" + (f"?key={quote(key)}" if key else ""), "lang": viewer.html_lang,
