@@ -3,6 +3,7 @@ festival, reads its phases against its baseline, and the page passes axe."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -46,7 +47,10 @@ def test_a_merchant_reads_its_festival_against_its_baseline(shopper: Shopper, de
     page = shopper.page
     expect(page.get_by_role("heading", level=1)).to_contain_text("Insights")
     eleven = page.get_by_role("table", name="Each phase's sales against your baseline for that long")
-    expect(eleven.get_by_role("row", name="11.11")).to_contain_text("+100.0 %")  # a one-day phase
+    # a one-day phase with 200.00 against a baseline of 100.00 a day, or more: other browser tests on
+    # this demo database may pay for merchant 1's goods on 11.11 too, and the stream counts them
+    at_least_double = re.compile(r"\+(?:[1-9]\d{2,}|[1-9](?:,\d{3})+)\.\d\s%")
+    expect(eleven.get_by_role("row", name="11.11")).to_contain_text(at_least_double)
     expect(page.get_by_role("table", name="Festival sales by the shopper's country")).to_contain_text("FR")
     expect(page.get_by_role("link", name="Download the daily figures (CSV)")).to_be_visible()
     shopper.look("seller-insights")
