@@ -780,6 +780,75 @@ def _print_nearby_report(report: Any) -> None:  # noqa: ANN401  # bench.nearby.N
         Console().print(redeemed)
 
 
+@bench_app.command("screen")
+def bench_screen(
+    events: Annotated[int, typer.Option(min=1000, help="sale events the consumer absorbs")] = 50_000,
+    baseline_events: Annotated[int, typer.Option(
+        min=100, help="events the query-per-event baseline takes")] = 2000,
+    seconds: Annotated[int, typer.Option(
+        min=2, help="seconds of checkout load while the screen is timed")] = 10,
+    connections: Annotated[int, typer.Option(min=1, max=512, help="wrk's shoppers placing orders")] = 32,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """The big screen on SQLite: sale events a second the insights consumer counts on one core, against
+    a baseline that asks the database for the figures again after every event; and how long a paid
+    order takes to show on a screen connected over Server-Sent Events while checkout runs at its HTTP
+    peak (wrk, one `serve` worker)."""
+    import json
+
+    from shopfest.bench import http_burst
+    from shopfest.bench.measure import machine
+    if missing := http_burst.wrk_missing():
+        console.print(f"[red]error:[/red] {missing}")
+        raise typer.Exit(2)
+    report = {"scenario": "screen", "machine": machine(), **_screen_figures(events, baseline_events,
+                                                                             seconds, connections)}
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    _print_screen_report(report)
+
+
+def _screen_figures(events: int, baseline_events: int, seconds: int, connections: int) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from shopfest.app import insights_projections
+    from shopfest.bench import places, screen, screen_latency
+    from shopfest.insights.store import ScreenProjection
+    night = screen.night_events(events)
+    runs = {}
+    for name, projections in (("screen", [ScreenProjection()]), ("screen+merchants", insights_projections())):
+        with places.sqlite_database() as url:
+            runs[name] = asdict(screen.absorb_all(places.runtime_for(url), night, projections=projections))
+    with places.sqlite_database() as url:
+        baseline = asdict(screen.query_per_event(places.runtime_for(url), night[:baseline_events]))
+    with places.sqlite_database() as url:
+        latency = asdict(screen_latency.measure(places.runtime_for(url), seconds=seconds,
+                                                connections=connections))
+    counted, peak = runs["screen+merchants"]["per_second"], latency["checkout_orders_per_second"]
+    return {"consumer": runs, "query_per_event": baseline,
+            "consumer_over_baseline": round(counted / baseline["per_second"], 1), "latency": latency,
+            "consumer_over_checkout_peak": round(counted / peak, 1) if peak else None}
+
+
+def _print_screen_report(report: dict[str, Any]) -> None:
+    from rich.table import Table
+    table = Table(title="screen: sale events counted on one core (SQLite)")
+    for column in ("how", "events", "CPU s", "events/s (one core)"):
+        table.add_column(column, justify="right")
+    for name, run in (*report["consumer"].items(), ("query per event (baseline)", report["query_per_event"])):
+        table.add_row(name, f"{run['events']:,}", f"{run['cpu_seconds']:g}", f"{run['per_second']:,.0f}")
+    console.print(table)
+    latency = report["latency"]
+    console.print(f"consumer / baseline: x{report['consumer_over_baseline']:g}; consumer / checkout peak "
+                  f"({latency['checkout_orders_per_second']:,.0f} orders/s over HTTP): "
+                  f"x{report['consumer_over_checkout_peak']:g}")
+    console.print(f"paid order to screen, {latency['samples']} samples: "
+                  f"p50 {latency['from_paid_p50_ms']:g} ms, "
+                  f"p99 {latency['from_paid_p99_ms']:g} ms (from the pay request sent: p50 "
+                  f"{latency['from_pay_sent_p50_ms']:g} ms, p99 {latency['from_pay_sent_p99_ms']:g} ms)")
+
+
 @bench_app.command("scale")
 def bench_scale(
     setups: Annotated[str, typer.Option(help="comma-separated: sqlite, postgresql, citus")] = (
