@@ -112,3 +112,16 @@ def test_the_live_room_benchmark_delivers_the_chat_to_every_viewer_in_each_setup
         # A second of four viewers may cost the server less CPU than the clock's tick: read, not zero.
         assert setup["server_cpu_percent"] >= 0 and setup["server_rss_mb"] > 0
     assert report["results"][2]["server_processes"] == 2
+
+
+def test_the_screen_benchmark_counts_every_event_and_times_paid_orders_reaching_a_screen() -> None:
+    result = CliRunner().invoke(app, [
+        "bench", "screen", "--events", "1000", "--baseline-events", "100", "--seconds", "2",
+        "--connections", "0", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    assert {run["events"] for run in report["consumer"].values()} == {1000}
+    assert report["query_per_event"]["events"] == 100
+    latency = report["latency"]
+    # each sample is one payment seen on the screen; a screen cannot show it before it was asked for
+    assert latency["samples"] >= 1 and latency["from_pay_sent_p50_ms"] >= latency["from_paid_p50_ms"] >= 0

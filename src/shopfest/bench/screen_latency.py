@@ -140,7 +140,8 @@ def measure(runtime: Runtime, *, seconds: int = 10, connections: int = 32,
 
 
 class _Crowd(threading.Thread):
-    """wrk placing orders for `seconds`, in a thread so the probe runs beside it."""
+    """wrk placing orders for `seconds`, in a thread so the probe runs beside it (none with no
+    connections: the probe is then timed on a quiet server)."""
 
     def __init__(self, base: str, script: Path, connections: int, seconds: int) -> None:
         super().__init__(name="wrk crowd", daemon=True)
@@ -150,6 +151,10 @@ class _Crowd(threading.Thread):
 
     def run(self) -> None:
         base, script, connections, seconds = self._args
+        if connections == 0:  # no crowd: the probe alone, for `seconds`
+            time.sleep(seconds)
+            self._run = http_burst.HttpRun("/api/v1/orders", 0, 0.0, float("nan"), float("nan"), 0)
+            return
         try:
             output = http_burst.wrk(base, connections=connections, seconds=seconds, script=script)
             self._run = http_burst.parse("/api/v1/orders", output)
