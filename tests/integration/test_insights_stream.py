@@ -33,6 +33,7 @@ from shopfest.festival import service as festival
 from shopfest.insights import service as insights
 from shopfest.insights.model import Published
 from shopfest.insights.pump import Pump
+from shopfest.insights.redis_stream import RedisEventStream, insights_stream_key
 from shopfest.insights.stream import LocalEventStream
 from shopfest.local import instore, vouchers
 from shopfest.local.model import Point, Shop, ShopKind
@@ -328,3 +329,32 @@ def relayed_again(runtime: Runtime) -> list[Published]:
     with runtime.uow(read_only=True) as uow:
         rows = uow.conn.execute(select(outbox).where(outbox.c.published_at.is_not(None))).all()
     return again + [Published(r.id, r.name, r.payload, r.occurred_at) for r in rows]
+
+
+def test_two_processes_on_one_redis_group_count_each_sale_once_and_take_over_a_dead_ones_batch(
+        runtime: Runtime, shop: HotItem, redis_url: str) -> None:
+    def consumer(name: str) -> RedisEventStream:
+        return RedisEventStream.from_url(redis_url, key=key, group="insights", consumer=name,
+                                         claim_idle_ms=50)
+
+    key = insights_stream_key(f"test-{uuid.uuid4().hex}:")
+    first, second = consumer("first"), consumer("second")
+    for shopper in (ANN, BOB):
+        pay(runtime, place(runtime, shopper, shop.sku_id, 1, "CNY"), shopper)
+    events = relayed(runtime)
+    first.publish(events)
+    first.publish(events)  # a relay that ran twice
+
+    def dies(batch: Sequence[Published]) -> int:
+        raise RuntimeError("the process died before its commit")
+    with pytest.raises(RuntimeError):
+        first.consume(dies, block_ms=1)  # read, never acknowledged
+    time.sleep(0.1)  # past claim_idle_ms: the first consumer has gone quiet
+    pump = Pump(runtime.uow, second, projections=insights_projections(), republish_uncounted=False)
+    # the dead one's batch taken over, then the copies: four entries handed over, two sales counted
+    assert pump.step() == 4 and figures(runtime)["orders"] == 2
+    pay(runtime, place(runtime, ANN, shop.sku_id, 2, "CNY"), ANN)
+    assert pump.step() == 1
+    assert figures(runtime) == rebuilt(runtime) and figures(runtime)["gmv_minor"] == 337 * 4
+    for stream in (first, second):
+        stream.close()
