@@ -23,7 +23,7 @@ $(AXE): package.json package-lock.json
 test: $(STAMP) chromium $(AXE)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 # The checkout, stock, idempotency, pricing and refund tests on private Citus and Redis Cluster
 # clusters (started from ../shared/dist, or SHOPFEST_CLUSTER_DIST), then tests/cluster.

@@ -525,11 +525,11 @@ def make_stream(settings: Settings) -> EventStream:
 
 def make_pump(runtime: Runtime) -> Pump:
     """This serving process's insights pump: woken by the runtime's `insights_due` after a commit that
-    stored a sale event, and every 100 ms. An in-process stream publishes again at start what was
-    relayed and never counted (its queue died with its process); a Redis group redelivers by itself."""
-    stream = make_stream(runtime.settings)
-    return Pump(runtime.uow, stream, projections=insights_projections(), doorbell=runtime.insights_due,
-                republish_uncounted=isinstance(stream, LocalEventStream))
+    stored a sale event, and every 100 ms. At start it publishes again what was relayed and never
+    counted: an in-process stream's queue died with its process; a Redis group redelivers what it holds,
+    but a Redis restarted without its data holds nothing. Counting by event id makes the repeats free."""
+    return Pump(runtime.uow, make_stream(runtime.settings), projections=insights_projections(),
+                doorbell=runtime.insights_due)
 
 
 def rebuild_insights(runtime: Runtime) -> int:

@@ -89,6 +89,8 @@ class MerchantFold:
     products: dict[tuple[int, int, int], Tally] = field(default_factory=dict)
 
     def add(self, sale: Sale) -> None:
+        if sale.kind is SaleKind.REDEEMED:  # the voucher's order counted its money and units when paid
+            return
         hour = hour_of(sale.at)
         is_order = 1 if sale.kind in ORDER_KINDS else 0
         country = sale.country[:COUNTRY_CHARS]

@@ -23,9 +23,9 @@ from shopfest.insights.merchant import (
     window_of,
 )
 from shopfest.insights.merchant_store import MerchantInsightsStore, SalesRow, Visits, add_visits
+from shopfest.insights.model import LIVE_SOURCE
 
 DEFAULT_CURRENCY = "CNY"  # until a merchant has a sale, whose rows carry the reporting currency
-LIVE_SOURCE = "live:"
 TOP_PRODUCTS = 10
 
 

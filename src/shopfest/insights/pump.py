@@ -67,19 +67,22 @@ class Pump:
         return self.drain()
 
     def run(self) -> None:
-        if self.republish_uncounted:
-            self._safely(self.catch_up)
+        caught_up = not self.republish_uncounted
         while not self._stop.is_set():
+            if not caught_up:  # tried again on every wake until it has gone through once
+                caught_up = self._safely(self.catch_up)
             self.doorbell.wait(self.every)
             self.doorbell.clear()
             if not self._stop.is_set():
                 self._safely(self.step)
 
-    def _safely(self, action: Callable[[], int]) -> None:
+    def _safely(self, action: Callable[[], int]) -> bool:
         try:
             action()
         except Exception:  # the next wake tries again: nothing is marked or counted by a failed step
             log.exception("insights pump step failed")
+            return False
+        return True
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self.run, name="insights-pump", daemon=True)

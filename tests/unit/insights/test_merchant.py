@@ -44,6 +44,7 @@ def test_sales_fold_into_hourly_buckets_counting_each_order_once_and_refunds_sub
     folded = fold([
         sale(1, line(category="shoes", qty=2, gmv=20_000), line(category="bags", gmv=5_000), line(9)),
         sale(2, line(category="shoes", qty=-1, gmv=-10_000), kind=SaleKind.REFUND),
+        sale(3, line(category="shoes", qty=1, gmv=0), kind=SaleKind.REDEEMED),  # counted when paid
     ])
     hour = hour_of(ELEVEN)
     shoes, bags = folded.sales[(7, hour, "FR", 5)], folded.sales[(7, hour, "FR", 4)]
