@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from shopfest.accounts import service as accounts
@@ -288,11 +288,22 @@ def test_rebuild_equals_what_the_stream_counted_after_any_night(
         for action in [("place", ANN, 2, 1, "USD", True), ("place", BOB, 1, 0, "JPY", True), *night]:
             _act(runtime, items, pump, placed, action)
         pump.step()
-        streamed = figures(runtime)
+        streamed, merchants = figures(runtime), merchant_totals(runtime)
         assert rebuilt(runtime) == streamed
+        assert merchant_totals(runtime) == merchants
     finally:
         runtime.checkout.close()
         runtime.engine.dispose()
+
+
+def merchant_totals(runtime: Runtime) -> list[tuple[Any, ...]]:
+    """Each merchant's sales by country and category, all hours together: a rebuild dates an order's
+    refunds at its last one, the stream at each (docs/insights.md), so only hours may differ."""
+    with runtime.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "SELECT merchant_id, country, category_id, SUM(orders), SUM(units), SUM(gmv_minor), "
+            "SUM(refunds_minor), SUM(discount_minor) FROM merchant_sales "
+            "GROUP BY merchant_id, country, category_id ORDER BY merchant_id, country, category_id"))]
 
 
 def _act(runtime: Runtime, items: Sequence[HotItem], pump: Pump, placed: list[tuple[int, int]],
