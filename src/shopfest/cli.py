@@ -789,7 +789,7 @@ def bench_screen(
         min=2, help="seconds of checkout load while the screen is timed")] = 10,
     connections: Annotated[int, typer.Option(
         min=0, max=512, help="wrk's shoppers placing orders (0: none; the screen timed on a quiet "
-                              "server)")] = 32,
+                              "server)")] = 16,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """The big screen on SQLite: sale events a second the insights consumer counts on one core, against

@@ -109,7 +109,7 @@ def _sse_data(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
             data.append(line[5:].lstrip())
 
 
-def measure(runtime: Runtime, *, seconds: int = 10, connections: int = 32,
+def measure(runtime: Runtime, *, seconds: int = 10, connections: int = 16,
             shoppers: int = 16) -> ScreenLatency:
     """Screen latency samples for `seconds` while wrk places orders with `connections` shoppers."""
     item = hot_item(runtime, stock=10_000_000, name="Screen")
