@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from shopfest.core.rates import Busy
 from shopfest.core.uow import UnitOfWork
 from shopfest.insights import service
 
@@ -27,6 +28,10 @@ log = logging.getLogger("shopfest.screen")
 POLL_SECONDS = 0.1
 REFRESH_SECONDS = 1.0
 RETRY_SECONDS = 1.0  # after the database failed to answer
+# Screens one process feeds at most: each is a connection, a task and a send per load; a wall of
+# screens is a few dozen, and more than this is someone holding a shared link open in a loop.
+MOST_SCREENS = 500
+RETRY_SCREEN_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +86,10 @@ class ScreenFeed:
     def __init__(self, uow: Callable[[], UnitOfWork], *, poll: float = POLL_SECONDS,
                  refresh: float = REFRESH_SECONDS,
                  version: Callable[[UnitOfWork], int] = service.figures_version,
-                 figures: Callable[[UnitOfWork], dict[str, Any]] = service.screen_figures) -> None:
+                 figures: Callable[[UnitOfWork], dict[str, Any]] = service.screen_figures,
+                 most: int = MOST_SCREENS) -> None:
         self._uow = uow
+        self._most = most
         self._version = version
         self._figures = figures
         self._poll = poll
@@ -95,9 +102,11 @@ class ScreenFeed:
         self._thread: threading.Thread | None = None
 
     def watch(self, loop: asyncio.AbstractEventLoop) -> Watcher:
-        """A new screen: it gets the latest figures at once while they are fresh, then every load."""
+        """A new screen: it gets the latest figures at once while they are fresh, then every load.
+        Raises Busy when `most` screens watch already (each costs this process a little)."""
         watcher = Watcher(loop)
         with self._lock:
+            self._require_room()
             if self._stop.is_set():
                 watcher.offer(None)
                 return watcher
@@ -110,6 +119,16 @@ class ScreenFeed:
             watcher.offer(latest)
         self._wake.set()
         return watcher
+
+    def require_room(self) -> None:
+        """Raises Busy when `most` screens watch already (a new screen is then refused at once)."""
+        with self._lock:
+            self._require_room()
+
+    def _require_room(self) -> None:
+        if len(self._watchers) >= self._most:
+            raise Busy(f"{self._most} screens watch from this server already; try again later",
+                       retry_after=RETRY_SCREEN_SECONDS)
 
     def leave(self, watcher: Watcher) -> None:
         with self._lock:

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from shopfest.core.actor import Role, require_role
 from shopfest.core.errors import DomainError
 from shopfest.core.money import Money, minor_units
+from shopfest.core.rates import Busy
 from shopfest.deps import RuntimeDep, actor_of
 from shopfest.insights import screen_links, service
 from shopfest.runtime import Runtime
@@ -44,7 +45,7 @@ UPLOT_DIST = Path(__file__).resolve().parents[3] / "node_modules" / "uplot" / "d
 PING_SECONDS = 15  # a comment line keeps proxies from closing a quiet stream
 SEND_TIMEOUT_SECONDS = 30  # a screen that takes no bytes for this long is dropped
 RETRY_MS = 2000  # how soon a screen reconnects
-KEY_RECHECK_SECONDS = 30.0  # a revoked or expired link ends its screens' streams within this
+RECHECK_SECONDS = 30.0  # a revoked link, or an operator signed out, ends the screen's stream within this
 TOP = 10
 
 
@@ -166,22 +167,23 @@ def last_event_id(header: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
-def _key_still_opens(request: Request, runtime: Runtime) -> Callable[[], Awaitable[bool]]:
-    """For a screen watched through a link: asks again every KEY_RECHECK_SECONDS whether it opens."""
-    key, checked_at = _key(request) or "", time.monotonic()
+def _still_may_watch(request: Request, runtime: Runtime) -> Callable[[], Awaitable[bool]]:
+    """Asks again every RECHECK_SECONDS whether the screen may still watch: a link revoked or expired,
+    or an operator signed out or no longer one, ends the stream."""
+    checked_at = time.monotonic()
 
-    async def still_opens() -> bool:
+    async def still_may() -> bool:
         nonlocal checked_at
-        if time.monotonic() - checked_at < KEY_RECHECK_SECONDS:
+        if time.monotonic() - checked_at < RECHECK_SECONDS:
             return True
         checked_at = time.monotonic()
         try:
-            await run_in_threadpool(screen_links.check_key, runtime.uow(read_only=True), key)
+            await run_in_threadpool(_may_watch, request, runtime)
         except DomainError:
             return False
         return True
 
-    return still_opens
+    return still_may
 
 
 async def _figures(feed: ScreenFeed, *, last: int | None,
@@ -189,7 +191,10 @@ async def _figures(feed: ScreenFeed, *, last: int | None,
     """Every load of the figures: a new version carries its id; a refresh at the version the screen
     has carries none, so a screen that resumes with Last-Event-ID never gets a version twice. A screen
     resuming at the current version gets nothing at once: it has those figures."""
-    watcher = feed.watch(asyncio.get_running_loop())
+    try:
+        watcher = feed.watch(asyncio.get_running_loop())
+    except Busy:  # the last places went while this one was answered: it ends, and its browser retries
+        return
     retry: int | None = RETRY_MS
     resumed_at = last
     try:
@@ -208,9 +213,10 @@ async def _figures(feed: ScreenFeed, *, last: int | None,
 
 @events_router.get("/screen/events")
 async def screen_events(request: Request, runtime: RuntimeDep) -> EventSourceResponse:
-    shared = await run_in_threadpool(_may_watch, request, runtime)
+    await run_in_threadpool(_may_watch, request, runtime)
+    screen_feed(request).require_room()
     stream = _figures(screen_feed(request), last=last_event_id(request.headers.get("last-event-id")),
-                      still_opens=_key_still_opens(request, runtime) if shared else None)
+                      still_opens=_still_may_watch(request, runtime))
     return EventSourceResponse(stream, ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS,
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, cast
 
+import pytest
+
+from shopfest.core.rates import Busy
 from shopfest.core.uow import UnitOfWork
-from shopfest.web.screen_feed import ScreenFeed, Watcher
+from shopfest.web.screen_feed import RETRY_SCREEN_SECONDS, ScreenFeed, Watcher
 
 BOUND_S = 5.0  # a bound on each wait, not a speed
 
@@ -55,3 +58,22 @@ async def watch_a_festival() -> None:
 
 def test_two_hundred_screens_cost_one_load_per_change_and_a_slow_one_skips_to_the_newest() -> None:
     asyncio.run(watch_a_festival())
+
+
+async def watch_a_full_room() -> None:
+    figures = Figures()
+    feed = ScreenFeed(lambda: cast(UnitOfWork, None), poll=0.01, refresh=600,
+                      version=figures.version_of, figures=figures.load, most=2)
+    loop = asyncio.get_running_loop()
+    first, second = feed.watch(loop), feed.watch(loop)
+    for refused in (feed.require_room, lambda: feed.watch(loop)):
+        with pytest.raises(Busy) as busy:
+            refused()
+        assert busy.value.data["retry_after"] == RETRY_SCREEN_SECONDS
+    feed.leave(first)  # a screen that goes makes room for the next
+    assert await versions([second, feed.watch(loop)]) == {1}
+    await asyncio.to_thread(feed.close)
+
+
+def test_a_server_feeds_so_many_screens_and_refuses_the_next_until_one_leaves() -> None:
+    asyncio.run(watch_a_full_room())
