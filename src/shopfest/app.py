@@ -53,7 +53,7 @@ from shopfest.insights import service as insights
 from shopfest.insights.merchant import Calendar, Period
 from shopfest.insights.merchant_store import MerchantProjection
 from shopfest.insights.model import Projection
-from shopfest.insights.pump import Pump
+from shopfest.insights.pump import Consumer, Pump
 from shopfest.insights.redis_stream import RedisEventStream, insights_stream_key
 from shopfest.insights.store import ScreenProjection
 from shopfest.insights.stream import EventStream, LocalEventStream
@@ -507,29 +507,43 @@ def _live_titles(uow: UnitOfWork, event_ids: Sequence[int]) -> dict[int, str]:
     return {event_id: event.title for event_id, event in events.items() if event is not None}
 
 
+def insights_counting() -> dict[str, list[Projection]]:
+    """Who counts the sale events, each at its own pace: the big screen's figures, and the merchants'
+    (heavier: a few rows a sale), which the screen never waits for."""
+    return {"screen": [ScreenProjection()], "merchants": [MerchantProjection()]}
+
+
+def insights_consumers(settings: Settings) -> list[Consumer]:
+    """Each of insights_counting's consumers on a stream of its own."""
+    return [Consumer(name, make_stream(settings, name), projections)
+            for name, projections in insights_counting().items()]
+
+
 def insights_projections() -> list[Projection]:
     """Every set of figures the sales stream keeps (rebuild clears and refolds each)."""
-    return [ScreenProjection(), MerchantProjection()]
+    return [projection for projections in insights_counting().values() for projection in projections]
 
 
-def make_stream(settings: Settings) -> EventStream:
-    """How sale events travel from the outbox to this process's consumer: in process on the
-    embedded default; over Redis Streams (a consumer group) when Redis is configured."""
+def make_stream(settings: Settings, consumer: str) -> EventStream:
+    """How sale events travel from the outbox to one consumer in this process: in process on the
+    embedded default; over a Redis stream of its own, read by a consumer group, when Redis is
+    configured."""
     if settings.redis_url:
-        # One group for the figures: each process reads its share, and takes over what a process that
-        # died held unacknowledged once it has been quiet for a while.
-        return RedisEventStream.from_url(settings.redis_url, key=insights_stream_key(settings.redis_prefix),
-                                         group="insights", consumer=f"{socket.gethostname()}:{os.getpid()}")
+        # Each process reads its share of the group, and takes over what a process that died held
+        # unacknowledged once it has been quiet for a while.
+        key = f"{insights_stream_key(settings.redis_prefix)}:{consumer}"
+        return RedisEventStream.from_url(settings.redis_url, key=key, group=consumer,
+                                         consumer=f"{socket.gethostname()}:{os.getpid()}")
     return LocalEventStream()
 
 
 def make_pump(runtime: Runtime) -> Pump:
-    """This serving process's insights pump: woken by the runtime's `insights_due` after a commit that
-    stored a sale event, and every 100 ms. At start it publishes again what was relayed and never
-    counted: an in-process stream's queue died with its process; a Redis group redelivers what it holds,
-    but a Redis restarted without its data holds nothing. Counting by event id makes the repeats free."""
-    return Pump(runtime.uow, make_stream(runtime.settings), projections=insights_projections(),
-                doorbell=runtime.insights_due)
+    """This serving process's insights pump: the relay woken by the runtime's `insights_due` after a
+    commit that stored a sale event, and every 100 ms. At start it publishes again what was relayed
+    and never counted: an in-process stream's queue died with its process; a Redis group redelivers
+    what it holds, but a Redis restarted without its data holds nothing. Counting by event id makes the
+    repeats free."""
+    return Pump(runtime.uow, insights_consumers(runtime.settings), doorbell=runtime.insights_due)
 
 
 def rebuild_insights(runtime: Runtime) -> int:
@@ -537,5 +551,5 @@ def rebuild_insights(runtime: Runtime) -> int:
     returns how many sales were folded."""
     reporting = runtime.settings.reporting_currency
     uow = UnitOfWork(runtime.engine, bus=runtime.bus, clock=runtime.clock, repeatable=True)
-    return insights.rebuild(uow, insights_projections(),
+    return insights.rebuild(uow, insights_projections(), consumers=list(insights_counting()),
                             recorded=lambda uow: recorded_sales(uow, reporting=reporting))

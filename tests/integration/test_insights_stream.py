@@ -20,7 +20,14 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from shopfest.accounts import service as accounts
-from shopfest.app import create_app, insights_projections, make_runtime, rebuild_insights
+from shopfest.app import (
+    create_app,
+    insights_consumers,
+    insights_counting,
+    insights_projections,
+    make_runtime,
+    rebuild_insights,
+)
 from shopfest.catalog.model import Fulfilment
 from shopfest.cli import app as cli_app
 from shopfest.core.actor import Actor, Role
@@ -32,7 +39,7 @@ from shopfest.demo import HotItem, hot_item
 from shopfest.festival import service as festival
 from shopfest.insights import service as insights
 from shopfest.insights.model import Published
-from shopfest.insights.pump import Pump
+from shopfest.insights.pump import Consumer, Pump
 from shopfest.insights.redis_stream import RedisEventStream, insights_stream_key
 from shopfest.insights.stream import LocalEventStream
 from shopfest.local import instore, vouchers
@@ -78,6 +85,11 @@ def refund(runtime: Runtime, order_id: int, shopper: int, sku_id: int, units: in
                         lines=[(sku_id, units)], back_on_shelf=True, refund_key=uuid.uuid4().hex)
 
 
+def local_pump(runtime: Runtime) -> Pump:
+    """The serving pump's two consumers, on in-process streams."""
+    return Pump(runtime.uow, insights_consumers(runtime.settings))
+
+
 def relayed(runtime: Runtime) -> list[Published]:
     """Every sale event the outbox holds unpublished, relayed (and marked published)."""
     taken: list[Published] = []
@@ -87,7 +99,9 @@ def relayed(runtime: Runtime) -> list[Published]:
 
 
 def absorb(runtime: Runtime, events: Sequence[Published]) -> int:
-    return insights.absorb(runtime.uow(), events, projections=insights_projections())
+    """`events` absorbed by each consumer the serving pump runs; how many were new to the screen's."""
+    return [insights.absorb(runtime.uow(), events, projections=projections, consumer=name)
+            for name, projections in insights_counting().items()][0]
 
 
 def figures(runtime: Runtime) -> dict[str, Any]:
@@ -181,11 +195,12 @@ def test_a_restarted_consumer_catches_up_and_the_operator_reads_the_screen(
     # relayed into a process's queue, which then stopped before counting them
     lost = LocalEventStream()
     assert insights.relay(runtime.uow(), lost.publish) > 0 and figures(runtime)["orders"] == 0
-    pump = Pump(runtime.uow, LocalEventStream(), projections=insights_projections())
-    assert pump.catch_up() == 2 and pump.step() == 0
+    pump = local_pump(runtime)
+    assert pump.catch_up() == 2 * 2 and pump.step() == 0  # both events, to each of the two consumers
     assert figures(runtime)["orders"] == 2 and pump.catch_up() == 0
+    assert merchant_totals(runtime)[0][3:6] == (2, 3, 337 * 3)  # orders, units, GMV: the merchants' too
     pay(runtime, place(runtime, BOB, shop.sku_id, 1, "CNY"), BOB)
-    assert pump.step() == 1 and figures(runtime)["gmv_minor"] == 337 * 4
+    assert pump.step() == 1 * 2 and figures(runtime)["gmv_minor"] == 337 * 4
     with TestClient(create_app(runtime=runtime)) as client:  # serving: its pump counts on its own
         assert client.get("/api/v1/insights/screen").status_code == 401
         ops = bearer(operator_token(client, runtime))
@@ -283,7 +298,7 @@ def test_rebuild_equals_what_the_stream_counted_after_any_night(
                            clock=clock)
     try:
         items = (shop(runtime), hot_item(runtime, stock=100, price="1999.99", name="Comet"))
-        pump = Pump(runtime.uow, LocalEventStream(), projections=insights_projections())
+        pump = local_pump(runtime)
         placed: list[tuple[int, int]] = []
         for action in [("place", ANN, 2, 1, "USD", True), ("place", BOB, 1, 0, "JPY", True), *night]:
             _act(runtime, items, pump, placed, action)
@@ -325,7 +340,7 @@ def _act(runtime: Runtime, items: Sequence[HotItem], pump: Pump, placed: list[tu
         elif kind == "pump":
             pump.step()
             if args[0]:  # the stream hands everything over again: nothing counts twice
-                pump.stream.publish(relayed_again(runtime))
+                pump.publish(relayed_again(runtime))
                 pump.drain()
         elif kind == "later":
             runtime.clock.set(runtime.clock.now() + timedelta(seconds=args[0]))  # type: ignore[attr-defined]
@@ -336,7 +351,7 @@ def _act(runtime: Runtime, items: Sequence[HotItem], pump: Pump, placed: list[tu
 def relayed_again(runtime: Runtime) -> list[Published]:
     """Every sale event of the outbox, as a redelivery would hand it over again."""
     again: list[Published] = []
-    insights.uncounted(runtime.uow(), again.extend)  # none: all relayed were counted
+    insights.uncounted(runtime.uow(), again.extend, consumer="screen")  # none: all relayed were counted
     with runtime.uow(read_only=True) as uow:
         rows = uow.conn.execute(select(outbox).where(outbox.c.published_at.is_not(None))).all()
     return again + [Published(r.id, r.name, r.payload, r.occurred_at) for r in rows]
@@ -361,7 +376,7 @@ def test_two_processes_on_one_redis_group_count_each_sale_once_and_take_over_a_d
     with pytest.raises(RuntimeError):
         first.consume(dies, block_ms=1)  # read, never acknowledged
     time.sleep(0.1)  # past claim_idle_ms: the first consumer has gone quiet
-    pump = Pump(runtime.uow, second, projections=insights_projections(), republish_uncounted=False)
+    pump = Pump(runtime.uow, [Consumer("figures", second, insights_projections())], republish_uncounted=False)
     # the dead one's batch taken over, then the copies: four entries handed over, two sales counted
     assert pump.step() == 4 and figures(runtime)["orders"] == 2
     pay(runtime, place(runtime, ANN, shop.sku_id, 2, "CNY"), ANN)

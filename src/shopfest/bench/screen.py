@@ -96,12 +96,13 @@ def _instore(rng: random.Random, n: int, at: datetime) -> InStorePaidCounted:
 
 
 def absorb_all(runtime: Runtime, events: Sequence[Published], *, projections: Sequence[Projection],
-               batch: int = BATCH) -> Absorbed:
-    """The consumer's work for `events`, a batch at a time, as the pump does it."""
+               consumer: str, batch: int = BATCH) -> Absorbed:
+    """One consumer's work for `events`, a batch at a time, as the pump does it."""
     started, cpu = time.perf_counter(), time.process_time()
     counted = 0
     for at in range(0, len(events), batch):
-        counted += insights.absorb(runtime.uow(), events[at:at + batch], projections=projections)
+        counted += insights.absorb(runtime.uow(), events[at:at + batch], projections=projections,
+                                   consumer=consumer)
     return _absorbed(counted, started, cpu)
 
 

@@ -55,25 +55,30 @@ def _published(row: Any) -> Published:  # noqa: ANN401  # an outbox row
     return Published(event_id=int(row.id), name=row.name, payload=row.payload, occurred_at=row.occurred_at)
 
 
-def uncounted(uow: UnitOfWork, publish: Publish, *, after_id: int = 0, limit: int = 1000) -> int:
-    """Publish again the sale events relayed but not counted, oldest first from `after_id`: what an
-    in-process stream held when its process stopped. Returns the last outbox id looked at (0: none)."""
+def uncounted(uow: UnitOfWork, publish: Publish, *, consumer: str, after_id: int = 0,
+              limit: int = 1000) -> int:
+    """Publish again the sale events relayed but not counted by `consumer`, oldest first from
+    `after_id`: what an in-process stream held when its process stopped. Returns the last outbox id
+    looked at (0: none)."""
+    counted = store.insights_counted.c
     with uow:
         rows = uow.conn.execute(
             select(outbox).where(outbox.c.id > after_id, outbox.c.published_at.is_not(None),
                                  outbox.c.name.in_(list(SALE_KINDS)),
-                                 ~exists().where(store.insights_counted.c.event_id == outbox.c.id))
+                                 ~exists().where(counted.consumer == consumer,
+                                                 counted.event_id == outbox.c.id))
             .order_by(outbox.c.id).limit(limit)).all()
         if rows:
             publish([_published(r) for r in rows])
         return int(rows[-1].id) if rows else 0
 
 
-def absorb(uow: UnitOfWork, events: Sequence[Published], *, projections: Sequence[Projection]) -> int:
-    """Count each event once: those counted before are skipped, the rest become sales that every
-    projection adds, all in one transaction. Returns how many were new."""
+def absorb(uow: UnitOfWork, events: Sequence[Published], *, projections: Sequence[Projection],
+           consumer: str) -> int:
+    """Count each event once for `consumer`: those it counted before are skipped, the rest become
+    sales that each of its projections adds, all in one transaction. Returns how many were new."""
     with uow:
-        new = store.newly_counted(uow.conn, sorted({e.event_id for e in events}))
+        new = store.newly_counted(uow.conn, sorted({e.event_id for e in events}), consumer=consumer)
         if not new:
             return 0
         fresh: dict[int, Published] = {e.event_id: e for e in events if e.event_id in new}
@@ -86,9 +91,10 @@ def absorb(uow: UnitOfWork, events: Sequence[Published], *, projections: Sequenc
 
 
 def rebuild(uow: UnitOfWork, projections: Sequence[Projection], *,
-            recorded: Callable[[UnitOfWork], Iterable[DomainEvent]]) -> int:
+            recorded: Callable[[UnitOfWork], Iterable[DomainEvent]], consumers: Sequence[str]) -> int:
     """Forget every figure and fold again the sales `recorded` reads from the rows; every sale event
-    in the outbox now counts as counted, so the stream does not add it again (those relayed later
+    in the outbox now counts as counted by every one of `consumers`, so the stream does not add it
+    again (those relayed later
     still count once). Give it a `repeatable` unit of work: on PostgreSQL the rows it reads and the
     outbox events it marks are then one snapshot. Returns how many sales were folded."""
     with uow:
@@ -104,7 +110,7 @@ def rebuild(uow: UnitOfWork, projections: Sequence[Projection], *,
             folded += len(sales)
         ids = uow.conn.scalars(select(outbox.c.id).where(outbox.c.name.in_(list(SALE_KINDS))))
         for marked in chunks(ids, REBUILT_AT_ONCE):
-            store.count_as_counted(uow.conn, marked)
+            store.count_as_counted(uow.conn, marked, consumers=consumers)
         store.bump_version(uow.conn, folded + 1)
         uow.commit()
         return folded

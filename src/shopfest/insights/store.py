@@ -12,10 +12,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from shopfest.core.db import Id, metadata
 from shopfest.insights.model import Sale, screen_delta
 
-# Every event counted, by its outbox id: a repeat is skipped, whatever redelivers it.
+# Every event each consumer counted, by its outbox id: a repeat is skipped, whatever redelivers it.
+# Each consumer (the screen's figures, the merchants') counts at its own pace, so each keeps its own.
 insights_counted = Table(
     "insights_counted",
     metadata,
+    Column("consumer", String(20), primary_key=True),
     Column("event_id", Id, primary_key=True, autoincrement=False),
 )
 
@@ -72,15 +74,16 @@ def add_up(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *, ke
     conn.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=changes), list(rows))
 
 
-def newly_counted(conn: Connection, event_ids: Sequence[int]) -> set[int]:
-    """Record `event_ids` as counted and say which were not before, in one statement."""
+def newly_counted(conn: Connection, event_ids: Sequence[int], *, consumer: str) -> set[int]:
+    """Record `event_ids` as counted by `consumer` and say which were not before, in one statement."""
     if not event_ids:
         return set()
-    statement = (_insert(conn, insights_counted).on_conflict_do_nothing(index_elements=["event_id"])
+    statement = (_insert(conn, insights_counted)
+                 .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
                  .returning(insights_counted.c.event_id))
     # Many rows through one cached statement; RETURNING names only the rows inserted, so two absorbs
     # racing on one event count it once.
-    return set(conn.scalars(statement, [{"event_id": i} for i in event_ids]))
+    return set(conn.scalars(statement, [{"consumer": consumer, "event_id": i} for i in event_ids]))
 
 
 def hold_counting(conn: Connection) -> None:
@@ -89,10 +92,11 @@ def hold_counting(conn: Connection) -> None:
         conn.exec_driver_sql("LOCK TABLE insights_counted IN EXCLUSIVE MODE")
 
 
-def count_as_counted(conn: Connection, event_ids: Sequence[int]) -> None:
+def count_as_counted(conn: Connection, event_ids: Sequence[int], *, consumers: Sequence[str]) -> None:
     if event_ids:
-        conn.execute(_insert(conn, insights_counted).on_conflict_do_nothing(index_elements=["event_id"]),
-                     [{"event_id": i} for i in event_ids])
+        marked = (_insert(conn, insights_counted)
+                  .on_conflict_do_nothing(index_elements=["consumer", "event_id"]))
+        conn.execute(marked, [{"consumer": c, "event_id": i} for c in consumers for i in event_ids])
 
 
 class ScreenProjection:

@@ -19,8 +19,9 @@ ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 def upgrade() -> None:
     op.create_table('insights_counted',
+    sa.Column('consumer', sa.String(length=20), nullable=False),
     sa.Column('event_id', ID, autoincrement=False, nullable=False),
-    sa.PrimaryKeyConstraint('event_id', name=op.f('pk_insights_counted'))
+    sa.PrimaryKeyConstraint('consumer', 'event_id', name=op.f('pk_insights_counted'))
     )
     op.create_table('insights_totals',
     sa.Column('name', sa.String(length=40), nullable=False),
