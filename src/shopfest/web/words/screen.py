@@ -19,9 +19,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "screen.debuts": ("New-product debuts", "新品首发"),
     "screen.live": ("Livestream sales", "直播成交"),
     "screen.local": ("Local, in shops", "本地生活（到店）"),
-    "screen.orders_n": ("{n} orders", "{n} 单"),
-    "screen.units_n": ("{n} units", "{n} 件"),
-    "screen.local_n": ("{payments} payments · {redemptions} vouchers redeemed",
+    # Counts read "label: n", so that 1 and 5 read alike without plural rules on the page's script.
+    "screen.orders_n": ("orders: {n}", "{n} 单"),
+    "screen.units_n": ("units: {n}", "{n} 件"),
+    "screen.local_n": ("payments: {payments} · vouchers redeemed: {redemptions}",
                        "{payments} 笔到店付款 · {redemptions} 张券核销"),
     "screen.live_state": ("Live", "实时"),
     "screen.reconnecting": ("Reconnecting…", "重新连接中…"),
