@@ -18,8 +18,8 @@ from tests.servers import running_server, server_env, shopfest
 
 
 @pytest.fixture(scope="session")
-def demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A fresh SQLite file, migrated and seeded with the demo festival, catalog and accounts."""
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SQLite file migrated and seeded with the demo festival, catalog and accounts, once a session."""
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'shop.db'}"
     seeding = subprocess.run(
         shopfest("demo", "--no-serve", "--clock", EVE_OF_ELEVEN_ELEVEN, "--brands", "200",
@@ -31,7 +31,21 @@ def demo_database(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def demo_database(demo_template: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The seeded demo as each test file starts it: its own copy, so that what one file's journeys
+    change (a promotion put on, stock sold) never meets another's, in whatever order they run."""
+    return copy_of(demo_template, tmp_path_factory.mktemp("demo") / "shop.db")
+
+
+def copy_of(database_url: str, path: Path) -> str:
+    with closing(sqlite3.connect(database_url.removeprefix("sqlite:///"))) as source, \
+            closing(sqlite3.connect(path)) as target:
+        source.backup(target)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
 def server(demo_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with running_server(demo_database, clock=ELEVEN_ELEVEN_OPEN,
                         log_dir=tmp_path_factory.mktemp("logs")) as base_url:
@@ -48,11 +62,7 @@ def start_server(demo_database: str, tmp_path: Path) -> Callable[..., AbstractCo
 def start_private_server(demo_database: str, tmp_path: Path) -> Callable[..., AbstractContextManager[str]]:
     """Servers on a copy of the demo data, for a test whose clock must not meet the shared server's
     sweeper: at its own moment that one would let, say, a pre-sale's deposit window lapse."""
-    copy = tmp_path / "own.db"
-    with closing(sqlite3.connect(demo_database.removeprefix("sqlite:///"))) as source, \
-            closing(sqlite3.connect(copy)) as target:
-        source.backup(target)
-    return partial(running_server, f"sqlite:///{copy}", log_dir=tmp_path)
+    return partial(running_server, copy_of(demo_database, tmp_path / "own.db"), log_dir=tmp_path)
 
 
 @pytest.fixture(scope="package")
