@@ -38,7 +38,9 @@ class Shopper:
 
     def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        # A bound, not a speed: a whole long page (ReDoc's, of every operation) takes a while to draw
+        # while the other test process keeps the second core busy.
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True, timeout=60_000)
 
     def look(self, name: str) -> None:
         """A page a person reaches on a journey: kept as a screenshot, and checked by axe-core."""

@@ -85,7 +85,6 @@ def absorb(uow: UnitOfWork, events: Sequence[Published], *, projections: Sequenc
         sales = [s for s in (sale_of(e) for e in fresh.values()) if s is not None]
         for projection in projections:
             projection.project(uow.conn, sales)
-        store.bump_version(uow.conn, len(new))
         uow.commit()
         return len(new)
 

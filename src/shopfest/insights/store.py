@@ -103,6 +103,11 @@ class ScreenProjection:
     """The big screen's figures (insights.model.ScreenDelta kept in the tables above)."""
 
     def project(self, conn: Connection, sales: Sequence[Sale]) -> None:
+        if not sales:
+            return
+        # The screen's figures have a version of their own: the screens reload when it moves, and
+        # only these figures move it (the merchants' consumer counts the same sales at its own pace).
+        bump_version(conn, len(sales))
         delta = screen_delta(sales)
         totals = [{"name": name, "value": value} for name, value in sorted(delta.totals.items())]
         add_up(conn, insights_totals, totals, keys=["name"], sums=["value"])
