@@ -102,12 +102,9 @@ def _still_taken(uow: UnitOfWork, event: PaymentSucceeded) -> bool:
 
 def rate_to(order: Order, reporting: str) -> Decimal:
     """What one unit of the order's currency counts as in `reporting`."""
-    currency = order.total.currency
     if order.pay_rate.quote == reporting:
         return order.pay_rate.rate
-    if currency == reporting:
-        return Decimal(1)
-    return fx.rate(currency, reporting).rate
+    return fx.rate(order.total.currency, reporting).rate  # 1 when the order is in `reporting`
 
 
 def paid_event(uow: UnitOfWork, order: Order, *, at: datetime, reporting: str) -> OrderPaidCounted:
@@ -182,7 +179,7 @@ def recorded_sales(uow: UnitOfWork, *, reporting: str, batch: int = 500) -> Iter
 def instore_event(uow: UnitOfWork, payment: InStorePayment, *, reporting: str) -> InStorePaidCounted:
     """A payment at a shop's counter: what was rung up, the festival's discount named on it."""
     currency = payment.amount.currency
-    rate = Decimal(1) if currency == reporting else fx.rate(currency, reporting).rate
+    rate = fx.rate(currency, reporting).rate
     line = {"merchant": payment.merchant_id, "product": None, "brand": None, "category": None, "qty": 1,
             "total": payment.amount.minor, "adjustments": [["local_discount", payment.discount.minor]]}
     return InStorePaidCounted(at=payment.paid_at or payment.created_at, order_id=None,
@@ -201,10 +198,10 @@ def redeemed_event(redeemed: VoucherRedeemed, *, reporting: str) -> VoucherRedee
 def _sales_of(uow: UnitOfWork, order: Order, *, reporting: str) -> Iterator[SaleCounted]:
     if order.status not in WAS_PAID:
         return
-    record = payments.payment_record(uow, order.id or 0)
     paid_at = _paid_at(uow, order)
     if paid_at is None:
         return
+    record = payments.payment_record(uow, order.id or 0)
     yield paid_event(uow, order, at=paid_at, reporting=reporting)
     refunded = [(i, j, 0, line.refunded.minor if line.refunded else 0, line.refunded_qty)
                 for i, child in enumerate(order.children) for j, line in enumerate(child.lines)

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from shopfest.accounts import service as accounts
 from shopfest.core.actor import Role
+from shopfest.deps import SESSION_COOKIE
 from shopfest.runtime import Runtime
 
 
@@ -66,3 +67,14 @@ def token_in(page: str) -> str:
 def form_token(client: TestClient, path: str = "/login") -> str:
     """The CSRF token a page's forms carry for this browser (its cookie is set on the way)."""
     return token_in(client.get(path).text)
+
+
+def signed_in_tab(client: TestClient, email: str, password: str, *,
+                  headers: dict[str, str] | None = None) -> TestClient:
+    """A browser of its own on `client`'s app, signed in through the sign-in form."""
+    tab = TestClient(client.app, headers=headers)
+    done = tab.post("/login", data={"email": email, "password": password,
+                                    "csrf_token": token_in(tab.get("/login").text)}, follow_redirects=False)
+    assert done.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
+    return tab
+

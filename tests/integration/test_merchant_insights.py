@@ -29,13 +29,12 @@ from shopfest.core.actor import Role
 from shopfest.core.clock import SetClock
 from shopfest.core.money import Money
 from shopfest.demo import seed_categories
-from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
 from shopfest.insights.merchant_store import MerchantProjection, merchant_visits
 from shopfest.insights.model import Sale, SaleKind, SaleLine
 from shopfest.runtime import Runtime
 from tests.conftest import at
-from tests.integration.helpers import bearer, operator_token, token_in
+from tests.integration.helpers import bearer, operator_token, signed_in_tab, token_in
 
 ELEVEN = at("2027-11-11T01:00:00+08:00")  # inside the 11.11 sale
 BEFORE = at("2027-10-15T12:00:00+08:00")  # in the 14 days before the festival's first phase (Oct 21)
@@ -74,11 +73,9 @@ def open_shop(runtime: Runtime, client: TestClient, name: str) -> Shop:
 
 
 def signed_in(client: TestClient, email: str, password: str = "staff-secret-1") -> TestClient:
-    tab = TestClient(client.app, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130"})
-    done = tab.post("/login", data={"email": email, "password": password,
-                                    "csrf_token": token_in(tab.get("/login").text)}, follow_redirects=False)
-    assert done.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
-    return tab
+    # a browser's user agent: the storefront counts no bot's views
+    return signed_in_tab(client, email, password,
+                         headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130"})
 
 
 @pytest.fixture

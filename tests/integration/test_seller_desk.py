@@ -34,7 +34,6 @@ from shopfest.core.actor import Actor, Role
 from shopfest.core.clock import SetClock
 from shopfest.core.money import Money
 from shopfest.demo import seed_categories
-from shopfest.deps import SESSION_COOKIE
 from shopfest.festival import service as festival
 from shopfest.inventory.store import flash_sales
 from shopfest.orders import service as orders_service
@@ -45,7 +44,7 @@ from shopfest.promotions.store import coupons, presale_offers, promotions
 from shopfest.runtime import Runtime
 from shopfest.web.desk_views import safe_cell
 from tests.conftest import at
-from tests.integration.helpers import bearer, token_for, token_in
+from tests.integration.helpers import bearer, signed_in_tab, token_for, token_in
 
 
 @dataclass
@@ -82,11 +81,7 @@ def open_shop(runtime: Runtime, client: TestClient, name: str, titles: list[str]
 
 
 def signed_in(client: TestClient, email: str, password: str = "staff-secret-1") -> TestClient:
-    tab = TestClient(client.app)
-    done = tab.post("/login", data={"email": email, "password": password,
-                                    "csrf_token": token_in(tab.get("/login").text)}, follow_redirects=False)
-    assert done.status_code == 303 and tab.cookies.get(SESSION_COOKIE)
-    return tab
+    return signed_in_tab(client, email, password)
 
 
 @pytest.fixture

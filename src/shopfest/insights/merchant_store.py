@@ -10,11 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, func, select, text
+from sqlalchemy import BigInteger, Column, Connection, Integer, String, Table, func, select
 
 from shopfest.core.db import Id, metadata
 from shopfest.insights.merchant import MerchantFold, Tally, Window, fold
 from shopfest.insights.model import Sale
+from shopfest.insights.store import Upsert
 
 Minor = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -80,52 +81,6 @@ merchant_visits = Table(
 
 PROJECTED = (merchant_sales, merchant_promotion_sales, merchant_source_sales, merchant_product_sales)
 TALLY = ("orders", "units", "gmv_minor", "refunds_minor", "discount_minor")
-
-
-@dataclass(frozen=True, slots=True)
-class Upsert:
-    """`INSERT ... ON CONFLICT (keys) DO UPDATE SET x = x + excluded.x` for the `added` columns (and
-    `x = excluded.x` for the `kept` ones). Rows must have distinct keys (a fold's do). PostgreSQL gets
-    every row in one statement, a column an array (`unnest`): row by row, psycopg's executemany wrote
-    ~40,000 rows/s here, too slow for a thousand sales in a few milliseconds. SQLite's executemany
-    runs in-process and is fast as it is."""
-
-    table: Table
-    keys: tuple[str, ...]
-    added: tuple[str, ...]
-    kept: tuple[str, ...] = ()
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (*self.keys, *self.kept, *self.added)
-
-    def sql(self, dialect: str) -> str:
-        name, columns = self.table.name, self.columns
-        sets = [f"{c} = {name}.{c} + excluded.{c}" for c in self.added]
-        sets += [f"{c} = excluded.{c}" for c in self.kept]
-        if dialect == "postgresql":
-            arrays = ", ".join(f"CAST(:{c} AS {_array_type(self.table.c[c])})" for c in columns)
-            values = f"SELECT * FROM unnest({arrays})"
-        else:  # the driver's own placeholders: `run` hands sqlite3 plain tuples
-            values = f"VALUES ({', '.join('?' for _ in columns)})"
-        return (f"INSERT INTO {name} ({', '.join(columns)}) {values} "
-                f"ON CONFLICT ({', '.join(self.keys)}) DO UPDATE SET {', '.join(sets)}")
-
-    def run(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if conn.dialect.name == "postgresql":
-            conn.execute(text(self.sql("postgresql")), {c: [row[c] for row in rows] for c in self.columns})
-        else:
-            # Straight to sqlite3's executemany: SQLAlchemy's processing of each row's parameters cost
-            # more than the upserts (the values are plain ints and strings already).
-            conn.exec_driver_sql(self.sql("sqlite"), [tuple(row[c] for c in self.columns) for row in rows])
-
-
-def _array_type(column: Column[Any]) -> str:
-    if isinstance(column.type, String):
-        return "text[]"
-    return "bigint[]" if isinstance(column.type, BigInteger) else "integer[]"
 
 
 SALES_UPSERT = Upsert(merchant_sales, ("merchant_id", "hour", "country", "category_id"),

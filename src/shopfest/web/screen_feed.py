@@ -176,7 +176,3 @@ class ScreenFeed:
             watchers = list(self._watchers)
         for watcher in watchers:
             watcher.offer(snapshot)
-
-    @property
-    def latest(self) -> Snapshot | None:
-        return self._latest
